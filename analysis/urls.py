@@ -1,0 +1,6 @@
+"""URL routes of the analysis app: pages and API."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "analysis"
+urlpatterns: list = []

@@ -1,0 +1,6 @@
+"""URL routes of the inference app: pages and API."""
+
+from django.urls import path  # noqa: F401
+
+app_name = "inference"
+urlpatterns: list = []
