@@ -1,0 +1,114 @@
+"""The clinical vocabulary shared by the phantom, the NCLS pipeline and the platform.
+
+Pure Python: the severe rule lives here once, so the gold standard, the phantom's truth
+and the models' training labels can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class Condition(StrEnum):
+    """Gold-standard conditions of a case (DESIGN.md)."""
+
+    NORMAL = "normal"
+    IVH = "ivh"
+    EPENDYMAL_CYST = "ependymal_cyst"
+    VENTRICULAR_DILATION = "ventricular_dilation"
+    HYDROCEPHALUS = "hydrocephalus"
+    PVL = "pvl"
+
+
+#: Order of the image head's multi-label outputs.
+IMAGE_LABELS: tuple[Condition, ...] = tuple(Condition)
+
+
+class View(StrEnum):
+    """The six standard views: coronal AHV, TVV, BV; sagittal MSV, RPSV, LPSV."""
+
+    AHV = "AHV"  # COR1: anterior horn view
+    TVV = "TVV"  # COR2: third ventricle view
+    BV = "BV"  # COR3: body (of the lateral ventricle) view
+    MSV = "MSV"  # SAG1: midsagittal view
+    RPSV = "RPSV"  # SAG2, right parasagittal
+    LPSV = "LPSV"  # SAG2, left parasagittal
+
+
+CORONAL_VIEWS: tuple[View, ...] = (View.AHV, View.TVV, View.BV)
+SAGITTAL_VIEWS: tuple[View, ...] = (View.MSV, View.RPSV, View.LPSV)
+
+#: The ten anatomy classes of the detector, in class-index order.
+ANATOMY_CLASSES: tuple[str, ...] = (
+    "cor_corpus_callosum",
+    "cor_anterior_horn",
+    "cor_third_ventricle",
+    "cor_lateral_ventricle",
+    "cor_thalamus",
+    "sag_corpus_callosum",
+    "sag_trigone",
+    "sag_lateral_ventricle",
+    "sag_cerebellum",
+    "sag_thalamus",
+)
+
+
+def parse_conditions(values: Iterable[str]) -> frozenset[Condition]:
+    """Validate condition names; raise ``ValueError`` naming an unknown one."""
+    result = set()
+    for raw in values:
+        name = raw.strip().lower()
+        if not name:
+            continue
+        try:
+            result.add(Condition(name))
+        except ValueError:
+            allowed = ", ".join(c.value for c in Condition)
+            raise ValueError(f"unknown condition {raw!r} (allowed: {allowed})") from None
+    if Condition.NORMAL in result and len(result) > 1:
+        raise ValueError("'normal' cannot be combined with another condition")
+    return frozenset(result)
+
+
+def is_severe(conditions: Iterable[str], ivh_grade: int | None) -> bool:
+    """DESIGN.md's rule: severe = IVH Papile grade III–IV, PVL or hydrocephalus."""
+    found = parse_conditions(conditions)
+    if ivh_grade is not None and not 1 <= ivh_grade <= 4:
+        raise ValueError(f"IVH grade must be 1–4 (Papile), got {ivh_grade}")
+    if Condition.IVH in found and ivh_grade is None:
+        raise ValueError("an IVH case needs its Papile grade")
+    if Condition.IVH not in found and ivh_grade is not None:
+        raise ValueError("an IVH grade was given but IVH is not among the conditions")
+    return (
+        Condition.PVL in found
+        or Condition.HYDROCEPHALUS in found
+        or (Condition.IVH in found and ivh_grade is not None and ivh_grade >= 3)
+    )
+
+
+#: Columns of the case manifest CSV that the trials case import accepts and the phantom writes.
+MANIFEST_COLUMNS: tuple[str, ...] = (
+    "code",
+    "dataset",  # dataset name within the study
+    "dataset_kind",  # internal | external | blind_sweep
+    "site",
+    "ga_weeks",
+    "ga_days",
+    "birth_weight_g",
+    "sex",  # F | M | U
+    "age_at_exam_days",
+    "apgar_1min",
+    "apgar_5min",
+    "probe_type",  # e.g. microconvex, linear, phased
+    "manufacturer",
+    "model",
+    "transducer_mhz",
+    "conditions",  # ';'-separated Condition values
+    "ivh_grade",  # 1–4 or empty
+    "excluded",  # 0 | 1
+    "exclusion_reason",
+    "video_coronal",  # paths relative to the manifest file
+    "video_sagittal",
+    *(f"view_{v.value}" for v in View),  # standard-view image paths, may be empty
+)
