@@ -1,0 +1,1 @@
+"""NCLS diagnosis."""
