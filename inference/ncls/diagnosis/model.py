@@ -1,0 +1,196 @@
+"""The NCLS stage-2 network: per-view backbone, image head, view attention, case head.
+
+Profiles
+--------
+``full``
+    torchvision ConvNeXt-Tiny (``weights=None``: nothing is ever downloaded), 256×256
+    input, as in DESIGN.md.
+``lite``
+    The same ConvNeXt design (torchvision's ``ConvNeXt`` class with its ``CNBlock``
+    blocks, patchify stem, LayerNorm, 7×7 depth-wise convolutions) scaled down to widths
+    24/48/96/192 and depths 1/1/2/1 (0.6 M parameters instead of 28 M), 96×96 input. It
+    keeps the full model's structure (so Finer-CAM, ONNX export and checkpoints take one
+    code path) while training five folds on two CPU cores in minutes: one training step
+    costs about 1.4 ms per view image there, against about 90 ms for ConvNeXt-Tiny at 256.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.models import convnext_tiny
+from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+
+from inference.ncls.labels import IMAGE_LABELS, View
+
+#: View slots, in the order the model sees them (a case has up to six views).
+VIEW_SLOTS: tuple[View, ...] = tuple(View)
+NUM_SLOTS = len(VIEW_SLOTS)
+NUM_IMAGE_LABELS = len(IMAGE_LABELS)
+#: Pixel normalisation applied after scaling to [0, 1] (grey ultrasound, no ImageNet prior).
+PIXEL_MEAN = 0.5
+PIXEL_STD = 0.25
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Everything needed to rebuild a diagnosis network; stored in each checkpoint's JSON."""
+
+    profile: str
+    image_size: int
+    widths: tuple[int, ...] = ()
+    depths: tuple[int, ...] = ()
+    attention_heads: int = 8
+    image_labels: tuple[str, ...] = field(default_factory=lambda: tuple(str(c) for c in IMAGE_LABELS))
+    views: tuple[str, ...] = field(default_factory=lambda: tuple(str(v) for v in VIEW_SLOTS))
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of one view's feature vector (the backbone's last stage)."""
+        return 768 if self.profile == "full" else self.widths[-1]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable description."""
+        data = asdict(self)
+        data["backbone"] = "convnext_tiny" if self.profile == "full" else "convnext_lite"
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Architecture:
+        """Inverse of :meth:`to_json`; raise ``ValueError`` on an unknown profile."""
+        if data.get("profile") not in PROFILES:
+            raise ValueError(f"unknown diagnosis profile {data.get('profile')!r}")
+        return cls(
+            profile=data["profile"],
+            image_size=int(data["image_size"]),
+            widths=tuple(data.get("widths", ())),
+            depths=tuple(data.get("depths", ())),
+            attention_heads=int(data.get("attention_heads", 8)),
+            image_labels=tuple(data.get("image_labels", ())),
+            views=tuple(data.get("views", ())),
+        )
+
+
+PROFILES: dict[str, Architecture] = {
+    "full": Architecture(profile="full", image_size=256),
+    "lite": Architecture(profile="lite", image_size=96, widths=(24, 48, 96, 192), depths=(1, 1, 2, 1)),
+}
+
+
+def architecture_for(profile: str, image_size: int | None = None) -> Architecture:
+    """The architecture of a profile, optionally at another input size."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+    base = PROFILES[profile]
+    if image_size is None:
+        return base
+    if image_size < 32 or image_size % 32:
+        raise ValueError(f"image size must be a multiple of 32 and at least 32, got {image_size}")
+    return Architecture(
+        profile=base.profile,
+        image_size=image_size,
+        widths=base.widths,
+        depths=base.depths,
+        attention_heads=base.attention_heads,
+    )
+
+
+class ViewEncoder(nn.Module):
+    """Backbone of one view image: ConvNeXt stages, global average pool, LayerNorm."""
+
+    def __init__(self, architecture: Architecture) -> None:
+        super().__init__()
+        if architecture.profile == "full":
+            network = convnext_tiny(weights=None)
+        else:
+            widths, depths = architecture.widths, architecture.depths
+            settings = [
+                CNBlockConfig(width, widths[i + 1] if i + 1 < len(widths) else None, depth)
+                for i, (width, depth) in enumerate(zip(widths, depths, strict=True))
+            ]
+            network = ConvNeXt(settings, stochastic_depth_prob=0.0)
+        self.features = network.features
+        self.pool = network.avgpool
+        # torchvision's classifier starts with LayerNorm2d then Flatten; keep those two.
+        self.norm = network.classifier[0]
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` N×3×S×S → N×D features."""
+        return torch.flatten(self.norm(self.pool(self.features(images))), 1)
+
+
+class DiagnosisNet(nn.Module):
+    """Multi-view case classifier of DESIGN.md (NCLS stage 2).
+
+    ``forward(images, mask)`` takes B×6×3×S×S view images in :data:`VIEW_SLOTS` order and a
+    B×6 boolean mask of the views present. It returns B×6×L image-label logits and B×2
+    case logits (index 1 = severe). Absent views are zeroed after the backbone and masked
+    out of attention, so they cannot change the case output.
+    """
+
+    def __init__(self, architecture: Architecture) -> None:
+        super().__init__()
+        self.architecture = architecture
+        dim = architecture.feature_dim
+        self.encoder = ViewEncoder(architecture)
+        self.image_head = nn.Linear(dim, len(architecture.image_labels))
+        self.view_embedding = nn.Parameter(torch.zeros(1, NUM_SLOTS, dim))
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.trunc_normal_(self.view_embedding, std=0.02)
+        nn.init.trunc_normal_(self.class_token, std=0.02)
+        self.attention = nn.MultiheadAttention(dim, architecture.attention_heads, batch_first=True)
+        self.attention_norm = nn.LayerNorm(dim)
+        self.case_head = nn.Linear(dim, 2)
+
+    def image_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """Image-head logits of single view images (N×3×S×S → N×L); used by Finer-CAM."""
+        return self.image_head(self.encoder(images))
+
+    def forward(self, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (image logits B×6×L, case logits B×2)."""
+        batch, slots = images.shape[:2]
+        features = self.encoder(images.flatten(0, 1)).view(batch, slots, -1)
+        present = mask.to(features.dtype).unsqueeze(-1)
+        features = features * present
+        image_logits = self.image_head(features)
+        tokens = torch.cat(
+            [self.class_token.expand(batch, -1, -1), features + self.view_embedding * present], dim=1
+        )
+        # The class token is always a valid key, so no query ever attends to nothing.
+        ignore = torch.cat([torch.zeros_like(mask[:, :1]), ~mask], dim=1)
+        attended, _ = self.attention(tokens, tokens, tokens, key_padding_mask=ignore, need_weights=False)
+        case_token = self.attention_norm(tokens[:, 0] + attended[:, 0])
+        return image_logits, self.case_head(case_token)
+
+
+class ProbabilityNet(nn.Module):
+    """A :class:`DiagnosisNet` that returns probabilities (for export and inference)."""
+
+    def __init__(self, net: DiagnosisNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (image-label probabilities B×6×L, severe probability B)."""
+        image_logits, case_logits = self.net(images, mask)
+        return torch.sigmoid(image_logits), torch.softmax(case_logits, dim=-1)[:, 1]
+
+
+class ImageLabelNet(nn.Module):
+    """One view image → image-label logits: the per-image classifier Finer-CAM explains."""
+
+    def __init__(self, net: DiagnosisNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """N×3×S×S → N×L logits."""
+        return self.net.image_logits(images)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of parameters of ``module``."""
+    return sum(p.numel() for p in module.parameters())

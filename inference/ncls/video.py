@@ -1,0 +1,308 @@
+"""Streaming frame reader for sweep videos: MP4/AVI (PyAV) and DICOM cine (pydicom).
+
+Frames are decoded one at a time so that a long, large sweep never sits in memory whole.
+Every frame comes out as an RGB ``uint8`` array of shape H×W×3, whatever the source
+(grey DICOM, 16-bit DICOM, YBR JPEG-baseline DICOM, H.264, MJPEG ...).
+
+The frame count a file declares is checked against what is actually decoded, so a
+truncated file is reported instead of silently yielding half a sweep.
+
+Example
+-------
+>>> with open_video("sweep.mp4") as video:  # doctest: +SKIP
+...     for frame in video:
+...         ...
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator, Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import numpy as np
+
+VideoFormat = Literal["mp4", "avi", "dicom"]
+
+#: A decoded count may differ from the declared one by this much (container rounding).
+FRAME_COUNT_TOLERANCE = 1
+
+
+class VideoError(ValueError):
+    """The file is not a readable video: unknown type, empty, truncated or undecodable."""
+
+
+def sniff_video_format(path: str | Path) -> VideoFormat:
+    """Tell MP4, AVI and DICOM apart by their magic bytes, never by the file name."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(132)
+    except OSError as exc:
+        raise VideoError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+    if not head:
+        raise VideoError(f"{path.name} is empty")
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "dicom"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    if len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide"):
+        return "mp4"
+    raise VideoError(f"{path.name} is not an MP4, AVI or DICOM file")
+
+
+class VideoStream:
+    """An opened video: its declared geometry and timing, and its frames on iteration.
+
+    Use through :func:`open_video`. Each iteration decodes the file from the start;
+    once it ends, the number of decoded frames is compared with :attr:`frame_count`.
+    """
+
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+    format: VideoFormat
+
+    def __init__(self, path: Path, video_format: VideoFormat) -> None:
+        self.path = path
+        self.format = video_format
+        self.decoded_count: int | None = None
+        if video_format == "dicom":
+            self._probe_dicom()
+        else:
+            self._probe_av()
+
+    # -- context manager -------------------------------------------------------------
+    def __enter__(self) -> VideoStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release resources; decoders are opened per iteration, so nothing is held."""
+
+    def __repr__(self) -> str:
+        return (
+            f"VideoStream({self.path.name!r}, format={self.format!r}, "
+            f"{self.width}x{self.height}, frames={self.frame_count}, fps={self.fps:.3f})"
+        )
+
+    # -- iteration ---------------------------------------------------------------------
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self._checked(self._decode_dicom() if self.format == "dicom" else self._decode_av())
+
+    def _checked(self, frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        count = 0
+        for frame in frames:
+            count += 1
+            yield frame
+        self.decoded_count = count
+        if count == 0:
+            raise VideoError(f"{self.path.name}: no frame could be decoded")
+        if self.frame_count > 0 and abs(count - self.frame_count) > FRAME_COUNT_TOLERANCE:
+            raise VideoError(
+                f"{self.path.name}: the file declares {self.frame_count} frames but "
+                f"{count} were decoded (truncated or damaged file)"
+            )
+
+    # -- PyAV (MP4, AVI) ---------------------------------------------------------------
+    def _open_container(self) -> Any:
+        import av
+
+        try:
+            container = av.open(str(self.path), mode="r")
+        except (av.FFmpegError, OSError, ValueError) as exc:
+            raise VideoError(f"{self.path.name} cannot be opened as {self.format}: {exc}") from exc
+        if not container.streams.video:
+            container.close()
+            raise VideoError(f"{self.path.name} holds no video stream")
+        return container
+
+    def _probe_av(self) -> None:
+        container = self._open_container()
+        try:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            self.fps = float(rate) if rate else 0.0
+            self.width = int(stream.codec_context.width)
+            self.height = int(stream.codec_context.height)
+            declared = int(stream.frames or 0)
+            if declared <= 0 and self.fps > 0:
+                # Some muxers omit the count; the duration gives it to within a frame.
+                if stream.duration is not None and stream.time_base is not None:
+                    declared = round(float(stream.duration * stream.time_base) * self.fps)
+                elif container.duration:
+                    declared = round(container.duration / 1_000_000 * self.fps)
+            self.frame_count = declared
+        finally:
+            container.close()
+        if self.width <= 0 or self.height <= 0:
+            raise VideoError(f"{self.path.name}: the video stream has no frame size")
+
+    def _decode_av(self) -> Generator[np.ndarray, None, None]:
+        import av
+
+        container = self._open_container()
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            try:
+                for frame in container.decode(stream):
+                    yield frame.to_ndarray(format="rgb24")
+            except (av.FFmpegError, OSError) as exc:
+                raise VideoError(f"{self.path.name}: decoding failed: {exc}") from exc
+        finally:
+            container.close()
+
+    # -- pydicom (DICOM cine) ----------------------------------------------------------
+    def _probe_dicom(self) -> None:
+        import pydicom
+        from pydicom.errors import InvalidDicomError
+
+        try:
+            ds = pydicom.dcmread(self.path, stop_before_pixels=True)
+        except (InvalidDicomError, OSError, ValueError, EOFError, KeyError) as exc:
+            raise VideoError(f"{self.path.name} is not a readable DICOM file: {exc}") from exc
+        if "Rows" not in ds or "Columns" not in ds:
+            raise VideoError(f"{self.path.name} is a DICOM file without an image (no Rows/Columns)")
+        self.height = int(ds.Rows)
+        self.width = int(ds.Columns)
+        self.frame_count = int(ds.get("NumberOfFrames", 1) or 1)
+        self.fps = dicom_frame_rate(ds)
+
+    def _decode_dicom(self) -> Iterator[np.ndarray]:
+        yield from _iter_dicom(self.path, indices=None)
+
+
+def dicom_frame_rate(ds: Any) -> float:
+    """Frame rate a DICOM dataset declares (Cine Rate, Frame Time ...); 0.0 if none."""
+    for keyword in ("CineRate", "RecommendedDisplayFrameRate"):
+        value = ds.get(keyword)
+        if value not in (None, "") and float(value) > 0:
+            return float(value)
+    frame_time = ds.get("FrameTime")  # milliseconds per frame
+    if frame_time not in (None, "") and float(frame_time) > 0:
+        return 1000.0 / float(frame_time)
+    vector = ds.get("FrameTimeVector")
+    if vector:
+        steps = [float(v) for v in list(vector)[1:] if float(v) > 0]
+        if steps:
+            return 1000.0 / (sum(steps) / len(steps))
+    return 0.0
+
+
+def dicom_frame_to_rgb(pixels: np.ndarray, ds: Any) -> np.ndarray:
+    """Turn one decoded DICOM frame into RGB uint8 (grey replicated, >8 bits rescaled)."""
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    frame = np.asarray(pixels)
+    if photometric == "PALETTE COLOR":
+        from pydicom.pixels import apply_color_lut
+
+        frame = apply_color_lut(frame, ds)
+    if frame.dtype != np.uint8:
+        bits = int(ds.get("BitsStored", 8) or 8)
+        if frame.dtype.kind == "f" or bits > 8 or frame.dtype.kind == "i":
+            frame = frame.astype(np.float64)
+            low = float(frame.min())
+            high = float(frame.max())
+            if frame.dtype.kind != "f" and bits <= 16 and low >= 0:
+                low, high = 0.0, float(2**bits - 1)
+            scale = 255.0 / (high - low) if high > low else 0.0
+            frame = np.clip((frame - low) * scale + 0.5, 0, 255)
+        frame = frame.astype(np.uint8)
+    if frame.ndim == 2:
+        if photometric == "MONOCHROME1":
+            frame = 255 - frame
+        frame = np.repeat(frame[:, :, None], 3, axis=2)
+    elif frame.ndim == 3 and frame.shape[2] == 1:
+        frame = np.repeat(frame, 3, axis=2)
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise VideoError(f"unsupported DICOM frame shape {frame.shape}")
+    return np.ascontiguousarray(frame)
+
+
+def _iter_dicom(path: Path, indices: Iterable[int] | None) -> Iterator[np.ndarray]:
+    import pydicom
+    from pydicom.pixels import iter_pixels
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as exc:  # pydicom raises many types on damaged files
+        raise VideoError(f"{path.name} is not a readable DICOM file: {exc}") from exc
+    try:
+        # as_rgb converts YBR (JPEG-baseline) to RGB; frames are read from the file one
+        # by one instead of building the whole pixel array.
+        frames = iter_pixels(path, indices=list(indices) if indices is not None else None)
+        for pixels in frames:
+            yield dicom_frame_to_rgb(pixels, ds)
+    except VideoError:
+        raise
+    except Exception as exc:
+        raise VideoError(f"{path.name}: the DICOM pixel data cannot be decoded: {exc}") from exc
+
+
+def open_video(path: str | Path) -> VideoStream:
+    """Open an MP4, AVI or DICOM (cine or single-frame) file for streaming.
+
+    Raises
+    ------
+    VideoError
+        If the file is missing, empty, of another type, or cannot be opened.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"{path.name} does not exist or is not a file")
+    return VideoStream(path, sniff_video_format(path))
+
+
+def read_frames(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarray]:
+    """Decode only the frames at ``indices`` (RGB uint8), streaming through the file.
+
+    Raises
+    ------
+    VideoError
+        If an index lies outside the declared frames, or the file cannot be decoded.
+    """
+    wanted = sorted({int(i) for i in indices})
+    if not wanted:
+        return {}
+    with open_video(path) as video:
+        total = video.frame_count
+        if wanted[0] < 0 or (total > 0 and wanted[-1] >= total):
+            bad = wanted[0] if wanted[0] < 0 else wanted[-1]
+            raise VideoError(f"{video.path.name}: frame {bad} is outside 0..{total - 1}")
+        if video.format == "dicom":
+            return dict(zip(wanted, _iter_dicom(video.path, wanted), strict=True))
+        found: dict[int, np.ndarray] = {}
+        last = wanted[-1]
+        wanted_set = set(wanted)
+        decoder = video._decode_av()
+        try:
+            for index, frame in enumerate(decoder):
+                if index in wanted_set:
+                    found[index] = frame
+                if index >= last:
+                    break
+        finally:
+            decoder.close()
+    missing = wanted_set - found.keys()
+    if missing:
+        raise VideoError(
+            f"{Path(path).name}: frame {min(missing)} could not be decoded "
+            f"(the file declares {total} frames)"
+        )
+    return found
+
+
+def duration_seconds(video: VideoStream) -> float:
+    """Declared duration of a video in seconds (NaN when the frame rate is unknown)."""
+    return video.frame_count / video.fps if video.fps > 0 else math.nan

@@ -1,0 +1,459 @@
+"""Studies, their sites, datasets, cases, files, materials, memberships and audit trail."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from inference.ncls.labels import Condition, View
+
+
+class UUIDModel(models.Model):
+    """A UUID primary key with creation and modification times (grand-challenge style)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class StudyDesign(models.TextChoices):
+    STANDALONE = "standalone", _("Standalone read")
+    ASSISTED_CROSSOVER = "assisted_crossover", _("AI-assisted crossover")
+    SOURCE_BLINDED = "source_blinded", _("Blinded randomized source trial")
+    QUALITATIVE = "qualitative", _("Qualitative assessment")
+
+
+class StudyStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    OPEN = "open", _("Open")
+    LOCKED = "locked", _("Locked")
+    UNBLINDED = "unblinded", _("Unblinded")
+
+
+#: The only status changes a study may make (enforced in services, checked in tests).
+STATUS_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    StudyStatus.DRAFT: (StudyStatus.OPEN,),
+    StudyStatus.OPEN: (StudyStatus.LOCKED,),
+    StudyStatus.LOCKED: (StudyStatus.UNBLINDED,),
+    StudyStatus.UNBLINDED: (),
+}
+
+
+class Study(UUIDModel):
+    """A reader study: its design, its status and the settings readers work under."""
+
+    title = models.CharField(_("title"), max_length=200)
+    registry_id = models.CharField(_("registry id"), max_length=64, blank=True)
+    design = models.CharField(_("design"), max_length=32, choices=StudyDesign.choices)
+    status = models.CharField(
+        _("status"), max_length=16, choices=StudyStatus.choices, default=StudyStatus.DRAFT
+    )
+    washout_days = models.PositiveSmallIntegerField(_("washout (days)"), default=28)
+    allow_revisits = models.BooleanField(_("readers may revisit a case"), default=False)
+    cine_fps = models.PositiveSmallIntegerField(_("cine frame rate"), default=25)
+    is_demo = models.BooleanField(_("demo study"), default=False)
+    allocation_commitment = models.CharField(max_length=64, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    unblinded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name_plural = _("studies")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cine_fps__gte=1) & Q(cine_fps__lte=120), name="study_cine_fps_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Site(UUIDModel):
+    """A hospital contributing cases to a study."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="sites")
+    name = models.CharField(_("name"), max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["study", "name"], name="site_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DatasetKind(models.TextChoices):
+    INTERNAL = "internal", _("Internal test")
+    EXTERNAL = "external", _("External test")
+    BLIND_SWEEP = "blind_sweep", _("Blind sweep")
+
+
+class Dataset(UUIDModel):
+    """A set of cases analysed together (internal test, external test, blind sweeps)."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="datasets")
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="datasets", null=True, blank=True
+    )
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=16, choices=DatasetKind.choices)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "name"], name="dataset_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Sex(models.TextChoices):
+    FEMALE = "F", _("Female")
+    MALE = "M", _("Male")
+    UNKNOWN = "U", _("Unknown")
+
+
+class Case(UUIDModel):
+    """One baby's examination: metadata, files and (apart) its gold standard."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="cases")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="cases")
+    code = models.CharField(_("code"), max_length=64)
+    ga_weeks = models.PositiveSmallIntegerField(_("gestational age (weeks)"), null=True, blank=True)
+    ga_days = models.PositiveSmallIntegerField(_("gestational age (+days)"), null=True, blank=True)
+    birth_weight_g = models.PositiveIntegerField(_("birth weight (g)"), null=True, blank=True)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
+    age_at_exam_days = models.PositiveIntegerField(_("age at exam (days)"), null=True, blank=True)
+    apgar_1min = models.PositiveSmallIntegerField(_("Apgar 1 min"), null=True, blank=True)
+    apgar_5min = models.PositiveSmallIntegerField(_("Apgar 5 min"), null=True, blank=True)
+    probe_type = models.CharField(_("probe type"), max_length=64, blank=True)
+    manufacturer = models.CharField(_("manufacturer"), max_length=64, blank=True)
+    device_model = models.CharField(_("model"), max_length=64, blank=True)
+    transducer_mhz = models.FloatField(_("transducer frequency (MHz)"), null=True, blank=True)
+    excluded = models.BooleanField(_("excluded"), default=False)
+    exclusion_reason = models.CharField(_("exclusion reason"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "code"], name="case_unique_code"),
+            models.CheckConstraint(
+                condition=Q(ga_days__isnull=True) | Q(ga_days__lte=6), name="case_ga_days_0_6"
+            ),
+            models.CheckConstraint(
+                condition=Q(ga_weeks__isnull=True) | (Q(ga_weeks__gte=20) & Q(ga_weeks__lte=45)),
+                name="case_ga_weeks_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(apgar_1min__isnull=True) | Q(apgar_1min__lte=10), name="case_apgar1"
+            ),
+            models.CheckConstraint(
+                condition=Q(apgar_5min__isnull=True) | Q(apgar_5min__lte=10), name="case_apgar5"
+            ),
+            models.CheckConstraint(
+                condition=Q(excluded=False) | ~Q(exclusion_reason=""),
+                name="case_exclusion_needs_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def gestational_age(self) -> str:
+        if self.ga_weeks is None:
+            return ""
+        return f"{self.ga_weeks}+{self.ga_days or 0}"
+
+
+class GoldStandard(UUIDModel):
+    """The reference diagnosis of a case; ``severe`` is derived by the rule, never typed."""
+
+    case = models.OneToOneField(Case, on_delete=models.PROTECT, related_name="gold_standard")
+    conditions = models.JSONField(_("conditions"), default=list)
+    ivh_grade = models.PositiveSmallIntegerField(_("IVH grade (Papile)"), null=True, blank=True)
+    volpe_grade = models.CharField(_("IVH grade (Volpe)"), max_length=8, blank=True)
+    severe = models.BooleanField(_("severe"), editable=False)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ivh_grade__isnull=True) | (Q(ivh_grade__gte=1) & Q(ivh_grade__lte=4)),
+                name="gold_ivh_grade_1_4",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case}: {', '.join(self.conditions)}"
+
+
+class AssetKind(models.TextChoices):
+    SWEEP_VIDEO = "sweep_video", _("Sweep video")
+    VIEW_IMAGE = "view_image", _("Standard-view image")
+
+
+class Orientation(models.TextChoices):
+    CORONAL = "coronal", _("Coronal")
+    SAGITTAL = "sagittal", _("Sagittal")
+
+
+ViewChoices = models.TextChoices("ViewChoices", [(v.value, v.value) for v in View])
+
+
+def asset_upload_to(instance: Asset, filename: str) -> str:
+    # Stored names never carry the uploaded name: it may hold a patient name or date.
+    return f"assets/{instance.case.study_id}/{instance.id}"
+
+
+def rendition_upload_to(instance: Rendition, filename: str) -> str:
+    # Opaque, content-free names: nothing in a reader-facing path tells its source.
+    ext = "mp4" if instance.kind == RenditionKind.VIDEO else "png"
+    return f"renditions/{instance.id.hex}.{ext}"
+
+
+class Asset(UUIDModel):
+    """An uploaded file of a case, kept as received (DICOM after de-identification)."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="assets")
+    kind = models.CharField(max_length=16, choices=AssetKind.choices)
+    orientation = models.CharField(max_length=16, choices=Orientation.choices, blank=True)
+    view = models.CharField(max_length=8, choices=ViewChoices.choices, blank=True)
+    file = models.FileField(upload_to=asset_upload_to, max_length=255)
+    media_format = models.CharField(max_length=16)  # mp4, avi, dicom, png, jpeg
+    original_name = models.CharField(max_length=255, blank=True)
+    sha256 = models.CharField(max_length=64)
+    size_bytes = models.PositiveBigIntegerField()
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    frame_count = models.PositiveIntegerField(default=1)
+    fps = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "kind", "orientation", "view"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind=AssetKind.VIEW_IMAGE) | ~Q(view=""), name="asset_view_needs_label"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=AssetKind.SWEEP_VIDEO) | ~Q(orientation=""),
+                name="asset_video_needs_orientation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} {self.kind} {self.orientation or self.view}"
+
+
+class MaterialSource(models.TextChoices):
+    AI = "ai", _("AI")
+    JUNIOR = "junior", _("Junior radiologist")
+    SONOGRAPHER = "sonographer", _("Sonographer")
+
+
+class MaterialStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    COMPLETE = "complete", _("Complete")
+
+
+class MaterialSet(UUIDModel):
+    """The diagnostic material of a case from one source: its standard views and diagnosis."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="material_sets")
+    source = models.CharField(max_length=16, choices=MaterialSource.choices)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="material_sets",
+    )
+    # The model version that made an AI set (inference.ModelVersion id; trials cannot
+    # import inference, so the reference is by value).
+    author_model_id = models.UUIDField(null=True, blank=True)
+    author_model_label = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=16, choices=MaterialStatus.choices, default=MaterialStatus.PENDING
+    )
+    initial_severe = models.BooleanField(_("initial diagnosis: severe"), default=False)
+    initial_probability = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "source", "created"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(source=MaterialSource.AI) | Q(author_model_id__isnull=False),
+                name="material_ai_needs_model",
+            ),
+            models.CheckConstraint(
+                condition=Q(source=MaterialSource.AI) | Q(author_user__isnull=False)
+                | Q(author_model_label__gt=""),
+                name="material_human_needs_author",
+            ),
+            models.UniqueConstraint(
+                fields=["case", "author_model_id"],
+                condition=Q(source="ai"),
+                name="material_one_ai_set_per_model",
+            ),
+            models.CheckConstraint(
+                condition=Q(initial_probability__isnull=True)
+                | (Q(initial_probability__gte=0) & Q(initial_probability__lte=1)),
+                name="material_probability_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} [{self.get_source_display()}]"
+
+
+class RenditionKind(models.TextChoices):
+    IMAGE = "image", _("Image")
+    VIDEO = "video", _("Video")
+
+
+class RenditionStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
+
+
+class Rendition(UUIDModel):
+    """The canonical reader-facing copy of a case's video or of a material's view."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="renditions")
+    asset = models.ForeignKey(
+        Asset, on_delete=models.PROTECT, null=True, blank=True, related_name="renditions"
+    )
+    material_set = models.ForeignKey(
+        MaterialSet, on_delete=models.PROTECT, null=True, blank=True, related_name="renditions"
+    )
+    kind = models.CharField(max_length=8, choices=RenditionKind.choices)
+    orientation = models.CharField(max_length=16, choices=Orientation.choices, blank=True)
+    view = models.CharField(max_length=8, choices=ViewChoices.choices, blank=True)
+    not_obtainable = models.BooleanField(default=False)
+    frame_index = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=8, choices=RenditionStatus.choices, default=RenditionStatus.PENDING
+    )
+    error = models.TextField(blank=True)
+    file = models.FileField(upload_to=rendition_upload_to, max_length=255, blank=True)
+    content_type = models.CharField(max_length=32, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    frame_count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["case", "kind", "orientation", "view"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["asset"], condition=Q(material_set__isnull=True), name="rendition_one_per_asset"
+            ),
+            models.UniqueConstraint(
+                fields=["material_set", "view"],
+                condition=Q(material_set__isnull=False),
+                name="rendition_one_per_material_view",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"rendition {self.id}"
+
+
+class Role(models.TextChoices):
+    COORDINATOR = "coordinator", _("Study coordinator")
+    READER = "reader", _("Reader")
+    STATISTICIAN = "statistician", _("Statistician")
+
+
+class Membership(UUIDModel):
+    """A user's role in one study; every page and API checks it at object level."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+
+    class Meta:
+        ordering = ["study", "role"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user", "role"], name="membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} in {self.study}"
+
+
+class AuditAction(models.TextChoices):
+    STUDY_CREATED = "study.created"
+    STUDY_UPDATED = "study.updated"
+    STUDY_STATUS_CHANGED = "study.status_changed"
+    SITE_CREATED = "site.created"
+    DATASET_CREATED = "dataset.created"
+    MEMBERSHIP_ADDED = "membership.added"
+    MEMBERSHIP_REMOVED = "membership.removed"
+    CASES_IMPORTED = "cases.imported"
+    CASE_CREATED = "case.created"
+    CASE_EXCLUDED = "case.excluded"
+    ASSET_INGESTED = "asset.ingested"
+    RENDITION_MADE = "rendition.made"
+    MATERIAL_CREATED = "material.created"
+    ALLOCATION_COMMITTED = "allocation.committed"
+    STUDY_UNBLINDED = "study.unblinded"
+    SESSION_CREATED = "session.created"
+    READ_SUBMITTED = "read.submitted"
+    READ_REVISED = "read.revised"
+    SOURCE_GUESSED = "source.guessed"
+    MODEL_REGISTERED = "model.registered"
+    ANALYSIS_RUN = "analysis.run"
+
+
+class AuditEvent(models.Model):
+    """An append-only, hash-chained record of a change (each row holds its predecessor's hash).
+
+    Written in the same transaction as the change it records. On PostgreSQL a trigger
+    refuses UPDATE and DELETE; ``manage.py verify_audit`` checks the chain.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    created = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    study = models.ForeignKey(
+        Study, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True,
+        related_name="+",
+    )
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    reason = models.TextField(blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"#{self.id} {self.action} {self.target_type}:{self.target_id}"
+
+
+CONDITION_VALUES = [c.value for c in Condition]

@@ -1,0 +1,57 @@
+"""Object-level access: fetch and authorise in one step (Zulip's ``access_*`` helpers)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import permissions
+
+from trials.models import Case, Membership, Role, Study
+
+
+def study_roles(user: Any, study: Study) -> set[str]:
+    """The roles ``user`` holds in ``study`` (empty for anonymous users)."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    return set(
+        Membership.objects.filter(study=study, user=user).values_list("role", flat=True)
+    )
+
+
+def access_study(user: Any, study_id: UUID | str, *, roles: tuple[str, ...] = tuple(Role)) -> Study:
+    """The study if ``user`` holds one of ``roles`` in it.
+
+    A study the user does not belong to is reported as not found (404), so its existence
+    is not revealed; a member without the needed role gets 403.
+    """
+    try:
+        study = Study.objects.get(pk=study_id)
+    except (Study.DoesNotExist, ValueError) as exc:
+        raise Http404("No such study.") from exc
+    held = study_roles(user, study)
+    if not held:
+        raise Http404("No such study.")
+    if not held.intersection(roles):
+        raise PermissionDenied("Your role in this study does not allow this.")
+    return study
+
+
+def access_case(user: Any, case_id: UUID | str, *, roles: tuple[str, ...]) -> Case:
+    """The case if ``user`` holds one of ``roles`` in its study (404 otherwise)."""
+    try:
+        case = Case.objects.select_related("study", "dataset").get(pk=case_id)
+    except (Case.DoesNotExist, ValueError) as exc:
+        raise Http404("No such case.") from exc
+    access_study(user, case.study_id, roles=roles)
+    return case
+
+
+class IsStudyCoordinator(permissions.BasePermission):
+    """DRF check for views whose ``get_study()`` returns the study in the URL."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        view.get_study(roles=(Role.COORDINATOR,))
+        return True

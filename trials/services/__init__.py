@@ -1,0 +1,36 @@
+"""Writes of the trials app (HackSoft style: ``<entity>_<action>``, keyword-only)."""
+
+from trials.services.cases import (
+    ImportProblem,
+    ImportReport,
+    asset_ingest,
+    case_create,
+    case_exclude,
+    case_import,
+)
+from trials.services.renditions import rendition_make_for_asset, rendition_make_for_view
+from trials.services.studies import (
+    dataset_create,
+    membership_add,
+    site_create,
+    study_create,
+    study_transition,
+    study_update_settings,
+)
+
+__all__ = [
+    "ImportProblem",
+    "ImportReport",
+    "asset_ingest",
+    "case_create",
+    "case_exclude",
+    "case_import",
+    "dataset_create",
+    "membership_add",
+    "rendition_make_for_asset",
+    "rendition_make_for_view",
+    "site_create",
+    "study_create",
+    "study_transition",
+    "study_update_settings",
+]

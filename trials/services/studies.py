@@ -1,0 +1,157 @@
+"""Studies, sites, datasets and memberships."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from trials.audit import audit_record
+from trials.models import (
+    STATUS_TRANSITIONS,
+    AuditAction,
+    Dataset,
+    Membership,
+    Role,
+    Site,
+    Study,
+    StudyStatus,
+)
+
+_SETTINGS_FIELDS = ("title", "registry_id", "washout_days", "allow_revisits", "cine_fps")
+
+
+@transaction.atomic
+def study_create(
+    *,
+    actor: Any,
+    title: str,
+    design: str,
+    registry_id: str = "",
+    washout_days: int = 28,
+    allow_revisits: bool = False,
+    cine_fps: int = 25,
+    is_demo: bool = False,
+) -> Study:
+    """Create a draft study; its creator becomes its first coordinator."""
+    study = Study(
+        title=title,
+        design=design,
+        registry_id=registry_id,
+        washout_days=washout_days,
+        allow_revisits=allow_revisits,
+        cine_fps=cine_fps,
+        is_demo=is_demo,
+    )
+    study.full_clean()
+    study.save()
+    audit_record(
+        actor=actor,
+        action=AuditAction.STUDY_CREATED,
+        target=study,
+        after={"title": title, "design": design, "registry_id": registry_id},
+    )
+    if actor is not None:
+        membership_add(actor=actor, study=study, user=actor, role=Role.COORDINATOR)
+    return study
+
+
+@transaction.atomic
+def study_update_settings(*, actor: Any, study: Study, **changes: Any) -> Study:
+    """Change a study's title or reading settings; only while it is a draft."""
+    unknown = set(changes) - set(_SETTINGS_FIELDS)
+    if unknown:
+        raise ValidationError(_("Unknown study settings: %s") % ", ".join(sorted(unknown)))
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.status != StudyStatus.DRAFT:
+        raise ValidationError(_("Settings can only change while the study is a draft."))
+    before = {name: getattr(study, name) for name in changes}
+    for name, value in changes.items():
+        setattr(study, name, value)
+    study.full_clean()
+    study.save()
+    audit_record(
+        actor=actor, action=AuditAction.STUDY_UPDATED, target=study, before=before, after=changes
+    )
+    return study
+
+
+@transaction.atomic
+def study_transition(*, actor: Any, study: Study, to: str, reason: str = "") -> Study:
+    """Move a study along draft → open → locked → unblinded, and nothing else.
+
+    Unblinding needs a reason. Other apps hook their own preconditions (e.g. the
+    allocation commitment on opening) by calling their services before this one.
+    """
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if to not in STATUS_TRANSITIONS[study.status]:
+        raise ValidationError(
+            _("A study cannot go from %(current)s to %(to)s.") % {"current": study.status, "to": to}
+        )
+    if to == StudyStatus.UNBLINDED and not reason.strip():
+        raise ValidationError(_("Unblinding needs a reason."))
+    before = {"status": study.status}
+    study.status = to
+    now = timezone.now()
+    if to == StudyStatus.OPEN:
+        study.opened_at = now
+    elif to == StudyStatus.LOCKED:
+        study.locked_at = now
+    elif to == StudyStatus.UNBLINDED:
+        study.unblinded_at = now
+    study.save(update_fields=["status", "opened_at", "locked_at", "unblinded_at", "modified"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.STUDY_UNBLINDED if to == StudyStatus.UNBLINDED else AuditAction.STUDY_STATUS_CHANGED,
+        target=study,
+        before=before,
+        after={"status": to},
+        reason=reason,
+    )
+    return study
+
+
+@transaction.atomic
+def site_create(*, actor: Any, study: Study, name: str) -> Site:
+    """Add a hospital to a study."""
+    site = Site(study=study, name=name)
+    site.full_clean()
+    site.save()
+    audit_record(actor=actor, action=AuditAction.SITE_CREATED, target=site, after={"name": name})
+    return site
+
+
+@transaction.atomic
+def dataset_create(
+    *, actor: Any, study: Study, name: str, kind: str, site: Site | None = None
+) -> Dataset:
+    """Add a dataset (internal, external or blind-sweep) to a study."""
+    if site is not None and site.study_id != study.pk:
+        raise ValidationError(_("The site belongs to another study."))
+    dataset = Dataset(study=study, name=name, kind=kind, site=site)
+    dataset.full_clean()
+    dataset.save()
+    audit_record(
+        actor=actor,
+        action=AuditAction.DATASET_CREATED,
+        target=dataset,
+        after={"name": name, "kind": kind, "site": site.name if site else None},
+    )
+    return dataset
+
+
+@transaction.atomic
+def membership_add(*, actor: Any, study: Study, user: Any, role: str) -> Membership:
+    """Give ``user`` a role in ``study`` (idempotent: an existing membership is returned)."""
+    membership, created = Membership.objects.get_or_create(study=study, user=user, role=role)
+    if created:
+        audit_record(
+            actor=actor,
+            action=AuditAction.MEMBERSHIP_ADDED,
+            target=membership,
+            after={"user": user.get_username(), "role": role},
+        )
+    return membership
