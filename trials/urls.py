@@ -1,6 +1,30 @@
-"""URL routes of the trials app: pages and API."""
+"""URL routes of the trials app: coordinator pages and the REST API."""
 
-from django.urls import path  # noqa: F401
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter, SimpleRouter
+
+from trials import api, views
 
 app_name = "trials"
-urlpatterns: list = []
+
+router = DefaultRouter()
+router.register("studies", api.StudyViewSet, basename="study")
+nested = SimpleRouter()
+nested.register("sites", api.SiteViewSet, basename="site")
+nested.register("datasets", api.DatasetViewSet, basename="dataset")
+nested.register("members", api.MembershipViewSet, basename="member")
+nested.register("cases", api.CaseViewSet, basename="case")
+nested.register("materials", api.MaterialSetViewSet, basename="material")
+nested.register("audit", api.AuditViewSet, basename="audit")
+
+urlpatterns = [
+    path("studies/new/", views.study_create, name="study-create"),
+    path("studies/<uuid:study_id>/", views.study_page, name="study"),
+    path("studies/<uuid:study_id>/transition/", views.study_transition, name="study-transition"),
+    path("studies/<uuid:study_id>/add/<str:what>/", views.study_add, name="study-add"),
+    path("studies/<uuid:study_id>/import/", views.case_import, name="case-import"),
+    path("cases/<uuid:case_id>/", views.case_page, name="case"),
+    path("renditions/<uuid:rendition_id>/", views.rendition_file, name="rendition-file"),
+    path("api/", include(router.urls)),
+    path("api/studies/<uuid:study_pk>/", include(nested.urls)),
+]

@@ -1,11 +1,181 @@
-"""Coordinator pages of the trials app."""
+"""Coordinator pages of the trials app (server-rendered)."""
 
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from trials import services
+from trials.forms import DatasetForm, ImportForm, MemberForm, SiteForm, StudyForm, TransitionForm
+from trials.models import STATUS_TRANSITIONS, Role
+from trials.permissions import access_case, access_study, study_roles
+from trials.selectors import (
+    studies_for_user,
+    study_cases,
+    study_datasets_with_counts,
+    study_members,
+)
+from trials.services.archives import archive_extract
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """Landing page: the studies the user belongs to."""
-    return render(request, "home.html", {})
+    """Landing page: the studies the user belongs to, with his roles."""
+    studies = [(s, sorted(study_roles(request.user, s))) for s in studies_for_user(user=request.user)]
+    return render(request, "home.html", {"studies": studies, "form": StudyForm()})
+
+
+@login_required
+@require_POST
+def study_create(request: HttpRequest) -> HttpResponse:
+    """Create a study; its creator becomes its coordinator."""
+    form = StudyForm(request.POST)
+    if not form.is_valid():
+        studies = [(s, sorted(study_roles(request.user, s))) for s in studies_for_user(user=request.user)]
+        return render(request, "home.html", {"studies": studies, "form": form}, status=400)
+    try:
+        study = services.study_create(actor=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+        return redirect("home")
+    return redirect("trials:study", study_id=study.pk)
+
+
+@login_required
+def study_page(request: HttpRequest, study_id: str) -> HttpResponse:
+    """A study: datasets with case counts, members, status and its transitions."""
+    study = access_study(request.user, study_id, roles=(Role.COORDINATOR, Role.STATISTICIAN))
+    roles = study_roles(request.user, study)
+    context = {
+        "study": study,
+        "is_coordinator": Role.COORDINATOR in roles,
+        "datasets": study_datasets_with_counts(study=study),
+        "members": study_members(study=study) if Role.COORDINATOR in roles else [],
+        "cases": study_cases(study=study)[:500],
+        "transitions": STATUS_TRANSITIONS[study.status],
+        "transition_form": TransitionForm(),
+        "site_form": SiteForm(),
+        "dataset_form": DatasetForm(),
+        "member_form": MemberForm(),
+        "demo_banner": study.is_demo,
+    }
+    return render(request, "trials/study.html", context)
+
+
+@login_required
+@require_POST
+def study_transition(request: HttpRequest, study_id: str) -> HttpResponse:
+    """Move a study to its next status, after explicit confirmation."""
+    study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
+    form = TransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Please confirm the change."))
+        return redirect("trials:study", study_id=study.pk)
+    try:
+        services.study_transition(
+            actor=request.user, study=study, to=form.cleaned_data["to"], reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+    else:
+        messages.success(request, _("The study is now %s.") % form.cleaned_data["to"])
+    return redirect("trials:study", study_id=study.pk)
+
+
+@login_required
+@require_POST
+def study_add(request: HttpRequest, study_id: str, what: str) -> HttpResponse:
+    """Add a site, a dataset or a member from the study page."""
+    study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
+    try:
+        if what == "site":
+            form = SiteForm(request.POST)
+            if form.is_valid():
+                services.site_create(actor=request.user, study=study, **form.cleaned_data)
+        elif what == "dataset":
+            form = DatasetForm(request.POST)
+            if form.is_valid():
+                services.dataset_create(actor=request.user, study=study, **form.cleaned_data)
+        else:
+            form = MemberForm(request.POST)
+            if form.is_valid():
+                user = get_user_model().objects.filter(username=form.cleaned_data["username"]).first()
+                if user is None:
+                    raise ValidationError(_("No such user."))
+                services.membership_add(actor=request.user, study=study, user=user, role=form.cleaned_data["role"])
+        if not form.is_valid():
+            messages.error(request, _("Please correct the form: %s") % form.errors.as_text())
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+    return redirect("trials:study", study_id=study.pk)
+
+
+@login_required
+def case_import(request: HttpRequest, study_id: str) -> HttpResponse:
+    """Upload a ZIP of manifest.csv + files; see every problem before anything is written."""
+    study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
+    report = None
+    form = ImportForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                manifest = archive_extract(upload=form.cleaned_data["archive"], destination=Path(scratch))
+            except ValidationError as exc:
+                messages.error(request, "; ".join(exc.messages))
+                status = 400
+            else:
+                report = services.case_import(
+                    actor=request.user, study=study, manifest=manifest, dry_run=form.cleaned_data["dry_run"]
+                )
+                status = 200 if report.ok else 400
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request,
+        "trials/import.html",
+        {"study": study, "form": form, "report": report, "demo_banner": study.is_demo},
+        status=status,
+    )
+
+
+@login_required
+def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
+    """A case with its metadata, gold standard, files and renditions (staff only)."""
+    case = access_case(request.user, case_id, roles=(Role.COORDINATOR, Role.STATISTICIAN))
+    context = {
+        "case": case,
+        "study": case.study,
+        "assets": case.assets.prefetch_related("renditions"),
+        "renditions": case.renditions.filter(material_set__isnull=True),
+        "material_sets": case.material_sets.prefetch_related("renditions")
+        if Role.COORDINATOR in study_roles(request.user, case.study)
+        else [],
+        "demo_banner": case.study.is_demo,
+    }
+    return render(request, "trials/case.html", context)
+
+
+@login_required
+def rendition_file(request: HttpRequest, rendition_id: str) -> HttpResponse:
+    """Serve a rendition to the study's coordinators (readers use their own opaque routes)."""
+    from django.http import FileResponse, Http404
+
+    from trials.models import Rendition
+
+    rendition = Rendition.objects.select_related("case").filter(pk=rendition_id).first()
+    if rendition is None or not rendition.file:
+        raise Http404
+    access_study(request.user, rendition.case.study_id, roles=(Role.COORDINATOR,))
+    response = FileResponse(rendition.file.open("rb"), content_type=rendition.content_type)
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -4,8 +4,8 @@ import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdefghij")
 
-from config.settings.base import *  # noqa: E402,F403
-from config.settings.base import BASE_DIR, env  # noqa: E402
+from config.settings.base import *  # noqa: F403
+from config.settings.base import BASE_DIR, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

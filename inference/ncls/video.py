@@ -31,7 +31,19 @@ FRAME_COUNT_TOLERANCE = 1
 
 
 class VideoError(ValueError):
-    """The file is not a readable video: unknown type, empty, truncated or undecodable."""
+    """The file is not a readable video: unknown type, empty, truncated or undecodable.
+
+    ``str(error)`` names the file; :attr:`reason` is the same message without the file
+    name, for callers that show it next to the name the user uploaded.
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def _error(path: Path, reason: str) -> VideoError:
+    return VideoError(f"{path.name}: {reason}", reason=reason)
 
 
 def sniff_video_format(path: str | Path) -> VideoFormat:
@@ -41,16 +53,16 @@ def sniff_video_format(path: str | Path) -> VideoFormat:
         with path.open("rb") as handle:
             head = handle.read(132)
     except OSError as exc:
-        raise VideoError(f"cannot read {path.name}: {exc.strerror or exc}") from exc
+        raise _error(path, f"cannot be read: {exc.strerror or exc}") from exc
     if not head:
-        raise VideoError(f"{path.name} is empty")
+        raise _error(path, "the file is empty")
     if len(head) >= 132 and head[128:132] == b"DICM":
         return "dicom"
     if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"AVI ":
         return "avi"
     if len(head) >= 8 and head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide"):
         return "mp4"
-    raise VideoError(f"{path.name} is not an MP4, AVI or DICOM file")
+    raise _error(path, "the file is not an MP4, AVI or DICOM file")
 
 
 class VideoStream:
@@ -107,11 +119,12 @@ class VideoStream:
             yield frame
         self.decoded_count = count
         if count == 0:
-            raise VideoError(f"{self.path.name}: no frame could be decoded")
+            raise _error(self.path, "no frame could be decoded")
         if self.frame_count > 0 and abs(count - self.frame_count) > FRAME_COUNT_TOLERANCE:
-            raise VideoError(
-                f"{self.path.name}: the file declares {self.frame_count} frames but "
-                f"{count} were decoded (truncated or damaged file)"
+            raise _error(
+                self.path,
+                f"the file declares {self.frame_count} frames but {count} were decoded "
+                "(truncated or damaged file)",
             )
 
     # -- PyAV (MP4, AVI) ---------------------------------------------------------------
@@ -121,10 +134,10 @@ class VideoStream:
         try:
             container = av.open(str(self.path), mode="r")
         except (av.FFmpegError, OSError, ValueError) as exc:
-            raise VideoError(f"{self.path.name} cannot be opened as {self.format}: {exc}") from exc
+            raise _error(self.path, f"the {self.format} file cannot be opened ({exc})") from exc
         if not container.streams.video:
             container.close()
-            raise VideoError(f"{self.path.name} holds no video stream")
+            raise _error(self.path, "the file holds no video stream")
         return container
 
     def _probe_av(self) -> None:
@@ -146,7 +159,7 @@ class VideoStream:
         finally:
             container.close()
         if self.width <= 0 or self.height <= 0:
-            raise VideoError(f"{self.path.name}: the video stream has no frame size")
+            raise _error(self.path, "the video stream has no frame size")
 
     def _decode_av(self) -> Generator[np.ndarray, None, None]:
         import av
@@ -159,7 +172,7 @@ class VideoStream:
                 for frame in container.decode(stream):
                     yield frame.to_ndarray(format="rgb24")
             except (av.FFmpegError, OSError) as exc:
-                raise VideoError(f"{self.path.name}: decoding failed: {exc}") from exc
+                raise _error(self.path, f"decoding failed ({exc})") from exc
         finally:
             container.close()
 
@@ -171,9 +184,9 @@ class VideoStream:
         try:
             ds = pydicom.dcmread(self.path, stop_before_pixels=True)
         except (InvalidDicomError, OSError, ValueError, EOFError, KeyError) as exc:
-            raise VideoError(f"{self.path.name} is not a readable DICOM file: {exc}") from exc
+            raise _error(self.path, f"not a readable DICOM file ({exc})") from exc
         if "Rows" not in ds or "Columns" not in ds:
-            raise VideoError(f"{self.path.name} is a DICOM file without an image (no Rows/Columns)")
+            raise _error(self.path, "a DICOM file without an image (no Rows/Columns)")
         self.height = int(ds.Rows)
         self.width = int(ds.Columns)
         self.frame_count = int(ds.get("NumberOfFrames", 1) or 1)
@@ -237,7 +250,7 @@ def _iter_dicom(path: Path, indices: Iterable[int] | None) -> Iterator[np.ndarra
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True)
     except Exception as exc:  # pydicom raises many types on damaged files
-        raise VideoError(f"{path.name} is not a readable DICOM file: {exc}") from exc
+        raise _error(path, f"not a readable DICOM file ({exc})") from exc
     try:
         # as_rgb converts YBR (JPEG-baseline) to RGB; frames are read from the file one
         # by one instead of building the whole pixel array.
@@ -247,7 +260,7 @@ def _iter_dicom(path: Path, indices: Iterable[int] | None) -> Iterator[np.ndarra
     except VideoError:
         raise
     except Exception as exc:
-        raise VideoError(f"{path.name}: the DICOM pixel data cannot be decoded: {exc}") from exc
+        raise _error(path, f"the DICOM pixel data cannot be decoded ({exc})") from exc
 
 
 def open_video(path: str | Path) -> VideoStream:
@@ -260,7 +273,7 @@ def open_video(path: str | Path) -> VideoStream:
     """
     path = Path(path)
     if not path.is_file():
-        raise VideoError(f"{path.name} does not exist or is not a file")
+        raise _error(path, "the file does not exist")
     return VideoStream(path, sniff_video_format(path))
 
 
@@ -279,7 +292,7 @@ def read_frames(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarra
         total = video.frame_count
         if wanted[0] < 0 or (total > 0 and wanted[-1] >= total):
             bad = wanted[0] if wanted[0] < 0 else wanted[-1]
-            raise VideoError(f"{video.path.name}: frame {bad} is outside 0..{total - 1}")
+            raise _error(video.path, f"frame {bad} is outside 0..{total - 1}")
         if video.format == "dicom":
             return dict(zip(wanted, _iter_dicom(video.path, wanted), strict=True))
         found: dict[int, np.ndarray] = {}
@@ -296,9 +309,9 @@ def read_frames(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarra
             decoder.close()
     missing = wanted_set - found.keys()
     if missing:
-        raise VideoError(
-            f"{Path(path).name}: frame {min(missing)} could not be decoded "
-            f"(the file declares {total} frames)"
+        raise _error(
+            Path(path),
+            f"frame {min(missing)} could not be decoded (the file declares {total} frames)",
         )
     return found
 

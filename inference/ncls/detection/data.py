@@ -1,0 +1,162 @@
+"""DOTA-format detection data: reading, hashing, and the training set with Mosaic and Mixup."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from inference.ncls.detection.boxes import canonical_np, from_corners
+from inference.ncls.detection.preprocess import prepare_image
+from inference.ncls.labels import ANATOMY_CLASSES
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+@dataclass
+class Sample:
+    """One prepared image: grey letterboxed input, normalised boxes (degrees), labels."""
+
+    name: str
+    image: np.ndarray  # (S, S) uint8
+    boxes: np.ndarray  # (N, 5) float, normalised, angle in degrees, canonical
+    labels: np.ndarray  # (N,) int64
+
+
+def dota_root(path: str | Path) -> Path:
+    """The folder holding ``images/`` and ``labelTxt/`` (``path`` itself or ``path/dota``)."""
+    path = Path(path)
+    for cand in (path, path / "dota"):
+        if (cand / "images").is_dir() and (cand / "labelTxt").is_dir():
+            return cand
+    raise FileNotFoundError(f"{path}: no DOTA data (expected images/ and labelTxt/ in it or in dota/)")
+
+
+def parse_dota_label(text: str, classes: tuple[str, ...] = ANATOMY_CLASSES) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (pixel, canonical, degrees) and class indices of one DOTA v1 label file."""
+    quads, labels = [], []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        parts = line.split()
+        if len(parts) < 9 or parts[0].startswith(("imagesource", "gsd")):
+            continue
+        try:
+            coords = [float(v) for v in parts[:8]]
+        except ValueError:
+            continue
+        name = parts[8]
+        if name not in classes:
+            raise ValueError(f"line {lineno}: unknown class {name!r}")
+        quads.append(np.asarray(coords).reshape(4, 2))
+        labels.append(classes.index(name))
+    if not quads:
+        return np.zeros((0, 5)), np.zeros((0,), dtype=np.int64)
+    return from_corners(np.stack(quads)), np.asarray(labels, dtype=np.int64)
+
+
+def list_pairs(root: str | Path) -> list[tuple[Path, Path]]:
+    """(image, label) pairs of a DOTA folder, sorted by name; images without labels skipped."""
+    base = dota_root(root)
+    pairs = []
+    for img in sorted((base / "images").iterdir()):
+        if img.suffix.lower() in IMAGE_SUFFIXES:
+            lab = base / "labelTxt" / f"{img.stem}.txt"
+            if lab.exists():
+                pairs.append((img, lab))
+    if not pairs:
+        raise FileNotFoundError(f"{base}: no labelled images")
+    return pairs
+
+
+def data_hash(pairs: list[tuple[Path, Path]]) -> str:
+    """SHA-256 over names and bytes of all images and labels (order-independent of disk)."""
+    digest = hashlib.sha256()
+    for img, lab in pairs:
+        for path in (img, lab):
+            digest.update(path.name.encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def load_samples(pairs: list[tuple[Path, Path]], size: int) -> list[Sample]:
+    """Read and prepare every image once (sector crop + letterbox, as at inference)."""
+    samples = []
+    for img_path, lab_path in pairs:
+        image = cv2.imread(str(img_path), cv2.IMREAD_GRAYSCALE)
+        if image is None:
+            raise ValueError(f"{img_path}: unreadable image")
+        boxes, labels = parse_dota_label(lab_path.read_text())
+        prepared, lb = prepare_image(image, size)
+        samples.append(Sample(img_path.stem, prepared, lb.to_model(boxes), labels))
+    return samples
+
+
+class TrainSet(torch.utils.data.Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
+    """Training samples with Mosaic (2×2 at half scale), Mixup and grey-level jitter."""
+
+    def __init__(self, samples: list[Sample], *, mosaic: float = 0.3, mixup: float = 0.15, seed: int = 0) -> None:
+        self.samples = samples
+        self.mosaic = mosaic
+        self.mixup = mixup
+        self.rng = random.Random(seed)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def _mosaic(self, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        size = self.samples[first].image.shape[0]
+        half = size // 2
+        canvas = np.zeros((size, size), dtype=np.uint8)
+        boxes, labels = [], []
+        picks = [first] + [self.rng.randrange(len(self.samples)) for _ in range(3)]
+        for k, idx in enumerate(picks):
+            s = self.samples[idx]
+            ox, oy = (k % 2) * half, (k // 2) * half
+            canvas[oy : oy + half, ox : ox + half] = cv2.resize(s.image, (half, half), interpolation=cv2.INTER_AREA)
+            b = s.boxes.copy()
+            b[:, 0] = b[:, 0] * 0.5 + ox / size
+            b[:, 1] = b[:, 1] * 0.5 + oy / size
+            b[:, 2:4] *= 0.5
+            boxes.append(b)
+            labels.append(s.labels)
+        return canvas, np.concatenate(boxes), np.concatenate(labels)
+
+    def _plain(self, idx: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        s = self.samples[idx]
+        return s.image, s.boxes, s.labels
+
+    def __getitem__(self, idx: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        image, boxes, labels = self._mosaic(idx) if self.rng.random() < self.mosaic else self._plain(idx)
+        img = image.astype(np.float32) / 255.0
+        if self.rng.random() < self.mixup:
+            other_img, other_boxes, other_labels = self._plain(self.rng.randrange(len(self.samples)))
+            lam = self.rng.uniform(0.4, 0.6)
+            img = lam * img + (1 - lam) * other_img.astype(np.float32) / 255.0
+            boxes = np.concatenate([boxes, other_boxes])
+            labels = np.concatenate([labels, other_labels])
+        # grey-level jitter: contrast, brightness, gamma
+        img = np.clip(img * self.rng.uniform(0.8, 1.2) + self.rng.uniform(-0.08, 0.08), 0, 1)
+        img = img ** self.rng.uniform(0.8, 1.25)
+        return to_input(img), make_target(boxes, labels)
+
+
+def to_input(gray01: np.ndarray) -> torch.Tensor:
+    """``(S, S)`` float grey image in [0, 1] → ``(3, S, S)`` tensor."""
+    t = torch.from_numpy(np.ascontiguousarray(gray01, dtype=np.float32))
+    return t[None].expand(3, -1, -1).contiguous()
+
+
+def make_target(boxes: np.ndarray, labels: np.ndarray) -> dict[str, torch.Tensor]:
+    """Model target: boxes normalised with the angle in half-turns, canonical; labels."""
+    b = canonical_np(np.asarray(boxes, dtype=np.float64).reshape(-1, 5)) if len(boxes) else np.zeros((0, 5))
+    b[:, 4] = b[:, 4] / 180.0
+    return {"boxes": torch.as_tensor(b, dtype=torch.float32), "labels": torch.as_tensor(labels, dtype=torch.long)}
+
+
+def collate(batch: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
+    """Stack images; keep targets as a list."""
+    return torch.stack([b[0] for b in batch]), [b[1] for b in batch]

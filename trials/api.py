@@ -1,0 +1,283 @@
+"""The trials REST API: studies, sites, datasets, members, cases, files, materials, audit."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, Prefetch, QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from trials import services
+from trials.models import Case, MaterialSet, Rendition, Role, Study
+from trials.permissions import access_case, access_study
+from trials.selectors import studies_for_user
+from trials.serializers import (
+    AssetSerializer,
+    AssetUploadSerializer,
+    CaseCreateSerializer,
+    CaseDetailSerializer,
+    CaseSerializer,
+    DatasetSerializer,
+    ExclusionSerializer,
+    ImportSerializer,
+    MaterialSetSerializer,
+    MembershipSerializer,
+    SiteSerializer,
+    StudyCreateSerializer,
+    StudySerializer,
+    TransitionSerializer,
+)
+from trials.services.archives import archive_extract
+from trials.services.cases import copy_upload_to
+
+STAFF_ROLES = (Role.COORDINATOR, Role.STATISTICIAN)
+
+
+def _as_drf(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+
+
+class StudyViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
+    """Studies the user belongs to; coordinators create and move them along their states."""
+
+    serializer_class = StudySerializer
+
+    def get_queryset(self) -> QuerySet[Study]:
+        return studies_for_user(user=self.request.user)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(StudySerializer(access_study(request.user, pk)).data)
+
+    @extend_schema(request=StudyCreateSerializer, responses=StudySerializer)
+    def create(self, request: Request) -> Response:
+        serializer = StudyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            study = services.study_create(actor=request.user, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from exc
+        return Response(StudySerializer(study).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=TransitionSerializer, responses=StudySerializer)
+    @action(detail=True, methods=["post"])
+    def transition(self, request: Request, pk: str) -> Response:
+        study = access_study(request.user, pk, roles=(Role.COORDINATOR,))
+        serializer = TransitionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            study = services.study_transition(actor=request.user, study=study, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from exc
+        return Response(StudySerializer(study).data)
+
+    @extend_schema(request=ImportSerializer)
+    @action(detail=True, methods=["post"], url_path="import")
+    def import_cases(self, request: Request, pk: str) -> Response:
+        """Import a ZIP of manifest.csv + files; a dry run (default) writes nothing."""
+        study = access_study(request.user, pk, roles=(Role.COORDINATOR,))
+        serializer = ImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                manifest = archive_extract(upload=serializer.validated_data["archive"], destination=Path(scratch))
+            except DjangoValidationError as exc:
+                raise _as_drf(exc) from exc
+            report = services.case_import(
+                actor=request.user, study=study, manifest=manifest, dry_run=serializer.validated_data["dry_run"]
+            )
+        body = {
+            "ok": report.ok,
+            "dry_run": report.dry_run,
+            "rows": report.rows,
+            "created_cases": report.created_cases,
+            "created_assets": report.created_assets,
+            "problems": [p.__dict__ for p in report.problems],
+        }
+        return Response(body, status=status.HTTP_200_OK if report.ok else status.HTTP_400_BAD_REQUEST)
+
+
+class StudyChildViewSet(viewsets.GenericViewSet):
+    """Base for resources nested under /api/studies/<study_pk>/."""
+
+    read_roles: tuple[str, ...] = STAFF_ROLES
+    write_roles: tuple[str, ...] = (Role.COORDINATOR,)
+
+    def get_study(self, *, write: bool = False) -> Study:
+        return access_study(
+            self.request.user, self.kwargs["study_pk"], roles=self.write_roles if write else self.read_roles
+        )
+
+
+class SiteViewSet(StudyChildViewSet, mixins.ListModelMixin):
+    serializer_class = SiteSerializer
+
+    def get_queryset(self) -> QuerySet:
+        return self.get_study().sites.all()
+
+    def create(self, request: Request, study_pk: str) -> Response:
+        study = self.get_study(write=True)
+        serializer = SiteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            site = services.site_create(actor=request.user, study=study, name=serializer.validated_data["name"])
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from exc
+        return Response(SiteSerializer(site).data, status=status.HTTP_201_CREATED)
+
+
+class DatasetViewSet(StudyChildViewSet, mixins.ListModelMixin):
+    serializer_class = DatasetSerializer
+
+    def get_queryset(self) -> QuerySet:
+        return self.get_study().datasets.annotate(case_count=Count("cases"))
+
+    def create(self, request: Request, study_pk: str) -> Response:
+        study = self.get_study(write=True)
+        serializer = DatasetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            dataset = services.dataset_create(
+                actor=request.user, study=study, name=data["name"], kind=data["kind"], site=data.get("site")
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from exc
+        return Response(DatasetSerializer(dataset).data, status=status.HTTP_201_CREATED)
+
+
+class MembershipViewSet(StudyChildViewSet, mixins.ListModelMixin):
+    serializer_class = MembershipSerializer
+    read_roles = (Role.COORDINATOR,)
+
+    def get_queryset(self) -> QuerySet:
+        return self.get_study().memberships.select_related("user")
+
+    def create(self, request: Request, study_pk: str) -> Response:
+        study = self.get_study(write=True)
+        serializer = MembershipSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = get_user_model().objects.filter(username=serializer.validated_data["user"]).first()
+        if user is None:
+            raise ValidationError({"user": "no such user"})
+        membership = services.membership_add(
+            actor=request.user, study=study, user=user, role=serializer.validated_data["role"]
+        )
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
+    """A study's cases with their gold standard, files and renditions (staff only)."""
+
+    serializer_class = CaseSerializer
+
+    def get_queryset(self) -> QuerySet:
+        return self.get_study().cases.select_related("dataset", "gold_standard")
+
+    def retrieve(self, request: Request, study_pk: str, pk: str) -> Response:
+        self.get_study()
+        case = (
+            Case.objects.filter(study_id=study_pk, pk=pk)
+            .prefetch_related("assets__renditions", Prefetch("renditions", Rendition.objects.filter(material_set__isnull=True)))
+            .select_related("gold_standard")
+            .first()
+        )
+        if case is None:
+            return Response({"detail": "No such case."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(CaseDetailSerializer(case).data)
+
+    @extend_schema(request=CaseCreateSerializer, responses=CaseSerializer)
+    def create(self, request: Request, study_pk: str) -> Response:
+        study = self.get_study(write=True)
+        serializer = CaseCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        dataset = data.pop("dataset")
+        if dataset.study_id != study.pk:
+            raise ValidationError({"dataset": "the dataset belongs to another study"})
+        try:
+            case = services.case_create(actor=request.user, dataset=dataset, **data)
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from exc
+        return Response(CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ExclusionSerializer, responses=CaseSerializer)
+    @action(detail=True, methods=["post"])
+    def exclude(self, request: Request, study_pk: str, pk: str) -> Response:
+        case = access_case(request.user, pk, roles=(Role.COORDINATOR,))
+        if str(case.study_id) != str(study_pk):
+            return Response({"detail": "No such case."}, status=status.HTTP_404_NOT_FOUND)
+        serializer = ExclusionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        case = services.case_exclude(actor=request.user, case=case, reason=serializer.validated_data["reason"])
+        return Response(CaseSerializer(case).data)
+
+    @extend_schema(request=AssetUploadSerializer, responses=AssetSerializer)
+    @action(detail=True, methods=["post"])
+    def assets(self, request: Request, study_pk: str, pk: str) -> Response:
+        """Upload one file (video, view image, DICOM) to a case."""
+        case = access_case(request.user, pk, roles=(Role.COORDINATOR,))
+        if str(case.study_id) != str(study_pk):
+            return Response({"detail": "No such case."}, status=status.HTTP_404_NOT_FOUND)
+        serializer = AssetUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        upload = data["file"]
+        with tempfile.TemporaryDirectory() as scratch:
+            path = copy_upload_to(Path(scratch) / "upload", upload)
+            try:
+                asset = services.asset_ingest(
+                    actor=request.user,
+                    case=case,
+                    path=path,
+                    kind=data["kind"],
+                    orientation=data["orientation"],
+                    view=data["view"],
+                    original_name=upload.name,
+                )
+            except DjangoValidationError as exc:
+                raise _as_drf(exc) from exc
+        return Response(AssetSerializer(asset).data, status=status.HTTP_201_CREATED)
+
+
+class MaterialSetViewSet(StudyChildViewSet, mixins.ListModelMixin):
+    """Material sets of the study's cases (coordinators only: they name their source)."""
+
+    serializer_class = MaterialSetSerializer
+    read_roles = (Role.COORDINATOR,)
+
+    def get_queryset(self) -> QuerySet[MaterialSet]:
+        return MaterialSet.objects.filter(case__study=self.get_study()).prefetch_related("renditions")
+
+
+class AuditViewSet(StudyChildViewSet, mixins.ListModelMixin):
+    """The study's audit trail (coordinators only)."""
+
+    read_roles = (Role.COORDINATOR,)
+
+    def get_queryset(self) -> QuerySet:
+        return self.get_study().memberships.none()
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        from trials.models import AuditEvent
+
+        study = self.get_study()
+        events = AuditEvent.objects.filter(study_id=study.pk).order_by("-id")[:500]
+        return Response(
+            [
+                {
+                    "id": e.id, "created": e.created, "actor": e.actor_id, "action": e.action,
+                    "target_type": e.target_type, "target_id": e.target_id, "before": e.before,
+                    "after": e.after, "reason": e.reason, "hash": e.hash,
+                }
+                for e in events
+            ]
+        )

@@ -1,0 +1,111 @@
+"""The demo study: three sites, three datasets, phantom cases, demo users.
+
+Demo users exist only in the database this builds (``manage.py load_demo``), never by
+default. The study is flagged ``is_demo`` so every page of it carries the demo banner.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from trials import services
+from trials.models import DatasetKind, Role, Study, StudyDesign
+
+DEMO_PASSWORD = "fontanelle-demo-2026"  # noqa: S105 (printed to the person who built the demo)
+
+#: (username, role, reader tier or "") of the demo users.
+DEMO_USERS: tuple[tuple[str, str, str], ...] = (
+    ("coordinator", Role.COORDINATOR, ""),
+    ("statistician", Role.STATISTICIAN, ""),
+    *((f"junior{i}", Role.READER, "junior") for i in range(1, 4)),
+    *((f"mid{i}", Role.READER, "mid_level") for i in range(1, 3)),
+    ("senior1", Role.READER, "senior"),
+)
+
+#: (dataset name, kind, site, cases, seed, blind sweep)
+DEMO_DATASETS: tuple[tuple[str, str, str, int, int, bool], ...] = (
+    ("Internal test", DatasetKind.INTERNAL, "Hospital A", 24, 101, False),
+    ("External test", DatasetKind.EXTERNAL, "Hospital B", 24, 202, False),
+    ("Blind sweeps", DatasetKind.BLIND_SWEEP, "Hospital C", 12, 303, True),
+)
+
+
+@dataclass
+class DemoResult:
+    study: Study
+    users: dict[str, Any]
+    cases: int
+
+
+def demo_users() -> dict[str, Any]:
+    """Create (or reuse) the demo accounts."""
+    user_model = get_user_model()
+    users = {}
+    for username, _role, _tier in DEMO_USERS:
+        user, created = user_model.objects.get_or_create(username=username)
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        users[username] = user
+    return users
+
+
+def generate_phantom_cases(out: Path) -> list[Path]:
+    """Render the demo's phantom cases (one manifest per dataset); cached on disk."""
+    manifests = []
+    for name, kind, site, count, seed, blind in DEMO_DATASETS:
+        target = out / kind
+        manifest = target / "manifest.csv"
+        if not manifest.exists():
+            command = [
+                sys.executable, "-m", "inference.phantom", "generate",
+                "--cases", str(count), "--out", str(target), "--seed", str(seed),
+                "--dataset", name, "--dataset-kind", kind, "--site", site,
+                "--severe-prevalence", "0.12", "--frames-min", "80", "--frames-max", "110",
+                "--dota-every", "0",
+            ]
+            if blind:
+                command.append("--blind-sweep")
+            print(f"  rendering {count} phantom cases for {name} ...", flush=True)
+            subprocess.run(command, check=True)
+        manifests.append(manifest)
+    return manifests
+
+
+def build_demo_study(*, data_dir: Path | None = None) -> DemoResult:
+    """Build the demo study with phantom cases; idempotent (an existing one is returned)."""
+    users = demo_users()
+    existing = Study.objects.filter(is_demo=True).first()
+    if existing is not None:
+        return DemoResult(existing, users, existing.cases.count())
+    coordinator = users["coordinator"]
+    with transaction.atomic():
+        study = services.study_create(
+            actor=coordinator,
+            title="NCLS demo reader study (phantom data)",
+            design=StudyDesign.ASSISTED_CROSSOVER,
+            registry_id="DEMO-0001",
+            is_demo=True,
+        )
+        for username, role, _tier in DEMO_USERS:
+            services.membership_add(actor=coordinator, study=study, user=users[username], role=role)
+        for name, kind, site_name, _count, _seed, _blind in DEMO_DATASETS:
+            site = services.site_create(actor=coordinator, study=study, name=site_name)
+            services.dataset_create(actor=coordinator, study=study, name=name, kind=kind, site=site)
+    data_dir = data_dir or Path(settings.BASE_DIR) / "var" / "demo-data"
+    imported = 0
+    for manifest in generate_phantom_cases(data_dir):
+        report = services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+        if not report.ok:
+            problems = "; ".join(f"row {p.row} {p.column}: {p.message}" for p in report.problems[:5])
+            raise RuntimeError(f"demo import of {manifest} failed: {problems}")
+        imported += report.created_cases
+    return DemoResult(study, users, imported)

@@ -1,0 +1,42 @@
+"""HTML forms of the coordinator pages."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from trials.models import DatasetKind, Role, StudyDesign, StudyStatus
+
+
+class StudyForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    registry_id = forms.CharField(label=_("Registry id"), max_length=64, required=False)
+    design = forms.ChoiceField(label=_("Design"), choices=StudyDesign.choices)
+    washout_days = forms.IntegerField(label=_("Washout (days)"), min_value=0, max_value=365, initial=28)
+    allow_revisits = forms.BooleanField(label=_("Readers may revisit a case"), required=False)
+    cine_fps = forms.IntegerField(label=_("Cine frame rate"), min_value=1, max_value=120, initial=25)
+
+
+class TransitionForm(forms.Form):
+    to = forms.ChoiceField(choices=StudyStatus.choices, widget=forms.HiddenInput)
+    confirm = forms.BooleanField(label=_("I confirm this change; it cannot be undone."))
+    reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ImportForm(forms.Form):
+    archive = forms.FileField(label=_("ZIP with manifest.csv and the files it names"))
+    dry_run = forms.BooleanField(label=_("Dry run (check only, write nothing)"), required=False, initial=True)
+
+
+class SiteForm(forms.Form):
+    name = forms.CharField(label=_("Site name"), max_length=200)
+
+
+class DatasetForm(forms.Form):
+    name = forms.CharField(label=_("Dataset name"), max_length=200)
+    kind = forms.ChoiceField(label=_("Kind"), choices=DatasetKind.choices)
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)

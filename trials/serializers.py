@@ -1,0 +1,180 @@
+"""DRF serializers of the trials app (coordinator and statistician facing)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from inference.ncls.labels import Condition
+from trials.models import (
+    Asset,
+    AssetKind,
+    Case,
+    Dataset,
+    DatasetKind,
+    GoldStandard,
+    MaterialSet,
+    Membership,
+    Orientation,
+    Rendition,
+    Role,
+    Site,
+    Study,
+    StudyDesign,
+    StudyStatus,
+    ViewChoices,
+)
+
+
+class StudySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Study
+        fields = [
+            "id", "title", "registry_id", "design", "status", "washout_days", "allow_revisits",
+            "cine_fps", "is_demo", "allocation_commitment", "opened_at", "locked_at",
+            "unblinded_at", "created", "modified",
+        ]
+        read_only_fields = [
+            "id", "status", "is_demo", "allocation_commitment", "opened_at", "locked_at",
+            "unblinded_at", "created", "modified",
+        ]
+
+
+class StudyCreateSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    design = serializers.ChoiceField(choices=StudyDesign.choices)
+    registry_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    washout_days = serializers.IntegerField(min_value=0, max_value=365, default=28)
+    allow_revisits = serializers.BooleanField(default=False)
+    cine_fps = serializers.IntegerField(min_value=1, max_value=120, default=25)
+
+
+class TransitionSerializer(serializers.Serializer):
+    to = serializers.ChoiceField(choices=StudyStatus.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class SiteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Site
+        fields = ["id", "name", "created"]
+        read_only_fields = ["id", "created"]
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), allow_null=True, required=False)
+    kind = serializers.ChoiceField(choices=DatasetKind.choices)
+    case_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "name", "kind", "site", "case_count", "created"]
+        read_only_fields = ["id", "created", "case_count"]
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    user = serializers.CharField(write_only=True, help_text="username")
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "username", "role", "created"]
+        read_only_fields = ["id", "created", "username"]
+
+
+class GoldStandardSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GoldStandard
+        fields = ["conditions", "ivh_grade", "volpe_grade", "severe"]
+        read_only_fields = ["severe"]
+
+
+class RenditionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Rendition
+        fields = [
+            "id", "kind", "orientation", "view", "status", "error", "not_obtainable",
+            "frame_index", "content_type", "width", "height", "frame_count", "size_bytes", "sha256",
+        ]
+
+
+class AssetSerializer(serializers.ModelSerializer):
+    rendition_status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Asset
+        fields = [
+            "id", "kind", "orientation", "view", "media_format", "original_name", "sha256",
+            "size_bytes", "width", "height", "frame_count", "fps", "rendition_status", "created",
+        ]
+
+    def get_rendition_status(self, asset: Asset) -> str | None:
+        rendition = next((r for r in asset.renditions.all() if r.material_set_id is None), None)
+        return rendition.status if rendition else None
+
+
+class AssetUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    kind = serializers.ChoiceField(choices=AssetKind.choices)
+    orientation = serializers.ChoiceField(choices=Orientation.choices, required=False, allow_blank=True, default="")
+    view = serializers.ChoiceField(choices=ViewChoices.choices, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["kind"] == AssetKind.SWEEP_VIDEO and not attrs["orientation"]:
+            raise serializers.ValidationError({"orientation": "a sweep video needs its orientation"})
+        if attrs["kind"] == AssetKind.VIEW_IMAGE and not attrs["view"]:
+            raise serializers.ValidationError({"view": "a standard-view image needs its view label"})
+        return attrs
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    dataset = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all())
+    gold_standard = GoldStandardSerializer(read_only=True)
+
+    class Meta:
+        model = Case
+        fields = [
+            "id", "code", "dataset", "ga_weeks", "ga_days", "birth_weight_g", "sex",
+            "age_at_exam_days", "apgar_1min", "apgar_5min", "probe_type", "manufacturer",
+            "device_model", "transducer_mhz", "excluded", "exclusion_reason", "gold_standard",
+            "created",
+        ]
+        read_only_fields = ["id", "created", "gold_standard", "excluded", "exclusion_reason"]
+
+
+class CaseCreateSerializer(CaseSerializer):
+    conditions = serializers.ListField(
+        child=serializers.ChoiceField(choices=[c.value for c in Condition]), write_only=True
+    )
+    ivh_grade = serializers.IntegerField(min_value=1, max_value=4, required=False, allow_null=True, write_only=True)
+
+    class Meta(CaseSerializer.Meta):
+        fields = [*CaseSerializer.Meta.fields, "conditions", "ivh_grade"]
+
+
+class CaseDetailSerializer(CaseSerializer):
+    assets = AssetSerializer(many=True, read_only=True)
+    renditions = RenditionSerializer(many=True, read_only=True)
+
+    class Meta(CaseSerializer.Meta):
+        fields = [*CaseSerializer.Meta.fields, "assets", "renditions"]
+
+
+class MaterialSetSerializer(serializers.ModelSerializer):
+    renditions = RenditionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = MaterialSet
+        fields = [
+            "id", "case", "source", "author_user", "author_model_label", "status",
+            "initial_severe", "initial_probability", "renditions", "created",
+        ]
+
+
+class ImportSerializer(serializers.Serializer):
+    archive = serializers.FileField(help_text="a ZIP with manifest.csv at its root and the files it names")
+    dry_run = serializers.BooleanField(default=True)
+
+
+class ExclusionSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
