@@ -1,6 +1,15 @@
-"""URL routes of the inference app: pages and API."""
+"""URL routes of the inference app."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from inference import views
 
 app_name = "inference"
-urlpatterns: list = []
+urlpatterns = [
+    path("studies/<uuid:study_id>/ai/", views.ai_page, name="ai"),
+    path("ai-runs/<uuid:run_id>/", views.run_page, name="run"),
+    path("heatmaps/<uuid:heatmap_id>/", views.heatmap_file, name="heatmap"),
+    path("api/studies/<uuid:study_id>/ai-runs/", views.api_runs, name="api-runs"),
+    path("api/ai-runs/<uuid:run_id>/", views.api_run, name="api-run"),
+    path("api/models/", views.api_models, name="api-models"),
+]

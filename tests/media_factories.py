@@ -71,11 +71,11 @@ class FanGeometry:
 
     @property
     def apex(self) -> tuple[int, int]:
-        return (self.width // 2, round(-0.12 * self.height))
+        return (self.width // 2, round(-0.10 * self.height))
 
     @property
     def radius(self) -> int:
-        return round(0.95 * self.height)
+        return round(0.92 * self.height)
 
     @property
     def top(self) -> int:
@@ -84,7 +84,12 @@ class FanGeometry:
 
     @property
     def half_angle(self) -> float:
-        return 38.0
+        return 35.0
+
+    @property
+    def left(self) -> int:
+        """Leftmost column of the sector (its right edge mirrors it)."""
+        return self.width // 2 - round(self.radius * np.sin(np.radians(self.half_angle)))
 
     def mask(self) -> np.ndarray:
         """Boolean mask of the sector."""
@@ -113,13 +118,17 @@ def make_fan_frame(
 ) -> np.ndarray:
     """An RGB uint8 frame with a speckled ultrasound fan and, optionally, burned-in text.
 
-    The fan has a flat top and a curved bottom; inside it, speckle with a dark
+    The fan has a flat top and a curved bottom and fills about 40 % of a 4:3 to 16:10
+    frame (``width`` must be at least 1.25 × ``height`` so the overlays fit beside it);
+    inside it, speckle with a dark
     fluid-filled ventricle (black pixels inside the sector). ``overlays`` adds what a
     real scanner burns in around the sector: date and operator (top left), "LOGIQ E9"
     near the fan's top corner, probe text (top right), a grey-scale bar at the left,
     a depth scale with ticks at the right, and a "RIGHT" side label. ``shift`` moves
     the speckle pattern (consecutive video frames).
     """
+    if width < 1.25 * height:
+        raise ValueError("make_fan_frame needs width >= 1.25 * height")
     rng = np.random.default_rng(seed)
     geometry = FanGeometry(width, height)
     mask = geometry.mask()
@@ -175,14 +184,15 @@ def _draw_overlays(frame: np.ndarray, geometry: FanGeometry) -> None:
     text("LOGIQ E9", left_corner - 0.16 * width, 0.075 * height)
     text("8C-RS 8.0MHz", 0.80 * width, 0.04 * height)
     text("NEO HEAD", 0.80 * width, 0.075 * height)
-    text("RIGHT", 0.03 * width, 0.60 * height, 0.7)
-    # Grey-scale bar at the left.
-    bar_x0, bar_x1 = round(0.02 * width), round(0.04 * width)
-    bar_y0, bar_y1 = round(0.15 * height), round(0.45 * height)
+    text("RIGHT", 0.01 * width, 0.30 * height, 0.7)
+    # Grey-scale bar at the left, clear of the sector.
+    bar_x1 = geometry.left - round(0.04 * height)
+    bar_x0 = bar_x1 - max(3, round(0.025 * height))
+    bar_y0, bar_y1 = round(0.40 * height), round(0.75 * height)
     ramp = np.linspace(255, 20, bar_y1 - bar_y0).astype(np.uint8)
     frame[bar_y0:bar_y1, bar_x0:bar_x1] = ramp[:, None, None]
     # Depth scale with ticks and numbers at the right.
-    scale_x = round(0.93 * width)
+    scale_x = width - geometry.left + round(0.03 * height)
     cv2.line(frame, (scale_x, geometry.top), (scale_x, round(0.9 * height)), white, thickness)
     for depth, y in enumerate(np.linspace(geometry.top, 0.9 * height, 6)):
         cv2.line(

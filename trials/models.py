@@ -417,6 +417,9 @@ class AuditAction(models.TextChoices):
     SOURCE_GUESSED = "source.guessed"
     MODEL_REGISTERED = "model.registered"
     ANALYSIS_RUN = "analysis.run"
+    READER_ENROLLED = "reader.enrolled"
+    ASSIGNMENT_SERVED = "assignment.served"
+    SESSION_COMPLETED = "session.completed"
 
 
 class AuditEvent(models.Model):

@@ -8,6 +8,7 @@ from inference.ncls.labels import Condition
 from trials.models import (
     Asset,
     AssetKind,
+    AuditEvent,
     Case,
     Dataset,
     DatasetKind,
@@ -178,3 +179,12 @@ class ImportSerializer(serializers.Serializer):
 
 class ExclusionSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id", "created", "actor", "action", "target_type", "target_id", "before", "after",
+            "reason", "prev_hash", "hash",
+        ]

@@ -29,6 +29,12 @@ class ConfidenceInterval:
     level: float
     method: str
 
+    def __post_init__(self) -> None:
+        # Store plain floats whatever numpy scalar the caller computed.
+        object.__setattr__(self, "low", float(self.low))
+        object.__setattr__(self, "high", float(self.high))
+        object.__setattr__(self, "level", float(self.level))
+
 
 @dataclass(frozen=True)
 class Estimate:

@@ -176,6 +176,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Blinded, randomized reader studies of NCLS for neonatal cranial ultrasound.",
     "VERSION": "0.1.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Several models share field names (kind, status) with different choices: name each set.
+    "ENUM_NAME_OVERRIDES": {
+        "StudyStatusEnum": "trials.models.StudyStatus",
+        "DatasetKindEnum": "trials.models.DatasetKind",
+        "AssetKindEnum": "trials.models.AssetKind",
+        "RenditionKindEnum": "trials.models.RenditionKind",
+        "RenditionStatusEnum": "trials.models.RenditionStatus",
+        "MaterialStatusEnum": "trials.models.MaterialStatus",
+    },
 }
 
 # Celery: Redis broker in production; eager in the embedded default.

@@ -59,7 +59,7 @@ def find_sector(frame: np.ndarray, *, black_level: int = BLACK_LEVEL) -> SectorR
     gray = to_gray(np.asarray(frame))
     if gray.size == 0:
         raise ValueError("empty frame")
-    foreground = (gray > black_level).astype(np.uint8)
+    foreground: np.ndarray = (gray > black_level).astype(np.uint8)
     # Speckle leaves dark holes inside the sector; close them, then cut thin bridges.
     foreground = cv2.morphologyEx(foreground, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
     foreground = cv2.morphologyEx(foreground, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))

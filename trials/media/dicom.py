@@ -245,9 +245,13 @@ def deidentify_dicom(
     meta = ds.file_meta
     if "SOPInstanceUID" in ds:
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    for keyword in ("SourceApplicationEntityTitle", "SendingApplicationEntityTitle",
-                    "ReceivingApplicationEntityTitle", "PrivateInformation",
-                    "PrivateInformationCreatorUID"):
+    for keyword in (
+        "SourceApplicationEntityTitle",
+        "SendingApplicationEntityTitle",
+        "ReceivingApplicationEntityTitle",
+        "PrivateInformation",
+        "PrivateInformationCreatorUID",
+    ):
         if keyword in meta:
             delattr(meta, keyword)
     ds.PatientIdentityRemoved = "YES"
@@ -268,7 +272,11 @@ def _clean(ds: object, uids: MutableMapping[str, str]) -> None:
     for elem in list(ds.iterall() if False else ds):
         tag = elem.tag
         group = tag.group
-        if tag.is_private or (0x5000 <= group <= 0x50FF) or (0x6000 <= group <= 0x60FF and group % 2 == 0):
+        if (
+            tag.is_private
+            or (0x5000 <= group <= 0x50FF)
+            or (0x6000 <= group <= 0x60FF and group % 2 == 0)
+        ):
             del ds[tag]
             continue
         action = BASIC_PROFILE.get(elem.keyword)

@@ -273,7 +273,9 @@ def _check_dicom(path: Path, size: int) -> None:
             # Deferred: large values are located, not loaded.
             ds = pydicom.dcmread(path, defer_size=4096)
     except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, struct.error) as exc:
-        raise MediaError("the DICOM file cannot be read (damaged or truncated)", code="truncated") from exc
+        raise MediaError(
+            "the DICOM file cannot be read (damaged or truncated)", code="truncated"
+        ) from exc
     if any("End of file" in str(w.message) for w in caught):
         raise _truncated("DICOM")
     if "PixelData" not in ds:
@@ -284,7 +286,9 @@ def _check_dicom(path: Path, size: int) -> None:
         samples = int(ds.get("SamplesPerPixel", 1) or 1)
         bits = int(ds.BitsAllocated)
     except (AttributeError, TypeError, ValueError) as exc:
-        raise MediaError("the DICOM image attributes are missing or invalid", code="invalid") from exc
+        raise MediaError(
+            "the DICOM image attributes are missing or invalid", code="invalid"
+        ) from exc
     raw = ds.get_item("PixelData")
     length = getattr(raw, "length", None)
     value_tell = getattr(raw, "value_tell", None)

@@ -1,15 +1,136 @@
-"""Sub-commands of NCLS diagnosis (registered by inference/ncls/__main__.py)."""
+"""Sub-commands of NCLS diagnosis (registered by inference/ncls/__main__.py).
+
+``train-diagnosis``, ``evaluate-diagnosis``, ``run`` (the whole pipeline for one case),
+``export-onnx`` and ``train-demo``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
 from typing import Any
+
+from .model import PROFILES
+
+
+def _command_line() -> str:
+    return "python -m inference.ncls " + shlex.join(sys.argv[1:])
 
 
 def add_commands(commands: Any) -> None:
     """Add this stage's sub-commands; each sets handler to a function of the args."""
-    del commands
+    train = commands.add_parser("train-diagnosis", help="train the diagnosis fold models from a case manifest")
+    train.add_argument("--data", type=Path, required=True, help="directory with manifest.csv, or the CSV itself")
+    train.add_argument("--out", type=Path, required=True, help="output directory for the fold checkpoints")
+    train.add_argument("--profile", choices=sorted(PROFILES), default="lite")
+    train.add_argument("--folds", type=int, default=5)
+    train.add_argument("--epochs", type=int, default=None, help="default: 45 full, 30 lite")
+    train.add_argument("--batch-size", type=int, default=None, help="default: 16")
+    train.add_argument("--lr", type=float, default=None, help="peak learning rate (default by profile)")
+    train.add_argument("--image-size", type=int, default=None, help="default: 256 full, 96 lite")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="cpu")
+    train.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    train.add_argument("--image-labels", type=Path, default=None,
+                       help="CSV code,view,conditions; default: each image gets its case's conditions")
+    train.add_argument("--demo", action="store_true", help="mark the models as demo models (phantom data)")
+    train.add_argument("--reproducibility-cases", type=int, default=0,
+                       help="also record a short deterministic reproducibility run on this many cases")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate-diagnosis", help="case-level AUC, Se, Sp of a model directory")
+    evaluate.add_argument("--models", type=Path, required=True)
+    evaluate.add_argument("--data", type=Path, required=True, help="directory with manifest.csv, or the CSV")
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
+    evaluate.set_defaults(handler=_evaluate)
+
+    run = commands.add_parser("run", help="whole NCLS pipeline for one case: views, diagnosis, heatmaps")
+    run.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    run.add_argument("--models", type=Path, required=True, help="model root (diagnosis*/ and detection*/)")
+    run.add_argument("--out", type=Path, required=True)
+    run.add_argument("--device", default="cpu")
+    run.add_argument("--no-heatmaps", action="store_true")
+    run.set_defaults(handler=_run)
+
+    export = commands.add_parser("export-onnx", help="export the diagnosis (and detector) models to ONNX")
+    export.add_argument("--models", type=Path, required=True)
+    export.add_argument("--out", type=Path, required=True)
+    export.set_defaults(handler=_export)
+
+    demo = commands.add_parser("train-demo", help="train the lite demo models on phantom data on this CPU")
+    demo.add_argument("--out", type=Path, default=Path("inference/ncls/demo_models"))
+    demo.add_argument("--work", type=Path, default=None, help="where phantom data is generated (default: a temp dir)")
+    demo.add_argument("--threads", type=int, default=2)
+    demo.add_argument("--skip-detection", action="store_true")
+    demo.set_defaults(handler=_train_demo)
 
 
-def _unused(args: argparse.Namespace) -> int:
+def _train(args: argparse.Namespace) -> int:
+    from .train import TrainingConfig, reproducibility_run, set_threads, train_diagnosis
+
+    set_threads(args.threads)
+    config = TrainingConfig(
+        profile=args.profile, folds=args.folds, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.lr, image_size=args.image_size, seed=args.seed, device=args.device, demo=args.demo,
+    )
+    extra = {}
+    if args.reproducibility_cases:
+        extra["reproducibility"] = reproducibility_run(args.data, profile=args.profile, seed=args.seed,
+                                                       cases=args.reproducibility_cases)
+    summary = train_diagnosis(args.data, args.out, config, image_labels=args.image_labels,
+                              command=_command_line(), extra=extra)
+    print(json.dumps({"folds": summary["folds"], "out_of_fold_auc": summary.get("out_of_fold_auc"),
+                      "wall_time_s": summary["wall_time_s"]}, indent=2))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate_manifest
+
+    manifest = args.data / "manifest.csv" if args.data.is_dir() else args.data
+    report = evaluate_manifest(args.models, manifest, device=args.device)
+    report["command"] = _command_line()
+    text = json.dumps(report, indent=2)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .pipeline import RESULT_FILE, NclsPipeline
+
+    pipeline = NclsPipeline.load(args.models, args.device)
+    result = pipeline.run_videos(args.videos, out_dir=args.out, heatmaps=not args.no_heatmaps)
+    print(json.dumps({"result": str(args.out / RESULT_FILE), "severe": result.diagnosis.severe,
+                      "severe_probability": result.diagnosis.severe_probability,
+                      "rule": str(result.diagnosis.rule), "timings_s": result.timings_s}, indent=2))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from .onnx import export_directory
+    from .pipeline import resolve_models
+
+    diagnosis, detector = resolve_models(args.models)
+    written = [str(p) for p in export_directory(diagnosis, args.out / "diagnosis")]
+    if detector is not None:
+        from inference.ncls import detection
+
+        exporter = getattr(detection, "export_onnx", None)
+        if exporter is not None:
+            written.append(str(exporter(detector, args.out / "detection")))
+    print("\n".join(written))
+    return 0
+
+
+def _train_demo(args: argparse.Namespace) -> int:
+    from .demo import train_demo
+
+    report = train_demo(args.out, work=args.work, threads=args.threads, detection=not args.skip_detection)
+    print(json.dumps(report, indent=2))
     return 0

@@ -1,0 +1,68 @@
+"""Reader-study statistics (pure functions, no Django).
+
+Every statistic the NCLS paper reports plus the MRMC analysis that is the field's
+standard. Conventions: shared/DESIGN.md, "Statistics conventions".
+"""
+
+from analysis.stats.agreement import cohen_kappa, fleiss_kappa
+from analysis.stats.blinding import bang_blinding_index, james_blinding_index
+from analysis.stats.bootstrap import bootstrap_ci, reader_case_bootstrap
+from analysis.stats.classic import (
+    benjamini_hochberg,
+    chi_square,
+    mann_whitney,
+    paired_t,
+    welch_t,
+    wilcoxon_signed_rank,
+)
+from analysis.stats.mrmc import mrmc_dbm, mrmc_model_vs_readers, mrmc_or, mrmc_sample_size
+from analysis.stats.proportions import binary_metrics, clopper_pearson
+from analysis.stats.results import (
+    AUCResult,
+    BinaryMetrics,
+    BlindingIndexResult,
+    ConfidenceInterval,
+    DBMResult,
+    Estimate,
+    KappaResult,
+    ModelVsReadersResult,
+    MRMCResult,
+    SampleSizeResult,
+    TestResult,
+)
+from analysis.stats.roc import delong_test, delong_test_unpaired, roc_auc
+
+__all__ = [
+    "AUCResult",
+    "BinaryMetrics",
+    "BlindingIndexResult",
+    "ConfidenceInterval",
+    "DBMResult",
+    "Estimate",
+    "KappaResult",
+    "MRMCResult",
+    "ModelVsReadersResult",
+    "SampleSizeResult",
+    "TestResult",
+    "bang_blinding_index",
+    "benjamini_hochberg",
+    "binary_metrics",
+    "bootstrap_ci",
+    "chi_square",
+    "clopper_pearson",
+    "cohen_kappa",
+    "delong_test",
+    "delong_test_unpaired",
+    "fleiss_kappa",
+    "james_blinding_index",
+    "mann_whitney",
+    "mrmc_dbm",
+    "mrmc_model_vs_readers",
+    "mrmc_or",
+    "mrmc_sample_size",
+    "paired_t",
+    "reader_case_bootstrap",
+    "roc_auc",
+    "welch_t",
+    "wilcoxon_signed_rank",
+]

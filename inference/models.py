@@ -1,0 +1,115 @@
+"""The model registry and the AI's outputs on a study's cases."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from trials.models import Case, Dataset, MaterialSet, Study, UUIDModel, ViewChoices
+
+
+class ModelVersion(UUIDModel):
+    """A trained NCLS model bundle (detector + diagnosis folds) with verified checksums."""
+
+    name = models.CharField(_("name"), max_length=100)
+    version = models.CharField(_("version"), max_length=50)
+    profile = models.CharField(_("profile"), max_length=16)
+    directory = models.CharField(_("directory"), max_length=500)
+    files = models.JSONField(_("checkpoint files with sha256"), default=list)
+    metrics = models.JSONField(_("metrics"), default=dict)
+    is_demo = models.BooleanField(_("demo model"), default=False)
+
+    class Meta:
+        ordering = ["name", "-created"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="modelversion_unique")
+        ]
+
+    def __str__(self) -> str:
+        label = f"{self.name} {self.version} ({self.profile})"
+        return f"{label} — demo model, not for clinical use" if self.is_demo else label
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    COMPLETE = "complete", _("Complete")
+
+
+class AIRun(UUIDModel):
+    """A coordinator's request to run a model version over a dataset's cases."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="ai_runs")
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="ai_runs")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="runs")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    total = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.model_version} on {self.dataset}"
+
+
+class ResultStatus(models.TextChoices):
+    COMPLETE = "complete", _("Complete")
+    FAILED = "failed", _("Failed")
+
+
+class AICaseResult(UUIDModel):
+    """The AI's reading of one case by one model version (one per pair, idempotent).
+
+    The per-image labels and heatmaps live here, apart from the MaterialSet, and are
+    shown only where a design allows AI assistance.
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="ai_results")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="results")
+    run = models.ForeignKey(AIRun, on_delete=models.PROTECT, related_name="results", null=True, blank=True)
+    status = models.CharField(max_length=16, choices=ResultStatus.choices)
+    error = models.TextField(blank=True)
+    material_set = models.OneToOneField(
+        MaterialSet, on_delete=models.PROTECT, null=True, blank=True, related_name="ai_result"
+    )
+    severe_probability = models.FloatField(null=True, blank=True)
+    severe = models.BooleanField(default=False)
+    rule = models.CharField(max_length=64, blank=True)
+    image_labels = models.JSONField(default=dict)
+    views = models.JSONField(default=dict)
+    timings = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["case"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "model_version"], name="aicaseresult_unique"),
+            models.CheckConstraint(
+                condition=~Q(status="complete") | Q(material_set__isnull=False),
+                name="aicaseresult_complete_has_material",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} by {self.model_version}: {self.status}"
+
+
+def heatmap_upload_to(instance: Heatmap, filename: str) -> str:
+    return f"heatmaps/{instance.id.hex}.png"
+
+
+class Heatmap(UUIDModel):
+    """A Finer-CAM overlay of one view of an AI reading."""
+
+    result = models.ForeignKey(AICaseResult, on_delete=models.PROTECT, related_name="heatmaps")
+    view = models.CharField(max_length=8, choices=ViewChoices.choices)
+    file = models.FileField(upload_to=heatmap_upload_to)
+
+    class Meta:
+        ordering = ["result", "view"]
+        constraints = [models.UniqueConstraint(fields=["result", "view"], name="heatmap_unique_view")]
+
+    def __str__(self) -> str:
+        return f"heatmap {self.view}"

@@ -1,0 +1,89 @@
+"""Rotated mAP@0.5 per class (VOC all-point interpolated AP, one-to-one greedy matching)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from inference.ncls.detection.boxes import rotated_iou
+from inference.ncls.labels import ANATOMY_CLASSES
+
+
+@dataclass(frozen=True)
+class MapResult:
+    """AP per class (None where the class has no ground truth), their mean, and counts."""
+
+    ap: dict[str, float | None]
+    map: float
+    ground_truth: dict[str, int]
+    iou_threshold: float
+
+    def to_json(self) -> dict[str, object]:
+        """JSON-ready form."""
+        return {"iou_threshold": self.iou_threshold, "map": round(self.map, 4),
+                "ap": {k: None if v is None else round(v, 4) for k, v in self.ap.items()},
+                "ground_truth": self.ground_truth}
+
+
+def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
+    """Area under the precision envelope (all-point interpolation)."""
+    r = np.concatenate([[0.0], recall, [1.0]])
+    p = np.concatenate([[0.0], precision, [0.0]])
+    p = np.maximum.accumulate(p[::-1])[::-1]
+    steps = np.where(r[1:] != r[:-1])[0]
+    return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
+
+
+def rotated_map(
+    predictions: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    truths: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    iou_threshold: float = 0.5,
+    classes: tuple[str, ...] = ANATOMY_CLASSES,
+) -> MapResult:
+    """mAP over images. ``predictions``: per image (boxes, classes, scores);
+    ``truths``: per image (boxes, classes); boxes ``(N, 5)`` in one convention and unit."""
+    if len(predictions) != len(truths):
+        raise ValueError(f"{len(predictions)} predictions for {len(truths)} images")
+    aps: dict[str, float | None] = {}
+    counts: dict[str, int] = {}
+    for c, name in enumerate(classes):
+        records: list[tuple[float, bool]] = []
+        n_gt = 0
+        for (pb, pc, ps), (tb, tc) in zip(predictions, truths, strict=True):
+            gt = np.asarray(tb)[np.asarray(tc) == c].reshape(-1, 5)
+            sel = np.asarray(pc) == c
+            det = np.asarray(pb)[sel].reshape(-1, 5)
+            sc = np.asarray(ps)[sel]
+            n_gt += len(gt)
+            if len(det) == 0:
+                continue
+            order = np.argsort(-sc)
+            det, sc = det[order], sc[order]
+            if len(gt) == 0:
+                records.extend((float(s), False) for s in sc)
+                continue
+            ious = rotated_iou(torch.as_tensor(det, dtype=torch.float64), torch.as_tensor(gt, dtype=torch.float64)).numpy()
+            taken = np.zeros(len(gt), dtype=bool)
+            for i, s in enumerate(sc):
+                cand = np.where(~taken, ious[i], -1.0)
+                j = int(np.argmax(cand))
+                hit = cand[j] >= iou_threshold
+                if hit:
+                    taken[j] = True
+                records.append((float(s), bool(hit)))
+        counts[name] = n_gt
+        if n_gt == 0:
+            aps[name] = None
+            continue
+        records.sort(key=lambda r: -r[0])
+        tp = np.cumsum([r[1] for r in records]) if records else np.zeros(0)
+        fp = np.cumsum([not r[1] for r in records]) if records else np.zeros(0)
+        recall = tp / n_gt
+        precision = tp / np.maximum(tp + fp, 1e-9)
+        aps[name] = average_precision(recall, precision) if records else 0.0
+    present = [v for v in aps.values() if v is not None]
+    return MapResult(ap=aps, map=float(np.mean(present)) if present else 0.0, ground_truth=counts,
+                     iou_threshold=iou_threshold)

@@ -1,0 +1,68 @@
+"""Batched per-frame detection with a trained detector, boxes in frame pixels."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from inference.ncls.detection.data import to_input
+from inference.ncls.detection.model import RotatedRTDETR, postprocess
+from inference.ncls.detection.preprocess import prepare_image
+from inference.ncls.roi import SectorROI
+
+#: DESIGN.md's score threshold for a detection to count.
+SCORE_THRESHOLD = 0.6
+
+
+@dataclass(frozen=True)
+class FrameDetections:
+    """Detections of one frame: boxes ``(N, 5)`` in frame pixels (our convention), classes, scores."""
+
+    frame_index: int
+    boxes: np.ndarray
+    classes: np.ndarray
+    scores: np.ndarray
+
+    def to_json(self) -> list[dict[str, float | int]]:
+        """JSON-ready list of detections."""
+        return [
+            {"class_index": int(c), "score": round(float(s), 4),
+             "cx": round(float(b[0]), 2), "cy": round(float(b[1]), 2), "w": round(float(b[2]), 2),
+             "h": round(float(b[3]), 2), "angle_deg": round(float(b[4]), 2)}
+            for b, c, s in zip(self.boxes, self.classes, self.scores, strict=True)
+        ]
+
+
+class Detector:
+    """A loaded model plus its device and precision; call :meth:`detect` on frame batches."""
+
+    def __init__(self, model: RotatedRTDETR, *, device: str = "cpu", dtype: torch.dtype = torch.float32,
+                 threshold: float = SCORE_THRESHOLD) -> None:
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.threshold = threshold
+        self.size = model.cfg.input_size
+
+    @torch.inference_mode()
+    def detect(self, frames: list[np.ndarray], start_index: int, roi: SectorROI | None) -> list[FrameDetections]:
+        """Detect in a batch of frames sharing one sector ROI (None: whole frame)."""
+        prepared = [prepare_image(f, self.size, roi, find=False) for f in frames]
+        batch = torch.stack([to_input(p.astype(np.float32) / 255.0) for p, _ in prepared]).to(self.device)
+        autocast = (
+            torch.autocast(device_type=self.device.type, dtype=self.dtype)
+            if self.dtype != torch.float32 else contextlib.nullcontext()
+        )
+        with autocast:
+            out = self.model(batch)
+        results = []
+        for k, (scores, labels, boxes) in enumerate(postprocess(out["logits"].float(), out["boxes"].float())):
+            keep = scores >= self.threshold
+            lb = prepared[k][1]
+            frame_boxes = lb.to_frame(boxes[keep].cpu().numpy().astype(np.float64))
+            results.append(FrameDetections(start_index + k, frame_boxes, labels[keep].cpu().numpy(),
+                                           scores[keep].cpu().numpy()))
+        return results

@@ -1,0 +1,280 @@
+"""Standard views from per-frame detections of one sweep (DESIGN.md, stage 1).
+
+Per frame: candidate views by rule, a score per view (weighted confidences of the view's
+structures, each counted up to a limit, minus 0.2 × the confidence of every detection
+that does not belong to the view). Per video: orientation by the larger number of
+candidate frames, dropped below 20 % candidates; DBSCAN over (frame index, score) per
+view removes stray frames; the order of clusters gives the sweep direction and splits
+parasagittal frames into the two sides of the midline; the best frame of a view is the
+highest (Gaussian-weighted, for clusters of ≥ 6 frames) score of its main cluster.
+Anything not found is reported missing with its reason; nothing is invented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.cluster import DBSCAN
+
+from inference.ncls.detection.predict import FrameDetections
+from inference.ncls.labels import ANATOMY_CLASSES, CORONAL_VIEWS, SAGITTAL_VIEWS, View
+
+CLS = {name: i for i, name in enumerate(ANATOMY_CLASSES)}
+
+#: Frame-level view groups (the paper's COR1–3, SAG1–2); SAG2 becomes RPSV or LPSV later.
+COR1, COR2, COR3, SAG1, SAG2 = "COR1", "COR2", "COR3", "SAG1", "SAG2"
+CORONAL_GROUPS = (COR1, COR2, COR3)
+SAGITTAL_GROUPS = (SAG1, SAG2)
+GROUP_VIEW = {COR1: View.AHV, COR2: View.TVV, COR3: View.BV, SAG1: View.MSV}
+
+#: Per view group: class index → (weight, how many detections of it count). Paired
+#: structures (anterior horns, thalami, lateral ventricles in coronal planes) count twice.
+VIEW_WEIGHTS: dict[str, dict[int, tuple[float, int]]] = {
+    COR1: {CLS["cor_corpus_callosum"]: (0.3, 1), CLS["cor_anterior_horn"]: (0.2, 2), CLS["cor_thalamus"]: (0.15, 2)},
+    COR2: {CLS["cor_corpus_callosum"]: (0.2, 1), CLS["cor_anterior_horn"]: (0.1, 2), CLS["cor_thalamus"]: (0.1, 2),
+           CLS["cor_third_ventricle"]: (0.4, 1)},
+    COR3: {CLS["cor_lateral_ventricle"]: (0.5, 2)},
+    SAG1: {CLS["sag_corpus_callosum"]: (0.33, 1), CLS["sag_trigone"]: (0.33, 1), CLS["sag_cerebellum"]: (0.33, 1)},
+    SAG2: {CLS["sag_lateral_ventricle"]: (0.3, 1), CLS["sag_thalamus"]: (0.7, 1)},
+}
+#: Penalty per detection that does not belong to the view, times its confidence.
+FOREIGN_PENALTY = 0.2
+#: A video is dropped when fewer than this fraction of its frames are candidates.
+MIN_CANDIDATE_FRACTION = 0.2
+#: DBSCAN parameters over (frame index, score) per orientation.
+DBSCAN_PARAMS = {"coronal": (4.0, 3), "sagittal": (5.0, 3)}
+#: Clusters of at least this many frames weight scores by a Gaussian of their frames.
+GAUSSIAN_MIN_FRAMES = 6
+
+
+def candidate_groups(det: FrameDetections) -> list[str]:
+    """View groups whose rule fires on this frame's detections."""
+    present = set(int(c) for c in det.classes)
+    groups = []
+    if CLS["cor_third_ventricle"] in present:
+        groups.append(COR2)
+    elif CLS["cor_corpus_callosum"] in present:
+        groups.append(COR1)
+    if CLS["cor_lateral_ventricle"] in present:
+        groups.append(COR3)
+    midline = {CLS["sag_corpus_callosum"], CLS["sag_trigone"], CLS["sag_cerebellum"]}
+    if len(present & midline) >= 2:
+        groups.append(SAG1)
+    if present & {CLS["sag_lateral_ventricle"], CLS["sag_thalamus"]}:
+        groups.append(SAG2)
+    return groups
+
+
+def group_score(det: FrameDetections, group: str) -> float:
+    """Weighted confidences of the group's structures (each up to its limit) minus penalties."""
+    weights = VIEW_WEIGHTS[group]
+    score = 0.0
+    order = np.argsort(-np.asarray(det.scores, dtype=float))
+    used: dict[int, int] = {}
+    for i in order:
+        c, s = int(det.classes[i]), float(det.scores[i])
+        if c in weights:
+            w, limit = weights[c]
+            if used.get(c, 0) < limit:
+                score += w * s
+                used[c] = used.get(c, 0) + 1
+        else:
+            score -= FOREIGN_PENALTY * s
+    return score
+
+
+@dataclass(frozen=True)
+class FrameView:
+    """A frame's chosen view group and its score (group None: not a candidate)."""
+
+    frame_index: int
+    group: str | None
+    score: float
+
+
+def classify_frame(det: FrameDetections) -> FrameView:
+    """The best-scoring candidate group of a frame."""
+    groups = candidate_groups(det)
+    if not groups:
+        return FrameView(det.frame_index, None, 0.0)
+    scored = [(group_score(det, g), g) for g in groups]
+    score, group = max(scored)
+    return FrameView(det.frame_index, group, score)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Frames of one DBSCAN cluster of a view group."""
+
+    group: str
+    frames: tuple[int, ...]
+    scores: tuple[float, ...]
+
+    @property
+    def center(self) -> float:
+        return float(np.mean(self.frames))
+
+    @property
+    def weight(self) -> float:
+        return float(np.sum(self.scores))
+
+    def best(self) -> tuple[int, float]:
+        """(frame index, raw score) of the best frame, Gaussian-weighted for ≥ 6 frames."""
+        f = np.asarray(self.frames, dtype=float)
+        s = np.asarray(self.scores, dtype=float)
+        if len(f) >= GAUSSIAN_MIN_FRAMES:
+            sigma = max(float(f.std()), 1.0)
+            weighted = s * np.exp(-0.5 * ((f - f.mean()) / sigma) ** 2)
+        else:
+            weighted = s
+        i = int(np.argmax(weighted))
+        return int(f[i]), float(s[i])
+
+
+def cluster_group(frames: Sequence[FrameView], group: str, eps: float, min_samples: int) -> list[Cluster]:
+    """DBSCAN over (frame index, score) of the frames assigned to ``group``; noise dropped."""
+    pts = [(fv.frame_index, fv.score) for fv in frames if fv.group == group]
+    if len(pts) < min_samples:
+        return []
+    arr = np.asarray(pts, dtype=float)
+    labels = DBSCAN(eps=eps, min_samples=min_samples).fit(arr).labels_
+    clusters = []
+    for lab in sorted(set(labels.tolist()) - {-1}):
+        sel = arr[labels == lab]
+        clusters.append(Cluster(group, tuple(int(v) for v in sel[:, 0]), tuple(float(v) for v in sel[:, 1])))
+    return clusters
+
+
+@dataclass(frozen=True)
+class ViewResult:
+    """A chosen frame for a view, or the reason it is missing."""
+
+    view: View
+    frame_index: int | None = None
+    score: float | None = None
+    cluster: tuple[int, int] | None = None  # first and last frame of the main cluster
+    missing_reason: str | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.frame_index is not None
+
+
+@dataclass
+class SweepAnalysis:
+    """What one video gave: orientation, candidate fraction, direction and its views."""
+
+    frame_count: int
+    orientation: str | None
+    candidate_fraction: float
+    dropped_reason: str | None
+    sweep_direction: str | None
+    views: dict[View, ViewResult] = field(default_factory=dict)
+    frames: list[FrameView] = field(default_factory=list)
+
+
+def _missing(view: View, reason: str) -> ViewResult:
+    return ViewResult(view=view, missing_reason=reason)
+
+
+def _from_cluster(view: View, cluster: Cluster) -> ViewResult:
+    frame, score = cluster.best()
+    return ViewResult(view=view, frame_index=frame, score=round(score, 4),
+                      cluster=(min(cluster.frames), max(cluster.frames)))
+
+
+def _main(clusters: list[Cluster]) -> Cluster | None:
+    return max(clusters, key=lambda c: (c.weight, len(c.frames))) if clusters else None
+
+
+def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_right: bool = True) -> SweepAnalysis:
+    """Orientation, sweep direction and best frame per view of one video.
+
+    ``sagittal_starts_right``: a sagittal sweep's anatomy is mirror-symmetric, so which side
+    the probe starts on must be known from the acquisition protocol; by default the first
+    parasagittal side in time is the right (RPSV).
+    """
+    n = len(detections)
+    frames = [classify_frame(d) for d in detections]
+    n_cor = sum(fv.group in CORONAL_GROUPS for fv in frames)
+    n_sag = sum(fv.group in SAGITTAL_GROUPS for fv in frames)
+    if n == 0 or n_cor + n_sag == 0:
+        result = SweepAnalysis(n, None, 0.0, "no frame shows a view's structures", None, frames=frames)
+        return result
+    if n_cor == n_sag:
+        sums = {o: sum(fv.score for fv in frames if fv.group in g) for o, g in
+                (("coronal", CORONAL_GROUPS), ("sagittal", SAGITTAL_GROUPS))}
+        orientation = max(sums, key=lambda o: sums[o])
+    else:
+        orientation = "coronal" if n_cor > n_sag else "sagittal"
+    fraction = max(n_cor, n_sag) / n
+    views = CORONAL_VIEWS if orientation == "coronal" else SAGITTAL_VIEWS
+    if fraction < MIN_CANDIDATE_FRACTION:
+        reason = (f"video dropped: only {fraction:.0%} of its frames are {orientation} candidates "
+                  f"(< {MIN_CANDIDATE_FRACTION:.0%})")
+        return SweepAnalysis(n, orientation, fraction, reason, None,
+                             {v: _missing(v, reason) for v in views}, frames)
+    eps, min_samples = DBSCAN_PARAMS[orientation]
+    groups = CORONAL_GROUPS if orientation == "coronal" else SAGITTAL_GROUPS
+    clusters = {g: cluster_group(frames, g, eps, min_samples) for g in groups}
+    result = SweepAnalysis(n, orientation, fraction, None, None, frames=frames)
+    if orientation == "coronal":
+        mains = {g: _main(clusters[g]) for g in groups}
+        for g in groups:
+            view = GROUP_VIEW[g]
+            main = mains[g]
+            if main is not None:
+                result.views[view] = _from_cluster(view, main)
+            else:
+                assigned = sum(fv.group == g for fv in frames)
+                result.views[view] = _missing(view, _no_cluster_reason(assigned, min_samples))
+        order = [mains[g] for g in (COR1, COR2, COR3)]
+        present = [(i, c.center) for i, c in enumerate(order) if c is not None]
+        if len(present) >= 2:
+            (i0, c0), (i1, c1) = present[0], present[-1]
+            result.sweep_direction = "anterior_to_posterior" if c0 < c1 else "posterior_to_anterior"
+        return result
+    mid = _main(clusters[SAG1])
+    if mid is not None:
+        result.views[View.MSV] = _from_cluster(View.MSV, mid)
+    else:
+        assigned = sum(fv.group == SAG1 for fv in frames)
+        result.views[View.MSV] = _missing(View.MSV, _no_cluster_reason(assigned, min_samples))
+    para = clusters[SAG2]
+    if mid is not None:
+        midline = mid.center
+    elif len(para) >= 2:
+        # No midline found: split at the largest gap between parasagittal clusters.
+        centers = sorted(c.center for c in para)
+        gaps = np.diff(centers)
+        k = int(np.argmax(gaps))
+        midline = (centers[k] + centers[k + 1]) / 2
+    else:
+        midline = None
+    first_side = View.RPSV if sagittal_starts_right else View.LPSV
+    second_side = View.LPSV if sagittal_starts_right else View.RPSV
+    if midline is None:
+        reason = ("no midline: without a midsagittal cluster a single parasagittal cluster "
+                  "cannot be assigned to a side" if para else
+                  _no_cluster_reason(sum(fv.group == SAG2 for fv in frames), min_samples))
+        result.views[View.RPSV] = _missing(View.RPSV, reason)
+        result.views[View.LPSV] = _missing(View.LPSV, reason)
+        return result
+    before = _main([c for c in para if c.center < midline])
+    after = _main([c for c in para if c.center > midline])
+    for view, cl, where in ((first_side, before, "before"), (second_side, after, "after")):
+        if cl is not None:
+            result.views[view] = _from_cluster(view, cl)
+        else:
+            result.views[view] = _missing(view, f"no parasagittal cluster {where} the midline (frame {midline:.0f})")
+    result.sweep_direction = "right_to_left" if sagittal_starts_right else "left_to_right"
+    return result
+
+
+def _no_cluster_reason(assigned: int, min_samples: int) -> str:
+    if assigned == 0:
+        return "no frame shows this view's structures above the score threshold"
+    return (f"{assigned} frame(s) matched the view but formed no cluster "
+            f"(DBSCAN needs {min_samples} close frames): treated as stray frames")

@@ -1,0 +1,263 @@
+"""Writes of the inference app: model registry, AI runs, AI material."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from inference.models import AICaseResult, AIRun, Heatmap, ModelVersion, ResultStatus
+from trials.audit import audit_record
+from trials.models import (
+    AssetKind,
+    AuditAction,
+    Case,
+    Dataset,
+    MaterialSet,
+    MaterialSource,
+    MaterialStatus,
+    Study,
+)
+from trials.services.renditions import local_path, rendition_make_for_view
+
+DEMO_NOTICE = "demo model — not for clinical use"
+
+
+class ChecksumMismatch(ValidationError):
+    """A checkpoint file no longer matches the sha256 recorded when it was registered."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _resolve(directory: str) -> Path:
+    path = Path(directory)
+    return path if path.is_absolute() else Path(settings.BASE_DIR) / path
+
+
+def _collect_metrics(directory: Path) -> dict[str, Any]:
+    metrics: dict[str, Any] = {}
+    for meta in sorted(directory.rglob("*.json")):
+        try:
+            content = json.loads(meta.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(content, dict) and "metrics" in content:
+            metrics[str(meta.relative_to(directory))] = content["metrics"]
+    return metrics
+
+
+@transaction.atomic
+def model_version_register(
+    *, actor: Any, name: str, version: str, profile: str, directory: Path, is_demo: bool
+) -> ModelVersion:
+    """Register a model bundle: record every checkpoint file's sha256 and the metrics."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ValidationError(_("No model directory at %s") % directory)
+    files = [
+        {"path": str(p.relative_to(directory)), "sha256": _sha256(p)}
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.suffix in (".safetensors", ".json", ".onnx")
+    ]
+    if not any(f["path"].endswith(".safetensors") for f in files):
+        raise ValidationError(_("The model directory holds no .safetensors checkpoint."))
+    try:
+        stored_dir = str(directory.resolve().relative_to(Path(settings.BASE_DIR).resolve()))
+    except ValueError:
+        stored_dir = str(directory.resolve())
+    model, created = ModelVersion.objects.get_or_create(
+        name=name,
+        version=version,
+        defaults={
+            "profile": profile,
+            "directory": stored_dir,
+            "files": files,
+            "metrics": _collect_metrics(directory),
+            "is_demo": is_demo,
+        },
+    )
+    if created:
+        audit_record(
+            actor=actor,
+            action=AuditAction.MODEL_REGISTERED,
+            target=model,
+            after={"name": name, "version": version, "profile": profile, "demo": is_demo},
+        )
+    return model
+
+
+def model_version_verify(*, model_version: ModelVersion) -> Path:
+    """Check every registered file against its sha256; return the model directory."""
+    directory = _resolve(model_version.directory)
+    for entry in model_version.files:
+        path = directory / entry["path"]
+        if not path.is_file():
+            raise ChecksumMismatch(_("Model file missing: %s") % entry["path"])
+        if _sha256(path) != entry["sha256"]:
+            raise ChecksumMismatch(_("Model file changed since registration: %s") % entry["path"])
+    return directory
+
+
+@dataclass
+class CaseAIOutput:
+    """What the NCLS pipeline produced for one case (pure data, before it is stored)."""
+
+    views: dict[str, tuple[np.ndarray, int] | None]  # view -> (frame RGB, frame index) or None
+    missing_reasons: dict[str, str]
+    severe_probability: float
+    severe: bool
+    rule: str
+    image_labels: dict[str, Any]
+    heatmaps: dict[str, np.ndarray] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+#: The pipeline runner; tests replace it with a fake through ``set_pipeline_runner``.
+PipelineRunner = Callable[[Path, dict[str, Path]], CaseAIOutput]
+
+
+def _default_runner(model_dir: Path, videos: dict[str, Path]) -> CaseAIOutput:
+    from inference.runner import run_ncls_pipeline
+
+    return run_ncls_pipeline(model_dir, videos)
+
+
+_runner: PipelineRunner = _default_runner
+
+
+def set_pipeline_runner(runner: PipelineRunner | None) -> None:
+    """Swap the pipeline (tests); ``None`` restores the real one."""
+    global _runner
+    _runner = runner or _default_runner
+
+
+@transaction.atomic
+def ai_run_start(*, actor: Any, study: Study, dataset: Dataset, model_version: ModelVersion) -> AIRun:
+    """Queue the AI on every included case of a dataset (cases already done are skipped by the task)."""
+    if dataset.study_id != study.pk:
+        raise ValidationError(_("The dataset belongs to another study."))
+    case_ids = list(dataset.cases.filter(excluded=False).values_list("pk", flat=True))
+    run = AIRun.objects.create(
+        study=study, dataset=dataset, model_version=model_version, requested_by=actor, total=len(case_ids)
+    )
+    from inference.tasks import build_ai_material
+
+    def enqueue() -> None:
+        for case_id in case_ids:
+            build_ai_material.delay(case_id=str(case_id), model_version_id=str(model_version.pk), run_id=str(run.pk))
+
+    transaction.on_commit(enqueue)
+    return run
+
+
+def ai_case_build(*, case_id: Any, model_version_id: Any, run_id: Any | None = None) -> AICaseResult:
+    """Run NCLS on one case and store its AI MaterialSet, all or nothing.
+
+    Idempotent per (case, model version): a complete result is returned as it is; a
+    failed one is retried. The heavy work happens before the transaction, so a worker
+    killed midway leaves nothing behind and the redelivered task starts clean.
+    """
+    case = Case.objects.select_related("study").get(pk=case_id)
+    model_version = ModelVersion.objects.get(pk=model_version_id)
+    done = AICaseResult.objects.filter(case=case, model_version=model_version).first()
+    if done is not None and done.status == ResultStatus.COMPLETE:
+        return done
+    try:
+        model_dir = model_version_verify(model_version=model_version)
+        videos = {a.orientation: a for a in case.assets.filter(kind=AssetKind.SWEEP_VIDEO)}
+        if not videos:
+            raise ValueError(_("the case has no sweep video"))
+        with tempfile.TemporaryDirectory() as scratch:
+            paths: dict[str, Path] = {}
+            for orientation, asset in videos.items():
+                with local_path(asset.file) as source:
+                    target = Path(scratch) / f"{orientation}.video"
+                    target.write_bytes(source.read_bytes())
+                    paths[orientation] = target
+            output = _runner(model_dir, paths)
+    except (ValueError, ValidationError, OSError) as exc:
+        return _record_failure(case=case, model_version=model_version, run_id=run_id, error=str(exc))
+    try:
+        return _store_output(case=case, model_version=model_version, run_id=run_id, output=output)
+    except IntegrityError:
+        # Another worker stored this (case, model) first; its result stands.
+        return AICaseResult.objects.get(case=case, model_version=model_version)
+
+
+def _record_failure(*, case: Case, model_version: ModelVersion, run_id: Any, error: str) -> AICaseResult:
+    result, _created = AICaseResult.objects.update_or_create(
+        case=case,
+        model_version=model_version,
+        defaults={"status": ResultStatus.FAILED, "error": error[:2000], "run_id": run_id},
+    )
+    return result
+
+
+def _png(image: np.ndarray) -> bytes:
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError("could not encode heatmap")
+    return encoded.tobytes()
+
+
+@transaction.atomic
+def _store_output(*, case: Case, model_version: ModelVersion, run_id: Any, output: CaseAIOutput) -> AICaseResult:
+    material = MaterialSet.objects.create(
+        case=case,
+        source=MaterialSource.AI,
+        author_model_id=model_version.pk,
+        author_model_label=str(model_version),
+        initial_severe=output.severe,
+        initial_probability=output.severe_probability,
+    )
+    for view, picked in output.views.items():
+        frame, index = picked if picked is not None else (None, None)
+        rendition_make_for_view(material_set=material, view=view, frame=frame, frame_index=index)
+    material.status = MaterialStatus.COMPLETE
+    material.save(update_fields=["status", "modified"])
+    AICaseResult.objects.filter(case=case, model_version=model_version).delete()
+    result = AICaseResult.objects.create(
+        case=case,
+        model_version=model_version,
+        run_id=run_id,
+        status=ResultStatus.COMPLETE,
+        material_set=material,
+        severe_probability=output.severe_probability,
+        severe=output.severe,
+        rule=output.rule,
+        image_labels=output.image_labels,
+        views={
+            view: ({"frame_index": picked[1]} if picked is not None else {"missing": output.missing_reasons.get(view, "")})
+            for view, picked in output.views.items()
+        },
+        timings=output.timings,
+    )
+    for view, overlay in output.heatmaps.items():
+        heatmap = Heatmap(result=result, view=view)
+        heatmap.file.save("heatmap.png", ContentFile(_png(overlay)), save=False)
+        heatmap.save()
+    audit_record(
+        actor=None,
+        action=AuditAction.MATERIAL_CREATED,
+        target=material,
+        after={"source": "ai", "model_version": str(model_version.pk), "severe": output.severe},
+    )
+    return result

@@ -1,0 +1,144 @@
+"""Coordinator pages and API of the inference app."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from rest_framework import serializers
+from rest_framework.decorators import api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from inference import services
+from inference.models import AIRun, Heatmap, ModelVersion
+from inference.selectors import latest_model_versions, run_progress, run_results
+from trials.models import Role
+from trials.permissions import access_study
+
+
+def _access_run(request: HttpRequest, run_id: str) -> AIRun:
+    run = AIRun.objects.select_related("study", "dataset", "model_version").filter(pk=run_id).first()
+    if run is None:
+        raise Http404(_("No such run."))
+    access_study(request.user, run.study_id, roles=(Role.COORDINATOR,))
+    return run
+
+
+@login_required
+def ai_page(request: HttpRequest, study_id: str) -> HttpResponse:
+    """Run the AI on a dataset and list earlier runs with their progress."""
+    study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
+    if request.method == "POST":
+        dataset = study.datasets.filter(pk=request.POST.get("dataset")).first()
+        model_version = ModelVersion.objects.filter(pk=request.POST.get("model_version")).first()
+        if dataset is None or model_version is None:
+            messages.error(request, _("Choose a dataset and a model version."))
+        else:
+            try:
+                run = services.ai_run_start(
+                    actor=request.user, study=study, dataset=dataset, model_version=model_version
+                )
+            except ValidationError as exc:
+                messages.error(request, "; ".join(exc.messages))
+            else:
+                return redirect("inference:run", run_id=run.pk)
+    runs = [(run, run_progress(run=run)) for run in study.ai_runs.select_related("dataset", "model_version")]
+    return render(
+        request,
+        "inference/ai.html",
+        {
+            "study": study,
+            "datasets": study.datasets.all(),
+            "model_versions": latest_model_versions(),
+            "runs": runs,
+            "demo_banner": study.is_demo,
+        },
+    )
+
+
+@login_required
+def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
+    """A run's progress (polled by htmx) and per case the chosen views, heatmaps, diagnosis."""
+    run = _access_run(request, run_id)
+    progress = run_progress(run=run)
+    context = {
+        "run": run,
+        "study": run.study,
+        "progress": progress,
+        "results": run_results(run=run),
+        "demo_banner": run.study.is_demo or run.model_version.is_demo,
+    }
+    if request.headers.get("HX-Request"):
+        return render(request, "inference/_progress.html", context)
+    return render(request, "inference/run.html", context)
+
+
+@login_required
+def heatmap_file(request: HttpRequest, heatmap_id: str) -> HttpResponse:
+    """A heatmap overlay, for coordinators (readers get theirs through their workstation)."""
+    heatmap = get_object_or_404(Heatmap.objects.select_related("result__case"), pk=heatmap_id)
+    access_study(request.user, heatmap.result.case.study_id, roles=(Role.COORDINATOR,))
+    response = FileResponse(heatmap.file.open("rb"), content_type="image/png")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+class RunRequestSerializer(serializers.Serializer):
+    dataset = serializers.UUIDField()
+    model_version = serializers.UUIDField()
+
+
+def _progress_body(run: AIRun) -> dict:
+    progress = run_progress(run=run)
+    return {
+        "id": str(run.pk),
+        "dataset": str(run.dataset_id),
+        "model_version": str(run.model_version),
+        "demo_model": run.model_version.is_demo,
+        "total": progress.total,
+        "complete": progress.complete,
+        "failed": progress.failed,
+        "finished": progress.finished,
+        "failures": [
+            {"case": r.case.code, "error": r.error} for r in run_results(run=run) if r.status == "failed"
+        ],
+    }
+
+
+@api_view(["GET", "POST"])
+def api_runs(request: Request, study_id: str) -> Response:
+    """List a study's AI runs with progress, or start one (coordinators)."""
+    study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
+    if request.method == "POST":
+        serializer = RunRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        dataset = get_object_or_404(study.datasets, pk=serializer.validated_data["dataset"])
+        model_version = get_object_or_404(ModelVersion, pk=serializer.validated_data["model_version"])
+        run = services.ai_run_start(actor=request.user, study=study, dataset=dataset, model_version=model_version)
+        return Response(_progress_body(run), status=201)
+    return Response([_progress_body(run) for run in study.ai_runs.all()])
+
+
+@api_view(["GET"])
+def api_run(request: Request, run_id: str) -> Response:
+    """One AI run's progress and failures."""
+    return Response(_progress_body(_access_run(request, run_id)))
+
+
+@api_view(["GET"])
+def api_models(request: Request) -> Response:
+    """Registered model versions with their metrics and demo flag."""
+    return Response(
+        [
+            {
+                "id": str(m.pk), "name": m.name, "version": m.version, "profile": m.profile,
+                "demo": m.is_demo, "notice": services.DEMO_NOTICE if m.is_demo else "",
+                "metrics": m.metrics, "files": m.files,
+            }
+            for m in latest_model_versions()
+        ]
+    )

@@ -1,0 +1,157 @@
+"""What differs between reading phases, in small replaceable functions.
+
+A design is a list of phases; a phase is a :class:`PhaseRules`. The session, assignment
+and read machinery in :mod:`readers.services` asks these rules, and nothing else, what a
+phase shows, when it opens and which extra answer fields it takes. A later design
+(``blinded_review``, ``qualitative``) registers its rules with :func:`phase_rules_register`
+and its phases with :func:`design_phases_register`; it needs no change to the services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+
+from readers.models import Assignment, ReadingSession, SessionPhase
+from trials.models import Case, MaterialSet, MaterialSource, MaterialStatus, StudyDesign
+
+
+@dataclass(frozen=True)
+class Opening:
+    """When a session opens: ``at`` None and ``reason`` empty means open now."""
+
+    at: datetime | None = None
+    reason: str = ""
+
+
+def _opens_now(session: ReadingSession) -> Opening:
+    return Opening()
+
+
+def _no_material(session: ReadingSession, case: Case) -> MaterialSet | None:
+    return None
+
+
+def _no_extra_answer(assignment: Assignment, extra: dict[str, Any]) -> dict[str, Any]:
+    if extra:
+        raise ValidationError(_("This phase takes no further answer fields."))
+    return {}
+
+
+def _form_always_open(assignment: Assignment) -> str:
+    return ""
+
+
+def _nothing_on_completion(session: ReadingSession) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class PhaseRules:
+    """The phase-specific parts of reading.
+
+    - ``opening(session)``: when the session may be read (checked on every serve/submit).
+    - ``material_for(session, case)``: the MaterialSet shown beside the case, if any.
+    - ``shows_ai``: the reader may see that the material is the AI's (diagnosis,
+      probability, heatmaps). Only the aided phase does; a blinded phase never does.
+    - ``answer_clean(assignment, extra)``: validates the phase-specific answer fields
+      (stored in ``Read.answer``); raises ``ValidationError``.
+    - ``form_gate(assignment)``: a non-empty reason keeps the diagnosis form closed (a
+      blinded review returns one until the source guess is saved and locked).
+    - ``on_completed(session)``: runs in the transaction that completes the session.
+    """
+
+    opening: Callable[[ReadingSession], Opening] = _opens_now
+    material_for: Callable[[ReadingSession, Case], MaterialSet | None] = _no_material
+    shows_ai: bool = False
+    answer_clean: Callable[[Assignment, dict[str, Any]], dict[str, Any]] = _no_extra_answer
+    form_gate: Callable[[Assignment], str] = _form_always_open
+    on_completed: Callable[[ReadingSession], None] = _nothing_on_completion
+
+
+# ---------------------------------------------------------------- assisted crossover
+
+
+def ai_material_for_case(case: Case) -> MaterialSet | None:
+    """The AI's complete material for a case (the newest model's, if several)."""
+    return (
+        MaterialSet.objects.filter(
+            case=case, source=MaterialSource.AI, status=MaterialStatus.COMPLETE
+        )
+        .order_by("-created")
+        .first()
+    )
+
+
+def _unaided_session(session: ReadingSession) -> ReadingSession | None:
+    return ReadingSession.objects.filter(
+        study_id=session.study_id, reader_id=session.reader_id, phase=SessionPhase.UNAIDED
+    ).first()
+
+
+def _aided_opening(session: ReadingSession) -> Opening:
+    # Recomputed from the unaided session every time, so no stored or client-sent date
+    # can open the aided session early.
+    unaided = _unaided_session(session)
+    if unaided is None or unaided.completed_at is None:
+        return Opening(None, _("This session opens after the washout that follows your first session."))
+    return Opening(unaided.completed_at + timedelta(days=session.study.washout_days))
+
+
+def _unaided_completed(session: ReadingSession) -> None:
+    # Tell the worklist when the aided session opens (display only; see _aided_opening).
+    if session.study.design != StudyDesign.ASSISTED_CROSSOVER:
+        return
+    opens = session.completed_at + timedelta(days=session.study.washout_days)
+    ReadingSession.objects.filter(
+        study_id=session.study_id, reader_id=session.reader_id, phase=SessionPhase.AIDED
+    ).update(available_from=opens)
+
+
+PHASE_RULES: dict[str, PhaseRules] = {
+    SessionPhase.UNAIDED: PhaseRules(on_completed=_unaided_completed),
+    SessionPhase.AIDED: PhaseRules(
+        opening=_aided_opening,
+        material_for=lambda session, case: ai_material_for_case(case),
+        shows_ai=True,
+    ),
+}
+
+#: The phases of each design, in the order a reader meets them.
+DESIGN_PHASES: dict[str, tuple[str, ...]] = {
+    StudyDesign.STANDALONE: (SessionPhase.UNAIDED,),
+    StudyDesign.ASSISTED_CROSSOVER: (SessionPhase.UNAIDED, SessionPhase.AIDED),
+}
+
+
+def phase_rules_register(phase: str, rules: PhaseRules) -> None:
+    """Install the rules of a phase (e.g. ``blinded_review`` from the source trial)."""
+    PHASE_RULES[phase] = rules
+
+
+def design_phases_register(design: str, phases: tuple[str, ...]) -> None:
+    """Declare which phases :func:`readers.services.session_create_for_design` makes."""
+    DESIGN_PHASES[design] = phases
+
+
+def phase_rules(phase: str) -> PhaseRules:
+    """The rules of ``phase``; ``ValueError`` for a phase nobody registered."""
+    try:
+        return PHASE_RULES[phase]
+    except KeyError:
+        raise ValueError(f"no rules registered for reading phase {phase!r}") from None
+
+
+def heatmaps_for_material(material_set: MaterialSet) -> list[Any]:
+    """Hook for the inference app: the heatmap renditions of an AI material set.
+
+    Returns an empty list until the inference app stores heatmaps; each item it returns
+    must be a ready ``Rendition`` (it is then served through an opaque slot like every
+    other image, and only in a phase whose rules have ``shows_ai``).
+    """
+    return []
