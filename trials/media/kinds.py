@@ -263,43 +263,59 @@ def _check_mp4(path: Path, size: int) -> None:
 
 
 def _check_dicom(path: Path, size: int) -> None:
-    """The header must parse and the pixel data must be complete."""
+    """The header must parse and the pixel data element must be complete.
+
+    The pixel data itself is never loaded: its element header is read where pydicom
+    stops, and its declared length (or, when encapsulated, its closing delimiter) is
+    checked against the file.
+    """
     import pydicom
     from pydicom.errors import InvalidDicomError
 
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            # Deferred: large values are located, not loaded.
-            ds = pydicom.dcmread(path, defer_size=4096)
+        with path.open("rb") as handle, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(handle, stop_before_pixels=True)
+            pixel_offset = handle.tell()
+            element_header = handle.read(12)
     except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, struct.error) as exc:
         raise MediaError(
             "the DICOM file cannot be read (damaged or truncated)", code="truncated"
         ) from exc
-    if any("End of file" in str(w.message) for w in caught):
-        raise _truncated("DICOM")
-    if "PixelData" not in ds:
+    if element_header[:4] not in (b"\xe0\x7f\x10\x00", b"\xe0\x7f\x08\x00", b"\xe0\x7f\x09\x00"):
+        if "Rows" in ds and pixel_offset >= size:
+            raise _truncated("DICOM")
         raise MediaError("the DICOM file holds no image", code="unsupported")
     try:
         rows, columns = int(ds.Rows), int(ds.Columns)
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         samples = int(ds.get("SamplesPerPixel", 1) or 1)
         bits = int(ds.BitsAllocated)
+        syntax = ds.file_meta.TransferSyntaxUID
     except (AttributeError, TypeError, ValueError) as exc:
         raise MediaError(
             "the DICOM image attributes are missing or invalid", code="invalid"
         ) from exc
-    raw = ds.get_item("PixelData")
-    length = getattr(raw, "length", None)
-    value_tell = getattr(raw, "value_tell", None)
-    if length is None or value_tell is None or length == 0xFFFFFFFF:
-        return  # encapsulated and complete: its delimiter was found above
-    if value_tell + length > size:
+    if len(element_header) < 12:
         raise _truncated("DICOM")
-    if not ds.file_meta.TransferSyntaxUID.is_compressed:
-        expected = (rows * columns * frames * samples * bits + 7) // 8
-        if length < expected:
-            raise _truncated("DICOM")
+    if syntax.is_implicit_VR:
+        length = struct.unpack("<I", element_header[4:8])[0]
+        value_offset = pixel_offset + 8
+    else:
+        length = struct.unpack("<I", element_header[8:12])[0]
+        value_offset = pixel_offset + 12
+    if length == 0xFFFFFFFF:
+        # Encapsulated: the last 8 bytes of a whole file close the fragment sequence
+        # (trailing padding after it is not allowed here).
+        with path.open("rb") as handle:
+            handle.seek(size - 8)
+            if handle.read(8) != b"\xfe\xff\xdd\xe0\x00\x00\x00\x00":
+                raise _truncated("DICOM")
+        return
+    if value_offset + length > size:
+        raise _truncated("DICOM")
+    if length < (rows * columns * frames * samples * bits + 7) // 8:
+        raise _truncated("DICOM")
 
 
 def _megabytes(size: int) -> str:

@@ -3,13 +3,99 @@
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
+import sys
 from typing import Any
+
+import torch
 
 
 def add_commands(commands: Any) -> None:
-    """Add this stage's sub-commands; each sets handler to a function of the args."""
-    del commands
+    """Add ``train-detector``, ``extract`` and ``evaluate-detector``."""
+    train = commands.add_parser("train-detector", help="train the rotated anatomy detector on DOTA data")
+    train.add_argument("--data", required=True, help="folder with images/ and labelTxt/ (or dota/ inside)")
+    train.add_argument("--out", required=True, help="checkpoint folder to write")
+    train.add_argument("--profile", choices=("lite", "full"), default="lite")
+    train.add_argument("--epochs", type=int, default=12)
+    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="cpu")
+    train.add_argument("--lr", type=float, default=4e-4)
+    train.add_argument("--max-images", type=int, default=None, help="use at most this many images")
+    train.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    train.set_defaults(handler=_train)
+
+    ext = commands.add_parser("extract", help="standard views from sweep videos")
+    ext.add_argument("videos", nargs="+", metavar="VIDEO")
+    ext.add_argument("--detector", required=True, help="local checkpoint folder or detector.json")
+    ext.add_argument("--out", required=True)
+    ext.add_argument("--device", default="cpu")
+    ext.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
+    ext.add_argument("--batch-size", type=int, default=16)
+    ext.add_argument("--threshold", type=float, default=None, help="score threshold (default 0.6)")
+    ext.add_argument("--sagittal-starts-left", action="store_true",
+                     help="sagittal sweeps start on the left (default: right, so the first side is RPSV)")
+    ext.set_defaults(handler=_extract)
+
+    ev = commands.add_parser("evaluate-detector", help="rotated mAP@0.5 per class on DOTA data")
+    ev.add_argument("--data", required=True)
+    ev.add_argument("--detector", required=True)
+    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--max-images", type=int, default=None)
+    ev.add_argument("--out", default=None, help="write the result as JSON here")
+    ev.set_defaults(handler=_evaluate)
 
 
-def _unused(args: argparse.Namespace) -> int:
+def _command_line() -> str:
+    return "python -m inference.ncls " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _train(args: argparse.Namespace) -> int:
+    from inference.ncls.detection.train import TrainOptions, train_detector
+
+    opts = TrainOptions(data=args.data, out=args.out, profile=args.profile, epochs=args.epochs,
+                        batch_size=args.batch_size, seed=args.seed, device=args.device, lr=args.lr,
+                        max_images=args.max_images, threads=args.threads)
+    path = train_detector(opts, command=_command_line())
+    print(path)
+    return 0
+
+
+def _extract(args: argparse.Namespace) -> int:
+    from inference.ncls.detection.checkpoint import CheckpointError, load_detector
+    from inference.ncls.detection.extract import extract
+    from inference.ncls.detection.predict import SCORE_THRESHOLD, Detector
+
+    try:
+        model, record = load_detector(args.detector, args.device)
+    except (CheckpointError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
+    threshold = SCORE_THRESHOLD if args.threshold is None else args.threshold
+    detector = Detector(model, device=args.device, dtype=dtype, threshold=threshold)
+    result = extract(args.videos, detector, args.out, batch_size=args.batch_size,
+                     sagittal_starts_right=not args.sagittal_starts_left, checkpoint=record)
+    found = [v for v, r in result["views"].items() if r["status"] == "found"]
+    print(f"{len(found)} of 6 views found ({', '.join(found) or 'none'}); wrote {args.out}/views.json")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from inference.ncls.detection.checkpoint import load_detector
+    from inference.ncls.detection.data import list_pairs, load_samples
+    from inference.ncls.detection.train import evaluate_samples
+
+    model, _ = load_detector(args.detector, args.device)
+    pairs = list_pairs(args.data)
+    if args.max_images:
+        pairs = pairs[: args.max_images]
+    samples = load_samples(pairs, model.cfg.input_size)
+    result = evaluate_samples(model, samples, torch.device(args.device)).to_json()
+    text = json.dumps(result, indent=2)
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(text + "\n")
+    print(text)
     return 0

@@ -8,6 +8,7 @@ additively and wrapped, so a box near ±90° never has to cross a discontinuity.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -198,7 +199,7 @@ class MLP(nn.Module):
     def __init__(self, cin: int, hidden: int, cout: int, layers: int) -> None:
         super().__init__()
         dims = [cin] + [hidden] * (layers - 1) + [cout]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for i, layer in enumerate(self.layers):
@@ -234,7 +235,7 @@ class RotatedDeformableAttention(nn.Module):
     def forward(
         self, query: torch.Tensor, ref: torch.Tensor, memory: torch.Tensor, shapes: list[tuple[int, int]]
     ) -> torch.Tensor:
-        b, q, d = query.shape
+        b, q, _d = query.shape
         hh, lv, pp, hd = self.heads, self.levels, self.points, self.head_dim
         value = self.value(memory)
         off = self.offsets(query).view(b, q, hh, lv, pp, 2) / pp
@@ -328,6 +329,8 @@ class RotatedRTDETR(nn.Module):
             nn.init.zeros_(last.bias)
         mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
         std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        self.pixel_mean: torch.Tensor
+        self.pixel_std: torch.Tensor
         self.register_buffer("pixel_mean", mean, persistent=False)
         self.register_buffer("pixel_std", std, persistent=False)
 

@@ -21,7 +21,15 @@ import torch
 from tqdm import tqdm
 
 from inference.ncls.detection.checkpoint import save_detector
-from inference.ncls.detection.data import Sample, TrainSet, collate, data_hash, list_pairs, load_samples, to_input
+from inference.ncls.detection.data import (
+    Sample,
+    TrainSet,
+    collate,
+    data_hash,
+    list_pairs,
+    load_samples,
+    to_input,
+)
 from inference.ncls.detection.evaluate import MapResult, rotated_map
 from inference.ncls.detection.loss import DetectionLoss
 from inference.ncls.detection.model import RotatedRTDETR, postprocess, profile_config
@@ -100,7 +108,7 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
     rng.shuffle(order)
     if opts.max_images:
         order = order[: opts.max_images]
-    n_val = max(1, int(round(len(order) * opts.val_fraction))) if len(order) > 1 else 0
+    n_val = max(1, round(len(order) * opts.val_fraction)) if len(order) > 1 else 0
     val_pairs = [pairs[i] for i in sorted(order[:n_val])]
     train_pairs = [pairs[i] for i in sorted(order[n_val:])] or val_pairs
     print(f"loading {len(train_pairs)} training and {len(val_pairs)} validation images "

@@ -51,7 +51,7 @@ GAUSSIAN_MIN_FRAMES = 6
 
 def candidate_groups(det: FrameDetections) -> list[str]:
     """View groups whose rule fires on this frame's detections."""
-    present = set(int(c) for c in det.classes)
+    present = {int(c) for c in det.classes}
     groups = []
     if CLS["cor_third_ventricle"] in present:
         groups.append(COR2)
@@ -233,7 +233,7 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
         order = [mains[g] for g in (COR1, COR2, COR3)]
         present = [(i, c.center) for i, c in enumerate(order) if c is not None]
         if len(present) >= 2:
-            (i0, c0), (i1, c1) = present[0], present[-1]
+            (_i0, c0), (_i1, c1) = present[0], present[-1]
             result.sweep_direction = "anterior_to_posterior" if c0 < c1 else "posterior_to_anterior"
         return result
     mid = _main(clusters[SAG1])

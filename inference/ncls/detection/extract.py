@@ -1,0 +1,163 @@
+"""``extract``: sweep videos → standard-view PNGs and ``views.json``.
+
+Frames are streamed (bounded memory): a first pass decodes and detects in batches; the
+chosen frames are decoded again by index for writing. The sector of each video is found
+once, from the pixel-wise maximum of its first frames, and reused for every frame.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from inference.ncls import video as video_io
+from inference.ncls.detection.boxes import ANGLE_CONVENTION
+from inference.ncls.detection.predict import Detector, FrameDetections
+from inference.ncls.detection.preprocess import sector_of
+from inference.ncls.detection.views import SweepAnalysis, ViewResult, analyse_sweep
+from inference.ncls.labels import ANATOMY_CLASSES, View
+from inference.ncls.roi import SectorROI, crop_sector
+
+#: Frames whose pixel-wise maximum defines a video's sector.
+ROI_FRAMES = 8
+
+
+@dataclass
+class VideoRun:
+    """Detections, analysis, sector and stage timings of one video."""
+
+    path: Path
+    fps: float
+    detections: list[FrameDetections]
+    analysis: SweepAnalysis
+    roi: SectorROI | None
+    timings: dict[str, float]
+
+
+def detect_video(path: Path, detector: Detector, *, batch_size: int = 16,
+                 sagittal_starts_right: bool = True) -> VideoRun:
+    """Decode, detect per frame (batched), and analyse one sweep."""
+    timings = {"decode_s": 0.0, "roi_s": 0.0, "detect_s": 0.0}
+    detections: list[FrameDetections] = []
+    roi: SectorROI | None = None
+    pending: list[np.ndarray] = []
+    first = 0
+    with video_io.open_video(path) as video:
+        fps = float(video.fps)
+        it = iter(video)
+        while True:
+            t0 = time.perf_counter()
+            frame = next(it, None)
+            timings["decode_s"] += time.perf_counter() - t0
+            if frame is not None:
+                pending.append(frame)
+            ready = len(pending) >= batch_size or (frame is None and pending)
+            if roi is None and pending and (len(pending) >= ROI_FRAMES or frame is None):
+                t0 = time.perf_counter()
+                roi = sector_of(pending[:ROI_FRAMES])
+                timings["roi_s"] += time.perf_counter() - t0
+            if ready and (roi is not None or frame is None):
+                t0 = time.perf_counter()
+                detections.extend(detector.detect(pending, first, roi))
+                timings["detect_s"] += time.perf_counter() - t0
+                first += len(pending)
+                pending = []
+            if frame is None:
+                break
+    t0 = time.perf_counter()
+    analysis = analyse_sweep(detections, sagittal_starts_right=sagittal_starts_right)
+    timings["views_s"] = time.perf_counter() - t0
+    return VideoRun(Path(path), fps, detections, analysis, roi, timings)
+
+
+def _view_record(run: VideoRun, result: ViewResult) -> dict[str, Any]:
+    assert result.frame_index is not None
+    det = run.detections[result.frame_index]
+    return {
+        "status": "found",
+        "video": str(run.path),
+        "frame_index": result.frame_index,
+        "score": result.score,
+        "cluster_frames": list(result.cluster) if result.cluster else None,
+        "boxes": [{**d, "class_name": ANATOMY_CLASSES[int(d["class_index"])]} for d in det.to_json()],
+    }
+
+
+def extract(videos: Sequence[str | Path], detector: Detector, out_dir: str | Path, *, batch_size: int = 16,
+            sagittal_starts_right: bool = True, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run stage 1 on a case's videos; write ``<VIEW>.png`` and ``views.json``; return the JSON."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runs: list[VideoRun] = []
+    video_records: list[dict[str, Any]] = []
+    for path in videos:
+        t_start = time.perf_counter()
+        try:
+            run = detect_video(Path(path), detector, batch_size=batch_size, sagittal_starts_right=sagittal_starts_right)
+        except video_io.VideoError as exc:
+            video_records.append({"video": str(path), "error": exc.reason})
+            continue
+        runs.append(run)
+        a = run.analysis
+        run.timings["total_s"] = time.perf_counter() - t_start
+        video_records.append({
+            "video": str(path),
+            "frames": a.frame_count,
+            "fps": run.fps,
+            "orientation": a.orientation,
+            "candidate_fraction": round(a.candidate_fraction, 4),
+            "dropped_reason": a.dropped_reason,
+            "sweep_direction": a.sweep_direction,
+            "sector": None if run.roi is None else [run.roi.x0, run.roi.y0, run.roi.x1, run.roi.y1],
+            "frame_views": [fv.group for fv in a.frames],
+            "frame_scores": [round(fv.score, 4) for fv in a.frames],
+            "timings": {k: round(v, 3) for k, v in run.timings.items()},
+        })
+    views: dict[str, Any] = {}
+    chosen: dict[View, tuple[VideoRun, ViewResult]] = {}
+    reasons: dict[View, list[str]] = {v: [] for v in View}
+    for run in runs:
+        for view, res in run.analysis.views.items():
+            if res.found:
+                best = chosen.get(view)
+                if best is None or (res.score or 0) > (best[1].score or 0):
+                    chosen[view] = (run, res)
+            elif res.missing_reason:
+                reasons[view].append(f"{run.path.name}: {res.missing_reason}")
+    t0 = time.perf_counter()
+    for view in View:
+        if view in chosen:
+            run, res = chosen[view]
+            record = _view_record(run, res)
+            index = int(res.frame_index or 0)
+            frame = video_io.read_frames(run.path, [index])[index]
+            image = crop_sector(frame, run.roi)[0] if run.roi is not None else frame
+            name = f"{view.value}.png"
+            cv2.imwrite(str(out / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            record["image"] = name
+            views[view.value] = record
+        else:
+            why = reasons[view] or ["no video of this view's orientation was given or usable"]
+            views[view.value] = {"status": "missing", "reason": "; ".join(why)}
+    write_s = time.perf_counter() - t0
+    result = {
+        "stage": "ncls-stage1",
+        "angle_convention": ANGLE_CONVENTION,
+        "box_units": "frame pixels; PNGs are the sector crop, offset by the video's sector x0, y0",
+        "score_threshold": detector.threshold,
+        "detector": None if checkpoint is None else {
+            k: checkpoint.get(k) for k in ("profile", "weights_sha256", "data_hash", "note")
+        },
+        "videos": video_records,
+        "views": views,
+        "timings": {"write_s": round(write_s, 3)},
+    }
+    (out / "views.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result

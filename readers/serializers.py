@@ -1,0 +1,151 @@
+"""API shapes of the readers app. Reader-facing ones expose only what blinding allows:
+opaque tokens and slot names, the reader's own answers, and the AI's material only in a
+phase that shows it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from inference.ncls.labels import Condition
+from readers.models import Assignment, Read, ReaderTier
+from readers.selectors import SessionSummary, assignment_material, assignment_slots
+from readers.services import ReadAnswer
+
+
+class SessionSummarySerializer(serializers.Serializer):
+    """A session on the reader's worklist."""
+
+    id = serializers.UUIDField(source="session.pk")
+    study_title = serializers.CharField(source="session.study.title")
+    phase = serializers.CharField(source="session.phase")
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+    is_open = serializers.BooleanField()
+    opens_at = serializers.DateTimeField(allow_null=True)
+    closed_reason = serializers.CharField(source="opening.reason")
+    next_token = serializers.CharField(allow_null=True)
+    completed_at = serializers.DateTimeField(source="session.completed_at", allow_null=True)
+
+
+def summary_data(summary: SessionSummary) -> dict[str, Any]:
+    """Serialized worklist row."""
+    return dict(SessionSummarySerializer(summary).data)
+
+
+class ReadSerializer(serializers.ModelSerializer):
+    """The reader's own read of one assignment."""
+
+    token = serializers.CharField(source="assignment.token")
+    read_ms = serializers.IntegerField()
+
+    class Meta:
+        model = Read
+        fields = [
+            "token", "client_event_id", "severe", "confidence", "conditions", "ivh_grade",
+            "comment", "answer", "served_at", "answered_at", "wall_ms", "active_ms", "read_ms",
+            "revision",
+        ]
+
+
+def assignment_data(assignment: Assignment) -> dict[str, Any]:
+    """A case as a reader's API client sees it (no ids but the token and slot names)."""
+    session = assignment.session
+    slots = []
+    for slot in assignment_slots(assignment=assignment):
+        public = slot.as_public()
+        public["url"] = (
+            reverse("readers:media", kwargs={"token": assignment.token, "slot": slot.name})
+            if slot.available else None
+        )
+        slots.append(public)
+    material = assignment_material(assignment=assignment)
+    read = Read.objects.filter(assignment=assignment).first()
+    return {
+        "token": assignment.token,
+        "session": str(session.pk),
+        "phase": session.phase,
+        "position": assignment.position,
+        "total": session.assignments.count(),
+        "cine_fps": session.study.cine_fps,
+        "allow_revisits": session.study.allow_revisits,
+        "slots": slots,
+        "material": None if material is None else {
+            "initial_severe": material.initial_severe,
+            **({"probability": material.probability} if material.shows_ai else {}),
+        },
+        "draft": assignment.draft,
+        "answered": assignment.answered_at is not None,
+        "read": ReadSerializer(read).data if read is not None else None,
+    }
+
+
+class AnswerSerializer(serializers.Serializer):
+    """An answer as an API client sends it."""
+
+    severe = serializers.BooleanField()
+    confidence = serializers.IntegerField(min_value=0, max_value=100)
+    conditions = serializers.ListField(
+        child=serializers.ChoiceField(choices=[c.value for c in Condition]), required=False, default=list
+    )
+    ivh_grade = serializers.IntegerField(min_value=1, max_value=4, required=False, allow_null=True, default=None)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    extra = serializers.DictField(required=False, default=dict)
+
+    def answer(self) -> ReadAnswer:
+        """The validated answer."""
+        data = self.validated_data
+        return ReadAnswer(
+            severe=data["severe"], confidence=data["confidence"], conditions=tuple(data["conditions"]),
+            ivh_grade=data["ivh_grade"], comment=data["comment"], extra=data["extra"],
+        )
+
+
+class SubmitSerializer(AnswerSerializer):
+    """A submission: the answer and the client's event id (its idempotency key)."""
+
+    client_event_id = serializers.UUIDField()
+
+
+class ReviseSerializer(AnswerSerializer):
+    """A changed answer and its reason."""
+
+    reason = serializers.CharField(max_length=500)
+
+
+class ActivitySerializer(serializers.Serializer):
+    """A visibility or idle event."""
+
+    kind = serializers.CharField(max_length=16)
+
+
+class EnrolSerializer(serializers.Serializer):
+    """Enrol a user as a reader of the study."""
+
+    username = serializers.CharField(max_length=150)
+    tier = serializers.ChoiceField(choices=ReaderTier.choices)
+    years_experience = serializers.IntegerField(min_value=0, max_value=60, default=0)
+
+
+class SessionCreateSerializer(serializers.Serializer):
+    """Create the sessions of the study's design."""
+
+    datasets = serializers.ListField(child=serializers.UUIDField(), required=False, allow_null=True,
+                                     default=None)
+    seed = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0)
+
+
+class CoordinatorSessionSerializer(serializers.Serializer):
+    """A session as the coordinator sees it (progress only; never answers)."""
+
+    id = serializers.UUIDField()
+    reader = serializers.CharField(source="reader.username")
+    phase = serializers.CharField()
+    order_seed = serializers.IntegerField()
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+    available_from = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)

@@ -1,0 +1,109 @@
+"""Bang's and James' blinding indices against Bang et al. 2004 and an independent bootstrap."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.stats import bang_blinding_index, james_blinding_index
+
+_HERE = Path(__file__).resolve().parent
+
+
+def validation_file(folder: str, name: str, copy: str | None = None) -> Path:
+    """FONTANELLE_VALIDATION_DIR, else <repo>/../shared/validation, else the copy in data/."""
+    candidates = []
+    if os.environ.get("FONTANELLE_VALIDATION_DIR"):
+        candidates.append(Path(os.environ["FONTANELLE_VALIDATION_DIR"]) / folder / name)
+    candidates.append(_HERE.parents[1].parent / "shared" / "validation" / folder / name)
+    candidates.append(_HERE / "data" / (copy or name))
+    for path in candidates:
+        if path.exists():
+            return path
+    raise FileNotFoundError(name)
+
+
+def _tables() -> dict[str, np.ndarray]:
+    frame = pd.read_csv(validation_file("blinding_index_bang", "bi_tables.csv"))
+    tables = {}
+    for name, group in frame.groupby("example", sort=False):
+        # File rows are guesses (Treatment, Placebo, DontKnow), columns actual arms;
+        # our table is arms x guesses.
+        tables[str(name)] = group[["actual_treatment", "actual_placebo"]].to_numpy().T
+    return tables
+
+
+def test_bang_crisp_matches_bang_2004() -> None:
+    # Bang, Ni & Davis (2004), Table 7 (CRISP): treatment BI 0.21, placebo BI 0.01
+    # (printed to two decimals).
+    treatment, placebo = bang_blinding_index(_tables()["CRISP_Bang2004_Table7"])
+    assert round(treatment.estimate, 2) == 0.21
+    assert round(placebo.estimate, 2) == 0.01
+
+
+@pytest.mark.parametrize("example", list(_tables()))
+def test_bang_matches_its_definition(example: str) -> None:
+    # Bang 2004 / R BI: BI = (2 c/(c + w) - 1) (c + w)/n and
+    # SE = sqrt((p1 (1 - p1) + p2 (1 - p2) + 2 p1 p2) / n), p1, p2 the two guess shares.
+    table = _tables()[example]
+    for arm, result in enumerate(bang_blinding_index(table)):
+        row = table[arm].astype(float)
+        n = row.sum()
+        correct, wrong = row[arm], row[1 - arm]
+        assert result.estimate == pytest.approx((2 * correct / (correct + wrong) - 1) * (correct + wrong) / n)
+        p1, p2 = row[0] / n, row[1] / n
+        se = np.sqrt((p1 * (1 - p1) + p2 * (1 - p2) + 2 * p1 * p2) / n)
+        assert result.se == pytest.approx(se)
+        assert result.ci.low == pytest.approx(result.estimate - 1.959964 * se, abs=1e-6)
+        assert result.lower_one_sided == pytest.approx(result.estimate - 1.644854 * se, abs=1e-6)
+        assert result.bootstrap_ci is not None
+        assert result.bootstrap_ci.low < result.estimate < result.bootstrap_ci.high
+
+
+def _james_point(table: np.ndarray) -> float:
+    return james_blinding_index(table).estimate
+
+
+@pytest.mark.parametrize("example", list(_tables()))
+def test_james_se_agrees_with_multinomial_bootstrap(example: str) -> None:
+    # Independent check of James' (1996) delta-method SE: the SD of the index over
+    # multinomial resamples of the whole table.
+    table = _tables()[example]
+    result = james_blinding_index(table)
+    rng = np.random.default_rng(5)
+    flat = table.ravel().astype(float)
+    draws = rng.multinomial(int(flat.sum()), flat / flat.sum(), size=300)
+    values = [_james_point(d.reshape(table.shape)) for d in draws]
+    assert np.std(values, ddof=1) == pytest.approx(result.se, rel=0.15)
+    assert 0 <= result.estimate <= 1
+
+
+def test_james_edge_cases() -> None:
+    # James 1996 p. 1425: only "don't know" answers -> index 1, SE 0.
+    only_dk = james_blinding_index([[0, 0, 10], [0, 0, 12]])
+    assert (only_dk.estimate, only_dk.se) == (1.0, 0.0)
+    # Every guess correct, no "don't know": complete unblinding -> 0.
+    assert james_blinding_index([[10, 0, 0], [0, 10, 0]]).estimate == pytest.approx(0.0)
+    # Guesses independent of the arm: random guessing -> 0.5.
+    assert james_blinding_index([[10, 10, 0], [10, 10, 0]]).estimate == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ([[1, 2], [3, 4]], "arms x"),
+        ([[1, 2, 3]], "arms x"),
+        ([[1, -2, 3], [1, 2, 3]], "negative"),
+        ([[1, np.nan, 3], [1, 2, 3]], "NaN"),
+        ([[0, 0, 0], [1, 2, 3]], "no answers"),
+    ],
+)
+def test_bad_tables_raise(table: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        bang_blinding_index(table)
+    with pytest.raises(ValueError, match=message):
+        james_blinding_index(table)

@@ -1,0 +1,80 @@
+"""Clopper–Pearson intervals and binary metrics against R and statsmodels."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from analysis.stats import binary_metrics, clopper_pearson
+
+_HERE = Path(__file__).resolve().parent
+
+
+def validation_file(folder: str, name: str, copy: str | None = None) -> Path:
+    """FONTANELLE_VALIDATION_DIR, else <repo>/../shared/validation, else the copy in data/."""
+    candidates = []
+    if os.environ.get("FONTANELLE_VALIDATION_DIR"):
+        candidates.append(Path(os.environ["FONTANELLE_VALIDATION_DIR"]) / folder / name)
+    candidates.append(_HERE.parents[1].parent / "shared" / "validation" / folder / name)
+    candidates.append(_HERE / "data" / (copy or name))
+    for path in candidates:
+        if path.exists():
+            return path
+    raise FileNotFoundError(name)
+
+
+def test_matches_r_binom_test() -> None:
+    # R: binom.test(18, 20)$conf.int -> 0.6830173 0.9876515 (R documentation output).
+    ci = clopper_pearson(18, 20)
+    assert (ci.low, ci.high) == pytest.approx((0.6830173, 0.9876515), abs=5e-8)
+    assert ci.method == "Clopper-Pearson"
+
+
+def test_validation_cases_match_statsmodels_beta_method() -> None:
+    cases = pd.read_csv(validation_file("clopper_pearson", "cases.csv", "clopper_pearson_cases.csv"))
+    for x, n in cases.itertuples(index=False):
+        low, high = proportion_confint(x, n, alpha=0.05, method="beta")
+        ci = clopper_pearson(int(x), int(n))
+        assert (ci.low, ci.high) == pytest.approx((low, high), abs=1e-10)
+
+
+def test_boundaries() -> None:
+    assert clopper_pearson(0, 10).low == 0.0
+    assert clopper_pearson(10, 10).high == 1.0
+    # Exact one-sided limit at the boundary: 1 - (alpha/2)^(1/n).
+    assert clopper_pearson(0, 10).high == pytest.approx(1 - 0.025 ** (1 / 10))
+
+
+@pytest.mark.parametrize(("k", "n", "message"), [(-1, 5, "negative"), (6, 5, "exceeds"), (0, 0, "at least 1"), (1.5, 5, "integers")])
+def test_invalid_counts(k: float, n: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        clopper_pearson(k, n)  # type: ignore[arg-type]
+
+
+def test_binary_metrics_counts_and_intervals() -> None:
+    y_true = np.array([1] * 10 + [0] * 20)
+    y_pred = np.array([1] * 8 + [0] * 2 + [1] * 3 + [0] * 17)
+    result = binary_metrics(y_true, y_pred)
+    assert result.sensitivity.value == pytest.approx(0.8)
+    assert (result.sensitivity.numerator, result.sensitivity.denominator) == (8, 10)
+    assert result.specificity.value == pytest.approx(17 / 20)
+    assert result.ppv.value == pytest.approx(8 / 11)
+    assert result.npv.value == pytest.approx(17 / 19)
+    assert result.accuracy.value == pytest.approx(25 / 30)
+    assert result.f1.value == pytest.approx(2 * 8 / (2 * 8 + 3 + 2))
+    assert result.sensitivity.ci == clopper_pearson(8, 10)
+    assert "bootstrap" in result.f1.ci.method
+    assert result.f1.ci.low < result.f1.value < result.f1.ci.high
+    assert binary_metrics(y_true, y_pred) == result  # seeded
+
+
+def test_binary_metrics_validates() -> None:
+    with pytest.raises(ValueError, match="differ in length"):
+        binary_metrics([1, 0], [1])
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        binary_metrics([1, 2], [1, 0])
