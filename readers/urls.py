@@ -7,8 +7,8 @@ from readers import api, views
 app_name = "readers"
 urlpatterns = [
     # workstation pages
-    path("reading/", views.worklist, name="worklist"),
-    path("reading/session/<uuid:session_id>/", views.session_continue, name="session"),
+    path("read/", views.worklist, name="worklist"),
+    path("read/session/<uuid:session_id>/", views.session_continue, name="session"),
     path("read/<str:token>/", views.case, name="case"),
     path("read/<str:token>/revise/", views.case_revise, name="revise"),
     path("read/<str:token>/draft/", views.case_draft, name="draft"),

@@ -154,11 +154,13 @@ class DatasetViewSet(StudyChildViewSet, mixins.ListModelMixin):
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
             return Dataset.objects.none()
-        return self.get_study().datasets.annotate(case_count=Count("cases"))
+        return self.get_study().datasets.annotate(case_count=Count("cases")).order_by("name")
 
     def create(self, request: Request, study_pk: str) -> Response:
         study = self.get_study(write=True)
         serializer = DatasetSerializer(data=request.data)
+        # Only this study's sites resolve: another study's ids read as unknown, not foreign.
+        serializer.fields["site"].queryset = study.sites.all()
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
@@ -203,9 +205,10 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
         return self.get_study().cases.select_related("dataset", "gold_standard")
 
     def retrieve(self, request: Request, study_pk: str, pk: str) -> Response:
-        self.get_study()
+        study = self.get_study()
+        access_case(request.user, pk, roles=self.read_roles)  # 404 for malformed or unknown ids
         case = (
-            Case.objects.filter(study_id=study_pk, pk=pk)
+            Case.objects.filter(study=study, pk=pk)
             .prefetch_related("assets__renditions", Prefetch("renditions", Rendition.objects.filter(material_set__isnull=True)))
             .select_related("gold_standard")
             .first()
@@ -218,6 +221,7 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
     def create(self, request: Request, study_pk: str) -> Response:
         study = self.get_study(write=True)
         serializer = CaseCreateSerializer(data=request.data)
+        serializer.fields["dataset"].queryset = study.datasets.all()
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         dataset = data.pop("dataset")

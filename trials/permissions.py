@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from rest_framework import permissions
 
@@ -29,7 +29,7 @@ def access_study(user: Any, study_id: UUID | str, *, roles: tuple[str, ...] = tu
     """
     try:
         study = Study.objects.get(pk=study_id)
-    except (Study.DoesNotExist, ValueError) as exc:
+    except (Study.DoesNotExist, ValueError, ValidationError) as exc:  # a malformed id is unknown too
         raise Http404("No such study.") from exc
     held = study_roles(user, study)
     if not held:
@@ -43,7 +43,7 @@ def access_case(user: Any, case_id: UUID | str, *, roles: tuple[str, ...]) -> Ca
     """The case if ``user`` holds one of ``roles`` in its study (404 otherwise)."""
     try:
         case = Case.objects.select_related("study", "dataset").get(pk=case_id)
-    except (Case.DoesNotExist, ValueError) as exc:
+    except (Case.DoesNotExist, ValueError, ValidationError) as exc:
         raise Http404("No such case.") from exc
     access_study(user, case.study_id, roles=roles)
     return case

@@ -26,7 +26,7 @@ def study_datasets_with_counts(*, study: Study) -> QuerySet[Dataset]:
     return study.datasets.select_related("site").annotate(
         case_count=Count("cases"),
         included_count=Count("cases", filter=Q(cases__excluded=False)),
-    )
+    ).order_by("name")
 
 
 def study_members(*, study: Study) -> QuerySet[Membership]:
@@ -38,4 +38,4 @@ def study_cases(*, study: Study) -> QuerySet[Case]:
     """The study's cases with dataset and gold standard, for coordinator pages."""
     return study.cases.select_related("dataset", "gold_standard").annotate(
         asset_count=Count("assets", distinct=True)
-    )
+    ).order_by("code")

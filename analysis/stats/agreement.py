@@ -85,8 +85,8 @@ def fleiss_kappa(
     spq = pq.sum()
     if spq == 0:
         raise ValueError("all ratings fall in one category; kappa is undefined")
-    var_h0 = 2.0 / (spq**2 * subjects * raters * (raters - 1)) * (
-        spq**2 - np.sum(pq * (1 - 2 * p_j))
+    var_h0 = (
+        2.0 / (spq**2 * subjects * raters * (raters - 1)) * (spq**2 - np.sum(pq * (1 - 2 * p_j)))
     )
     se_h0 = float(np.sqrt(var_h0))
     statistic = kappa / se_h0
@@ -179,7 +179,9 @@ def cohen_kappa(
     return KappaResult(
         kappa,
         se,
-        ConfidenceInterval(kappa - z * se, kappa + z * se, level, "asymptotic (Fleiss, Cohen & Everitt 1969)"),
+        ConfidenceInterval(
+            kappa - z * se, kappa + z * se, level, "asymptotic (Fleiss, Cohen & Everitt 1969)"
+        ),
         float(statistic),
         pvalue,
         se_h0,

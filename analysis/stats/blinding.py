@@ -85,7 +85,7 @@ def bang_blinding_index(
             + 2 * wrong_weight * correct * wrong
         ) / n
         se = float(np.sqrt(variance))
-        draws = rng.multinomial(int(round(n)), row / n, size=n_resamples)
+        draws = rng.multinomial(round(n), row / n, size=n_resamples)
         boot_correct = draws[:, arm] / n
         boot_wrong = (draws[:, :k].sum(axis=1) - draws[:, arm]) / n
         boot = boot_correct - wrong_weight * boot_wrong
@@ -139,7 +139,9 @@ def james_blinding_index(table: Any, level: float = 0.95) -> BlindingIndexResult
     guessed = counts[:, :k]
     if not guessed.any():
         # Only "don't know" answers: complete blinding by definition (James 1996, p. 1425).
-        return BlindingIndexResult(1.0, 0.0, ConfidenceInterval(1.0, 1.0, level, "Wald"), method=method)
+        return BlindingIndexResult(
+            1.0, 0.0, ConfidenceInterval(1.0, 1.0, level, "Wald"), method=method
+        )
     total = counts.sum()
     # p[g, a]: proportion guessing arm g among those truly in arm a (guess rows, arm columns).
     p = guessed.T / total
@@ -159,15 +161,19 @@ def james_blinding_index(table: Any, level: float = 0.95) -> BlindingIndexResult
     for g in range(k):
         for a in range(k):
             extra = np.sum(weights[:, a] * guess_margin) + np.sum(weights[g, :] * arm_margin)
-            term_num += p[g, a] * (1 - p_dk) ** 2 * (
-                (1 - p_dk) * weights[g, a] - (1 + kappa_d) * extra
-            ) ** 2
+            term_num += (
+                p[g, a]
+                * (1 - p_dk) ** 2
+                * ((1 - p_dk) * weights[g, a] - (1 + kappa_d) * extra) ** 2
+            )
     v1 = term_num / term_den
     v2 = p_dk * (1 - p_dk) - (1 - p_dk) * (1 + kappa_d) * (p_dk + (1 - p_dk) * (1 + kappa_d) / 4)
     se = float(np.sqrt((v1 + v2) / total))
     return BlindingIndexResult(
         float(estimate),
         se,
-        ConfidenceInterval(float(estimate - z * se), float(estimate + z * se), level, "Wald (James 1996)"),
+        ConfidenceInterval(
+            float(estimate - z * se), float(estimate + z * se), level, "Wald (James 1996)"
+        ),
         method=method,
     )

@@ -13,8 +13,6 @@ from analysis.stats.results import ConfidenceInterval, Estimate
 
 __all__ = ["bootstrap_ci", "reader_case_bootstrap"]
 
-_CHUNK = 200
-
 
 def _resample_indices(
     rng: np.random.Generator, n: int, strata: NDArray[Any] | None
@@ -91,9 +89,7 @@ def bootstrap_ci(
     return ConfidenceInterval(float(low), float(high), level, "percentile bootstrap")
 
 
-def _auc_kernel(
-    ratings: NDArray[np.float64], truth: NDArray[np.bool_]
-) -> NDArray[np.float64]:
+def _auc_kernel(ratings: NDArray[np.float64], truth: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Per reader, the positive x negative matrix of 1 / ½ / 0 (positive rated higher)."""
     pos = ratings[:, truth]
     neg = ratings[:, ~truth]
@@ -175,14 +171,13 @@ def reader_case_bootstrap(
         kernels = [_auc_kernel(m, labels) for m in stack]
         kernel = kernels[0] - kernels[1] if paired else kernels[0]
         observed = float(kernel.mean())
+        # Per reader one 2-D GEMM: (resamples x P) @ (P x N), then weight the negatives.
         per_reader = np.empty((n_resamples, readers))
-        for start in range(0, n_resamples, _CHUNK):
-            stop = min(start + _CHUNK, n_resamples)
-            # (readers, P, N) @ (N, b) -> (readers, P, b), then weight positives.
-            partial = kernel @ neg_w[start:stop].T
-            per_reader[start:stop] = np.einsum("rpb,bp->br", partial, pos_w[start:stop])
+        for r in range(readers):
+            per_reader[:, r] = np.einsum("bq,bq->b", pos_w @ kernel[r], neg_w)
         per_reader /= n_pos * n_neg
     else:
+        assert threshold is not None  # checked above
         calls = stack >= threshold
         if metric == "sensitivity":
             hits, weights, count = calls[:, :, labels], pos_w, n_pos
@@ -195,5 +190,7 @@ def reader_case_bootstrap(
     boot = np.sum(reader_w * per_reader, axis=1) / readers
     alpha = 1.0 - level
     low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-    ci = ConfidenceInterval(float(low), float(high), level, "two-way (reader x case) percentile bootstrap")
+    ci = ConfidenceInterval(
+        float(low), float(high), level, "two-way (reader x case) percentile bootstrap"
+    )
     return Estimate(observed, ci)

@@ -121,9 +121,7 @@ def _jackknife_cov(leave_out: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray((count - 1) / count * centred @ centred.T, dtype=np.float64)
 
 
-def _unbiased_cov(
-    rows: NDArray[np.float64], truth: NDArray[np.bool_]
-) -> NDArray[np.float64]:
+def _unbiased_cov(rows: NDArray[np.float64], truth: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Unbiased covariance of empirical AUCs (U-statistic moments, Gallas 2007)."""
     pos = rows[:, truth]
     neg = rows[:, ~truth]
@@ -180,13 +178,17 @@ def _validate_options(
     if covariance not in _COVARIANCES:
         raise ValueError(f"covariance must be one of {_COVARIANCES}, got {covariance!r}")
     if readers not in ("random", "fixed") or cases not in ("random", "fixed"):
-        raise ValueError(f"readers and cases must be 'random' or 'fixed', got {readers!r}, {cases!r}")
+        raise ValueError(
+            f"readers and cases must be 'random' or 'fixed', got {readers!r}, {cases!r}"
+        )
     if readers == "fixed" and cases == "fixed":
         raise ValueError("readers and cases cannot both be fixed")
     if endpoint not in _ENDPOINTS:
         raise ValueError(f"endpoint must be one of {_ENDPOINTS}, got {endpoint!r}")
     if endpoint != "auc" and threshold is None:
-        raise ValueError(f"endpoint {endpoint!r} needs a threshold (rating >= threshold is positive)")
+        raise ValueError(
+            f"endpoint {endpoint!r} needs a threshold (rating >= threshold is positive)"
+        )
     if endpoint != "auc" and covariance != "jackknife":
         raise ValueError(f"covariance {covariance!r} applies to endpoint 'auc' only")
 
@@ -465,7 +467,9 @@ def mrmc_model_vs_readers(
         present = frame["modality"].unique()
         if modality is None:
             if present.size != 1:
-                raise ValueError(f"data holds modalities {sorted(present)}; choose one with modality=")
+                raise ValueError(
+                    f"data holds modalities {sorted(present)}; choose one with modality="
+                )
         else:
             frame = frame[frame["modality"] == modality]
             if frame.empty:
@@ -506,7 +510,9 @@ def mrmc_model_vs_readers(
         model_auc=float(theta[-1]),
         reader_mean_auc=float(theta[:-1].mean()),
         difference=difference,
-        ci=ConfidenceInterval(difference - half, difference + half, level, "OR single-test, Hillis df"),
+        ci=ConfidenceInterval(
+            difference - half, difference + half, level, "OR single-test, Hillis df"
+        ),
         statistic=float(statistic),
         df=float(df),
         pvalue=pvalue,

@@ -60,9 +60,7 @@ def _proportion(k: int, n: int, level: float) -> Estimate:
     return Estimate(k / n, clopper_pearson(k, n, level), k, n)
 
 
-def binary_metrics(
-    y_true: Any, y_pred: Any, level: float = 0.95, seed: int = 0
-) -> BinaryMetrics:
+def binary_metrics(y_true: Any, y_pred: Any, level: float = 0.95, seed: int = 0) -> BinaryMetrics:
     """Sensitivity, specificity, PPV, NPV, accuracy (Clopper–Pearson) and F1 (bootstrap).
 
     Parameters
@@ -89,9 +87,7 @@ def binary_metrics(
     truth = as_binary(y_true, "y_true")
     pred = as_binary(y_pred, "y_pred")
     if truth.shape != pred.shape:
-        raise ValueError(
-            f"y_true and y_pred differ in length: {truth.size} != {pred.size}"
-        )
+        raise ValueError(f"y_true and y_pred differ in length: {truth.size} != {pred.size}")
     tp = int(np.sum(truth & pred))
     tn = int(np.sum(~truth & ~pred))
     fp = int(np.sum(~truth & pred))

@@ -67,8 +67,18 @@ def find_sector(frame: np.ndarray, *, black_level: int = BLACK_LEVEL) -> SectorR
     if count <= 1:
         raise ValueError("no ultrasound sector found: the frame is black")
     largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    x, y, w, h = (int(v) for v in stats[largest, :4])
     mask = labels == largest
+    # Text drawn within a pixel or two of the fan joins it (and the closing above turns a
+    # word into a solid blob); an opening wider than a text line detaches it. The
+    # sector is nearly convex, so the opening only rounds its two top corners slightly.
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (17, 17))
+    core = cv2.dilate(
+        cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel), np.ones((3, 3), np.uint8)
+    )
+    if core.any():
+        mask &= core.astype(bool)
+    ys, xs = np.nonzero(mask)
+    x, y, w, h = int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
     # Fill holes inside the sector (anechoic fluid can be black).
     filled = mask.astype(np.uint8)
     contours, _ = cv2.findContours(filled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

@@ -56,33 +56,33 @@ class Tissue(IntEnum):
 #: Backscatter amplitude of each tissue (relative; white matter about 0.6).
 ECHOGENICITY: dict[Tissue, float] = {
     Tissue.BACKGROUND: 0.0,
-    Tissue.SCALP: 1.4,
-    Tissue.SKULL: 4.5,
+    Tissue.SCALP: 3.0,
+    Tissue.SKULL: 14.0,
     Tissue.CSF: 0.06,
     Tissue.CORTEX: 0.45,
     Tissue.WHITE_MATTER: 0.6,
-    Tissue.SULCUS: 2.1,
-    Tissue.FALX: 2.3,
+    Tissue.SULCUS: 2.6,
+    Tissue.FALX: 4.5,
     Tissue.CORPUS_CALLOSUM: 0.3,
     Tissue.LATERAL_VENTRICLE: 0.035,
     Tissue.THIRD_VENTRICLE: 0.035,
     Tissue.FOURTH_VENTRICLE: 0.035,
     Tissue.CSP: 0.04,
-    Tissue.CHOROID: 2.7,
+    Tissue.CHOROID: 8.0,
     Tissue.THALAMUS: 0.72,
     Tissue.BASAL_GANGLIA: 0.78,
     Tissue.CEREBELLUM: 0.9,
-    Tissue.VERMIS: 2.0,
+    Tissue.VERMIS: 4.0,
     Tissue.BRAINSTEM: 0.55,
     Tissue.CISTERN: 0.07,
-    Tissue.BLOOD: 2.3,
-    Tissue.GMH: 2.7,
-    Tissue.PVHI: 2.0,
+    Tissue.BLOOD: 6.0,
+    Tissue.GMH: 8.0,
+    Tissue.PVHI: 4.5,
     Tissue.PVL_CYST: 0.04,
-    Tissue.PVL_FLARE: 1.5,
+    Tissue.PVL_FLARE: 2.4,
     Tissue.EPENDYMAL_CYST: 0.04,
-    Tissue.TENTORIUM: 2.2,
-    Tissue.SYLVIAN: 2.3,
+    Tissue.TENTORIUM: 4.0,
+    Tissue.SYLVIAN: 4.0,
     Tissue.TEMPORAL_HORN: 0.035,
 }
 
@@ -200,6 +200,39 @@ class BrainVolume:
         """Fractional voxel indices (3×N) of millimetre points (..., 3)."""
         flat = points.reshape(-1, 3)
         return ((flat - self.origin) / self.voxel_mm).T
+
+    def sample(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Echogenicity (trilinear) and tissue label (nearest) at millimetre points.
+
+        Points outside the volume read as background (0).
+        """
+        shape = points.shape[:-1]
+        idx = ((points.reshape(-1, 3) - self.origin) * np.float32(1.0 / self.voxel_mm)).astype(
+            np.float32
+        )
+        nx, ny, nz = self.labels.shape
+        lim = np.array([nx - 1.001, ny - 1.001, nz - 1.001], dtype=np.float32)
+        inside = np.all((idx >= 0) & (idx <= lim), axis=1)
+        np.clip(idx, 0, lim, out=idx)
+        base = idx.astype(np.int32)
+        frac = idx - base
+        strides = np.array([ny * nz, nz, 1], dtype=np.int32)
+        flat0 = base @ strides
+        echo_flat = self.echo.reshape(-1)
+        fx, fy, fz = frac[:, 0], frac[:, 1], frac[:, 2]
+        value = np.zeros(len(idx), dtype=np.float32)
+        for dx in (0, 1):
+            wx = fx if dx else 1.0 - fx
+            for dy in (0, 1):
+                wxy = wx * (fy if dy else 1.0 - fy)
+                for dz in (0, 1):
+                    w = wxy * (fz if dz else 1.0 - fz)
+                    value += w * echo_flat[flat0 + (dx * strides[0] + dy * strides[1] + dz)]
+        nearest = (idx + 0.5).astype(np.int32) @ strides
+        labels = self.labels.reshape(-1)[nearest]
+        value[~inside] = 0.0
+        labels[~inside] = 0
+        return value.reshape(shape), labels.reshape(shape)
 
 
 class _Painter:
@@ -370,7 +403,7 @@ def build_brain(
     if p.sulcal_depth_mm > 0.5:
         coarse = max(2, int(p.sulcal_scale_mm / voxel_mm / 1.5))
         folds = _smooth_noise(rng, labels.shape, coarse, 1.2)
-        width = 0.10 + 0.04 * (p.sulcal_depth_mm / 9.0)
+        width = 0.05 + 0.03 * (p.sulcal_depth_mm / 9.0)
         sulci = brain & (depth_mm < p.sulcal_depth_mm) & (np.abs(folds) < width)
         labels[sulci] = Tissue.SULCUS
         del folds

@@ -96,14 +96,20 @@ def test_cohen_matches_irr_anxiety(weights: str | None, kappa: float, z: float, 
 
 def test_categories_argument_changes_spacing() -> None:
     frame = pd.read_csv(validation_file("kappa_cohen", "anxiety.csv"))
-    spaced = cohen_kappa(frame.rater2, frame.rater3, weights="linear", categories=[1, 2, 3, 4, 5, 6])
+    spaced = cohen_kappa(
+        frame.rater2, frame.rater3, weights="linear", categories=[1, 2, 3, 4, 5, 6]
+    )
     assert spaced.kappa != pytest.approx(0.1459075, abs=1e-4)
     with pytest.raises(ValueError, match="not in categories"):
         cohen_kappa(frame.rater2, frame.rater3, categories=[1, 2, 3])
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.sampled_from(["normal", "ivh", "pvl"]), min_size=3, max_size=30).filter(lambda v: len(set(v)) > 1))
+@given(
+    st.lists(st.sampled_from(["normal", "ivh", "pvl"]), min_size=3, max_size=30).filter(
+        lambda v: len(set(v)) > 1
+    )
+)
 def test_identical_raters_have_kappa_one(labels: list[str]) -> None:
     assert cohen_kappa(labels, labels).kappa == pytest.approx(1.0)
     assert cohen_kappa(labels, labels, weights="quadratic").kappa == pytest.approx(1.0)

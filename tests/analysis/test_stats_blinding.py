@@ -54,7 +54,9 @@ def test_bang_matches_its_definition(example: str) -> None:
         row = table[arm].astype(float)
         n = row.sum()
         correct, wrong = row[arm], row[1 - arm]
-        assert result.estimate == pytest.approx((2 * correct / (correct + wrong) - 1) * (correct + wrong) / n)
+        assert result.estimate == pytest.approx(
+            (2 * correct / (correct + wrong) - 1) * (correct + wrong) / n
+        )
         p1, p2 = row[0] / n, row[1] / n
         se = np.sqrt((p1 * (1 - p1) + p2 * (1 - p2) + 2 * p1 * p2) / n)
         assert result.se == pytest.approx(se)

@@ -103,7 +103,7 @@ def test_benjamini_hochberg_1995_example() -> None:
     # four smallest.
     frame = _csv("bh_pvalues.csv")
     p = frame.loc[frame.set == "bh1995_15", "p"].to_numpy()
-    rejected, adjusted = benjamini_hochberg(p, q=0.05)
+    rejected, _adjusted = benjamini_hochberg(p, q=0.05)
     assert rejected.tolist() == [True] * 4 + [False] * 11
     # Definition (R p.adjust "BH"): adjusted_(i) = min_{j >= i} p_(j) m / j.
     for other in frame.set.unique():

@@ -36,7 +36,9 @@ def test_matches_r_binom_test() -> None:
 
 
 def test_validation_cases_match_statsmodels_beta_method() -> None:
-    cases = pd.read_csv(validation_file("clopper_pearson", "cases.csv", "clopper_pearson_cases.csv"))
+    cases = pd.read_csv(
+        validation_file("clopper_pearson", "cases.csv", "clopper_pearson_cases.csv")
+    )
     for x, n in cases.itertuples(index=False):
         low, high = proportion_confint(x, n, alpha=0.05, method="beta")
         ci = clopper_pearson(int(x), int(n))
@@ -50,7 +52,10 @@ def test_boundaries() -> None:
     assert clopper_pearson(0, 10).high == pytest.approx(1 - 0.025 ** (1 / 10))
 
 
-@pytest.mark.parametrize(("k", "n", "message"), [(-1, 5, "negative"), (6, 5, "exceeds"), (0, 0, "at least 1"), (1.5, 5, "integers")])
+@pytest.mark.parametrize(
+    ("k", "n", "message"),
+    [(-1, 5, "negative"), (6, 5, "exceeds"), (0, 0, "at least 1"), (1.5, 5, "integers")],
+)
 def test_invalid_counts(k: float, n: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         clopper_pearson(k, n)  # type: ignore[arg-type]

@@ -63,8 +63,20 @@ def test_auc_values_match_proc(asah: pd.DataFrame) -> None:
 @pytest.mark.parametrize(
     ("a", "b", "z", "p", "ci"),
     [
-        ("wfns", "s100b", 2.20898359144091, 0.0271757822291882, (0.0104061769564846, 0.174214419249478)),
-        ("wfns", "ndka", 2.79777591868904, 0.00514557970691098, (0.0634011709339876, 0.3600405634833566)),
+        (
+            "wfns",
+            "s100b",
+            2.20898359144091,
+            0.0271757822291882,
+            (0.0104061769564846, 0.174214419249478),
+        ),
+        (
+            "wfns",
+            "ndka",
+            2.79777591868904,
+            0.00514557970691098,
+            (0.0634011709339876, 0.3600405634833566),
+        ),
         ("ndka", "s100b", -1.39077002573558, 0.164295175223054, None),
     ],
 )
@@ -94,7 +106,9 @@ def test_one_sided_delong_keeps_two_sided_ci(asah: pd.DataFrame) -> None:
         ("wfns", "ndka", 3.10125096778969, 0.00220950791756457),
     ],
 )
-def test_unpaired_delong_matches_proc(asah: pd.DataFrame, a: str, b: str, d: float, p: float) -> None:
+def test_unpaired_delong_matches_proc(
+    asah: pd.DataFrame, a: str, b: str, d: float, p: float
+) -> None:
     result = delong_test_unpaired(asah["poor"], asah[a], asah["poor"], asah[b])
     assert result.statistic == pytest.approx(d, rel=1e-9)
     assert result.pvalue == pytest.approx(p, rel=1e-9)

@@ -174,7 +174,7 @@ def test_whole_jpeg_with_damaged_data_fails_probe(tmp_path: Path) -> None:
     """Structure intact (ends with EOI) but the header is destroyed: decoding must fail."""
     path = _good_file("jpeg", tmp_path / "view.jpg")
     data = bytearray(path.read_bytes())
-    data[2:200] = b"\x00" * 198
+    data[20:400] = b"\x00" * 380
     path.write_bytes(bytes(data))
     with pytest.raises(media.MediaError, match="cannot be decoded"):
         media.probe(path)
@@ -215,7 +215,11 @@ def test_deidentified_dicom_keeps_no_identifying_value(jpeg: bool, tmp_path: Pat
     dst = tmp_path / "clean.dcm"
     media.deidentify_dicom(src, dst)
     raw = dst.read_bytes()
-    leaked = [value for value in [*PHI.values(), PRIVATE_PHI, "NESTED^NURSE", *old_uids] if value.encode() in raw]
+    leaked = [
+        value
+        for value in [*PHI.values(), PRIVATE_PHI, "NESTED^NURSE", *old_uids]
+        if value.encode() in raw
+    ]
     assert leaked == []
     for fragment in ("DOE", "Elsewhere", "HOUSE", "20240301", "101522", "ACME"):
         assert fragment.encode() not in raw
@@ -287,8 +291,9 @@ def _fan_on_canvas(width: int, height: int, crop: media.RenditionCrop, grow: int
     size = (round(fan.shape[1] * crop.scale), round(fan.shape[0] * crop.scale))
     placed = np.zeros((crop.canvas_height, crop.canvas_width), np.uint8)
     resized = cv2.resize(fan, size, interpolation=cv2.INTER_NEAREST)
-    h, w = min(resized.shape[0], crop.canvas_height - crop.offset_y), min(
-        resized.shape[1], crop.canvas_width - crop.offset_x
+    h, w = (
+        min(resized.shape[0], crop.canvas_height - crop.offset_y),
+        min(resized.shape[1], crop.canvas_width - crop.offset_x),
     )
     placed[crop.offset_y : crop.offset_y + h, crop.offset_x : crop.offset_x + w] = resized[:h, :w]
     if grow:
@@ -364,7 +369,11 @@ def test_crop_maps_canvas_points_back_to_the_frame() -> None:
 
 @pytest.mark.parametrize(
     "frame",
-    [np.zeros((300, 400, 3), np.uint8), np.ones((300, 400), np.float32), np.zeros((3, 4, 5), np.uint8)],
+    [
+        np.zeros((300, 400, 3), np.uint8),
+        np.ones((300, 400), np.float32),
+        np.zeros((3, 4, 5), np.uint8),
+    ],
     ids=["black", "float", "five-channels"],
 )
 def test_render_view_refuses_frames_without_a_sector(frame: np.ndarray) -> None:
@@ -416,13 +425,41 @@ def test_render_video_removes_overlays_like_render_view(tmp_path: Path) -> None:
 
 
 def test_render_video_of_a_truncated_file_leaves_nothing(tmp_path: Path) -> None:
-    source = truncate(_good_file("avi", tmp_path / "sweep.avi"), 0.5)
-    out = tmp_path / "out.mp4"
+    folder = tmp_path / "work"
+    folder.mkdir()
+    source = truncate(_good_file("avi", folder / "sweep.avi"), 0.5)
     with pytest.raises(media.MediaError):
-        media.render_video(source, out, fps=25)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.avi"]
+        media.render_video(source, folder / "out.mp4", fps=25)
+    assert sorted(p.name for p in folder.iterdir()) == ["sweep.avi"]
 
 
 def test_render_video_refuses_a_bad_frame_rate(tmp_path: Path) -> None:
     with pytest.raises(media.MediaError, match="frame rate"):
         media.render_video(tmp_path / "x.mp4", tmp_path / "y.mp4", fps=0)
+
+
+def test_text_one_pixel_from_the_fan_is_removed():
+    """Burned-in text 2 px from the sector is cut off; at most a sliver hugging the edge stays.
+
+    Morphology cannot separate pixels that touch the fan's edge from the fan itself, so
+    what survives must lie within 3 px of the fan (no legible text) and be a small part
+    of the word.
+    """
+    import cv2 as _cv2
+
+    from inference.ncls.roi import find_sector
+    from tests.media_factories import FanGeometry, make_fan_frame
+
+    frame = make_fan_frame(850, 648, overlays=False, seed=3)
+    fan = FanGeometry(850, 648).mask()
+    rows = np.flatnonzero(fan.any(axis=1))
+    top = int(rows[0])
+    right_edge = int(np.flatnonzero(fan[top + 40])[-1])
+    _cv2.putText(frame, "LOGIQ E9", (right_edge + 2, top + 46), _cv2.FONT_HERSHEY_SIMPLEX, 0.6, (230, 230, 230), 2)
+    text = (frame[..., 0] > 0) & ~fan
+    mask = find_sector(frame).mask
+    outside = mask & ~fan
+    near_fan = _cv2.dilate(fan.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    assert not (outside & ~near_fan).any()
+    assert outside.sum() < 0.15 * text.sum()
+    assert (fan & ~mask).sum() < 0.001 * fan.sum()

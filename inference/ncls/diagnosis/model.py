@@ -33,6 +33,9 @@ NUM_IMAGE_LABELS = len(IMAGE_LABELS)
 #: Pixel normalisation applied after scaling to [0, 1] (grey ultrasound, no ImageNet prior).
 PIXEL_MEAN = 0.5
 PIXEL_STD = 0.25
+#: Initial residual scale of the lite blocks. ConvNeXt's 1e-6 suits deep networks; with five
+#: blocks it leaves the features nearly input-independent for many steps.
+LITE_LAYER_SCALE = float(__import__("os").environ.get("LS", "0.1"))
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class Architecture:
     widths: tuple[int, ...] = ()
     depths: tuple[int, ...] = ()
     attention_heads: int = 8
+    layer_scale: float = 1e-6
     image_labels: tuple[str, ...] = field(default_factory=lambda: tuple(str(c) for c in IMAGE_LABELS))
     views: tuple[str, ...] = field(default_factory=lambda: tuple(str(v) for v in VIEW_SLOTS))
 
@@ -69,6 +73,7 @@ class Architecture:
             widths=tuple(data.get("widths", ())),
             depths=tuple(data.get("depths", ())),
             attention_heads=int(data.get("attention_heads", 8)),
+            layer_scale=float(data.get("layer_scale", 1e-6)),
             image_labels=tuple(data.get("image_labels", ())),
             views=tuple(data.get("views", ())),
         )
@@ -76,7 +81,9 @@ class Architecture:
 
 PROFILES: dict[str, Architecture] = {
     "full": Architecture(profile="full", image_size=256),
-    "lite": Architecture(profile="lite", image_size=96, widths=(24, 48, 96, 192), depths=(1, 1, 2, 1)),
+    "lite": Architecture(
+        profile="lite", image_size=96, widths=(24, 48, 96, 192), depths=(1, 1, 2, 1), layer_scale=LITE_LAYER_SCALE
+    ),
 }
 
 
@@ -95,6 +102,7 @@ def architecture_for(profile: str, image_size: int | None = None) -> Architectur
         widths=base.widths,
         depths=base.depths,
         attention_heads=base.attention_heads,
+        layer_scale=base.layer_scale,
     )
 
 
@@ -111,7 +119,7 @@ class ViewEncoder(nn.Module):
                 CNBlockConfig(width, widths[i + 1] if i + 1 < len(widths) else None, depth)
                 for i, (width, depth) in enumerate(zip(widths, depths, strict=True))
             ]
-            network = ConvNeXt(settings, stochastic_depth_prob=0.0)
+            network = ConvNeXt(settings, stochastic_depth_prob=0.0, layer_scale=architecture.layer_scale)
         self.features = network.features
         self.pool = network.avgpool
         # torchvision's classifier starts with LayerNorm2d then Flatten; keep those two.

@@ -1,0 +1,152 @@
+"""Can a machine tell AI material from junior material? (pure: no Django)
+
+The blinded source trial is only blind if nothing a reviewer's browser can observe
+separates the two sources. This audit extracts every such property of each material's
+renditions — file sizes, dimensions, encoding parameters, crop geometry, intensity
+statistics, frame positions within the sweep, serving latency — and trains a
+cross-validated classifier to predict the source. Its out-of-fold AUC, with a DeLong
+CI, should be compatible with 0.5; when the CI lies above 0.5 the sources are
+distinguishable and the audit warns.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+from analysis.stats import ConfidenceInterval, roc_auc
+
+
+def png_chunks(data: bytes) -> list[str]:
+    """The chunk types of a PNG file in order (encoding parameters a browser can read)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return ["not-png"]
+    chunks, offset = [], 8
+    while offset + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        chunks.append(data[offset + 4 : offset + 8].decode("latin-1"))
+        offset += 12 + length
+    return chunks
+
+
+def image_features(data: bytes) -> dict[str, float]:
+    """Observable properties of one rendered view image."""
+    image = Image.open(io.BytesIO(data))
+    pixels = np.asarray(image.convert("L"), dtype=np.float64)
+    inside = pixels[pixels > 0]
+    rows = np.flatnonzero(pixels.max(axis=1) > 0)
+    cols = np.flatnonzero(pixels.max(axis=0) > 0)
+    header = data[16:29] if data[:8] == b"\x89PNG\r\n\x1a\n" else b"\0" * 13
+    width, height, bit_depth, colour_type = struct.unpack(">IIBB", header[:10]) if len(header) >= 10 else (0, 0, 0, 0)
+    return {
+        "file_bytes": float(len(data)),
+        "width": float(image.width),
+        "height": float(image.height),
+        "bit_depth": float(bit_depth),
+        "colour_type": float(colour_type),
+        "chunk_count": float(len(png_chunks(data))),
+        "chunk_signature": float(zlib.crc32(",".join(png_chunks(data)).encode()) % 997),
+        "crop_top": float(rows[0]) if rows.size else 0.0,
+        "crop_bottom": float(rows[-1]) if rows.size else 0.0,
+        "crop_left": float(cols[0]) if cols.size else 0.0,
+        "crop_right": float(cols[-1]) if cols.size else 0.0,
+        "sector_fraction": float(inside.size / max(pixels.size, 1)),
+        "mean": float(inside.mean()) if inside.size else 0.0,
+        "std": float(inside.std()) if inside.size else 0.0,
+        "p10": float(np.percentile(inside, 10)) if inside.size else 0.0,
+        "p50": float(np.percentile(inside, 50)) if inside.size else 0.0,
+        "p90": float(np.percentile(inside, 90)) if inside.size else 0.0,
+        "dark_fraction": float((inside < 30).mean()) if inside.size else 0.0,
+    }
+
+
+@dataclass(frozen=True)
+class MaterialObservation:
+    """What a reviewer's browser could observe of one material set."""
+
+    source: str  # "ai" or "junior": the label the audit tries to predict
+    images: Mapping[str, bytes]  # view -> rendition bytes
+    frame_positions: Mapping[str, float]  # view -> frame index / frame count (0–1)
+    missing_views: int
+    latency_ms: float
+
+
+def material_features(observation: MaterialObservation, views: Sequence[str]) -> list[float]:
+    """One feature row: per view its image features and frame position, plus set-level ones."""
+    row: list[float] = [float(observation.missing_views), observation.latency_ms]
+    for view in views:
+        data = observation.images.get(view)
+        features = image_features(data) if data else {}
+        row.extend(features.get(name, -1.0) for name in _IMAGE_FEATURE_NAMES)
+        row.append(observation.frame_positions.get(view, -1.0))
+    return row
+
+
+_IMAGE_FEATURE_NAMES: tuple[str, ...] = (
+    "file_bytes", "width", "height", "bit_depth", "colour_type", "chunk_count", "chunk_signature",
+    "crop_top", "crop_bottom", "crop_left", "crop_right", "sector_fraction",
+    "mean", "std", "p10", "p50", "p90", "dark_fraction",
+)
+
+
+@dataclass(frozen=True)
+class BlindingAuditResult:
+    """Out-of-fold AUC of the source classifier and whether the sources are distinguishable."""
+
+    auc: float
+    ci: ConfidenceInterval
+    n_ai: int
+    n_junior: int
+    distinguishable: bool
+    top_features: tuple[tuple[str, float], ...]
+    method: str = "random forest, stratified 5-fold cross-validated probabilities; DeLong CI"
+
+    @property
+    def warning(self) -> str:
+        if not self.distinguishable:
+            return ""
+        names = ", ".join(name for name, _ in self.top_features[:3])
+        return (
+            f"AI and junior material are distinguishable by machine (AUC {self.auc:.2f}, "
+            f"CI {self.ci.low:.2f}–{self.ci.high:.2f}); strongest cues: {names}"
+        )
+
+
+def blinding_audit(
+    observations: Sequence[MaterialObservation],
+    views: Sequence[str],
+    *,
+    seed: int = 0,
+    level: float = 0.95,
+) -> BlindingAuditResult:
+    """Cross-validated source classifier over observable properties of the material."""
+    labels = np.array([1 if o.source == "ai" else 0 for o in observations])
+    n_ai, n_junior = int(labels.sum()), int((1 - labels).sum())
+    if min(n_ai, n_junior) < 5:
+        raise ValueError(f"the audit needs at least 5 materials of each source (AI {n_ai}, junior {n_junior})")
+    names = ["missing_views", "latency_ms"] + [
+        f"{view}.{name}" for view in views for name in (*_IMAGE_FEATURE_NAMES, "frame_position")
+    ]
+    features = np.array([material_features(o, views) for o in observations])
+    folds = StratifiedKFold(n_splits=min(5, n_ai, n_junior), shuffle=True, random_state=seed)
+    classifier = RandomForestClassifier(n_estimators=200, min_samples_leaf=2, random_state=seed)
+    probabilities = cross_val_predict(classifier, features, labels, cv=folds, method="predict_proba")[:, 1]
+    auc = roc_auc(labels, probabilities, level=level)
+    classifier.fit(features, labels)
+    ranked = sorted(zip(names, classifier.feature_importances_, strict=True), key=lambda p: -p[1])
+    return BlindingAuditResult(
+        auc=auc.auc,
+        ci=auc.ci,
+        n_ai=n_ai,
+        n_junior=n_junior,
+        distinguishable=auc.ci.low > 0.5,
+        top_features=tuple((n, float(v)) for n, v in ranked[:8]),
+    )

@@ -1,0 +1,151 @@
+"""The analysis data bundle: a study's reads as pandas DataFrames (pure, no Django).
+
+Every report takes a :class:`StudyData` and nothing else, whether it came from the
+database (:mod:`analysis.selectors`) or from the reader simulator
+(:mod:`analysis.simulation`). Columns, in long format:
+
+``reads``
+    reader, tier (junior | mid_level | senior | ai), modality (unaided | aided | ai),
+    case, truth (0/1, 1 = severe), rating (0–100, higher = more likely severe),
+    decision (0/1), confidence (0–100), read_time_s, dataset, probe_type, ga_weeks,
+    condition.
+``cases``
+    case, dataset, truth, condition, probe_type, ga_weeks.
+``blinded``
+    senior, author (the junior whose material it was, or "AI"), case, truth,
+    arm (ai | junior), guess (ai | junior | dont_know), initial_decision,
+    secondary_decision, changed, read_time_s.
+``qualitative``
+    rater, case, criterion, score (1–5).
+
+A reader's answer (severe yes/no with a confidence 0–100) maps to one rating on a
+0–100 "how likely severe" scale: ``50 + confidence/2`` when severe, ``50 − confidence/2``
+otherwise (:func:`rating_from_answer`), so a rating ≥ 50 agrees with the call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+READ_COLUMNS: tuple[str, ...] = (
+    "reader", "tier", "modality", "case", "truth", "rating", "decision", "confidence",
+    "read_time_s", "dataset", "probe_type", "ga_weeks", "condition",
+)
+CASE_COLUMNS: tuple[str, ...] = ("case", "dataset", "truth", "condition", "probe_type", "ga_weeks")
+BLINDED_COLUMNS: tuple[str, ...] = (
+    "senior", "author", "case", "truth", "arm", "guess", "initial_decision",
+    "secondary_decision", "changed", "read_time_s",
+)
+QUALITATIVE_COLUMNS: tuple[str, ...] = ("rater", "case", "criterion", "score")
+
+#: Reader groups of the paper's Table 2: (key, tier, modality).
+GROUPS: tuple[tuple[str, str, str], ...] = (
+    ("junior", "junior", "unaided"),
+    ("mid_level", "mid_level", "unaided"),
+    ("junior_ai", "junior", "aided"),
+    ("ai", "ai", "ai"),
+)
+AI_READER = "AI"
+
+#: Gold-standard condition categories of the errors table, in display order.
+CONDITIONS: tuple[str, ...] = (
+    "normal", "ivh_1", "ivh_2", "ivh_3", "ivh_4", "ependymal_cyst",
+    "ventricular_dilation", "hydrocephalus", "pvl",
+)
+QUALITATIVE_CRITERIA: tuple[str, ...] = (
+    "view_correctness", "detection_accuracy", "anatomical_recognition", "clinical_value",
+)
+
+
+def rating_from_answer(severe: bool, confidence: float) -> float:
+    """The 0–100 severity rating of a yes/no answer given with a confidence 0–100."""
+    half = float(confidence) / 2.0
+    return 50.0 + half if severe else 50.0 - half
+
+
+def condition_label(conditions: Iterable[str], ivh_grade: int | None) -> str:
+    """The one condition category a gold standard counts under (the most serious)."""
+    found = {c.strip().lower() for c in conditions}
+    for name in ("hydrocephalus", "pvl"):
+        if name in found:
+            return name
+    if "ivh" in found and ivh_grade:
+        return f"ivh_{int(ivh_grade)}"
+    for name in ("ventricular_dilation", "ependymal_cyst"):
+        if name in found:
+            return name
+    return "normal"
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+@dataclass(frozen=True, eq=False)
+class StudyData:
+    """A study's analysable data; ``snapshot`` hashes all of it (see :func:`snapshot_hash`)."""
+
+    title: str
+    reads: pd.DataFrame
+    cases: pd.DataFrame
+    blinded: pd.DataFrame = field(default_factory=lambda: _empty(BLINDED_COLUMNS))
+    qualitative: pd.DataFrame = field(default_factory=lambda: _empty(QUALITATIVE_COLUMNS))
+
+    @property
+    def snapshot(self) -> str:
+        """SHA-256 of the data, the same for the same reads whatever their row order."""
+        return snapshot_hash(self)
+
+
+def _canonical(frame: pd.DataFrame, columns: tuple[str, ...]) -> bytes:
+    present = [c for c in columns if c in frame.columns]
+    ordered = frame.loc[:, present].copy()
+    if not ordered.empty:
+        ordered = ordered.astype(str).sort_values(present, kind="mergesort")
+    return ordered.to_csv(index=False, lineterminator="\n").encode()
+
+
+def snapshot_hash(data: StudyData) -> str:
+    """SHA-256 over the canonical CSV of every frame of ``data`` (rows sorted)."""
+    digest = hashlib.sha256()
+    for name, frame, columns in (
+        ("reads", data.reads, READ_COLUMNS),
+        ("cases", data.cases, CASE_COLUMNS),
+        ("blinded", data.blinded, BLINDED_COLUMNS),
+        ("qualitative", data.qualitative, QUALITATIVE_COLUMNS),
+    ):
+        digest.update(name.encode() + b"\0")
+        digest.update(_canonical(frame, columns))
+    return digest.hexdigest()
+
+
+def group_reads(reads: pd.DataFrame, group: str, dataset: str | None = None) -> pd.DataFrame:
+    """The reads of one Table-2 group (``junior``, ``mid_level``, ``junior_ai``, ``ai``)."""
+    for key, tier, modality in GROUPS:
+        if key == group:
+            rows = reads[(reads["tier"] == tier) & (reads["modality"] == modality)]
+            if dataset is not None:
+                rows = rows[rows["dataset"] == dataset]
+            return rows
+    raise ValueError(f"unknown reader group {group!r}")
+
+
+def rating_matrix(rows: pd.DataFrame, column: str = "rating") -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """Readers × cases matrix of ``column`` with the cases' truth; only fully read cases.
+
+    Returns (matrix, truth, readers, cases), readers and cases sorted.
+    """
+    table = rows.pivot_table(index="reader", columns="case", values=column, aggfunc="first")
+    table = table.dropna(axis=1, how="any").sort_index().sort_index(axis=1)
+    truth = rows.drop_duplicates("case").set_index("case")["truth"].reindex(table.columns)
+    return (
+        table.to_numpy(dtype=float),
+        truth.to_numpy(dtype=int),
+        [str(r) for r in table.index],
+        [str(c) for c in table.columns],
+    )

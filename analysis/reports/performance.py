@@ -1,0 +1,189 @@
+"""Diagnostic performance (the paper's Table 2), reader-level ΔAUC and per-reader table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analysis.frames import StudyData, group_reads, rating_matrix
+from analysis.reports._common import (
+    COLORS,
+    GROUP_LABELS,
+    LEVEL,
+    both_classes,
+    ci_cols,
+    counts,
+    read_datasets,
+    two_way_ratio_ci,
+)
+from analysis.reports._common import gettext_noop as _
+from analysis.reports.base import Report, ReportFigure, ReportTable
+from analysis.stats import binary_metrics, reader_case_bootstrap, roc_auc, wilcoxon_signed_rank
+
+METRICS = ("sensitivity", "specificity", "ppv", "npv", "f1", "auc")
+TABLE2_METHODS = _(
+    "Positive class = severe. Groups of readers: the mean over readers of each metric, with "
+    "a 95 % two-way (reader × case, cases resampled within truth class) percentile bootstrap "
+    "CI; AUC is the empirical (ties ½) area under each reader's ROC curve of the 0–100 "
+    "rating. The AI (one reader): Clopper–Pearson CIs for Se, Sp, PPV, NPV, percentile "
+    "case bootstrap for F1, DeLong CI for the AUC of its probability."
+)
+DELTA_METHODS = _(
+    "Reader-level ΔAUC = AUC(junior with AI) − AUC(junior alone) per junior reader; mean "
+    "with a paired two-way bootstrap CI; paired one-sided Wilcoxon signed-rank test "
+    "(H1: ΔAUC > 0; exact null distribution for < 50 readers without ties)."
+)
+READER_METHODS = _(
+    "Per reader: Se, Sp, PPV, NPV with Clopper–Pearson 95 % CIs, F1 with a percentile case "
+    "bootstrap CI, AUC with DeLong 95 % CI."
+)
+
+
+def _reader_row(dataset: str, group: str, reader: str, decisions: np.ndarray,
+                ratings: np.ndarray, truth: np.ndarray, seed: int) -> dict[str, Any]:
+    metrics = binary_metrics(truth, decisions, level=LEVEL, seed=seed)
+    row: dict[str, Any] = {"dataset": dataset, "group": group, "reader": reader, "cases": int(truth.size)}
+    for name in ("sensitivity", "specificity", "ppv", "npv", "f1"):
+        estimate = getattr(metrics, name)
+        row |= ci_cols(name, estimate.value, estimate.ci)
+    auc = roc_auc(truth, ratings, level=LEVEL)
+    row |= ci_cols("auc", auc.auc, auc.ci)
+    return row
+
+
+def performance_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 0) -> Report:
+    """Se, Sp, PPV, NPV, F1 and AUC per group and dataset; ΔAUC; per-reader table."""
+    table2: list[dict[str, Any]] = []
+    per_reader: list[dict[str, Any]] = []
+    deltas: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for dataset in read_datasets(data):
+        for group in ("junior", "mid_level", "junior_ai", "ai"):
+            rows = group_reads(data.reads, group, dataset)
+            if rows.empty:
+                continue
+            ratings, truth, readers, cases = rating_matrix(rows, "rating")
+            decisions, _, _, _ = rating_matrix(rows, "decision")
+            if not both_classes(truth):
+                notes.append(f"{dataset} / {group}: one truth class only; skipped.")
+                continue
+            for i, reader in enumerate(readers):
+                per_reader.append(_reader_row(dataset, group, reader, decisions[i], ratings[i], truth, seed))
+            base = {"dataset": dataset, "group": group, "readers": len(readers), "cases": len(cases)}
+            if len(readers) == 1:
+                reader_row = per_reader[-1]
+                for metric in METRICS:
+                    table2.append(
+                        base | {
+                            "metric": metric,
+                            "estimate": reader_row[metric],
+                            "ci_low": reader_row[f"{metric}_low"],
+                            "ci_high": reader_row[f"{metric}_high"],
+                        }
+                    )
+                continue
+            boot: dict[str, tuple[float, float, float]] = {}
+            for metric in ("sensitivity", "specificity"):
+                est = reader_case_bootstrap(decisions, truth, metric=metric, threshold=0.5,
+                                            n_resamples=n_resamples, seed=seed)
+                boot[metric] = (est.value, est.ci.low, est.ci.high)
+            boot |= two_way_ratio_ci(decisions, truth, n_resamples, seed)
+            est = reader_case_bootstrap(ratings, truth, metric="auc", n_resamples=n_resamples, seed=seed)
+            boot["auc"] = (est.value, est.ci.low, est.ci.high)
+            for metric in METRICS:
+                value, low, high = boot[metric]
+                table2.append(base | {"metric": metric, "estimate": value, "ci_low": low, "ci_high": high})
+        deltas.extend(_delta_auc(data, dataset, n_resamples, seed))
+
+    table2_frame = pd.DataFrame(
+        table2, columns=["dataset", "group", "readers", "cases", "metric", "estimate", "ci_low", "ci_high"]
+    )
+    reader_frame = pd.DataFrame(per_reader)
+    delta_frame = pd.DataFrame(
+        deltas,
+        columns=["dataset", "readers", "cases", "mean_auc_unaided", "mean_auc_aided", "mean_delta",
+                 "delta_ci_low", "delta_ci_high", "wilcoxon_v", "pvalue_one_sided", "test"],
+    )
+    n = counts(data)
+    n_text = f"{n['cases']} cases, {n['readers']} readers (+ AI), {n['reads']} reads"
+    return Report(
+        key="performance",
+        title=_("Diagnostic performance"),
+        tables=(
+            ReportTable("table2", _("Table 2: diagnostic performance per group and dataset"),
+                        table2_frame, TABLE2_METHODS, n_text),
+            ReportTable("delta_auc", _("Reader-level ΔAUC, junior with vs without AI"),
+                        delta_frame, DELTA_METHODS, n_text),
+            ReportTable("per_reader", _("Supplementary: performance of each reader"),
+                        reader_frame, READER_METHODS, n_text),
+        ),
+        figures=(ReportFigure("auc_bars", _("AUC per group and dataset"), _figure(table2_frame)),),
+        methods=" ".join((TABLE2_METHODS, DELTA_METHODS, READER_METHODS)),
+        n=n,
+        snapshot=data.snapshot,
+        notes=tuple(notes),
+    )
+
+
+def _delta_auc(data: StudyData, dataset: str, n_resamples: int, seed: int) -> list[dict[str, Any]]:
+    unaided = group_reads(data.reads, "junior", dataset)
+    aided = group_reads(data.reads, "junior_ai", dataset)
+    if unaided.empty or aided.empty:
+        return []
+    r_u, truth, readers_u, cases_u = rating_matrix(unaided)
+    r_a, _, readers_a, cases_a = rating_matrix(aided)
+    readers = sorted(set(readers_u) & set(readers_a))
+    cases = sorted(set(cases_u) & set(cases_a))
+    if len(readers) < 2 or not cases:
+        return []
+    iu = [readers_u.index(r) for r in readers]
+    ia = [readers_a.index(r) for r in readers]
+    cu = [cases_u.index(c) for c in cases]
+    ca = [cases_a.index(c) for c in cases]
+    unaided_m = r_u[np.ix_(iu, cu)]
+    aided_m = r_a[np.ix_(ia, ca)]
+    truth = truth[cu]
+    if not both_classes(truth):
+        return []
+    auc_u = np.array([roc_auc(truth, row).auc for row in unaided_m])
+    auc_a = np.array([roc_auc(truth, row).auc for row in aided_m])
+    diff = auc_a - auc_u
+    paired = reader_case_bootstrap(np.stack([aided_m, unaided_m]), truth, metric="auc",
+                                   n_resamples=n_resamples, seed=seed)
+    if np.any(diff != 0):
+        test = wilcoxon_signed_rank(diff, alternative="greater")
+        v, p, method = test.statistic, test.pvalue, test.method
+    else:
+        v, p, method = np.nan, np.nan, "Wilcoxon signed rank (all differences zero: undefined)"
+    return [{
+        "dataset": dataset, "readers": len(readers), "cases": len(cases),
+        "mean_auc_unaided": float(auc_u.mean()), "mean_auc_aided": float(auc_a.mean()),
+        "mean_delta": float(diff.mean()), "delta_ci_low": paired.ci.low, "delta_ci_high": paired.ci.high,
+        "wilcoxon_v": v, "pvalue_one_sided": p, "test": method,
+    }]
+
+
+def _figure(table2: pd.DataFrame) -> go.Figure:
+    figure = go.Figure()
+    aucs = table2[table2["metric"] == "auc"]
+    for group, rows in aucs.groupby("group", sort=False):
+        figure.add_trace(
+            go.Bar(
+                name=GROUP_LABELS.get(str(group), str(group)),
+                x=rows["dataset"],
+                y=rows["estimate"],
+                marker_color=COLORS.get(str(group)),
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": (rows["ci_high"] - rows["estimate"]).tolist(),
+                    "arrayminus": (rows["estimate"] - rows["ci_low"]).tolist(),
+                },
+            )
+        )
+    figure.update_layout(barmode="group", yaxis={"title": "AUC", "range": [0.5, 1.0]},
+                         template="plotly_white", height=420)
+    return figure

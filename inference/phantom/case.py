@@ -1,0 +1,146 @@
+"""One synthetic case: a baby, its brain, its gold standard, two sweeps and picked views."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from inference.ncls.labels import View
+from inference.phantom.anatomy import BrainParams, BrainVolume, build_brain
+from inference.phantom.geometry import make_sector
+from inference.phantom.imaging import draw_overlays
+from inference.phantom.lesions import (
+    CaseLabels,
+    LesionPlan,
+    labels_for,
+    plan_lesions,
+    sample_case_type,
+)
+from inference.phantom.styles import MachineStyle, pick_style
+from inference.phantom.sweep import ORIENTATIONS, Sweep, SweepOptions, render_sweep
+
+#: Which sweep each standard view comes from.
+VIEW_ORIENTATION: dict[View, str] = {
+    View.AHV: "coronal", View.TVV: "coronal", View.BV: "coronal",
+    View.MSV: "sagittal", View.RPSV: "sagittal", View.LPSV: "sagittal",
+}
+
+
+@dataclass(frozen=True)
+class CaseMeta:
+    """Clinical metadata of the manifest."""
+
+    ga_weeks: int
+    ga_days: int
+    birth_weight_g: int
+    sex: str
+    age_at_exam_days: int
+    apgar_1min: int
+    apgar_5min: int
+
+
+@dataclass
+class PhantomCase:
+    """A rendered case: truth, metadata, the two sweeps and the junior's view picks."""
+
+    seed: int
+    case_type: str
+    labels: CaseLabels
+    meta: CaseMeta
+    style: MachineStyle
+    plan: LesionPlan
+    volume: BrainVolume
+    sweeps: dict[str, Sweep]
+    view_picks: dict[View, int]  # frame index in the view's sweep
+    blind_sweep: bool
+
+    @property
+    def severe(self) -> bool:
+        """The case's severe label (DESIGN.md rule)."""
+        return self.labels.severe
+
+    def view_image(self, view: View) -> np.ndarray:
+        """The picked standard-view frame (uint8 grey)."""
+        return self.sweeps[VIEW_ORIENTATION[view]].frames[self.view_picks[view]]
+
+
+def _birth_weight(rng: np.random.Generator, ga: float) -> int:
+    median = float(np.interp(ga, [24, 28, 32, 36, 40, 42], [650, 1100, 1750, 2650, 3450, 3650]))
+    return int(round(median * math.exp(rng.normal(0, 0.14)) / 10) * 10)
+
+
+def sample_meta(rng: np.random.Generator, ga_weeks: float | None) -> CaseMeta:
+    """Draw gestational age (25–41 w unless given), weight, sex, age at exam, Apgar."""
+    ga = float(rng.uniform(25.0, 42.0)) if ga_weeks is None else float(ga_weeks)
+    weeks = int(min(41, math.floor(ga)))
+    days = int(rng.integers(0, 7)) if ga_weeks is None else int(round((ga - math.floor(ga)) * 7)) % 7
+    apgar1 = int(np.clip(round(rng.normal(7 if ga > 32 else 5.5, 1.6)), 1, 10))
+    apgar5 = int(np.clip(apgar1 + rng.integers(0, 3), apgar1, 10))
+    return CaseMeta(
+        ga_weeks=weeks, ga_days=days, birth_weight_g=_birth_weight(rng, ga),
+        sex="F" if rng.random() < 0.48 else "M",
+        age_at_exam_days=int(rng.integers(1, 15 if ga < 37 else 8)),
+        apgar_1min=apgar1, apgar_5min=apgar5,
+    )
+
+
+def junior_pick(rng: np.random.Generator, sweep: Sweep, view: View) -> int | None:
+    """A frame near, not always at, the view's ideal frame (within the view's frames)."""
+    ideal = sweep.ideal_frames.get(view)
+    if ideal is None:
+        return None
+    good = [t.index for t in sweep.truth if t.view == view and t.closeness >= 0.35]
+    if not good or rng.random() < 0.3:
+        return ideal
+    target = ideal + rng.normal(0.0, 2.5)
+    return int(min(good, key=lambda i: abs(i - target)))
+
+
+def render_case(
+    seed: int, *, blind_sweep: bool = False, n_frames: int | None = None,
+    frames_min: int = 80, frames_max: int = 250, width: int = 640, height: int = 480,
+    severe_prevalence: float = 0.12, case_type: str | None = None,
+    ga_weeks: float | None = None, style: str | None = None, overlays: bool = True,
+    orientations: tuple[str, ...] = ORIENTATIONS,
+) -> PhantomCase:
+    """Render one case, deterministically for a seed.
+
+    ``case_type`` forces the lesion (see :data:`inference.phantom.lesions.CASE_TYPES`);
+    otherwise it is drawn with ``severe_prevalence``. ``n_frames`` fixes the length of
+    both sweeps, else each is drawn from ``[frames_min, frames_max]``.
+    """
+    if not 2 <= frames_min <= frames_max:
+        raise ValueError(f"need 2 <= frames_min <= frames_max, got {frames_min}, {frames_max}")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
+    kind = case_type or sample_case_type(rng, severe_prevalence)
+    labels = labels_for(kind)
+    meta = sample_meta(rng, ga_weeks)
+    ga = meta.ga_weeks + meta.ga_days / 7.0
+    machine = pick_style(rng, style)
+    params = BrainParams.sample(rng, ga)
+    plan = plan_lesions(rng, kind)
+    volume = build_brain(rng, params, plan)
+    head_depth = params.z_b + params.a_z * 1.08 + params.skull_mm + 6.0
+    depth_mm = 5.0 * math.ceil(head_depth / 5.0)
+    geometry = make_sector(width, height, half_angle_deg=machine.half_angle_deg,
+                           depth_mm=depth_mm, r0_mm=machine.r0_mm)
+    sweeps: dict[str, Sweep] = {}
+    for orientation in orientations:
+        frames = n_frames or int(rng.integers(frames_min, frames_max + 1))
+        overlay = (draw_overlays(geometry, machine, rng, orientation=orientation,
+                                 depth_mm=depth_mm) if overlays else None)
+        sweeps[orientation] = render_sweep(
+            rng, volume, machine, geometry, orientation,
+            SweepOptions(n_frames=frames, blind=blind_sweep), overlay,
+        )
+    picks: dict[View, int] = {}
+    for view, orientation in VIEW_ORIENTATION.items():
+        if orientation in sweeps:
+            pick = junior_pick(rng, sweeps[orientation], view)
+            if pick is not None:
+                picks[view] = pick
+    return PhantomCase(seed=seed, case_type=kind, labels=labels, meta=meta, style=machine,
+                       plan=plan, volume=volume, sweeps=sweeps, view_picks=picks,
+                       blind_sweep=blind_sweep)

@@ -1,0 +1,64 @@
+"""Command line: ``python -m inference.phantom generate|sheet ...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from inference.phantom.sheet import sheet_for_video
+from inference.phantom.writer import DATASET_KINDS, GenerateOptions, generate
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the phantom's command line."""
+    parser = argparse.ArgumentParser(prog="python -m inference.phantom",
+                                     description="Synthetic neonatal cranial ultrasound phantom.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    gen = sub.add_parser("generate", help="render cases and write a data set")
+    gen.add_argument("--cases", type=int, required=True)
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--blind-sweep", action="store_true")
+    gen.add_argument("--frames-min", type=int, default=80)
+    gen.add_argument("--frames-max", type=int, default=250)
+    gen.add_argument("--width", type=int, default=640)
+    gen.add_argument("--height", type=int, default=480)
+    gen.add_argument("--severe-prevalence", type=float, default=0.12)
+    gen.add_argument("--dataset", default="phantom")
+    gen.add_argument("--dataset-kind", choices=DATASET_KINDS, default=None)
+    gen.add_argument("--site", default="Phantom General Hospital")
+    gen.add_argument("--dota-every", type=int, default=5,
+                     help="write DOTA images and labels for every K-th frame (0: none)")
+    gen.add_argument("--no-overlays", action="store_true", help="no burned-in text and marks")
+    gen.add_argument("--quiet", action="store_true")
+    sheet = sub.add_parser("sheet", help="contact sheet of a video with its truth boxes")
+    sheet.add_argument("video", type=Path)
+    sheet.add_argument("--out", type=Path, required=True)
+    sheet.add_argument("--tiles", type=int, default=12)
+    sheet.add_argument("--columns", type=int, default=4)
+    sheet.add_argument("--tile-width", type=int, default=320)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "generate":
+            options = GenerateOptions(
+                cases=args.cases, out=args.out, seed=args.seed, blind_sweep=args.blind_sweep,
+                frames_min=args.frames_min, frames_max=args.frames_max, width=args.width,
+                height=args.height, severe_prevalence=args.severe_prevalence,
+                dataset=args.dataset, dataset_kind=args.dataset_kind, site=args.site,
+                dota_every=args.dota_every, overlays=not args.no_overlays,
+            )
+            manifest = generate(options, progress=not args.quiet)
+            print(manifest)
+        else:
+            print(sheet_for_video(args.video, args.out, tiles=args.tiles, columns=args.columns,
+                                  tile_width=args.tile_width))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

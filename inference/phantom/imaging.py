@@ -1,0 +1,184 @@
+"""Image formation: convolution speckle on a polar grid, log compression, overlays.
+
+The RF chain is modelled at baseband (IQ): complex Gaussian scatterers whose amplitude is
+the tissue's backscatter, convolved with a separable point-spread function (Gaussian
+axial pulse envelope × Gaussian lateral beam), plus electronic noise; the envelope is the
+modulus, so a homogeneous region gives fully developed (Rayleigh) speckle with
+mean/std = 1.91. Net depth attenuation after time-gain compensation, log compression to
+the style's dynamic range, persistence (frame averaging), then scan conversion.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from inference.phantom.geometry import SectorGeometry
+from inference.phantom.styles import MachineStyle
+
+#: Envelope level (dB) shown as white at zero gain; tissue of reflectivity 1 sits near it.
+REFERENCE_DB = 32.0
+#: Mean/std of a Rayleigh envelope: sqrt(pi/(4-pi)).
+RAYLEIGH_SNR = math.sqrt(math.pi / (4.0 - math.pi))
+
+
+def psf_kernel(sigma: float) -> np.ndarray:
+    """A 1-D Gaussian kernel with unit energy (sum of squares = 1)."""
+    if sigma <= 0:
+        raise ValueError(f"PSF sigma must be positive, got {sigma}")
+    half = max(1, int(math.ceil(3.0 * sigma)))
+    x = np.arange(-half, half + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    return (k / np.sqrt((k**2).sum())).astype(np.float32)
+
+
+def convolve_psf(field: np.ndarray, axial: np.ndarray, lateral: np.ndarray) -> np.ndarray:
+    """Separable convolution of a complex field (n_depth × n_lines) with the PSF."""
+    iq = np.empty((*field.shape, 2), dtype=np.float32)
+    iq[..., 0] = field.real
+    iq[..., 1] = field.imag
+    out = cv2.sepFilter2D(iq, cv2.CV_32F, lateral, axial, borderType=cv2.BORDER_REFLECT)
+    return out[..., 0] + 1j * out[..., 1]
+
+
+def complex_gaussian(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Circular complex Gaussian scatterers with E|z|^2 = 1."""
+    z = rng.standard_normal((2, *shape), dtype=np.float32) * np.float32(math.sqrt(0.5))
+    return z[0] + 1j * z[1]
+
+
+def speckle_envelope(
+    reflectivity: np.ndarray, scatterers: np.ndarray, axial_sigma: float, lateral_sigma: float
+) -> np.ndarray:
+    """Envelope of the echo of scatterers weighted by a reflectivity map."""
+    rf = convolve_psf(reflectivity * scatterers, psf_kernel(axial_sigma), psf_kernel(lateral_sigma))
+    return np.abs(rf).astype(np.float32)
+
+
+@dataclass
+class ImageFormer:
+    """Turns per-frame reflectivity maps into displayed grey frames, keeping temporal state."""
+
+    geometry: SectorGeometry
+    style: MachineStyle
+    rng: np.random.Generator
+    blur: float = 1.0  # PSF widening (blind sweeps: defocus and motion blur)
+    correlation_mm: float = 0.6  # elevational distance over which speckle decorrelates
+    _scatterers: np.ndarray | None = field(default=None, init=False, repr=False)
+    _previous: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        g = self.geometry
+        # A small pool of scatterer fields, read at random offsets: much cheaper than
+        # drawing two fresh complex fields per frame, and just as random to the eye.
+        pad = 48
+        self._pool = [complex_gaussian(self.rng, (g.n_depth + pad, g.n_lines + pad))
+                      for _ in range(3)]
+        self._pad = pad
+        self._axial = psf_kernel(self.style.axial_psf * self.blur * g.n_depth / 256.0)
+        self._lateral = psf_kernel(self.style.lateral_psf * self.blur * g.n_lines / 128.0)
+        depth_cm = g.depths_mm / 10.0
+        db = -self.style.attenuation_db_cm * depth_cm * self.style.transducer_mhz / 7.5
+        # Residual TGC ripple of a hand-set slider bank.
+        db += 1.2 * np.sin(depth_cm * 1.7 + self.rng.uniform(0, 2 * math.pi))
+        self._depth_gain = (10.0 ** (db / 20.0)).astype(np.float32)[:, None]
+        top = REFERENCE_DB + self.style.gain_db
+        self._top = top
+        self._noise = np.float32(10.0 ** ((top - self.style.dynamic_range_db + 3.0 - self.style.gain_db) / 20.0))
+
+    def _draw(self) -> np.ndarray:
+        g = self.geometry
+        k = int(self.rng.integers(0, len(self._pool)))
+        oy, ox = (int(v) for v in self.rng.integers(0, self._pad + 1, size=2))
+        field = self._pool[k][oy : oy + g.n_depth, ox : ox + g.n_lines]
+        if self.rng.random() < 0.5:
+            field = field[::-1, ::-1]
+        return field
+
+    def form(self, reflectivity: np.ndarray, displacement_mm: float) -> np.ndarray:
+        """One polar grey image (uint8, n_depth × n_lines) from a reflectivity map.
+
+        ``displacement_mm`` is how far the imaging plane moved since the previous frame:
+        the scatterers decorrelate accordingly (tissue speckle is frozen when the probe
+        is still).
+        """
+        fresh = self._draw()
+        if self._scatterers is None:
+            self._scatterers = fresh
+        else:
+            rho = math.exp(-0.5 * (displacement_mm / self.correlation_mm) ** 2)
+            self._scatterers = np.float32(rho) * self._scatterers + np.float32(
+                math.sqrt(max(0.0, 1.0 - rho * rho))
+            ) * fresh
+        rf = convolve_psf(reflectivity * self._scatterers, self._axial, self._lateral)
+        rf *= self._depth_gain
+        rf += self._noise * self._draw()
+        env = np.abs(rf)
+        db = 20.0 * np.log10(env + 1e-7) + self.style.gain_db
+        dr = self.style.dynamic_range_db
+        grey = ((db - (REFERENCE_DB - dr)) * (255.0 / dr)).astype(np.float32)
+        if self._previous is not None and self.style.persistence > 0:
+            grey = self.style.persistence * self._previous + (1.0 - self.style.persistence) * grey
+        self._previous = grey
+        return np.clip(grey, self.style.floor, 255.0).astype(np.uint8)
+
+
+def draw_overlays(
+    geometry: SectorGeometry, style: MachineStyle, rng: np.random.Generator, *,
+    orientation: str, depth_mm: float,
+) -> np.ndarray:
+    """Burned-in text and marks outside the sector, as a grey frame (0 where none).
+
+    Everything is kept at least a few pixels away from the fan, so the sector stays the
+    largest connected non-black region.
+    """
+    h, w = geometry.height, geometry.width
+    canvas = np.zeros((h, w), dtype=np.uint8)
+    fs = style.font_scale * h / 480.0
+    th = 1
+    grey = style.text_grey
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    line = int(18 * h / 480.0)
+    year = int(rng.integers(2019, 2026))
+    month, day = int(rng.integers(1, 13)), int(rng.integers(1, 29))
+    hour, minute, sec = int(rng.integers(7, 20)), int(rng.integers(0, 60)), int(rng.integers(0, 60))
+    operator = "".join(chr(ord("A") + int(rng.integers(0, 26))) for _ in range(2))
+    cv2.putText(canvas, f"{year}/{month:02d}/{day:02d}", (6, line), font, fs, grey, th, cv2.LINE_AA)
+    cv2.putText(canvas, f"{hour:02d}:{minute:02d}:{sec:02d}", (6, 2 * line), font, fs, grey, th,
+                cv2.LINE_AA)
+    cv2.putText(canvas, f"OP: {operator}", (6, 3 * line), font, fs, grey, th, cv2.LINE_AA)
+    x0, y0, x1, y1 = geometry.bbox
+    top_right_x = int(geometry.apex_x + geometry.r0_px * math.sin(math.radians(geometry.half_angle_deg)))
+    cv2.putText(canvas, style.model, (top_right_x + 14, line), font, fs, grey, th, cv2.LINE_AA)
+    preset = "Neo Head" if orientation == "coronal" else "Neo Head SAG"
+    (tw, _), _ = cv2.getTextSize(style.probe, font, fs, th)
+    cv2.putText(canvas, style.probe, (w - tw - 6, line), font, fs, grey, th, cv2.LINE_AA)
+    (tw, _), _ = cv2.getTextSize(preset, font, fs, th)
+    cv2.putText(canvas, preset, (w - tw - 6, 2 * line), font, fs, grey, th, cv2.LINE_AA)
+    info = f"{style.transducer_mhz:.1f}MHz D{depth_mm / 10:.1f}cm"
+    (tw, _), _ = cv2.getTextSize(info, font, fs, th)
+    cv2.putText(canvas, info, (w - tw - 6, 3 * line), font, fs, grey, th, cv2.LINE_AA)
+    # Grey-scale bar at the left.
+    bar_top, bar_bot = int(0.30 * h), int(0.62 * h)
+    ramp = np.linspace(255, 0, bar_bot - bar_top).astype(np.uint8)[:, None]
+    canvas[bar_top:bar_bot, 8:18] = ramp
+    # Depth scale with ticks at the right (1 cm major, 5 mm minor).
+    sx = w - 22
+    top_px = geometry.apex_y + geometry.r0_px
+    for mm in range(0, int(depth_mm) + 1, 5):
+        y = int(round(top_px + mm * geometry.px_per_mm))
+        if y >= h:
+            break
+        major = mm % 10 == 0
+        cv2.line(canvas, (sx, y), (sx + (8 if major else 4), y), int(grey * 0.9), 1)
+        if major and mm > 0:
+            cv2.putText(canvas, str(mm // 10), (sx + 10, y + 4), font, fs * 0.8, grey, th, cv2.LINE_AA)
+    if orientation == "sagittal":
+        cv2.putText(canvas, "RIGHT", (8, h - 12), font, fs * 1.1, grey, th, cv2.LINE_AA)
+    # Keep a black gap of at least 6 px around the fan.
+    guard = cv2.dilate(geometry.mask.astype(np.uint8), np.ones((13, 13), np.uint8)).astype(bool)
+    canvas[guard] = 0
+    return canvas

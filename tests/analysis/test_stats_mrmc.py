@@ -1,0 +1,242 @@
+"""OR / DBM MRMC analysis against MRMCaov's published Van Dyke output and brute force."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from analysis.stats import (
+    mrmc_dbm,
+    mrmc_model_vs_readers,
+    mrmc_or,
+    mrmc_sample_size,
+)
+
+_HERE = Path(__file__).resolve().parent
+
+
+def validation_file(folder: str, name: str, copy: str | None = None) -> Path:
+    """FONTANELLE_VALIDATION_DIR, else <repo>/../shared/validation, else the copy in data/."""
+    candidates = []
+    if os.environ.get("FONTANELLE_VALIDATION_DIR"):
+        candidates.append(Path(os.environ["FONTANELLE_VALIDATION_DIR"]) / folder / name)
+    candidates.append(_HERE.parents[1].parent / "shared" / "validation" / folder / name)
+    candidates.append(_HERE / "data" / (copy or name))
+    for path in candidates:
+        if path.exists():
+            return path
+    raise FileNotFoundError(name)
+
+
+# Expected values: Smith BJ, Hillis SL, MRMCaov JSS manuscript (brian-j-smith/MRMCaov,
+# docs/jss/MRMCaov.tex), summary(mrmc(empirical_auc(truth, rating), treatment, reader,
+# case, data = VanDyke, cov = ...)), printed to 7 significant digits.  The jackknife
+# components are those printed for fixed readers (same covariance estimate); the
+# jackknife RRRC F, df and p agree with the Iowa OR-DBM MRMC output quoted in RJafroc
+# (F = 4.46, ddf = 15.26, p = 0.0517).
+SIG = 5e-7
+
+
+@pytest.fixture(scope="module")
+def vandyke() -> pd.DataFrame:
+    frame = pd.read_csv(validation_file("mrmc_vandyke", "VanDyke_long.csv"))
+    return frame.rename(columns={"treatment": "modality"})[
+        ["reader", "modality", "case", "truth", "rating"]
+    ]
+
+
+def test_jackknife_rrrc(vandyke: pd.DataFrame) -> None:
+    result = mrmc_or(vandyke)
+    assert result.auc[1] == pytest.approx(0.8970370, rel=SIG)
+    assert result.auc[2] == pytest.approx(0.9408374, rel=SIG)
+    assert result.difference == pytest.approx(-0.04380032, rel=SIG)
+    assert result.var_r == pytest.approx(0.0015349993, rel=SIG)
+    assert result.var_tr == pytest.approx(0.0002004025, rel=SIG)
+    assert result.var_error == pytest.approx(0.0008022883, rel=SIG)
+    assert result.cov1 == pytest.approx(0.0003466137, rel=SIG)
+    assert result.cov2 == pytest.approx(0.0003440748, rel=SIG)
+    assert result.cov3 == pytest.approx(0.0002390284, rel=SIG)
+    assert result.ms_t == pytest.approx(0.004796171, rel=SIG)
+    assert result.ms_tr == pytest.approx(0.0005510306, rel=SIG)
+    assert result.statistic == pytest.approx(4.46, abs=5e-3)
+    assert result.df_den == pytest.approx(15.26, abs=5e-3)
+    assert result.pvalue == pytest.approx(0.0517, abs=5e-5)
+    assert result.reader_auc.loc[1, 1] == pytest.approx(0.9196457, rel=SIG)
+    assert result.reader_auc.loc[5, 2] == pytest.approx(0.9299517, rel=SIG)
+
+
+@pytest.mark.parametrize(
+    ("covariance", "expected"),
+    [
+        (
+            "delong",
+            {
+                "var_r": 0.0015364254,
+                "var_tr": 0.0002045840,
+                "var_error": 0.0007921325,
+                "cov1": 0.0003420090,
+                "cov2": 0.0003395265,
+                "cov3": 0.0002358497,
+                "statistic": 4.484854,
+                "df_den": 15.06611,
+                "pvalue": 0.05123303,
+                "ci": (-0.0878671960, 0.0002665519),
+            },
+        ),
+        (
+            "unbiased",
+            {
+                "var_r": 0.0015365290,
+                "var_tr": 0.0002077588,
+                "var_error": 0.0007883925,
+                "cov1": 0.0003416706,
+                "cov2": 0.0003390650,
+                "cov3": 0.0002356148,
+                "statistic": 4.489614,
+                "df_den": 15.03418,
+                "pvalue": 0.0511618,
+                "ci": (-0.0878519409, 0.0002512968),
+            },
+        ),
+    ],
+)
+def test_delong_and_unbiased_rrrc(vandyke: pd.DataFrame, covariance: str, expected: dict) -> None:
+    result = mrmc_or(vandyke, covariance=covariance)
+    for name in (
+        "var_r",
+        "var_tr",
+        "var_error",
+        "cov1",
+        "cov2",
+        "cov3",
+        "statistic",
+        "df_den",
+        "pvalue",
+    ):
+        assert getattr(result, name) == pytest.approx(expected[name], rel=SIG), name
+    assert (result.ci.low, result.ci.high) == pytest.approx(expected["ci"], rel=1e-6)
+
+
+def test_fixed_readers_and_fixed_cases(vandyke: pd.DataFrame) -> None:
+    frrc = mrmc_or(vandyke, readers="fixed")
+    assert frrc.statistic == pytest.approx(5.475953, rel=SIG)
+    assert frrc.df_den is None
+    assert frrc.pvalue == pytest.approx(0.01927984, rel=SIG)
+    assert (frrc.ci.low, frrc.ci.high) == pytest.approx((-0.08048591, -0.00711473), rel=SIG)
+    rrfc = mrmc_or(vandyke, cases="fixed")
+    assert rrfc.statistic == pytest.approx(8.704, rel=SIG)
+    assert rrfc.df_den == 4
+    assert rrfc.pvalue == pytest.approx(0.04195875, rel=SIG)
+    assert (rrfc.ci.low, rrfc.ci.high) == pytest.approx((-0.08502022, -0.00258042), rel=SIG)
+
+
+def test_binary_sensitivity_endpoint(vandyke: pd.DataFrame) -> None:
+    # MRMCaov JSS: binary_sens(truth, rating >= 3), jackknife over the 45 diseased cases.
+    result = mrmc_or(vandyke, endpoint="sensitivity", threshold=3)
+    assert result.auc[1] == pytest.approx(0.8222222, rel=SIG)
+    assert result.auc[2] == pytest.approx(0.92, rel=SIG)
+    assert result.n_cases == 45
+    assert result.var_error == pytest.approx(0.0023681257, rel=SIG)
+    assert result.cov1 == pytest.approx(0.0009943883, rel=SIG)
+    assert result.cov2 == pytest.approx(0.0010145903, rel=SIG)
+    assert result.cov3 == pytest.approx(0.0006604938, rel=SIG)
+    assert result.statistic == pytest.approx(6.689493, rel=SIG)
+    assert result.df_den == pytest.approx(15.71732, rel=SIG)
+    assert result.pvalue == pytest.approx(0.02008822, rel=SIG)
+    assert (result.ci.low, result.ci.high) == pytest.approx((-0.1780371, -0.0175185), rel=SIG)
+
+
+def _slow_auc(truth: np.ndarray, scores: np.ndarray) -> float:
+    """Mann–Whitney definition: mean over positive x negative pairs of 1 / ½ / 0."""
+    diff = scores[truth == 1][:, None] - scores[truth == 0][None, :]
+    return float(np.mean((diff > 0) + 0.5 * (diff == 0)))
+
+
+def test_jackknife_equals_brute_force(vandyke: pd.DataFrame) -> None:
+    # Slow definition: recompute every reader AUC with each case left out.
+    cube = vandyke.pivot_table(index=["modality", "reader"], columns="case", values="rating")
+    truth = vandyke.groupby("case")["truth"].first().loc[cube.columns].to_numpy()
+    rows = cube.to_numpy()
+    cases = rows.shape[1]
+    leave = np.empty((rows.shape[0], cases))
+    for c in range(cases):
+        keep = np.arange(cases) != c
+        leave[:, c] = [_slow_auc(truth[keep], row[keep]) for row in rows]
+    centred = leave - leave.mean(axis=1, keepdims=True)
+    cov = (cases - 1) / cases * centred @ centred.T
+    result = mrmc_or(vandyke)
+    assert result.var_error == pytest.approx(np.mean(np.diag(cov)), rel=1e-10)
+    # rows are ordered modality-major: reader r in modality 1 is row r, in 2 row 5 + r.
+    cov1 = np.mean([cov[r, 5 + r] for r in range(5)])
+    assert result.cov1 == pytest.approx(cov1, rel=1e-10)
+
+
+def test_dbm_equals_or_jackknife(vandyke: pd.DataFrame) -> None:
+    # Hillis et al. 2005: DBM with Hillis ddf equals OR with jackknife covariance.
+    dbm = mrmc_dbm(vandyke)
+    orr = mrmc_or(vandyke)
+    assert dbm.statistic == pytest.approx(orr.statistic, rel=1e-9)
+    assert dbm.df_den == pytest.approx(orr.df_den, rel=1e-9)
+    assert dbm.pvalue == pytest.approx(orr.pvalue, rel=1e-9)
+    assert (dbm.ci.low, dbm.ci.high) == pytest.approx((orr.ci.low, orr.ci.high), rel=1e-9)
+    assert dbm.ms_t > dbm.ms_tr > 0
+    assert dbm.ms_tc > 0 and dbm.ms_trc > 0
+
+
+def test_franken_truncated_covariance_gives_ddf_of_fixed_cases() -> None:
+    # Franken 1992 (Iowa OR-DBM MRMC / RJafroc dataset03): Cov2 < Cov3, so the Hillis
+    # error term is MS(T*R) alone and ddf = (t - 1)(r - 1) = 3.
+    frame = pd.read_csv(validation_file("mrmc_franken", "Franken_long.csv"))
+    result = mrmc_or(frame.rename(columns={"treatment": "modality"}))
+    assert result.cov2 < result.cov3
+    assert result.df_den == pytest.approx(3.0)
+    assert result.statistic == pytest.approx(result.ms_t / result.ms_tr)
+
+
+def test_model_vs_readers_brute_force(vandyke: pd.DataFrame) -> None:
+    one = vandyke[vandyke.modality == 2]
+    rng = np.random.default_rng(0)
+    model = one[one.reader == 1].set_index("case")["rating"] + rng.normal(0, 0.5, 114)
+    result = mrmc_model_vs_readers(one, model)
+    truth = one.groupby("case")["truth"].first()
+    model_auc = roc_auc_score(truth.loc[model.index], model)
+    assert result.model_auc == pytest.approx(model_auc)
+    assert result.reader_mean_auc == pytest.approx(0.9408374, rel=SIG)
+    assert result.difference == pytest.approx(model_auc - 0.9408374, abs=1e-6)
+    assert result.ci.low < result.difference < result.ci.high
+    assert result.df > 1
+    with pytest.raises(ValueError, match="choose one"):
+        mrmc_model_vs_readers(vandyke, model)
+
+
+def test_sample_size_is_monotone(vandyke: pd.DataFrame) -> None:
+    pilot = mrmc_or(vandyke)
+    plan = mrmc_sample_size(pilot, effect=0.05, readers=[5, 8, 12]).table
+    cases = plan["cases"].to_numpy()
+    assert np.all(np.diff(cases) < 0)
+    assert np.all(plan["power"] >= 0.8)
+    bigger = mrmc_sample_size(pilot, effect=0.08, readers=[5]).table
+    assert bigger["cases"].iloc[0] < cases[0]
+
+
+def test_invalid_data(vandyke: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="lacks columns"):
+        mrmc_or(vandyke.drop(columns="truth"))
+    with pytest.raises(ValueError, match="not fully crossed"):
+        mrmc_or(vandyke.iloc[1:])
+    broken = vandyke.copy()
+    broken.loc[0, "rating"] = np.nan
+    with pytest.raises(ValueError, match="missing values"):
+        mrmc_or(broken)
+    with pytest.raises(ValueError, match="threshold"):
+        mrmc_or(vandyke, endpoint="sensitivity")
+    with pytest.raises(ValueError, match="covariance"):
+        mrmc_or(vandyke, covariance="bootstrap")
+    one_class = vandyke[vandyke.truth == 1]
+    with pytest.raises(ValueError, match="one class"):
+        mrmc_or(one_class)

@@ -1,0 +1,143 @@
+"""Concealed randomization for the blinded source trial (pure: no Django).
+
+- Juniors are randomized evenly into K groups, one per senior.
+- For each (senior, case), the material's source (AI or a junior of the senior's group)
+  is allocated by permuted blocks of random size, stratified by dataset and one chosen
+  case variable; seeded and reproducible.
+- The allocation list, its seed and parameters are committed to by SHA-256 when the
+  study opens; after unblinding anyone can recompute the hash (:func:`verify_commitment`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+AI = "ai"
+JUNIOR = "junior"
+ALGORITHM = "permuted-blocks-v1"
+
+
+@dataclass(frozen=True)
+class AllocationParameters:
+    """What the allocation depends on besides the case list."""
+
+    seed: int
+    block_sizes: tuple[int, ...] = (2, 4, 6)
+    stratify_by: str = "dataset"  # plus the dataset always; e.g. "probe_type" or "ga_group"
+
+    def __post_init__(self) -> None:
+        if not self.block_sizes or any(b <= 0 or b % 2 for b in self.block_sizes):
+            raise ValueError(f"block sizes must be positive and even (two arms), got {self.block_sizes}")
+
+
+@dataclass(frozen=True)
+class CaseStratum:
+    """A case and the stratum it is randomized in."""
+
+    case_id: str
+    dataset: str
+    variable: str = ""
+
+
+@dataclass(frozen=True)
+class AllocationEntry:
+    """Who prepared the material one senior sees for one case."""
+
+    senior: str
+    case_id: str
+    source: str  # "ai" or "junior"
+    junior: str  # the junior whose material is shown ("" for AI)
+    stratum: str
+    block: int
+
+
+def randomize_groups(juniors: Sequence[str], seniors: Sequence[str], *, seed: int) -> dict[str, list[str]]:
+    """Randomize juniors evenly into one group per senior (sizes differ by at most one)."""
+    if not seniors:
+        raise ValueError("at least one senior is needed")
+    if len(juniors) < len(seniors):
+        raise ValueError(f"{len(juniors)} juniors cannot fill {len(seniors)} groups")
+    if len(set(juniors)) != len(juniors) or len(set(seniors)) != len(seniors):
+        raise ValueError("juniors and seniors must be distinct")
+    rng = np.random.default_rng([seed, 1])
+    shuffled = [juniors[i] for i in rng.permutation(len(juniors))]
+    ordered_seniors = sorted(seniors)
+    groups: dict[str, list[str]] = {s: [] for s in ordered_seniors}
+    for index, junior in enumerate(shuffled):
+        groups[ordered_seniors[index % len(ordered_seniors)]].append(junior)
+    return {s: sorted(g) for s, g in groups.items()}
+
+
+def allocate(
+    cases: Sequence[CaseStratum],
+    groups: dict[str, list[str]],
+    parameters: AllocationParameters,
+) -> list[AllocationEntry]:
+    """Allocate each (senior, case) to AI or a junior of the senior's group.
+
+    Within each senior and stratum, sources come in permuted blocks whose size is drawn
+    from ``parameters.block_sizes``, each block half AI, half junior; the junior of a
+    junior-sourced case is drawn uniformly from the group. Deterministic in the seed.
+    """
+    if not cases:
+        raise ValueError("no cases to allocate")
+    if len({c.case_id for c in cases}) != len(cases):
+        raise ValueError("case ids must be unique")
+    entries: list[AllocationEntry] = []
+    for senior_index, senior in enumerate(sorted(groups)):
+        juniors = groups[senior]
+        if not juniors:
+            raise ValueError(f"senior {senior} has no juniors in his group")
+        strata: dict[str, list[CaseStratum]] = defaultdict(list)
+        for case in sorted(cases, key=lambda c: c.case_id):
+            strata[f"{case.dataset}|{case.variable}"].append(case)
+        for stratum_index, stratum in enumerate(sorted(strata)):
+            rng = np.random.default_rng([parameters.seed, 2, senior_index, stratum_index])
+            members = strata[stratum]
+            order = [members[i] for i in rng.permutation(len(members))]
+            sources: list[tuple[str, int]] = []
+            block = 0
+            while len(sources) < len(order):
+                size = int(rng.choice(parameters.block_sizes))
+                arms = [AI] * (size // 2) + [JUNIOR] * (size // 2)
+                sources.extend((arms[i], block) for i in rng.permutation(size))
+                block += 1
+            for case, (source, block_number) in zip(order, sources, strict=False):
+                junior = juniors[int(rng.integers(len(juniors)))] if source == JUNIOR else ""
+                entries.append(
+                    AllocationEntry(senior, case.case_id, source, junior, stratum, block_number)
+                )
+    return entries
+
+
+def canonical_document(
+    entries: Sequence[AllocationEntry], groups: dict[str, list[str]], parameters: AllocationParameters
+) -> str:
+    """The exact text committed to: parameters, groups and the sorted allocation list."""
+    document = {
+        "algorithm": ALGORITHM,
+        "parameters": {**asdict(parameters), "block_sizes": list(parameters.block_sizes)},
+        "groups": {s: sorted(g) for s, g in sorted(groups.items())},
+        "allocation": [
+            asdict(e) for e in sorted(entries, key=lambda e: (e.senior, e.case_id))
+        ],
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def commitment(
+    entries: Sequence[AllocationEntry], groups: dict[str, list[str]], parameters: AllocationParameters
+) -> str:
+    """SHA-256 of the canonical document."""
+    return hashlib.sha256(canonical_document(entries, groups, parameters).encode()).hexdigest()
+
+
+def verify_commitment(document: str, expected: str) -> bool:
+    """Whether a disclosed allocation document hashes to the commitment shown at opening."""
+    return hashlib.sha256(document.encode()).hexdigest() == expected
