@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -96,7 +97,7 @@ class StudyData:
     blinded: pd.DataFrame = field(default_factory=lambda: _empty(BLINDED_COLUMNS))
     qualitative: pd.DataFrame = field(default_factory=lambda: _empty(QUALITATIVE_COLUMNS))
 
-    @property
+    @cached_property
     def snapshot(self) -> str:
         """SHA-256 of the data, the same for the same reads whatever their row order."""
         return snapshot_hash(self)

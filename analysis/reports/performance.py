@@ -66,7 +66,7 @@ def performance_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 
             if rows.empty:
                 continue
             ratings, truth, readers, cases = rating_matrix(rows, "rating")
-            decisions, _, _, _ = rating_matrix(rows, "decision")
+            decisions = rating_matrix(rows, "decision")[0]
             if not both_classes(truth):
                 notes.append(f"{dataset} / {group}: one truth class only; skipped.")
                 continue
@@ -134,7 +134,7 @@ def _delta_auc(data: StudyData, dataset: str, n_resamples: int, seed: int) -> li
     if unaided.empty or aided.empty:
         return []
     r_u, truth, readers_u, cases_u = rating_matrix(unaided)
-    r_a, _, readers_a, cases_a = rating_matrix(aided)
+    r_a, _truth, readers_a, cases_a = rating_matrix(aided)
     readers = sorted(set(readers_u) & set(readers_a))
     cases = sorted(set(cases_u) & set(cases_a))
     if len(readers) < 2 or not cases:

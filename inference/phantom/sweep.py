@@ -109,9 +109,11 @@ class SweepOptions:
 
 def _smooth_series(rng: np.random.Generator, n: int, scale: float, sigma: float) -> np.ndarray:
     """A smooth zero-mean random series of standard deviation about ``scale``."""
-    raw = ndimage.gaussian_filter1d(rng.standard_normal(n + 40), sigma, mode="reflect")[20:-20]
-    std = raw.std()
-    return raw / (std if std > 1e-9 else 1.0) * scale
+    pad = int(3 * sigma) + 1
+    raw = ndimage.gaussian_filter1d(rng.standard_normal(n + 2 * pad), sigma, mode="reflect")
+    # Scale by the filter's theoretical gain, not the sample std (short series would blow up).
+    gain = 1.0 / math.sqrt(2.0 * math.sqrt(math.pi) * max(sigma, 0.5))
+    return raw[pad : pad + n] / gain * scale
 
 
 def _rotate(v: np.ndarray, axis: np.ndarray, angle_rad: float) -> np.ndarray:

@@ -225,7 +225,7 @@ def _read_session(auditor: LeakAuditor, session: ReadingSession) -> None:
         auditor.crawl(case_url, reverse("readers:api-sessions"))
         token = case_url.rstrip("/").split("/")[-1]
         api = auditor.get(reverse("readers:api-assignment", kwargs={"token": token}))
-        assert api.status_code == 200
+        assert api.status_code == 200, api.content
         json_body = {"content_type": "application/json"}
         auditor.send("post", reverse("readers:draft", kwargs={"token": token}),
                      json.dumps({"severe": True, "comment": "mine"}), **json_body)

@@ -45,14 +45,18 @@ def test_verify_audit_passes_on_a_clean_database(coordinator: Any) -> None:
 
 
 def test_audit_row_shares_the_transaction_of_the_change(coordinator: Any) -> None:
-    with pytest.raises(RuntimeError):
-        audit_record(actor=coordinator, action=AuditAction.STUDY_UPDATED, target=None)
     before = AuditEvent.objects.count()
     with pytest.raises(ZeroDivisionError), transaction.atomic():
         services.study_create(actor=coordinator, title="Doomed", design=StudyDesign.STANDALONE)
         _ = 1 / 0
     assert AuditEvent.objects.count() == before
     assert not Study.objects.filter(title="Doomed").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_audit_record_refuses_to_run_outside_a_transaction(coordinator: Any) -> None:
+    with pytest.raises(RuntimeError):
+        audit_record(actor=coordinator, action=AuditAction.STUDY_UPDATED, target=None)
 
 
 def _tamper(row_id: int) -> None:

@@ -22,12 +22,13 @@ DROP FUNCTION IF EXISTS trials_auditevent_append_only();
 
 def forwards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(TRIGGER_SQL)
+        # No parameters: psycopg must not read the "%" of RAISE as a placeholder.
+        schema_editor.execute(TRIGGER_SQL, params=None)
 
 
 def backwards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_SQL)
+        schema_editor.execute(DROP_SQL, params=None)
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,160 @@
+"""MRMC: Obuchowski–Rockette (Hillis df) junior vs junior with AI; AI vs reader panels;
+the sample size of a follow-up study from this study's variance components."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analysis.frames import AI_READER, StudyData
+from analysis.reports._common import counts
+from analysis.reports._common import gettext_noop as _
+from analysis.reports.base import Report, ReportFigure, ReportTable
+from analysis.stats import MRMCResult, mrmc_dbm, mrmc_model_vs_readers, mrmc_or, mrmc_sample_size
+
+OR_METHODS = _(
+    "Obuchowski–Rockette analysis of junior readers alone vs with AI, random readers and "
+    "random cases, Hillis (2007) denominator degrees of freedom, jackknife covariances "
+    "(for sensitivity and specificity, of the severe calls, the jackknife runs over the "
+    "cases of the truth class the metric uses, as MRMCaov does). Difference = with AI − "
+    "alone. DBM (jackknife pseudovalues) for the AUC as a cross-check: it equals OR with "
+    "jackknife covariances (Hillis 2005)."
+)
+PANEL_METHODS = _(
+    "The AI as a fixed reader against the mean AUC of a random reader panel (unaided reads): "
+    "OR single-test analysis with Hillis df, jackknife covariances. Difference = AI − panel."
+)
+SIZE_METHODS = _(
+    "Cases needed for 80 % power (two-sided α = 0.05) to detect the stated AUC difference "
+    "between two modalities in a fully crossed RRRC study, from this study's OR variance "
+    "components (Hillis, Obuchowski & Berbaum 2011)."
+)
+MODALITY_ORDER = ("aided", "unaided")
+
+
+def _long(data: StudyData) -> pd.DataFrame:
+    """Juniors' unaided and aided reads, fully crossed (readers and cases in both)."""
+    reads = data.reads
+    juniors = reads[(reads["tier"] == "junior") & reads["modality"].isin(MODALITY_ORDER)]
+    if juniors.empty:
+        return juniors
+    per = juniors.groupby(["reader", "case"])["modality"].nunique()
+    complete = per[per == 2].reset_index()[["reader", "case"]]
+    cases_by_reader = complete.groupby("case")["reader"].nunique()
+    readers = complete["reader"].unique()
+    full_cases = cases_by_reader[cases_by_reader == len(readers)].index
+    keep = juniors[juniors["reader"].isin(readers) & juniors["case"].isin(full_cases)]
+    return keep.loc[:, ["reader", "modality", "case", "truth", "rating", "decision"]]
+
+
+def _or_row(label: str, result: MRMCResult) -> dict[str, Any]:
+    return {
+        "endpoint": label, "readers": result.n_readers, "cases": result.n_cases,
+        "alone": result.auc.get("unaided", np.nan), "with_ai": result.auc.get("aided", np.nan),
+        "difference": result.difference, "ci_low": result.ci.low, "ci_high": result.ci.high,
+        "F": result.statistic, "df_num": result.df_num, "df_den": result.df_den, "pvalue": result.pvalue,
+        "var_r": result.var_r, "var_tr": result.var_tr, "var_error": result.var_error,
+        "cov1": result.cov1, "cov2": result.cov2, "cov3": result.cov3, "method": result.method,
+    }
+
+
+def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
+    """OR/DBM junior vs junior with AI (AUC, sensitivity, specificity), AI vs panels, sample size."""
+    notes: list[str] = []
+    long = _long(data)
+    or_rows: list[dict[str, Any]] = []
+    reader_auc = pd.DataFrame(columns=["reader", "unaided", "aided"])
+    pilot: MRMCResult | None = None
+    if long.empty or long["reader"].nunique() < 2:
+        notes.append(_("MRMC needs at least two junior readers with reads alone and with AI."))
+    else:
+        # Modality codes sort so that "aided" comes first: difference = aided − unaided.
+        pilot = mrmc_or(long, endpoint="auc")
+        or_rows.append(_or_row("auc", pilot))
+        reader_auc = pilot.reader_auc.reset_index().rename_axis(None, axis=1)
+        calls = long.assign(rating=long["decision"].astype(float))
+        for endpoint in ("sensitivity", "specificity"):
+            try:
+                or_rows.append(_or_row(endpoint, mrmc_or(calls, endpoint=endpoint, threshold=0.5)))
+            except ValueError as exc:
+                notes.append(f"OR {endpoint}: {exc}")
+        dbm = mrmc_dbm(long)
+        or_rows.append({
+            "endpoint": "auc (DBM)", "readers": pilot.n_readers, "cases": pilot.n_cases,
+            "alone": dbm.auc.get("unaided", np.nan), "with_ai": dbm.auc.get("aided", np.nan),
+            "difference": dbm.difference, "ci_low": dbm.ci.low, "ci_high": dbm.ci.high, "F": dbm.statistic,
+            "df_num": dbm.df_num, "df_den": dbm.df_den, "pvalue": dbm.pvalue, "var_r": np.nan,
+            "var_tr": np.nan, "var_error": np.nan, "cov1": np.nan, "cov2": np.nan, "cov3": np.nan,
+            "method": dbm.method,
+        })
+    or_frame = pd.DataFrame(or_rows)
+
+    panel_rows: list[dict[str, Any]] = []
+    reads = data.reads
+    ai = reads[reads["reader"] == AI_READER].set_index("case")["rating"]
+    panels = {"junior": ("junior",), "mid_level": ("mid_level",), "junior + mid_level": ("junior", "mid_level")}
+    if not ai.empty:
+        for label, tiers in panels.items():
+            panel = reads[reads["tier"].isin(tiers) & (reads["modality"] == "unaided")]
+            panel = panel[panel["case"].isin(ai.index)]
+            if panel["reader"].nunique() < 2:
+                continue
+            complete = panel.groupby("case")["reader"].nunique()
+            panel = panel[panel["case"].isin(complete[complete == panel["reader"].nunique()].index)]
+            try:
+                result = mrmc_model_vs_readers(panel.loc[:, ["reader", "modality", "case", "truth", "rating"]],
+                                               ai, modality="unaided")
+            except ValueError as exc:
+                notes.append(f"AI vs {label}: {exc}")
+                continue
+            panel_rows.append({
+                "panel": label, "readers": int(panel["reader"].nunique()), "cases": int(panel["case"].nunique()),
+                "ai_auc": result.model_auc, "panel_mean_auc": result.reader_mean_auc,
+                "difference": result.difference, "ci_low": result.ci.low, "ci_high": result.ci.high,
+                "t": result.statistic, "df": result.df, "pvalue": result.pvalue, "method": result.method,
+            })
+    panel_frame = pd.DataFrame(panel_rows)
+
+    size_frame = pd.DataFrame(columns=["readers", "cases", "power", "df_den", "effect"])
+    if pilot is not None:
+        delta = effect if effect is not None else max(abs(pilot.difference), 0.02)
+        try:
+            size = mrmc_sample_size(pilot, effect=delta, readers=(3, 5, 8, 10, 15, 20))
+            size_frame = size.table.assign(effect=delta)
+        except ValueError as exc:
+            notes.append(f"sample size: {exc}")
+    n = counts(data)
+    n_text = (f"{long['case'].nunique()} cases, {long['reader'].nunique()} junior readers × 2 modalities"
+              if not long.empty else "0 cases")
+    return Report(
+        key="mrmc",
+        title=_("MRMC analysis"),
+        tables=(
+            ReportTable("or", _("Obuchowski–Rockette: junior alone vs with AI"), or_frame, OR_METHODS, n_text),
+            ReportTable("reader_auc", _("Reader AUCs alone and with AI"), reader_auc, OR_METHODS, n_text),
+            ReportTable("ai_vs_panel", _("The AI against reader panels"), panel_frame, PANEL_METHODS,
+                        f"{n['cases']} cases, {n['readers']} readers (+ AI)"),
+            ReportTable("sample_size", _("Sample size of a follow-up study"), size_frame, SIZE_METHODS, n_text),
+        ),
+        figures=(ReportFigure("reader_auc", _("Reader AUC alone vs with AI"), _figure(reader_auc)),),
+        methods=f"{OR_METHODS} {PANEL_METHODS} {SIZE_METHODS}",
+        n=n,
+        snapshot=data.snapshot,
+        notes=tuple(notes),
+    )
+
+
+def _figure(reader_auc: pd.DataFrame) -> go.Figure:
+    figure = go.Figure()
+    if not reader_auc.empty and {"unaided", "aided"} <= set(reader_auc.columns):
+        figure.add_trace(go.Scatter(x=reader_auc["unaided"], y=reader_auc["aided"], mode="markers+text",
+                                    text=reader_auc["reader"].astype(str), textposition="top center",
+                                    marker={"size": 10, "color": "#ff7f0e"}, name="junior readers"))
+    figure.add_trace(go.Scatter(x=[0.5, 1], y=[0.5, 1], mode="lines", line={"dash": "dot", "color": "#999"},
+                                showlegend=False))
+    figure.update_layout(xaxis={"title": "AUC alone", "range": [0.5, 1]},
+                         yaxis={"title": "AUC with AI", "range": [0.5, 1]}, template="plotly_white", height=420)
+    return figure
