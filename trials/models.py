@@ -460,3 +460,48 @@ class AuditEvent(models.Model):
 
 
 CONDITION_VALUES = [c.value for c in Condition]
+
+
+class AllocationList(UUIDModel):
+    """The concealed allocation of a source-blinded study, generated before any review.
+
+    ``document`` is the canonical text whose SHA-256 (``commitment``) is shown when the
+    study opens; it is disclosed only after unblinding.
+    """
+
+    study = models.OneToOneField(Study, on_delete=models.PROTECT, related_name="allocation_list")
+    seed = models.BigIntegerField()
+    parameters = models.JSONField()
+    groups = models.JSONField()
+    document = models.TextField()
+    commitment = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"allocation of {self.study}"
+
+
+class Allocation(UUIDModel):
+    """Which material one senior reviews for one case: the AI's or a given junior's."""
+
+    allocation_list = models.ForeignKey(AllocationList, on_delete=models.PROTECT, related_name="entries")
+    senior = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="allocations")
+    source = models.CharField(max_length=16, choices=MaterialSource.choices)
+    junior = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    stratum = models.CharField(max_length=200)
+    block = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["allocation_list", "senior", "case"]
+        constraints = [
+            models.UniqueConstraint(fields=["allocation_list", "senior", "case"], name="allocation_unique"),
+            models.CheckConstraint(
+                condition=(Q(source="ai") & Q(junior__isnull=True)) | (Q(source="junior") & Q(junior__isnull=False)),
+                name="allocation_source_matches_junior",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"allocation {self.pk}"

@@ -60,7 +60,7 @@ def subgroups_report(data: StudyData) -> Report:
                 row |= {"ai_auc": np.nan, "ai_auc_low": np.nan, "ai_auc_high": np.nan}
             for group, tier, modality in GROUPS[:3]:
                 readers = part[(part["tier"] == tier) & (part["modality"] == modality)]
-                aucs = [roc_auc(r["truth"], r["rating"]).auc for _, r in readers.groupby("reader")
+                aucs = [roc_auc(r["truth"], r["rating"]).auc for _reader, r in readers.groupby("reader")
                         if both_classes(r["truth"].to_numpy(dtype=int))]
                 row[f"{group}_mean_auc"] = float(np.mean(aucs)) if aucs else np.nan
             auc_rows.append(row)

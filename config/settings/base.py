@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "csp",
     "trials",
@@ -176,6 +177,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Blinded, randomized reader studies of NCLS for neonatal cranial ultrasound.",
     "VERSION": "0.1.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The docs page loads Swagger UI from our own static files: the CSP allows no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     # Several models share field names (kind, status) with different choices: name each set.
     "ENUM_NAME_OVERRIDES": {
         "StudyStatusEnum": "trials.models.StudyStatus",

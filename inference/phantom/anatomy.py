@@ -101,14 +101,14 @@ VENTRICLE_LUMEN = (Tissue.LATERAL_VENTRICLE, Tissue.CHOROID, Tissue.BLOOD)
 # Lateral-ventricle centre line of the left side in normalised coordinates, with the
 # half-width (lateral), half-height (mm, at term) and tilt of its cross-section.
 _LV_PATH: tuple[tuple[float, float, float, float, float, float], ...] = (
-    (0.11, 0.50, -0.17, 1.8, 1.1, 30.0),  # frontal horn tip
-    (0.13, 0.36, -0.19, 3.4, 1.6, 30.0),  # frontal horn
-    (0.14, 0.14, -0.20, 3.2, 1.5, 25.0),  # foramen of Monro
-    (0.16, -0.05, -0.22, 3.1, 1.4, 20.0),  # body
-    (0.19, -0.22, -0.20, 3.4, 2.0, 12.0),  # posterior body
-    (0.27, -0.38, -0.12, 5.0, 5.0, 0.0),  # atrium (trigone)
-    (0.26, -0.55, -0.08, 3.0, 3.0, 0.0),  # occipital horn
-    (0.22, -0.68, -0.06, 1.4, 1.4, 0.0),  # occipital tip
+    (0.11, 0.50, -0.17, 2.4, 1.6, 30.0),  # frontal horn tip
+    (0.13, 0.36, -0.19, 4.4, 2.3, 30.0),  # frontal horn
+    (0.14, 0.14, -0.20, 4.2, 2.2, 25.0),  # foramen of Monro
+    (0.16, -0.05, -0.22, 4.0, 2.1, 20.0),  # body
+    (0.19, -0.22, -0.20, 4.2, 2.6, 12.0),  # posterior body
+    (0.27, -0.38, -0.12, 5.6, 5.4, 0.0),  # atrium (trigone)
+    (0.26, -0.55, -0.08, 3.4, 3.2, 0.0),  # occipital horn
+    (0.22, -0.68, -0.06, 1.6, 1.6, 0.0),  # occipital tip
 )
 _TEMPORAL_PATH: tuple[tuple[float, float, float, float, float, float], ...] = (
     (0.29, -0.36, -0.04, 1.3, 1.3, 0.0),
@@ -403,7 +403,7 @@ def build_brain(
     if p.sulcal_depth_mm > 0.5:
         coarse = max(2, int(p.sulcal_scale_mm / voxel_mm / 1.5))
         folds = _smooth_noise(rng, labels.shape, coarse, 1.2)
-        width = 0.05 + 0.03 * (p.sulcal_depth_mm / 9.0)
+        width = 0.06 + 0.05 * (p.sulcal_depth_mm / 9.0)
         sulci = brain & (depth_mm < p.sulcal_depth_mm) & (np.abs(folds) < width)
         labels[sulci] = Tissue.SULCUS
         del folds
@@ -457,9 +457,9 @@ def build_brain(
     beta = np.degrees(np.arctan2(cz, cy)).astype(np.float32)
     above_cc = (rho > 1.12) & (beta > -20) & (beta < 200) | (cz > 0.9)
     ax_abs = np.abs(xs)
-    fissure = brain & above_cc & (uz < 0.25) & (ax_abs < 1.6 * k + 0.4)
-    labels[fissure & (ax_abs >= 0.5)] = Tissue.CSF
-    labels[fissure & (ax_abs < 0.5)] = Tissue.FALX
+    fissure = brain & above_cc & (uz < 0.25) & (ax_abs < 1.0 * k + 0.3)
+    labels[fissure & (ax_abs >= 0.35)] = Tissue.CSF
+    labels[fissure & (ax_abs < 0.35)] = Tissue.FALX
     if p.ga_weeks >= 28:
         cing = brain & (np.abs(rho - 1.55) < 0.04) & (beta > 5) & (beta < 175) & (ax_abs < 6.0 * k)
         labels[cing] = Tissue.SULCUS
@@ -527,13 +527,13 @@ def build_brain(
         slice(max(0, int(i.min()) - margin), min(n, int(i.max()) + margin + 1))
         for i, n in zip(idx, labels.shape, strict=True)
     )
-    halo = ndimage.gaussian_filter(fluid[win].astype(np.float32), 1.6 / voxel_mm)
+    halo = ndimage.gaussian_filter(fluid[win].astype(np.float32), 1.1 / voxel_mm)
     sub_labels = labels[win]
     tissue = ~np.isin(sub_labels, [int(t) for t in (*FLUID, Tissue.BACKGROUND, Tissue.SKULL,
                                                    Tissue.SCALP, Tissue.CHOROID, Tissue.BLOOD)])
-    echo[win] *= np.where(tissue, 1.0 + 1.6 * np.clip(halo * 2.5, 0.0, 1.0), 1.0).astype(np.float32)
+    echo[win] *= np.where(tissue, 1.0 + 2.0 * np.clip(halo * 2.5, 0.0, 1.0), 1.0).astype(np.float32)
     texture = _smooth_noise(rng, labels.shape, max(2, int(3.0 / voxel_mm)), 1.0)
-    echo *= np.where(brain, 1.0 + 0.18 * texture, 1.0).astype(np.float32)
+    echo *= np.where(brain, np.exp(0.3 * texture), 1.0).astype(np.float32)
     echo = np.clip(echo, 0.0, None).astype(np.float32)
     return BrainVolume(params=p, labels=labels, echo=echo, origin=lo, voxel_mm=voxel_mm,
                        angles=view_angles(p))
@@ -564,8 +564,8 @@ def _paint_lesions(
         start = int(len(path) * (1.0 - fill))
         f = plan.lv_dilation[side]
         for c, rl, rv, _ in path[start:]:
-            blob = c + np.array([0.0, 0.0, 0.3 * rv * k * f])
-            r = max(rl, rv) * k * f * 1.2
+            blob = c + np.array([0.0, 0.0, 0.45 * rv * k * f])
+            r = max(rl, rv) * k * f * 0.75
             paint.ellipsoid(blob, (r, r, r), Tissue.BLOOD, only=lumen)
         # A clot cast also sits in the body next to the germinal matrix.
         c = p.point(sign * 0.15, 0.05, -0.2)

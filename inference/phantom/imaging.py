@@ -20,7 +20,7 @@ from inference.phantom.geometry import SectorGeometry
 from inference.phantom.styles import MachineStyle
 
 #: Envelope level (dB) shown as white at zero gain; tissue of reflectivity 1 sits near it.
-REFERENCE_DB = 32.0
+REFERENCE_DB = 29.0
 #: Mean/std of a Rayleigh envelope: sqrt(pi/(4-pi)).
 RAYLEIGH_SNR = math.sqrt(math.pi / (4.0 - math.pi))
 

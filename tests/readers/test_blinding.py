@@ -222,6 +222,7 @@ def _read_session(auditor: LeakAuditor, session: ReadingSession) -> None:
         if response.status_code != 302:
             break
         case_url = response["Location"]
+        assert case_url.startswith("/read/"), case_url
         auditor.crawl(case_url, reverse("readers:api-sessions"))
         token = case_url.rstrip("/").split("/")[-1]
         api = auditor.get(reverse("readers:api-assignment", kwargs={"token": token}))
@@ -287,6 +288,7 @@ def test_reader_sees_nothing_forbidden(design):
     assert next_api.status_code == 403 and next_api.json()["opens_at"]
     later = timezone.now() + timedelta(days=setup.study.washout_days, hours=1)
     with mock.patch("django.utils.timezone.now", return_value=later):
+        client.force_login(reader)  # the session cookie of a month ago has expired
         auditor.ai_allowed = True
         before = auditor.media_seen
         _read_session(auditor, aided)

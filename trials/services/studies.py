@@ -18,6 +18,7 @@ from trials.models import (
     Role,
     Site,
     Study,
+    StudyDesign,
     StudyStatus,
 )
 
@@ -93,6 +94,10 @@ def study_transition(*, actor: Any, study: Study, to: str, reason: str = "") -> 
         )
     if to == StudyStatus.UNBLINDED and not reason.strip():
         raise ValidationError(_("Unblinding needs a reason."))
+    if to == StudyStatus.OPEN and study.design == StudyDesign.SOURCE_BLINDED:
+        from trials.services.allocation import allocation_commit_on_open
+
+        allocation_commit_on_open(actor=actor, study=study)
     before = {"status": study.status}
     study.status = to
     now = timezone.now()

@@ -1,0 +1,70 @@
+"""Allocation in the database: made once before opening, committed, concealed, verified."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from trials import services
+from trials.models import Allocation, AuditEvent, StudyDesign
+from trials.services.allocation import allocation_disclose, allocation_generate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def trial(django_user_model):
+    coordinator = django_user_model.objects.create_user("coord")
+    juniors = [django_user_model.objects.create_user(f"j{i}") for i in range(6)]
+    seniors = [django_user_model.objects.create_user(f"s{i}") for i in range(2)]
+    study = services.study_create(actor=coordinator, title="Source trial", design=StudyDesign.SOURCE_BLINDED)
+    dataset = services.dataset_create(actor=coordinator, study=study, name="Internal", kind="internal")
+    for i in range(20):
+        services.case_create(actor=coordinator, dataset=dataset, code=f"C{i:02d}", conditions=["normal"], probe_type="convex" if i % 2 else "linear")
+    return coordinator, study, juniors, seniors
+
+
+def test_generate_open_lock_unblind_verify(trial):
+    coordinator, study, juniors, seniors = trial
+    allocation_list = allocation_generate(
+        actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=42, stratify_by="probe_type"
+    )
+    assert Allocation.objects.filter(allocation_list=allocation_list).count() == 20 * 2
+    study = services.study_transition(actor=coordinator, study=study, to="open")
+    assert study.allocation_commitment == allocation_list.commitment
+    committed = AuditEvent.objects.filter(study_id=study.pk, action="allocation.committed")
+    assert committed.count() == 2
+    assert all("allocation" not in e.after for e in committed)  # only the hash is audited
+    with pytest.raises(PermissionDenied):
+        allocation_disclose(study=study)
+    study = services.study_transition(actor=coordinator, study=study, to="locked")
+    with pytest.raises(PermissionDenied):
+        allocation_disclose(study=study)
+    study = services.study_transition(actor=coordinator, study=study, to="unblinded", reason="primary analysis")
+    disclosure = allocation_disclose(study=study)
+    assert disclosure.verified
+
+
+def test_a_changed_allocation_fails_verification(trial):
+    coordinator, study, juniors, seniors = trial
+    allocation_list = allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=1)
+    for to in ("open", "locked"):
+        study = services.study_transition(actor=coordinator, study=study, to=to)
+    study = services.study_transition(actor=coordinator, study=study, to="unblinded", reason="analysis")
+    tampered = allocation_list.document.replace('"source":"ai"', '"source":"junior"', 1)
+    type(allocation_list).objects.filter(pk=allocation_list.pk).update(document=tampered)
+    disclosure = allocation_disclose(study=study)
+    assert not disclosure.hash_matches and not disclosure.verified
+
+
+def test_allocation_is_made_once_and_only_in_draft(trial):
+    coordinator, study, juniors, seniors = trial
+    allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=1)
+    with pytest.raises(ValidationError, match="cannot change"):
+        allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=2)
+
+
+def test_opening_without_allocation_is_refused(trial):
+    coordinator, study, _, _ = trial
+    with pytest.raises(ValidationError, match="Generate the allocation"):
+        services.study_transition(actor=coordinator, study=study, to="open")
