@@ -136,17 +136,33 @@ def group_reads(reads: pd.DataFrame, group: str, dataset: str | None = None) -> 
     raise ValueError(f"unknown reader group {group!r}")
 
 
+def reader_case_matrices(
+    rows: pd.DataFrame, columns: tuple[str, ...] = ("rating", "decision")
+) -> tuple[dict[str, np.ndarray], np.ndarray, list[str], list[str]]:
+    """Readers × cases matrices of ``columns`` and the cases' truth; only cases every reader read.
+
+    Returns (matrices by column, truth, readers, cases), readers and cases sorted.
+    """
+    reader_codes, readers = pd.factorize(rows["reader"].astype(str), sort=True)
+    case_codes, cases = pd.factorize(rows["case"].astype(str), sort=True)
+    shape = (len(readers), len(cases))
+    seen = np.zeros(shape, dtype=bool)
+    seen[reader_codes, case_codes] = True
+    keep = seen.all(axis=0)
+    matrices = {}
+    for column in columns:
+        matrix = np.full(shape, np.nan)
+        matrix[reader_codes, case_codes] = rows[column].to_numpy(dtype=float)
+        matrices[column] = matrix[:, keep]
+    truth = np.zeros(len(cases), dtype=int)
+    truth[case_codes] = rows["truth"].to_numpy(dtype=int)
+    return matrices, truth[keep], [str(r) for r in readers], [str(c) for c, k in zip(cases, keep, strict=True) if k]
+
+
 def rating_matrix(rows: pd.DataFrame, column: str = "rating") -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
-    """Readers × cases matrix of ``column`` with the cases' truth; only fully read cases.
+    """Readers × cases matrix of ``column`` with the cases' truth; only cases every reader read.
 
     Returns (matrix, truth, readers, cases), readers and cases sorted.
     """
-    table = rows.pivot_table(index="reader", columns="case", values=column, aggfunc="first")
-    table = table.dropna(axis=1, how="any").sort_index().sort_index(axis=1)
-    truth = rows.drop_duplicates("case").set_index("case")["truth"].reindex(table.columns)
-    return (
-        table.to_numpy(dtype=float),
-        truth.to_numpy(dtype=int),
-        [str(r) for r in table.index],
-        [str(c) for c in table.columns],
-    )
+    matrices, truth, readers, cases = reader_case_matrices(rows, (column,))
+    return matrices[column], truth, readers, cases

@@ -1,6 +1,26 @@
-"""URL routes of the analysis app: pages and API."""
+"""URL routes of the analysis app: pages, downloads and API."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from analysis import views
 
 app_name = "analysis"
-urlpatterns: list = []
+urlpatterns = [
+    path("studies/<uuid:study_id>/analysis/", views.analysis_index, name="index"),
+    path("studies/<uuid:study_id>/analysis/export.zip", views.export_zip, name="export-zip"),
+    path("studies/<uuid:study_id>/analysis/reads/<slug:fmt>/", views.export_reads, name="export-reads"),
+    path("studies/<uuid:study_id>/analysis/<slug:key>/", views.report_page, name="report"),
+    path(
+        "studies/<uuid:study_id>/analysis/<slug:key>/tables/<slug:table>.<slug:fmt>",
+        views.export_table,
+        name="export-table",
+    ),
+    path(
+        "studies/<uuid:study_id>/analysis/<slug:key>/figures/<slug:name>.html",
+        views.export_figure,
+        name="export-figure",
+    ),
+    path("analysis-jobs/<uuid:job_id>/", views.job_progress, name="job"),
+    path("api/studies/<uuid:study_id>/analysis/<slug:key>/", views.api_report, name="api-report"),
+    path("api/analysis-jobs/<uuid:job_id>/", views.api_job, name="api-job"),
+]

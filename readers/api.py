@@ -67,12 +67,12 @@ class SessionNextApi(APIView):
     @extend_schema(request=None, responses={200: dict})
     def post(self, request: Request, session_id: Any) -> Response:
         session = access_session(request.user, session_id)
-        opening = services.session_availability(session=session)
-        if opening.reason:
-            return _refusal(services.ReadingRefused(opening.reason, opens_at=opening.at))
         following = services.session_next_assignment(session=session)
-        if following is None:
+        if following is None and session.completed_at is not None:
             return Response(status=status.HTTP_204_NO_CONTENT)
+        if following is None:
+            opening = services.session_availability(session=session)
+            return _refusal(services.ReadingRefused(opening.reason or "Nothing to read.", opens_at=opening.at))
         try:
             assignment = services.assignment_serve(reader=request.user, assignment=following)
         except services.ReadingRefused as exc:
@@ -104,7 +104,6 @@ class ReadSubmitApi(APIView):
         payload = SubmitSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         event_id = payload.validated_data["client_event_id"]
-        replay = Read.objects.filter(client_event_id=event_id, assignment=assignment).exists()
         try:
             read = services.read_submit(reader=request.user, assignment=assignment,
                                         answer=payload.answer(), client_event_id=event_id)
@@ -112,9 +111,8 @@ class ReadSubmitApi(APIView):
             return _refusal(exc)
         except ValidationError as exc:
             return _invalid(exc)
-        created = not replay and read.client_event_id == event_id
         return Response(ReadSerializer(read).data,
-                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+                        status=status.HTTP_200_OK if read.replayed else status.HTTP_201_CREATED)
 
 
 class ReadReviseApi(APIView):

@@ -338,16 +338,11 @@ def assignment_serve(*, reader: Any, assignment: Assignment) -> Assignment:
     if assignment.served_at is None:
         assignment.served_at = now
         changed.append("served_at")
+        # Not audited on its own: served_at is part of the read's audit row, and a second
+        # row per case would double the load on the audit chain's lock.
         if session.started_at is None:
             session.started_at = now
             session.save(update_fields=["started_at", "modified"])
-        audit_record(
-            actor=reader,
-            action=AuditAction.ASSIGNMENT_SERVED,
-            target=assignment,
-            study=session.study,
-            after={"position": assignment.position, "served_at": now.isoformat()},
-        )
     if assignment.active_since is None:
         assignment.active_since = now
     assignment.last_seen_at = now
@@ -424,12 +419,14 @@ def read_submit(
     """Record a reader's answer once; a repeated submission returns the first read.
 
     The same ``client_event_id`` always gives back the read it first made (retries,
-    double clicks, lost responses). Another answer to an answered case is refused.
+    double clicks, lost responses), with ``read.replayed`` True. Another answer to an
+    answered case is refused.
     """
     existing = Read.objects.filter(client_event_id=client_event_id).first()
     if existing is not None:
         if existing.assignment_id != assignment.pk or existing.reader_id != reader.pk:
             raise AlreadyAnswered(_("This submission id was used for another case."))
+        existing.replayed = True
         return existing
     answer = answer.cleaned()
     now = timezone.now()
@@ -441,6 +438,7 @@ def read_submit(
         # Re-read under the lock: a concurrent retry may have just committed.
         first = Read.objects.filter(assignment=assignment).first()
         if first is not None and first.client_event_id == client_event_id:
+            first.replayed = True
             return first
         raise AlreadyAnswered(_("You have answered this case already."))
     _require_open(session, now)
@@ -470,26 +468,35 @@ def read_submit(
     )
     # Uniqueness is settled under the row lock above and the check constraints are in
     # the database; skipping their per-field queries keeps submission fast.
-    read.full_clean(validate_unique=False, validate_constraints=False)
+    read.full_clean(exclude=["assignment", "reader"], validate_unique=False, validate_constraints=False)
     read.save()
+    read.replayed = False
     assignment.answered_at = now
     assignment.last_seen_at = now
     assignment.draft = {}
     assignment.save(
         update_fields=["answered_at", "active_ms", "active_since", "last_seen_at", "draft", "modified"]
     )
+    completed = not session.assignments.filter(answered_at__isnull=True).exists()
+    if completed:
+        session.completed_at = now
+        session.save(update_fields=["completed_at", "modified"])
+        rules.on_completed(session)
+    # Audit rows last: the chain's lock is then held only until the commit.
     audit_record(
         actor=reader,
         action=AuditAction.READ_SUBMITTED,
         target=read,
         study=session.study,
-        after=_answer_record(answer) | {"wall_ms": wall_ms, "active_ms": read.active_ms},
+        after=_answer_record(answer) | {
+            "assignment": assignment.token,
+            "served_at": read.served_at.isoformat(),
+            "wall_ms": wall_ms,
+            "active_ms": read.active_ms,
+        },
     )
-    if not session.assignments.filter(answered_at__isnull=True).exists():
-        session.completed_at = now
-        session.save(update_fields=["completed_at", "modified"])
+    if completed:
         audit_record(actor=reader, action=AuditAction.SESSION_COMPLETED, target=session)
-        rules.on_completed(session)
     return read
 
 

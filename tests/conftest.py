@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -62,3 +70,179 @@ def browser_login(context, live_server, user) -> None:
         "domain": host,
         "path": "/",
     }])
+
+
+# --- a real Celery worker (tests marked celery_worker) --------------------------------------
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WORKER_QUEUES = "default,inference"
+WORKER_START_TIMEOUT = 60.0
+
+
+def _xdist_index(worker_id: str) -> int:
+    """0 for the controller or a run without xdist, n for ``gw<n>``."""
+    return int(worker_id[2:]) if worker_id.startswith("gw") else 0
+
+
+def _broker_for(base_url: str, worker_id: str) -> str:
+    """The broker URL of this xdist worker: its own Redis database (2 + gw index)."""
+    from kombu.utils.url import url_to_parts
+
+    parts = url_to_parts(base_url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or 6379
+    auth = f":{quote(parts.password)}@" if parts.password else ""
+    return f"redis://{auth}{host}:{port}/{2 + _xdist_index(worker_id)}"
+
+
+def _redis_answers(url: str) -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def _database_url(settings_dict: dict[str, Any]) -> str:
+    """A DATABASE_URL for the connection's (test) database."""
+    user = quote(settings_dict.get("USER") or "")
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{quote(password)}@" if password else (f"{user}@" if user else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{auth}{host}:{port}/{quote(settings_dict['NAME'])}"
+
+
+class CeleryWorkerProcess:
+    """A real ``celery worker`` subprocess for one test: prefork, one child, both queues."""
+
+    def __init__(self, *, env: dict[str, str], name: str, log_path: Path) -> None:
+        self.env = env
+        self.name = name
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the worker and wait until it consumes."""
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker",
+                "-Q", WORKER_QUEUES, "--concurrency", "1", "--pool", "prefork",
+                "--loglevel", "INFO", "--hostname", self.name,
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+            ],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the Celery worker exited early:\n{self.log()}")
+            with self.log_path.open("rb") as handle:
+                handle.seek(offset)
+                if b" ready." in handle.read():
+                    return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the Celery worker did not start in {WORKER_START_TIMEOUT} s:\n{self.log()}")
+
+    def children(self) -> list[int]:
+        """Process ids of the worker's pool children."""
+        if self.process is None:
+            return []
+        pid = self.process.pid
+        try:
+            text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        except OSError:
+            return []
+        return [int(p) for p in text.split()]
+
+    def kill(self) -> list[int]:
+        """SIGKILL the worker's pool children (as if a task's process died mid-task)."""
+        killed = []
+        for child in self.children():
+            try:
+                os.kill(child, signal.SIGKILL)
+                killed.append(child)
+            except ProcessLookupError:
+                pass
+        return killed
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the worker (warm shutdown, then SIGKILL of its whole process group)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def restart(self) -> None:
+        """Stop and start the worker again (unacknowledged tasks are redelivered)."""
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        """The worker's output so far (for assertion messages)."""
+        try:
+            return self.log_path.read_text(errors="replace")[-8000:]
+        except OSError:
+            return ""
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db: None, worker_id: str, tmp_path: Path) -> Iterator[CeleryWorkerProcess]:
+    """A real Celery worker on the test database, for ``django_db(transaction=True)`` tests.
+
+    Needs PostgreSQL (a worker cannot share an in-memory SQLite database) and Redis at
+    CELERY_BROKER_URL; otherwise the test is skipped (failed in CI). Each xdist worker uses
+    its own Redis database so queues never mix. Tasks queued by the test go to the worker
+    (``task_always_eager`` is off for the test and restored after it).
+    """
+    from django.conf import settings
+    from django.db import connection
+
+    from config.celery import app
+
+    if connection.vendor != "postgresql":
+        skip_or_fail("a real Celery worker needs PostgreSQL (DATABASE_URL)")
+    base_broker = os.environ.get("CELERY_BROKER_URL", "")
+    if not base_broker.startswith("redis://") or not _redis_answers(base_broker):
+        skip_or_fail(f"a real Celery worker needs Redis at CELERY_BROKER_URL ({base_broker or 'unset'})")
+    broker = _broker_for(base_broker, worker_id)
+    import redis
+
+    redis.Redis.from_url(broker).flushdb()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": _database_url(connection.settings_dict),
+        "CELERY_BROKER_URL": broker,
+        "CELERY_RESULT_BACKEND": broker,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "PYTHONUNBUFFERED": "1",
+    }
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "result_backend")}
+    app.close()  # drop pooled connections to the previous broker
+    app.conf.update(task_always_eager=False, broker_url=broker, result_backend=broker)
+    worker = CeleryWorkerProcess(
+        env=env, name=f"test-{worker_id}@%h", log_path=tmp_path / "celery-worker.log"
+    )
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.stop()
+        app.close()
+        app.conf.update(**saved)
+        redis.Redis.from_url(broker).flushdb()

@@ -418,7 +418,6 @@ class AuditAction(models.TextChoices):
     MODEL_REGISTERED = "model.registered"
     ANALYSIS_RUN = "analysis.run"
     READER_ENROLLED = "reader.enrolled"
-    ASSIGNMENT_SERVED = "assignment.served"
     SESSION_COMPLETED = "session.completed"
 
 

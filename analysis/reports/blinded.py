@@ -124,7 +124,7 @@ def _changes(trial: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     rates: dict[str, tuple[int, int]] = {}
     for arm in ARMS:
         part = trial[trial["arm"] == arm]
-        k, total = int(part["changed"].sum()), int(len(part))
+        k, total = int(part["changed"].sum()), len(part)
         ci = clopper_pearson(k, total, LEVEL)
         rates[arm] = (k, total)
         rows.append({"row": arm, "reviews": total, "changed": k, "rate": k / total,

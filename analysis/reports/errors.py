@@ -45,9 +45,9 @@ def errors_report(data: StudyData) -> Report:
         rows.append(row)
     by_condition = pd.DataFrame(rows)
 
-    unaided = group_reads(reads, "junior").set_index(["reader", "case"])
-    aided = group_reads(reads, "junior_ai").set_index(["reader", "case"])
-    both = unaided.join(aided[["decision"]], rsuffix="_aided", how="inner").reset_index()
+    unaided = group_reads(reads, "junior")
+    aided = group_reads(reads, "junior_ai").loc[:, ["reader", "case", "decision"]]
+    both = unaided.merge(aided, on=["reader", "case"], suffixes=("", "_aided"), how="inner")
     change_rows: list[dict[str, Any]] = []
     if not both.empty:
         right_alone = both["decision"] == both["truth"]
@@ -56,7 +56,7 @@ def errors_report(data: StudyData) -> Report:
         both["wrongly_changed"] = right_alone & ~right_aided
         for condition, part in both.groupby("condition", sort=False):
             change_rows.append({
-                "condition": str(condition), "reads": int(len(part)),
+                "condition": str(condition), "reads": len(part),
                 "wrong_alone": int((part["decision"] != part["truth"]).sum()),
                 "corrected": int(part["corrected"].sum()),
                 "wrongly_changed": int(part["wrongly_changed"].sum()),
@@ -64,7 +64,7 @@ def errors_report(data: StudyData) -> Report:
         order = {c: i for i, c in enumerate(present)}
         change_rows.sort(key=lambda r: order.get(r["condition"], len(order)))
         change_rows.append({
-            "condition": "total", "reads": int(len(both)),
+            "condition": "total", "reads": len(both),
             "wrong_alone": int((both["decision"] != both["truth"]).sum()),
             "corrected": int(both["corrected"].sum()),
             "wrongly_changed": int(both["wrongly_changed"].sum()),

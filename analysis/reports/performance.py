@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.frames import StudyData, group_reads, rating_matrix
+from analysis.frames import StudyData, group_reads, rating_matrix, reader_case_matrices
 from analysis.reports._common import (
     COLORS,
     GROUP_LABELS,
@@ -16,8 +16,9 @@ from analysis.reports._common import (
     both_classes,
     ci_cols,
     counts,
+    per_reader_binary,
     read_datasets,
-    two_way_ratio_ci,
+    two_way_binary_ci,
 )
 from analysis.reports._common import gettext_noop as _
 from analysis.reports.base import Report, ReportFigure, ReportTable
@@ -38,20 +39,35 @@ DELTA_METHODS = _(
 )
 READER_METHODS = _(
     "Per reader: Se, Sp, PPV, NPV with Clopper–Pearson 95 % CIs, F1 with a percentile case "
-    "bootstrap CI, AUC with DeLong 95 % CI."
+    "bootstrap CI (2,000 resamples, seeded), AUC with DeLong 95 % CI."
 )
 
 
-def _reader_row(dataset: str, group: str, reader: str, decisions: np.ndarray,
-                ratings: np.ndarray, truth: np.ndarray, seed: int) -> dict[str, Any]:
+def _ai_row(dataset: str, reader: str, decisions: np.ndarray, ratings: np.ndarray,
+            truth: np.ndarray, seed: int) -> dict[str, Any]:
     metrics = binary_metrics(truth, decisions, level=LEVEL, seed=seed)
-    row: dict[str, Any] = {"dataset": dataset, "group": group, "reader": reader, "cases": int(truth.size)}
+    row: dict[str, Any] = {"dataset": dataset, "group": "ai", "reader": reader, "cases": int(truth.size)}
     for name in ("sensitivity", "specificity", "ppv", "npv", "f1"):
         estimate = getattr(metrics, name)
         row |= ci_cols(name, estimate.value, estimate.ci)
     auc = roc_auc(truth, ratings, level=LEVEL)
     row |= ci_cols("auc", auc.auc, auc.ci)
     return row
+
+
+def _group_rows(dataset: str, group: str, readers: list[str], decisions: np.ndarray, ratings: np.ndarray,
+                truth: np.ndarray, n_resamples: int, seed: int) -> list[dict[str, Any]]:
+    per = per_reader_binary(decisions, truth, n_resamples, seed)
+    rows = []
+    for i, reader in enumerate(readers):
+        row: dict[str, Any] = {"dataset": dataset, "group": group, "reader": reader, "cases": int(truth.size)}
+        for name in ("sensitivity", "specificity", "ppv", "npv", "f1"):
+            value, low, high = per[name]
+            row |= {name: float(value[i]), f"{name}_low": float(low[i]), f"{name}_high": float(high[i])}
+        auc = roc_auc(truth, ratings[i], level=LEVEL)
+        row |= ci_cols("auc", auc.auc, auc.ci)
+        rows.append(row)
+    return rows
 
 
 def performance_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 0) -> Report:
@@ -65,34 +81,24 @@ def performance_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 
             rows = group_reads(data.reads, group, dataset)
             if rows.empty:
                 continue
-            ratings, truth, readers, cases = rating_matrix(rows, "rating")
-            decisions = rating_matrix(rows, "decision")[0]
+            matrices, truth, readers, cases = reader_case_matrices(rows)
+            ratings, decisions = matrices["rating"], matrices["decision"]
             if not both_classes(truth):
                 notes.append(f"{dataset} / {group}: one truth class only; skipped.")
                 continue
-            for i, reader in enumerate(readers):
-                per_reader.append(_reader_row(dataset, group, reader, decisions[i], ratings[i], truth, seed))
+            if group == "ai":
+                reader_rows = [_ai_row(dataset, readers[0], decisions[0], ratings[0], truth, seed)]
+            else:
+                reader_rows = _group_rows(dataset, group, readers, decisions, ratings, truth, n_resamples, seed)
+            per_reader.extend(reader_rows)
             base = {"dataset": dataset, "group": group, "readers": len(readers), "cases": len(cases)}
             if len(readers) == 1:
-                reader_row = per_reader[-1]
-                for metric in METRICS:
-                    table2.append(
-                        base | {
-                            "metric": metric,
-                            "estimate": reader_row[metric],
-                            "ci_low": reader_row[f"{metric}_low"],
-                            "ci_high": reader_row[f"{metric}_high"],
-                        }
-                    )
-                continue
-            boot: dict[str, tuple[float, float, float]] = {}
-            for metric in ("sensitivity", "specificity"):
-                est = reader_case_bootstrap(decisions, truth, metric=metric, threshold=0.5,
-                                            n_resamples=n_resamples, seed=seed)
-                boot[metric] = (est.value, est.ci.low, est.ci.high)
-            boot |= two_way_ratio_ci(decisions, truth, n_resamples, seed)
-            est = reader_case_bootstrap(ratings, truth, metric="auc", n_resamples=n_resamples, seed=seed)
-            boot["auc"] = (est.value, est.ci.low, est.ci.high)
+                only = reader_rows[0]
+                boot = {m: (only[m], only[f"{m}_low"], only[f"{m}_high"]) for m in METRICS}
+            else:
+                boot = two_way_binary_ci(decisions, truth, n_resamples, seed)
+                est = reader_case_bootstrap(ratings, truth, metric="auc", n_resamples=n_resamples, seed=seed)
+                boot["auc"] = (est.value, est.ci.low, est.ci.high)
             for metric in METRICS:
                 value, low, high = boot[metric]
                 table2.append(base | {"metric": metric, "estimate": value, "ci_low": low, "ci_high": high})

@@ -67,7 +67,7 @@ def roc_report(data: StudyData) -> Report:
                     "dataset": dataset, "group": group, "reader": str(reader),
                     "fpr": float(negatives["decision"].mean()),
                     "tpr": float(positives["decision"].mean()),
-                    "cases": int(len(answers)),
+                    "cases": len(answers),
                 })
     curve_frame = pd.DataFrame(curves, columns=["dataset", "fpr", "tpr", "threshold", "auc", "auc_low", "auc_high"])
     point_frame = pd.DataFrame(points, columns=["dataset", "group", "reader", "fpr", "tpr", "cases"])

@@ -20,6 +20,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 # The embedded default gets a fixed development key; production must set its own.
 SECRET_KEY = env.str(
     "DJANGO_SECRET_KEY",
+    # config.checks.EMBEDDED_SECRET_KEY: `check --deploy` warns while it is in use.
     default="fontanelle-embedded-default-not-for-production-use-0123456789abcdef",
 )
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])

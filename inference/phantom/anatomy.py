@@ -299,10 +299,11 @@ class _Painter:
 def _resample_path(
     path: tuple[tuple[float, float, float, float, float, float], ...], params: BrainParams,
     side_sign: float, step_mm: float,
-) -> list[tuple[np.ndarray, float, float, float]]:
-    """Points along a centre line every ``step_mm``, with interpolated cross-sections."""
+) -> list[tuple[np.ndarray, float, float, float, float]]:
+    """Points along a centre line every ``step_mm``: (centre, half-width, half-height, tilt,
+    position along the path in control-point units)."""
     pts = [params.point(side_sign * p[0], p[1], p[2]) for p in path]
-    out: list[tuple[np.ndarray, float, float, float]] = []
+    out: list[tuple[np.ndarray, float, float, float, float]] = []
     for i in range(len(path) - 1):
         a, b = pts[i], pts[i + 1]
         n = max(1, int(np.linalg.norm(b - a) / step_mm))
@@ -311,10 +312,20 @@ def _resample_path(
             rl = path[i][3] * (1 - f) + path[i + 1][3] * f
             rv = path[i][4] * (1 - f) + path[i + 1][4] * f
             tl = path[i][5] * (1 - f) + path[i + 1][5] * f
-            out.append((a + (b - a) * f, rl, rv, tl))
+            out.append((a + (b - a) * f, rl, rv, tl, i + f))
     last = path[-1]
-    out.append((pts[-1], last[3], last[4], last[5]))
+    out.append((pts[-1], last[3], last[4], last[5], float(len(path) - 1)))
     return out
+
+
+@dataclass(frozen=True)
+class VentricleSample:
+    """One cross-section of a (possibly dilated) lateral ventricle."""
+
+    centre: np.ndarray
+    half_width: float
+    half_height: float
+    position: float  # along _LV_PATH, in control-point units
 
 
 def _smooth_noise(
@@ -352,7 +363,7 @@ def view_angles(params: BrainParams) -> ViewAngles:
     monro = params.point(0.0, 0.06, 0.0)
     atrium = params.point(*_LV_PATH[5][:3])
     body = params.point(*_LV_PATH[4][:3])
-    mid = (body + atrium) / 2
+    mid = (body + 2.0 * atrium) / 3
     psv = math.degrees(math.atan2(mid[0], mid[2]))
     tvv = phi(monro)
     bv = phi(atrium)
@@ -364,9 +375,14 @@ def view_angles(params: BrainParams) -> ViewAngles:
 
 
 def build_brain(
-    rng: np.random.Generator, params: BrainParams, plan: LesionPlan, voxel_mm: float = 0.7
+    rng: np.random.Generator, params: BrainParams, plan: LesionPlan, voxel_mm: float = 0.7,
+    *, lesion_rng: np.random.Generator | None = None,
 ) -> BrainVolume:
-    """Build the label and echogenicity volume of one brain with its lesions."""
+    """Build the label and echogenicity volume of one brain with its lesions.
+
+    ``rng`` draws the normal anatomy's randomness (folds, texture); ``lesion_rng`` (default:
+    ``rng``) the lesions', so one brain can be rendered with and without a lesion.
+    """
     p = params
     k = p.size_factor
     head = 1.0 + (p.csf_mm + p.skull_mm + p.scalp_mm) / min(p.a_x, p.a_z)
@@ -476,71 +492,82 @@ def build_brain(
     thick = np.where(beta < 40, 3.4, np.where(beta > 150, 3.8, 2.2)) * k / (cc_b * 2)
     cc = (np.abs(rho - 1.0) < thick) & (beta > -40) & (beta < 195) & (ax_abs < 0.2 * p.a_x)
     labels[cc & brain] = Tissue.CORPUS_CALLOSUM
+    callosum = cc & brain
     del rho, beta, cc, thick
 
     # Lateral ventricles (with their dilation), temporal horns, choroid plexus.
     lumen = (Tissue.LATERAL_VENTRICLE,)
+    kv = 0.5 + 0.5 * k  # preterm ventricles are relatively large
+    ventricles: dict[int, list[VentricleSample]] = {}
     for side in (0, 1):
         sign = -1.0 if side == 0 else 1.0
         f = plan.lv_dilation[side]
         f_lat, f_vert = f, 0.55 * f + 0.45 if not plan.round_horns else 0.9 * f
-        path = _resample_path(_LV_PATH, p, sign, 0.6)
-        for c, rl, rv, tl in path:
+        ventricles[side] = []
+        for c, rl, rv, tl, pos in _resample_path(_LV_PATH, p, sign, 0.6):
+            rl, rv = rl * kv / k, rv * kv / k
             rl2, rv2 = rl * k * f_lat, rv * k * f_vert
             if plan.round_horns:
                 rl2 = rv2 = max(rl2, rv2)
                 tl = 0.0
-            # Dilated ventricles grow outwards: shift the centre laterally by the growth.
-            c2 = c + np.array([sign * 0.35 * (rl2 - rl * k), 0.0, -0.2 * (rv2 - rv * k)])
+            # The roof (callosum) and the septum hold: growth goes lateral and downwards.
+            c2 = c + np.array([sign * 0.9 * (rl2 - rl * k), 0.0, 0.8 * (rv2 - rv * k)])
             paint.ellipsoid(c2, (rl2, max(rl2, rv2, 0.9), rv2), Tissue.LATERAL_VENTRICLE,
                             tilt_deg=-sign * tl)
-        for c, rl, rv, _ in _resample_path(_TEMPORAL_PATH, p, sign, 0.6):
+            ventricles[side].append(VentricleSample(c2, rl2, rv2, pos))
+        for c, rl, rv, _, _ in _resample_path(_TEMPORAL_PATH, p, sign, 0.6):
             g = 1.0 + 0.5 * (f - 1.0)
             paint.ellipsoid(c, (rl * k * g, rl * k * g * 1.2, rv * k * g), Tissue.TEMPORAL_HORN,
                             keep=lumen)
-        # Choroid plexus from the foramen of Monro to the glomus in the atrium.
-        for i, (c, _rl, rv, _) in enumerate(path):
-            frac = i / max(1, len(path) - 1)
-            seg = frac * (len(_LV_PATH) - 1)
-            if seg < _CHOROID_FROM or seg > _GLOMUS + 0.6:
+        # Choroid plexus from the foramen of Monro to the glomus in the atrium, on the floor.
+        for v in ventricles[side]:
+            if v.position < _CHOROID_FROM or v.position > _GLOMUS + 0.6:
                 continue
-            near_glomus = math.exp(-(((seg - _GLOMUS) / 0.6) ** 2))
+            near_glomus = math.exp(-(((v.position - _GLOMUS) / 0.6) ** 2))
             r = (1.0 + 2.8 * near_glomus) * k
-            floor = c + np.array([0.0, 0.0, (rv * k * f_vert) * 0.55])
+            floor = v.centre + np.array([0.0, 0.0, max(0.0, v.half_height - r * 0.7)])
             paint.ellipsoid(floor, (r, r * 1.3, r * (0.8 + 0.3 * near_glomus)), Tissue.CHOROID,
                             only=lumen)
 
+    # Dilated ventricles stretch the callosum but do not break through it.
+    for side in (0, 1):
+        if plan.lv_dilation[side] > 1.5:
+            half = (xs < 0) if side == 0 else (xs >= 0)
+            labels[callosum & half & (labels == Tissue.LATERAL_VENTRICLE)] = Tissue.CORPUS_CALLOSUM
+    del callosum
     # Third ventricle (dilates in hydrocephalus).
     paint.ellipsoid(p.point(0.0, -0.04, 0.02),
                     (1.0 * k * plan.v3_dilation, 0.16 * p.a_y, 0.14 * p.a_z * min(1.6, plan.v3_dilation**0.3)),
                     Tissue.THIRD_VENTRICLE)
 
-    _paint_lesions(rng, paint, p, plan)
+    _paint_lesions(lesion_rng or rng, paint, p, plan, ventricles)
 
     echo = ECHO_LUT[labels]
     # Bright ependymal lining and periventricular white matter, smooth tissue texture.
     fluid = np.isin(labels, [int(t) for t in FLUID if t != Tissue.CSF])
     idx = np.nonzero(fluid.any(axis=(1, 2)))[0], np.nonzero(fluid.any(axis=(0, 2)))[0], np.nonzero(
         fluid.any(axis=(0, 1)))[0]
-    margin = int(math.ceil(6.0 / voxel_mm))
-    win = tuple(
+    margin = math.ceil(6.0 / voxel_mm)
+    win_x, win_y, win_z = (
         slice(max(0, int(i.min()) - margin), min(n, int(i.max()) + margin + 1))
         for i, n in zip(idx, labels.shape, strict=True)
     )
+    win = (win_x, win_y, win_z)
     halo = ndimage.gaussian_filter(fluid[win].astype(np.float32), 1.1 / voxel_mm)
     sub_labels = labels[win]
     tissue = ~np.isin(sub_labels, [int(t) for t in (*FLUID, Tissue.BACKGROUND, Tissue.SKULL,
                                                    Tissue.SCALP, Tissue.CHOROID, Tissue.BLOOD)])
     echo[win] *= np.where(tissue, 1.0 + 2.0 * np.clip(halo * 2.5, 0.0, 1.0), 1.0).astype(np.float32)
     texture = _smooth_noise(rng, labels.shape, max(2, int(3.0 / voxel_mm)), 1.0)
-    echo *= np.where(brain, np.exp(0.3 * texture), 1.0).astype(np.float32)
+    echo *= np.where(brain, np.exp(0.38 * texture), 1.0).astype(np.float32)
     echo = np.clip(echo, 0.0, None).astype(np.float32)
     return BrainVolume(params=p, labels=labels, echo=echo, origin=lo, voxel_mm=voxel_mm,
                        angles=view_angles(p))
 
 
 def _paint_lesions(
-    rng: np.random.Generator, paint: _Painter, p: BrainParams, plan: LesionPlan
+    rng: np.random.Generator, paint: _Painter, p: BrainParams, plan: LesionPlan,
+    ventricles: dict[int, list[VentricleSample]],
 ) -> None:
     """Blood, infarcts, cysts: drawn over the normal brain."""
     k = p.size_factor
@@ -559,17 +586,19 @@ def _paint_lesions(
         if fill <= 0:
             continue
         sign = -1.0 if side == 0 else 1.0
-        path = _resample_path(_LV_PATH, p, sign, 0.6)
-        # Blood settles in the dependent (posterior) part first and spreads forwards.
-        start = int(len(path) * (1.0 - fill))
+        samples = ventricles[side]
+        # Blood settles in the dependent (posterior, lower) part first and spreads forwards.
+        start = int(len(samples) * (1.0 - fill))
         f = plan.lv_dilation[side]
-        for c, rl, rv, _ in path[start:]:
-            blob = c + np.array([0.0, 0.0, 0.45 * rv * k * f])
-            r = max(rl, rv) * k * f * 0.75
+        for v in samples[start:]:
+            blob = v.centre + np.array([0.0, 0.0, 0.55 * v.half_height])
+            r = max(v.half_width, v.half_height) * (0.75 if f < 1.6 else 0.5)
             paint.ellipsoid(blob, (r, r, r), Tissue.BLOOD, only=lumen)
         # A clot cast also sits in the body next to the germinal matrix.
-        c = p.point(sign * 0.15, 0.05, -0.2)
-        paint.ellipsoid(c, (3.5 * k * f, 5.0 * k, 2.5 * k * f), Tissue.BLOOD, only=lumen)
+        body = min(samples, key=lambda v: abs(v.position - 2.7))
+        paint.ellipsoid(body.centre + np.array([0.0, 0.0, 0.3 * body.half_height]),
+                        (0.8 * body.half_width, 5.0 * k * f, 0.8 * body.half_height),
+                        Tissue.BLOOD, only=lumen)
     if plan.pvhi_side is not None:
         sign = -1.0 if plan.pvhi_side == 0 else 1.0
         c = p.point(sign * 0.40, -0.05, -0.30)
@@ -586,7 +615,7 @@ def _paint_lesions(
             sign = -1.0 if rng.random() < 0.5 else 1.0
             uy = float(rng.choice([rng.uniform(0.15, 0.45), rng.uniform(-0.5, -0.2)]))
             c = p.point(sign * rng.uniform(0.30, 0.42), uy, rng.uniform(-0.36, -0.18))
-            r = float(rng.uniform(1.5, 3.5)) * k
+            r = float(rng.uniform(2.0, 4.0)) * k
             paint.ellipsoid(c, (r, r * rng.uniform(0.9, 1.4), r), Tissue.PVL_CYST,
                             only=(*parenchyma, Tissue.PVL_FLARE))
     for i, side in enumerate(plan.ependymal_cysts):

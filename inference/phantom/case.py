@@ -75,7 +75,7 @@ def sample_meta(rng: np.random.Generator, ga_weeks: float | None) -> CaseMeta:
     """Draw gestational age (25–41 w unless given), weight, sex, age at exam, Apgar."""
     ga = float(rng.uniform(25.0, 42.0)) if ga_weeks is None else float(ga_weeks)
     weeks = int(min(41, math.floor(ga)))
-    days = int(rng.integers(0, 7)) if ga_weeks is None else int(round((ga - math.floor(ga)) * 7)) % 7
+    days = int(rng.integers(0, 7)) if ga_weeks is None else round((ga - math.floor(ga)) * 7) % 7
     apgar1 = int(np.clip(round(rng.normal(7 if ga > 32 else 5.5, 1.6)), 1, 10))
     apgar5 = int(np.clip(apgar1 + rng.integers(0, 3), apgar1, 10))
     return CaseMeta(
@@ -113,21 +113,28 @@ def render_case(
     """
     if not 2 <= frames_min <= frames_max:
         raise ValueError(f"need 2 <= frames_min <= frames_max, got {frames_min}, {frames_max}")
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
-    kind = case_type or sample_case_type(rng, severe_prevalence)
+    # Independent streams: the same seed gives the same baby, style and hand movement
+    # whatever the lesion, so lesion cases differ from normal ones only where they should.
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 0x5EED]).spawn(7)]
+    rng_type, rng_meta, rng_style, rng_brain, rng_lesion, rng_picks = streams[:6]
+    kind = case_type or sample_case_type(rng_type, severe_prevalence)
     labels = labels_for(kind)
-    meta = sample_meta(rng, ga_weeks)
+    meta = sample_meta(rng_meta, ga_weeks)
     ga = meta.ga_weeks + meta.ga_days / 7.0
-    machine = pick_style(rng, style)
-    params = BrainParams.sample(rng, ga)
-    plan = plan_lesions(rng, kind)
-    volume = build_brain(rng, params, plan)
-    head_depth = params.z_b + params.a_z * 1.08 + params.skull_mm + 6.0
+    machine = pick_style(rng_style, style)
+    params = BrainParams.sample(rng_brain, ga)
+    plan = plan_lesions(rng_lesion, kind)
+    volume = build_brain(rng_brain, params, plan, lesion_rng=rng_lesion)
+    head_depth = params.z_b + params.a_z * 1.0 + params.skull_mm + 4.0
     depth_mm = 5.0 * math.ceil(head_depth / 5.0)
     geometry = make_sector(width, height, half_angle_deg=machine.half_angle_deg,
                            depth_mm=depth_mm, r0_mm=machine.r0_mm)
     sweeps: dict[str, Sweep] = {}
-    for orientation in orientations:
+    sweep_seeds = np.random.SeedSequence([seed, 0x5EEF]).spawn(len(ORIENTATIONS))
+    for orientation, sweep_seed in zip(ORIENTATIONS, sweep_seeds, strict=True):
+        if orientation not in orientations:
+            continue
+        rng = np.random.default_rng(sweep_seed)
         frames = n_frames or int(rng.integers(frames_min, frames_max + 1))
         overlay = (draw_overlays(geometry, machine, rng, orientation=orientation,
                                  depth_mm=depth_mm) if overlays else None)
@@ -138,7 +145,7 @@ def render_case(
     picks: dict[View, int] = {}
     for view, orientation in VIEW_ORIENTATION.items():
         if orientation in sweeps:
-            pick = junior_pick(rng, sweeps[orientation], view)
+            pick = junior_pick(rng_picks, sweeps[orientation], view)
             if pick is not None:
                 picks[view] = pick
     return PhantomCase(seed=seed, case_type=kind, labels=labels, meta=meta, style=machine,

@@ -167,7 +167,7 @@ class SectorGeometry:
 
 def make_sector(
     width: int, height: int, *, half_angle_deg: float, depth_mm: float, r0_mm: float,
-    top_margin: float = 0.07, depth_fraction: float = 0.86, side_margin_px: int = 64,
+    top_margin: float = 0.07, depth_fraction: float = 0.78, side_margin_px: int | None = None,
 ) -> SectorGeometry:
     """Fit a sector into a frame, leaving black margins for the machine's overlays."""
     if width < 96 or height < 96:
@@ -178,7 +178,8 @@ def make_sector(
     scale = depth_px / depth_mm
     r0_px = r0_mm * scale
     a = math.radians(half_angle_deg)
-    max_half = width / 2 - side_margin_px
+    margin = side_margin_px if side_margin_px is not None else max(30, int(0.055 * width))
+    max_half = width / 2 - margin
     if (r0_px + depth_px) * math.sin(a) > max_half:
         half_angle_deg = math.degrees(math.asin(max_half / (r0_px + depth_px)))
     apex_y = top - r0_px * math.cos(math.radians(half_angle_deg))

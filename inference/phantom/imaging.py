@@ -19,8 +19,11 @@ import numpy as np
 from inference.phantom.geometry import SectorGeometry
 from inference.phantom.styles import MachineStyle
 
-#: Envelope level (dB) shown as white at zero gain; tissue of reflectivity 1 sits near it.
-REFERENCE_DB = 29.0
+#: Mean envelope of white matter in dB (reflectivity 0.6 × Rayleigh mean 0.886) ...
+WHITE_MATTER_DB = 20.0 * math.log10(0.6 * 0.886)
+#: ... and the grey level it is displayed at with zero gain: the dynamic range then only
+#: sets the contrast, as on a scanner where gain and dynamic range are separate knobs.
+WHITE_MATTER_GREY = 96.0
 #: Mean/std of a Rayleigh envelope: sqrt(pi/(4-pi)).
 RAYLEIGH_SNR = math.sqrt(math.pi / (4.0 - math.pi))
 
@@ -29,7 +32,7 @@ def psf_kernel(sigma: float) -> np.ndarray:
     """A 1-D Gaussian kernel with unit energy (sum of squares = 1)."""
     if sigma <= 0:
         raise ValueError(f"PSF sigma must be positive, got {sigma}")
-    half = max(1, int(math.ceil(3.0 * sigma)))
+    half = max(1, math.ceil(3.0 * sigma))
     x = np.arange(-half, half + 1, dtype=np.float64)
     k = np.exp(-0.5 * (x / sigma) ** 2)
     return (k / np.sqrt((k**2).sum())).astype(np.float32)
@@ -85,9 +88,10 @@ class ImageFormer:
         # Residual TGC ripple of a hand-set slider bank.
         db += 1.2 * np.sin(depth_cm * 1.7 + self.rng.uniform(0, 2 * math.pi))
         self._depth_gain = (10.0 ** (db / 20.0)).astype(np.float32)[:, None]
-        top = REFERENCE_DB + self.style.gain_db
-        self._top = top
-        self._noise = np.float32(10.0 ** ((top - self.style.dynamic_range_db + 3.0 - self.style.gain_db) / 20.0))
+        # Electronic noise sits just above the bottom of the displayed range.
+        scale = 255.0 / self.style.dynamic_range_db
+        black_db = WHITE_MATTER_DB - WHITE_MATTER_GREY / scale
+        self._noise = np.float32(10.0 ** ((black_db + 4.0) / 20.0))
 
     def _draw(self) -> np.ndarray:
         g = self.geometry
@@ -118,8 +122,8 @@ class ImageFormer:
         rf += self._noise * self._draw()
         env = np.abs(rf)
         db = 20.0 * np.log10(env + 1e-7) + self.style.gain_db
-        dr = self.style.dynamic_range_db
-        grey = ((db - (REFERENCE_DB - dr)) * (255.0 / dr)).astype(np.float32)
+        scale = 255.0 / self.style.dynamic_range_db
+        grey = (WHITE_MATTER_GREY + (db - WHITE_MATTER_DB) * scale).astype(np.float32)
         if self._previous is not None and self.style.persistence > 0:
             grey = self.style.persistence * self._previous + (1.0 - self.style.persistence) * grey
         self._previous = grey
@@ -150,7 +154,7 @@ def draw_overlays(
     cv2.putText(canvas, f"{hour:02d}:{minute:02d}:{sec:02d}", (6, 2 * line), font, fs, grey, th,
                 cv2.LINE_AA)
     cv2.putText(canvas, f"OP: {operator}", (6, 3 * line), font, fs, grey, th, cv2.LINE_AA)
-    x0, y0, x1, y1 = geometry.bbox
+    _x0, _y0, _x1, _y1 = geometry.bbox
     top_right_x = int(geometry.apex_x + geometry.r0_px * math.sin(math.radians(geometry.half_angle_deg)))
     cv2.putText(canvas, style.model, (top_right_x + 14, line), font, fs, grey, th, cv2.LINE_AA)
     preset = "Neo Head" if orientation == "coronal" else "Neo Head SAG"
@@ -169,7 +173,7 @@ def draw_overlays(
     sx = w - 22
     top_px = geometry.apex_y + geometry.r0_px
     for mm in range(0, int(depth_mm) + 1, 5):
-        y = int(round(top_px + mm * geometry.px_per_mm))
+        y = round(top_px + mm * geometry.px_per_mm)
         if y >= h:
             break
         major = mm % 10 == 0

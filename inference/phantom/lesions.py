@@ -126,7 +126,7 @@ def plan_lesions(rng: np.random.Generator, case_type: str) -> LesionPlan:
                           ependymal_cysts=tuple(int(rng.integers(0, 2)) for _ in range(n)))
     if case_type == "pvl":
         return LesionPlan(lv_dilation=(jitter(1.0, 1.4), jitter(1.0, 1.4)),
-                          pvl_cysts=int(rng.integers(10, 26)))
+                          pvl_cysts=int(rng.integers(16, 32)))
     # IVH grades
     sides: tuple[int, ...] = (0, 1) if rng.random() < 0.5 else (int(rng.integers(0, 2)),)
     if case_type == "ivh1":

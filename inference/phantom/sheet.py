@@ -64,7 +64,7 @@ def draw_truth(frame: np.ndarray, frame_truth: dict[str, object]) -> np.ndarray:
         colour = CLASS_COLOURS[int(b["class_index"])]
         pts = box_corners(b["cx"], b["cy"], b["w"], b["h"], b["angle_deg"])
         cv2.polylines(out, [np.round(pts).astype(np.int32)], True, colour, 2, cv2.LINE_AA)
-        cv2.circle(out, (int(round(pts[0, 0])), int(round(pts[0, 1]))), 3, colour, -1)
+        cv2.circle(out, (round(pts[0, 0]), round(pts[0, 1])), 3, colour, -1)
         name = _SHORT.get(ANATOMY_CLASSES[int(b["class_index"])], "?")
         cv2.putText(out, name, (int(b["cx"]) - 8, int(b["cy"]) + 5), cv2.FONT_HERSHEY_SIMPLEX,
                     0.5, colour, 1, cv2.LINE_AA)
@@ -86,7 +86,7 @@ def contact_sheet(
     picks |= {i for i in must_include if 0 <= i < n}
     order = sorted(picks)[: max(tiles, len(must_include))]
     h, w = frames.shape[1:3]
-    tile_h = int(round(h * tile_width / w))
+    tile_h = round(h * tile_width / w)
     rows = math.ceil(len(order) / columns)
     sheet = np.zeros((rows * tile_h, columns * tile_width, 3), dtype=np.uint8)
     for k, i in enumerate(order):
@@ -111,6 +111,6 @@ def sheet_for_video(video: Path, out: Path, *, tiles: int = 12, columns: int = 4
     sheet = contact_sheet(frames[:n], frame_truths[:n], tiles=tiles, columns=columns,
                           tile_width=tile_width, must_include=ideal)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(out), sheet):
+    if not cv2.imwrite(str(out), sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise ValueError(f"cannot write {out}")
     return out

@@ -36,15 +36,15 @@ class MachineStyle:
 
 STYLES: tuple[MachineStyle, ...] = (
     MachineStyle("GE Healthcare", "LOGIQ E9", "C1-6-D", "microconvex", 7.5, 38.0, 11.0,
-                 0.0, 56.0, 2.0, 2.2, 0.35, 0.55, 12, 25, 0.42, 220),
-    MachineStyle("Philips", "EPIQ 7", "C10-3v", "microconvex", 8.0, 40.0, 10.0,
-                 1.5, 54.0, 1.8, 2.0, 0.30, 0.5, 11, 27, 0.40, 205),
+                 0.0, 43.0, 2.0, 2.2, 0.35, 0.55, 12, 25, 0.42, 220),
+    MachineStyle("Philips", "EPIQ 7", "C10-3v", "microconvex", 8.0, 39.0, 10.0,
+                 1.0, 42.0, 1.8, 2.0, 0.30, 0.5, 11, 27, 0.40, 205),
     MachineStyle("Canon", "Aplio i800", "PVI-475BX", "microconvex", 6.5, 36.0, 13.0,
-                 -1.0, 58.0, 2.3, 2.4, 0.40, 0.6, 13, 24, 0.45, 230),
-    MachineStyle("Siemens Healthineers", "ACUSON Sequoia", "10V4", "phased", 7.0, 42.0, 6.0,
-                 0.5, 55.0, 2.1, 2.1, 0.32, 0.5, 12, 26, 0.40, 215),
+                 1.5, 44.0, 2.3, 2.4, 0.30, 0.6, 13, 24, 0.45, 230),
+    MachineStyle("Siemens Healthineers", "ACUSON Sequoia", "10V4", "phased", 7.0, 40.0, 6.0,
+                 0.5, 43.0, 2.1, 2.1, 0.32, 0.5, 12, 26, 0.40, 215),
     MachineStyle("Mindray", "Resona 7", "C11-3U", "microconvex", 8.5, 37.0, 9.0,
-                 1.0, 52.0, 1.7, 1.9, 0.28, 0.55, 10, 28, 0.42, 210),
+                 0.5, 42.0, 1.7, 1.9, 0.28, 0.55, 10, 28, 0.42, 210),
 )
 
 

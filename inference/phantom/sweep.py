@@ -26,7 +26,7 @@ VIEW_TOLERANCE_DEG: dict[View, float] = {
     View.AHV: 5.0, View.TVV: 4.5, View.BV: 5.5, View.MSV: 4.0, View.RPSV: 5.0, View.LPSV: 5.0,
 }
 #: Smallest cut area (mm²) for a structure to count as visible.
-MIN_AREA_MM2: dict[str, float] = {name: 8.0 for name in ANATOMY_CLASSES} | {
+MIN_AREA_MM2: dict[str, float] = dict.fromkeys(ANATOMY_CLASSES, 8.0) | {
     "cor_third_ventricle": 2.5,
     "cor_corpus_callosum": 6.0,
     "sag_corpus_callosum": 10.0,

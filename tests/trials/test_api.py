@@ -23,7 +23,7 @@ def api(coordinator: Any) -> APIClient:
 def test_create_study_and_walk_its_states(api: APIClient, coordinator: Any) -> None:
     response = api.post(
         "/api/studies/",
-        {"title": "Source trial", "design": "source_blinded", "registry_id": "ChiCTR2400000001", "cine_fps": 24},
+        {"title": "Crossover", "design": "assisted_crossover", "registry_id": "ChiCTR2400000001", "cine_fps": 24},
         format="json",
     )
     assert response.status_code == 201, response.content

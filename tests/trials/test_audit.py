@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from io import StringIO
 from typing import Any
 
@@ -30,7 +31,7 @@ def test_chain_links_every_row(coordinator: Any) -> None:
     events = list(AuditEvent.objects.order_by("id"))
     assert len(events) == 4
     assert events[0].prev_hash == GENESIS_HASH
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after.prev_hash == before.hash
     assert events[-1].before == {"status": "draft"} and events[-1].after == {"status": "open"}
     assert events[-1].actor_id == coordinator.pk

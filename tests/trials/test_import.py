@@ -194,6 +194,7 @@ def _zip(entries: dict[str, bytes]) -> bytes:
         (_zip({"manifest.csv": b"code\n", "../../evil.txt": b"x"}), "outside"),
         (_zip({"manifest.csv": b"code\n"})[:-30], "ZIP"),
     ],
+    ids=["not-zip", "no-manifest", "zip-slip", "damaged"],
 )
 def test_bad_archives_are_refused(study: Any, coordinator: Any, content: bytes, expected: str) -> None:
     api = APIClient()

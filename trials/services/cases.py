@@ -323,7 +323,7 @@ def _parse_row(
     files: list[tuple[str, str, str, Path]] = []
     resolved_base = base.resolve()
     for column in MANIFEST_COLUMNS:
-        if not (column.startswith("video_") or column.startswith("view_")):
+        if not column.startswith(("video_", "view_")):
             continue
         relative = (row.get(column) or "").strip()
         if not relative:

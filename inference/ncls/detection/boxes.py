@@ -10,7 +10,8 @@ because ``theta`` and ``theta ± 180`` describe the same box and ``(w, h, theta)
 ``(h, w, theta ± 90)``.
 
 torchvision's ``box_iou(fmt="cxcywhr")`` turns counter-clockwise on screen, so its angle
-is the negative of ours; :func:`rotated_iou` hides that.
+is the negative of ours (:func:`rotated_iou_torchvision`); it is not used for matching or
+evaluation because of wrong results on coincident boxes (see :func:`rotated_iou`).
 """
 
 from __future__ import annotations
@@ -82,16 +83,29 @@ def _min_area_rect(quad: np.ndarray) -> tuple[tuple[float, float], tuple[float, 
 
 
 def rotated_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
-    """Pairwise rotated IoU ``(N, M)`` (no gradient), via torchvision's exact kernel."""
-    if boxes1.numel() == 0 or boxes2.numel() == 0:
-        return boxes1.new_zeros((boxes1.shape[0], boxes2.shape[0]))
-    flip = boxes1.new_tensor([1.0, 1.0, 1.0, 1.0, -1.0])
+    """Pairwise rotated IoU ``(N, M)`` without gradient.
+
+    torchvision 0.29's ``box_iou(fmt="cxcywhr")`` is not used here: it returns wrong values
+    (0.45–0.65 instead of 1) for some coincident boxes written in different but equivalent
+    forms (theta vs theta ± 90° with w/h swapped), which would break matching and mAP of
+    near-perfect predictions. Our polygon clipping is exact there; the tests compare both
+    with OpenCV.
+    """
+    n, m = boxes1.shape[0], boxes2.shape[0]
+    if n == 0 or m == 0:
+        return boxes1.new_zeros((n, m))
     with torch.no_grad():
-        b1 = (boxes1.detach().float() * flip).clamp_min(-1e6)
-        b2 = (boxes2.detach().float() * flip).clamp_min(-1e6)
-        b1 = torch.cat([b1[:, :2], b1[:, 2:4].clamp_min(1e-3), b1[:, 4:]], dim=1)
-        b2 = torch.cat([b2[:, :2], b2[:, 2:4].clamp_min(1e-3), b2[:, 4:]], dim=1)
-        return box_iou(b1, b2, fmt="cxcywhr").to(boxes1.dtype)
+        a = boxes1.detach().double()[:, None, :].expand(n, m, 5).reshape(-1, 5)
+        b = boxes2.detach().double()[None, :, :].expand(n, m, 5).reshape(-1, 5)
+        iou, _ = rotated_iou_diff(a, b)
+        return iou.view(n, m).to(boxes1.dtype)
+
+
+def rotated_iou_torchvision(boxes1: torch.Tensor, boxes2: torch.Tensor) -> torch.Tensor:
+    """torchvision's pairwise rotated IoU in our convention (its angle turns the other way)."""
+    flip = torch.tensor([1.0, 1.0, 1.0, 1.0, -1.0], dtype=torch.float32, device=boxes1.device)
+    with torch.no_grad():
+        return box_iou(boxes1.float() * flip, boxes2.float() * flip, fmt="cxcywhr").to(boxes1.dtype)
 
 
 def _cross2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -146,8 +160,9 @@ def _intersection_area(quad1: torch.Tensor, quad2: torch.Tensor) -> torch.Tensor
 
 def rotated_iou_diff(boxes1: torch.Tensor, boxes2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Differentiable elementwise rotated IoU of ``(N, 5)`` box pairs; returns (iou, union)."""
-    b1 = boxes1.float()
-    b2 = boxes2.float()
+    dtype = torch.float64 if boxes1.dtype == torch.float64 else torch.float32
+    b1 = boxes1.to(dtype)
+    b2 = boxes2.to(dtype)
     inter = _intersection_area(corners(b1), corners(b2))
     area1 = b1[:, 2] * b1[:, 3]
     area2 = b2[:, 2] * b2[:, 3]

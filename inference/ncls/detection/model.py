@@ -55,7 +55,7 @@ class DetectorConfig:
 
 #: ``full`` follows the paper (ResNet-50, 640², 300 queries, 6 decoder layers).
 #: ``lite`` is sized for training on 2 CPU cores: a 10-layer ResNet (ResNet-18's blocks,
-#: one per stage), 320² input, 128 channels, 30 queries (a frame holds ≤ 7 structures),
+#: one per stage), 256² input, 128 channels, 30 queries (a frame holds ≤ 7 structures),
 #: 3 decoder layers.
 PROFILES: dict[str, DetectorConfig] = {
     "full": DetectorConfig(
@@ -63,7 +63,7 @@ PROFILES: dict[str, DetectorConfig] = {
         num_queries=300, num_decoder_layers=6,
     ),
     "lite": DetectorConfig(
-        profile="lite", backbone="resnet10", input_size=320, hidden_dim=128,
+        profile="lite", backbone="resnet10", input_size=256, hidden_dim=128,
         num_queries=30, num_decoder_layers=3, num_heads=4, num_points=4,
         encoder_ffn_dim=256, decoder_ffn_dim=256, csp_blocks=1, num_denoising=30,
     ),

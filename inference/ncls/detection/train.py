@@ -147,7 +147,7 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
             torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
             optim.step()
             sched.step()
-            running += float(loss)
+            running += float(loss.detach())
             bar.set_postfix(epoch=epoch + 1, loss=f"{running / (step + 1):.3f}", lr=f"{sched.get_last_lr()[0]:.1e}")
             bar.update(1)
         history.append(round(running / max(1, len(loader)), 4))

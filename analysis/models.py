@@ -1,0 +1,49 @@
+"""Analysis jobs: a report computed for a study's data snapshot, with progress and result."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from trials.models import Study, UUIDModel
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    COMPLETE = "complete", _("Complete")
+    FAILED = "failed", _("Failed")
+
+
+class AnalysisJob(UUIDModel):
+    """One report of one study, computed for the data snapshot ``snapshot``.
+
+    ``result`` holds :meth:`analysis.reports.base.Report.to_dict` once complete; the
+    pages, the API and the exports all read that one result, so their numbers agree.
+    """
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="analysis_jobs")
+    kind = models.CharField(_("report"), max_length=32)
+    status = models.CharField(_("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
+    snapshot = models.CharField(_("data snapshot (SHA-256)"), max_length=64)
+    n_resamples = models.PositiveIntegerField(default=2000)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["study", "kind", "snapshot"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(progress__lte=100), name="analysisjob_progress_0_100"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.study_id} ({self.status})"

@@ -1,0 +1,192 @@
+"""Writes of the analysis app: run reports as jobs, and the rule of when a report may be seen.
+
+When a statistician (or coordinator) may see a report
+------------------------------------------------------
+- Reports that reveal the allocation or per-case sources (the blinded source trial:
+  Bang's index per arm, guesses by source, anything per arm) wait for unblinding:
+  they are refused until ``study.status == "unblinded"``.
+- Aggregate reports (diagnostic performance, ROC, agreement, errors by condition,
+  qualitative scores, subgroups, MRMC) and the reads exports are available once the
+  study is locked (no read can change any more). While a study is a draft or open they
+  are refused, except in a standalone-design study: it has no randomized arms and no
+  allocation to protect, so its aggregate results may be followed during reading.
+
+A report is computed for a data snapshot (SHA-256 of the study's analysable data): the
+same snapshot reuses the stored result, new reads give a new snapshot and a new job.
+Heavy reports run as Celery jobs (queued on commit) with their progress on the job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from analysis.frames import StudyData
+from analysis.models import AnalysisJob, JobStatus
+from analysis.reports import REPORTS, Report, ReportSpec, run_report
+from analysis.selectors import latest_job, study_data
+from trials.audit import audit_record
+from trials.models import AuditAction, Study, StudyDesign, StudyStatus
+
+logger = logging.getLogger(__name__)
+
+N_RESAMPLES = 2000
+
+
+class ReportRefused(Exception):
+    """The report may not be seen now (the message says why); a 403 for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def report_spec(key: str) -> ReportSpec:
+    """The report called ``key``; ``KeyError`` for an unknown one."""
+    return REPORTS[key]
+
+
+def report_refusal(*, study: Study, spec: ReportSpec) -> str:
+    """Why ``spec`` may not be seen for ``study`` now ("" when it may); see the module doc."""
+    if spec.reveals_allocation:
+        if study.status != StudyStatus.UNBLINDED:
+            return _(
+                "This report reveals the allocation (which material came from which source); "
+                "it is available once the study is unblinded."
+            )
+        return ""
+    if study.status in (StudyStatus.LOCKED, StudyStatus.UNBLINDED):
+        return ""
+    if study.design == StudyDesign.STANDALONE:
+        return ""
+    return _("Results are available once the study is locked.")
+
+
+def report_require_allowed(*, study: Study, spec: ReportSpec) -> None:
+    """Raise :class:`ReportRefused` when ``spec`` may not be seen for ``study`` now."""
+    reason = report_refusal(study=study, spec=spec)
+    if reason:
+        raise ReportRefused(reason)
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    """A report ready to show, or the job still computing it."""
+
+    job: AnalysisJob
+    report: Report | None
+
+
+def _complete(job: AnalysisJob, report: Report) -> None:
+    job.result = report.to_dict()
+    job.snapshot = report.snapshot
+    job.status = JobStatus.COMPLETE
+    job.progress = 100
+    job.finished_at = timezone.now()
+    job.error = ""
+    job.save(update_fields=["result", "snapshot", "status", "progress", "finished_at", "error", "modified"])
+
+
+def _compute(job: AnalysisJob, data: StudyData, progress: Callable[[int], None] | None = None) -> Report:
+    if progress:
+        progress(30)
+    return run_report(job.kind, data, n_resamples=job.n_resamples)
+
+
+@transaction.atomic
+def analysis_job_create(
+    *, study: Study, kind: str, actor: Any, snapshot: str, n_resamples: int = N_RESAMPLES
+) -> AnalysisJob:
+    """Record a queued job (audited); the caller queues or runs it."""
+    job = AnalysisJob(study=study, kind=kind, snapshot=snapshot, n_resamples=n_resamples,
+                      created_by=actor if getattr(actor, "pk", None) else None)
+    job.full_clean()
+    job.save()
+    audit_record(actor=actor, action=AuditAction.ANALYSIS_RUN, target=job, study=study,
+                 after={"kind": kind, "snapshot": snapshot, "n_resamples": n_resamples})
+    return job
+
+
+def report_get_or_run(*, study: Study, key: str, actor: Any, data: StudyData | None = None) -> ReportOutcome:
+    """The report for the study's current data: stored, computed now, or queued as a job.
+
+    Refused (:class:`ReportRefused`) where :func:`report_refusal` says so. A heavy report
+    without a stored result is queued as a Celery job on commit and comes back pending.
+    """
+    spec = report_spec(key)
+    report_require_allowed(study=study, spec=spec)
+    data = data if data is not None else study_data(study=study)
+    snapshot = data.snapshot
+    job = latest_job(study=study, kind=key, snapshot=snapshot)
+    if job is not None:
+        if job.status == JobStatus.COMPLETE:
+            return ReportOutcome(job, Report.from_dict(job.result))
+        return ReportOutcome(job, None)
+    job = analysis_job_create(study=study, kind=key, actor=actor, snapshot=snapshot)
+    if spec.heavy:
+        from analysis.tasks import run_analysis_job
+
+        job_id = str(job.pk)
+        transaction.on_commit(lambda: run_analysis_job.delay(job_id=job_id))
+        return ReportOutcome(job, None)
+    report = _run(job, data)
+    return ReportOutcome(job, report)
+
+
+def _run(job: AnalysisJob, data: StudyData) -> Report | None:
+    job.status = JobStatus.RUNNING
+    job.started_at = timezone.now()
+    job.progress = 10
+    job.save(update_fields=["status", "started_at", "progress", "modified"])
+
+    def progress(value: int) -> None:
+        AnalysisJob.objects.filter(pk=job.pk).update(progress=value, modified=timezone.now())
+
+    try:
+        report = _compute(job, data, progress)
+    except Exception as exc:  # a report that fails must leave a failed job, not a hung one
+        logger.exception("analysis job %s failed", job.pk)
+        job.status = JobStatus.FAILED
+        job.error = f"{type(exc).__name__}: {exc}"
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at", "modified"])
+        return None
+    _complete(job, report)
+    # What the pages, API and exports show is the stored result, so return that.
+    return Report.from_dict(job.result)
+
+
+def analysis_job_run(*, job_id: str) -> AnalysisJob:
+    """Run a queued job (the Celery task's body); idempotent: a finished job is left as is."""
+    job = AnalysisJob.objects.select_related("study").get(pk=job_id)
+    if job.status in (JobStatus.COMPLETE, JobStatus.FAILED):
+        return job
+    data = study_data(study=job.study)
+    _run(job, data)
+    job.refresh_from_db()
+    return job
+
+
+def analysis_bundle(*, study: Study, actor: Any) -> tuple[list[Report], StudyData]:
+    """Every report the user may see now, computed where missing (for the ZIP export)."""
+    data = study_data(study=study)
+    reports: list[Report] = []
+    for key, spec in REPORTS.items():
+        if report_refusal(study=study, spec=spec):
+            continue
+        job = latest_job(study=study, kind=key, snapshot=data.snapshot)
+        if job is not None and job.status == JobStatus.COMPLETE:
+            reports.append(Report.from_dict(job.result))
+            continue
+        if job is None:
+            job = analysis_job_create(study=study, kind=key, actor=actor, snapshot=data.snapshot)
+        report = _run(job, data)
+        if report is not None:
+            reports.append(report)
+    return reports, data
