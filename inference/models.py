@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from trials.models import Case, Dataset, MaterialSet, Study, UUIDModel, ViewChoices
+from trials.models import Case, Dataset, MaterialSet, Rendition, Study, UUIDModel, ViewChoices
 
 
 class ModelVersion(UUIDModel):
@@ -96,16 +96,17 @@ class AICaseResult(UUIDModel):
         return f"{self.case} by {self.model_version}: {self.status}"
 
 
-def heatmap_upload_to(instance: Heatmap, filename: str) -> str:
-    return f"heatmaps/{instance.id.hex}.png"
-
-
 class Heatmap(UUIDModel):
-    """A Finer-CAM overlay of one view of an AI reading."""
+    """A Finer-CAM overlay of one view of an AI reading.
+
+    The overlay is kept as a case-level ``Rendition`` (no material set), so readers in an
+    aided phase get it through the same opaque, per-assignment file route as every image;
+    it is colour by nature and shown only where the AI is shown openly.
+    """
 
     result = models.ForeignKey(AICaseResult, on_delete=models.PROTECT, related_name="heatmaps")
     view = models.CharField(max_length=8, choices=ViewChoices.choices)
-    file = models.FileField(upload_to=heatmap_upload_to)
+    rendition = models.OneToOneField(Rendition, on_delete=models.PROTECT, related_name="heatmap")
 
     class Meta:
         ordering = ["result", "view"]

@@ -28,6 +28,9 @@ from trials.models import (
     MaterialSet,
     MaterialSource,
     MaterialStatus,
+    Rendition,
+    RenditionKind,
+    RenditionStatus,
     Study,
 )
 from trials.services.renditions import local_path, rendition_make_for_view
@@ -251,9 +254,21 @@ def _store_output(*, case: Case, model_version: ModelVersion, run_id: Any, outpu
         timings=output.timings,
     )
     for view, overlay in output.heatmaps.items():
-        heatmap = Heatmap(result=result, view=view)
-        heatmap.file.save("heatmap.png", ContentFile(_png(overlay)), save=False)
-        heatmap.save()
+        data = _png(overlay)
+        rendition = Rendition(
+            case=case,
+            kind=RenditionKind.IMAGE,
+            view=view,
+            status=RenditionStatus.READY,
+            content_type="image/png",
+            sha256=hashlib.sha256(data).hexdigest(),
+            size_bytes=len(data),
+            width=int(overlay.shape[1]),
+            height=int(overlay.shape[0]),
+        )
+        rendition.file.save("heatmap", ContentFile(data), save=False)
+        rendition.save()
+        Heatmap.objects.create(result=result, view=view, rendition=rendition)
     audit_record(
         actor=None,
         action=AuditAction.MATERIAL_CREATED,

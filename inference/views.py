@@ -80,9 +80,9 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
 @login_required
 def heatmap_file(request: HttpRequest, heatmap_id: str) -> HttpResponse:
     """A heatmap overlay, for coordinators (readers get theirs through their workstation)."""
-    heatmap = get_object_or_404(Heatmap.objects.select_related("result__case"), pk=heatmap_id)
+    heatmap = get_object_or_404(Heatmap.objects.select_related("result__case", "rendition"), pk=heatmap_id)
     access_study(request.user, heatmap.result.case.study_id, roles=(Role.COORDINATOR,))
-    response = FileResponse(heatmap.file.open("rb"), content_type="image/png")
+    response = FileResponse(heatmap.rendition.file.open("rb"), content_type="image/png")
     response["Cache-Control"] = "private, no-store"
     return response
 

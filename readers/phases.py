@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
@@ -150,8 +151,12 @@ def phase_rules(phase: str) -> PhaseRules:
 def heatmaps_for_material(material_set: MaterialSet) -> list[Any]:
     """Hook for the inference app: the heatmap renditions of an AI material set.
 
-    Returns an empty list until the inference app stores heatmaps; each item it returns
-    must be a ready ``Rendition`` (it is then served through an opaque slot like every
-    other image, and only in a phase whose rules have ``shows_ai``).
+    Each item is a ready ``Rendition`` (served through an opaque slot like every other
+    image, and only in a phase whose rules have ``shows_ai``). The inference app is looked
+    up through the app registry, not imported: readers does not depend on it.
     """
-    return []
+    if material_set.source != "ai" or not django_apps.is_installed("inference"):
+        return []
+    heatmap_model = django_apps.get_model("inference", "Heatmap")
+    heatmaps = heatmap_model.objects.filter(result__material_set=material_set).select_related("rendition")
+    return [h.rendition for h in heatmaps.order_by("view")]

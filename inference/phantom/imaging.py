@@ -69,7 +69,7 @@ class ImageFormer:
     style: MachineStyle
     rng: np.random.Generator
     blur: float = 1.0  # PSF widening (blind sweeps: defocus and motion blur)
-    correlation_mm: float = 0.6  # elevational distance over which speckle decorrelates
+    correlation_mm: float = 0.4  # elevational distance over which speckle decorrelates
     _scatterers: np.ndarray | None = field(default=None, init=False, repr=False)
     _previous: np.ndarray | None = field(default=None, init=False, repr=False)
 

@@ -184,3 +184,17 @@ def test_ai_renditions_match_human_renditions_in_format(
     ai = Rendition.objects.get(material_set__source="ai", view="AHV", case=cases[0])
     human = Rendition.objects.get(asset__kind=AssetKind.VIEW_IMAGE, case=cases[0])
     assert (ai.content_type, ai.width, ai.height) == (human.content_type, human.width, human.height)
+
+
+def test_heatmaps_reach_the_readers_hook_as_renditions(study_with_cases, model_dir, fake_runner):
+    """The aided workstation gets the AI's heatmaps through readers' hook, never a human set's."""
+    from readers.phases import heatmaps_for_material
+
+    _, _, _, cases = study_with_cases
+    model = model_version_register(actor=None, name="ncls", version="1", profile="lite", directory=model_dir, is_demo=False)
+    result = services.ai_case_build(case_id=cases[0].pk, model_version_id=model.pk)
+    heatmaps = heatmaps_for_material(result.material_set)
+    assert [h.view for h in heatmaps] == ["AHV"]
+    assert heatmaps[0].status == "ready" and heatmaps[0].file
+    human = MaterialSet.objects.create(case=cases[0], source=MaterialSource.JUNIOR, author_model_label="import")
+    assert heatmaps_for_material(human) == []

@@ -24,6 +24,8 @@ def add_commands(commands: Any) -> None:
     train.add_argument("--lr", type=float, default=4e-4)
     train.add_argument("--max-images", type=int, default=None, help="use at most this many images")
     train.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    train.add_argument("--max-minutes", type=float, default=None,
+                       help="stop after this much training time (the cosine schedule follows time)")
     train.set_defaults(handler=_train)
 
     ext = commands.add_parser("extract", help="standard views from sweep videos")
@@ -56,7 +58,8 @@ def _train(args: argparse.Namespace) -> int:
 
     opts = TrainOptions(data=args.data, out=args.out, profile=args.profile, epochs=args.epochs,
                         batch_size=args.batch_size, seed=args.seed, device=args.device, lr=args.lr,
-                        max_images=args.max_images, threads=args.threads)
+                        max_images=args.max_images, threads=args.threads,
+                        max_minutes=args.max_minutes)
     path = train_detector(opts, command=_command_line())
     print(path)
     return 0

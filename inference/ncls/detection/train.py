@@ -54,6 +54,7 @@ class TrainOptions:
     mixup: float = 0.15
     max_images: int | None = None
     threads: int | None = None
+    max_minutes: float | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -124,15 +125,30 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
     optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     total = opts.epochs * len(loader)
     warmup = min(opts.warmup_iters, max(1, total // 10))
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(s, total, warmup))
+    # With a time budget, the schedule follows whichever is further along: steps or time;
+    # training stops when the budget is spent (the cosine has then reached its floor).
+    budget_s = opts.max_minutes * 60.0 if opts.max_minutes else None
+    t_train = time.time()
+
+    def schedule(step: int) -> float:
+        if budget_s is None or step < warmup:
+            return lr_factor(step, total, warmup)
+        by_time = warmup + (total - warmup) * min(1.0, (time.time() - t_train) / budget_s)
+        return lr_factor(max(step, int(by_time)), total, warmup)
+
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, schedule)
     amp = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda"
            else contextlib.nullcontext())
     close_mosaic = max(1, opts.epochs - max(1, opts.epochs // 5))
     bar = tqdm(total=total, desc=f"train {opts.profile}", unit="it", dynamic_ncols=True, file=sys.stderr)
     history = []
+    out_of_time = False
     for epoch in range(opts.epochs):
+        if out_of_time:
+            break
         model.train()
-        if epoch >= close_mosaic:
+        late = budget_s is not None and time.time() - t_train > 0.8 * budget_s
+        if epoch >= close_mosaic or late:
             dataset.mosaic = 0.0
             dataset.mixup = 0.0
         running = 0.0
@@ -150,6 +166,9 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
             running += float(loss.detach())
             bar.set_postfix(epoch=epoch + 1, loss=f"{running / (step + 1):.3f}", lr=f"{sched.get_last_lr()[0]:.1e}")
             bar.update(1)
+            if budget_s is not None and time.time() - t_train > budget_s:
+                out_of_time = True
+                break
         history.append(round(running / max(1, len(loader)), 4))
     bar.close()
     train_seconds = time.time() - start
@@ -164,6 +183,8 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
         "val_images": len(val_samples),
         "options": {k: v for k, v in opts.__dict__.items() if k not in ("data", "out")},
         "epoch_losses": history,
+        "steps": bar.n,
+        "stopped_by_time_budget": out_of_time,
         "train_seconds": round(train_seconds, 1),
         "device": str(device),
         "torch": torch.__version__,

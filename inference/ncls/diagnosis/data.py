@@ -22,7 +22,14 @@ import cv2
 import numpy as np
 import torch
 
-from inference.ncls.labels import IMAGE_LABELS, MANIFEST_COLUMNS, Condition, View, is_severe, parse_conditions
+from inference.ncls.labels import (
+    IMAGE_LABELS,
+    MANIFEST_COLUMNS,
+    Condition,
+    View,
+    is_severe,
+    parse_conditions,
+)
 from inference.ncls.roi import crop_sector
 
 from .model import NUM_SLOTS, PIXEL_MEAN, PIXEL_STD, VIEW_SLOTS

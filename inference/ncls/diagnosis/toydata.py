@@ -34,13 +34,13 @@ def draw_view(rng: np.random.Generator, severe: bool, height: int = 160, width: 
     cv2.ellipse(fan, centre, (height, height), 0, 50, 130, 1, thickness=-1)
     speckle = rng.normal(80, 20, (height, width)).clip(20, 255).astype(np.uint8)
     gray = np.where(fan > 0, speckle, 0).astype(np.uint8)
-    ventricle = 12 if severe else 4
-    for dx in (-20, 20):
+    ventricle = 16 if severe else 4
+    for dx in (-25, 25):
         cv2.ellipse(gray, (width // 2 + dx, height // 2), (ventricle, ventricle * 2), 0, 0, 360, 10, -1)
     if severe:
         for _ in range(3):
             x, y = int(rng.integers(width // 3, 2 * width // 3)), int(rng.integers(height // 3, 3 * height // 4))
-            cv2.circle(gray, (x, y), int(rng.integers(6, 10)), 230, -1)
+            cv2.circle(gray, (x, y), int(rng.integers(12, 18)), 240, -1)
     gray = np.where(fan > 0, gray, 0).astype(np.uint8)
     cv2.putText(gray, "TOY 12:00", (2, 10), cv2.FONT_HERSHEY_SIMPLEX, 0.3, 200, 1)
     image[...] = gray[..., None]
