@@ -44,6 +44,7 @@ class SessionPhase(models.TextChoices):
     AIDED = "aided", _("Aided")
     BLINDED_REVIEW = "blinded_review", _("Blinded review")
     QUALITATIVE = "qualitative", _("Qualitative")
+    PREPARATION = "preparation", _("Material preparation")
 
 
 class ReadingSession(UUIDModel):
@@ -184,3 +185,36 @@ class Read(UUIDModel):
     def read_ms(self) -> int:
         """Read time as analysed: the active time."""
         return self.active_ms
+
+
+class SourceGuessChoice(models.TextChoices):
+    AI = "ai", _("AI")
+    JUNIOR = "junior", _("Junior radiologist")
+    DONT_KNOW = "dont_know", _("Don't know")
+
+
+class SourceGuess(UUIDModel):
+    """A senior's guess of a blinded material's source, locked before he may diagnose.
+
+    One per assignment (unique); the database refuses any UPDATE or DELETE of the row
+    (a trigger, see migration 0003), so a guess cannot change once saved.
+    """
+
+    assignment = models.OneToOneField(
+        Assignment, on_delete=models.PROTECT, related_name="source_guess"
+    )
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    guess = models.CharField(_("source guess"), max_length=16, choices=SourceGuessChoice.choices)
+    client_event_id = models.UUIDField(unique=True)
+    guessed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["guessed_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(guess__in=["ai", "junior", "dont_know"]), name="source_guess_choice"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"source guess {self.id}"
