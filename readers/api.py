@@ -7,13 +7,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from readers import selectors, services
-from readers.models import Read
+from readers.models import Read, SourceGuess
 from readers.permissions import access_assignment, access_session
 from readers.serializers import (
     ActivitySerializer,
@@ -250,4 +250,181 @@ class StudyProgressApi(APIView):
         return Response({
             "sessions": CoordinatorSessionSerializer(selectors.study_sessions(study=study), many=True).data,
             "cases": selectors.study_progress_by_case(study=study),
+        })
+
+
+# ------------------------------------------------------------------- source trial
+
+
+class SourceGuessSerializer(serializers.Serializer):
+    """A senior's source guess and its idempotency key."""
+
+    guess = serializers.ChoiceField(choices=["ai", "junior", "dont_know"])
+    client_event_id = serializers.UUIDField()
+
+
+class SourceGuessApi(APIView):
+    """Save and lock the source guess of a blinded review (before the diagnosis)."""
+
+    serializer_class = SourceGuessSerializer
+
+    @extend_schema(request=SourceGuessSerializer, responses={201: dict, 200: dict})
+    def post(self, request: Request, token: str) -> Response:
+        from readers.source_trial import source_guess_lock
+
+        assignment = access_assignment(request.user, token)
+        payload = SourceGuessSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        before = SourceGuess.objects.filter(assignment=assignment).exists()
+        try:
+            saved = source_guess_lock(reader=request.user, assignment=assignment,
+                                      guess=payload.validated_data["guess"],
+                                      client_event_id=payload.validated_data["client_event_id"])
+        except services.ReadingRefused as exc:
+            return _refusal(exc)
+        except ValidationError as exc:
+            return _invalid(exc)
+        body = {"token": assignment.token, "guess": saved.guess, "locked": True,
+                "guessed_at": saved.guessed_at.isoformat()}
+        return Response(body, status=status.HTTP_200_OK if before else status.HTTP_201_CREATED)
+
+
+class PrepareSerializer(serializers.Serializer):
+    """A junior's material: per view a 1-based frame number or null (not obtainable)."""
+
+    views = serializers.DictField(child=serializers.IntegerField(min_value=1, allow_null=True))
+    initial_severe = serializers.BooleanField()
+    client_event_id = serializers.UUIDField()
+
+
+class PrepareApi(APIView):
+    """Submit a junior's material for a case of his preparation session (idempotent)."""
+
+    serializer_class = PrepareSerializer
+
+    @extend_schema(request=PrepareSerializer, responses={201: ReadSerializer, 200: ReadSerializer})
+    def post(self, request: Request, token: str) -> Response:
+        from readers.preparation import material_prepare
+
+        assignment = access_assignment(request.user, token)
+        payload = PrepareSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        picks = {view: (None if frame is None else frame - 1)
+                 for view, frame in payload.validated_data["views"].items()}
+        try:
+            read = material_prepare(reader=request.user, assignment=assignment, picks=picks,
+                                    initial_severe=payload.validated_data["initial_severe"],
+                                    client_event_id=payload.validated_data["client_event_id"])
+        except services.ReadingRefused as exc:
+            return _refusal(exc)
+        except ValidationError as exc:
+            return _invalid(exc)
+        replayed = getattr(read, "replayed", False)
+        return Response(ReadSerializer(read).data,
+                        status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
+
+
+class AllocationCreateSerializer(serializers.Serializer):
+    """Parameters of the randomization."""
+
+    seed = serializers.IntegerField(min_value=0, max_value=2**62)
+    stratify_by = serializers.ChoiceField(choices=["none", "probe_type", "ga_group", "manufacturer"],
+                                          default="none")
+    block_sizes = serializers.ListField(child=serializers.IntegerField(min_value=2), default=[2, 4, 6])
+
+
+class AllocationApi(APIView):
+    """The allocation's state and commitment (GET); generate it (POST, draft only).
+
+    The allocation itself is returned only after unblinding, with its verification.
+    """
+
+    serializer_class = AllocationCreateSerializer
+
+    def get(self, request: Request, study_id: Any) -> Response:
+        from trials.models import AllocationList, StudyStatus
+        from trials.services.allocation import allocation_disclose
+
+        study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
+        allocation = AllocationList.objects.filter(study=study).first()
+        body: dict[str, Any] = {"status": study.status, "generated": allocation is not None,
+                                "commitment": study.allocation_commitment or None, "disclosure": None}
+        if allocation is not None and study.status == StudyStatus.UNBLINDED:
+            disclosure = allocation_disclose(study=study)
+            body["disclosure"] = {"document": disclosure.document, "hash_matches": disclosure.hash_matches,
+                                  "reproducible": disclosure.reproducible, "verified": disclosure.verified}
+        return Response(body)
+
+    def post(self, request: Request, study_id: Any) -> Response:
+        from readers.source_trial import study_juniors_seniors
+        from trials.services.allocation import allocation_generate
+
+        study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
+        payload = AllocationCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        juniors, seniors = study_juniors_seniors(study)
+        data = payload.validated_data
+        try:
+            allocation = allocation_generate(actor=request.user, study=study, juniors=juniors, seniors=seniors,
+                                             seed=data["seed"], stratify_by=data["stratify_by"],
+                                             block_sizes=tuple(data["block_sizes"]))
+        except ValidationError as exc:
+            return _invalid(exc)
+        return Response({"generated": True, "groups": len(allocation.groups),
+                         "entries": allocation.entries.count()}, status=status.HTTP_201_CREATED)
+
+
+class MaterialImportSerializer(serializers.Serializer):
+    """A ZIP of manifest.csv and images, prepared outside the platform."""
+
+    archive = serializers.FileField()
+    source = serializers.ChoiceField(choices=["junior", "sonographer"], default="junior")
+    dry_run = serializers.BooleanField(default=True)
+
+
+class MaterialImportApi(APIView):
+    """Import human material (junior or sonographer) through the AI's rendition path."""
+
+    serializer_class = MaterialImportSerializer
+
+    def post(self, request: Request, study_id: Any) -> Response:
+        import tempfile
+        from pathlib import Path
+
+        from readers.preparation import material_import
+        from trials.services.archives import archive_extract
+
+        study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
+        payload = MaterialImportSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                manifest = archive_extract(upload=data["archive"], destination=Path(scratch))
+            except ValidationError as exc:
+                return _invalid(exc)
+            report = material_import(actor=request.user, study=study, manifest=manifest,
+                                     dry_run=data["dry_run"], source=data["source"])
+        body = {"ok": report.ok, "dry_run": report.dry_run, "rows": report.rows, "created": report.created,
+                "problems": [p.__dict__ for p in report.problems]}
+        return Response(body, status=status.HTTP_200_OK if report.ok else status.HTTP_400_BAD_REQUEST)
+
+
+class BlindingAuditApi(APIView):
+    """The blinding audit's aggregate result (AUC, CI, warning); never a per-case source."""
+
+    def get(self, request: Request, study_id: Any) -> Response:
+        from readers.blinding import blinding_audit_for_study
+
+        study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
+        outcome = blinding_audit_for_study(study=study)
+        result = outcome.result
+        return Response({
+            "scope": outcome.scope, "materials": outcome.materials, "problem": outcome.problem or None,
+            "result": None if result is None else {
+                "auc": result.auc, "ci_low": result.ci.low, "ci_high": result.ci.high,
+                "n_ai": result.n_ai, "n_junior": result.n_junior, "distinguishable": result.distinguishable,
+                "warning": result.warning, "method": result.method,
+                "top_features": [name for name, _weight in result.top_features],
+            },
         })

@@ -113,3 +113,129 @@ class SessionCreateForm(forms.Form):
     def __init__(self, *args: Any, study: Study, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["datasets"].queryset = study.datasets.all()
+
+
+# ----------------------------------------------------------------- source trial forms
+
+BOOLEAN_CHOICES = [("yes", _("Yes")), ("no", _("No"))]
+
+
+def _yes(value: str) -> bool:
+    return value == "yes"
+
+
+class PrepareForm(forms.Form):
+    """A junior's material for one case: a frame (1-based) or "not obtainable" per view,
+    and the initial diagnosis."""
+
+    initial_severe = forms.TypedChoiceField(
+        label=_("Initial diagnosis: severe"), choices=BOOLEAN_CHOICES, coerce=_yes, widget=forms.RadioSelect
+    )
+    client_event_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+    def __init__(self, *args: Any, views: list[tuple[str, int]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.views = views
+        for view, frame_count in views:
+            self.fields[f"frame_{view}"] = forms.IntegerField(
+                label=_("%(view)s frame") % {"view": view}, min_value=1, max_value=max(frame_count, 1),
+                required=False, widget=forms.NumberInput(attrs={"data-view": view}),
+            )
+            self.fields[f"missing_{view}"] = forms.BooleanField(
+                label=_("%(view)s not obtainable") % {"view": view}, required=False
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for view, _count in self.views:
+            frame, missing = data.get(f"frame_{view}"), data.get(f"missing_{view}")
+            if frame is None and not missing:
+                self.add_error(f"frame_{view}", _("Pick a frame or mark the view not obtainable."))
+            if frame is not None and missing:
+                self.add_error(f"missing_{view}", _("A view with a frame is obtainable."))
+        return data
+
+    def picks(self) -> dict[str, int | None]:
+        """View -> 0-based frame index or None (call after ``is_valid``)."""
+        data = self.cleaned_data
+        return {
+            view: None if data.get(f"missing_{view}") else int(data[f"frame_{view}"]) - 1
+            for view, _count in self.views
+        }
+
+
+class GuessForm(forms.Form):
+    """The senior's source guess, saved and locked before the diagnosis form opens."""
+
+    guess = forms.ChoiceField(
+        label=_("Where does this material come from?"),
+        choices=[("ai", _("AI")), ("junior", _("Junior radiologist")), ("dont_know", _("Don't know"))],
+        widget=forms.RadioSelect,
+    )
+    client_event_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+
+class ReviewForm(AnswerForm):
+    """The secondary diagnosis and whether it changes the initial one."""
+
+    changes_initial = forms.TypedChoiceField(
+        label=_("Does your diagnosis change the initial diagnosis?"), choices=BOOLEAN_CHOICES, coerce=_yes,
+        widget=forms.RadioSelect,
+    )
+
+    def answer(self) -> ReadAnswer:
+        answer = super().answer()
+        return ReadAnswer(severe=answer.severe, confidence=answer.confidence, conditions=answer.conditions,
+                          ivh_grade=answer.ivh_grade, comment=answer.comment,
+                          extra={"changes_initial": self.cleaned_data["changes_initial"]})
+
+
+class QualitativeForm(forms.Form):
+    """Scores 1–5 of the AI's extracted views on the paper's four criteria."""
+
+    client_event_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from readers.source_trial import QUALITATIVE_CRITERIA
+
+        super().__init__(*args, **kwargs)
+        for criterion, label in QUALITATIVE_CRITERIA.items():
+            self.fields[criterion] = forms.TypedChoiceField(
+                label=label, choices=[(str(i), str(i)) for i in range(1, 6)], coerce=int, widget=forms.RadioSelect
+            )
+
+    def answer(self) -> ReadAnswer:
+        """Scores only: a qualitative rating asks no diagnosis (stored as not severe, 0)."""
+        from readers.source_trial import QUALITATIVE_CRITERIA
+
+        return ReadAnswer(severe=False, confidence=0,
+                          extra={"scores": {c: self.cleaned_data[c] for c in QUALITATIVE_CRITERIA}})
+
+
+class AllocationForm(forms.Form):
+    """Randomize juniors into groups and allocate each senior's cases."""
+
+    seed = forms.IntegerField(label=_("Seed"), min_value=0, max_value=2**62)
+    stratify_by = forms.ChoiceField(label=_("Stratify by (besides the dataset)"), choices=[
+        ("none", _("Nothing else")), ("probe_type", _("Probe type")), ("ga_group", _("Gestational age group")),
+        ("manufacturer", _("Manufacturer")),
+    ])
+    block_sizes = forms.CharField(label=_("Block sizes (comma-separated, even)"), initial="2,4,6", max_length=40)
+
+    def clean_block_sizes(self) -> tuple[int, ...]:
+        try:
+            sizes = tuple(int(part) for part in self.cleaned_data["block_sizes"].split(",") if part.strip())
+        except ValueError as exc:
+            raise forms.ValidationError(_("Block sizes are whole numbers.")) from exc
+        if not sizes or any(size < 2 or size % 2 for size in sizes):
+            raise forms.ValidationError(_("Block sizes are even numbers of at least 2."))
+        return sizes
+
+
+class MaterialImportForm(forms.Form):
+    """A ZIP of manifest.csv and view images, prepared outside the platform."""
+
+    archive = forms.FileField(label=_("ZIP with manifest.csv and the images it names"))
+    source = forms.ChoiceField(label=_("Source"), choices=[("junior", _("Junior radiologist")),
+                                                         ("sonographer", _("Sonographer"))])
+    dry_run = forms.BooleanField(label=_("Dry run (check only, write nothing)"), required=False, initial=True)

@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from readers.models import Assignment, ReadingSession, SessionPhase
-from trials.models import Case, MaterialSet, MaterialSource, MaterialStatus, StudyDesign
+from trials.models import Case, MaterialSet, MaterialSource, MaterialStatus, Study, StudyDesign
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,14 @@ def _nothing_on_completion(session: ReadingSession) -> None:
     return None
 
 
+def _every_reader(study: Study, reader: Any) -> bool:
+    return True
+
+
+def _every_case(session: ReadingSession, cases: dict[str, Case]) -> dict[str, Case]:
+    return cases
+
+
 @dataclass(frozen=True)
 class PhaseRules:
     """The phase-specific parts of reading.
@@ -65,6 +73,12 @@ class PhaseRules:
     - ``form_gate(assignment)``: a non-empty reason keeps the diagnosis form closed (a
       blinded review returns one until the source guess is saved and locked).
     - ``on_completed(session)``: runs in the transaction that completes the session.
+    - ``shows_case_media``: the case's own views and sweeps are shown (a blinded review
+      shows only the material, which could otherwise be compared with them).
+    - ``takes_reader(study, reader)``: whether the reader gets a session of this phase
+      (e.g. only juniors prepare material, only seniors review it).
+    - ``cases_for(session, cases)``: which of the chosen cases (id -> case) the session
+      holds (e.g. a senior's allocated cases); empty makes no session.
     """
 
     opening: Callable[[ReadingSession], Opening] = _opens_now
@@ -73,6 +87,9 @@ class PhaseRules:
     answer_clean: Callable[[Assignment, dict[str, Any]], dict[str, Any]] = _no_extra_answer
     form_gate: Callable[[Assignment], str] = _form_always_open
     on_completed: Callable[[ReadingSession], None] = _nothing_on_completion
+    shows_case_media: bool = True
+    takes_reader: Callable[[Study, Any], bool] = _every_reader
+    cases_for: Callable[[ReadingSession, dict[str, Case]], dict[str, Case]] = _every_case
 
 
 # ---------------------------------------------------------------- assisted crossover

@@ -86,26 +86,28 @@ def _thumb(frame: np.ndarray) -> np.ndarray:
     return cv2.resize(gray, _THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def sweep_frame_locate(path: Path, image: np.ndarray) -> tuple[int, np.ndarray, float] | None:
-    """The frame of the sweep at ``path`` that ``image`` shows: (index, frame, distance).
+def sweep_frames_locate(path: Path, images: Mapping[str, np.ndarray]) -> dict[str, tuple[int, np.ndarray]]:
+    """The frame of the sweep at ``path`` that each image shows: view -> (index, frame).
 
-    None when no frame has the image's size or none is within :data:`LOCATE_TOLERANCE`.
+    One pass through the video for all images. An image is missing from the result when
+    its size differs from the sweep's or no frame is within :data:`LOCATE_TOLERANCE`.
     """
-    target = _thumb(image)
-    best: tuple[int, np.ndarray, float] | None = None
+    targets = {view: _thumb(image) for view, image in images.items()}
+    best: dict[str, tuple[int, np.ndarray, float]] = {}
     try:
         with open_video(path) as video:
             for index, frame in enumerate(video):
-                if frame.shape[:2] != image.shape[:2]:
-                    return None
-                distance = float(np.abs(_thumb(frame) - target).mean())
-                if best is None or distance < best[2]:
-                    best = (index, frame, distance)
+                thumb = _thumb(frame)
+                for view, target in targets.items():
+                    if images[view].shape[:2] != frame.shape[:2]:
+                        continue
+                    distance = float(np.abs(thumb - target).mean())
+                    if view not in best or distance < best[view][2]:
+                        best[view] = (index, frame, distance)
     except VideoError:
-        return None
-    if best is None or best[2] > LOCATE_TOLERANCE:
-        return None
-    return best
+        return {}
+    return {view: (index, frame) for view, (index, frame, distance) in best.items()
+            if distance <= LOCATE_TOLERANCE}
 
 
 def _frames_for(case: Case, picks: Mapping[str, Pick]) -> dict[str, tuple[np.ndarray | None, int | None]]:
@@ -119,16 +121,15 @@ def _frames_for(case: Case, picks: Mapping[str, Pick]) -> dict[str, tuple[np.nda
         if asset is None:
             raise ValidationError(_("The case has no %(sweep)s sweep to pick from.") % {"sweep": orientation})
         with local_path(asset.file) as path:
-            for view in views:
-                pick = picks[view]
-                if isinstance(pick, ImagePick):
-                    found = sweep_frame_locate(path, pick.image)
-                    if found is None:
-                        raise ValidationError(
-                            _("The %(view)s image is not a frame of the case's %(sweep)s sweep.")
-                            % {"view": view, "sweep": orientation}
-                        )
-                    out[view] = (found[1], found[0])
+            images = {v: p.image for v in views if isinstance(p := picks[v], ImagePick)}
+            located = sweep_frames_locate(path, images) if images else {}
+            for view in images:
+                if view not in located:
+                    raise ValidationError(
+                        _("The %(view)s image is not a frame of the case's %(sweep)s sweep.")
+                        % {"view": view, "sweep": orientation}
+                    )
+                out[view] = (located[view][1], located[view][0])
             indices = {v: int(picks[v]) for v in views if not isinstance(picks[v], ImagePick)}  # type: ignore[arg-type]
             for view, index in indices.items():
                 if not 0 <= index < asset.frame_count:

@@ -110,18 +110,19 @@ def _slots(assignment: Assignment, renditions: list[Rendition], group: str) -> l
 def assignment_slots(*, assignment: Assignment) -> list[Slot]:
     """The case's images and sweeps, and the phase's material where the phase shows it."""
     ready = Rendition.objects.filter(status=RenditionStatus.READY)
+    rules = phase_rules(assignment.session.phase)
     slots = _slots(
         assignment,
         list(ready.filter(case_id=assignment.case_id, material_set__isnull=True)),
         "case",
-    )
+    ) if rules.shows_case_media else []
     if assignment.material_set_id is not None:
         slots += _slots(
             assignment,
             list(ready.filter(material_set_id=assignment.material_set_id, kind=RenditionKind.IMAGE)),
             "material",
         )
-        if phase_rules(assignment.session.phase).shows_ai:
+        if rules.shows_ai:
             slots += _slots(assignment, list(heatmaps_for_material(assignment.material_set)), "heatmap")
     return slots
 

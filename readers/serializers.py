@@ -10,7 +10,8 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from inference.ncls.labels import Condition
-from readers.models import Assignment, Read, ReaderTier
+from readers.models import Assignment, Read, ReaderTier, SourceGuess
+from readers.phases import phase_rules
 from readers.selectors import SessionSummary, assignment_material, assignment_slots
 from readers.services import ReadAnswer
 
@@ -50,6 +51,11 @@ class ReadSerializer(serializers.ModelSerializer):
         ]
 
 
+def _own_guess(assignment: Assignment) -> str | None:
+    guess = SourceGuess.objects.filter(assignment=assignment).first()
+    return guess.guess if guess is not None else None
+
+
 def assignment_data(assignment: Assignment) -> dict[str, Any]:
     """A case as a reader's API client sees it (no ids but the token and slot names)."""
     session = assignment.session
@@ -77,6 +83,8 @@ def assignment_data(assignment: Assignment) -> dict[str, Any]:
             **({"probability": material.probability} if material.shows_ai else {}),
         },
         "draft": assignment.draft,
+        "form_gate": phase_rules(session.phase).form_gate(assignment) or None,
+        "source_guess": _own_guess(assignment),
         "answered": assignment.answered_at is not None,
         "read": ReadSerializer(read).data if read is not None else None,
     }

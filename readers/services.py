@@ -220,19 +220,27 @@ def session_create_for_design(
     for user in sorted(reader_users, key=lambda u: str(u.pk)):
         for phase in phases:
             session_seed = seeds.getrandbits(62)
+            if not phase_rules(phase).takes_reader(study, user):
+                continue
             if ReadingSession.objects.filter(study=study, reader=user, phase=phase).exists():
                 continue
-            made.append(_session_make(actor=actor, study=study, reader=user, phase=phase,
-                                      cases=cases, seed=session_seed))
+            session = _session_make(actor=actor, study=study, reader=user, phase=phase,
+                                    cases=cases, seed=session_seed)
+            if session is not None:
+                made.append(session)
     return made
 
 
 def _session_make(
     *, actor: Any, study: Study, reader: Any, phase: str, cases: dict[str, Any], seed: int
-) -> ReadingSession:
+) -> ReadingSession | None:
     rules = phase_rules(phase)
+    session = ReadingSession(study=study, reader=reader, phase=phase, order_seed=seed)
+    cases = rules.cases_for(session, cases)
+    if not cases:
+        return None
     order = case_order_for(cases, seed)
-    session = ReadingSession(study=study, reader=reader, phase=phase, order_seed=seed, case_order=order)
+    session.case_order = order
     session.full_clean()
     session.save()
     Assignment.objects.bulk_create(

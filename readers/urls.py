@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from readers import api, views
+from readers import api, trial_views, views
 
 app_name = "readers"
 urlpatterns = [
@@ -11,12 +11,18 @@ urlpatterns = [
     path("read/session/<uuid:session_id>/", views.session_continue, name="session"),
     path("read/<str:token>/", views.case, name="case"),
     path("read/<str:token>/revise/", views.case_revise, name="revise"),
+    path("read/<str:token>/guess/", trial_views.case_guess, name="guess"),
     path("read/<str:token>/draft/", views.case_draft, name="draft"),
     path("read/<str:token>/activity/", views.case_activity, name="activity"),
     path("read/<str:token>/view/<str:slot>", views.case_media, name="media"),
     # coordinator pages
     path("studies/<uuid:study_id>/reading/", views.coordinate, name="coordinate"),
     path("studies/<uuid:study_id>/reading/progress/", views.progress, name="progress"),
+    path("studies/<uuid:study_id>/reading/source-trial/", trial_views.source_trial, name="source-trial"),
+    path("studies/<uuid:study_id>/reading/materials/import/", trial_views.materials_import,
+         name="materials-import"),
+    path("studies/<uuid:study_id>/reading/blinding-audit/", trial_views.blinding_audit_page,
+         name="blinding-audit"),
     # API
     path("api/reading/sessions/", api.SessionListApi.as_view(), name="api-sessions"),
     path("api/reading/sessions/<uuid:session_id>/", api.SessionDetailApi.as_view(), name="api-session"),
@@ -26,8 +32,15 @@ urlpatterns = [
     path("api/reading/assignments/<str:token>/revise/", api.ReadReviseApi.as_view(), name="api-revise"),
     path("api/reading/assignments/<str:token>/draft/", api.DraftApi.as_view(), name="api-draft"),
     path("api/reading/assignments/<str:token>/activity/", api.ActivityApi.as_view(), name="api-activity"),
+    path("api/reading/assignments/<str:token>/guess/", api.SourceGuessApi.as_view(), name="api-guess"),
+    path("api/reading/assignments/<str:token>/prepare/", api.PrepareApi.as_view(), name="api-prepare"),
     path("api/reading/reads/", api.MyReadsApi.as_view(), name="api-reads"),
     path("api/reading/studies/<uuid:study_id>/readers/", api.StudyReadersApi.as_view(), name="api-study-readers"),
     path("api/reading/studies/<uuid:study_id>/sessions/", api.StudySessionsApi.as_view(), name="api-study-sessions"),
     path("api/reading/studies/<uuid:study_id>/progress/", api.StudyProgressApi.as_view(), name="api-study-progress"),
+    path("api/reading/studies/<uuid:study_id>/allocation/", api.AllocationApi.as_view(), name="api-allocation"),
+    path("api/reading/studies/<uuid:study_id>/materials/import/", api.MaterialImportApi.as_view(),
+         name="api-materials-import"),
+    path("api/reading/studies/<uuid:study_id>/blinding-audit/", api.BlindingAuditApi.as_view(),
+         name="api-blinding-audit"),
 ]

@@ -30,8 +30,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from readers import selectors, services
-from readers.forms import AnswerForm, EnrolForm, ReviseForm, SessionCreateForm, draft_initial
-from readers.models import Assignment, ReadingSession
+from readers.forms import (
+    AnswerForm,
+    EnrolForm,
+    QualitativeForm,
+    ReviewForm,
+    ReviseForm,
+    SessionCreateForm,
+    draft_initial,
+)
+from readers.models import Assignment, ReadingSession, SessionPhase
 from readers.permissions import access_assignment, access_session
 from trials.models import Role
 from trials.permissions import access_study
@@ -68,10 +76,19 @@ def session_continue(request: HttpRequest, session_id: Any) -> HttpResponse:
     return _refused(request, exc, session)
 
 
-def _case_context(assignment: Assignment, form: AnswerForm) -> dict[str, Any]:
+#: The answer form of each phase (the unaided and aided phases use :class:`AnswerForm`).
+PHASE_FORMS: dict[str, Any] = {
+    SessionPhase.BLINDED_REVIEW: ReviewForm,
+    SessionPhase.QUALITATIVE: QualitativeForm,
+}
+
+
+def _case_context(assignment: Assignment, form: Any) -> dict[str, Any]:
+    from readers.trial_views import review_context
+
     slots = selectors.assignment_slots(assignment=assignment)
     session = assignment.session
-    return {
+    return review_context(assignment) | {
         "assignment": assignment,
         "session": session,
         "study": session.study,
@@ -94,8 +111,13 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
     """The case page: views, sweeps, (the phase's material) and the answer form."""
     assignment = access_assignment(request.user, token)
     session = assignment.session
+    if session.phase == SessionPhase.PREPARATION:
+        from readers.trial_views import prepare_page
+
+        return prepare_page(request, assignment)
+    form_class = PHASE_FORMS.get(session.phase, AnswerForm)
     if request.method == "POST":
-        form = AnswerForm(request.POST)
+        form = form_class(request.POST)
         if form.is_valid():
             try:
                 services.read_submit(
@@ -127,7 +149,7 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
             "conditions": read.conditions, "ivh_grade": read.ivh_grade, "comment": read.comment,
         })
     else:
-        form = AnswerForm(initial=draft_initial(assignment.draft))
+        form = form_class(initial=draft_initial(assignment.draft))
     return render(request, "readers/case.html", _case_context(assignment, form))
 
 

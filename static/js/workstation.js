@@ -4,8 +4,8 @@
   "use strict";
   var root = document.getElementById("workstation");
   if (!root) { return; }
-  var form = document.getElementById("answer-form");
-  var csrf = form ? (form.querySelector("input[name=csrfmiddlewaretoken]") || {}).value : "";
+  var form = document.getElementById("answer-form") || document.getElementById("prepare-form");
+  var csrf = (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
   var fps = parseFloat(root.dataset.fps) || 25;
   var IDLE_MS = 90000, HEARTBEAT_MS = 15000, DRAFT_DELAY_MS = 800;
 
@@ -134,6 +134,19 @@
     slower: function () { setSpeed(-1); }, faster: function () { setSpeed(1); }, loop: toggleLoop};
   root.querySelectorAll("[data-cine-action]").forEach(function (button) {
     button.addEventListener("click", function () { actions[button.dataset.cineAction](); });
+  });
+
+  /* ---- material preparation: the frame on screen becomes the view's pick ---- */
+  root.querySelectorAll("[data-pick-view]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var sweep = root.querySelector('[data-cine][data-orientation="' + button.dataset.pickSweep + '"] video');
+      var input = root.querySelector('input[name="frame_' + button.dataset.pickView + '"]');
+      var missing = root.querySelector('input[name="missing_' + button.dataset.pickView + '"]');
+      if (!sweep || !input) { return; }
+      sweep.pause();
+      input.value = String(Math.round(sweep.currentTime * fps) + 1);
+      if (missing) { missing.checked = false; }
+    });
   });
 
   /* ---- keyboard ---- */

@@ -84,12 +84,14 @@ def test_coronal_sweep_views_direction_and_strays() -> None:
     result = analyse_sweep(dets)
     assert result.orientation == "coronal" and result.dropped_reason is None
     assert result.sweep_direction == "anterior_to_posterior"
-    assert {v: r.frame_index for v, r in result.views.items()} == {View.AHV: 15, View.TVV: 43, View.BV: 71}
+    chosen = {v: r.frame_index for v, r in result.views.items()}
+    # clusters of >= 6 frames pull the choice towards their centre (Gaussian weighting)
+    assert all(abs((chosen[v] or -99) - ideal) <= 1 for v, ideal in ((View.AHV, 15), (View.TVV, 43), (View.BV, 71)))
     # reversed sweep
     rev = analyse_sweep([frame(99 - d.frame_index, [ANATOMY_CLASSES[c] for c in d.classes], list(d.scores))
                          for d in reversed(dets)])
     assert rev.sweep_direction == "posterior_to_anterior"
-    assert rev.views[View.TVV].frame_index == 99 - 43
+    assert abs((rev.views[View.TVV].frame_index or -99) - (99 - 43)) <= 1
 
 
 def test_sagittal_split_and_side_convention() -> None:

@@ -97,5 +97,5 @@ def test_heatmap_shape_and_overlay(small_net: DiagnosisNet, tmp_path: Path) -> N
     assert set(maps) == {"AHV", "MSV"}
     for heatmap in maps.values():
         assert heatmap.heatmap.shape == (64, 64)
-        assert 0.0 <= heatmap.heatmap.min() and heatmap.heatmap.max() <= 1.0
+        assert heatmap.heatmap.min() >= 0.0 and heatmap.heatmap.max() <= 1.0
         assert heatmap.overlay_path is not None and heatmap.overlay_path.is_file()

@@ -137,6 +137,7 @@ def deploy_check() -> subprocess.CompletedProcess[str]:
     return _deploy_check()
 
 
+@pytest.mark.xdist_group("deploy-check")  # one subprocess check for both tests
 def test_check_deploy_has_no_security_issue(deploy_check: subprocess.CompletedProcess[str]) -> None:
     output = deploy_check.stdout + deploy_check.stderr
     issues = [line for line in output.splitlines() if line.startswith("?:") or ": (" in line]
@@ -144,6 +145,7 @@ def test_check_deploy_has_no_security_issue(deploy_check: subprocess.CompletedPr
     assert security == [], output
 
 
+@pytest.mark.xdist_group("deploy-check")
 def test_check_deploy_has_no_trials_schema_issue(deploy_check: subprocess.CompletedProcess[str]) -> None:
     """The API schema's own warnings (drf-spectacular runs in the deploy check) for this app.
 

@@ -35,17 +35,22 @@ def add_commands(commands: Any) -> None:
     ext.add_argument("--device", default="cpu")
     ext.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
     ext.add_argument("--batch-size", type=int, default=16)
+    ext.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ext.add_argument("--threshold", type=float, default=None, help="score threshold (default 0.6)")
     ext.add_argument("--sagittal-starts-left", action="store_true",
                      help="sagittal sweeps start on the left (default: right, so the first side is RPSV)")
     ext.set_defaults(handler=_extract)
 
-    ev = commands.add_parser("evaluate-detector", help="rotated mAP@0.5 per class on DOTA data")
-    ev.add_argument("--data", required=True)
+    ev = commands.add_parser("evaluate-detector", help="rotated mAP@0.5 per class on DOTA data "
+                             "(and, with --phantom, views found and frame error on phantom cases)")
+    ev.add_argument("--data", required=True, help="DOTA folder, or a phantom output folder with --phantom")
+    ev.add_argument("--phantom", action="store_true", help="DATA is a phantom folder: also run extract per case")
+    ev.add_argument("--max-cases", type=int, default=None)
     ev.add_argument("--detector", required=True)
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--max-images", type=int, default=None)
     ev.add_argument("--out", default=None, help="write the result as JSON here")
+    ev.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ev.set_defaults(handler=_evaluate)
 
 
@@ -70,6 +75,8 @@ def _extract(args: argparse.Namespace) -> int:
     from inference.ncls.detection.extract import extract
     from inference.ncls.detection.predict import SCORE_THRESHOLD, Detector
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         model, record = load_detector(args.detector, args.device)
     except (CheckpointError, OSError) as exc:
@@ -90,7 +97,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     from inference.ncls.detection.data import list_pairs, load_samples
     from inference.ncls.detection.train import evaluate_samples
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     model, _ = load_detector(args.detector, args.device)
+    if args.phantom:
+        from inference.ncls.detection.phantom_eval import evaluate_phantom
+        from inference.ncls.detection.predict import Detector
+
+        report = evaluate_phantom(args.data, Detector(model, device=args.device), max_cases=args.max_cases,
+                                  max_images=args.max_images)
+        text = json.dumps(report, indent=2)
+        if args.out:
+            with open(args.out, "w") as handle:
+                handle.write(text + "\n")
+        print(json.dumps(report["summary"], indent=2))
+        return 0
     pairs = list_pairs(args.data)
     if args.max_images:
         pairs = pairs[: args.max_images]

@@ -33,9 +33,6 @@ NUM_IMAGE_LABELS = len(IMAGE_LABELS)
 #: Pixel normalisation applied after scaling to [0, 1] (grey ultrasound, no ImageNet prior).
 PIXEL_MEAN = 0.5
 PIXEL_STD = 0.25
-#: Initial residual scale of the lite blocks. ConvNeXt's 1e-6 suits deep networks; with five
-#: blocks it leaves the features nearly input-independent for many steps.
-LITE_LAYER_SCALE = float(__import__("os").environ.get("LS", "0.1"))
 
 
 @dataclass(frozen=True)
@@ -81,9 +78,7 @@ class Architecture:
 
 PROFILES: dict[str, Architecture] = {
     "full": Architecture(profile="full", image_size=256),
-    "lite": Architecture(
-        profile="lite", image_size=96, widths=(24, 48, 96, 192), depths=(1, 1, 2, 1), layer_scale=LITE_LAYER_SCALE
-    ),
+    "lite": Architecture(profile="lite", image_size=96, widths=(24, 48, 96, 192), depths=(1, 1, 2, 1)),
 }
 
 

@@ -11,6 +11,7 @@ The platform calls :class:`NclsPipeline` (load once per worker, then one call pe
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,43 +82,62 @@ def resolve_models(models: Path) -> tuple[Path, Path | None]:
     return diagnosis[0], (detection[0] if detection else None)
 
 
-def _frame_of(item: Any) -> np.ndarray:
-    for name in ("frame", "image", "pixels"):
-        if hasattr(item, name):
-            return np.asarray(getattr(item, name))
-    return np.asarray(item)
+def load_detector(detector: Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+    """Stage 1's detector (``inference.ncls.detection``, imported only when needed) and its record."""
+    from inference.ncls.detection.checkpoint import load_detector as load_checkpoint
+    from inference.ncls.detection.predict import Detector
+
+    model, record = load_checkpoint(detector, device)
+    return Detector(model, device=device), record
 
 
-def extract_views(videos: Sequence[Path], detector: Path | None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Stage 1 through ``inference.ncls.detection`` (imported only when needed).
+def extract_views(
+    videos: Sequence[Path], detector: Any, record: dict[str, Any], out_dir: Path
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Stage 1: the chosen frame (sector crop, RGB) per found view, and stage 1's ``views.json``."""
+    from inference.ncls.detection.extract import extract
 
-    Returns the chosen frame per view and a JSON-able summary of the extraction.
-    """
-    from inference.ncls import detection
-
-    extractor = getattr(detection, "extract_views", None)
-    if extractor is None:
-        raise RuntimeError("stage 1 (inference.ncls.detection.extract_views) is not available")
-    result = extractor([Path(v) for v in videos], detector)
-    views = getattr(result, "views", result)
-    frames = {_as_view(name).value: _frame_of(item) for name, item in dict(views).items()}
-    summary_fn = getattr(result, "to_json", None)
-    summary = summary_fn() if callable(summary_fn) else {}
-    return frames, dict(summary)
+    summary = extract([Path(v) for v in videos], detector, out_dir, checkpoint=record)
+    frames = {}
+    for view, entry in summary["views"].items():
+        if entry.get("status") == "found":
+            image = cv2.imread(str(Path(out_dir) / entry["image"]), cv2.IMREAD_COLOR)
+            if image is not None:
+                frames[view] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return frames, summary
 
 
 class NclsPipeline:
     """Loaded NCLS models, reused for many cases."""
 
-    def __init__(self, ensemble: DiagnosisEnsemble, detector: Path | None = None) -> None:
+    def __init__(
+        self, ensemble: DiagnosisEnsemble, detector: Any = None, detector_record: dict[str, Any] | None = None
+    ) -> None:
         self.ensemble = ensemble
         self.detector = detector
+        self.detector_record = detector_record or {}
 
     @classmethod
-    def load(cls, models: Path | str, device: str = "cpu") -> NclsPipeline:
-        """Load the models under ``models`` (see :func:`resolve_models`), verifying checksums."""
-        diagnosis, detector = resolve_models(Path(models))
-        return cls(DiagnosisEnsemble.load(diagnosis, device), detector)
+    def load(cls, models: Path | str, device: str = "cpu", *, detection: bool = True) -> NclsPipeline:
+        """Load the models under ``models`` (see :func:`resolve_models`), verifying checksums.
+
+        With ``detection=False`` (or no detector under ``models``) only
+        :meth:`diagnose_views` can be used.
+        """
+        diagnosis, detector_dir = resolve_models(Path(models))
+        ensemble = DiagnosisEnsemble.load(diagnosis, device)
+        if detection and detector_dir is not None:
+            detector, record = load_detector(detector_dir, device)
+            return cls(ensemble, detector, record)
+        return cls(ensemble)
+
+    @property
+    def detection_versions(self) -> list[str]:
+        """Version of the loaded detector (profile and the first 12 hex of its weights' SHA-256)."""
+        sha = str(self.detector_record.get("weights_sha256") or "")
+        if not sha:
+            return []
+        return [f"ncls-detection-{self.detector_record.get('profile', '')}-{sha[:12]}"]
 
     def diagnose_views(
         self,
@@ -167,16 +187,21 @@ class NclsPipeline:
         """The whole pipeline for one case's sweep videos (coronal and sagittal, any order)."""
         if not videos:
             raise ValueError("a case needs at least one sweep video")
+        if self.detector is None:
+            raise ValueError("no detector loaded: the model directory has no detection*/ checkpoint")
         started = time.perf_counter()
-        frames, summary = extract_views([Path(v) for v in videos], self.detector)
+        with tempfile.TemporaryDirectory() as scratch:
+            views_dir = Path(out_dir) / "stage1" if out_dir is not None else Path(scratch)
+            frames, summary = extract_views([Path(v) for v in videos], self.detector, self.detector_record, views_dir)
         if not frames:
-            raise ValueError("stage 1 found no standard view in the videos")
-        versions = summary.get("model_versions") or summary.get("model_version") or []
+            reasons = {v: e.get("reason") for v, e in summary.get("views", {}).items()}
+            raise ValueError(f"stage 1 found no standard view in the videos: {reasons}")
+        summary = {**summary, "demo": bool(self.detector_record.get("demo"))}
         return self.diagnose_views(
             frames,
             out_dir=out_dir,
             heatmaps=heatmaps,
             timings={"view_extraction": time.perf_counter() - started},
             extraction=summary,
-            detection_versions=[versions] if isinstance(versions, str) else list(versions),
+            detection_versions=self.detection_versions,
         )

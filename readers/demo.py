@@ -1,0 +1,171 @@
+"""A small blinded source trial on the demo's phantom cases, and its blinding audit.
+
+- Cases: the demo's internal and external phantom datasets (their original sweeps).
+- AI material: no trained demo checkpoint ships with the project, so a stand-in picks each
+  view's frame near the phantom's ideal frame and draws a severe probability from the
+  case's label — run through the inference app's own ``ai_case_build`` (frames read from
+  the original sweeps, ``rendition_make_for_view``), labelled as a demo, not for clinical
+  use. A registered real model would take the same path.
+- Junior material: the phantom's junior-picked view PNGs (manifest ``view_<VIEW>``
+  columns) imported through :func:`readers.preparation.material_import`, one set per case
+  (the allocated junior where the allocation says junior, a random junior otherwise, so
+  the material list does not mirror the allocation).
+- One senior reviews; the study is left open for him; the audit runs on the allocated
+  material. Idempotent: an existing demo trial is returned with a fresh audit.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from inference.models import ModelVersion
+from inference.ncls.video import read_frames
+from inference.services import CaseAIOutput, ai_case_build, set_pipeline_runner
+from readers import services
+from readers.blinding import BlindingAuditOutcome, blinding_audit_for_study
+from readers.preparation import VIEWS, material_import
+from readers.source_trial import study_juniors_seniors
+from trials import services as trial_services
+from trials.demo import DEMO_USERS, demo_users, generate_phantom_cases
+from trials.models import Allocation, DatasetKind, Role, Study, StudyDesign, StudyStatus
+from trials.services.allocation import allocation_generate
+
+TITLE = "NCLS demo blinded source trial (phantom data)"
+STANDIN_NAME = "ncls-standin-demo"
+SEED = 2026
+#: How often the simulated junior's initial diagnosis disagrees with the label.
+JUNIOR_ERROR = 0.2
+
+
+@dataclass(frozen=True)
+class SourceTrialDemo:
+    """The demo trial and its blinding audit."""
+
+    study: Study
+    cases: int
+    audit: BlindingAuditOutcome
+
+
+def _standin_runner(truth: dict[str, Any], rng: random.Random):
+    """An NCLS stand-in for one phantom case: a frame near each ideal frame, a probability."""
+
+    def run(model_dir: Path, videos: dict[str, Path]) -> CaseAIOutput:
+        picked: dict[str, tuple[Any, int] | None] = {}
+        for orientation, path in videos.items():
+            sweep = truth["videos"][orientation]
+            wanted: dict[str, int] = {}
+            for view, ideal in sweep["ideal_frames"].items():
+                low, high = sweep["expected_ranges"].get(view, [ideal, ideal])
+                wanted[view] = min(max(ideal + rng.randint(-2, 2), low), high, sweep["n_frames"] - 1)
+            frames = read_frames(path, set(wanted.values()))
+            picked.update({view: (frames[index], index) for view, index in wanted.items()})
+        views = {view: picked.get(view) for view in VIEWS}
+        probability = min(max(rng.gauss(0.75 if truth["severe"] else 0.2, 0.15), 0.01), 0.99)
+        return CaseAIOutput(views=views, missing_reasons={v: "not found" for v, p in views.items() if p is None},
+                            severe_probability=probability, severe=probability >= 0.5, rule="stand-in",
+                            image_labels={})
+
+    return run
+
+
+def _ai_material(study: Study, truth_dirs: dict[str, Path]) -> None:
+    model, _created = ModelVersion.objects.get_or_create(
+        name=STANDIN_NAME, version="1",
+        defaults={"profile": "simulated", "directory": "", "files": [], "is_demo": True,
+                  "metrics": {"note": "phantom-truth stand-in for NCLS stage 1; demo, not for clinical use"}},
+    )
+    rng = random.Random(SEED)
+    try:
+        for case in study.cases.filter(excluded=False).select_related("dataset").order_by("code"):
+            truth = json.loads((truth_dirs[case.dataset.kind] / "truth" / f"{case.code}.json").read_text())
+            set_pipeline_runner(_standin_runner(truth, rng))
+            ai_case_build(case_id=case.pk, model_version_id=model.pk)
+    finally:
+        set_pipeline_runner(None)
+
+
+def _junior_manifest(study: Study, manifests: list[Path], juniors: list[Any], out: Path) -> Path:
+    """The phantom's view columns with an author and a simulated initial diagnosis."""
+    allocated = {
+        (str(e.case.code)): e.junior.get_username()
+        for e in Allocation.objects.filter(allocation_list__study=study, source="junior").select_related(
+            "case", "junior")
+    }
+    rng = random.Random(SEED + 1)
+    names = [j.get_username() for j in juniors]
+    rows = []
+    for manifest in manifests:
+        with manifest.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row["excluded"] == "1":
+                    continue
+                severe = bool({"hydrocephalus", "pvl"} & set(row["conditions"].split(";"))) or (
+                    "ivh" in row["conditions"] and row["ivh_grade"] in ("3", "4"))
+                if rng.random() < JUNIOR_ERROR:
+                    severe = not severe
+                author = allocated.get(row["code"]) or rng.choice(names)
+                cells = {}
+                for view in VIEWS:
+                    cells[f"view_{view}"] = ""
+                    if row[f"view_{view}"]:
+                        name = f"{manifest.parent.name}/{row[f'view_{view}']}"
+                        (out / name).parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(manifest.parent / row[f"view_{view}"], out / name)
+                        cells[f"view_{view}"] = name
+                rows.append({"code": row["code"], "author": author,
+                             "initial_severe": "yes" if severe else "no", **cells})
+    target = out / "manifest.csv"
+    with target.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return target
+
+
+def build_source_trial_demo(*, data_dir: Path | None = None) -> SourceTrialDemo:
+    """Build (once) the demo source trial and run its blinding audit."""
+    users = demo_users()
+    existing = Study.objects.filter(title=TITLE, is_demo=True).first()
+    if existing is not None:
+        return SourceTrialDemo(existing, existing.cases.count(), blinding_audit_for_study(study=existing))
+    coordinator = users["coordinator"]
+    data_dir = data_dir or Path(settings.BASE_DIR) / "var" / "demo-data"
+    manifests = [m for m in generate_phantom_cases(data_dir) if m.parent.name != DatasetKind.BLIND_SWEEP]
+    with transaction.atomic():
+        study = trial_services.study_create(actor=coordinator, title=TITLE, design=StudyDesign.SOURCE_BLINDED,
+                                            registry_id="DEMO-0002", is_demo=True)
+        for username, role, tier in DEMO_USERS:
+            trial_services.membership_add(actor=coordinator, study=study, user=users[username], role=role)
+            if role == Role.READER and tier in ("junior", "senior"):
+                services.reader_enrol(actor=coordinator, study=study, user=users[username], tier=tier,
+                                      years_experience=2 if tier == "junior" else 15)
+    for manifest in manifests:
+        kind = manifest.parent.name
+        name = "Internal test" if kind == DatasetKind.INTERNAL else "External test"
+        trial_services.dataset_create(actor=coordinator, study=study, name=name, kind=kind)
+        report = trial_services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+        if not report.ok:
+            raise RuntimeError(f"demo import of {manifest} failed: {report.problems[:3]}")
+    _ai_material(study, {m.parent.name: m.parent for m in manifests})
+    juniors, seniors = study_juniors_seniors(study)
+    allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=SEED,
+                        stratify_by="probe_type")
+    with tempfile.TemporaryDirectory() as scratch:
+        manifest = _junior_manifest(study, manifests, juniors, Path(scratch))
+        report = material_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+    if not report.ok:
+        raise RuntimeError(f"demo junior material import failed: {report.problems[:3]}")
+    services.session_create_for_design(actor=coordinator, study=study, seed=SEED)
+    if study.status == StudyStatus.DRAFT:
+        study = trial_services.study_transition(actor=coordinator, study=study, to=StudyStatus.OPEN)
+    return SourceTrialDemo(study, study.cases.count(), blinding_audit_for_study(study=study))

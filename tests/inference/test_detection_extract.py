@@ -1,0 +1,68 @@
+"""End to end: training command, checkpoint checks, extract on a phantom sweep with the demo detector."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from inference.ncls.__main__ import main
+from inference.ncls.detection.checkpoint import CheckpointError, load_detector
+from inference.ncls.detection.synthetic import write_dota
+from inference.ncls.labels import CORONAL_VIEWS, View
+
+torch.set_num_threads(1)
+
+DEMO = Path(__file__).resolve().parents[2] / "inference" / "ncls" / "demo_models" / "detector-lite"
+
+
+def test_train_command_writes_a_checked_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_dota(tmp_path / "dota", 6, seed=5)
+    out = tmp_path / "ckpt"
+    assert main(["train-detector", "--data", str(data), "--out", str(out), "--profile", "lite",
+                 "--epochs", "1", "--batch-size", "4", "--seed", "3", "--threads", "1"]) == 0
+    record = json.loads((out / "detector.json").read_text())
+    assert record["profile"] == "lite" and record["seed"] == 3 and len(record["data_hash"]) == 64
+    assert record["architecture"]["backbone"] == "resnet10"
+    assert "train-detector" in record["command"]
+    assert "ap" in record["metrics"]["validation"]
+    model, _ = load_detector(out)
+    assert not model.training
+    assert main(["evaluate-detector", "--data", str(data), "--detector", str(out), "--threads", "1"]) == 0
+    assert '"map"' in capsys.readouterr().out
+    # a changed weights file is refused
+    weights = out / "detector.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        load_detector(out)
+
+
+@pytest.mark.skipif(not (DEMO / "detector.json").exists(), reason="demo detector not shipped")
+def test_extract_phantom_sweep_with_demo_detector(tmp_path: Path) -> None:
+    phantom = pytest.importorskip("inference.phantom")
+    from inference.phantom.writer import write_video
+
+    case = phantom.render_case(4242, n_frames=70, case_type="normal", orientations=("coronal",))
+    sweep = case.sweeps["coronal"]
+    video = tmp_path / "coronal.mp4"
+    write_video(video, sweep.frames, sweep.fps)
+    out = tmp_path / "out"
+    assert main(["extract", str(video), "--detector", str(DEMO), "--out", str(out), "--threads", "1"]) == 0
+    result = json.loads((out / "views.json").read_text())
+    assert set(result["views"]) == {v.value for v in View}
+    (vid,) = result["videos"]
+    assert vid["frames"] == 70 and vid["orientation"] == "coronal"
+    assert set(vid["timings"]) >= {"decode_s", "detect_s", "views_s"}
+    for name, view in result["views"].items():
+        if view["status"] == "found":
+            assert (out / view["image"]).is_file() and 0 <= view["frame_index"] < 70
+        else:
+            assert view["reason"]  # never silently absent
+    # no sagittal video: sagittal views are missing, with a reason, never invented
+    assert all(result["views"][v.value]["status"] == "missing" for v in (View.MSV, View.RPSV, View.LPSV))
+    found = [v for v in CORONAL_VIEWS if result["views"][v.value]["status"] == "found"]
+    assert len(found) >= 2
+    for v in found:
+        assert abs(result["views"][v.value]["frame_index"] - sweep.ideal_frames[v]) <= 10
