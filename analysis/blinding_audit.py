@@ -45,7 +45,7 @@ def image_features(data: bytes) -> dict[str, float]:
     rows = np.flatnonzero(pixels.max(axis=1) > 0)
     cols = np.flatnonzero(pixels.max(axis=0) > 0)
     header = data[16:29] if data[:8] == b"\x89PNG\r\n\x1a\n" else b"\0" * 13
-    width, height, bit_depth, colour_type = struct.unpack(">IIBB", header[:10]) if len(header) >= 10 else (0, 0, 0, 0)
+    _width, _height, bit_depth, colour_type = struct.unpack(">IIBB", header[:10]) if len(header) >= 10 else (0, 0, 0, 0)
     return {
         "file_bytes": float(len(data)),
         "width": float(image.width),

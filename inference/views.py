@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
@@ -92,6 +93,34 @@ class RunRequestSerializer(serializers.Serializer):
     model_version = serializers.UUIDField()
 
 
+class RunFailureSerializer(serializers.Serializer):
+    case = serializers.CharField()
+    error = serializers.CharField()
+
+
+class RunProgressSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    dataset = serializers.UUIDField()
+    model_version = serializers.CharField()
+    demo_model = serializers.BooleanField()
+    total = serializers.IntegerField()
+    complete = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    finished = serializers.BooleanField()
+    failures = RunFailureSerializer(many=True)
+
+
+class ModelVersionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    version = serializers.CharField()
+    profile = serializers.CharField()
+    demo = serializers.BooleanField()
+    notice = serializers.CharField()
+    metrics = serializers.JSONField()
+    files = serializers.JSONField()
+
+
 def _progress_body(run: AIRun) -> dict:
     progress = run_progress(run=run)
     return {
@@ -109,6 +138,8 @@ def _progress_body(run: AIRun) -> dict:
     }
 
 
+@extend_schema(methods=["GET"], responses=RunProgressSerializer(many=True))
+@extend_schema(methods=["POST"], request=RunRequestSerializer, responses={201: RunProgressSerializer})
 @api_view(["GET", "POST"])
 def api_runs(request: Request, study_id: str) -> Response:
     """List a study's AI runs with progress, or start one (coordinators)."""
@@ -123,12 +154,14 @@ def api_runs(request: Request, study_id: str) -> Response:
     return Response([_progress_body(run) for run in study.ai_runs.all()])
 
 
+@extend_schema(responses=RunProgressSerializer)
 @api_view(["GET"])
 def api_run(request: Request, run_id: str) -> Response:
     """One AI run's progress and failures."""
     return Response(_progress_body(_access_run(request, run_id)))
 
 
+@extend_schema(responses=ModelVersionSerializer(many=True))
 @api_view(["GET"])
 def api_models(request: Request) -> Response:
     """Registered model versions with their metrics and demo flag."""

@@ -111,7 +111,7 @@ def test_run_builds_one_complete_ai_material_set_per_case(study_with_cases, mode
 
 
 def test_task_is_idempotent(study_with_cases, model_dir, fake_runner):
-    _, study, _, cases = study_with_cases
+    _, _study, _, cases = study_with_cases
     model = model_version_register(actor=None, name="ncls", version="1", profile="lite", directory=model_dir, is_demo=False)
     for _ in range(2):
         build_ai_material(case_id=str(cases[0].pk), model_version_id=str(model.pk))
@@ -120,7 +120,7 @@ def test_task_is_idempotent(study_with_cases, model_dir, fake_runner):
 
 
 def test_failure_is_recorded_with_its_reason_and_retried(study_with_cases, model_dir, fake_runner):
-    _, study, _, cases = study_with_cases
+    _, _study, _, cases = study_with_cases
     model = model_version_register(actor=None, name="ncls", version="1", profile="lite", directory=model_dir, is_demo=False)
 
     def broken(model_dir, videos):
@@ -173,7 +173,7 @@ def test_ai_renditions_match_human_renditions_in_format(
     study_with_cases, model_dir, fake_runner, tmp_path, django_capture_on_commit_callbacks
 ):
     """Blinding: an AI view and an uploaded view come out in the same format and size."""
-    coordinator, study, _, cases = study_with_cases
+    coordinator, _study, _, cases = study_with_cases
     model = model_version_register(actor=None, name="ncls", version="1", profile="lite", directory=model_dir, is_demo=False)
     build_ai_material(case_id=str(cases[0].pk), model_version_id=str(model.pk))
     from tests.media_factories import make_png

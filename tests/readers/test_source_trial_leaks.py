@@ -87,7 +87,7 @@ def test_senior_and_statistician_learn_no_source_before_unblinding():
         token = case_url.rstrip("/").split("/")[-1]
         auditor.crawl(case_url)
         api = auditor.get(reverse("readers:api-assignment", kwargs={"token": token}))
-        assert api.json()["form_gate"] and api.json()["material"] == {"initial_severe": False}
+        assert api.json()["form_gate"] and set(api.json()["material"]) == {"initial_severe"}
         guess = ("ai", "junior", "dont_know")[index % 3]
         if index % 2 == 0:
             locked = auditor.send("post", reverse("readers:guess", kwargs={"token": token}),

@@ -43,7 +43,7 @@ def test_every_senior_gets_every_case_once_from_his_group():
     groups = randomize_groups(JUNIORS, SENIORS, seed=3)
     entries = allocate(_cases(60), groups, AllocationParameters(seed=3))
     per_senior = Counter(e.senior for e in entries)
-    assert per_senior == {s: 60 for s in SENIORS}
+    assert per_senior == dict.fromkeys(SENIORS, 60)
     for e in entries:
         if e.source == "junior":
             assert e.junior in groups[e.senior]

@@ -54,8 +54,15 @@ def add_commands(commands: Any) -> None:
     ev.set_defaults(handler=_evaluate)
 
 
-def _command_line() -> str:
-    return "python -m inference.ncls " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _train_command_line(args: argparse.Namespace) -> str:
+    """The training command as given (rebuilt from the parsed options, so it is complete)."""
+    parts = ["python", "-m", "inference.ncls", "train-detector"]
+    for name in ("data", "out", "profile", "epochs", "batch_size", "seed", "device", "lr", "max_images",
+                 "threads", "max_minutes"):
+        value = getattr(args, name)
+        if value is not None:
+            parts += [f"--{name.replace('_', '-')}", str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -65,7 +72,7 @@ def _train(args: argparse.Namespace) -> int:
                         batch_size=args.batch_size, seed=args.seed, device=args.device, lr=args.lr,
                         max_images=args.max_images, threads=args.threads,
                         max_minutes=args.max_minutes)
-    path = train_detector(opts, command=_command_line())
+    path = train_detector(opts, command=_train_command_line(args))
     print(path)
     return 0
 
