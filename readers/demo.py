@@ -162,9 +162,9 @@ def build_source_trial_demo(*, data_dir: Path | None = None) -> SourceTrialDemo:
                         stratify_by="probe_type")
     with tempfile.TemporaryDirectory() as scratch:
         manifest = _junior_manifest(study, manifests, juniors, Path(scratch))
-        report = material_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
-    if not report.ok:
-        raise RuntimeError(f"demo junior material import failed: {report.problems[:3]}")
+        imported = material_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+    if not imported.ok:
+        raise RuntimeError(f"demo junior material import failed: {imported.problems[:3]}")
     services.session_create_for_design(actor=coordinator, study=study, seed=SEED)
     if study.status == StudyStatus.DRAFT:
         study = trial_services.study_transition(actor=coordinator, study=study, to=StudyStatus.OPEN)

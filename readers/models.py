@@ -196,8 +196,8 @@ class SourceGuessChoice(models.TextChoices):
 class SourceGuess(UUIDModel):
     """A senior's guess of a blinded material's source, locked before he may diagnose.
 
-    One per assignment (unique); the database refuses any UPDATE or DELETE of the row
-    (a trigger, see migration 0003), so a guess cannot change once saved.
+    One per assignment (unique); a database trigger refuses any UPDATE of the row (and on
+    PostgreSQL any DELETE; see migration 0002), so a guess cannot change once saved.
     """
 
     assignment = models.OneToOneField(

@@ -144,7 +144,9 @@
       var missing = root.querySelector('input[name="missing_' + button.dataset.pickView + '"]');
       if (!sweep || !input) { return; }
       sweep.pause();
-      input.value = String(Math.round(sweep.currentTime * fps) + 1);
+      /* At the very end currentTime equals the duration: that is the last frame. */
+      var frame = Math.round(sweep.currentTime * fps) + 1, last = parseInt(input.max, 10);
+      input.value = String(last ? Math.min(frame, last) : frame);
       if (missing) { missing.checked = false; }
     });
   });

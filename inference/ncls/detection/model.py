@@ -361,8 +361,8 @@ class RotatedRTDETR(nn.Module):
         anchors, valid = self._anchors(shapes, memory.device)
         out_mem = self.enc_output(memory * valid.to(memory.dtype))
         enc_logits = self.enc_score(out_mem)
-        enc_delta = self.enc_box(out_mem)
-        enc_xywh = enc_delta[..., :4] + anchors.to(enc_delta.dtype)
+        enc_delta = self.enc_box(out_mem).float()  # boxes stay float32 under autocast
+        enc_xywh = enc_delta[..., :4] + anchors
         enc_a = wrap_half_turn(enc_delta[..., 4:])
         k = min(cfg.num_queries, memory.shape[1])
         scores = enc_logits.max(-1).values.masked_fill(~valid[None, :, 0], -1e4)
@@ -370,7 +370,7 @@ class RotatedRTDETR(nn.Module):
         idx5 = topk[..., None].expand(-1, -1, 5)
         enc_boxes_all = torch.cat([torch.sigmoid(enc_xywh), enc_a], -1)
         enc_top_boxes = torch.gather(enc_boxes_all, 1, idx5)
-        enc_top_logits = torch.gather(enc_logits, 1, topk[..., None].expand(-1, -1, enc_logits.shape[-1]))
+        enc_top_logits = torch.gather(enc_logits.float(), 1, topk[..., None].expand(-1, -1, enc_logits.shape[-1]))
         tgt = torch.gather(out_mem, 1, topk[..., None].expand(-1, -1, out_mem.shape[-1])).detach()
         ref = enc_top_boxes.detach()
         dn_meta: dict[str, Any] | None = None

@@ -66,6 +66,13 @@ def evaluate_phantom(root: str | Path, detector: Detector, *, max_cases: int | N
                     errors_agnostic.append(agnostic)
         expected = [n for v in truth["videos"].values() for n in v["ideal_frames"]]
         case["all_views_found"] = all(result["views"].get(n, {}).get("status") == "found" for n in expected)
+        by_video = {Path(r["video"]).name: r for r in result["videos"]}
+        case["orientation_correct"] = {
+            o: by_video.get(Path(v["path"]).name, {}).get("orientation") == o for o, v in truth["videos"].items()}
+        cor = truth["videos"].get("coronal")
+        if cor is not None:
+            case["coronal_direction_correct"] = (
+                by_video.get(Path(cor["path"]).name, {}).get("sweep_direction") == cor.get("direction"))
         case["timings"] = {Path(r["video"]).name: r.get("timings") for r in result["videos"]}
         cases.append(case)
     normal = [c for c in cases if c["normal"]]
@@ -74,6 +81,8 @@ def evaluate_phantom(root: str | Path, detector: Detector, *, max_cases: int | N
         "normal_cases": len(normal),
         "normal_cases_all_views": sum(c["all_views_found"] for c in normal),
         "all_cases_all_views": sum(c["all_views_found"] for c in cases),
+        "orientation_correct": sum(all(c["orientation_correct"].values()) for c in cases),
+        "coronal_direction_correct": sum(bool(c.get("coronal_direction_correct")) for c in cases),
         "median_frame_error": statistics.median(errors) if errors else None,
         "median_frame_error_side_agnostic": statistics.median(errors_agnostic) if errors_agnostic else None,
         "views_scored": len(errors),

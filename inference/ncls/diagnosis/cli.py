@@ -9,15 +9,26 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
 from .model import PROFILES
 
 
-def _command_line() -> str:
-    return "python -m inference.ncls " + shlex.join(sys.argv[1:])
+def _command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces ``args`` (every option spelled out, defaults included)."""
+    words = ["python", "-m", "inference.ncls", args.command]
+    for name, value in sorted(vars(args).items()):
+        if name in {"command", "handler"} or value is None or value is False:
+            continue
+        option = "--" + name.replace("_", "-")
+        if value is True:
+            words.append(option)
+        elif isinstance(value, list):
+            words.extend(str(v) for v in value)
+        else:
+            words.extend([option, str(value)])
+    return shlex.join(words)
 
 
 def add_commands(commands: Any) -> None:
@@ -82,7 +93,7 @@ def _train(args: argparse.Namespace) -> int:
         extra["reproducibility"] = reproducibility_run(args.data, profile=args.profile, seed=args.seed,
                                                        cases=args.reproducibility_cases)
     summary = train_diagnosis(args.data, args.out, config, image_labels=args.image_labels,
-                              command=_command_line(), extra=extra)
+                              command=_command_line(args), extra=extra)
     print(json.dumps({"folds": summary["folds"], "out_of_fold_auc": summary.get("out_of_fold_auc"),
                       "wall_time_s": summary["wall_time_s"]}, indent=2))
     return 0
@@ -93,7 +104,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     manifest = args.data / "manifest.csv" if args.data.is_dir() else args.data
     report = evaluate_manifest(args.models, manifest, device=args.device)
-    report["command"] = _command_line()
+    report["command"] = _command_line(args)
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")
