@@ -7,6 +7,11 @@ statistics, frame positions within the sweep, serving latency — and trains a
 cross-validated classifier to predict the source. Its out-of-fold AUC, with a DeLong
 CI, should be compatible with 0.5; when the CI lies above 0.5 the sources are
 distinguishable and the audit warns.
+
+Cases differ from one another far more than sources do, so the audit should see both
+sources of the same cases and keep each case's materials in one fold (``group``):
+otherwise "AI vs junior" is confounded with "these cases vs those" — exactly what a
+blinded review's allocation does (each senior sees one source per case).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_predict
 
 from analysis.stats import ConfidenceInterval, roc_auc
 
@@ -77,6 +82,7 @@ class MaterialObservation:
     frame_positions: Mapping[str, float]  # view -> frame index / frame count (0–1)
     missing_views: int
     latency_ms: float
+    group: str = ""  # the case: materials of one case never straddle a training/test split
 
 
 def material_features(observation: MaterialObservation, views: Sequence[str]) -> list[float]:
@@ -107,7 +113,10 @@ class BlindingAuditResult:
     n_junior: int
     distinguishable: bool
     top_features: tuple[tuple[str, float], ...]
-    method: str = "random forest, stratified 5-fold cross-validated probabilities; DeLong CI"
+    method: str = (
+        "random forest, out-of-fold probabilities from 5-fold cross-validation stratified by "
+        "source and grouped by case; DeLong CI"
+    )
 
     @property
     def warning(self) -> str:
@@ -136,9 +145,18 @@ def blinding_audit(
         f"{view}.{name}" for view in views for name in (*_IMAGE_FEATURE_NAMES, "frame_position")
     ]
     features = np.array([material_features(o, views) for o in observations])
-    folds = StratifiedKFold(n_splits=min(5, n_ai, n_junior), shuffle=True, random_state=seed)
+    groups = [o.group for o in observations]
     classifier = RandomForestClassifier(n_estimators=200, min_samples_leaf=2, random_state=seed)
-    probabilities = cross_val_predict(classifier, features, labels, cv=folds, method="predict_proba")[:, 1]
+    if all(groups):
+        # Grouped by case: a classifier that learnt a case's look from one of its
+        # materials is never tested on the other, so only source cues can score.
+        grouped = StratifiedGroupKFold(n_splits=min(5, n_ai, n_junior), shuffle=True, random_state=seed)
+        probabilities = cross_val_predict(
+            classifier, features, labels, cv=grouped, groups=groups, method="predict_proba"
+        )[:, 1]
+    else:
+        folds = StratifiedKFold(n_splits=min(5, n_ai, n_junior), shuffle=True, random_state=seed)
+        probabilities = cross_val_predict(classifier, features, labels, cv=folds, method="predict_proba")[:, 1]
     auc = roc_auc(labels, probabilities, level=level)
     classifier.fit(features, labels)
     ranked = sorted(zip(names, classifier.feature_importances_, strict=True), key=lambda p: -p[1])

@@ -417,7 +417,7 @@ class BlindingAuditApi(APIView):
         from readers.blinding import blinding_audit_for_study
 
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
-        outcome = blinding_audit_for_study(study=study)
+        outcome = blinding_audit_for_study(study=study, coordinator=request.user)
         result = outcome.result
         return Response({
             "scope": outcome.scope, "materials": outcome.materials, "problem": outcome.problem or None,

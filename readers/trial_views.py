@@ -200,7 +200,7 @@ def blinding_audit_page(request: HttpRequest, study_id: Any) -> HttpResponse:
     from readers.blinding import blinding_audit_for_study
 
     study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
-    outcome = blinding_audit_for_study(study=study)
+    outcome = blinding_audit_for_study(study=study, coordinator=request.user)
     context = {"study": study, "demo_banner": study.is_demo, "outcome": outcome}
     return render(request, "readers/blinding_audit.html", context)
 

@@ -64,3 +64,21 @@ def test_a_planted_cue_is_found_and_named():
 def test_too_few_materials_are_refused():
     with pytest.raises(ValueError, match="at least 5"):
         blinding_audit([_observation("ai", i) for i in range(6)], VIEWS)
+
+
+def test_grouping_by_case_keeps_case_looks_from_passing_for_source_cues():
+    """Cases differ in brightness far more than sources do; grouped by case, the audit
+    sees no source cue where there is none (both sources of a case share its look)."""
+    observations = []
+    for case in range(24):
+        brightness = 0.6 + 0.05 * case
+        for source in ("ai", "junior"):
+            base = _observation(source, case, brightness=brightness, position=0.5)
+            observations.append(
+                MaterialObservation(
+                    source=base.source, images=base.images, frame_positions=base.frame_positions,
+                    missing_views=0, latency_ms=20.0, group=f"case{case}",
+                )
+            )
+    grouped = blinding_audit(observations, VIEWS, seed=2)
+    assert grouped.ci.low <= 0.5 <= grouped.ci.high

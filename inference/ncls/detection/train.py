@@ -30,7 +30,7 @@ from inference.ncls.detection.data import (
     load_samples,
     to_input,
 )
-from inference.ncls.detection.evaluate import MapResult, rotated_map
+from inference.ncls.detection.evaluate import MapResult, calibrate_threshold, rotated_map
 from inference.ncls.detection.loss import DetectionLoss
 from inference.ncls.detection.model import RotatedRTDETR, postprocess, profile_config
 
@@ -50,11 +50,12 @@ class TrainOptions:
     weight_decay: float = 1e-4
     warmup_iters: int = 100
     val_fraction: float = 0.1
-    mosaic: float = 0.3
+    mosaic: float = 0.2
     mixup: float = 0.15
     max_images: int | None = None
     threads: int | None = None
     max_minutes: float | None = None
+    balance: bool = True
 
 
 def seed_everything(seed: int) -> None:
@@ -70,6 +71,25 @@ def lr_factor(step: int, total: int, warmup: int, floor: float = 0.05) -> float:
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def rare_class_weights(samples: list[Sample], cap: float = 4.0) -> list[float]:
+    """Sampling weight per image: images showing rare structures (the third ventricle is
+    seen in few frames of a sweep) are drawn up to ``cap`` times as often."""
+    counts = np.bincount(np.concatenate([s.labels for s in samples] or [np.zeros(0, np.int64)]),
+                         minlength=1).astype(float)
+    present = counts[counts > 0]
+    if present.size == 0:
+        return [1.0] * len(samples)
+    ref = float(np.median(present))
+    weights = []
+    for s in samples:
+        if len(s.labels) == 0:
+            weights.append(1.0)
+            continue
+        w = max(np.sqrt(ref / counts[int(c)]) for c in s.labels)
+        weights.append(float(np.clip(w, 1.0, cap)))
+    return weights
 
 
 @torch.inference_mode()
@@ -118,7 +138,11 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
     val_samples = load_samples(val_pairs, cfg.input_size)
     dataset = TrainSet(train_samples, mosaic=opts.mosaic, mixup=opts.mixup, seed=opts.seed)
     gen = torch.Generator().manual_seed(opts.seed)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=opts.batch_size, shuffle=True, drop_last=len(dataset) > opts.batch_size,
+    sampler = (torch.utils.data.WeightedRandomSampler(rare_class_weights(train_samples), len(train_samples),
+                                                      replacement=True, generator=gen)
+               if opts.balance else None)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=opts.batch_size, shuffle=sampler is None,
+                                         sampler=sampler, drop_last=len(dataset) > opts.batch_size,
                                          collate_fn=collate, generator=gen, num_workers=0)
     model = RotatedRTDETR(cfg).to(device)
     criterion = DetectionLoss(cfg.num_classes)
@@ -172,7 +196,14 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
         history.append(round(running / max(1, len(loader)), 4))
     bar.close()
     train_seconds = time.time() - start
-    metrics = evaluate_samples(model, val_samples, device).to_json() if val_samples else {}
+    metrics: dict[str, object] = {}
+    threshold = None
+    if val_samples:
+        preds = predict_samples(model, val_samples, device)
+        truths = [(s.boxes, s.labels) for s in val_samples]
+        metrics = rotated_map(preds, truths).to_json()
+        threshold, f1 = calibrate_threshold(preds, truths)
+        metrics["f1_by_threshold"] = {str(k): v for k, v in f1.items()}
     print(f"held-out mAP@0.5 = {metrics.get('map')}", file=sys.stderr)
     meta = {
         "command": command,
@@ -189,6 +220,7 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
         "device": str(device),
         "torch": torch.__version__,
         "metrics": {"validation": metrics},
+        **({"score_threshold": threshold} if threshold is not None else {}),
         "note": "demo model trained on synthetic phantom data - not for clinical use",
     }
     model.cpu()

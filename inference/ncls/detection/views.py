@@ -201,8 +201,9 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
     n_cor = sum(fv.group in CORONAL_GROUPS for fv in frames)
     n_sag = sum(fv.group in SAGITTAL_GROUPS for fv in frames)
     if n == 0 or n_cor + n_sag == 0:
-        result = SweepAnalysis(n, None, 0.0, "no frame shows a view's structures", None, frames=frames)
-        return result
+        reason = ("the video has no frames" if n == 0 else
+                  "no frame shows any view's structures above the score threshold (orientation unknown)")
+        return SweepAnalysis(n, None, 0.0, reason, None, {v: _missing(v, reason) for v in View}, frames)
     if n_cor == n_sag:
         sums = {o: sum(fv.score for fv in frames if fv.group in g) for o, g in
                 (("coronal", CORONAL_GROUPS), ("sagittal", SAGITTAL_GROUPS))}

@@ -45,6 +45,7 @@ class Architecture:
     depths: tuple[int, ...] = ()
     attention_heads: int = 8
     layer_scale: float = 1e-6
+    backbone: str = "convnext"
     image_labels: tuple[str, ...] = field(default_factory=lambda: tuple(str(c) for c in IMAGE_LABELS))
     views: tuple[str, ...] = field(default_factory=lambda: tuple(str(v) for v in VIEW_SLOTS))
 
@@ -56,7 +57,6 @@ class Architecture:
     def to_json(self) -> dict[str, Any]:
         """A JSON-serialisable description."""
         data = asdict(self)
-        data["backbone"] = "convnext_tiny" if self.profile == "full" else "convnext_lite"
         return data
 
     @classmethod
@@ -71,6 +71,7 @@ class Architecture:
             depths=tuple(data.get("depths", ())),
             attention_heads=int(data.get("attention_heads", 8)),
             layer_scale=float(data.get("layer_scale", 1e-6)),
+            backbone=str(data.get("backbone", "convnext")),
             image_labels=tuple(data.get("image_labels", ())),
             views=tuple(data.get("views", ())),
         )
@@ -78,7 +79,9 @@ class Architecture:
 
 PROFILES: dict[str, Architecture] = {
     "full": Architecture(profile="full", image_size=256),
-    "lite": Architecture(profile="lite", image_size=96, widths=(24, 48, 96, 192), depths=(1, 1, 2, 1)),
+    "lite": Architecture(
+        profile="lite", image_size=64, widths=(16, 32, 64, 128), depths=(1, 1, 1, 1), backbone="resnet_lite"
+    ),
 }
 
 
@@ -98,7 +101,41 @@ def architecture_for(profile: str, image_size: int | None = None) -> Architectur
         depths=base.depths,
         attention_heads=base.attention_heads,
         layer_scale=base.layer_scale,
+        backbone=base.backbone,
     )
+
+
+class BasicBlock(nn.Module):
+    """ResNet basic block (two 3×3 convolutions with BatchNorm) with a strided shortcut."""
+
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout),
+        )
+        self.shortcut = (
+            nn.Identity() if stride == 1 and cin == cout
+            else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        )
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Residual block."""
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+def resnet_lite(widths: tuple[int, ...], depths: tuple[int, ...]) -> nn.Sequential:
+    """A small ResNet: 3×3 stride-2 stem, then one stride-2 stage per width."""
+    layers: list[nn.Module] = [
+        nn.Sequential(nn.Conv2d(3, widths[0], 3, 2, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
+    ]
+    cin = widths[0]
+    for width, depth in zip(widths, depths, strict=True):
+        blocks = [BasicBlock(cin if i == 0 else width, width, 2 if i == 0 else 1) for i in range(depth)]
+        layers.append(nn.Sequential(*blocks))
+        cin = width
+    return nn.Sequential(*layers)
 
 
 class ViewEncoder(nn.Module):
@@ -106,6 +143,11 @@ class ViewEncoder(nn.Module):
 
     def __init__(self, architecture: Architecture) -> None:
         super().__init__()
+        if architecture.backbone == "resnet_lite":
+            self.features: nn.Module = resnet_lite(architecture.widths, architecture.depths)
+            self.pool: nn.Module = nn.AdaptiveAvgPool2d(1)
+            self.norm: nn.Module = nn.Identity()
+            return
         if architecture.profile == "full":
             network = convnext_tiny(weights=None)
         else:
@@ -155,7 +197,14 @@ class DiagnosisNet(nn.Module):
     def forward(self, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (image logits B×6×L, case logits B×2)."""
         batch, slots = images.shape[:2]
-        features = self.encoder(images.flatten(0, 1)).view(batch, slots, -1)
+        if self.training:
+            # Only present views reach the backbone, so padding never enters BatchNorm statistics.
+            encoded = self.encoder(images[mask])
+            features = encoded.new_zeros(batch, slots, encoded.shape[-1])
+            features[mask] = encoded
+        else:
+            # One static path for inference and ONNX export; padded slots are zeroed below.
+            features = self.encoder(images.flatten(0, 1)).view(batch, slots, -1)
         present = mask.to(features.dtype).unsqueeze(-1)
         features = features * present
         image_logits = self.image_head(features)
