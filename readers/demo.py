@@ -79,6 +79,13 @@ def _standin_runner(truth: dict[str, Any], rng: random.Random):
 
 
 def _ai_material(study: Study, truth_dirs: dict[str, Path]) -> None:
+    """The AI's material: the shipped demo models where they exist, else the stand-in."""
+    from inference.demo import demo_model_version, run_ai_on_study
+
+    shipped = demo_model_version()
+    if shipped is not None:
+        run_ai_on_study(study=study, model_version=shipped)
+        return
     model, _created = ModelVersion.objects.get_or_create(
         name=STANDIN_NAME, version="1",
         defaults={"profile": "simulated", "directory": "", "files": [], "is_demo": True,
@@ -169,3 +176,40 @@ def build_source_trial_demo(*, data_dir: Path | None = None) -> SourceTrialDemo:
     if study.status == StudyStatus.DRAFT:
         study = trial_services.study_transition(actor=coordinator, study=study, to=StudyStatus.OPEN)
     return SourceTrialDemo(study, study.cases.count(), blinding_audit_for_study(study=study))
+
+
+PRACTICE_TITLE = "NCLS demo — reading practice (phantom data)"
+
+
+def build_practice_study(*, data_dir: Path | None = None) -> Study:
+    """An open crossover study with no washout, where every demo reader can read for real.
+
+    The internal phantom dataset only; the AI's material comes from the shipped demo
+    models (or the stand-in), so the aided session shows it. Idempotent.
+    """
+    users = demo_users()
+    existing = Study.objects.filter(title=PRACTICE_TITLE, is_demo=True).first()
+    if existing is not None:
+        return existing
+    coordinator = users["coordinator"]
+    data_dir = data_dir or Path(settings.BASE_DIR) / "var" / "demo-data"
+    manifests = [m for m in generate_phantom_cases(data_dir) if m.parent.name == DatasetKind.INTERNAL]
+    with transaction.atomic():
+        study = trial_services.study_create(
+            actor=coordinator, title=PRACTICE_TITLE, design=StudyDesign.ASSISTED_CROSSOVER,
+            registry_id="DEMO-0003", washout_days=0, is_demo=True,
+        )
+        for username, role, tier in DEMO_USERS:
+            if role == Role.READER:
+                services.reader_enrol(actor=coordinator, study=study, user=users[username], tier=tier,
+                                      years_experience={"junior": 2, "mid_level": 6}.get(tier, 15))
+            else:
+                trial_services.membership_add(actor=coordinator, study=study, user=users[username], role=role)
+        trial_services.dataset_create(actor=coordinator, study=study, name="Internal test", kind=DatasetKind.INTERNAL)
+    for manifest in manifests:
+        report = trial_services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+        if not report.ok:
+            raise RuntimeError(f"practice import of {manifest} failed: {report.problems[:3]}")
+    _ai_material(study, {m.parent.name: m.parent for m in manifests})
+    services.session_create_for_design(actor=coordinator, study=study, seed=SEED)
+    return trial_services.study_transition(actor=coordinator, study=study, to=StudyStatus.OPEN)

@@ -59,8 +59,9 @@ def demo_users() -> dict[str, Any]:
 
 
 def generate_phantom_cases(out: Path) -> list[Path]:
-    """Render the demo's phantom cases (one manifest per dataset); cached on disk."""
+    """Render the demo's phantom cases (one manifest per dataset, in parallel); cached on disk."""
     manifests = []
+    running: list[subprocess.Popen[bytes]] = []
     for name, kind, site, count, seed, blind in DEMO_DATASETS:
         target = out / kind
         manifest = target / "manifest.csv"
@@ -74,9 +75,13 @@ def generate_phantom_cases(out: Path) -> list[Path]:
             ]
             if blind:
                 command.append("--blind-sweep")
+            command.append("--quiet")
             print(f"  rendering {count} phantom cases for {name} ...", flush=True)
-            subprocess.run(command, check=True)
+            running.append(subprocess.Popen(command))
         manifests.append(manifest)
+    for process in running:
+        if process.wait() != 0:
+            raise RuntimeError(f"phantom generation failed: {' '.join(map(str, process.args))}")
     return manifests
 
 

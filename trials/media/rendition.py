@@ -47,7 +47,7 @@ VIDEO_CONTENT_TYPE = "video/mp4"
 #: Fixed H.264 encoder settings: the same for every sweep of every study.
 VIDEO_CODEC = "libx264"
 VIDEO_OPTIONS: dict[str, str] = {
-    "preset": "medium",
+    "preset": "veryfast",
     "crf": "20",
     "profile": "high",
     "tune": "stillimage",
