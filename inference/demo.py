@@ -17,7 +17,7 @@ DEMO_MODEL_NAME = "ncls-lite-demo"
 
 def demo_model_version() -> ModelVersion | None:
     """The shipped lite demo models (phantom-trained), registered once; None if not shipped."""
-    has_detector = any(DEMO_MODEL_DIR.glob("detection*/*.safetensors"))
+    has_detector = any(DEMO_MODEL_DIR.glob("detect*/*.safetensors"))
     has_diagnosis = any(DEMO_MODEL_DIR.glob("diagnosis*/*.safetensors"))
     if not (has_detector and has_diagnosis):
         return None

@@ -47,6 +47,8 @@ def add_commands(commands: Any) -> None:
     ev.add_argument("--data", required=True, help="DOTA folder, or a phantom output folder with --phantom")
     ev.add_argument("--phantom", action="store_true", help="DATA is a phantom folder: also run extract per case")
     ev.add_argument("--max-cases", type=int, default=None)
+    ev.add_argument("--threshold", type=float, default=None,
+                    help="score threshold for --phantom (default: the checkpoint's calibrated one, else 0.6)")
     ev.add_argument("--detector", required=True)
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--max-images", type=int, default=None)
@@ -118,12 +120,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, _ = load_detector(args.detector, args.device)
+    model, record = load_detector(args.detector, args.device)
     if args.phantom:
         from inference.ncls.detection.phantom_eval import evaluate_phantom
         from inference.ncls.detection.predict import Detector
 
-        report = evaluate_phantom(args.data, Detector(model, device=args.device), max_cases=args.max_cases,
+        threshold = float(args.threshold if args.threshold is not None else record.get("score_threshold", 0.6))
+        report = evaluate_phantom(args.data, Detector(model, device=args.device, threshold=threshold),
+                                  max_cases=args.max_cases,
                                   max_images=args.max_images)
         text = json.dumps(report, indent=2)
         if args.out:

@@ -77,6 +77,7 @@ def evaluate_phantom(root: str | Path, detector: Detector, *, max_cases: int | N
         cases.append(case)
     normal = [c for c in cases if c["normal"]]
     summary: dict[str, Any] = {
+        "score_threshold": detector.threshold,
         "cases": len(cases),
         "normal_cases": len(normal),
         "normal_cases_all_views": sum(c["all_views_found"] for c in normal),
