@@ -55,7 +55,7 @@ def test_extract_phantom_sweep_with_demo_detector(tmp_path: Path) -> None:
     (vid,) = result["videos"]
     assert vid["frames"] == 70 and vid["orientation"] == "coronal"
     assert set(vid["timings"]) >= {"decode_s", "detect_s", "views_s"}
-    for name, view in result["views"].items():
+    for view in result["views"].values():
         if view["status"] == "found":
             assert (out / view["image"]).is_file() and 0 <= view["frame_index"] < 70
         else:

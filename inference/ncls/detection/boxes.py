@@ -16,8 +16,6 @@ evaluation because of wrong results on coincident boxes (see :func:`rotated_iou`
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torchvision.ops import box_iou
@@ -191,7 +189,3 @@ def to_dota_line(box: np.ndarray | list[float], class_name: str, difficult: int 
     pts = corners(torch.as_tensor(np.asarray(box, dtype=np.float64))).numpy().reshape(-1)
     return " ".join(f"{v:.1f}" for v in pts) + f" {class_name} {difficult}"
 
-
-def deg(rad: float) -> float:
-    """Radians to degrees (kept for symmetry with the convention's documentation)."""
-    return rad * 180.0 / math.pi

@@ -61,7 +61,7 @@ def add_commands(commands: Any) -> None:
 
     run = commands.add_parser("run", help="whole NCLS pipeline for one case: views, diagnosis, heatmaps")
     run.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
-    run.add_argument("--models", type=Path, required=True, help="model root (diagnosis*/ and detection*/)")
+    run.add_argument("--models", type=Path, required=True, help="model root (diagnosis*/ and detector*/)")
     run.add_argument("--out", type=Path, required=True)
     run.add_argument("--device", default="cpu")
     run.add_argument("--no-heatmaps", action="store_true")

@@ -26,7 +26,9 @@ DEMO_FRAMES = (60, 80)
 #: Phantom frame size: the lite model sees 96×96 crops, so 320×240 frames lose nothing it
 #: uses and render 2–3× faster than 640×480.
 DEMO_FRAME_SIZE = (320, 240)
-DEMO_DIAGNOSIS = TrainingConfig(profile="lite", folds=5, epochs=14, image_size=96, seed=3000, demo=True)
+DEMO_DIAGNOSIS = TrainingConfig(
+    profile="lite", folds=5, epochs=20, batch_size=8, learning_rate=2e-3, image_size=64, seed=3000, demo=True
+)
 #: The short reproducibility run recorded beside the demo models (and rerun by a test).
 REPRO_CASES = 24
 REPRO_SEED = 3100
@@ -76,7 +78,7 @@ def train_demo(out: Path, *, work: Path | None = None, threads: int = 2, detecti
 
             started = time.perf_counter()
             detector_json = train_detector(
-                TrainOptions(data=str(data / "dota"), out=str(out / "detection-lite"), profile="lite",
+                TrainOptions(data=str(data), out=str(out / "detector-lite"), profile="lite",
                              seed=DEMO_TRAIN_SEED, threads=threads, max_minutes=20),
                 command="python -m inference.ncls train-demo (detector)",
             )
@@ -92,7 +94,8 @@ def train_demo(out: Path, *, work: Path | None = None, threads: int = 2, detecti
         summary = train_diagnosis(
             data, out / "diagnosis-lite", DEMO_DIAGNOSIS,
             command="python -m inference.ncls train-diagnosis --data DIR --out DIR --profile lite --folds 5 "
-            f"--epochs {DEMO_DIAGNOSIS.epochs} --image-size {DEMO_DIAGNOSIS.image_size} --seed {DEMO_DIAGNOSIS.seed} --demo",
+            f"--epochs {DEMO_DIAGNOSIS.epochs} --image-size {DEMO_DIAGNOSIS.image_size} --lr {DEMO_DIAGNOSIS.learning_rate} "
+            f"--batch-size {DEMO_DIAGNOSIS.batch_size} --seed {DEMO_DIAGNOSIS.seed} --threads {threads} --demo",
             extra={
                 "reproducibility": repro,
                 "phantom_command": "python -m inference.phantom " + " ".join(

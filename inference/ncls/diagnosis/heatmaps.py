@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from pytorch_grad_cam import FinerCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
+from pytorch_grad_cam.utils.model_targets import FinerWeightedTarget
 
 from inference.ncls.labels import IMAGE_LABELS, View
 from inference.ncls.roi import crop_sector
@@ -36,20 +37,30 @@ class ViewHeatmap:
     overlay_path: Path | None
 
 
-def finer_cam(nets: list[DiagnosisNet], image: np.ndarray, *, device: str | torch.device = "cpu") -> tuple[np.ndarray, int]:
-    """Finer-CAM of one prepared view (3×S×S uint8) averaged over ``nets``; return (S×S map, target)."""
-    tensor = normalise(torch.from_numpy(image)[None]).to(device)
+def finer_cam(
+    nets: list[DiagnosisNet], images: np.ndarray, *, device: str | torch.device = "cpu", comparisons: int = 3
+) -> tuple[np.ndarray, list[int]]:
+    """Finer-CAM of prepared views (N×3×S×S uint8) averaged over ``nets``.
+
+    Each view's target is its most likely label (fold-averaged logits); it is contrasted
+    with the ``comparisons`` labels whose logits lie closest to it, as FinerCAM does by
+    default. One CAM pass per fold covers all views. Returns (N×S×S maps in [0, 1], targets).
+    """
+    tensor = normalise(torch.from_numpy(np.ascontiguousarray(images))).to(device)
     with torch.no_grad():
-        logits = torch.stack([ImageLabelNet(net)(tensor)[0] for net in nets]).mean(0)
-    target = int(torch.argmax(logits))
+        logits = torch.stack([ImageLabelNet(net).eval()(tensor) for net in nets]).mean(0)
+    targets = [int(i) for i in logits.argmax(-1)]
+    cam_targets = []
+    for row, target in zip(logits, targets, strict=True):
+        order = torch.argsort((row - row[target]).abs()).tolist()
+        cam_targets.append(FinerWeightedTarget(target, [c for c in order if c != target][:comparisons], 1.0))
     maps = []
     for net in nets:
-        model = ImageLabelNet(net).eval()
-        with FinerCAM(model=model, target_layers=[net.encoder.features[-1]]) as cam:
-            maps.append(cam(input_tensor=tensor, target_idx=target)[0])
-    heatmap = np.mean(maps, axis=0).astype(np.float32)
-    top = float(heatmap.max())
-    return (heatmap / top if top > 0 else heatmap), target
+        with FinerCAM(model=ImageLabelNet(net).eval(), target_layers=[net.encoder.last_stage]) as cam:
+            maps.append(cam(input_tensor=tensor, targets=cam_targets))
+    heatmaps = np.mean(maps, axis=0).astype(np.float32)
+    top = heatmaps.reshape(len(heatmaps), -1).max(axis=1).reshape(-1, 1, 1)
+    return np.divide(heatmaps, top, out=np.zeros_like(heatmaps), where=top > 0), targets
 
 
 def overlay(frame: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
@@ -70,10 +81,13 @@ def view_heatmaps(
     """Finer-CAM for every view; when ``out_dir`` is given, write ``heatmap_<VIEW>.png`` overlays."""
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
+    named = {_as_view(name): frame for name, frame in views.items()}
+    if not named:
+        return {}
+    prepared = np.stack([prepare_view(frame, ensemble.image_size) for frame in named.values()])
+    heatmaps, targets = finer_cam(ensemble.nets, prepared, device=ensemble.device)
     result = {}
-    for name, frame in views.items():
-        view = _as_view(name)
-        heatmap, target = finer_cam(ensemble.nets, prepare_view(frame, ensemble.image_size), device=ensemble.device)
+    for (view, frame), heatmap, target in zip(named.items(), heatmaps, targets, strict=True):
         path = None
         if out_dir is not None:
             path = Path(out_dir) / f"heatmap_{view.value}.png"

@@ -6,12 +6,14 @@ Profiles
     torchvision ConvNeXt-Tiny (``weights=None``: nothing is ever downloaded), 256×256
     input, as in DESIGN.md.
 ``lite``
-    The same ConvNeXt design (torchvision's ``ConvNeXt`` class with its ``CNBlock``
-    blocks, patchify stem, LayerNorm, 7×7 depth-wise convolutions) scaled down to widths
-    24/48/96/192 and depths 1/1/2/1 (0.6 M parameters instead of 28 M), 96×96 input. It
-    keeps the full model's structure (so Finer-CAM, ONNX export and checkpoints take one
-    code path) while training five folds on two CPU cores in minutes: one training step
-    costs about 1.4 ms per view image there, against about 90 ms for ConvNeXt-Tiny at 256.
+    A small ResNet-style backbone (3×3 stride-2 stem, four stages of one basic block,
+    widths 16/32/64/128, BatchNorm; 0.38 M parameters in all), 64×64 input, so that five
+    folds train on two CPU cores in minutes. A ConvNeXt scaled down to the same budget
+    (``backbone="convnext"`` with ``widths``/``depths``, still supported) was 7× slower per
+    step on CPU (depth-wise 7×7 convolutions, LayerNorm permutes) and, trained from scratch
+    on 240 phantom cases for 12 epochs, reached a validation AUC of only 0.64 on one fold,
+    against 1.00 out of fold for this ResNet after 20 epochs: BatchNorm learns fast from
+    scratch where a LayerNorm-only ConvNeXt needs long schedules.
 """
 
 from __future__ import annotations
@@ -161,6 +163,13 @@ class ViewEncoder(nn.Module):
         self.pool = network.avgpool
         # torchvision's classifier starts with LayerNorm2d then Flatten; keep those two.
         self.norm = network.classifier[0]
+
+    @property
+    def last_stage(self) -> nn.Module:
+        """The backbone's last stage: the layer Finer-CAM reads activations and gradients from."""
+        stages = self.features
+        assert isinstance(stages, nn.Sequential)
+        return stages[-1]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``images`` N×3×S×S → N×D features."""

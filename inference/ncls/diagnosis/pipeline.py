@@ -70,13 +70,13 @@ def resolve_models(models: Path) -> tuple[Path, Path | None]:
     """Find the diagnosis model directory (and the detector's, if any) under ``models``.
 
     ``models`` is either a diagnosis directory itself (holding ``fold_*.json``) or a root
-    holding ``diagnosis*/`` and ``detection*/`` sub-directories (as ``demo_models`` does).
+    holding ``diagnosis*/`` and ``detector*/`` (or ``detection*/``) sub-directories (as ``demo_models`` does).
     """
     models = Path(models)
     if any(models.glob("fold_*.json")):
         return models, None
     diagnosis = sorted(p for p in models.glob("diagnosis*") if p.is_dir())
-    detection = sorted(p for p in models.glob("detection*") if p.is_dir())
+    detection = sorted(p for p in models.glob("detect*") if p.is_dir())
     if not diagnosis:
         raise ValueError(f"no diagnosis model under {models} (expected fold_*.json or diagnosis*/)")
     return diagnosis[0], (detection[0] if detection else None)
@@ -85,10 +85,12 @@ def resolve_models(models: Path) -> tuple[Path, Path | None]:
 def load_detector(detector: Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
     """Stage 1's detector (``inference.ncls.detection``, imported only when needed) and its record."""
     from inference.ncls.detection.checkpoint import load_detector as load_checkpoint
-    from inference.ncls.detection.predict import Detector
+    from inference.ncls.detection.predict import SCORE_THRESHOLD, Detector
 
     model, record = load_checkpoint(detector, device)
-    return Detector(model, device=device), record
+    # A checkpoint may carry the threshold tuned on its validation frames (as stage 1's CLI uses).
+    threshold = float(record.get("score_threshold", SCORE_THRESHOLD))
+    return Detector(model, device=device, threshold=threshold), record
 
 
 def extract_views(
@@ -188,7 +190,7 @@ class NclsPipeline:
         if not videos:
             raise ValueError("a case needs at least one sweep video")
         if self.detector is None:
-            raise ValueError("no detector loaded: the model directory has no detection*/ checkpoint")
+            raise ValueError("no detector loaded: the model directory has no detector*/ checkpoint")
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as scratch:
             views_dir = Path(out_dir) / "stage1" if out_dir is not None else Path(scratch)

@@ -32,7 +32,7 @@ from .model import DiagnosisNet, architecture_for
 from .predict import case_diagnosis, infer_probabilities
 
 #: Per-profile defaults: (epochs, batch size, learning rate).
-PROFILE_DEFAULTS: dict[str, tuple[int, int, float]] = {"full": (45, 16, 2e-4), "lite": (30, 16, 5e-4)}
+PROFILE_DEFAULTS: dict[str, tuple[int, int, float]] = {"full": (45, 16, 2e-4), "lite": (20, 8, 2e-3)}
 #: β of the effective-number class weights.
 CLASS_BALANCE_BETA = 0.999
 
