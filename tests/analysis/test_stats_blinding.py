@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis.stats import bang_blinding_index, james_blinding_index
-
-_HERE = Path(__file__).resolve().parent
-
-
-def validation_file(folder: str, name: str, copy: str | None = None) -> Path:
-    """FONTANELLE_VALIDATION_DIR, else <repo>/../shared/validation, else the copy in data/."""
-    candidates = []
-    if os.environ.get("FONTANELLE_VALIDATION_DIR"):
-        candidates.append(Path(os.environ["FONTANELLE_VALIDATION_DIR"]) / folder / name)
-    candidates.append(_HERE.parents[1].parent / "shared" / "validation" / folder / name)
-    candidates.append(_HERE / "data" / (copy or name))
-    for path in candidates:
-        if path.exists():
-            return path
-    raise FileNotFoundError(name)
+from tests.analysis.validation import validation_file
 
 
 def _tables() -> dict[str, np.ndarray]:

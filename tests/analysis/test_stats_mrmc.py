@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,22 +13,7 @@ from analysis.stats import (
     mrmc_or,
     mrmc_sample_size,
 )
-
-_HERE = Path(__file__).resolve().parent
-
-
-def validation_file(folder: str, name: str, copy: str | None = None) -> Path:
-    """FONTANELLE_VALIDATION_DIR, else <repo>/../shared/validation, else the copy in data/."""
-    candidates = []
-    if os.environ.get("FONTANELLE_VALIDATION_DIR"):
-        candidates.append(Path(os.environ["FONTANELLE_VALIDATION_DIR"]) / folder / name)
-    candidates.append(_HERE.parents[1].parent / "shared" / "validation" / folder / name)
-    candidates.append(_HERE / "data" / (copy or name))
-    for path in candidates:
-        if path.exists():
-            return path
-    raise FileNotFoundError(name)
-
+from tests.analysis.validation import validation_file
 
 # Expected values: Smith BJ, Hillis SL, MRMCaov JSS manuscript (brian-j-smith/MRMCaov,
 # docs/jss/MRMCaov.tex), summary(mrmc(empirical_auc(truth, rating), treatment, reader,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,21 +10,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from analysis.stats import delong_test, delong_test_unpaired, roc_auc
-
-_HERE = Path(__file__).resolve().parent
-
-
-def validation_file(folder: str, name: str) -> Path:
-    """FONTANELLE_VALIDATION_DIR, else <repo>/../shared/validation, else the copy in data/."""
-    candidates = []
-    if os.environ.get("FONTANELLE_VALIDATION_DIR"):
-        candidates.append(Path(os.environ["FONTANELLE_VALIDATION_DIR"]) / folder / name)
-    candidates.append(_HERE.parents[1].parent / "shared" / "validation" / folder / name)
-    candidates.append(_HERE / "data" / name)
-    for path in candidates:
-        if path.exists():
-            return path
-    raise FileNotFoundError(name)
+from tests.analysis.validation import validation_file
 
 
 @pytest.fixture(scope="module")
