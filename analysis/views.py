@@ -15,6 +15,8 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -135,6 +137,7 @@ def _job_body(job: AnalysisJob) -> dict[str, Any]:
             "snapshot": job.snapshot, "error": job.error}
 
 
+@extend_schema(responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def api_report(request: Request, study_id: str, key: str) -> Response:
     """A report's tables (full precision), methods, n and snapshot; ``?figures=1`` adds figures.
@@ -157,6 +160,7 @@ def api_report(request: Request, study_id: str, key: str) -> Response:
     return Response(body)
 
 
+@extend_schema(responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def api_job(request: Request, job_id: str) -> Response:
     """An analysis job's status and progress."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -47,6 +48,7 @@ class SessionListApi(APIView):
 
     serializer_class = SessionSummarySerializer
 
+    @extend_schema(operation_id="reading_sessions_list", responses=SessionSummarySerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response([summary_data(s) for s in selectors.reader_worklist(user=request.user)])
 
@@ -245,6 +247,7 @@ class StudySessionsApi(APIView):
 class StudyProgressApi(APIView):
     """Reading progress of the study per reader session and per case."""
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, study_id: Any) -> Response:
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
         return Response({
@@ -413,6 +416,7 @@ class MaterialImportApi(APIView):
 class BlindingAuditApi(APIView):
     """The blinding audit's aggregate result (AUC, CI, warning); never a per-case source."""
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, study_id: Any) -> Response:
         from readers.blinding import blinding_audit_for_study
 

@@ -46,6 +46,7 @@ def export_module(
     with warnings.catch_warnings():
         # The tracing exporter is deprecated in favour of torch.export, which needs onnxscript.
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         torch.onnx.export(
             module,
             example_inputs,
