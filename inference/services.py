@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from inference.models import AICaseResult, AIRun, Heatmap, ModelVersion, ResultStatus
@@ -138,9 +139,8 @@ PipelineRunner = Callable[[Path, dict[str, Path]], CaseAIOutput]
 
 
 def _default_runner(model_dir: Path, videos: dict[str, Path]) -> CaseAIOutput:
-    from inference.runner import run_ncls_pipeline
-
-    return run_ncls_pipeline(model_dir, videos)
+    runner: PipelineRunner = import_string(settings.FONTANELLE_PIPELINE_RUNNER)
+    return runner(model_dir, videos)
 
 
 _runner: PipelineRunner = _default_runner

@@ -205,6 +205,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
+# The NCLS pipeline the inference task calls (a dotted path: swap it for a test double or
+# a remote inference client without touching the task).
+FONTANELLE_PIPELINE_RUNNER = env.str(
+    "FONTANELLE_PIPELINE_RUNNER", default="inference.runner.run_ncls_pipeline"
+)
+
 # Where trained model checkpoints live (the model registry points into it).
 FONTANELLE_MODEL_DIR = Path(env.str("FONTANELLE_MODEL_DIR", default=str(BASE_DIR / "var" / "models")))
 
