@@ -232,17 +232,30 @@ def celery_worker_process(transactional_db: None, worker_id: str, tmp_path: Path
         "DJANGO_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PYTHONUNBUFFERED": "1",
     }
-    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "result_backend")}
+    # The app reads Django settings under the CELERY_ namespace: overrides must use the
+    # namespaced keys, or the settings' values keep winning (tasks would run eagerly here).
+    keys = ("task_always_eager", "broker_url", "result_backend")
+    saved = {f"CELERY_{key.upper()}": app.conf[key] for key in keys}
+    # Celery lets the CELERY_BROKER_URL environment variable override any configured broker.
+    saved_environ = {key: os.environ.get(key) for key in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")}
+    os.environ["CELERY_BROKER_URL"] = os.environ["CELERY_RESULT_BACKEND"] = broker
     app.close()  # drop pooled connections to the previous broker
-    app.conf.update(task_always_eager=False, broker_url=broker, result_backend=broker)
+    app.conf.update(CELERY_TASK_ALWAYS_EAGER=False, CELERY_BROKER_URL=broker, CELERY_RESULT_BACKEND=broker)
     worker = CeleryWorkerProcess(
         env=env, name=f"test-{worker_id}@%h", log_path=tmp_path / "celery-worker.log"
     )
     try:
+        if app.conf.task_always_eager or app.conf.broker_url != broker:
+            pytest.fail(f"the Celery app still points at {app.conf.broker_url}, not the test broker {broker}")
         worker.start()
         yield worker
     finally:
         worker.stop()
         app.close()
         app.conf.update(**saved)
+        for key, value in saved_environ.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         redis.Redis.from_url(broker).flushdb()

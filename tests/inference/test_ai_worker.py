@@ -54,12 +54,14 @@ def test_twenty_cases_end_with_twenty_complete_ai_material_sets(
     deadline = time.monotonic() + 120
     while complete() < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert 3 <= complete() < CASES, worker.log()
+    failures = list(AICaseResult.objects.filter(status=ResultStatus.FAILED).values_list("error", flat=True)[:3])
+    assert 3 <= complete() < CASES, (failures, worker.log())
     killed = worker.kill()  # the pool child dies in the middle of a case
     assert killed, worker.log()
     while complete() < CASES and time.monotonic() < deadline:
         time.sleep(0.25)
     assert complete() == CASES, worker.log()
+    assert "Task inference.tasks.build_ai_material[" in worker.log()  # the worker did it, not this process
     sets = MaterialSet.objects.filter(case__study=study, source="ai")
     assert sets.count() == CASES
     assert not sets.exclude(status=MaterialStatus.COMPLETE).exists()

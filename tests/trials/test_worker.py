@@ -58,7 +58,7 @@ def test_import_with_videos_gets_renditions_from_the_worker(
     assert {r.status for r in renditions} == {RenditionStatus.READY}, [r.error for r in renditions]
     videos = [r for r in renditions if r.kind == "video"]
     assert len(videos) == 4 and all(Path(r.file.path).is_file() for r in videos)
-    assert "make_asset_rendition" in celery_worker_process.log()
+    assert "Task trials.tasks.make_asset_rendition[" in celery_worker_process.log()
 
 
 def test_worker_survives_kill_and_restart(celery_worker_process: Any) -> None:
