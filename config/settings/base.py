@@ -219,4 +219,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    # One line per eager task drowns the demo's progress; workers log through their own setup.
+    "loggers": {"celery.app.trace": {"level": "WARNING"}},
 }
