@@ -26,9 +26,11 @@ demo: install
 	$(BIN)/python manage.py load_demo
 	$(BIN)/python manage.py runserver $(HOST)
 
-## Install everything and run the whole test suite.
+## Install everything and run the whole test suite (the tests that start real Celery
+## workers run on their own, after the rest).
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not celery_worker"
+	$(BIN)/python -m pytest -m celery_worker
 
 lint: install
 	$(BIN)/ruff check .
