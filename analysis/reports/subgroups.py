@@ -68,20 +68,25 @@ def subgroups_report(data: StudyData) -> Report:
             (ta, sa), (tb, sb) = samples[first], samples[second]
             try:
                 test = delong_test_unpaired(ta, sa, tb, sb)
-            except ValueError:
+            except ValueError as exc:
+                # Kept, with why: a subgroup with one class has no AUC to compare.
+                test_rows.append({"factor": factor, "level_a": first, "level_b": second,
+                                  "auc_difference": np.nan, "statistic": np.nan,
+                                  "df": np.nan, "pvalue": np.nan, "note": str(exc)})
                 continue
             test_rows.append({"factor": factor, "level_a": first, "level_b": second,
                               "auc_difference": test.estimate, "statistic": test.statistic,
-                              "df": test.df, "pvalue": test.pvalue})
+                              "df": test.df, "pvalue": test.pvalue, "note": ""})
     tests = pd.DataFrame(test_rows, columns=["factor", "level_a", "level_b", "auc_difference",
-                                             "statistic", "df", "pvalue"])
-    if not tests.empty:
-        rejected, adjusted = benjamini_hochberg(tests["pvalue"].to_numpy(dtype=float), q=0.05)
-        tests["pvalue_bh"] = adjusted
-        tests["significant_bh"] = rejected.astype(bool)
-    else:
-        tests["pvalue_bh"] = pd.Series(dtype=float)
-        tests["significant_bh"] = pd.Series(dtype=bool)
+                                             "statistic", "df", "pvalue", "note"])
+    tests["pvalue_bh"] = np.nan
+    tests["significant_bh"] = False
+    tested = tests["pvalue"].notna()
+    if tested.any():
+        # BH over the comparisons that could be made; the others keep their note.
+        rejected, adjusted = benjamini_hochberg(tests.loc[tested, "pvalue"].to_numpy(dtype=float), q=0.05)
+        tests.loc[tested, "pvalue_bh"] = adjusted
+        tests.loc[tested, "significant_bh"] = rejected.astype(bool)
     aucs = pd.DataFrame(auc_rows)
     n = counts(data)
     n_text = f"{n['cases']} cases, {n['readers']} readers (+ AI)"
