@@ -10,13 +10,13 @@ path as a junior's picks.
 from __future__ import annotations
 
 import functools
-import hashlib
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from inference.ncls.diagnosis.pipeline import NclsPipeline
+from inference.ncls.files import file_sha256
 from inference.ncls.video import read_frames
 from inference.services import CaseAIOutput
 
@@ -29,17 +29,11 @@ def _pipeline(model_dir: str) -> NclsPipeline:
     return NclsPipeline.load(Path(model_dir))
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def run_ncls_pipeline(model_dir: Path, videos: dict[str, Path]) -> CaseAIOutput:
     """Run stage 1 and stage 2 on a case's sweeps (``{"coronal": path, "sagittal": path}``)."""
-    key = (str(model_dir), tuple(sorted((o, _digest(p)) for o, p in videos.items())))
+    key = (str(model_dir), tuple(sorted((o, file_sha256(p)) for o, p in videos.items())))
     if key in _results:
         return _results[key]
     pipeline = _pipeline(str(model_dir))

@@ -20,6 +20,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from inference.models import AICaseResult, AIRun, Heatmap, ModelVersion, ResultStatus
+from inference.ncls.files import file_sha256
 from trials.audit import audit_record
 from trials.models import (
     AssetKind,
@@ -43,12 +44,6 @@ class ChecksumMismatch(ValidationError):
     """A checkpoint file no longer matches the sha256 recorded when it was registered."""
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _resolve(directory: str) -> Path:
@@ -77,7 +72,7 @@ def model_version_register(
     if not directory.is_dir():
         raise ValidationError(_("No model directory at %s") % directory)
     files = [
-        {"path": str(p.relative_to(directory)), "sha256": _sha256(p)}
+        {"path": str(p.relative_to(directory)), "sha256": file_sha256(p)}
         for p in sorted(directory.rglob("*"))
         if p.is_file() and p.suffix in (".safetensors", ".json", ".onnx")
     ]
@@ -115,7 +110,7 @@ def model_version_verify(*, model_version: ModelVersion) -> Path:
         path = directory / entry["path"]
         if not path.is_file():
             raise ChecksumMismatch(_("Model file missing: %s") % entry["path"])
-        if _sha256(path) != entry["sha256"]:
+        if file_sha256(path) != entry["sha256"]:
             raise ChecksumMismatch(_("Model file changed since registration: %s") % entry["path"])
     return directory
 

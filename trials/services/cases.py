@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from inference.ncls.files import file_sha256
 from inference.ncls.labels import MANIFEST_COLUMNS, View, is_severe, parse_conditions
 from trials import media
 from trials.audit import audit_record
@@ -49,12 +49,6 @@ _METADATA_FIELDS = (
 )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _require_draft_or_open(study: Study) -> None:
@@ -174,7 +168,7 @@ def asset_ingest(
             view=view,
             media_format=info.kind.value,
             original_name=original_name[:255],
-            sha256=_sha256(stored_path),
+            sha256=file_sha256(stored_path),
             size_bytes=stored_path.stat().st_size,
             width=info.width,
             height=info.height,

@@ -8,7 +8,6 @@ nothing is ever downloaded.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from inference.ncls.detection.boxes import ANGLE_CONVENTION
 from inference.ncls.detection.model import DetectorConfig, RotatedRTDETR
+from inference.ncls.files import file_sha256
 from inference.ncls.labels import ANATOMY_CLASSES
 
 WEIGHTS_NAME = "detector.safetensors"
@@ -29,13 +29,6 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, altered, or for other classes or another convention."""
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def save_detector(model: RotatedRTDETR, out_dir: str | Path, meta: dict[str, Any], *, half: bool = True) -> Path:
@@ -57,7 +50,7 @@ def save_detector(model: RotatedRTDETR, out_dir: str | Path, meta: dict[str, Any
         "weights_file": WEIGHTS_NAME,
         "weights_dtype": "float16" if half else "float32",
         **meta,
-        "weights_sha256": sha256_file(weights),
+        "weights_sha256": file_sha256(weights),
     }
     path = out / META_NAME
     path.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
@@ -88,7 +81,7 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> tuple
     record = json.loads(meta_path.read_text())
     if record.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path}: not a {FORMAT} checkpoint")
-    if sha256_file(weights) != record.get("weights_sha256"):
+    if file_sha256(weights) != record.get("weights_sha256"):
         raise CheckpointError(f"{weights}: SHA-256 does not match {meta_path.name}")
     if tuple(record.get("classes", ())) != ANATOMY_CLASSES:
         raise CheckpointError(f"{meta_path}: trained for other classes {record.get('classes')}")

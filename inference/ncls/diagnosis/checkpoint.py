@@ -14,7 +14,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from .data import file_sha256
+from inference.ncls.files import file_sha256
+
 from .model import Architecture, DiagnosisNet
 
 FORMAT = "ncls-diagnosis/1"

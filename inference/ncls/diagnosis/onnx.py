@@ -20,8 +20,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from inference.ncls.files import file_sha256
+
 from .checkpoint import fold_jsons, load_fold
-from .data import file_sha256, normalise
+from .data import normalise
 from .model import NUM_SLOTS, DiagnosisNet, ProbabilityNet
 
 #: Largest absolute difference allowed between onnxruntime and PyTorch probabilities.
