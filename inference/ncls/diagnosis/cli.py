@@ -67,7 +67,7 @@ def add_commands(commands: Any) -> None:
     run.add_argument("--no-heatmaps", action="store_true")
     run.set_defaults(handler=_run)
 
-    export = commands.add_parser("export-onnx", help="export the diagnosis (and detector) models to ONNX")
+    export = commands.add_parser("export-onnx", help="export the diagnosis models (and the detector, if present) to ONNX")
     export.add_argument("--models", type=Path, required=True)
     export.add_argument("--out", type=Path, required=True)
     export.set_defaults(handler=_export)
@@ -130,11 +130,9 @@ def _export(args: argparse.Namespace) -> int:
     diagnosis, detector = resolve_models(args.models)
     written = [str(p) for p in export_directory(diagnosis, args.out / "diagnosis")]
     if detector is not None:
-        from inference.ncls import detection
+        from inference.ncls.detection.onnx import export_onnx
 
-        exporter = getattr(detection, "export_onnx", None)
-        if exporter is not None:
-            written.append(str(exporter(detector, args.out / "detection")))
+        written.append(str(export_onnx(detector, args.out / "detection")))
     print("\n".join(written))
     return 0
 

@@ -1,7 +1,7 @@
 """ONNX export and an onnxruntime inference path.
 
-:func:`export_module` is generic (any module, named inputs and outputs, dynamic batch) so
-the detector can reuse it. The diagnosis model is exported as a
+Export goes through :func:`inference.ncls.onnx_export.export_module`, shared with the
+detector. The diagnosis model is exported as a
 :class:`~inference.ncls.diagnosis.model.ProbabilityNet` (inputs ``images`` B×6×3×S×S float,
 normalised, and ``mask`` B×6 bool; outputs ``image_probabilities`` and
 ``severe_probability``). Parity with PyTorch: :data:`PARITY_TOLERANCE` absolute on every
@@ -10,17 +10,17 @@ probability (tested).
 
 from __future__ import annotations
 
+import copy
 import json
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from inference.ncls.files import file_sha256
+from inference.ncls.onnx_export import export_module
 
 from .checkpoint import fold_jsons, load_fold
 from .data import normalise
@@ -28,40 +28,6 @@ from .model import NUM_SLOTS, DiagnosisNet, ProbabilityNet
 
 #: Largest absolute difference allowed between onnxruntime and PyTorch probabilities.
 PARITY_TOLERANCE = 1e-4
-OPSET = 17
-
-
-def export_module(
-    module: nn.Module,
-    example_inputs: tuple[torch.Tensor, ...],
-    path: Path,
-    *,
-    input_names: Sequence[str],
-    output_names: Sequence[str],
-    dynamic_batch: bool = True,
-) -> Path:
-    """Export ``module`` (in eval mode) to ONNX with TorchScript tracing; first axis dynamic."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    module = module.eval()
-    axes = {name: {0: "batch"} for name in (*input_names, *output_names)} if dynamic_batch else None
-    with warnings.catch_warnings():
-        # The tracing exporter is deprecated in favour of torch.export, which needs onnxscript.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        torch.onnx.export(
-            module,
-            example_inputs,
-            str(path),
-            dynamo=False,
-            input_names=list(input_names),
-            output_names=list(output_names),
-            dynamic_axes=axes,
-            opset_version=OPSET,
-        )
-    return path
-
-
 def export_diagnosis(net: DiagnosisNet, path: Path) -> Path:
     """Export one diagnosis network (probability outputs) to ``path``."""
     size = net.architecture.image_size
@@ -69,7 +35,7 @@ def export_diagnosis(net: DiagnosisNet, path: Path) -> Path:
     mask = torch.ones(2, NUM_SLOTS, dtype=torch.bool)
     mask[1, 3:] = False
     return export_module(
-        ProbabilityNet(net.cpu()),
+        ProbabilityNet(copy.deepcopy(net).cpu()),  # the caller's network stays where it is
         (images, mask),
         path,
         input_names=("images", "mask"),
