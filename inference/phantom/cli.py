@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from inference.phantom.sheet import sheet_for_video
-from inference.phantom.writer import DATASET_KINDS, GenerateOptions, generate
+from inference.phantom.writer import DATASET_KINDS, DOTA_LABEL_MODES, GenerateOptions, generate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--site", default="Phantom General Hospital")
     gen.add_argument("--dota-every", type=int, default=5,
                      help="write DOTA images and labels for every K-th frame (0: none)")
+    gen.add_argument("--dota-labels", choices=DOTA_LABEL_MODES, default="views",
+                     help="views: boxes only on frames within a standard view's tolerance, other "
+                          "frames exported as negatives (default); all: every visible structure")
     gen.add_argument("--no-overlays", action="store_true", help="no burned-in text and marks")
     gen.add_argument("--quiet", action="store_true")
     sheet = sub.add_parser("sheet", help="contact sheet of a video with its truth boxes")
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                 frames_min=args.frames_min, frames_max=args.frames_max, width=args.width,
                 height=args.height, severe_prevalence=args.severe_prevalence,
                 dataset=args.dataset, dataset_kind=args.dataset_kind, site=args.site,
-                dota_every=args.dota_every, overlays=not args.no_overlays,
+                dota_every=args.dota_every, dota_labels=args.dota_labels, overlays=not args.no_overlays,
             )
             manifest = generate(options, progress=not args.quiet)
             print(manifest)

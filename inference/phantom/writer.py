@@ -23,6 +23,10 @@ ANGLE_CONVENTION = (
     "is top-left when angle_deg = 0."
 )
 DATASET_KINDS = ("internal", "external", "blind_sweep")
+#: Which frames of a DOTA export carry boxes: ``views``, only frames within a standard
+#: view's tolerance (as a sonographer annotates standard planes; every other exported frame
+#: is a negative with an empty label file), or ``all``, every visible structure of every frame.
+DOTA_LABEL_MODES = ("views", "all")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class GenerateOptions:
     dataset_kind: str | None = None
     site: str = "Phantom General Hospital"
     dota_every: int = 5
+    dota_labels: str = "views"
     overlays: bool = True
 
     def __post_init__(self) -> None:
@@ -49,6 +54,8 @@ class GenerateOptions:
             raise ValueError(f"--cases must be at least 1, got {self.cases}")
         if self.dota_every < 0:
             raise ValueError(f"--dota-every must be >= 0, got {self.dota_every}")
+        if self.dota_labels not in DOTA_LABEL_MODES:
+            raise ValueError(f"--dota-labels must be one of {DOTA_LABEL_MODES}, got {self.dota_labels!r}")
         if self.dataset_kind is not None and self.dataset_kind not in DATASET_KINDS:
             raise ValueError(f"--dataset-kind must be one of {DATASET_KINDS}, got {self.dataset_kind!r}")
 
@@ -85,10 +92,15 @@ def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
         writer.release()
 
 
-def dota_lines(sweep: Sweep, index: int) -> list[str]:
-    """DOTA v1 label lines of one frame: ``x1 y1 ... x4 y4 class_name difficult``."""
+def dota_lines(sweep: Sweep, index: int, mode: str = "views") -> list[str]:
+    """DOTA v1 label lines of one frame: ``x1 y1 ... x4 y4 class_name difficult``.
+
+    ``mode`` ``views``: none for a frame outside every standard view's tolerance."""
+    truth = sweep.truth[index]
+    if mode == "views" and truth.view is None:
+        return []
     lines = []
-    for box in sweep.truth[index].boxes:
+    for box in truth.boxes:
         corners = box.box.corners()
         coords = " ".join(f"{v:.1f}" for v in corners.reshape(-1))
         lines.append(f"{coords} {box.class_name} 0")
@@ -206,7 +218,7 @@ def write_case(case: PhantomCase, code: str, options: GenerateOptions) -> dict[s
             for i in range(0, sweep.frames.shape[0], options.dota_every):
                 stem = f"{code}_{orientation}_{i:04d}"
                 cv2.imwrite(str(out / "dota" / "images" / f"{stem}.png"), sweep.frames[i])
-                lines = dota_lines(sweep, i)
+                lines = dota_lines(sweep, i, options.dota_labels)
                 (out / "dota" / "labelTxt" / f"{stem}.txt").write_text(
                     "".join(line + "\n" for line in lines)
                 )

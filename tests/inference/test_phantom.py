@@ -238,14 +238,18 @@ def test_manifest_matches_the_contract(generated: Path) -> None:
             assert set(frame) == {"index", "position_deg", "view", "closeness", "boxes"}
 
 
-def test_dota_labels_match_the_truth(generated: Path) -> None:
-    labels = sorted((generated / "dota" / "labelTxt").glob("*.txt"))
+def _assert_dota_matches(out: Path, views_only: bool) -> int:
+    """Every label file against the truth; returns how many exported frames are negatives."""
+    labels = sorted((out / "dota" / "labelTxt").glob("*.txt"))
     assert labels
-    for path in labels[:12]:
-        assert (generated / "dota" / "images" / f"{path.stem}.png").is_file()
+    negatives = 0
+    for path in labels:
+        assert (out / "dota" / "images" / f"{path.stem}.png").is_file()
         code, orientation, frame = path.stem.rsplit("_", 2)
-        truth = json.loads((generated / "truth" / f"{code}.json").read_text())
-        boxes = truth["videos"][orientation]["frames"][int(frame)]["boxes"]
+        truth = json.loads((out / "truth" / f"{code}.json").read_text())
+        frame_truth = truth["videos"][orientation]["frames"][int(frame)]
+        boxes = frame_truth["boxes"] if not (views_only and frame_truth["view"] is None) else []
+        negatives += not boxes
         lines = path.read_text().splitlines()
         assert len(lines) == len(boxes)
         for line, box in zip(lines, boxes, strict=True):
@@ -254,6 +258,20 @@ def test_dota_labels_match_the_truth(generated: Path) -> None:
             corners = np.array([float(v) for v in parts[:8]]).reshape(4, 2)
             want = box_corners(box["cx"], box["cy"], box["w"], box["h"], box["angle_deg"])
             np.testing.assert_allclose(corners, want, atol=0.2)
+    return negatives
+
+
+def test_dota_labels_match_the_truth(generated: Path) -> None:
+    # default: boxes only on standard-view frames, every other exported frame a negative
+    assert _assert_dota_matches(generated, views_only=True) > 0
+
+
+def test_dota_labels_all_structures(tmp_path: Path) -> None:
+    args = ["generate", "--cases", "1", "--out", str(tmp_path), "--seed", "4", "--frames-min", "30",
+            "--frames-max", "40", "--width", "320", "--height", "240", "--dota-every", "10",
+            "--dota-labels", "all", "--quiet"]
+    assert cli_main(args) == 0
+    _assert_dota_matches(tmp_path, views_only=False)
 
 
 def test_generate_is_byte_identical_for_a_seed(generated: Path, tmp_path: Path) -> None:

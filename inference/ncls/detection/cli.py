@@ -37,7 +37,8 @@ def add_commands(commands: Any) -> None:
     ext.add_argument("--batch-size", type=int, default=16)
     ext.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ext.add_argument("--threshold", type=float, default=None,
-                     help="score threshold (default: the checkpoint's calibrated one, else 0.6)")
+                     help="one score threshold for every class (default: the checkpoint's calibrated "
+                          "per-class ones, else 0.6)")
     ext.add_argument("--sagittal-starts-left", action="store_true",
                      help="sagittal sweeps start on the left (default: right, so the first side is RPSV)")
     ext.set_defaults(handler=_extract)
@@ -48,7 +49,8 @@ def add_commands(commands: Any) -> None:
     ev.add_argument("--phantom", action="store_true", help="DATA is a phantom folder: also run extract per case")
     ev.add_argument("--max-cases", type=int, default=None)
     ev.add_argument("--threshold", type=float, default=None,
-                    help="score threshold for --phantom (default: the checkpoint's calibrated one, else 0.6)")
+                    help="one score threshold for --phantom (default: the checkpoint's calibrated "
+                         "per-class ones, else 0.6)")
     ev.add_argument("--detector", required=True)
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--max-images", type=int, default=None)
@@ -92,7 +94,7 @@ def _train(args: argparse.Namespace) -> int:
 def _extract(args: argparse.Namespace) -> int:
     from inference.ncls.detection.checkpoint import CheckpointError, load_detector
     from inference.ncls.detection.extract import extract
-    from inference.ncls.detection.predict import SCORE_THRESHOLD, Detector
+    from inference.ncls.detection.predict import Detector, checkpoint_threshold
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -102,10 +104,7 @@ def _extract(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
-    threshold = args.threshold
-    if threshold is None:
-        threshold = float(record.get("score_threshold", SCORE_THRESHOLD))
-    detector = Detector(model, device=args.device, dtype=dtype, threshold=threshold)
+    detector = Detector(model, device=args.device, dtype=dtype, threshold=checkpoint_threshold(record, args.threshold))
     result = extract(args.videos, detector, args.out, batch_size=args.batch_size,
                      sagittal_starts_right=not args.sagittal_starts_left, checkpoint=record)
     found = [v for v, r in result["views"].items() if r["status"] == "found"]
@@ -123,9 +122,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     model, record = load_detector(args.detector, args.device)
     if args.phantom:
         from inference.ncls.detection.phantom_eval import evaluate_phantom
-        from inference.ncls.detection.predict import Detector
+        from inference.ncls.detection.predict import Detector, checkpoint_threshold
 
-        threshold = float(args.threshold if args.threshold is not None else record.get("score_threshold", 0.6))
+        threshold = checkpoint_threshold(record, args.threshold)
         report = evaluate_phantom(args.data, Detector(model, device=args.device, threshold=threshold),
                                   max_cases=args.max_cases,
                                   max_images=args.max_images)
@@ -151,7 +150,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from inference.ncls.detection.checkpoint import load_detector, resolve
     from inference.ncls.detection.data import data_hash, list_pairs, load_samples
-    from inference.ncls.detection.evaluate import calibrate_threshold
+    from inference.ncls.detection.evaluate import calibrate_class_thresholds, calibrate_threshold
     from inference.ncls.detection.train import predict_samples
 
     if args.threads:
@@ -160,11 +159,16 @@ def _calibrate(args: argparse.Namespace) -> int:
     pairs = list_pairs(args.data)[: args.max_images or None]
     samples = load_samples(pairs, model.cfg.input_size)
     preds = predict_samples(model, samples, torch.device(args.device))
-    best, f1 = calibrate_threshold(preds, [(s.boxes, s.labels) for s in samples])
+    truths = [(s.boxes, s.labels) for s in samples]
+    best, f1 = calibrate_threshold(preds, truths)
+    per_class, per_class_f1 = calibrate_class_thresholds(preds, truths)
     meta_path, _ = resolve(args.detector)
     record["score_threshold"] = best
+    record["score_thresholds"] = per_class
     record["calibration"] = {"data_hash": data_hash(pairs), "images": len(samples),
-                             "f1_by_threshold": {str(k): v for k, v in f1.items()}}
+                             "f1_by_threshold": {str(k): v for k, v in f1.items()},
+                             "class_f1_by_threshold": {c: {str(k): v for k, v in t.items()}
+                                                       for c, t in per_class_f1.items()}}
     meta_path.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps({"score_threshold": best, "f1_by_threshold": f1}))
+    print(json.dumps({"score_threshold": best, "score_thresholds": per_class, "f1_by_threshold": f1}))
     return 0

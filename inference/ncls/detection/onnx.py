@@ -41,7 +41,7 @@ from inference.ncls.onnx_export import OPSET, export_module
 from .boxes import ANGLE_CONVENTION
 from .checkpoint import FORMAT, load_detector
 from .model import RotatedRTDETR
-from .predict import SCORE_THRESHOLD, Detector
+from .predict import SCORE_THRESHOLD, Detector, Threshold, checkpoint_threshold
 
 #: Largest absolute difference allowed between onnxruntime and PyTorch, on logits and on
 #: box coordinates (fp32 on both sides: the observed gap is ~1e-5; 1e-3 moves a score by at
@@ -83,14 +83,14 @@ def export_onnx(source: str | Path | RotatedRTDETR | Detector, out_dir: str | Pa
     convention are checked on loading), a loaded :class:`Detector` or a bare model.
     """
     record: dict[str, Any] = {}
-    threshold = SCORE_THRESHOLD
+    threshold: Threshold = SCORE_THRESHOLD
     if isinstance(source, Detector):
         model, threshold = source.model, source.threshold
     elif isinstance(source, RotatedRTDETR):
         model = source
     elif isinstance(source, str | Path):
         model, record = load_detector(source)
-        threshold = float(record.get("score_threshold", SCORE_THRESHOLD))
+        threshold = checkpoint_threshold(record)
     else:
         raise TypeError(f"cannot export {type(source).__name__}: expected a checkpoint path, Detector or RotatedRTDETR")
     out_dir = Path(out_dir)

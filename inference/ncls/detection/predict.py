@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,10 +13,35 @@ import torch
 from inference.ncls.detection.data import to_input
 from inference.ncls.detection.model import RotatedRTDETR, postprocess
 from inference.ncls.detection.preprocess import prepare_image
+from inference.ncls.labels import ANATOMY_CLASSES
 from inference.ncls.roi import SectorROI
 
 #: DESIGN.md's score threshold for a detection to count.
 SCORE_THRESHOLD = 0.6
+
+#: A score threshold: one for every class, or one per class name.
+Threshold = float | Mapping[str, float]
+
+
+def class_thresholds(threshold: Threshold) -> np.ndarray:
+    """Per-class thresholds in class order; classes a mapping leaves out get 0.6."""
+    if isinstance(threshold, Mapping):
+        unknown = set(threshold) - set(ANATOMY_CLASSES)
+        if unknown:
+            raise ValueError(f"score thresholds for unknown classes: {sorted(unknown)}")
+        return np.asarray([float(threshold.get(c, SCORE_THRESHOLD)) for c in ANATOMY_CLASSES])
+    return np.full(len(ANATOMY_CLASSES), float(threshold))
+
+
+def checkpoint_threshold(record: Mapping[str, Any], override: float | None = None) -> Threshold:
+    """The threshold a checkpoint asks for: ``override`` if given, else the per-class
+    thresholds calibrated on separate data, else its single calibrated one, else 0.6."""
+    if override is not None:
+        return float(override)
+    per_class = record.get("score_thresholds")
+    if per_class:
+        return {str(k): float(v) for k, v in per_class.items()}
+    return float(record.get("score_threshold", SCORE_THRESHOLD))
 
 
 @dataclass(frozen=True)
@@ -40,11 +67,12 @@ class Detector:
     """A loaded model plus its device and precision; call :meth:`detect` on frame batches."""
 
     def __init__(self, model: RotatedRTDETR, *, device: str = "cpu", dtype: torch.dtype = torch.float32,
-                 threshold: float = SCORE_THRESHOLD) -> None:
+                 threshold: Threshold = SCORE_THRESHOLD) -> None:
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.dtype = dtype
-        self.threshold = threshold
+        self.threshold: Threshold = dict(threshold) if isinstance(threshold, Mapping) else float(threshold)
+        self.thresholds = class_thresholds(threshold)
         self.size = model.cfg.input_size
 
     @torch.inference_mode()
@@ -60,7 +88,7 @@ class Detector:
             out = self.model(batch)
         results = []
         for k, (scores, labels, boxes) in enumerate(postprocess(out["logits"].float(), out["boxes"].float())):
-            keep = scores >= self.threshold
+            keep = scores >= torch.as_tensor(self.thresholds, dtype=scores.dtype, device=scores.device)[labels]
             lb = prepared[k][1]
             frame_boxes = lb.to_frame(boxes[keep].cpu().numpy().astype(np.float64))
             results.append(FrameDetections(start_index + k, frame_boxes, labels[keep].cpu().numpy(),

@@ -4,7 +4,8 @@ Per frame: candidate views by rule, a score per view (weighted confidences of th
 structures, each counted up to a limit, minus 0.2 × the confidence of every detection
 that does not belong to the view). Per video: orientation by the larger number of
 candidate frames, dropped below 20 % candidates; DBSCAN over (frame index, score) per
-view removes stray frames; the order of clusters gives the sweep direction and splits
+view removes stray frames; coronal clusters are taken in anatomical order (AHV, TVV,
+BV or its reverse); the order of clusters gives the sweep direction and splits
 parasagittal frames into the two sides of the midline; the best frame of a view is the
 highest (Gaussian-weighted, for clusters of ≥ 6 frames) score of its main cluster.
 Anything not found is reported missing with its reason; nothing is invented.
@@ -12,6 +13,7 @@ Anything not found is reported missing with its reason; nothing is invented.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -222,7 +224,7 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
     clusters = {g: cluster_group(frames, g, eps, min_samples) for g in groups}
     result = SweepAnalysis(n, orientation, fraction, None, None, frames=frames)
     if orientation == "coronal":
-        mains = {g: _main(clusters[g]) for g in groups}
+        mains = _ordered_mains(clusters)
         for g in groups:
             view = GROUP_VIEW[g]
             main = mains[g]
@@ -272,6 +274,29 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
             result.views[view] = _missing(view, f"no parasagittal cluster {where} the midline (frame {midline:.0f})")
     result.sweep_direction = "right_to_left" if sagittal_starts_right else "left_to_right"
     return result
+
+
+def _ordered_mains(clusters: dict[str, list[Cluster]]) -> dict[str, Cluster | None]:
+    """One cluster per coronal group, the heaviest set that lies in anatomical order.
+
+    A coronal sweep passes the anterior horns (AHV), the third ventricle (TVV) and the
+    bodies (BV) in this order or its reverse, so a COR1 cluster on the far side of the BV
+    (callosum seen behind the third ventricle) cannot be the AHV. Among the choices that
+    respect the order, the largest total weight wins; a group without clusters stays empty.
+    """
+    options = [clusters[g] or [None] for g in (COR1, COR2, COR3)]
+    best: tuple[float, tuple[Cluster | None, ...]] | None = None
+    for combo in itertools.product(*options):
+        centers = [c.center for c in combo if c is not None]
+        ordered = centers == sorted(centers) or centers == sorted(centers, reverse=True)
+        if not ordered:
+            continue
+        weight = sum(c.weight for c in combo if c is not None)
+        if best is None or weight > best[0]:
+            best = (weight, combo)
+    if best is None:  # cannot happen (one or two clusters are always ordered); stay safe
+        return {g: _main(clusters[g]) for g in (COR1, COR2, COR3)}
+    return dict(zip((COR1, COR2, COR3), best[1], strict=True))
 
 
 def _no_cluster_reason(assigned: int, min_samples: int) -> str:

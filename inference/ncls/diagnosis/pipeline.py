@@ -85,12 +85,11 @@ def resolve_models(models: Path) -> tuple[Path, Path | None]:
 def load_detector(detector: Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
     """Stage 1's detector (``inference.ncls.detection``, imported only when needed) and its record."""
     from inference.ncls.detection.checkpoint import load_detector as load_checkpoint
-    from inference.ncls.detection.predict import SCORE_THRESHOLD, Detector
+    from inference.ncls.detection.predict import Detector, checkpoint_threshold
 
     model, record = load_checkpoint(detector, device)
-    # A checkpoint may carry the threshold tuned on its validation frames (as stage 1's CLI uses).
-    threshold = float(record.get("score_threshold", SCORE_THRESHOLD))
-    return Detector(model, device=device, threshold=threshold), record
+    # A checkpoint may carry thresholds calibrated on separate data (as stage 1's CLI uses).
+    return Detector(model, device=device, threshold=checkpoint_threshold(record)), record
 
 
 def extract_views(
