@@ -134,3 +134,15 @@ def test_gaussian_weighting_for_large_clusters() -> None:
     assert Cluster(COR2, frames, scores).best()[0] == 15
     short = Cluster(COR2, frames[:5], (0.5, 0.6, 0.5, 0.5, 0.9))
     assert short.best() == (14, 0.9)  # < 6 frames: the raw maximum
+
+
+def test_coronal_clusters_are_taken_in_anatomical_order() -> None:
+    # AHV frames 5-15, TVV 30-40, BV 60-70, and a heavier callosum-only run at 80-95 (behind
+    # the bodies): the heaviest COR1 cluster lies on the wrong side, so the AHV is 5-15.
+    frames = sweep([(View.AHV, 5, 15, 10), (View.TVV, 30, 40, 35), (View.BV, 60, 70, 65)], 100)
+    for i in range(80, 96):
+        frames[i] = frame(i, SHOWN[View.AHV], 0.97)
+    result = analyse_sweep(frames)
+    assert result.views[View.AHV].cluster == (5, 15)
+    assert result.views[View.AHV].frame_index == 10
+    assert result.sweep_direction == "anterior_to_posterior"

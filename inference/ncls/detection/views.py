@@ -277,25 +277,23 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
 
 
 def _ordered_mains(clusters: dict[str, list[Cluster]]) -> dict[str, Cluster | None]:
-    """One cluster per coronal group, the heaviest set that lies in anatomical order.
+    """One cluster per coronal group, the set that lies in anatomical order.
 
     A coronal sweep passes the anterior horns (AHV), the third ventricle (TVV) and the
     bodies (BV) in this order or its reverse, so a COR1 cluster on the far side of the BV
-    (callosum seen behind the third ventricle) cannot be the AHV. Among the choices that
-    respect the order, the largest total weight wins; a group without clusters stays empty.
+    (callosum seen behind the third ventricle) cannot be the AHV. Among the ordered choices
+    the one with the most views wins, then the largest total weight (DESIGN.md's "main
+    cluster" when there is no conflict).
     """
-    options = [clusters[g] or [None] for g in (COR1, COR2, COR3)]
-    best: tuple[float, tuple[Cluster | None, ...]] | None = None
+    options = [[*clusters[g], None] for g in (COR1, COR2, COR3)]
+    best: tuple[tuple[int, float], tuple[Cluster | None, ...]] = ((0, 0.0), (None, None, None))
     for combo in itertools.product(*options):
         centers = [c.center for c in combo if c is not None]
-        ordered = centers == sorted(centers) or centers == sorted(centers, reverse=True)
-        if not ordered:
+        if centers != sorted(centers) and centers != sorted(centers, reverse=True):
             continue
-        weight = sum(c.weight for c in combo if c is not None)
-        if best is None or weight > best[0]:
-            best = (weight, combo)
-    if best is None:  # cannot happen (one or two clusters are always ordered); stay safe
-        return {g: _main(clusters[g]) for g in (COR1, COR2, COR3)}
+        key = (len(centers), sum(c.weight for c in combo if c is not None))
+        if key > best[0]:
+            best = (key, combo)
     return dict(zip((COR1, COR2, COR3), best[1], strict=True))
 
 
