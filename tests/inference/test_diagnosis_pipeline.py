@@ -64,3 +64,35 @@ def test_ensemble_rejects_unknown_view(trained: tuple[Path, Path]) -> None:
     ensemble = DiagnosisEnsemble.load(trained[1])
     with pytest.raises(ValueError, match="unknown view"):
         ensemble.diagnose({"XYZ": np.full((50, 50), 100, np.uint8)})
+
+
+DEMO_MODELS = Path(__file__).resolve().parents[2] / "inference" / "ncls" / "demo_models"
+
+
+@pytest.mark.skipif(not (DEMO_MODELS / "detector-lite" / "detector.json").exists(), reason="demo models not shipped")
+def test_evaluate_from_videos_runs_both_stages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+
+    from inference.phantom.cli import main as phantom_main
+    from inference.phantom.writer import write_video
+
+    data = tmp_path / "phantom"
+    assert phantom_main(["generate", "--cases", "2", "--out", str(data), "--seed", "77", "--frames-min", "40",
+                         "--frames-max", "50", "--width", "320", "--height", "240", "--dota-every", "0",
+                         "--quiet"]) == 0
+    with (data / "manifest.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    # the second case's sweeps are black: stage 1 finds nothing, the case is reported, not guessed
+    for column in ("video_coronal", "video_sagittal"):
+        write_video(data / rows[1][column], np.zeros((30, 240, 320), np.uint8), 25)
+    out = tmp_path / "report.json"
+    assert main(["evaluate-diagnosis", "--models", str(DEMO_MODELS), "--data", str(data), "--from-videos",
+                 "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert list(report["failed"]) == [rows[1]["code"]]
+    assert "no standard view" in report["failed"][rows[1]["code"]]
+    standard = report["standard"]
+    assert standard["n"] == 1
+    assert standard["n_severe"] == int(read_manifest(data / "manifest.csv")[0].severe)
+    assert 1 <= standard["views_per_case"] <= 6 and standard["seconds_per_case"] > 0
+    assert any(v.startswith("detector") or "lite" in v for v in report["models"])

@@ -57,6 +57,10 @@ def add_commands(commands: Any) -> None:
     evaluate.add_argument("--data", type=Path, required=True, help="directory with manifest.csv, or the CSV")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--out", type=Path, default=None, help="write the report as JSON here")
+    evaluate.add_argument("--from-videos", action="store_true",
+                          help="run the whole pipeline on each case's sweep videos (MODELS must hold a "
+                               "detector too) instead of diagnosing the manifest's view images")
+    evaluate.add_argument("--max-cases", type=int, default=None)
     evaluate.set_defaults(handler=_evaluate)
 
     run = commands.add_parser("run", help="whole NCLS pipeline for one case: views, diagnosis, heatmaps")
@@ -100,10 +104,13 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_manifest
+    from .evaluation import evaluate_manifest, evaluate_videos
 
     manifest = args.data / "manifest.csv" if args.data.is_dir() else args.data
-    report = evaluate_manifest(args.models, manifest, device=args.device)
+    if args.from_videos:
+        report = evaluate_videos(args.models, manifest, device=args.device, max_cases=args.max_cases)
+    else:
+        report = evaluate_manifest(args.models, manifest, device=args.device)
     report["command"] = _command_line(args)
     text = json.dumps(report, indent=2)
     if args.out:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,4 +64,51 @@ def evaluate_manifest(models: Path, manifest: Path, *, device: str = "cpu") -> d
         report[name]["rules"] = {
             rule: sum(d.rule == rule for d in diagnoses) for rule in sorted({str(d.rule) for d in diagnoses})
         }
+    return report
+
+
+def evaluate_videos(
+    models: Path, manifest: Path, *, device: str = "cpu", max_cases: int | None = None, progress: bool = True
+) -> dict[str, Any]:
+    """The whole pipeline on each case's sweep videos (stage 1 picks the views, stage 2
+    diagnoses them), scored like :func:`evaluate_manifest`.
+
+    A case whose videos give no standard view cannot be diagnosed: it is listed under
+    ``failed`` with the reason and left out of the metrics, never guessed.
+    """
+    from .pipeline import NclsPipeline
+
+    pipeline = NclsPipeline.load(models, device)
+    if pipeline.detector is None:
+        raise ValueError(f"{models}: no detector*/ checkpoint, so the videos cannot be read")
+    manifest = Path(manifest)
+    with manifest.open(newline="", encoding="utf-8") as handle:
+        rows = {row["code"]: row for row in csv.DictReader(handle)}
+    records = [r for r in read_manifest(manifest) if not r.excluded][: max_cases or None]
+    report: dict[str, Any] = {"models": list(pipeline.ensemble.model_versions) + pipeline.detection_versions,
+                              "manifest": str(manifest), "failed": {}}
+    results: dict[str, tuple[CaseDiagnosis, int, float]] = {}
+    for k, record in enumerate(records, 1):
+        row = rows[record.code]
+        videos = [manifest.parent / row[c] for c in ("video_coronal", "video_sagittal") if row.get(c)]
+        started = time.perf_counter()
+        try:
+            result = pipeline.run_videos(videos, heatmaps=False)
+        except ValueError as exc:
+            report["failed"][record.code] = str(exc)
+            continue
+        seconds = time.perf_counter() - started
+        results[record.code] = (result.diagnosis, len(result.view_frames), seconds)
+        if progress:
+            print(f"[{k}/{len(records)}] {record.code}: {len(result.view_frames)} views, "
+                  f"p(severe)={result.diagnosis.severe_probability:.3f}, {seconds:.1f} s", file=sys.stderr)
+    groups = {"standard": [r for r in records if r.dataset_kind != "blind_sweep" and r.code in results],
+              "blind_sweep": [r for r in records if r.dataset_kind == "blind_sweep" and r.code in results]}
+    for name, group in groups.items():
+        if not group:
+            continue
+        diagnoses = [results[r.code][0] for r in group]
+        report[name] = case_metrics([int(r.severe) for r in group], diagnoses)
+        report[name]["views_per_case"] = float(np.mean([results[r.code][1] for r in group]))
+        report[name]["seconds_per_case"] = float(np.mean([results[r.code][2] for r in group]))
     return report
