@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.ncls.labels import MANIFEST_COLUMNS, View
+from inference.ncls.labels import MANIFEST_COLUMNS, VIEW_STRUCTURES, View
 from inference.phantom.case import VIEW_ORIENTATION, PhantomCase, render_case
 from inference.phantom.sweep import Sweep
 
@@ -23,9 +23,10 @@ ANGLE_CONVENTION = (
     "is top-left when angle_deg = 0."
 )
 DATASET_KINDS = ("internal", "external", "blind_sweep")
-#: Which frames of a DOTA export carry boxes: ``views``, only frames within a standard
-#: view's tolerance (as a sonographer annotates standard planes; every other exported frame
-#: is a negative with an empty label file), or ``all``, every visible structure of every frame.
+#: Which boxes a DOTA export carries: ``views``, on frames within a standard view's
+#: tolerance only that view's structures (as a sonographer annotates standard planes; every
+#: other exported frame is a negative with an empty label file), or ``all``, every visible
+#: structure of every frame.
 DOTA_LABEL_MODES = ("views", "all")
 
 
@@ -95,12 +96,15 @@ def write_video(path: Path, frames: np.ndarray, fps: int) -> None:
 def dota_lines(sweep: Sweep, index: int, mode: str = "views") -> list[str]:
     """DOTA v1 label lines of one frame: ``x1 y1 ... x4 y4 class_name difficult``.
 
-    ``mode`` ``views``: none for a frame outside every standard view's tolerance."""
+    ``mode`` ``views``: only the structures of the frame's standard view, none for a frame
+    outside every view's tolerance."""
     truth = sweep.truth[index]
     if mode == "views" and truth.view is None:
         return []
     lines = []
     for box in truth.boxes:
+        if mode == "views" and truth.view is not None and box.class_name not in VIEW_STRUCTURES[truth.view]:
+            continue
         corners = box.box.corners()
         coords = " ".join(f"{v:.1f}" for v in corners.reshape(-1))
         lines.append(f"{coords} {box.class_name} 0")

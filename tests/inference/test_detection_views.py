@@ -146,3 +146,12 @@ def test_coronal_clusters_are_taken_in_anatomical_order() -> None:
     assert result.views[View.AHV].cluster == (5, 15)
     assert result.views[View.AHV].frame_index == 10
     assert result.sweep_direction == "anterior_to_posterior"
+
+
+def test_view_rules_count_the_structures_the_views_are_annotated_with() -> None:
+    from inference.ncls.detection.views import VIEW_WEIGHTS
+    from inference.ncls.labels import VIEW_STRUCTURES
+
+    groups = {View.AHV: COR1, View.TVV: COR2, View.BV: COR3, View.MSV: SAG1, View.RPSV: SAG2, View.LPSV: SAG2}
+    for view, group in groups.items():
+        assert {ANATOMY_CLASSES[c] for c in VIEW_WEIGHTS[group]} == VIEW_STRUCTURES[view], view

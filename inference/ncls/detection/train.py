@@ -146,7 +146,8 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
                                          collate_fn=collate, generator=gen, num_workers=0)
     model = RotatedRTDETR(cfg).to(device)
     criterion = DetectionLoss(cfg.num_classes)
-    optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    # foreach: one fused update over all parameters (the per-tensor loop costs ~10 % of a CPU step)
+    optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, foreach=True)
     total = opts.epochs * len(loader)
     warmup = min(opts.warmup_iters, max(1, total // 10))
     # With a time budget, the schedule follows whichever is further along: steps or time;
