@@ -69,16 +69,15 @@ class SessionNextApi(APIView):
     @extend_schema(request=None, responses={200: dict})
     def post(self, request: Request, session_id: Any) -> Response:
         session = access_session(request.user, session_id)
-        following = services.session_next_assignment(session=session)
-        if following is None and session.completed_at is not None:
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        if following is None:
-            opening = services.session_availability(session=session)
-            return _refusal(services.ReadingRefused(opening.reason or "Nothing to read.", opens_at=opening.at))
         try:
-            assignment = services.assignment_serve(reader=request.user, assignment=following)
+            assignment = services.session_serve_next(reader=request.user, session=session)
         except services.ReadingRefused as exc:
             return _refusal(exc)
+        if assignment is None and session.completed_at is not None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        if assignment is None:
+            opening = services.session_availability(session=session)
+            return _refusal(services.ReadingRefused(opening.reason or "Nothing to read.", opens_at=opening.at))
         return Response(assignment_data(assignment))
 
 

@@ -91,6 +91,11 @@ class PhaseRules:
     takes_reader: Callable[[Study, Any], bool] = _every_reader
     cases_for: Callable[[ReadingSession, dict[str, Case]], dict[str, Case]] = _every_case
 
+    @property
+    def has_material(self) -> bool:
+        """Whether the phase shows material at all (it has its own ``material_for``)."""
+        return self.material_for is not _no_material
+
 
 # ---------------------------------------------------------------- assisted crossover
 

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
+from django.utils.text import capfirst
 from rest_framework import serializers
 
 from inference.ncls.labels import Condition
-from readers.models import Assignment, Read, ReaderTier, SourceGuess
+from readers.models import Assignment, Read, ReaderTier, SessionPhase, SourceGuess
 from readers.phases import phase_rules
 from readers.selectors import SessionSummary, assignment_material, assignment_slots
 from readers.services import ReadAnswer
@@ -36,22 +37,36 @@ def summary_data(summary: SessionSummary) -> dict[str, Any]:
     return dict(SessionSummarySerializer(summary).data)
 
 
-class ReadSerializer(serializers.ModelSerializer):
+def _model_label(field: str) -> Any:
+    return capfirst(Read._meta.get_field(field).verbose_name)  # as a ModelSerializer labels it
+
+
+# Fields declared one by one rather than a ModelSerializer: this answers every submission,
+# and building the fields from the model on each response cost more than the rest of it.
+class ReadSerializer(serializers.Serializer):
     """The reader's own read of one assignment."""
 
     token = serializers.CharField(source="assignment.token")
+    client_event_id = serializers.UUIDField()
+    severe = serializers.BooleanField()
+    confidence = serializers.IntegerField(min_value=0, max_value=100, label=_model_label("confidence"))
+    conditions = serializers.JSONField(required=False, label=_model_label("conditions"))
+    ivh_grade = serializers.IntegerField(min_value=1, max_value=4, allow_null=True, required=False,
+                                         label=_model_label("ivh_grade"))
+    comment = serializers.CharField(allow_blank=True, required=False)
+    answer = serializers.JSONField(required=False)
+    served_at = serializers.DateTimeField()
+    answered_at = serializers.DateTimeField()
+    wall_ms = serializers.IntegerField(min_value=0)
+    active_ms = serializers.IntegerField(min_value=0)
     read_ms = serializers.IntegerField()
-
-    class Meta:
-        model = Read
-        fields = [
-            "token", "client_event_id", "severe", "confidence", "conditions", "ivh_grade",
-            "comment", "answer", "served_at", "answered_at", "wall_ms", "active_ms", "read_ms",
-            "revision",
-        ]
+    revision = serializers.IntegerField(min_value=0, required=False)
 
 
 def _own_guess(assignment: Assignment) -> str | None:
+    # Only a blinded review takes a guess (source_guess_lock refuses it anywhere else).
+    if assignment.session.phase != SessionPhase.BLINDED_REVIEW:
+        return None
     guess = SourceGuess.objects.filter(assignment=assignment).first()
     return guess.guess if guess is not None else None
 
@@ -68,7 +83,8 @@ def assignment_data(assignment: Assignment) -> dict[str, Any]:
         )
         slots.append(public)
     material = assignment_material(assignment=assignment)
-    read = Read.objects.filter(assignment=assignment).first()
+    # Read and answered_at are written in one transaction: no read without answered_at.
+    read = Read.objects.filter(assignment=assignment).first() if assignment.answered_at is not None else None
     return {
         "token": assignment.token,
         "session": str(session.pk),

@@ -1,9 +1,33 @@
-"""The hash-chained audit trail: one writer, one verifier."""
+"""The hash-chained audit trail: one writer, one verifier.
+
+One chain per study. Each row holds the hash of the previous row *of the same study*
+(``study`` None is the chain of study-less events), so a study's trail, as the audit API
+exports it, can be checked on its own and writes in one study never wait for another's.
+
+Hash format (unchanged since the first, global chain): a row's ``hash`` is the SHA-256,
+in lower-case hex, of the compact JSON (``sort_keys``, separators ``,`` and ``:``) of
+``{"prev", "created", "actor", "study", "action", "target_type", "target_id", "before",
+"after", "reason"}``: ``prev`` is the predecessor's hash (:data:`GENESIS_HASH` for the
+first row of a chain), ``created`` the ISO 8601 time, ``actor`` and ``study`` the ids as
+strings or null; see :func:`event_hash`.
+
+Databases written before the chains were split keep their single global chain: the
+migration that split them closed it with one :data:`CHAIN_SPLIT_ACTION` row. Rows up to
+that one are checked as the global chain; each later row links to the newest earlier row
+of its study, which may be one of the global chain's.
+
+What the chain proves: no row was changed, inserted or removed in the middle of a chain
+(``audit_verify`` names the first row that does not fit). What it cannot prove alone:
+that the newest rows of a chain were not removed; keep the heads that
+:func:`audit_verify` returns somewhere else to check that too.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +37,11 @@ from django.utils import timezone
 from trials.models import AuditEvent, Study
 
 GENESIS_HASH = "0" * 64
-#: Advisory-lock key that serialises appends to the chain on PostgreSQL.
-_CHAIN_LOCK_KEY = 0x464F4E54  # "FONT"
+#: The action of the row that closed the old global chain (see the module docstring).
+CHAIN_SPLIT_ACTION = "audit.chains_split_per_study"
+#: First half of the advisory-lock key that serialises appends to one chain on
+#: PostgreSQL; the second half comes from the study (:func:`chain_lock_key`).
+_CHAIN_LOCK_CLASS = 0x464F4E54  # "FONT"
 
 
 def _canonical(value: Any) -> Any:
@@ -55,6 +82,16 @@ def event_hash(
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def chain_lock_key(study_id: Any) -> tuple[int, int]:
+    """The two-int advisory-lock key of a study's chain (of the study-less chain for None).
+
+    Two studies whose keys collide only wait for each other; their chains stay apart.
+    """
+    name = "" if study_id is None else str(uuid.UUID(str(study_id)))  # one key per study, however spelt
+    digest = hashlib.sha256(f"audit-chain:{name}".encode()).digest()
+    return _CHAIN_LOCK_CLASS, int.from_bytes(digest[:4], "big", signed=True)
+
+
 def _target_study_id(target: models.Model | None) -> Any:
     if target is None:
         return None
@@ -64,6 +101,14 @@ def _target_study_id(target: models.Model | None) -> Any:
     if study_id is None and hasattr(target, "case"):
         study_id = target.case.study_id
     return study_id
+
+
+def _chain_head(study_id: Any) -> str:
+    """The hash of the newest row of the study's chain (index ``trials_auditevent_chain``)."""
+    rows = AuditEvent.objects.filter(study_id=study_id) if study_id is not None else (
+        AuditEvent.objects.filter(study__isnull=True)
+    )
+    return rows.order_by("-id").values_list("hash", flat=True).first() or GENESIS_HASH
 
 
 def audit_record(
@@ -76,16 +121,14 @@ def audit_record(
     reason: str = "",
     study: Study | None = None,
 ) -> AuditEvent:
-    """Append an audit row; must run inside the transaction that makes the change."""
+    """Append an audit row to its study's chain; must run inside the transaction of the change.
+
+    On PostgreSQL the chain's advisory lock is held until that transaction ends, so call
+    this last in a service: everything after it lengthens the wait of the study's other
+    writers.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit_record must run inside the transaction of the change it records")
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
-    last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-    prev_hash = last or GENESIS_HASH
-    created = timezone.now()
-    actor_id = getattr(actor, "pk", None)
     study_id = study.pk if study is not None else _target_study_id(target)
     fields = {
         "action": str(action),
@@ -95,6 +138,12 @@ def audit_record(
         "after": _canonical(after or {}),
         "reason": reason,
     }
+    actor_id = getattr(actor, "pk", None)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", list(chain_lock_key(study_id)))
+    prev_hash = _chain_head(study_id)
+    created = timezone.now()
     digest = event_hash(
         prev_hash=prev_hash,
         created=created.isoformat(),
@@ -114,38 +163,92 @@ def audit_record(
 
 @dataclass(frozen=True)
 class ChainVerification:
-    """Result of checking the chain: ``first_broken`` is the id of the first bad row."""
+    """Result of checking the chains: ``first_broken`` is the id of the first bad row.
+
+    ``heads`` maps each chain (a study id as a string, ``""`` for study-less events) to
+    the hash of its newest row.
+    """
 
     rows: int
     first_broken: int | None
     problem: str = ""
+    heads: dict[str, str] | None = None
 
     @property
     def ok(self) -> bool:
         return self.first_broken is None
 
+    @property
+    def chains(self) -> int:
+        return len(self.heads or {})
+
+
+def _expected_hash(event: AuditEvent) -> str:
+    return event_hash(
+        prev_hash=event.prev_hash,
+        created=event.created.isoformat(),
+        actor_id=event.actor_id,
+        study_id=event.study_id,
+        action=event.action,
+        target_type=event.target_type,
+        target_id=event.target_id,
+        before=event.before,
+        after=event.after,
+        reason=event.reason,
+    )
+
+
+def _verify_rows(events: Iterable[AuditEvent], split_id: int | None) -> ChainVerification:
+    # Rows up to the split row (if any) link to the row before them, whatever its study
+    # (the old global chain); every later row links to the newest earlier row of its own
+    # study, as audit_record wrote it.
+    global_head = GENESIS_HASH
+    heads: dict[str, str] = {}
+    rows = 0
+    for event in events:
+        rows += 1
+        chain = "" if event.study_id is None else str(event.study_id)
+        in_global_chain = split_id is not None and event.id <= split_id
+        expected_prev = global_head if in_global_chain else heads.get(chain, GENESIS_HASH)
+        if event.prev_hash != expected_prev:
+            return ChainVerification(rows, event.id, "its prev_hash does not match the row before it in its chain")
+        if _expected_hash(event) != event.hash:
+            return ChainVerification(rows, event.id, "its content does not match its hash")
+        global_head = event.hash
+        heads[chain] = event.hash
+    return ChainVerification(rows, None, heads=heads)
+
 
 def audit_verify() -> ChainVerification:
-    """Recompute every row's hash in order; name the first row that does not match."""
-    prev_hash = GENESIS_HASH
-    rows = 0
-    for event in AuditEvent.objects.order_by("id").iterator(chunk_size=2000):
-        rows += 1
-        if event.prev_hash != prev_hash:
-            return ChainVerification(rows, event.id, "its prev_hash does not match the row before")
-        expected = event_hash(
-            prev_hash=event.prev_hash,
-            created=event.created.isoformat(),
-            actor_id=event.actor_id,
-            study_id=event.study_id,
-            action=event.action,
-            target_type=event.target_type,
-            target_id=event.target_id,
-            before=event.before,
-            after=event.after,
-            reason=event.reason,
-        )
-        if expected != event.hash:
-            return ChainVerification(rows, event.id, "its content does not match its hash")
-        prev_hash = event.hash
-    return ChainVerification(rows, None)
+    """Recompute every row's hash, chain by chain; name the first row that does not match."""
+    split_id = (
+        AuditEvent.objects.filter(action=CHAIN_SPLIT_ACTION, study__isnull=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return _verify_rows(AuditEvent.objects.order_by("id").iterator(chunk_size=2000), split_id)
+
+
+def audit_chains_split(*, event_model: type[models.Model] = AuditEvent) -> Any:
+    """Close an existing global chain with a :data:`CHAIN_SPLIT_ACTION` row (once).
+
+    Run by the migration that introduced per-study chains; a database with no audit rows
+    needs no split row (its chains start at genesis). ``event_model`` lets the migration
+    pass its historical model.
+    """
+    rows = event_model.objects.all()  # type: ignore[attr-defined]
+    if not rows.exists() or rows.filter(action=CHAIN_SPLIT_ACTION).exists():
+        return None
+    last = rows.order_by("-id").first()
+    created = timezone.now()
+    fields: dict[str, Any] = {
+        "action": CHAIN_SPLIT_ACTION,
+        "target_type": "",
+        "target_id": "",
+        "before": {},
+        "after": {"global_chain_rows": rows.count(), "global_chain_last_id": last.id},
+        "reason": "From here on each study has its own hash chain.",
+    }
+    digest = event_hash(prev_hash=last.hash, created=created.isoformat(), actor_id=None, study_id=None, **fields)
+    return rows.create(created=created, actor_id=None, study_id=None, prev_hash=last.hash, hash=digest, **fields)

@@ -1,17 +1,26 @@
-"""The hash-chained audit trail and ``manage.py verify_audit``."""
+"""The hash-chained audit trail (one chain per study) and ``manage.py verify_audit``."""
 
 from __future__ import annotations
 
 import itertools
+import threading
 from io import StringIO
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, connections, transaction
+from django.utils import timezone
 
 from trials import services
-from trials.audit import GENESIS_HASH, audit_record, audit_verify
+from trials.audit import (
+    CHAIN_SPLIT_ACTION,
+    GENESIS_HASH,
+    audit_chains_split,
+    audit_record,
+    audit_verify,
+    event_hash,
+)
 from trials.models import AuditAction, AuditEvent, Study, StudyDesign
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +44,34 @@ def test_chain_links_every_row(coordinator: Any) -> None:
         assert after.prev_hash == before.hash
     assert events[-1].before == {"status": "draft"} and events[-1].after == {"status": "open"}
     assert events[-1].actor_id == coordinator.pk
+
+
+def _interleaved_history(coordinator: Any) -> tuple[Study, Study]:
+    first = services.study_create(actor=coordinator, title="First", design=StudyDesign.STANDALONE)
+    second = services.study_create(actor=coordinator, title="Second", design=StudyDesign.STANDALONE)
+    for index in range(2):
+        services.site_create(actor=coordinator, study=first, name=f"First {index}")
+        services.site_create(actor=coordinator, study=second, name=f"Second {index}")
+    with transaction.atomic():
+        audit_record(actor=coordinator, action=AuditAction.STUDY_UPDATED, target=None)  # no study
+    services.study_transition(actor=coordinator, study=first, to="open")
+    return first, second
+
+
+def test_each_study_has_its_own_chain(coordinator: Any) -> None:
+    first, second = _interleaved_history(coordinator)
+    for study in (first, second):
+        events = list(AuditEvent.objects.filter(study=study).order_by("id"))
+        assert len(events) >= 4
+        assert events[0].prev_hash == GENESIS_HASH
+        for before, after in itertools.pairwise(events):
+            assert after.prev_hash == before.hash
+    studyless = AuditEvent.objects.get(study__isnull=True)
+    assert studyless.prev_hash == GENESIS_HASH
+    result = audit_verify()
+    assert result.ok and result.rows == AuditEvent.objects.count() and result.chains == 3
+    assert result.heads is not None
+    assert result.heads[str(first.pk)] == AuditEvent.objects.filter(study=first).order_by("id").last().hash
 
 
 def test_verify_audit_passes_on_a_clean_database(coordinator: Any) -> None:
@@ -89,6 +126,98 @@ def test_verify_audit_names_a_removed_row(coordinator: Any) -> None:
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM trials_auditevent WHERE id = %s", [ids[1]])
     _assert_names_the_row(ids[2])
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="PostgreSQL refuses the UPDATE (tested below)")
+def test_verify_audit_names_an_altered_row_among_other_studies_rows(coordinator: Any) -> None:
+    first, _second = _interleaved_history(coordinator)
+    target = AuditEvent.objects.filter(study=first).order_by("id")[1].id
+    _tamper(target)
+    _assert_names_the_row(target)
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="PostgreSQL refuses the DELETE (tested below)")
+def test_verify_audit_names_the_row_after_one_removed_from_its_study_chain(coordinator: Any) -> None:
+    first, _second = _interleaved_history(coordinator)
+    ids = list(AuditEvent.objects.filter(study=first).order_by("id").values_list("id", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM trials_auditevent WHERE id = %s", [ids[1]])
+    _assert_names_the_row(ids[2])  # the next row of the same study, not the next row overall
+
+
+def _global_chain_row(prev_hash: str, study: Study | None, action: str) -> AuditEvent:
+    """A row as the old writer made it: linked to the row before it, whatever its study."""
+    created = timezone.now()
+    fields = {"action": action, "target_type": "", "target_id": "", "before": {}, "after": {}, "reason": ""}
+    digest = event_hash(prev_hash=prev_hash, created=created.isoformat(), actor_id=None,
+                        study_id=study.pk if study else None, **fields)
+    return AuditEvent.objects.create(created=created, study=study, prev_hash=prev_hash, hash=digest, **fields)
+
+
+def test_a_database_of_the_old_global_chain_still_verifies_after_the_split(coordinator: Any) -> None:
+    assert audit_chains_split() is None  # nothing to close on an empty trail
+    first = Study.objects.create(title="Legacy one", design=StudyDesign.STANDALONE)
+    second = Study.objects.create(title="Legacy two", design=StudyDesign.STANDALONE)
+    prev = GENESIS_HASH
+    legacy = []
+    for study in (first, second, first, None, second):
+        legacy.append(_global_chain_row(prev, study, "legacy.row"))
+        prev = legacy[-1].hash
+    assert not audit_verify().ok  # the old global links do not form per-study chains
+    split = audit_chains_split()
+    assert split is not None and split.action == CHAIN_SPLIT_ACTION and split.prev_hash == legacy[-1].hash
+    assert audit_chains_split() is None  # once
+    with transaction.atomic():
+        after_first = audit_record(actor=coordinator, action=AuditAction.STUDY_UPDATED, target=first)
+        after_none = audit_record(actor=coordinator, action=AuditAction.STUDY_UPDATED, target=None)
+    assert after_first.prev_hash == legacy[2].hash  # the newest earlier row of its study
+    assert after_none.prev_hash == split.hash  # the split row is the newest study-less row
+    result = audit_verify()
+    assert result.ok and result.rows == len(legacy) + 3
+
+
+@pytest.mark.skipif(connection.vendor == "postgresql", reason="PostgreSQL refuses the UPDATE")
+def test_an_altered_row_of_the_old_global_chain_is_still_named(coordinator: Any) -> None:
+    study = Study.objects.create(title="Legacy", design=StudyDesign.STANDALONE)
+    rows = [_global_chain_row(GENESIS_HASH, study, "legacy.row")]
+    rows.append(_global_chain_row(rows[-1].hash, None, "legacy.row"))
+    audit_chains_split()
+    _tamper(rows[1].id)
+    _assert_names_the_row(rows[1].id)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the chain lock is taken on PostgreSQL only")
+@pytest.mark.django_db(transaction=True)
+def test_writes_wait_for_their_own_studys_chain_only(coordinator: Any) -> None:
+    busy = services.study_create(actor=coordinator, title="Busy", design=StudyDesign.STANDALONE)
+    other = services.study_create(actor=coordinator, title="Other", design=StudyDesign.STANDALONE)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_busy_chain() -> None:
+        try:
+            with transaction.atomic():
+                audit_record(actor=coordinator, action=AuditAction.STUDY_UPDATED, target=busy)
+                holding.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_busy_chain)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '1s'")
+            audit_record(actor=coordinator, action=AuditAction.STUDY_UPDATED, target=other)
+        with pytest.raises(OperationalError, match="lock timeout"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '200ms'")
+            audit_record(actor=coordinator, action=AuditAction.STUDY_UPDATED, target=busy)
+    finally:
+        release.set()
+        holder.join(10)
+    assert audit_verify().ok
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the append-only trigger exists on PostgreSQL only")

@@ -1,0 +1,213 @@
+"""Answers: their validation, the idempotent submission and audited revisions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from inference.ncls.labels import Condition, parse_conditions
+from readers.models import Assignment, Read
+from readers.phases import phase_rules
+from readers.services.refusals import AlreadyAnswered, ReadingRefused
+from readers.services.serving import assignment_lock, ms, stretch_close
+from readers.services.sessions import session_require_open
+from trials.audit import audit_record
+from trials.models import AuditAction, StudyStatus
+
+
+@dataclass(frozen=True)
+class ReadAnswer:
+    """A reader's answer: severe yes/no, confidence 0–100, findings, comment, phase extras."""
+
+    severe: bool
+    confidence: int
+    conditions: tuple[str, ...] = ()
+    ivh_grade: int | None = None
+    comment: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def cleaned(self) -> ReadAnswer:
+        """The answer validated and normalised; ``ValidationError`` names the bad value."""
+        if not isinstance(self.severe, bool):
+            raise ValidationError(_("Severe must be yes or no."))
+        if isinstance(self.confidence, bool) or not isinstance(self.confidence, int):
+            raise ValidationError(_("Confidence must be a whole number from 0 to 100."))
+        if not 0 <= self.confidence <= 100:
+            raise ValidationError(
+                _("Confidence must be from 0 to 100, got %(value)s.") % {"value": self.confidence}
+            )
+        try:
+            found = parse_conditions(self.conditions)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+        if self.ivh_grade is not None and self.ivh_grade not in (1, 2, 3, 4):
+            raise ValidationError(_("IVH grade must be 1 to 4 (Papile)."))
+        if Condition.IVH in found and self.ivh_grade is None:
+            raise ValidationError(_("Give the IVH grade."))
+        if Condition.IVH not in found and self.ivh_grade is not None:
+            raise ValidationError(_("An IVH grade needs IVH among the findings."))
+        if len(self.comment) > 2000:
+            raise ValidationError(_("The comment is too long (2000 characters at most)."))
+        return ReadAnswer(
+            severe=self.severe,
+            confidence=self.confidence,
+            conditions=tuple(sorted(c.value for c in found)),
+            ivh_grade=self.ivh_grade,
+            comment=self.comment.strip(),
+            extra=dict(self.extra),
+        )
+
+
+def _answer_record(answer: ReadAnswer) -> dict[str, Any]:
+    return asdict(answer) | {"conditions": list(answer.conditions)}
+
+
+def _read_of_event(*, client_event_id: UUID) -> Read | None:
+    # get(), not first(): the id is unique, and first() would add an ORDER BY to compile.
+    try:
+        return Read.objects.get(client_event_id=client_event_id)
+    except Read.DoesNotExist:
+        return None
+
+
+def _replayed(read: Read, assignment: Assignment) -> Read:
+    read.replayed = True  # type: ignore[attr-defined]
+    read.assignment = assignment  # the caller's instance: answering needs no second fetch of it
+    return read
+
+
+@transaction.atomic
+def read_submit(
+    *, reader: Any, assignment: Assignment, answer: ReadAnswer, client_event_id: UUID
+) -> Read:
+    """Record a reader's answer once; a repeated submission returns the first read.
+
+    The same ``client_event_id`` always gives back the read it first made (retries,
+    double clicks, lost responses), with ``read.replayed`` True. Another answer to an
+    answered case is refused.
+    """
+    existing = _read_of_event(client_event_id=client_event_id)
+    if existing is not None:
+        if existing.assignment_id != assignment.pk or existing.reader_id != reader.pk:
+            raise AlreadyAnswered(_("This submission id was used for another case."))
+        return _replayed(existing, assignment)
+    answer = answer.cleaned()
+    now = timezone.now()
+    assignment = assignment_lock(assignment)
+    session = assignment.session
+    if session.reader_id != reader.pk:
+        raise ReadingRefused(_("This case is not assigned to you."))
+    if assignment.answered_at is not None:
+        # Re-read under the lock: a concurrent retry may have just committed.
+        first = Read.objects.filter(assignment=assignment).first()
+        if first is not None and first.client_event_id == client_event_id:
+            return _replayed(first, assignment)
+        raise AlreadyAnswered(_("You have answered this case already."))
+    session_require_open(session=session, now=now)
+    if assignment.served_at is None:
+        raise ReadingRefused(_("Open the case before answering it."))
+    rules = phase_rules(session.phase)
+    gate = rules.form_gate(assignment)
+    if gate:
+        raise ReadingRefused(gate)
+    extra = rules.answer_clean(assignment, answer.extra)
+    stretch_close(assignment, now)
+    wall_ms = ms(now - assignment.served_at)
+    read = Read(
+        assignment=assignment,
+        reader=reader,
+        client_event_id=client_event_id,
+        severe=answer.severe,
+        confidence=answer.confidence,
+        conditions=list(answer.conditions),
+        ivh_grade=answer.ivh_grade,
+        comment=answer.comment,
+        answer=extra,
+        served_at=assignment.served_at,
+        answered_at=now,
+        wall_ms=wall_ms,
+        active_ms=min(assignment.active_ms, wall_ms),
+    )
+    # Uniqueness is settled under the row lock above and the check constraints are in
+    # the database; skipping their per-field queries keeps submission fast.
+    read.full_clean(exclude=["assignment", "reader"], validate_unique=False, validate_constraints=False)
+    read.save(force_insert=True)
+    read.replayed = False  # type: ignore[attr-defined]
+    assignment.answered_at = now
+    assignment.last_seen_at = now
+    assignment.draft = {}
+    assignment.save(
+        update_fields=["answered_at", "active_ms", "active_since", "last_seen_at", "draft", "modified"]
+    )
+    completed = not session.assignments.filter(answered_at__isnull=True).exists()
+    if completed:
+        session.completed_at = now
+        session.save(update_fields=["completed_at", "modified"])
+        rules.on_completed(session)
+    # Audit rows last: the study chain's lock is then held only until the commit.
+    audit_record(
+        actor=reader,
+        action=AuditAction.READ_SUBMITTED,
+        target=read,
+        study=session.study,
+        after=_answer_record(answer) | {
+            "assignment": assignment.token,
+            "served_at": read.served_at.isoformat(),
+            "wall_ms": wall_ms,
+            "active_ms": read.active_ms,
+        },
+    )
+    if completed:
+        audit_record(actor=reader, action=AuditAction.SESSION_COMPLETED, target=session)
+    return read
+
+
+@transaction.atomic
+def read_revise(*, reader: Any, read: Read, answer: ReadAnswer, reason: str) -> Read:
+    """Change a submitted answer where the study allows revisits; every revision is audited."""
+    read = Read.objects.select_for_update().select_related("assignment__session__study").get(pk=read.pk)
+    session = read.assignment.session
+    if read.reader_id != reader.pk:
+        raise ReadingRefused(_("This read is not yours."))
+    if not session.study.allow_revisits:
+        raise ReadingRefused(_("This study does not allow changing an answer."))
+    if session.study.status != StudyStatus.OPEN:
+        raise ReadingRefused(_("The study is not open for reading."))
+    if not reason.strip():
+        raise ValidationError(_("Changing an answer needs a reason."))
+    answer = answer.cleaned()
+    extra = phase_rules(session.phase).answer_clean(read.assignment, answer.extra)
+    before = {
+        "severe": read.severe,
+        "confidence": read.confidence,
+        "conditions": read.conditions,
+        "ivh_grade": read.ivh_grade,
+        "comment": read.comment,
+        "extra": read.answer,
+        "revision": read.revision,
+    }
+    read.severe = answer.severe
+    read.confidence = answer.confidence
+    read.conditions = list(answer.conditions)
+    read.ivh_grade = answer.ivh_grade
+    read.comment = answer.comment
+    read.answer = extra
+    read.revision += 1
+    read.full_clean(validate_unique=False)
+    read.save()
+    audit_record(
+        actor=reader,
+        action=AuditAction.READ_REVISED,
+        target=read,
+        study=session.study,
+        before=before,
+        after=_answer_record(answer) | {"revision": read.revision},
+        reason=reason.strip(),
+    )
+    return read
