@@ -119,11 +119,13 @@ def test_missing_views_have_reasons_and_are_never_invented() -> None:
     assert "midline" in (sag.views[View.RPSV].missing_reason or "")
 
 
-def test_video_dropped_below_twenty_percent() -> None:
+def test_video_dropped_below_ten_percent() -> None:
     dets = sweep([(View.TVV, 10, 16, 13)], 100)  # 7 % candidates
     result = analyse_sweep(dets)
     assert result.dropped_reason is not None and "7%" in result.dropped_reason
     assert all(not r.found for r in result.views.values())
+    kept = analyse_sweep(sweep([(View.TVV, 10, 21, 15)], 100))  # 12 %: a sweep near one view
+    assert kept.dropped_reason is None and kept.views[View.TVV].found
     assert analyse_sweep([]).orientation is None
 
 

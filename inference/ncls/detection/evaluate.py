@@ -141,27 +141,32 @@ def calibrate_threshold(
 def calibrate_class_thresholds(
     predictions: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     truths: list[tuple[np.ndarray, np.ndarray]],
-    candidates: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
+    candidates: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
     classes: tuple[str, ...] = ANATOMY_CLASSES,
     fallback: float = 0.6,
 ) -> tuple[dict[str, float], dict[str, dict[float, float]]]:
-    """Per class, the threshold (≤ 0.6) with the best F1 of that class's detections.
+    """Per class, the threshold (≤ 0.6) with the best F1 of "the structure is in this frame".
 
-    A thin or rarely seen structure (the third ventricle) is scored lower by a Varifocal-
-    trained detector than a large one, so one threshold for all classes drops it; a class
-    without ground truth in the calibration data keeps ``fallback``.
+    That is what a threshold decides for the view rules (a structure counts as seen or
+    not), so it is calibrated on it rather than on box overlap: a Varifocal-trained detector
+    scores a box by its expected IoU, so a thin structure (the third ventricle, a few
+    pixels wide) is found at low scores that one threshold for all classes would drop.
+    Ties go to the higher threshold; a class without ground truth keeps ``fallback``.
     """
     chosen: dict[str, float] = {}
     table: dict[str, dict[float, float]] = {}
     for c, name in enumerate(classes):
-        sub_truths = [(np.asarray(tb).reshape(-1, 5)[np.asarray(tc) == c], np.asarray(tc)[np.asarray(tc) == c])
-                      for tb, tc in truths]
-        if not any(len(tc) for _, tc in sub_truths):
+        present = np.array([bool(np.any(np.asarray(tc) == c)) for _, tc in truths])
+        if not present.any():
             chosen[name] = fallback
             continue
-        sub_preds = [(np.asarray(pb).reshape(-1, 5)[np.asarray(pc) == c], np.asarray(pc)[np.asarray(pc) == c],
-                      np.asarray(ps)[np.asarray(pc) == c]) for pb, pc, ps in predictions]
-        f1 = {t: round(detection_f1(sub_preds, sub_truths, t), 4) for t in candidates}
+        best_score = np.array([float(np.max(np.asarray(ps)[np.asarray(pc) == c], initial=-1.0))
+                               for _, pc, ps in predictions])
+        f1 = {}
+        for t in candidates:
+            seen = best_score >= t
+            tp = int(np.sum(seen & present))
+            f1[t] = round(2 * tp / max(1, 2 * tp + int(np.sum(seen & ~present)) + int(np.sum(~seen & present))), 4)
         table[name] = f1
         chosen[name] = max(f1, key=lambda t: (f1[t], t))
     return chosen, table
