@@ -62,8 +62,9 @@ def test_extract_phantom_sweep_with_demo_detector(tmp_path: Path) -> None:
             assert view["reason"]  # never silently absent
     # no sagittal video: sagittal views are missing, with a reason, never invented
     assert all(result["views"][v.value]["status"] == "missing" for v in (View.MSV, View.RPSV, View.LPSV))
-    found = [v for v in CORONAL_VIEWS if result["views"][v.value]["status"] == "found"]
-    assert len(found) >= 2
-    # The demo detector's reliable coronal view (it rarely sees the third ventricle, so TVV
-    # frames pass for AHV: measured and reported, not hidden by this test).
-    assert abs(result["views"]["BV"]["frame_index"] - sweep.ideal_frames[View.BV]) <= 10
+    # the demo detector finds every coronal view of a normal sweep, near the ideal frame
+    # (measured: 1, 2 and 0 frames off; held-out median over 10 cases: 3)
+    for view in CORONAL_VIEWS:
+        chosen = result["views"][view.value]
+        assert chosen["status"] == "found", (view, chosen)
+        assert abs(chosen["frame_index"] - sweep.ideal_frames[view]) <= 4, (view, chosen["frame_index"])
