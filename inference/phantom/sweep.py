@@ -32,6 +32,8 @@ MIN_AREA_MM2: dict[str, float] = dict.fromkeys(ANATOMY_CLASSES, 8.0) | {
     "sag_corpus_callosum": 10.0,
 }
 SKULL_ATTENUATION_PER_MM = 1.1
+#: The protocol's sagittal sweep starts on the right (stage 1's default side convention).
+SAGITTAL_STARTS_RIGHT = True
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,11 @@ def plan_trajectory(
     if orientation == "coronal":
         direction = "posterior_to_anterior" if forward else "anterior_to_posterior"
     else:
+        # Sagittal sweeps follow the acquisition protocol: they start on the right, which the
+        # burned-in "RIGHT" label marks. The two hemispheres are mirror images, so a sweep of
+        # random direction would leave its sides unknowable from the pixels, for stage 1 and
+        # for a junior alike (the draw above is kept so every other random stream is unchanged).
+        forward = SAGITTAL_STARTS_RIGHT
         direction = "right_to_left" if forward else "left_to_right"
     speed = np.exp(_smooth_series(rng, n, 0.75 if options.blind else 0.4, n / 12))
     pos = np.concatenate([[0.0], np.cumsum(speed[:-1])])

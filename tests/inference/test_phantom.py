@@ -305,3 +305,12 @@ def test_blind_sweep_and_contact_sheet(tmp_path: Path) -> None:
     assert cli_main(["sheet", str(tmp_path / row["video_sagittal"]), "--out", str(sheet)]) == 0
     image = cv2.imread(str(sheet))
     assert image is not None and image.shape[0] > 100
+
+
+def test_sagittal_sweeps_follow_the_protocol_direction() -> None:
+    # the hemispheres are mirror images: the side is known only because sweeps start right
+    for seed in (1, 2, 3, 4):
+        case = render_case(seed, n_frames=24, orientations=("sagittal",), **SMALL)
+        sweep = case.sweeps["sagittal"]
+        assert sweep.direction == "right_to_left"
+        assert sweep.ideal_frames[View.RPSV] < sweep.ideal_frames[View.MSV] < sweep.ideal_frames[View.LPSV]
