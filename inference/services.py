@@ -56,8 +56,10 @@ def _collect_metrics(directory: Path) -> dict[str, Any]:
     for meta in sorted(directory.rglob("*.json")):
         try:
             content = json.loads(meta.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValidationError(
+                _("%(file)s in the model directory cannot be read: %(error)s") % {"file": meta.name, "error": exc}
+            ) from exc
         if isinstance(content, dict) and "metrics" in content:
             metrics[str(meta.relative_to(directory))] = content["metrics"]
     return metrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -68,3 +69,16 @@ def test_extract_phantom_sweep_with_demo_detector(tmp_path: Path) -> None:
         chosen = result["views"][view.value]
         assert chosen["status"] == "found", (view, chosen)
         assert abs(chosen["frame_index"] - sweep.ideal_frames[view]) <= 4, (view, chosen["frame_index"])
+
+
+def test_dota_labels_parse_and_refuse_bad_lines() -> None:
+    from inference.ncls.detection.data import parse_dota_label
+
+    text = "imagesource:phantom\ngsd:0.1\n10 10 50 10 50 30 10 30 cor_thalamus 0\n"
+    boxes, labels = parse_dota_label(text)
+    assert labels.tolist() == [4] and boxes.shape == (1, 5)
+    np.testing.assert_allclose(sorted(boxes[0, 2:4]), [20.0, 40.0])
+    with pytest.raises(ValueError, match="line 1: corner coordinates"):
+        parse_dota_label("10 10 x 10 50 30 10 30 cor_thalamus 0\n")
+    with pytest.raises(ValueError, match="line 1: unknown class"):
+        parse_dota_label("10 10 50 10 50 30 10 30 brainstem 0\n")

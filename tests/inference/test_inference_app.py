@@ -86,6 +86,12 @@ def test_verify_refuses_a_changed_checkpoint(model_dir):
         model_version_verify(model_version=model)
 
 
+def test_register_refuses_an_unreadable_json(model_dir):
+    (model_dir / "fold1.json").write_text("{not json")
+    with pytest.raises(ValidationError, match=r"fold1\.json"):
+        model_version_register(actor=None, name="ncls", version="1", profile="lite", directory=model_dir, is_demo=True)
+
+
 def test_register_refuses_a_directory_without_checkpoint(tmp_path):
     with pytest.raises(ValidationError):
         model_version_register(actor=None, name="x", version="1", profile="lite", directory=tmp_path, is_demo=False)

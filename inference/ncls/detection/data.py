@@ -46,8 +46,8 @@ def parse_dota_label(text: str, classes: tuple[str, ...] = ANATOMY_CLASSES) -> t
             continue
         try:
             coords = [float(v) for v in parts[:8]]
-        except ValueError:
-            continue
+        except ValueError as exc:
+            raise ValueError(f"line {lineno}: corner coordinates are not numbers: {line.strip()!r}") from exc
         name = parts[8]
         if name not in classes:
             raise ValueError(f"line {lineno}: unknown class {name!r}")
