@@ -72,6 +72,37 @@ def browser_login(context, live_server, user) -> None:
     }])
 
 
+
+@pytest.fixture
+def browser_viewport() -> dict[str, int]:
+    """The viewport of :func:`page_for` pages (the workstation's smallest supported size);
+    a test module overrides this fixture for another."""
+    return {"width": 1280, "height": 800}
+
+
+@pytest.fixture
+def page_for(chromium, live_server, browser_viewport):
+    """``make(user)``: a logged-in page of its own browser context."""
+    contexts = []
+
+    def make(user):
+        context = chromium.new_context(viewport=browser_viewport)
+        contexts.append(context)
+        browser_login(context, live_server, user)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        return page
+
+    yield make
+    # Leave every page first: its last activity beacon (pagehide) must reach the server
+    # before the test database is flushed.
+    for context in contexts:
+        for page in context.pages:
+            page.goto("about:blank")
+    time.sleep(0.5)
+    for context in contexts:
+        context.close()
+
 # --- a real Celery worker (tests marked celery_worker) --------------------------------------
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,10 +23,11 @@ def export_module(
     output_names: Sequence[str],
     dynamic_batch: bool = True,
 ) -> Path:
-    """Export ``module`` (in eval mode) to ONNX with TorchScript tracing; first axis dynamic."""
+    """Export a float32 CPU copy of ``module`` in eval mode (the argument is left as it was)
+    to ONNX with TorchScript tracing; first axis dynamic."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    module = module.eval()
+    module = copy.deepcopy(module).float().cpu().eval()
     axes = {name: {0: "batch"} for name in (*input_names, *output_names)} if dynamic_batch else None
     with warnings.catch_warnings():
         # The tracing exporter is deprecated in favour of torch.export, which needs onnxscript.

@@ -99,10 +99,8 @@ def read_submit(
         return _replayed(existing, assignment)
     answer = answer.cleaned()
     now = timezone.now()
-    assignment = assignment_lock(assignment)
+    assignment = assignment_lock(assignment, reader)
     session = assignment.session
-    if session.reader_id != reader.pk:
-        raise ReadingRefused(_("This case is not assigned to you."))
     if assignment.answered_at is not None:
         # Re-read under the lock: a concurrent retry may have just committed.
         first = Read.objects.filter(assignment=assignment).first()

@@ -33,8 +33,9 @@ def ms(delta: timedelta) -> int:
     return max(0, int(delta.total_seconds() * 1000))
 
 
-def assignment_lock(assignment: Assignment) -> Assignment:
-    """The assignment re-read under a row lock, with its session and study (not locked).
+def assignment_lock(assignment: Assignment, reader: Any) -> Assignment:
+    """The assignment re-read under a row lock, with its session and study (not locked);
+    refused unless it belongs to ``reader``.
 
     Only the assignment row is locked and re-read. Its session and study are taken from
     ``assignment`` when the caller fetched them (``access_assignment``, a session's
@@ -44,12 +45,15 @@ def assignment_lock(assignment: Assignment) -> Assignment:
     if Assignment.session.is_cached(assignment) and ReadingSession.study.is_cached(assignment.session):
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
         locked.session = assignment.session
-        return locked
-    return (
-        Assignment.objects.select_for_update(of=("self",))
-        .select_related("session__study")
-        .get(pk=assignment.pk)
-    )
+    else:
+        locked = (
+            Assignment.objects.select_for_update(of=("self",))
+            .select_related("session__study")
+            .get(pk=assignment.pk)
+        )
+    if locked.session.reader_id != reader.pk:
+        raise ReadingRefused(_("This case is not assigned to you."))
+    return locked
 
 
 def stretch_close(assignment: Assignment, now: datetime) -> None:
@@ -64,10 +68,8 @@ def stretch_close(assignment: Assignment, now: datetime) -> None:
 
 def _serve(*, reader: Any, assignment: Assignment, known_next: bool) -> Assignment:
     now = timezone.now()
-    assignment = assignment_lock(assignment)
+    assignment = assignment_lock(assignment, reader)
     session = assignment.session
-    if session.reader_id != reader.pk:
-        raise ReadingRefused(_("This case is not assigned to you."))
     if assignment.answered_at is not None:
         if not session.study.allow_revisits:
             raise AlreadyAnswered(_("You have answered this case; this study does not allow revisits."))
@@ -136,9 +138,7 @@ def activity_record(*, reader: Any, assignment: Assignment, kind: str) -> Assign
     if kind not in ActivityKind.values:
         raise ValidationError(_("Unknown activity %(kind)s.") % {"kind": kind})
     now = timezone.now()
-    assignment = assignment_lock(assignment)
-    if assignment.session.reader_id != reader.pk:
-        raise ReadingRefused(_("This case is not assigned to you."))
+    assignment = assignment_lock(assignment, reader)
     if assignment.served_at is None or assignment.answered_at is not None:
         return assignment  # nothing is being timed: late beacons are ignored
     if kind in (ActivityKind.HIDDEN, ActivityKind.IDLE):
@@ -168,9 +168,7 @@ def read_draft_save(*, reader: Any, assignment: Assignment, draft: dict[str, Any
     kept = {key: value for key, value in draft.items() if key in _DRAFT_KEYS}
     if len(json.dumps(kept, default=str)) > _DRAFT_MAX_BYTES:
         raise ValidationError(_("The draft is too large."))
-    assignment = assignment_lock(assignment)
-    if assignment.session.reader_id != reader.pk:
-        raise ReadingRefused(_("This case is not assigned to you."))
+    assignment = assignment_lock(assignment, reader)
     if assignment.answered_at is not None:
         raise AlreadyAnswered(_("This case has been answered."))
     assignment.draft = kept

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from inference.models import AICaseResult, ResultStatus
 from inference.services import ai_run_start, model_version_register
+from tests.inference.worker_kill import kill_midway
 from tests.media_factories import make_mp4, make_sweep_frames
 from trials import services as trial_services
 from trials.models import AssetKind, MaterialSet, MaterialStatus
@@ -51,15 +51,7 @@ def test_twenty_cases_end_with_twenty_complete_ai_material_sets(
     def complete() -> int:
         return AICaseResult.objects.filter(model_version=model, status=ResultStatus.COMPLETE).count()
 
-    deadline = time.monotonic() + 120
-    while complete() < 3 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    failures = list(AICaseResult.objects.filter(status=ResultStatus.FAILED).values_list("error", flat=True)[:3])
-    assert 3 <= complete() < CASES, (failures, worker.log())
-    killed = worker.kill()  # the pool child dies in the middle of a case
-    assert killed, worker.log()
-    while complete() < CASES and time.monotonic() < deadline:
-        time.sleep(0.25)
+    kill_midway(worker, complete, CASES, timeout_s=120)
     assert complete() == CASES, worker.log()
     assert "Task inference.tasks.build_ai_material[" in worker.log()  # the worker did it, not this process
     sets = MaterialSet.objects.filter(case__study=study, source="ai")

@@ -9,7 +9,6 @@ a complete AI MaterialSet made of the views stage 1 chose, and nothing twice.
 from __future__ import annotations
 
 import csv
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from inference.demo import DEMO_MODEL_DIR
 from inference.models import AICaseResult, ResultStatus
 from inference.services import ai_run_start, model_version_register
+from tests.inference.worker_kill import kill_midway
 from trials import services as trial_services
 from trials.models import AssetKind, MaterialSet, MaterialStatus
 
@@ -62,13 +62,7 @@ def test_twenty_phantom_cases_with_the_real_pipeline_survive_a_killed_worker(
     def done() -> int:
         return AICaseResult.objects.filter(model_version=model).count()  # complete or failed
 
-    deadline = time.monotonic() + 900
-    while done() < 3 and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert 3 <= done() < CASES, worker.log()
-    assert worker.kill(), worker.log()  # the pool child dies in the middle of a case
-    while done() < CASES and time.monotonic() < deadline:
-        time.sleep(0.5)
+    kill_midway(worker, done, CASES, timeout_s=900)
     results = AICaseResult.objects.filter(model_version=model)
     failures = list(results.filter(status=ResultStatus.FAILED).values_list("case__code", "error"))
     assert not failures, failures

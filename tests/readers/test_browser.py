@@ -15,30 +15,12 @@ from django.utils import timezone
 from readers import services
 from readers.models import Read, SessionPhase
 from readers.services import ReadAnswer
-from tests.conftest import browser_login
 from tests.readers.factories import reading_study
 from trials.models import StudyDesign
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def page_for(chromium, live_server):
-    contexts = []
-
-    def make(user):
-        context = chromium.new_context(viewport={"width": 1280, "height": 800})
-        contexts.append(context)
-        browser_login(context, live_server, user)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 def answer_by_keyboard(page, confidence: str = "80") -> None:

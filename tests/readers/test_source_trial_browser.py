@@ -8,7 +8,6 @@ appears; after lock and unblinding the allocation verifies against the commitmen
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 from django.urls import reverse
@@ -30,28 +29,8 @@ def _media_root(settings, tmp_path):
 
 
 @pytest.fixture
-def page_for(chromium, live_server):
-    from tests.conftest import browser_login
-
-    contexts = []
-
-    def make(user):
-        context = chromium.new_context(viewport={"width": 1280, "height": 900})
-        contexts.append(context)
-        browser_login(context, live_server, user)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        return page
-
-    yield make
-    # Leave every page first: its last activity beacon (pagehide) must reach the server
-    # before the test database is flushed.
-    for context in contexts:
-        for page in context.pages:
-            page.goto("about:blank")
-    time.sleep(0.5)
-    for context in contexts:
-        context.close()
+def browser_viewport():
+    return {"width": 1280, "height": 900}
 
 
 def test_prepare_allocate_review_unblind_verify(page_for, live_server):

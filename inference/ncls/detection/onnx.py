@@ -26,7 +26,6 @@ Parity with PyTorch: :data:`PARITY_TOLERANCE` absolute on every logit and box co
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -68,8 +67,8 @@ class DetectorGraph(nn.Module):
 
 
 def export_detector(model: RotatedRTDETR, path: Path) -> Path:
-    """Export a copy of ``model`` (eval, float32, CPU; the argument is left as it was) to ``path``."""
-    graph = DetectorGraph(copy.deepcopy(model).float().cpu().eval())
+    """Export ``model`` (a float32 CPU copy in eval mode; the argument is left as it was) to ``path``."""
+    graph = DetectorGraph(model)
     size = model.cfg.input_size
     # Batch 2 when tracing so that no size-1 axis can be folded into a constant.
     example = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))

@@ -71,8 +71,10 @@ class Detector:
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.dtype = dtype
+        # as given (for reports); the per-class array and tensor are what detection uses
         self.threshold: Threshold = dict(threshold) if isinstance(threshold, Mapping) else float(threshold)
         self.thresholds = class_thresholds(threshold)
+        self._thresholds = torch.as_tensor(self.thresholds, dtype=torch.float32, device=self.device)
         self.size = model.cfg.input_size
 
     @torch.inference_mode()
@@ -88,7 +90,7 @@ class Detector:
             out = self.model(batch)
         results = []
         for k, (scores, labels, boxes) in enumerate(postprocess(out["logits"].float(), out["boxes"].float())):
-            keep = scores >= torch.as_tensor(self.thresholds, dtype=scores.dtype, device=scores.device)[labels]
+            keep = scores >= self._thresholds[labels]
             lb = prepared[k][1]
             frame_boxes = lb.to_frame(boxes[keep].cpu().numpy().astype(np.float64))
             results.append(FrameDetections(start_index + k, frame_boxes, labels[keep].cpu().numpy(),

@@ -10,7 +10,6 @@ probability (tested).
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +34,7 @@ def export_diagnosis(net: DiagnosisNet, path: Path) -> Path:
     mask = torch.ones(2, NUM_SLOTS, dtype=torch.bool)
     mask[1, 3:] = False
     return export_module(
-        ProbabilityNet(copy.deepcopy(net).cpu()),  # the caller's network stays where it is
+        ProbabilityNet(net),
         (images, mask),
         path,
         input_names=("images", "mask"),
