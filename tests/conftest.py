@@ -54,6 +54,21 @@ def chromium():
         browser.close()
 
 
+def wait_until_true(page, expression: str, timeout_s: float = 30.0) -> None:
+    """Poll a JavaScript expression until it is truthy.
+
+    Not ``page.wait_for_function``: when its first evaluation is false it keeps polling with
+    a string evaluated inside the page, which the site's CSP (no 'unsafe-eval') refuses, so
+    the test failed whenever the page was a moment slow. ``page.evaluate`` goes through the
+    DevTools protocol, which the CSP does not govern.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_s:.0f} s: {expression}")
+        time.sleep(0.05)
+
+
 def browser_login(context, live_server, user) -> None:
     """Log ``user`` in to a Playwright browser context with a session cookie."""
     from urllib.parse import urlparse

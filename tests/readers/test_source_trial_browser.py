@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from readers import services
 from readers.models import Read, SourceGuess
+from tests.conftest import wait_until_true
 from tests.readers.source_trial_setup import source_trial_study
 from trials.models import AllocationList, MaterialSet
 from trials.services import study_transition
@@ -57,8 +58,8 @@ def test_prepare_allocate_review_unblind_verify(page_for, live_server):
     with junior.expect_navigation():
         junior.get_by_role("link", name="Start").click()
     junior.wait_for_selector("#prepare-form")
-    junior.wait_for_function("document.querySelectorAll('[data-cine] video').length === 2 && "
-                             "[...document.querySelectorAll('[data-cine] video')].every(v => v.readyState >= 1)")
+    wait_until_true(junior, "document.querySelectorAll('[data-cine] video').length === 2 && "
+                            "[...document.querySelectorAll('[data-cine] video')].every(v => v.readyState >= 1)")
     for view in ("AHV", "TVV", "BV", "MSV", "RPSV"):
         # Step the sweep forward a couple of frames, then take the frame on screen.
         sweep = "coronal" if view in ("AHV", "TVV", "BV") else "sagittal"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import wait_until_true
 from tests.trials.factories import PASSWORD, UserFactory
 from trials.models import Case, Rendition, RenditionStatus
 
@@ -66,8 +67,8 @@ def test_coordinator_creates_a_study_and_imports_cases(
         images = page.locator("td img")
         videos = page.locator("td video")
         assert images.count() == 2 and videos.count() == 2
-        page.wait_for_function(
-            "Array.from(document.querySelectorAll('td img')).every(i => i.complete && i.naturalWidth > 0)"
+        wait_until_true(
+            page, "Array.from(document.querySelectorAll('td img')).every(i => i.complete && i.naturalWidth > 0)"
         )
         for index in range(videos.count()):
             src = videos.nth(index).get_attribute("src")
