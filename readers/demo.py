@@ -1,11 +1,11 @@
 """A small blinded source trial on the demo's phantom cases, and its blinding audit.
 
 - Cases: the demo's internal and external phantom datasets (their original sweeps).
-- AI material: no trained demo checkpoint ships with the project, so a stand-in picks each
-  view's frame near the phantom's ideal frame and draws a severe probability from the
-  case's label — run through the inference app's own ``ai_case_build`` (frames read from
-  the original sweeps, ``rendition_make_for_view``), labelled as a demo, not for clinical
-  use. A registered real model would take the same path.
+- AI material: the shipped demo NCLS models (``inference/ncls/demo_models``, demo models
+  trained on phantom data, not for clinical use) run on every case through the inference
+  app's own ``ai_case_build`` (frames read from the original sweeps,
+  ``rendition_make_for_view``). Only where no model ships does a stand-in pick each view's
+  frame near the phantom's ideal frame and draw a severe probability from the label.
 - Junior material: the phantom's junior-picked view PNGs (manifest ``view_<VIEW>``
   columns) imported through :func:`readers.preparation.material_import`, one set per case
   (the allocated junior where the allocation says junior, a random junior otherwise, so

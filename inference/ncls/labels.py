@@ -53,6 +53,11 @@ ANATOMY_CLASSES: tuple[str, ...] = (
     "sag_thalamus",
 )
 
+#: Header line of a DOTA label file giving the frame's standard-plane quality in [0, 1]
+#: (1: the view's ideal plane). Training uses it to scale the frame's score targets, so
+#: the detector's confidence peaks at the ideal plane; files without it count as 1.
+PLANE_QUALITY_HEADER = "plane-quality:"
+
 #: The structures that make each standard view (DESIGN.md's per-view score weights): what a
 #: sonographer annotates on that view's frames, and what stage 1's view rules count.
 VIEW_STRUCTURES: dict[View, frozenset[str]] = {

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.ncls.labels import MANIFEST_COLUMNS, VIEW_STRUCTURES, View
+from inference.ncls.labels import MANIFEST_COLUMNS, PLANE_QUALITY_HEADER, VIEW_STRUCTURES, View
 from inference.phantom.case import VIEW_ORIENTATION, PhantomCase, render_case
 from inference.phantom.sweep import Sweep
 
@@ -97,11 +97,13 @@ def dota_lines(sweep: Sweep, index: int, mode: str = "views") -> list[str]:
     """DOTA v1 label lines of one frame: ``x1 y1 ... x4 y4 class_name difficult``.
 
     ``mode`` ``views``: only the structures of the frame's standard view, none for a frame
-    outside every view's tolerance."""
+    outside every view's tolerance, headed by a ``plane-quality:Q`` line (Q = the frame's
+    closeness to the view's ideal plane, 1 at the ideal, 0 at the tolerance's edge; a header
+    line like DOTA's own ``gsd:``, which DOTA readers skip)."""
     truth = sweep.truth[index]
     if mode == "views" and truth.view is None:
         return []
-    lines = []
+    lines = [f"{PLANE_QUALITY_HEADER}{truth.closeness:.3f}"] if mode == "views" else []
     for box in truth.boxes:
         if mode == "views" and truth.view is not None and box.class_name not in VIEW_STRUCTURES[truth.view]:
             continue

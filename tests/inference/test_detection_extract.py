@@ -33,6 +33,20 @@ def test_train_command_writes_a_checked_checkpoint(tmp_path: Path, capsys: pytes
     assert not model.training
     assert main(["evaluate-detector", "--data", str(data), "--detector", str(out), "--threads", "1"]) == 0
     assert '"map"' in capsys.readouterr().out
+    # --init starts from the checkpoint's weights: with a zero learning rate its parameters come
+    # out unchanged (batch-norm running statistics still move)
+    out2 = tmp_path / "ckpt2"
+    assert main(["train-detector", "--data", str(data), "--out", str(out2), "--profile", "lite", "--epochs", "1",
+                 "--batch-size", "4", "--seed", "4", "--threads", "1", "--lr", "0", "--init", str(out)]) == 0
+    record2 = json.loads((out2 / "detector.json").read_text())
+    assert record2["init_from"]["weights_sha256"] == record["weights_sha256"]
+    assert "--init" in record2["command"]
+    model2, _ = load_detector(out2)
+    for (name, a), b in zip(model.named_parameters(), model2.parameters(), strict=True):
+        assert torch.equal(a, b), name
+    with pytest.raises(CheckpointError, match="not the 'full' profile's"):
+        main(["train-detector", "--data", str(data), "--out", str(tmp_path / "x"), "--profile", "full",
+              "--epochs", "1", "--threads", "1", "--init", str(out)])
     # a changed weights file is refused
     weights = out / "detector.safetensors"
     weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")
@@ -82,3 +96,43 @@ def test_dota_labels_parse_and_refuse_bad_lines() -> None:
         parse_dota_label("10 10 x 10 50 30 10 30 cor_thalamus 0\n")
     with pytest.raises(ValueError, match="line 1: unknown class"):
         parse_dota_label("10 10 50 10 50 30 10 30 brainstem 0\n")
+
+
+def test_plane_quality_header_scales_every_box_of_the_frame(tmp_path: Path) -> None:
+    import cv2
+
+    from inference.ncls.detection.data import (
+        TrainSet,
+        list_pairs,
+        load_samples,
+        parse_dota_label,
+        parse_plane_quality,
+    )
+
+    line = "10 10 50 10 50 30 10 30 cor_thalamus 0\n"
+    assert parse_plane_quality("plane-quality:0.25\n" + line) == 0.25
+    assert parse_plane_quality(line) == 1.0  # plain DOTA: full targets
+    # the box parser still reads a file that carries the header
+    assert parse_dota_label("plane-quality:0.25\n" + line)[1].tolist() == [4]
+    with pytest.raises(ValueError, match="line 2: plane quality must be in"):
+        parse_plane_quality(line + "plane-quality:1.5\n")
+    with pytest.raises(ValueError, match="line 1: plane quality is not a number"):
+        parse_plane_quality("plane-quality:high\n")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labelTxt").mkdir()
+    for name, head, other in (("a", "plane-quality:0.4\n", "corpus_callosum"), ("b", "", "lateral_ventricle")):
+        cv2.imwrite(str(tmp_path / "images" / f"{name}.png"), np.full((60, 80), 90, np.uint8))
+        text = head + line.replace("thalamus", other) + line.replace("thalamus", "third_ventricle")
+        (tmp_path / "labelTxt" / f"{name}.txt").write_text(text)
+    samples = load_samples(list_pairs(tmp_path), 64)
+    assert [s.box_quality().tolist() for s in samples] == [[0.4, 0.4], [1.0, 1.0]]
+    # Mosaic and Mixup keep each box's quality with its box
+    data = TrainSet(samples, mosaic=1.0, mixup=1.0, seed=3)
+    for i in range(6):
+        _image, target = data[i % 2]
+        q, lab = target["quality"].numpy().astype(float), target["labels"].numpy()
+        assert len(q) == len(lab) >= 4
+        # a's callosum boxes carry 0.4, b's lateral ventricles 1.0 (both have a third ventricle)
+        np.testing.assert_allclose(q[lab == samples[0].labels[0]], 0.4, rtol=1e-6)
+        np.testing.assert_allclose(q[lab == samples[1].labels[0]], 1.0)
+

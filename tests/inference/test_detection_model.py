@@ -85,3 +85,30 @@ def test_loss_decreases_on_tiny_overfit() -> None:
         opt.step()
         losses.append(float(loss.detach()))
     assert min(losses[-3:]) < 0.8 * losses[0]
+
+
+def test_varifocal_target_is_iou_times_plane_quality() -> None:
+    # Each positive's BCE weight is its target score, so the gradient on its logit is
+    # target × (p − target): zero exactly when the predicted score equals IoU × quality.
+    # With a perfect box (IoU 1) the loss is stationary at p = quality, not at p = 1.
+    box = torch.tensor([[0.5, 0.5, 0.3, 0.2, 0.1]])
+    crit = DetectionLoss(3)
+    indices = [(torch.tensor([0]), torch.tensor([0]))]
+
+    def grad_at(p: float, quality: float | None) -> float:
+        logits = torch.full((1, 2, 3), -20.0)
+        logits[0, 0, 1] = torch.logit(torch.tensor(p))
+        logits.requires_grad_(True)
+        target = {"labels": torch.tensor([1]), "boxes": box.clone()}
+        if quality is not None:
+            target["quality"] = torch.tensor([quality])
+        boxes = torch.cat([box, torch.tensor([[0.2, 0.2, 0.1, 0.1, 0.0]])])[None]
+        terms = crit._terms(logits, boxes, [target], indices, 1.0)
+        terms["vfl"].backward()
+        assert logits.grad is not None
+        return float(logits.grad[0, 0, 1])
+
+    assert abs(grad_at(0.3, 0.3)) < 1e-4
+    assert grad_at(0.2, 0.3) < -1e-3 and grad_at(0.4, 0.3) > 1e-3
+    assert abs(grad_at(0.3, None)) > 1e-2  # without a quality the target is the IoU (1)
+    assert abs(grad_at(0.999, None)) < 1e-2

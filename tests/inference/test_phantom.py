@@ -260,6 +260,11 @@ def _assert_dota_matches(out: Path, views_only: bool) -> int:
             boxes = [b for b in boxes if view is not None and b["class_name"] in VIEW_STRUCTURES[View(view)]]
         negatives += not boxes
         lines = path.read_text().splitlines()
+        if views_only and frame_truth["view"] is not None:
+            # the header carries the frame's closeness to its view's ideal plane
+            header = lines.pop(0)
+            assert header.startswith("plane-quality:")
+            assert float(header.split(":")[1]) == pytest.approx(frame_truth["closeness"], abs=6e-4)
         assert len(lines) == len(boxes)
         for line, box in zip(lines, boxes, strict=True):
             parts = line.split()

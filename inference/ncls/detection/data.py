@@ -13,7 +13,7 @@ import torch
 
 from inference.ncls.detection.boxes import canonical_np, from_corners
 from inference.ncls.detection.preprocess import prepare_image
-from inference.ncls.labels import ANATOMY_CLASSES
+from inference.ncls.labels import ANATOMY_CLASSES, PLANE_QUALITY_HEADER
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -26,6 +26,10 @@ class Sample:
     image: np.ndarray  # (S, S) uint8
     boxes: np.ndarray  # (N, 5) float, normalised, angle in degrees, canonical
     labels: np.ndarray  # (N,) int64
+    quality: np.ndarray | None = None  # (N,) score-target scale per box (None: all 1)
+
+    def box_quality(self) -> np.ndarray:
+        return np.ones(len(self.labels)) if self.quality is None else self.quality
 
 
 def dota_root(path: str | Path) -> Path:
@@ -56,6 +60,20 @@ def parse_dota_label(text: str, classes: tuple[str, ...] = ANATOMY_CLASSES) -> t
     if not quads:
         return np.zeros((0, 5)), np.zeros((0,), dtype=np.int64)
     return from_corners(np.stack(quads)), np.asarray(labels, dtype=np.int64)
+
+
+def parse_plane_quality(text: str) -> float:
+    """The ``plane-quality:Q`` header of a DOTA label file (1.0 when absent)."""
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.startswith(PLANE_QUALITY_HEADER):
+            try:
+                q = float(line[len(PLANE_QUALITY_HEADER):])
+            except ValueError as exc:
+                raise ValueError(f"line {lineno}: plane quality is not a number: {line.strip()!r}") from exc
+            if not 0.0 <= q <= 1.0:
+                raise ValueError(f"line {lineno}: plane quality must be in [0, 1], got {q}")
+            return q
+    return 1.0
 
 
 def list_pairs(root: str | Path) -> list[tuple[Path, Path]]:
@@ -89,9 +107,11 @@ def load_samples(pairs: list[tuple[Path, Path]], size: int) -> list[Sample]:
         image = cv2.imread(str(img_path), cv2.IMREAD_GRAYSCALE)
         if image is None:
             raise ValueError(f"{img_path}: unreadable image")
-        boxes, labels = parse_dota_label(lab_path.read_text())
+        text = lab_path.read_text()
+        boxes, labels = parse_dota_label(text)
+        quality = np.full(len(labels), parse_plane_quality(text))
         prepared, lb = prepare_image(image, size)
-        samples.append(Sample(img_path.stem, prepared, lb.to_model(boxes), labels))
+        samples.append(Sample(img_path.stem, prepared, lb.to_model(boxes), labels, quality))
     return samples
 
 
@@ -107,11 +127,11 @@ class TrainSet(torch.utils.data.Dataset[tuple[torch.Tensor, dict[str, torch.Tens
     def __len__(self) -> int:
         return len(self.samples)
 
-    def _mosaic(self, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _mosaic(self, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         size = self.samples[first].image.shape[0]
         half = size // 2
         canvas = np.zeros((size, size), dtype=np.uint8)
-        boxes, labels = [], []
+        boxes, labels, quality = [], [], []
         picks = [first] + [self.rng.randrange(len(self.samples)) for _ in range(3)]
         for k, idx in enumerate(picks):
             s = self.samples[idx]
@@ -123,25 +143,27 @@ class TrainSet(torch.utils.data.Dataset[tuple[torch.Tensor, dict[str, torch.Tens
             b[:, 2:4] *= 0.5
             boxes.append(b)
             labels.append(s.labels)
-        return canvas, np.concatenate(boxes), np.concatenate(labels)
+            quality.append(s.box_quality())
+        return canvas, np.concatenate(boxes), np.concatenate(labels), np.concatenate(quality)
 
-    def _plain(self, idx: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _plain(self, idx: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         s = self.samples[idx]
-        return s.image, s.boxes, s.labels
+        return s.image, s.boxes, s.labels, s.box_quality()
 
     def __getitem__(self, idx: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        image, boxes, labels = self._mosaic(idx) if self.rng.random() < self.mosaic else self._plain(idx)
+        image, boxes, labels, quality = self._mosaic(idx) if self.rng.random() < self.mosaic else self._plain(idx)
         img = image.astype(np.float32) / 255.0
         if self.rng.random() < self.mixup:
-            other_img, other_boxes, other_labels = self._plain(self.rng.randrange(len(self.samples)))
+            other_img, other_boxes, other_labels, other_quality = self._plain(self.rng.randrange(len(self.samples)))
             lam = self.rng.uniform(0.4, 0.6)
             img = lam * img + (1 - lam) * other_img.astype(np.float32) / 255.0
             boxes = np.concatenate([boxes, other_boxes])
             labels = np.concatenate([labels, other_labels])
+            quality = np.concatenate([quality, other_quality])
         # grey-level jitter: contrast, brightness, gamma
         img = np.clip(img * self.rng.uniform(0.8, 1.2) + self.rng.uniform(-0.08, 0.08), 0, 1)
         img = img ** self.rng.uniform(0.8, 1.25)
-        return to_input(img), make_target(boxes, labels)
+        return to_input(img), make_target(boxes, labels, quality)
 
 
 def to_input(gray01: np.ndarray) -> torch.Tensor:
@@ -150,11 +172,14 @@ def to_input(gray01: np.ndarray) -> torch.Tensor:
     return t[None].expand(3, -1, -1).contiguous()
 
 
-def make_target(boxes: np.ndarray, labels: np.ndarray) -> dict[str, torch.Tensor]:
-    """Model target: boxes normalised with the angle in half-turns, canonical; labels."""
+def make_target(boxes: np.ndarray, labels: np.ndarray, quality: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+    """Model target: boxes normalised with the angle in half-turns, canonical; labels; and
+    per box the scale of its score target (the frame's plane quality; 1 when not given)."""
     b = canonical_np(np.asarray(boxes, dtype=np.float64).reshape(-1, 5)) if len(boxes) else np.zeros((0, 5))
     b[:, 4] = b[:, 4] / 180.0
-    return {"boxes": torch.as_tensor(b, dtype=torch.float32), "labels": torch.as_tensor(labels, dtype=torch.long)}
+    q = np.ones(len(labels)) if quality is None else np.asarray(quality, dtype=np.float64)
+    return {"boxes": torch.as_tensor(b, dtype=torch.float32), "labels": torch.as_tensor(labels, dtype=torch.long),
+            "quality": torch.as_tensor(q, dtype=torch.float32)}
 
 
 def collate(batch: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:

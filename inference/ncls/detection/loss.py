@@ -102,12 +102,18 @@ class DetectionLoss(torch.nn.Module):
         pred = boxes[bi, qi]
         tgt = torch.cat([t["boxes"][j.to(dev)] for t, (_, j) in zip(targets, indices, strict=True)]).float()
         lab = torch.cat([t["labels"][j.to(dev)] for t, (_, j) in zip(targets, indices, strict=True)])
+        quality = torch.cat([
+            t["quality"][j.to(dev)] if "quality" in t else torch.ones(len(j), device=dev)
+            for t, (_, j) in zip(targets, indices, strict=True)
+        ]).float()
         onehot = torch.zeros_like(logits)
         score = torch.zeros_like(logits)
         if len(qi):
             iou, _ = rotated_iou_diff(to_degrees(pred.detach()), to_degrees(tgt))
             onehot[bi, qi, lab] = 1.0
-            score[bi, qi, lab] = iou.clamp(0, 1).to(score.dtype)
+            # Varifocal target: IoU × the frame's plane quality, so confidence peaks where
+            # the box is right and the plane is the view's ideal one
+            score[bi, qi, lab] = (iou.clamp(0, 1) * quality).to(score.dtype)
             l1 = box_l1(pred, tgt).sum() / num_boxes
             diou = rotated_diou_loss(to_degrees(pred), to_degrees(tgt)).sum() / num_boxes
         else:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from inference.ncls.detection.checkpoint import save_detector
+from inference.ncls.detection.checkpoint import CheckpointError, load_detector, save_detector
 from inference.ncls.detection.data import (
     Sample,
     TrainSet,
@@ -56,6 +56,8 @@ class TrainOptions:
     threads: int | None = None
     max_minutes: float | None = None
     balance: bool = True
+    workers: int = 0
+    init: str | None = None  # start from this checkpoint's weights (same architecture)
 
 
 def seed_everything(seed: int) -> None:
@@ -63,6 +65,14 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def _seed_worker(worker_id: int) -> None:
+    """Each loader worker draws its own augmentations (a worker gets a copy of the dataset,
+    whose ``random.Random`` would otherwise repeat in every worker)."""
+    info = torch.utils.data.get_worker_info()
+    if info is not None:
+        info.dataset.rng = random.Random(info.seed)  # type: ignore[attr-defined]
 
 
 def lr_factor(step: int, total: int, warmup: int, floor: float = 0.05) -> float:
@@ -143,8 +153,19 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
                if opts.balance else None)
     loader = torch.utils.data.DataLoader(dataset, batch_size=opts.batch_size, shuffle=sampler is None,
                                          sampler=sampler, drop_last=len(dataset) > opts.batch_size,
-                                         collate_fn=collate, generator=gen, num_workers=0)
-    model = RotatedRTDETR(cfg).to(device)
+                                         collate_fn=collate, generator=gen, num_workers=opts.workers,
+                                         worker_init_fn=_seed_worker if opts.workers else None,
+                                         pin_memory=device.type == "cuda")
+    init_record: dict[str, object] | None = None
+    if opts.init:
+        model, record = load_detector(opts.init)
+        if model.cfg != cfg:
+            raise CheckpointError(f"{opts.init}: its architecture is not the {opts.profile!r} profile's")
+        init_record = {"path": str(opts.init), "weights_sha256": record.get("weights_sha256"),
+                       "steps": record.get("steps"), "data_hash": record.get("data_hash")}
+        model = model.to(device)
+    else:
+        model = RotatedRTDETR(cfg).to(device)
     criterion = DetectionLoss(cfg.num_classes)
     # foreach: one fused update over all parameters (the per-tensor loop costs ~10 % of a CPU step)
     optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, foreach=True)
@@ -165,7 +186,9 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
     amp = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda"
            else contextlib.nullcontext())
     close_mosaic = max(1, opts.epochs - max(1, opts.epochs // 5))
-    bar = tqdm(total=total, desc=f"train {opts.profile}", unit="it", dynamic_ncols=True, file=sys.stderr)
+    # under a time budget the step count is not known in advance: the bar shows the time left
+    bar = tqdm(total=None if budget_s else total, desc=f"train {opts.profile}", unit="it", dynamic_ncols=True,
+               file=sys.stderr)
     history = []
     out_of_time = False
     for epoch in range(opts.epochs):
@@ -178,8 +201,8 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
             dataset.mixup = 0.0
         running = 0.0
         for step, (images, targets) in enumerate(loader):
-            images = images.to(device)
-            targets = [{k: v.to(device) for k, v in t.items()} for t in targets]
+            images = images.to(device, non_blocking=True)
+            targets = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for t in targets]
             with amp:
                 out = model(images, targets)
             loss, _ = criterion(out, targets)
@@ -189,7 +212,9 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
             optim.step()
             sched.step()
             running += float(loss.detach())
-            bar.set_postfix(epoch=epoch + 1, loss=f"{running / (step + 1):.3f}", lr=f"{sched.get_last_lr()[0]:.1e}")
+            left = {} if budget_s is None else {"left": f"{max(0.0, budget_s - (time.time() - t_train)) / 60:.1f}min"}
+            bar.set_postfix(epoch=epoch + 1, loss=f"{running / (step + 1):.3f}", lr=f"{sched.get_last_lr()[0]:.1e}",
+                            **left)
             bar.update(1)
             if budget_s is not None and time.time() - t_train > budget_s:
                 out_of_time = True
@@ -211,9 +236,13 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
         "seed": opts.seed,
         "data_hash": digest,
         "data_images": len(pairs),
+        # images whose labels gave a plane quality below 1 (score targets scaled by it)
+        "plane_quality_images": sum(bool(s.quality is not None and (s.quality < 1).any())
+                                    for s in train_samples + val_samples),
         "train_images": len(train_samples),
         "val_images": len(val_samples),
         "options": {k: v for k, v in opts.__dict__.items() if k not in ("data", "out")},
+        "init_from": init_record,
         "epoch_losses": history,
         "steps": bar.n,
         "stopped_by_time_budget": out_of_time,
