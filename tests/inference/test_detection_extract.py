@@ -127,7 +127,7 @@ def test_plane_quality_header_scales_every_box_of_the_frame(tmp_path: Path) -> N
     samples = load_samples(list_pairs(tmp_path), 64)
     assert [s.box_quality().tolist() for s in samples] == [[0.4, 0.4], [1.0, 1.0]]
     # Mosaic and Mixup keep each box's quality with its box
-    data = TrainSet(samples, mosaic=1.0, mixup=1.0, seed=3)
+    data = TrainSet(samples, mosaic=1.0, mixup=1.0, seed=3, quality_floor=0.0)
     for i in range(6):
         _image, target = data[i % 2]
         q, lab = target["quality"].numpy().astype(float), target["labels"].numpy()
@@ -135,4 +135,9 @@ def test_plane_quality_header_scales_every_box_of_the_frame(tmp_path: Path) -> N
         # a's callosum boxes carry 0.4, b's lateral ventricles 1.0 (both have a third ventricle)
         np.testing.assert_allclose(q[lab == samples[0].labels[0]], 0.4, rtol=1e-6)
         np.testing.assert_allclose(q[lab == samples[1].labels[0]], 1.0)
+    # training's floor: target scale = floor + (1 − floor) × quality; 1 (default) ignores quality
+    assert TrainSet(samples, mosaic=0.0, mixup=0.0)[0][1]["quality"].tolist() == [1.0, 1.0]
+    floored = TrainSet(samples, mosaic=0.0, mixup=0.0, seed=3, quality_floor=0.5)
+    assert floored[0][1]["quality"].tolist() == pytest.approx([0.7, 0.7])
+    assert floored[1][1]["quality"].tolist() == pytest.approx([1.0, 1.0])
 

@@ -26,6 +26,9 @@ def add_commands(commands: Any) -> None:
     train.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     train.add_argument("--init", default=None,
                        help="start from this detector checkpoint (folder or detector.json) instead of from scratch")
+    train.add_argument("--quality-floor", type=float, default=1.0,
+                       help="score target = IoU × (floor + (1 − floor) × the label's plane quality); "
+                            "1 (default): the IoU, plane quality unused")
     train.add_argument("--workers", type=int, default=0, help="data-loader worker processes (0: in the main process)")
     train.add_argument("--max-minutes", type=float, default=None,
                        help="stop after this much training time (the cosine schedule follows time)")
@@ -75,7 +78,7 @@ def _train_command_line(args: argparse.Namespace) -> str:
     """The training command as given (rebuilt from the parsed options, so it is complete)."""
     parts = ["python", "-m", "inference.ncls", "train-detector"]
     for name in ("data", "out", "profile", "epochs", "batch_size", "seed", "device", "lr", "max_images",
-                 "threads", "workers", "init", "max_minutes"):
+                 "threads", "workers", "init", "quality_floor", "max_minutes"):
         value = getattr(args, name)
         if value is not None:
             parts += [f"--{name.replace('_', '-')}", str(value)]
@@ -88,6 +91,7 @@ def _train(args: argparse.Namespace) -> int:
     opts = TrainOptions(data=args.data, out=args.out, profile=args.profile, epochs=args.epochs,
                         batch_size=args.batch_size, seed=args.seed, device=args.device, lr=args.lr,
                         max_images=args.max_images, threads=args.threads, workers=args.workers, init=args.init,
+                        quality_floor=args.quality_floor,
                         max_minutes=args.max_minutes)
     path = train_detector(opts, command=_train_command_line(args))
     print(path)

@@ -118,8 +118,10 @@ def load_samples(pairs: list[tuple[Path, Path]], size: int) -> list[Sample]:
 class TrainSet(torch.utils.data.Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
     """Training samples with Mosaic (2×2 at half scale), Mixup and grey-level jitter."""
 
-    def __init__(self, samples: list[Sample], *, mosaic: float = 0.3, mixup: float = 0.15, seed: int = 0) -> None:
+    def __init__(self, samples: list[Sample], *, mosaic: float = 0.3, mixup: float = 0.15, seed: int = 0,
+                 quality_floor: float = 1.0) -> None:
         self.samples = samples
+        self.quality_floor = quality_floor
         self.mosaic = mosaic
         self.mixup = mixup
         self.rng = random.Random(seed)
@@ -163,6 +165,7 @@ class TrainSet(torch.utils.data.Dataset[tuple[torch.Tensor, dict[str, torch.Tens
         # grey-level jitter: contrast, brightness, gamma
         img = np.clip(img * self.rng.uniform(0.8, 1.2) + self.rng.uniform(-0.08, 0.08), 0, 1)
         img = img ** self.rng.uniform(0.8, 1.25)
+        quality = self.quality_floor + (1.0 - self.quality_floor) * quality
         return to_input(img), make_target(boxes, labels, quality)
 
 
