@@ -22,7 +22,7 @@ def demo_model_version() -> ModelVersion | None:
     if not (has_detector and has_diagnosis):
         return None
     return model_version_register(
-        actor=None, name=DEMO_MODEL_NAME, version="demo-2", profile="lite", directory=DEMO_MODEL_DIR, is_demo=True
+        actor=None, name=DEMO_MODEL_NAME, version="demo-3", profile="lite", directory=DEMO_MODEL_DIR, is_demo=True
     )
 
 

@@ -140,4 +140,17 @@ def test_plane_quality_header_scales_every_box_of_the_frame(tmp_path: Path) -> N
     floored = TrainSet(samples, mosaic=0.0, mixup=0.0, seed=3, quality_floor=0.5)
     assert floored[0][1]["quality"].tolist() == pytest.approx([0.7, 0.7])
     assert floored[1][1]["quality"].tolist() == pytest.approx([1.0, 1.0])
+    # per-class floors: a's callosum (0.4) with floor 0 keeps 0.4, its third ventricle with floor 1 gets 1
+    from inference.ncls.detection.train import TrainOptions, quality_floors
+    from inference.ncls.labels import ANATOMY_CLASSES
+
+    floors = quality_floors(TrainOptions(data="", out="", class_quality_floors=(("cor_corpus_callosum", 0.0),)))
+    assert floors[ANATOMY_CLASSES.index("cor_corpus_callosum")] == 0.0 and floors.sum() == len(ANATOMY_CLASSES) - 1
+    per_class = TrainSet(samples, mosaic=0.0, mixup=0.0, quality_floor=floors)[0][1]
+    assert dict(zip(per_class["labels"].tolist(), per_class["quality"].tolist(), strict=True)) == pytest.approx(
+        {ANATOMY_CLASSES.index("cor_corpus_callosum"): 0.4, ANATOMY_CLASSES.index("cor_third_ventricle"): 1.0})
+    with pytest.raises(ValueError, match="unknown class 'brainstem'"):
+        quality_floors(TrainOptions(data="", out="", class_quality_floors=(("brainstem", 0.0),)))
+    with pytest.raises(ValueError, match="quality floor must be in"):
+        quality_floors(TrainOptions(data="", out="", quality_floor=1.5))
 

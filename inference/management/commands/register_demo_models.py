@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--directory", type=Path, default=DEMO_MODEL_DIR)
-        parser.add_argument("--version", default="demo-2")
+        parser.add_argument("--version", default="demo-3")
 
     def handle(self, *args: Any, directory: Path, version: str, **options: Any) -> None:
         if not directory.is_dir():

@@ -29,6 +29,8 @@ def add_commands(commands: Any) -> None:
     train.add_argument("--quality-floor", type=float, default=1.0,
                        help="score target = IoU × (floor + (1 − floor) × the label's plane quality); "
                             "1 (default): the IoU, plane quality unused")
+    train.add_argument("--class-quality-floor", action="append", default=[], metavar="CLASS=FLOOR",
+                       help="a floor for one class, overriding --quality-floor (repeatable)")
     train.add_argument("--workers", type=int, default=0, help="data-loader worker processes (0: in the main process)")
     train.add_argument("--max-minutes", type=float, default=None,
                        help="stop after this much training time (the cosine schedule follows time)")
@@ -82,7 +84,19 @@ def _train_command_line(args: argparse.Namespace) -> str:
         value = getattr(args, name)
         if value is not None:
             parts += [f"--{name.replace('_', '-')}", str(value)]
+    for value in args.class_quality_floor:
+        parts += ["--class-quality-floor", value]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def _class_floor(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        return name.strip(), float(value)
+    except ValueError:
+        raise SystemExit(f"--class-quality-floor wants CLASS=FLOOR, got {text!r}") from None
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -92,6 +106,7 @@ def _train(args: argparse.Namespace) -> int:
                         batch_size=args.batch_size, seed=args.seed, device=args.device, lr=args.lr,
                         max_images=args.max_images, threads=args.threads, workers=args.workers, init=args.init,
                         quality_floor=args.quality_floor,
+                        class_quality_floors=tuple(_class_floor(v) for v in args.class_quality_floor),
                         max_minutes=args.max_minutes)
     path = train_detector(opts, command=_train_command_line(args))
     print(path)

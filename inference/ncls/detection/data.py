@@ -119,9 +119,10 @@ class TrainSet(torch.utils.data.Dataset[tuple[torch.Tensor, dict[str, torch.Tens
     """Training samples with Mosaic (2×2 at half scale), Mixup and grey-level jitter."""
 
     def __init__(self, samples: list[Sample], *, mosaic: float = 0.3, mixup: float = 0.15, seed: int = 0,
-                 quality_floor: float = 1.0) -> None:
+                 quality_floor: float | np.ndarray = 1.0) -> None:
         self.samples = samples
-        self.quality_floor = quality_floor
+        # one floor for every class, or one per class index
+        self.quality_floor = np.broadcast_to(np.asarray(quality_floor, dtype=np.float64), (len(ANATOMY_CLASSES),))
         self.mosaic = mosaic
         self.mixup = mixup
         self.rng = random.Random(seed)
@@ -165,7 +166,8 @@ class TrainSet(torch.utils.data.Dataset[tuple[torch.Tensor, dict[str, torch.Tens
         # grey-level jitter: contrast, brightness, gamma
         img = np.clip(img * self.rng.uniform(0.8, 1.2) + self.rng.uniform(-0.08, 0.08), 0, 1)
         img = img ** self.rng.uniform(0.8, 1.25)
-        quality = self.quality_floor + (1.0 - self.quality_floor) * quality
+        floor = self.quality_floor[np.asarray(labels, dtype=np.int64)]
+        quality = floor + (1.0 - floor) * quality
         return to_input(img), make_target(boxes, labels, quality)
 
 

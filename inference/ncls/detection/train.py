@@ -33,6 +33,7 @@ from inference.ncls.detection.data import (
 from inference.ncls.detection.evaluate import MapResult, calibrate_threshold, rotated_map
 from inference.ncls.detection.loss import DetectionLoss
 from inference.ncls.detection.model import RotatedRTDETR, postprocess, profile_config
+from inference.ncls.labels import ANATOMY_CLASSES
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class TrainOptions:
     #: either side of the tolerance's edge get targets ~0 and 0), floor 0.5 centres the
     #: sagittal picks but finds the TVV less often.
     quality_floor: float = 1.0
+    #: per-class floors overriding ``quality_floor`` (class name → floor)
+    class_quality_floors: tuple[tuple[str, float], ...] = ()
 
 
 def seed_everything(seed: int) -> None:
@@ -72,6 +75,19 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def quality_floors(opts: TrainOptions) -> np.ndarray:
+    """Per-class plane-quality floors in class order, checked."""
+    floors = np.full(len(ANATOMY_CLASSES), float(opts.quality_floor))
+    for name, value in ((None, opts.quality_floor), *opts.class_quality_floors):
+        if not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"quality floor{'' if name is None else ' of ' + name} must be in [0, 1], got {value}")
+        if name is not None:
+            if name not in ANATOMY_CLASSES:
+                raise ValueError(f"quality floor for unknown class {name!r}")
+            floors[ANATOMY_CLASSES.index(name)] = float(value)
+    return floors
 
 
 def _seed_worker(worker_id: int) -> None:
@@ -153,10 +169,8 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
           f"at {cfg.input_size}px", file=sys.stderr)
     train_samples = load_samples(train_pairs, cfg.input_size)
     val_samples = load_samples(val_pairs, cfg.input_size)
-    if not 0.0 <= opts.quality_floor <= 1.0:
-        raise ValueError(f"quality_floor must be in [0, 1], got {opts.quality_floor}")
     dataset = TrainSet(train_samples, mosaic=opts.mosaic, mixup=opts.mixup, seed=opts.seed,
-                       quality_floor=opts.quality_floor)
+                       quality_floor=quality_floors(opts))
     gen = torch.Generator().manual_seed(opts.seed)
     sampler = (torch.utils.data.WeightedRandomSampler(rare_class_weights(train_samples), len(train_samples),
                                                       replacement=True, generator=gen)
