@@ -90,12 +90,11 @@ def _train_command_line(args: argparse.Namespace) -> str:
 
 
 def _class_floor(text: str) -> tuple[str, float]:
-    name, sep, value = text.partition("=")
+    """``CLASS=FLOOR`` of ``--class-quality-floor``; the floor's range is checked by training."""
+    name, _, value = text.partition("=")
     try:
-        if not sep:
-            raise ValueError
         return name.strip(), float(value)
-    except ValueError:
+    except ValueError:  # no "=" leaves value empty, which float() refuses too
         raise SystemExit(f"--class-quality-floor wants CLASS=FLOOR, got {text!r}") from None
 
 

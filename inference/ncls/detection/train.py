@@ -60,11 +60,12 @@ class TrainOptions:
     workers: int = 0
     init: str | None = None  # start from this checkpoint's weights (same architecture)
     #: score target of a box = IoU × (floor + (1 − floor) × the label's plane quality).
-    #: 1 (default, how the shipped demo detector was trained): the target is the IoU. Lower
+    #: 1 (default, how the demo detector's first stage was trained): the target is the IoU. Lower
     #: floors make the score peak at the view's ideal plane; measured on the phantom (README
     #: of the demo detector): floor 0 collapses the coronal scores (near-identical frames on
     #: either side of the tolerance's edge get targets ~0 and 0), floor 0.5 centres the
-    #: sagittal picks but finds the TVV less often.
+    #: sagittal picks but finds the TVV less often; the shipped demo detector uses floor 0 for
+    #: the sagittal classes only (``class_quality_floors``).
     quality_floor: float = 1.0
     #: per-class floors overriding ``quality_floor`` (class name → floor)
     class_quality_floors: tuple[tuple[str, float], ...] = ()
@@ -79,14 +80,15 @@ def seed_everything(seed: int) -> None:
 
 def quality_floors(opts: TrainOptions) -> np.ndarray:
     """Per-class plane-quality floors in class order, checked."""
+    if not 0.0 <= opts.quality_floor <= 1.0:
+        raise ValueError(f"quality floor must be in [0, 1], got {opts.quality_floor}")
     floors = np.full(len(ANATOMY_CLASSES), float(opts.quality_floor))
-    for name, value in ((None, opts.quality_floor), *opts.class_quality_floors):
-        if not 0.0 <= float(value) <= 1.0:
-            raise ValueError(f"quality floor{'' if name is None else ' of ' + name} must be in [0, 1], got {value}")
-        if name is not None:
-            if name not in ANATOMY_CLASSES:
-                raise ValueError(f"quality floor for unknown class {name!r}")
-            floors[ANATOMY_CLASSES.index(name)] = float(value)
+    for name, value in opts.class_quality_floors:
+        if name not in ANATOMY_CLASSES:
+            raise ValueError(f"quality floor for unknown class {name!r}")
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"quality floor of {name} must be in [0, 1], got {value}")
+        floors[ANATOMY_CLASSES.index(name)] = float(value)
     return floors
 
 
