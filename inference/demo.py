@@ -13,6 +13,8 @@ from trials.models import Study
 
 DEMO_MODEL_DIR = Path(settings.BASE_DIR) / "inference" / "ncls" / "demo_models"
 DEMO_MODEL_NAME = "ncls-lite-demo"
+#: The registry version of the shipped demo models; bumped whenever their weights change.
+DEMO_MODEL_VERSION = "demo-4"
 
 
 def demo_model_version() -> ModelVersion | None:
@@ -22,7 +24,7 @@ def demo_model_version() -> ModelVersion | None:
     if not (has_detector and has_diagnosis):
         return None
     return model_version_register(
-        actor=None, name=DEMO_MODEL_NAME, version="demo-3", profile="lite", directory=DEMO_MODEL_DIR, is_demo=True
+        actor=None, name=DEMO_MODEL_NAME, version=DEMO_MODEL_VERSION, profile="lite", directory=DEMO_MODEL_DIR, is_demo=True
     )
 
 

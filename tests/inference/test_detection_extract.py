@@ -85,6 +85,32 @@ def test_extract_phantom_sweep_with_demo_detector(tmp_path: Path) -> None:
         assert abs(chosen["frame_index"] - sweep.ideal_frames[view]) <= 4, (view, chosen["frame_index"])
 
 
+@pytest.mark.skipif(not (DEMO / "detector.json").exists(), reason="demo detector not shipped")
+def test_demo_detector_finds_views_in_a_hydrocephalic_brain(tmp_path: Path) -> None:
+    """Severe cases matter most: the demo-3 detector found nothing in a hydrocephalic brain
+    but one "AHV" (from the sagittal sweep, called coronal); demo-4 was fine-tuned on data rich
+    in dilated ventricles. Its AHV and TVV are still missed there (see the detector README)."""
+    phantom = pytest.importorskip("inference.phantom")
+    from inference.phantom.writer import write_video
+
+    case = phantom.render_case(13, n_frames=70, case_type="hydrocephalus")
+    videos = []
+    for orientation, sweep in case.sweeps.items():
+        videos.append(tmp_path / f"{orientation}.mp4")
+        write_video(videos[-1], sweep.frames, sweep.fps)
+    out = tmp_path / "out"
+    assert main(["extract", *map(str, videos), "--detector", str(DEMO), "--out", str(out), "--threads", "1"]) == 0
+    result = json.loads((out / "views.json").read_text())
+    assert {Path(v["video"]).stem: v["orientation"] for v in result["videos"]} == {"coronal": "coronal",
+                                                                                  "sagittal": "sagittal"}
+    found = {name for name, view in result["views"].items() if view["status"] == "found"}
+    assert found >= {"BV", "MSV", "RPSV", "LPSV"}, result["views"]
+    # measured: BV 3 frames off, MSV 0
+    for view in (View.BV, View.MSV):
+        ideal = case.sweeps["coronal" if view is View.BV else "sagittal"].ideal_frames[view]
+        assert abs(result["views"][view.value]["frame_index"] - ideal) <= 4, (view, ideal)
+
+
 def test_dota_labels_parse_and_refuse_bad_lines() -> None:
     from inference.ncls.detection.data import parse_dota_label
 
