@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from inference.ncls.detection.views import ORIENTATIONS
 from inference.ncls.diagnosis.pipeline import NclsPipeline
 from inference.ncls.files import file_sha256
 from inference.ncls.video import read_frames
@@ -37,9 +38,12 @@ def run_ncls_pipeline(model_dir: Path, videos: dict[str, Path]) -> CaseAIOutput:
     if key in _results:
         return _results[key]
     pipeline = _pipeline(str(model_dir))
-    ordered = [videos[o] for o in sorted(videos)]
+    declared = sorted(videos)
+    ordered = [videos[o] for o in declared]
     with tempfile.TemporaryDirectory() as scratch:
-        result = pipeline.run_videos(ordered, out_dir=Path(scratch), heatmaps=True)
+        # each sweep is analysed as the orientation the coordinator declared for it
+        result = pipeline.run_videos(ordered, out_dir=Path(scratch), heatmaps=True,
+                                     orientations=[o if o in ORIENTATIONS else None for o in declared])
         heatmaps = {view: _overlay(h.overlay_path) for view, h in result.heatmaps.items() if h.overlay_path}
     picked: dict[str, tuple[np.ndarray, int] | None] = {}
     missing: dict[str, str] = {}

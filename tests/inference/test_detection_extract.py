@@ -109,6 +109,19 @@ def test_demo_detector_finds_views_in_a_hydrocephalic_brain(tmp_path: Path) -> N
     for view in (View.BV, View.MSV):
         ideal = case.sweeps["coronal" if view is View.BV else "sagittal"].ideal_frames[view]
         assert abs(result["views"][view.value]["frame_index"] - ideal) <= 4, (view, ideal)
+    # a sweep is analysed as the orientation declared for it, never re-labelled: the coronal
+    # sweep declared sagittal gives no coronal view
+    from inference.ncls.detection.extract import extract
+    from inference.ncls.detection.predict import Detector, checkpoint_threshold
+
+    model, record = load_detector(DEMO)
+    summary = extract([tmp_path / "coronal.mp4"], Detector(model, threshold=checkpoint_threshold(record)), tmp_path / "declared",
+                      orientations=["sagittal"])
+    (vid,) = summary["videos"]
+    assert vid["declared_orientation"] == "sagittal" and vid["orientation"] == "sagittal"
+    assert all(summary["views"][v.value]["status"] == "missing" for v in CORONAL_VIEWS)
+    with pytest.raises(ValueError, match="orientation"):
+        extract(videos, Detector(model), tmp_path / "bad", orientations=["coronal"])
 
 
 def test_dota_labels_parse_and_refuse_bad_lines() -> None:

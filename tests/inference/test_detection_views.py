@@ -157,3 +157,27 @@ def test_view_rules_count_the_structures_the_views_are_annotated_with() -> None:
     groups = {View.AHV: COR1, View.TVV: COR2, View.BV: COR3, View.MSV: SAG1, View.RPSV: SAG2, View.LPSV: SAG2}
     for view, group in groups.items():
         assert {ANATOMY_CLASSES[c] for c in VIEW_WEIGHTS[group]} == VIEW_STRUCTURES[view], view
+
+
+def test_declared_orientation_overrides_the_vote_and_never_relabels() -> None:
+    # A sagittal sweep whose detections mostly look coronal (as a detector lost on an unusual
+    # brain produces): by vote it becomes "coronal" and yields a coronal view cut from it.
+    dets = sweep([(View.AHV, 5, 40, 20), (View.MSV, 50, 60, 55)], 80)
+    assert analyse_sweep(dets).orientation == "coronal"
+    declared = analyse_sweep(dets, orientation="sagittal")
+    assert declared.orientation == "sagittal" and set(declared.views) == {View.MSV, View.RPSV, View.LPSV}
+    assert declared.views[View.MSV].frame_index == 55
+    assert abs(declared.candidate_fraction - 11 / 80) < 1e-9
+    # declared coronal: only 0 % coronal candidates left after MSV-only frames -> dropped, with why
+    only_sag = sweep([(View.MSV, 30, 60, 45)], 80)
+    dropped = analyse_sweep(only_sag, orientation="coronal")
+    assert dropped.dropped_reason is not None
+    assert "declared coronal" in dropped.dropped_reason and "39% of its frames look sagittal" in dropped.dropped_reason
+    assert set(dropped.views) == {View.AHV, View.TVV, View.BV} and not any(r.found for r in dropped.views.values())
+    # a frame that is a candidate of both orientations counts as the declared one
+    both = [frame(i, ["cor_corpus_callosum", "sag_thalamus"], [0.9, 0.5]) for i in range(10)]
+    assert analyse_sweep(both).orientation == "coronal"
+    as_sag = analyse_sweep(both, orientation="sagittal")
+    assert {fv.group for fv in as_sag.frames} == {"SAG2"}
+    with pytest.raises(ValueError, match="orientation must be"):
+        analyse_sweep(dets, orientation="axial")

@@ -42,8 +42,8 @@ class VideoRun:
 
 
 def detect_video(path: Path, detector: Detector, *, batch_size: int = 16,
-                 sagittal_starts_right: bool = True) -> VideoRun:
-    """Decode, detect per frame (batched), and analyse one sweep."""
+                 sagittal_starts_right: bool = True, orientation: str | None = None) -> VideoRun:
+    """Decode, detect per frame (batched), and analyse one sweep (as ``orientation`` if declared)."""
     timings = {"decode_s": 0.0, "roi_s": 0.0, "detect_s": 0.0}
     detections: list[FrameDetections] = []
     roi: SectorROI | None = None
@@ -72,7 +72,7 @@ def detect_video(path: Path, detector: Detector, *, batch_size: int = 16,
             if frame is None:
                 break
     t0 = time.perf_counter()
-    analysis = analyse_sweep(detections, sagittal_starts_right=sagittal_starts_right)
+    analysis = analyse_sweep(detections, sagittal_starts_right=sagittal_starts_right, orientation=orientation)
     timings["views_s"] = time.perf_counter() - t0
     return VideoRun(Path(path), fps, detections, analysis, roi, timings)
 
@@ -91,16 +91,25 @@ def _view_record(run: VideoRun, result: ViewResult) -> dict[str, Any]:
 
 
 def extract(videos: Sequence[str | Path], detector: Detector, out_dir: str | Path, *, batch_size: int = 16,
-            sagittal_starts_right: bool = True, checkpoint: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Run stage 1 on a case's videos; write ``<VIEW>.png`` and ``views.json``; return the JSON."""
+            sagittal_starts_right: bool = True, checkpoint: dict[str, Any] | None = None,
+            orientations: Sequence[str | None] | None = None) -> dict[str, Any]:
+    """Run stage 1 on a case's videos; write ``<VIEW>.png`` and ``views.json``; return the JSON.
+
+    ``orientations``: per video, the orientation it was acquired in where known (None: decided
+    from its frames, as DESIGN.md says).
+    """
+    declared = list(orientations) if orientations is not None else [None] * len(videos)
+    if len(declared) != len(videos):
+        raise ValueError(f"{len(videos)} video(s) but {len(declared)} orientation(s)")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs: list[VideoRun] = []
     video_records: list[dict[str, Any]] = []
-    for path in videos:
+    for path, orientation in zip(videos, declared, strict=True):
         t_start = time.perf_counter()
         try:
-            run = detect_video(Path(path), detector, batch_size=batch_size, sagittal_starts_right=sagittal_starts_right)
+            run = detect_video(Path(path), detector, batch_size=batch_size, sagittal_starts_right=sagittal_starts_right,
+                               orientation=orientation)
         except video_io.VideoError as exc:
             video_records.append({"video": str(path), "error": exc.reason})
             continue
@@ -112,6 +121,7 @@ def extract(videos: Sequence[str | Path], detector: Detector, out_dir: str | Pat
             "frames": a.frame_count,
             "fps": run.fps,
             "orientation": a.orientation,
+            "declared_orientation": orientation,
             "candidate_fraction": round(a.candidate_fraction, 4),
             "dropped_reason": a.dropped_reason,
             "sweep_direction": a.sweep_direction,

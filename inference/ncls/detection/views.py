@@ -2,8 +2,8 @@
 
 Per frame: candidate views by rule, a score per view (weighted confidences of the view's
 structures, each counted up to a limit, minus 0.2 × the confidence of every detection
-that does not belong to the view). Per video: orientation by the larger number of
-candidate frames, dropped below 10 % candidates; DBSCAN over (frame index, score) per
+that does not belong to the view). Per video: orientation as declared at upload where
+known, else by the larger number of candidate frames; dropped below 10 % candidates; DBSCAN over (frame index, score) per
 view removes stray frames; coronal clusters are taken in anatomical order (AHV, TVV,
 BV or its reverse); the order of clusters gives the sweep direction and splits
 parasagittal frames into the two sides of the midline; the best frame of a view is the
@@ -22,6 +22,9 @@ from sklearn.cluster import DBSCAN
 
 from inference.ncls.detection.predict import FrameDetections
 from inference.ncls.labels import ANATOMY_CLASSES, CORONAL_VIEWS, SAGITTAL_VIEWS, View
+
+#: The two sweep orientations.
+ORIENTATIONS = ("coronal", "sagittal")
 
 CLS = {name: i for i, name in enumerate(ANATOMY_CLASSES)}
 
@@ -100,9 +103,9 @@ class FrameView:
     score: float
 
 
-def classify_frame(det: FrameDetections) -> FrameView:
-    """The best-scoring candidate group of a frame."""
-    groups = candidate_groups(det)
+def classify_frame(det: FrameDetections, allowed: Sequence[str] | None = None) -> FrameView:
+    """The best-scoring candidate group of a frame (among ``allowed`` groups, if given)."""
+    groups = [g for g in candidate_groups(det) if allowed is None or g in allowed]
     if not groups:
         return FrameView(det.frame_index, None, 0.0)
     scored = [(group_score(det, g), g) for g in groups]
@@ -195,13 +198,23 @@ def _main(clusters: list[Cluster]) -> Cluster | None:
     return max(clusters, key=lambda c: (c.weight, len(c.frames))) if clusters else None
 
 
-def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_right: bool = True) -> SweepAnalysis:
+def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_right: bool = True,
+                  orientation: str | None = None) -> SweepAnalysis:
     """Orientation, sweep direction and best frame per view of one video.
 
     ``sagittal_starts_right``: a sagittal sweep's anatomy is mirror-symmetric, so which side
     the probe starts on must be known from the acquisition protocol; by default the first
     parasagittal side in time is the right (RPSV).
+
+    ``orientation``: the orientation the sweep was acquired in, where it is known (a
+    coordinator declares it for every uploaded sweep). DESIGN.md decides by the larger
+    number of candidate frames; a detector that fails on an unusual brain can then take a
+    sagittal sweep for a coronal one and return "coronal" views cut from it. With the
+    declared orientation, only that orientation's views are looked for, and a sweep whose
+    frames do not look like it is dropped with the reason (not silently re-labelled).
     """
+    if orientation not in (None, *ORIENTATIONS):
+        raise ValueError(f"orientation must be one of {ORIENTATIONS} or None, got {orientation!r}")
     n = len(detections)
     frames = [classify_frame(d) for d in detections]
     n_cor = sum(fv.group in CORONAL_GROUPS for fv in frames)
@@ -210,17 +223,30 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
         reason = ("the video has no frames" if n == 0 else
                   "no frame shows any view's structures above the score threshold (orientation unknown)")
         return SweepAnalysis(n, None, 0.0, reason, None, {v: _missing(v, reason) for v in View}, frames)
-    if n_cor == n_sag:
+    declared = orientation
+    if declared is not None:
+        orientation = declared
+    elif n_cor == n_sag:
         sums = {o: sum(fv.score for fv in frames if fv.group in g) for o, g in
                 (("coronal", CORONAL_GROUPS), ("sagittal", SAGITTAL_GROUPS))}
         orientation = max(sums, key=lambda o: sums[o])
     else:
         orientation = "coronal" if n_cor > n_sag else "sagittal"
-    fraction = max(n_cor, n_sag) / n
+    if declared is not None:
+        # a frame may be a candidate of both orientations: score it only as the declared one
+        frames = [classify_frame(d, CORONAL_GROUPS if declared == "coronal" else SAGITTAL_GROUPS)
+                  for d in detections]
+    n_declared = sum(fv.group is not None for fv in frames) if declared is not None else None
+    fraction = (n_declared if n_declared is not None else n_cor if orientation == "coronal" else n_sag) / n
     views = CORONAL_VIEWS if orientation == "coronal" else SAGITTAL_VIEWS
     if fraction < MIN_CANDIDATE_FRACTION:
         reason = (f"video dropped: only {fraction:.0%} of its frames are {orientation} candidates "
                   f"(< {MIN_CANDIDATE_FRACTION:.0%})")
+        if declared is not None:
+            other, n_other = ("sagittal", n_sag) if declared == "coronal" else ("coronal", n_cor)
+            reason += f"; the sweep was declared {declared}"
+            if n_other:
+                reason += f", yet {n_other / n:.0%} of its frames look {other}"
         return SweepAnalysis(n, orientation, fraction, reason, None,
                              {v: _missing(v, reason) for v in views}, frames)
     eps, min_samples = DBSCAN_PARAMS[orientation]

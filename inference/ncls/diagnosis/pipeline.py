@@ -93,12 +93,13 @@ def load_detector(detector: Path, device: str = "cpu") -> tuple[Any, dict[str, A
 
 
 def extract_views(
-    videos: Sequence[Path], detector: Any, record: dict[str, Any], out_dir: Path
+    videos: Sequence[Path], detector: Any, record: dict[str, Any], out_dir: Path,
+    orientations: Sequence[str | None] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Stage 1: the chosen frame (sector crop, RGB) per found view, and stage 1's ``views.json``."""
     from inference.ncls.detection.extract import extract
 
-    summary = extract([Path(v) for v in videos], detector, out_dir, checkpoint=record)
+    summary = extract([Path(v) for v in videos], detector, out_dir, checkpoint=record, orientations=orientations)
     frames = {}
     for view, entry in summary["views"].items():
         if entry.get("status") == "found":
@@ -184,8 +185,13 @@ class NclsPipeline:
             (out_dir / RESULT_FILE).write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
         return result
 
-    def run_videos(self, videos: Sequence[Path | str], *, out_dir: Path | None = None, heatmaps: bool = True) -> CaseResult:
-        """The whole pipeline for one case's sweep videos (coronal and sagittal, any order)."""
+    def run_videos(self, videos: Sequence[Path | str], *, out_dir: Path | None = None, heatmaps: bool = True,
+                   orientations: Sequence[str | None] | None = None) -> CaseResult:
+        """The whole pipeline for one case's sweep videos (coronal and sagittal, any order).
+
+        ``orientations``: per video, its declared orientation where known (see
+        :func:`inference.ncls.detection.views.analyse_sweep`); None: decided from the frames.
+        """
         if not videos:
             raise ValueError("a case needs at least one sweep video")
         if self.detector is None:
@@ -193,7 +199,8 @@ class NclsPipeline:
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as scratch:
             views_dir = Path(out_dir) / "stage1" if out_dir is not None else Path(scratch)
-            frames, summary = extract_views([Path(v) for v in videos], self.detector, self.detector_record, views_dir)
+            frames, summary = extract_views([Path(v) for v in videos], self.detector, self.detector_record, views_dir,
+                                            orientations=orientations)
         if not frames:
             reasons = {v: e.get("reason") for v, e in summary.get("views", {}).items()}
             raise ValueError(f"stage 1 found no standard view in the videos: {reasons}")
