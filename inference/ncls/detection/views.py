@@ -3,11 +3,12 @@
 Per frame: candidate views by rule, a score per view (weighted confidences of the view's
 structures, each counted up to a limit, minus 0.2 × the confidence of every detection
 that does not belong to the view). Per video: orientation as declared at upload where
-known, else by the larger number of candidate frames; dropped below 10 % candidates; DBSCAN over (frame index, score) per
-view removes stray frames; coronal clusters are taken in anatomical order (AHV, TVV,
-BV or its reverse); the order of clusters gives the sweep direction and splits
-parasagittal frames into the two sides of the midline; the best frame of a view is the
-highest (Gaussian-weighted, for clusters of ≥ 6 frames) score of its main cluster.
+known, else by the larger number of candidate frames; dropped below 10 % candidates;
+DBSCAN over (frame index, score) per view removes stray frames; coronal clusters are
+taken in anatomical order (AHV, TVV, BV or its reverse); the order of clusters gives the
+sweep direction and splits parasagittal frames into the two sides of the midline; the
+best frame of a view is the highest (Gaussian-weighted, for clusters of ≥ 6 frames) score
+of its main cluster.
 Anything not found is reported missing with its reason; nothing is invented.
 """
 
@@ -224,20 +225,19 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
                   "no frame shows any view's structures above the score threshold (orientation unknown)")
         return SweepAnalysis(n, None, 0.0, reason, None, {v: _missing(v, reason) for v in View}, frames)
     declared = orientation
-    if declared is not None:
-        orientation = declared
-    elif n_cor == n_sag:
-        sums = {o: sum(fv.score for fv in frames if fv.group in g) for o, g in
-                (("coronal", CORONAL_GROUPS), ("sagittal", SAGITTAL_GROUPS))}
-        orientation = max(sums, key=lambda o: sums[o])
-    else:
-        orientation = "coronal" if n_cor > n_sag else "sagittal"
-    if declared is not None:
+    if orientation is not None:
         # a frame may be a candidate of both orientations: score it only as the declared one
-        frames = [classify_frame(d, CORONAL_GROUPS if declared == "coronal" else SAGITTAL_GROUPS)
+        frames = [classify_frame(d, CORONAL_GROUPS if orientation == "coronal" else SAGITTAL_GROUPS)
                   for d in detections]
-    n_declared = sum(fv.group is not None for fv in frames) if declared is not None else None
-    fraction = (n_declared if n_declared is not None else n_cor if orientation == "coronal" else n_sag) / n
+        fraction = sum(fv.group is not None for fv in frames) / n
+    else:
+        if n_cor == n_sag:
+            sums = {o: sum(fv.score for fv in frames if fv.group in g) for o, g in
+                    (("coronal", CORONAL_GROUPS), ("sagittal", SAGITTAL_GROUPS))}
+            orientation = max(sums, key=lambda o: sums[o])
+        else:
+            orientation = "coronal" if n_cor > n_sag else "sagittal"
+        fraction = max(n_cor, n_sag) / n
     views = CORONAL_VIEWS if orientation == "coronal" else SAGITTAL_VIEWS
     if fraction < MIN_CANDIDATE_FRACTION:
         reason = (f"video dropped: only {fraction:.0%} of its frames are {orientation} candidates "
