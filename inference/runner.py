@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.ncls.detection.views import ORIENTATIONS
 from inference.ncls.diagnosis.pipeline import NclsPipeline
 from inference.ncls.files import file_sha256
 from inference.ncls.video import read_frames
@@ -41,9 +40,9 @@ def run_ncls_pipeline(model_dir: Path, videos: dict[str, Path]) -> CaseAIOutput:
     declared = sorted(videos)
     ordered = [videos[o] for o in declared]
     with tempfile.TemporaryDirectory() as scratch:
-        # each sweep is analysed as the orientation the coordinator declared for it
+        # each sweep is analysed as the orientation declared at upload (blank: decided from its frames)
         result = pipeline.run_videos(ordered, out_dir=Path(scratch), heatmaps=True,
-                                     orientations=[o if o in ORIENTATIONS else None for o in declared])
+                                     orientations=[o or None for o in declared])
         heatmaps = {view: _overlay(h.overlay_path) for view, h in result.heatmaps.items() if h.overlay_path}
     picked: dict[str, tuple[np.ndarray, int] | None] = {}
     missing: dict[str, str] = {}

@@ -36,6 +36,8 @@ class View(StrEnum):
     LPSV = "LPSV"  # SAG2, left parasagittal
 
 
+#: The two sweep orientations.
+ORIENTATIONS: tuple[str, ...] = ("coronal", "sagittal")
 CORONAL_VIEWS: tuple[View, ...] = (View.AHV, View.TVV, View.BV)
 SAGITTAL_VIEWS: tuple[View, ...] = (View.MSV, View.RPSV, View.LPSV)
 

@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from inference.ncls.labels import ANATOMY_CLASSES, View
+from inference.ncls.labels import ANATOMY_CLASSES, ORIENTATIONS, View
 from inference.phantom.anatomy import VENTRICLE_LUMEN, BrainVolume, Tissue
 from inference.phantom.geometry import RotatedBox, SectorGeometry, box_from_points
 from inference.phantom.imaging import ImageFormer
 from inference.phantom.styles import MachineStyle
 
-ORIENTATIONS: tuple[str, ...] = ("coronal", "sagittal")
 #: Half-width (degrees) of the tilt window in which a frame counts as a standard view.
 VIEW_TOLERANCE_DEG: dict[View, float] = {
     View.AHV: 5.0, View.TVV: 4.5, View.BV: 5.5, View.MSV: 4.0, View.RPSV: 5.0, View.LPSV: 5.0,

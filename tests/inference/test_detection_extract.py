@@ -115,13 +115,13 @@ def test_demo_detector_finds_views_in_a_hydrocephalic_brain(tmp_path: Path) -> N
     from inference.ncls.detection.predict import Detector, checkpoint_threshold
 
     model, record = load_detector(DEMO)
-    summary = extract([tmp_path / "coronal.mp4"], Detector(model, threshold=checkpoint_threshold(record)), tmp_path / "declared",
-                      orientations=["sagittal"])
+    detector = Detector(model, threshold=checkpoint_threshold(record))
+    summary = extract([tmp_path / "coronal.mp4"], detector, tmp_path / "declared", orientations=["sagittal"])
     (vid,) = summary["videos"]
     assert vid["declared_orientation"] == "sagittal" and vid["orientation"] == "sagittal"
     assert all(summary["views"][v.value]["status"] == "missing" for v in CORONAL_VIEWS)
     with pytest.raises(ValueError, match="orientation"):
-        extract(videos, Detector(model), tmp_path / "bad", orientations=["coronal"])
+        extract(videos, detector, tmp_path / "bad", orientations=["coronal"])
 
 
 def test_dota_labels_parse_and_refuse_bad_lines() -> None:

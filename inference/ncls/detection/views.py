@@ -22,10 +22,7 @@ import numpy as np
 from sklearn.cluster import DBSCAN
 
 from inference.ncls.detection.predict import FrameDetections
-from inference.ncls.labels import ANATOMY_CLASSES, CORONAL_VIEWS, SAGITTAL_VIEWS, View
-
-#: The two sweep orientations.
-ORIENTATIONS = ("coronal", "sagittal")
+from inference.ncls.labels import ANATOMY_CLASSES, CORONAL_VIEWS, ORIENTATIONS, SAGITTAL_VIEWS, View
 
 CLS = {name: i for i, name in enumerate(ANATOMY_CLASSES)}
 
