@@ -11,6 +11,7 @@ import sys
 
 from inference.ncls.detection import cli as detection_cli
 from inference.ncls.diagnosis import cli as diagnosis_cli
+from inference.ncls.published import cli as published_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     detection_cli.add_commands(commands)
     diagnosis_cli.add_commands(commands)
+    published_cli.add_commands(commands)
     return parser
 
 
