@@ -4,14 +4,36 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install system-deps demo test lint clean
+## Every Python dependency is pinned in requirements.lock (made by uv from pyproject.toml's
+## ranges, dev and onnx extras included). Refresh it with `make lock`; `make lock-check`
+## (run by CI) fails when the lock and pyproject.toml disagree.
+LOCK := requirements.lock
+LOCK_ARGS := pyproject.toml --extra dev --extra onnx --python-version 3.11 \
+	--python-platform x86_64-unknown-linux-gnu --no-emit-package fontanelle \
+	--custom-compile-command "make lock" --quiet
+
+.PHONY: install system-deps demo test lint lock lock-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 install: $(BIN)/python system-deps
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
+
+## Re-resolve the newest releases that pyproject.toml allows and pin them.
+lock: $(BIN)/python
+	$(BIN)/pip install --quiet "$$(grep -E '^uv==' $(LOCK) || echo uv)"
+	$(BIN)/uv pip compile $(LOCK_ARGS) --upgrade -o $(LOCK)
+
+## Fails when requirements.lock no longer satisfies pyproject.toml (a dependency added,
+## removed or re-ranged without `make lock`): re-resolving keeps every pin that still fits.
+lock-check: install
+	@tmp=$$(mktemp) && cp $(LOCK) $$tmp && $(BIN)/uv pip compile $(LOCK_ARGS) -o $$tmp \
+	  && diff -u $(LOCK) $$tmp && rm -f $$tmp && echo "$(LOCK) agrees with pyproject.toml" \
+	  || { echo "$(LOCK) disagrees with pyproject.toml: run make lock and commit it"; exit 1; }
 
 ## Headless Chromium for the browser tests (Debian packages; needs root, skipped otherwise).
 system-deps:
@@ -32,7 +54,7 @@ test: install
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not celery_worker"
 	$(BIN)/python -m pytest -m celery_worker
 
-lint: install
+lint: install lock-check
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run
