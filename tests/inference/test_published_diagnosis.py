@@ -24,6 +24,7 @@ from inference.ncls.files import file_sha256
 from inference.ncls.published.checkpoints import (
     CheckpointError,
     detector_state,
+    load_detector,
     load_diagnosis,
 )
 from inference.ncls.published.diagnosis import (
@@ -354,6 +355,11 @@ def test_import_published_round_trip(
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["published.json", "detector.safetensors"] + [f"fold_{k}.safetensors" for k in range(1, 6)]
     )
+
+    direct = load_detector(detection)
+    assert not direct.training
+    assert all(torch.equal(v, detector[k]) for k, v in direct.state_dict().items())
+    del direct
 
     models = load_published_model_dir(out)
     assert len(models.folds) == 5 and models.detector is not None
