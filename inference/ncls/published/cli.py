@@ -3,7 +3,7 @@
 Registered by ``inference/ncls/__main__.py``. A refused input (a file that is not a
 checkpoint, damaged, would run code, or holds other weights; an occupied ``--out``) is a
 user's problem, not a bug, so it ends with one line on stderr and exit status 2 — the
-argparse convention for bad usage — instead of a traceback.
+argparse convention for bad usage — instead of a traceback; so does an I/O failure.
 """
 
 from __future__ import annotations
@@ -56,34 +56,20 @@ def _import_published(args: argparse.Namespace) -> int:
     from .checkpoints import CheckpointError
     from .model_dir import ModelDirError, import_published
 
-    command = shlex.join(
-        [
-            "python",
-            "-m",
-            "inference.ncls",
-            "import-published",
-            "--detection",
-            str(args.detection),
-            "--diagnosis",
-            str(args.diagnosis),
-            "--out",
-            str(args.out),
-        ]
-    )
+    words = ["python", "-m", "inference.ncls", "import-published"]
+    for option in ("detection", "diagnosis", "out"):
+        words += [f"--{option}", str(getattr(args, option))]
     try:
-        record_path = import_published(args.detection, args.diagnosis, args.out, command=command)
+        record_path = import_published(
+            args.detection, args.diagnosis, args.out, command=shlex.join(words)
+        )
     except (CheckpointError, ModelDirError) as error:
         print(f"import-published: refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
+    except OSError as error:  # unreadable source, unwritable --out, full disk: say so plainly
+        print(f"import-published: failed: {error}", file=sys.stderr)
+        return EXIT_REFUSED
     record = json.loads(record_path.read_text(encoding="utf-8"))
-    print(
-        json.dumps(
-            {
-                "model_dir": str(args.out),
-                "version": record["version"],
-                "profile": record["profile"],
-            },
-            indent=2,
-        )
-    )
+    summary = {"model_dir": str(args.out), "version": record["version"], "profile": "published"}
+    print(json.dumps(summary, indent=2))
     return 0
