@@ -104,9 +104,7 @@ def detector_input(frame_bgr: np.ndarray) -> torch.Tensor:
     if frame_bgr.shape[0] == 0 or frame_bgr.shape[1] == 0:
         raise ValueError(f"frame is empty: {frame_bgr.shape}")
     rgb = np.ascontiguousarray(frame_bgr[:, :, ::-1])
-    resized = Image.fromarray(rgb).resize(
-        (INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR
-    )
+    resized = Image.fromarray(rgb).resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
     pixels = torch.from_numpy(np.asarray(resized).copy())
     return pixels.permute(2, 0, 1).to(torch.float32).div(255)
 

@@ -129,9 +129,7 @@ def _proj(c_in: int, dim: int) -> nn.Sequential:
 class HybridEncoder(nn.Module):
     """Backbone maps (strides 8/16/32) → three 256-channel maps at the same strides."""
 
-    def __init__(
-        self, in_channels: tuple[int, ...] = (512, 1024, 2048), dim: int = 256
-    ) -> None:
+    def __init__(self, in_channels: tuple[int, ...] = (512, 1024, 2048), dim: int = 256) -> None:
         super().__init__()
         self.dim = dim
         levels = len(in_channels)

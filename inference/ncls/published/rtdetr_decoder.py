@@ -18,6 +18,7 @@ fix the arithmetic. Points worth knowing:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import OrderedDict
 
@@ -40,7 +41,7 @@ class MLP(nn.Module):
     def __init__(self, d_in: int, d_hidden: int, d_out: int, depth: int) -> None:
         super().__init__()
         dims = [d_in] + [d_hidden] * (depth - 1) + [d_out]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:], strict=True))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         last = len(self.layers) - 1
@@ -56,9 +57,7 @@ class DeformableCrossAttention(nn.Module):
 
     num_points_scale: torch.Tensor
 
-    def __init__(
-        self, dim: int = 256, heads: int = 8, points: tuple[int, ...] = (4, 4, 4)
-    ) -> None:
+    def __init__(self, dim: int = 256, heads: int = 8, points: tuple[int, ...] = (4, 4, 4)) -> None:
         super().__init__()
         self.heads = heads
         self.head_dim = dim // heads
@@ -204,7 +203,9 @@ class RTDETRv2Decoder(nn.Module):
         )
         self.enc_score_head = nn.Linear(dim, num_classes)
         self.enc_bbox_head = MLP(dim, dim, 5, 3)
-        self.dec_score_head = nn.ModuleList([nn.Linear(dim, num_classes) for _ in range(num_layers)])
+        self.dec_score_head = nn.ModuleList(
+            [nn.Linear(dim, num_classes) for _ in range(num_layers)]
+        )
         self.dec_bbox_head = nn.ModuleList([MLP(dim, dim, 5, 3) for _ in range(num_layers)])
         anchors, valid = generate_anchors(image_size)
         self.register_buffer("anchors", anchors)
