@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -327,12 +328,19 @@ class PrepareApi(APIView):
 
 
 class AllocationCreateSerializer(serializers.Serializer):
-    """Parameters of the randomization."""
+    """Parameters of the randomization; the seed is drawn by the server and cannot be given."""
 
-    seed = serializers.IntegerField(min_value=0, max_value=2**62)
     stratify_by = serializers.ChoiceField(choices=["none", "probe_type", "ga_group", "manufacturer"],
                                           default="none")
     block_sizes = serializers.ListField(child=serializers.IntegerField(min_value=2), default=[2, 4, 6])
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Refused rather than ignored: a client that sends one must not believe it was used.
+        if "seed" in self.initial_data:
+            raise serializers.ValidationError(
+                {"seed": _("The seed is drawn by the server from a secure random source; it cannot be chosen.")}
+            )
+        return attrs
 
 
 class AllocationApi(APIView):
@@ -353,7 +361,8 @@ class AllocationApi(APIView):
                                 "commitment": study.allocation_commitment or None, "disclosure": None}
         if allocation is not None and study.status == StudyStatus.UNBLINDED:
             disclosure = allocation_disclose(study=study)
-            body["disclosure"] = {"document": disclosure.document, "hash_matches": disclosure.hash_matches,
+            body["disclosure"] = {"document": disclosure.document, "seed": disclosure.seed,
+                                  "nonce": disclosure.nonce, "hash_matches": disclosure.hash_matches,
                                   "reproducible": disclosure.reproducible, "verified": disclosure.verified}
         return Response(body)
 
@@ -368,7 +377,7 @@ class AllocationApi(APIView):
         data = payload.validated_data
         try:
             allocation = allocation_generate(actor=request.user, study=study, juniors=juniors, seniors=seniors,
-                                             seed=data["seed"], stratify_by=data["stratify_by"],
+                                             stratify_by=data["stratify_by"],
                                              block_sizes=tuple(data["block_sizes"]))
         except ValidationError as exc:
             return _invalid(exc)

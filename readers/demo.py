@@ -165,8 +165,7 @@ def build_source_trial_demo(*, data_dir: Path | None = None) -> SourceTrialDemo:
             raise RuntimeError(f"demo import of {manifest} failed: {report.problems[:3]}")
     _ai_material(study, {m.parent.name: m.parent for m in manifests})
     juniors, seniors = study_juniors_seniors(study)
-    allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=SEED,
-                        stratify_by="probe_type")
+    allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, stratify_by="probe_type")
     with tempfile.TemporaryDirectory() as scratch:
         manifest = _junior_manifest(study, manifests, juniors, Path(scratch))
         imported = material_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)

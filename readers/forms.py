@@ -213,9 +213,8 @@ class QualitativeForm(forms.Form):
 
 
 class AllocationForm(forms.Form):
-    """Randomize juniors into groups and allocate each senior's cases."""
+    """Randomize juniors into groups and allocate each senior's cases (the seed is drawn by the server)."""
 
-    seed = forms.IntegerField(label=_("Seed"), min_value=0, max_value=2**62)
     stratify_by = forms.ChoiceField(label=_("Stratify by (besides the dataset)"), choices=[
         ("none", _("Nothing else")), ("probe_type", _("Probe type")), ("ga_group", _("Gestational age group")),
         ("manufacturer", _("Manufacturer")),

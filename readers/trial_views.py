@@ -137,7 +137,7 @@ def source_trial(request: HttpRequest, study_id: Any) -> HttpResponse:
         if form.is_valid():
             try:
                 allocation_generate(actor=request.user, study=study, juniors=juniors, seniors=seniors,
-                                    seed=form.cleaned_data["seed"], stratify_by=form.cleaned_data["stratify_by"],
+                                    stratify_by=form.cleaned_data["stratify_by"],
                                     block_sizes=form.cleaned_data["block_sizes"])
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))

@@ -4,14 +4,20 @@
 - For each (senior, case), the material's source (AI or a junior of the senior's group)
   is allocated by permuted blocks of random size, stratified by dataset and one chosen
   case variable; seeded and reproducible.
-- The allocation list, its seed and parameters are committed to by SHA-256 when the
-  study opens; after unblinding anyone can recompute the hash (:func:`verify_commitment`).
+- The seed is drawn from a secure random source (:func:`new_seed`), never typed by a
+  person, so nobody can compute the allocation before it is disclosed.
+- The allocation list, its seed, parameters and a secret nonce (:func:`new_nonce`) are
+  committed to by SHA-256 when the study opens. The nonce keeps the commitment from being
+  brute-forced by someone who knows the case ids (the allocation space is small). After
+  unblinding anyone can recompute the hash (:func:`verify_commitment`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+import secrets
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -21,6 +27,20 @@ import numpy as np
 AI = "ai"
 JUNIOR = "junior"
 ALGORITHM = "permuted-blocks-v1"
+#: Bits of the seed (fits a signed 64-bit database column) and bytes of the nonce.
+SEED_BITS = 62
+NONCE_BYTES = 32
+_NONCE = re.compile(rf"[0-9a-f]{{{2 * NONCE_BYTES}}}")
+
+
+def new_seed() -> int:
+    """A seed from the operating system's secure random source."""
+    return secrets.randbits(SEED_BITS)
+
+
+def new_nonce() -> str:
+    """A secret nonce (hex) that salts the committed document."""
+    return secrets.token_hex(NONCE_BYTES)
 
 
 @dataclass(frozen=True)
@@ -117,11 +137,19 @@ def allocate(
 
 
 def canonical_document(
-    entries: Sequence[AllocationEntry], groups: dict[str, list[str]], parameters: AllocationParameters
+    entries: Sequence[AllocationEntry],
+    groups: dict[str, list[str]],
+    parameters: AllocationParameters,
+    *,
+    nonce: str,
 ) -> str:
-    """The exact text committed to: parameters, groups and the sorted allocation list."""
+    """The exact text committed to: parameters, groups, the sorted allocation list and the nonce."""
+    if not _NONCE.fullmatch(nonce):
+        # The value is secret: name its length, never the value.
+        raise ValueError(f"the nonce must be {2 * NONCE_BYTES} lowercase hex digits, got {len(nonce)} characters")
     document = {
         "algorithm": ALGORITHM,
+        "nonce": nonce,
         "parameters": {**asdict(parameters), "block_sizes": list(parameters.block_sizes)},
         "groups": {s: sorted(g) for s, g in sorted(groups.items())},
         "allocation": [
@@ -132,10 +160,14 @@ def canonical_document(
 
 
 def commitment(
-    entries: Sequence[AllocationEntry], groups: dict[str, list[str]], parameters: AllocationParameters
+    entries: Sequence[AllocationEntry],
+    groups: dict[str, list[str]],
+    parameters: AllocationParameters,
+    *,
+    nonce: str,
 ) -> str:
     """SHA-256 of the canonical document."""
-    return hashlib.sha256(canonical_document(entries, groups, parameters).encode()).hexdigest()
+    return hashlib.sha256(canonical_document(entries, groups, parameters, nonce=nonce).encode()).hexdigest()
 
 
 def verify_commitment(document: str, expected: str) -> bool:

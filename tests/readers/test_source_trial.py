@@ -43,8 +43,7 @@ PICKS = {"AHV": 2, "TVV": 4, "BV": 6, "MSV": 1, "RPSV": None, "LPSV": 5}
 
 def opened(setup, seed: int = 11):
     """Allocate, create the sessions of the design and open the study."""
-    allocation_generate(actor=setup.coordinator, study=setup.study, juniors=setup.juniors, seniors=setup.seniors,
-                        seed=seed)
+    allocation_generate(actor=setup.coordinator, study=setup.study, juniors=setup.juniors, seniors=setup.seniors)
     services.session_create_for_design(actor=setup.coordinator, study=setup.study, seed=seed)
     return study_transition(actor=setup.coordinator, study=setup.study, to="open")
 
@@ -185,6 +184,7 @@ def test_guess_is_locked_before_the_diagnosis():
     assert smuggled.status_code == 400
     page = client.get(reverse("readers:case", kwargs={"token": assignment.token})).content.decode()
     assert 'id="answer-form"' in page and 'id="locked-guess"' in page and "changes_initial" in page
+    assignment.refresh_from_db()  # a junior-sourced material is attached when served
     initial = assignment.material_set.initial_severe
     done = client.post(read_url, {"severe": not initial, "confidence": 50, "client_event_id": str(uuid.uuid4()),
                                   "extra": {"changes_initial": True}}, content_type="application/json")
@@ -316,7 +316,7 @@ def test_blinding_audit_page_shows_only_the_aggregate():
     # Allocating changes nothing: the audit compares both sources of the same cases
     # (the allocated arms hold different cases, which would pass for source cues).
     allocation_generate(actor=setup.coordinator, study=setup.study, juniors=setup.juniors,
-                        seniors=setup.seniors, seed=3)
+                        seniors=setup.seniors)
     again = client.get(reverse("readers:api-blinding-audit", kwargs={"study_id": setup.study.pk})).json()
     assert again["materials"] == 10 and again["result"] is not None
     other = Client()

@@ -42,7 +42,6 @@ def test_prepare_allocate_review_unblind_verify(page_for, live_server):
     # The coordinator randomizes in draft.
     coordinator = page_for(setup.coordinator)
     coordinator.goto(trial_url)
-    coordinator.fill("input[name=seed]", "42")
     with coordinator.expect_navigation():
         coordinator.click("#allocation-form button[type=submit]")
     assert coordinator.locator("#allocation-made").is_visible()

@@ -84,7 +84,8 @@ def _forbidden(setup) -> list[str]:
     for rendition in Rendition.objects.filter(case__study=setup.study, material_set__isnull=False):
         forbidden += [str(rendition.pk), rendition.pk.hex]
     allocation = AllocationList.objects.get(study=setup.study)
-    forbidden += [str(allocation.pk), allocation.document[:60]]
+    forbidden += [str(allocation.pk), allocation.document[:60], str(allocation.seed),
+                  json.loads(allocation.document)["nonce"]]
     return forbidden
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 
 import pytest
@@ -78,16 +80,52 @@ def test_commitment_verifies_the_disclosed_list_and_detects_any_change():
     groups = randomize_groups(JUNIORS, SENIORS, seed=5)
     parameters = AllocationParameters(seed=5)
     entries = allocate(_cases(30), groups, parameters)
-    digest = commitment(entries, groups, parameters)
-    document = canonical_document(entries, groups, parameters)
+    nonce = "0f" * 32
+    digest = commitment(entries, groups, parameters, nonce=nonce)
+    document = canonical_document(entries, groups, parameters, nonce=nonce)
     assert verify_commitment(document, digest)
     flipped = list(entries)
     first = flipped[0]
     flipped[0] = type(first)(first.senior, first.case_id, "ai" if first.source == "junior" else "junior", "", first.stratum, first.block)
-    assert not verify_commitment(canonical_document(flipped, groups, parameters), digest)
-    assert commitment(entries, groups, AllocationParameters(seed=6)) != digest
+    assert not verify_commitment(canonical_document(flipped, groups, parameters, nonce=nonce), digest)
+    assert commitment(entries, groups, AllocationParameters(seed=6), nonce=nonce) != digest
 
 
 def test_odd_block_sizes_are_refused():
     with pytest.raises(ValueError, match="even"):
         AllocationParameters(seed=1, block_sizes=(3,))
+
+
+def test_seed_and_nonce_come_from_a_secure_random_source():
+    from trials.allocation import new_nonce, new_seed
+
+    seeds = {new_seed() for _ in range(20)}
+    nonces = {new_nonce() for _ in range(20)}
+    assert len(seeds) == 20 and all(0 <= s < 2**62 for s in seeds)
+    assert len(nonces) == 20 and all(len(n) == 64 and int(n, 16) >= 0 for n in nonces)
+
+
+def test_the_commitment_cannot_be_recomputed_without_the_secret_nonce():
+    """Knowing the cases, the groups and even the seed does not give the commitment."""
+    groups = randomize_groups(JUNIORS, SENIORS, seed=5)
+    parameters = AllocationParameters(seed=5)
+    entries = allocate(_cases(30), groups, parameters)
+    nonce = "ab" * 32
+    document = canonical_document(entries, groups, parameters, nonce=nonce)
+    digest = commitment(entries, groups, parameters, nonce=nonce)
+    assert verify_commitment(document, digest)
+    assert json.loads(document)["nonce"] == nonce
+    unsalted = json.loads(document)
+    del unsalted["nonce"]
+    guess = hashlib.sha256(json.dumps(unsalted, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    assert guess != digest
+    assert commitment(entries, groups, parameters, nonce="cd" * 32) != digest
+
+
+@pytest.mark.parametrize("nonce", ["", "ab" * 8, "zz" * 32])
+def test_a_short_or_malformed_nonce_is_refused(nonce):
+    groups = randomize_groups(JUNIORS, SENIORS, seed=5)
+    parameters = AllocationParameters(seed=5)
+    entries = allocate(_cases(4), groups, parameters)
+    with pytest.raises(ValueError, match="nonce"):
+        canonical_document(entries, groups, parameters, nonce=nonce)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -26,12 +28,13 @@ def test_randomize_commit_unblind_and_verify_through_the_pages():
     coordinator.force_login(setup.coordinator)
     body = coordinator.get(page).content.decode()
     assert 'id="allocation-form"' in body and "2 junior readers" in body
-    assert coordinator.post(page, {"seed": "7", "stratify_by": "none", "block_sizes": "3"}).status_code == 400
-    assert coordinator.post(page, {"seed": "7", "stratify_by": "none", "block_sizes": "2,4"}).status_code == 302
+    assert 'name="seed"' not in body  # drawn by the server, never typed
+    assert coordinator.post(page, {"stratify_by": "none", "block_sizes": "3"}).status_code == 400
+    assert coordinator.post(page, {"stratify_by": "none", "block_sizes": "2,4"}).status_code == 302
     allocation = AllocationList.objects.get(study=study)
     assert Allocation.objects.filter(allocation_list=allocation).count() == 4
     # A second allocation is refused: the list cannot change.
-    again = coordinator.post(api, {"seed": 8}, content_type="application/json")
+    again = coordinator.post(api, {}, content_type="application/json")
     assert again.status_code == 400
     state = coordinator.get(api).json()
     assert state == {"status": "draft", "generated": True, "commitment": None, "disclosure": None}
@@ -73,6 +76,9 @@ def test_randomize_commit_unblind_and_verify_through_the_pages():
     assert "Verified ✓" in body and allocation.commitment in body and 'id="allocation-document"' in body
     disclosure = coordinator.get(api).json()["disclosure"]
     assert disclosure["verified"] and disclosure["document"] == allocation.document
+    # Seed and nonce are disclosed with the document, only now.
+    assert disclosure["seed"] == allocation.seed and disclosure["nonce"] == json.loads(allocation.document)["nonce"]
+    assert disclosure["nonce"] in body
 
 
 def test_tampered_allocation_does_not_verify():
@@ -80,7 +86,7 @@ def test_tampered_allocation_does_not_verify():
     client = Client()
     client.force_login(setup.coordinator)
     api = reverse("readers:api-allocation", kwargs={"study_id": setup.study.pk})
-    assert client.post(api, {"seed": 3, "block_sizes": [2]}, content_type="application/json").status_code == 201
+    assert client.post(api, {"block_sizes": [2]}, content_type="application/json").status_code == 201
     transition = reverse("trials:study-transition", kwargs={"study_id": setup.study.pk})
     client.post(transition, {"to": "open", "confirm": "on"})
     client.post(transition, {"to": "locked", "confirm": "on"})
@@ -89,3 +95,25 @@ def test_tampered_allocation_does_not_verify():
     AllocationList.objects.filter(pk=allocation.pk).update(document=allocation.document.replace('"ai"', '"AI"', 1))
     body = client.get(reverse("readers:source-trial", kwargs={"study_id": setup.study.pk})).content.decode()
     assert "Not verified ✗" in body
+
+
+def test_a_typed_seed_is_refused_by_the_api_and_ignored_by_the_page():
+    """The coordinator can neither choose the seed nor learn it before unblinding."""
+    setup = source_trial_study(prefix="seed", n_cases=2, n_juniors=1, n_seniors=1, ai=False)
+    client = Client()
+    client.force_login(setup.coordinator)
+    api = reverse("readers:api-allocation", kwargs={"study_id": setup.study.pk})
+    refused = client.post(api, {"seed": 3, "block_sizes": [2]}, content_type="application/json")
+    assert refused.status_code == 400 and "seed" in refused.json()
+    assert not AllocationList.objects.filter(study=setup.study).exists()
+    page = reverse("readers:source-trial", kwargs={"study_id": setup.study.pk})
+    assert client.post(page, {"seed": "3", "stratify_by": "none", "block_sizes": "2"}).status_code == 302
+    allocation = AllocationList.objects.get(study=setup.study)
+    assert allocation.seed != 3
+    nonce = json.loads(allocation.document)["nonce"]
+    transition = reverse("trials:study-transition", kwargs={"study_id": setup.study.pk})
+    client.post(transition, {"to": "open", "confirm": "on"})
+    for _ in range(2):
+        body = client.get(page).content.decode() + client.get(api).content.decode()
+        assert str(allocation.seed) not in body and nonce not in body
+        client.post(transition, {"to": "locked", "confirm": "on"})

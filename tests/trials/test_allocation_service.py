@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
@@ -27,7 +30,7 @@ def trial(django_user_model):
 def test_generate_open_lock_unblind_verify(trial):
     coordinator, study, juniors, seniors = trial
     allocation_list = allocation_generate(
-        actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=42, stratify_by="probe_type"
+        actor=coordinator, study=study, juniors=juniors, seniors=seniors, stratify_by="probe_type"
     )
     assert Allocation.objects.filter(allocation_list=allocation_list).count() == 20 * 2
     study = services.study_transition(actor=coordinator, study=study, to="open")
@@ -47,7 +50,7 @@ def test_generate_open_lock_unblind_verify(trial):
 
 def test_a_changed_allocation_fails_verification(trial):
     coordinator, study, juniors, seniors = trial
-    allocation_list = allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=1)
+    allocation_list = allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors)
     for to in ("open", "locked"):
         study = services.study_transition(actor=coordinator, study=study, to=to)
     study = services.study_transition(actor=coordinator, study=study, to="unblinded", reason="analysis")
@@ -59,12 +62,48 @@ def test_a_changed_allocation_fails_verification(trial):
 
 def test_allocation_is_made_once_and_only_in_draft(trial):
     coordinator, study, juniors, seniors = trial
-    allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=1)
+    allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors)
     with pytest.raises(ValidationError, match="cannot change"):
-        allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=2)
+        allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors)
 
 
 def test_opening_without_allocation_is_refused(trial):
     coordinator, study, _, _ = trial
     with pytest.raises(ValidationError, match="Generate the allocation"):
         services.study_transition(actor=coordinator, study=study, to="open")
+
+
+def test_the_seed_is_drawn_by_the_server_and_cannot_be_chosen(trial, django_user_model):
+    """The coordinator cannot type a seed, so he cannot compute the allocation beforehand."""
+    coordinator, study, juniors, seniors = trial
+    with pytest.raises(TypeError):
+        allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=42)
+    first = allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors)
+    twin = services.study_create(actor=coordinator, title="Twin", design=StudyDesign.SOURCE_BLINDED)
+    dataset = services.dataset_create(actor=coordinator, study=twin, name="Internal", kind="internal")
+    for case in study.cases.order_by("code"):
+        services.case_create(actor=coordinator, dataset=dataset, code=case.code, conditions=["normal"],
+                             probe_type=case.probe_type)
+    second = allocation_generate(actor=coordinator, study=twin, juniors=juniors, seniors=seniors)
+    assert first.seed != second.seed
+    content = json.loads(first.document)
+    assert content["parameters"]["seed"] == first.seed
+    assert len(content["nonce"]) == 64 and content["nonce"] != json.loads(second.document)["nonce"]
+
+
+def test_the_commitment_is_salted_with_a_secret_nonce(trial):
+    """Knowing the case ids (and even the seed) does not let anyone recompute the commitment."""
+    coordinator, study, juniors, seniors = trial
+    allocation_list = allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors)
+    assert hashlib.sha256(allocation_list.document.encode()).hexdigest() == allocation_list.commitment
+    content = json.loads(allocation_list.document)
+    nonce = content.pop("nonce")
+    unsalted = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    assert hashlib.sha256(unsalted.encode()).hexdigest() != allocation_list.commitment
+    # Neither the seed nor the nonce is in the audit trail before unblinding.
+    for event in AuditEvent.objects.filter(study_id=study.pk):
+        text = json.dumps([event.before, event.after, event.reason])
+        assert nonce not in text and str(allocation_list.seed) not in text
+    study = services.study_transition(actor=coordinator, study=study, to="open")
+    for event in AuditEvent.objects.filter(study_id=study.pk):
+        assert nonce not in json.dumps([event.before, event.after, event.reason])

@@ -41,14 +41,16 @@ def allocation_generate(
     study: Study,
     juniors: Sequence[Any],
     seniors: Sequence[Any],
-    seed: int,
     stratify_by: str = "none",
     block_sizes: tuple[int, ...] = (2, 4, 6),
 ) -> AllocationList:
     """Randomize juniors into groups and allocate every (senior, case) to a source.
 
     Only for a source-blinded study still in draft; an allocation, once made, cannot be
-    changed (a second call is refused). The audit trail records only the commitment.
+    changed (a second call is refused). The seed and the commitment's nonce are drawn here
+    from a secure random source (nobody chooses them, so nobody can compute the allocation)
+    and stay in the concealed document until unblinding. The audit trail records only the
+    commitment.
     """
     study = Study.objects.select_for_update().get(pk=study.pk)
     if study.design != StudyDesign.SOURCE_BLINDED:
@@ -63,6 +65,7 @@ def allocation_generate(
     if not cases:
         raise ValidationError(_("The study has no cases to allocate."))
     users = {str(u.pk): u for u in [*juniors, *seniors]}
+    seed, nonce = algorithm.new_seed(), algorithm.new_nonce()
     try:
         parameters = algorithm.AllocationParameters(seed=seed, block_sizes=tuple(block_sizes), stratify_by=stratify_by)
         groups = algorithm.randomize_groups([str(j.pk) for j in juniors], [str(s.pk) for s in seniors], seed=seed)
@@ -77,8 +80,8 @@ def allocation_generate(
         seed=seed,
         parameters={"block_sizes": list(block_sizes), "stratify_by": stratify_by},
         groups=groups,
-        document=algorithm.canonical_document(entries, groups, parameters),
-        commitment=algorithm.commitment(entries, groups, parameters),
+        document=algorithm.canonical_document(entries, groups, parameters, nonce=nonce),
+        commitment=algorithm.commitment(entries, groups, parameters, nonce=nonce),
     )
     Allocation.objects.bulk_create(
         Allocation(
@@ -122,6 +125,8 @@ class AllocationDisclosure:
 
     document: str
     commitment: str
+    seed: int
+    nonce: str
     hash_matches: bool
     reproducible: bool
 
@@ -131,7 +136,7 @@ class AllocationDisclosure:
 
 
 def allocation_disclose(*, study: Study) -> AllocationDisclosure:
-    """After unblinding only: the allocation document, its hash check and its recomputation."""
+    """After unblinding only: the document with its seed and nonce, its hash check, its recomputation."""
     if study.status != StudyStatus.UNBLINDED:
         raise PermissionDenied(_("The allocation stays concealed until the study is unblinded."))
     allocation_list = AllocationList.objects.get(study=study)
@@ -147,12 +152,18 @@ def allocation_disclose(*, study: Study) -> AllocationDisclosure:
         algorithm.CaseStratum(pk, str(c.dataset_id), STRATIFY_CHOICES[parameters.stratify_by](c))
         for pk, c in cases.items()
     ]
-    recomputed = algorithm.canonical_document(
-        algorithm.allocate(strata, content["groups"], parameters), content["groups"], parameters
-    )
+    nonce = str(content.get("nonce", ""))
+    try:
+        recomputed = algorithm.canonical_document(
+            algorithm.allocate(strata, content["groups"], parameters), content["groups"], parameters, nonce=nonce
+        )
+    except ValueError:  # a document altered so that it no longer recomputes at all
+        recomputed = None
     return AllocationDisclosure(
         document=document,
         commitment=study.allocation_commitment,
+        seed=parameters.seed,
+        nonce=nonce,
         hash_matches=algorithm.verify_commitment(document, study.allocation_commitment),
         reproducible=recomputed == document,
     )
