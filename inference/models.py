@@ -10,8 +10,21 @@ from django.utils.translation import gettext_lazy as _
 from trials.models import Case, Dataset, MaterialSet, Rendition, Study, UUIDModel, ViewChoices
 
 
+class Provenance(models.TextChoices):
+    """Where a registered model's weights come from (read from its directory's JSON records)."""
+
+    PUBLISHED = "published", _("published weights (import-published)")
+    TRAINED = "trained", _("trained with the platform's training commands")
+    UPLOADED = "uploaded", _("uploaded (no training record)")
+
+
 class ModelVersion(UUIDModel):
-    """A trained NCLS model bundle (detector + diagnosis folds) with verified checksums."""
+    """A trained NCLS model bundle (detector + diagnosis folds) with verified checksums.
+
+    ``files`` holds the SHA-256 of every file, computed when it was registered; the last
+    verification (every file hashed again) is kept with its time and result. Only
+    ``register_demo_models`` (and the demo) sets ``is_demo``.
+    """
 
     name = models.CharField(_("name"), max_length=100)
     version = models.CharField(_("version"), max_length=50)
@@ -20,6 +33,18 @@ class ModelVersion(UUIDModel):
     files = models.JSONField(_("checkpoint files with sha256"), default=list)
     metrics = models.JSONField(_("metrics"), default=dict)
     is_demo = models.BooleanField(_("demo model"), default=False)
+    provenance = models.CharField(
+        _("provenance"), max_length=16, choices=Provenance.choices, blank=True
+    )
+    #: The directory's format, training/import command lines, sources and their SHA-256.
+    provenance_detail = models.JSONField(_("provenance detail"), default=dict, blank=True)
+    registered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    verified_at = models.DateTimeField(_("last verified"), null=True, blank=True)
+    verification_ok = models.BooleanField(_("last verification passed"), null=True, blank=True)
+    #: What the last verification found wrong (one line per file), empty when it passed.
+    verification_problems = models.JSONField(_("verification problems"), default=list, blank=True)
 
     class Meta:
         ordering = ["name", "-created"]
