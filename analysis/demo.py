@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -35,7 +34,7 @@ from analysis.selectors import study_cases_frame
 from analysis.simulation import SimulationConfig, simulate_study
 from inference.models import AICaseResult, ModelVersion, ResultStatus
 from inference.selectors import ai_predictions
-from readers.models import Assignment, Read, ReaderProfile, ReadingSession, SessionPhase
+from readers.models import Assignment, Read, ReadingSession, SessionPhase
 from trials.models import (
     Case,
     DatasetKind,
@@ -63,24 +62,13 @@ class DemoReads:
 
 
 def _readers_by_tier(study: Study) -> dict[str, list[Any]]:
-    users = get_user_model().objects.filter(
-        memberships__study=study, memberships__role=Role.READER
-    ).order_by("username")
+    """The study's readers by their tier in it."""
     tiers: dict[str, list[Any]] = {"junior": [], "mid_level": [], "senior": []}
-    profiles = {p.user_id: p.tier for p in ReaderProfile.objects.filter(user__in=users)}
-    for user in users:
-        tier = profiles.get(user.pk) or _tier_from_demo_users(user.get_username())
-        if tier in tiers:
-            if user.pk not in profiles:
-                ReaderProfile.objects.create(user=user, tier=tier)
-            tiers[tier].append(user)
+    members = Membership.objects.filter(study=study, role=Role.READER).select_related("user")
+    for member in members.order_by("user__username"):
+        if member.tier in tiers:
+            tiers[member.tier].append(member.user)
     return tiers
-
-
-def _tier_from_demo_users(username: str) -> str:
-    from trials.demo import DEMO_USERS
-
-    return next((tier for name, _role, tier in DEMO_USERS if name == username), "")
 
 
 def _ai_materials(study: Study, case_ids: dict[str, Case], data_ai: pd.DataFrame) -> dict[str, MaterialSet]:

@@ -23,7 +23,7 @@ from analysis.frames import (
 from analysis.models import AnalysisJob, JobStatus
 from inference.selectors import ai_predictions
 from readers.models import Read, SessionPhase
-from trials.models import Case, Study
+from trials.models import Case, Membership, Role, Study
 
 #: Keys of ``Read.answer`` in a blinded review (the source trial's phase rules store them).
 SOURCE_GUESS_KEY = "source_guess"
@@ -63,14 +63,17 @@ def _reads(study: Study, phase: str) -> QuerySet[Read]:
 def study_reads_frame(*, study: Study, cases: pd.DataFrame) -> pd.DataFrame:
     """Unaided and aided reads of the study and the AI's standalone reading, long format."""
     rows = []
+    # A reader's tier is the one of his membership in this study (he may have another elsewhere).
+    tiers = dict(
+        Membership.objects.filter(study=study, role=Role.READER).values_list("user__username", "tier")
+    )
     for phase in (SessionPhase.UNAIDED, SessionPhase.AIDED):
         values = _reads(study, phase).values_list(
-            "reader__username", "reader__reader_profile__tier", "assignment__case__code",
-            "severe", "confidence", "active_ms",
+            "reader__username", "assignment__case__code", "severe", "confidence", "active_ms",
         )
-        for reader, tier, case, severe, confidence, active_ms in values:
+        for reader, case, severe, confidence, active_ms in values:
             rows.append({
-                "reader": reader, "tier": tier or "unknown", "modality": str(phase), "case": case,
+                "reader": reader, "tier": tiers.get(reader) or "unknown", "modality": str(phase), "case": case,
                 "rating": rating_from_answer(severe, confidence), "decision": int(severe),
                 "confidence": int(confidence), "read_time_s": active_ms / 1000.0,
             })

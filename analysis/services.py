@@ -8,8 +8,8 @@ When a statistician (or coordinator) may see a report
 - Aggregate reports (diagnostic performance, ROC, agreement, errors by condition,
   qualitative scores, subgroups, MRMC) and the reads exports are available once the
   study is locked (no read can change any more). While a study is a draft or open they
-  are refused, except in a standalone-design study: it has no randomized arms and no
-  allocation to protect, so its aggregate results may be followed during reading.
+  are refused whatever its design: they rest on the gold standard and on every reader's
+  answers, unblinded data that statisticians see only after lock (DESIGN.md, users).
 
 A report is computed for a data snapshot (SHA-256 of the study's analysable data): the
 same snapshot reuses the stored result, new reads give a new snapshot and a new job.
@@ -32,7 +32,7 @@ from analysis.models import AnalysisJob, JobStatus
 from analysis.reports import REPORTS, Report, ReportSpec, run_report
 from analysis.selectors import latest_job, study_data
 from trials.audit import audit_record
-from trials.models import AuditAction, Study, StudyDesign, StudyStatus
+from trials.models import AuditAction, Study, StudyStatus
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +62,6 @@ def report_refusal(*, study: Study, spec: ReportSpec) -> str:
             )
         return ""
     if study.status in (StudyStatus.LOCKED, StudyStatus.UNBLINDED):
-        return ""
-    if study.design == StudyDesign.STANDALONE:
         return ""
     return _("Results are available once the study is locked.")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -31,6 +30,7 @@ from readers.serializers import (
 )
 from trials.models import Role
 from trials.permissions import access_study
+from trials.selectors import ENROLMENT_ANSWER, active_user_by_username
 
 
 def _refusal(exc: services.ReadingRefused) -> Response:
@@ -196,27 +196,26 @@ class StudyReadersApi(APIView):
     def get(self, request: Request, study_id: Any) -> Response:
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
         return Response([
-            {"username": m.user.username,
-             "tier": p.tier if p else None,
-             "years_experience": p.years_experience if p else None}
-            for m, p in selectors.study_readers(study=study)
+            {"username": m.user.username, "tier": m.tier or None, "years_experience": m.years_experience}
+            for m in selectors.study_readers(study=study)
         ])
 
     def post(self, request: Request, study_id: Any) -> Response:
+        """Enrol a reader; the answer is the same whether or not the username exists."""
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
         payload = EnrolSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        user = get_user_model().objects.filter(username=data["username"]).first()
-        if user is None:
-            return Response({"username": ["No user has this username."]}, status=400)
-        try:
-            profile = services.reader_enrol(actor=request.user, study=study, user=user,
-                                            tier=data["tier"], years_experience=data["years_experience"])
-        except ValidationError as exc:
-            return _invalid(exc)
-        return Response({"username": user.username, "tier": profile.tier,
-                         "years_experience": profile.years_experience}, status=201)
+        user = active_user_by_username(username=data["username"])
+        if user is not None:
+            try:
+                services.reader_enrol(actor=request.user, study=study, user=user,
+                                      tier=data["tier"], years_experience=data["years_experience"])
+            except ValidationError as exc:
+                return _invalid(exc)
+        return Response({"username": data["username"], "tier": data["tier"],
+                         "years_experience": data["years_experience"],
+                         "detail": ENROLMENT_ANSWER % {"username": data["username"]}}, status=202)
 
 
 class StudySessionsApi(APIView):

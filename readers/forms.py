@@ -6,13 +6,13 @@ import uuid
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from inference.ncls.labels import Condition
 from readers.models import ReaderTier
 from readers.services import ReadAnswer
-from trials.models import Dataset, Study
+from trials.models import Dataset, Role, Study
+from trials.selectors import active_user_by_username, membership_conflict
 
 CONDITION_LABELS = {
     Condition.NORMAL: _("Normal"),
@@ -88,18 +88,31 @@ def draft_initial(draft: dict[str, Any]) -> dict[str, Any]:
 
 
 class EnrolForm(forms.Form):
-    """Enrol an existing user as a reader of the study."""
+    """Enrol an existing user as a reader of the study.
+
+    An unknown username is not an error (enrolment must not tell which usernames
+    exist); ``cleaned_data["user"]`` is then None. A user who coordinates or analyses
+    the study is refused: he may not read in it.
+    """
 
     username = forms.CharField(label=_("Username"), max_length=150)
     tier = forms.ChoiceField(label=_("Tier"), choices=ReaderTier.choices)
     years_experience = forms.IntegerField(label=_("Years of CUS experience"), min_value=0,
                                           max_value=60, initial=0)
 
-    def clean_username(self) -> Any:
-        user = get_user_model().objects.filter(username=self.cleaned_data["username"]).first()
-        if user is None:
-            raise forms.ValidationError(_("No user has this username."))
-        return user
+    def __init__(self, *args: Any, study: Study, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.study = study
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        user = active_user_by_username(username=cleaned.get("username", ""))
+        if user is not None:
+            conflict = membership_conflict(study=self.study, user=user, role=Role.READER)
+            if conflict:
+                raise forms.ValidationError(conflict)
+        cleaned["user"] = user
+        return cleaned
 
 
 class SessionCreateForm(forms.Form):
@@ -210,6 +223,32 @@ class QualitativeForm(forms.Form):
 
         return ReadAnswer(severe=False, confidence=0,
                           extra={"scores": {c: self.cleaned_data[c] for c in QUALITATIVE_CRITERIA}})
+
+
+class ReviewReviseForm(ReviewForm):
+    """A changed secondary diagnosis and the reason (the locked source guess is kept)."""
+
+    reason = forms.CharField(label=_("Reason for the change"), max_length=500)
+
+
+class QualitativeReviseForm(QualitativeForm):
+    """Changed scores and the reason for the change."""
+
+    reason = forms.CharField(label=_("Reason for the change"), max_length=500)
+
+
+def revise_initial(read: Any) -> dict[str, Any]:
+    """Initial values of a revise form: the read as submitted, phase fields included."""
+    initial: dict[str, Any] = {
+        "severe": "yes" if read.severe else "no", "confidence": read.confidence,
+        "conditions": read.conditions, "ivh_grade": read.ivh_grade, "comment": read.comment,
+    }
+    answer = read.answer or {}
+    if isinstance(answer.get("changes_initial"), bool):
+        initial["changes_initial"] = "yes" if answer["changes_initial"] else "no"
+    if isinstance(answer.get("scores"), dict):
+        initial |= {criterion: str(score) for criterion, score in answer["scores"].items()}
+    return initial
 
 
 class AllocationForm(forms.Form):

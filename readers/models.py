@@ -1,4 +1,4 @@
-"""Reader profiles, reading sessions, assignments, reads and their timing."""
+"""Reading sessions, assignments, reads and their timing (a reader's tier is his membership's)."""
 
 from __future__ import annotations
 
@@ -10,33 +10,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from trials.models import Case, MaterialSet, Study, UUIDModel
-
-
-class ReaderTier(models.TextChoices):
-    JUNIOR = "junior", _("Junior")
-    MID_LEVEL = "mid_level", _("Mid-level")
-    SENIOR = "senior", _("Senior")
-
-
-class ReaderProfile(UUIDModel):
-    """A radiologist's tier and cranial-ultrasound experience (one per user)."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reader_profile"
-    )
-    tier = models.CharField(_("tier"), max_length=16, choices=ReaderTier.choices)
-    years_experience = models.PositiveSmallIntegerField(_("years of CUS experience"), default=0)
-
-    class Meta:
-        ordering = ["user__username"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(years_experience__lte=60), name="reader_profile_years_range"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user} ({self.get_tier_display()})"
+from trials.models import ReaderTier as ReaderTier  # re-exported: the tier lives on Membership
 
 
 class SessionPhase(models.TextChoices):

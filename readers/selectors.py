@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
 from inference.ncls.labels import View
-from readers.models import Assignment, Read, ReaderProfile, ReadingSession
+from readers.models import Assignment, Read, ReadingSession
 from readers.phases import Opening, heatmaps_for_material, phase_rules
 from readers.services import session_availability, session_next_assignment
 from trials.models import Membership, Rendition, RenditionKind, RenditionStatus, Role, Study
@@ -165,13 +165,9 @@ def reader_reads(*, user: Any) -> QuerySet[Read]:
 # ----------------------------------------------------------------- coordinator views
 
 
-def study_readers(*, study: Study) -> list[tuple[Membership, ReaderProfile | None]]:
-    """The study's readers with their profiles."""
-    members = list(
-        Membership.objects.filter(study=study, role=Role.READER).select_related("user").order_by("user__username")
-    )
-    profiles = {p.user_id: p for p in ReaderProfile.objects.filter(user__in=[m.user for m in members])}
-    return [(member, profiles.get(member.user_id)) for member in members]
+def study_readers(*, study: Study) -> QuerySet[Membership]:
+    """The study's reader memberships (each with the reader's tier in this study)."""
+    return Membership.objects.filter(study=study, role=Role.READER).select_related("user").order_by("user__username")
 
 
 def study_sessions(*, study: Study) -> QuerySet[ReadingSession]:

@@ -25,7 +25,6 @@ from django.utils.translation import gettext_lazy
 
 from readers.models import (
     Assignment,
-    ReaderProfile,
     ReaderTier,
     ReadingSession,
     SessionPhase,
@@ -48,6 +47,8 @@ from trials.models import (
     MaterialSet,
     MaterialSource,
     MaterialStatus,
+    Membership,
+    Role,
     Study,
     StudyDesign,
 )
@@ -66,20 +67,23 @@ QUALITATIVE_CRITERIA: dict[str, Any] = {
 }
 
 
-def reader_tier(user: Any) -> str:
-    """The user's reader tier ('' without a profile)."""
-    profile = ReaderProfile.objects.filter(user=user).only("tier").first()
-    return profile.tier if profile else ""
+def reader_tier(study: Study, user: Any) -> str:
+    """The user's reader tier in ``study`` ('' when he is not one of its readers)."""
+    tier = (
+        Membership.objects.filter(study=study, user=user, role=Role.READER).values_list("tier", flat=True).first()
+    )
+    return tier or ""
 
 
 def study_juniors_seniors(study: Study) -> tuple[list[Any], list[Any]]:
-    """The study's enrolled junior and senior readers (by profile tier), by username."""
-    profiles = ReaderProfile.objects.filter(
-        user__memberships__study=study, user__memberships__role="reader",
-        tier__in=[ReaderTier.JUNIOR, ReaderTier.SENIOR],
-    ).select_related("user").order_by("user__username").distinct()
-    juniors = [p.user for p in profiles if p.tier == ReaderTier.JUNIOR]
-    seniors = [p.user for p in profiles if p.tier == ReaderTier.SENIOR]
+    """The study's enrolled junior and senior readers (by their tier in it), by username."""
+    members = (
+        Membership.objects.filter(study=study, role=Role.READER, tier__in=[ReaderTier.JUNIOR, ReaderTier.SENIOR])
+        .select_related("user")
+        .order_by("user__username")
+    )
+    juniors = [m.user for m in members if m.tier == ReaderTier.JUNIOR]
+    seniors = [m.user for m in members if m.tier == ReaderTier.SENIOR]
     return juniors, seniors
 
 
@@ -87,7 +91,7 @@ def study_juniors_seniors(study: Study) -> tuple[list[Any], list[Any]]:
 
 
 def _juniors_only(study: Study, reader: Any) -> bool:
-    return study.design == StudyDesign.SOURCE_BLINDED and reader_tier(reader) == ReaderTier.JUNIOR
+    return study.design == StudyDesign.SOURCE_BLINDED and reader_tier(study, reader) == ReaderTier.JUNIOR
 
 
 def _preparation_gate(assignment: Assignment) -> str:
@@ -109,7 +113,7 @@ def _preparation_answer(assignment: Assignment, extra: dict[str, Any]) -> dict[s
 
 
 def _seniors_only(study: Study, reader: Any) -> bool:
-    return study.design == StudyDesign.SOURCE_BLINDED and reader_tier(reader) == ReaderTier.SENIOR
+    return study.design == StudyDesign.SOURCE_BLINDED and reader_tier(study, reader) == ReaderTier.SENIOR
 
 
 def _allocated_cases(session: ReadingSession, cases: dict[str, Case]) -> dict[str, Case]:

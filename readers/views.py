@@ -43,6 +43,7 @@ from readers.models import Assignment, ReadingSession, SessionPhase
 from readers.permissions import access_assignment, access_session
 from trials.models import Role
 from trials.permissions import access_study
+from trials.selectors import ENROLMENT_ANSWER
 
 #: Content types by rendition kind: the same for every source (DESIGN.md blinding rules).
 _NEUTRAL_TYPES = {"image": "image/png", "video": "video/mp4"}
@@ -283,18 +284,19 @@ def case_media(request: HttpRequest, token: str, slot: str) -> HttpResponseBase:
 def coordinate(request: HttpRequest, study_id: Any) -> HttpResponse:
     """Enrol readers with their tier and create the sessions of the study's design."""
     study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
-    enrol_form = EnrolForm(prefix="enrol")
+    enrol_form = EnrolForm(prefix="enrol", study=study)
     sessions_form = SessionCreateForm(prefix="sessions", study=study)
     status = 200
     if request.method == "POST":
         try:
             if "enrol-username" in request.POST:
-                enrol_form = EnrolForm(request.POST, prefix="enrol")
+                enrol_form = EnrolForm(request.POST, prefix="enrol", study=study)
                 if enrol_form.is_valid():
                     data = enrol_form.cleaned_data
-                    services.reader_enrol(actor=request.user, study=study, user=data["username"],
-                                          tier=data["tier"], years_experience=data["years_experience"])
-                    messages.success(request, _("Reader enrolled."))
+                    if data["user"] is not None:  # an unknown username gets the same answer
+                        services.reader_enrol(actor=request.user, study=study, user=data["user"],
+                                              tier=data["tier"], years_experience=data["years_experience"])
+                    messages.success(request, ENROLMENT_ANSWER % {"username": data["username"]})
                     return redirect("readers:coordinate", study_id=study.pk)
             else:
                 sessions_form = SessionCreateForm(request.POST, prefix="sessions", study=study)

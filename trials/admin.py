@@ -1,4 +1,11 @@
-"""Django admin for the trials app (audit events are read-only)."""
+"""Django admin for the trials app: read-only.
+
+Every change to trial data goes through a service, in the transaction that writes its
+audit row; an admin form would change studies, gold standards, materials or memberships
+with no audit row, so the admin may look but not add, change or delete.
+"""
+
+from typing import Any
 
 from django.contrib import admin
 
@@ -15,20 +22,25 @@ from trials.models import (
     Study,
 )
 
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """View only: changes go through the services, which audit them."""
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
 for model in (Study, Site, Dataset, Case, GoldStandard, Asset, MaterialSet, Rendition, Membership):
-    admin.site.register(model)
+    admin.site.register(model, ReadOnlyAdmin)
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ("id", "created", "action", "target_type", "target_id", "actor")
     list_filter = ("action",)
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
-        return False

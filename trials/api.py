@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Prefetch, QuerySet
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -26,9 +28,10 @@ from trials.models import (
     Role,
     Site,
     Study,
+    StudyStatus,
 )
-from trials.permissions import access_case, access_study
-from trials.selectors import studies_for_user
+from trials.permissions import access_case, access_study, can_create_studies, gold_standard_refusal
+from trials.selectors import ENROLMENT_ANSWER, active_user_by_username, studies_for_user
 from trials.serializers import (
     AssetSerializer,
     AssetUploadSerializer,
@@ -69,6 +72,8 @@ class StudyViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
 
     @extend_schema(request=StudyCreateSerializer, responses=StudySerializer)
     def create(self, request: Request) -> Response:
+        if not can_create_studies(request.user):
+            raise PermissionDenied(_("Creating studies needs the platform permission to do so."))
         serializer = StudyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
@@ -182,15 +187,18 @@ class MembershipViewSet(StudyChildViewSet, mixins.ListModelMixin):
 
     def create(self, request: Request, study_pk: str) -> Response:
         study = self.get_study(write=True)
+        """Give a user a role; the answer is the same whether or not the username exists."""
         serializer = MembershipSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = get_user_model().objects.filter(username=serializer.validated_data["user"]).first()
-        if user is None:
-            raise ValidationError({"user": "no such user"})
-        membership = services.membership_add(
-            actor=request.user, study=study, user=user, role=serializer.validated_data["role"]
-        )
-        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+        username, role = serializer.validated_data["user"], serializer.validated_data["role"]
+        user = active_user_by_username(username=username)
+        if user is not None:
+            try:
+                services.membership_add(actor=request.user, study=study, user=user, role=role)
+            except DjangoValidationError as exc:
+                raise _as_drf(exc) from exc
+        body = {"username": username, "role": role, "detail": ENROLMENT_ANSWER % {"username": username}}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
@@ -198,13 +206,21 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
 
     serializer_class = CaseSerializer
 
+    def get_study_with_gold_standard(self) -> Study:
+        """The study, if the user may see its gold standard now (403 with the reason if not)."""
+        study = self.get_study()
+        refusal = gold_standard_refusal(self.request.user, study)
+        if refusal:
+            raise PermissionDenied(refusal)
+        return study
+
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
             return Case.objects.none()
-        return self.get_study().cases.select_related("dataset", "gold_standard")
+        return self.get_study_with_gold_standard().cases.select_related("dataset", "gold_standard")
 
     def retrieve(self, request: Request, study_pk: str, pk: str) -> Response:
-        study = self.get_study()
+        study = self.get_study_with_gold_standard()
         access_case(request.user, pk, roles=self.read_roles)  # 404 for malformed or unknown ids
         case = (
             Case.objects.filter(study=study, pk=pk)
@@ -284,7 +300,12 @@ class MaterialSetViewSet(StudyChildViewSet, mixins.ListModelMixin):
 
 
 class AuditViewSet(StudyChildViewSet, mixins.ListModelMixin):
-    """The study's audit trail, newest first (coordinators only)."""
+    """The study's audit trail, newest first (coordinators only).
+
+    Until the study is locked, readers' answers and source guesses in it are redacted
+    (:func:`trials.audit.audit_event_redacted`): the rows are there, their hashes too, but not
+    what was answered; those rows verify once the study is locked.
+    """
 
     serializer_class = AuditEventSerializer
     read_roles = (Role.COORDINATOR,)
@@ -293,3 +314,9 @@ class AuditViewSet(StudyChildViewSet, mixins.ListModelMixin):
         if getattr(self, "swagger_fake_view", False):
             return AuditEvent.objects.none()
         return AuditEvent.objects.filter(study_id=self.get_study().pk).order_by("-id")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False):
+            context["redact_answers"] = self.get_study().status not in (StudyStatus.LOCKED, StudyStatus.UNBLINDED)
+        return context

@@ -34,7 +34,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from trials.models import AuditEvent, Study
+from trials.models import AuditAction, AuditEvent, Study
 
 GENESIS_HASH = "0" * 64
 #: The action of the row that closed the old global chain (see the module docstring).
@@ -252,3 +252,47 @@ def audit_chains_split(*, event_model: type[models.Model] = AuditEvent) -> Any:
     }
     digest = event_hash(prev_hash=last.hash, created=created.isoformat(), actor_id=None, study_id=None, **fields)
     return rows.create(created=created, actor_id=None, study_id=None, prev_hash=last.hash, hash=digest, **fields)
+
+
+#: Actions whose rows hold what a reader answered: his read, its revisions, his source
+#: guess, a junior's prepared material (views and initial diagnosis).
+ANSWER_ACTIONS: frozenset[str] = frozenset({
+    AuditAction.READ_SUBMITTED, AuditAction.READ_REVISED, AuditAction.SOURCE_GUESSED,
+    AuditAction.MATERIAL_CREATED,
+})
+#: Keys of those rows that tell nothing of the answer (kept in a redacted row).
+_ANSWER_NEUTRAL_KEYS = frozenset({
+    "assignment", "served_at", "wall_ms", "active_ms", "revision", "guessed_at", "source", "author",
+    "model_version",
+})
+
+
+@dataclass(frozen=True)
+class RedactedContent:
+    """What of an audit row may be shown before the study is locked."""
+
+    before: dict[str, Any]
+    after: dict[str, Any]
+    reason: str
+    redacted: bool
+
+
+def audit_event_redacted(event: AuditEvent) -> RedactedContent:
+    """The row's content without the reader's answer or source guess.
+
+    Until a study is locked, nobody (coordinators included) may see readers' answers or
+    guesses: the audit API shows the row, its time, actor, target and hashes, and only
+    the keys in :data:`_ANSWER_NEUTRAL_KEYS`. A redacted row cannot be re-hashed by the
+    one who reads it; it verifies once the study is locked and the API shows it whole.
+    The AI's own material (source "ai") is not an answer and stays whole.
+    """
+    is_answer = event.action in ANSWER_ACTIONS and not (
+        event.action == AuditAction.MATERIAL_CREATED and (event.after or {}).get("source") == "ai"
+    )
+    if not is_answer:
+        return RedactedContent(event.before, event.after, event.reason, redacted=False)
+
+    def neutral(content: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in (content or {}).items() if key in _ANSWER_NEUTRAL_KEYS}
+
+    return RedactedContent(neutral(event.before), neutral(event.after), "", redacted=True)

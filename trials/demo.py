@@ -14,10 +14,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import transaction
 
 from trials import services
 from trials.models import DatasetKind, Role, Study, StudyDesign
+from trials.permissions import STUDY_CREATE_PERMISSION
 
 DEMO_PASSWORD = "fontanelle-demo-2026"  # noqa: S105 (printed to the person who built the demo)
 
@@ -29,6 +31,9 @@ DEMO_USERS: tuple[tuple[str, str, str], ...] = (
     *((f"mid{i}", Role.READER, "mid_level") for i in range(1, 3)),
     ("senior1", Role.READER, "senior"),
 )
+
+#: Years of CUS experience of the demo readers, by tier.
+DEMO_YEARS: dict[str, int] = {"junior": 2, "mid_level": 6, "senior": 15}
 
 #: (dataset name, kind, site, cases, seed, blind sweep)
 DEMO_DATASETS: tuple[tuple[str, str, str, int, int, bool], ...] = (
@@ -46,7 +51,7 @@ class DemoResult:
 
 
 def demo_users() -> dict[str, Any]:
-    """Create (or reuse) the demo accounts."""
+    """Create (or reuse) the demo accounts; the coordinator may create studies."""
     user_model = get_user_model()
     users = {}
     for username, _role, _tier in DEMO_USERS:
@@ -55,6 +60,10 @@ def demo_users() -> dict[str, Any]:
             user.set_password(DEMO_PASSWORD)
             user.save()
         users[username] = user
+    app_label, codename = STUDY_CREATE_PERMISSION.split(".")
+    users["coordinator"].user_permissions.add(
+        Permission.objects.get(content_type__app_label=app_label, codename=codename)
+    )
     return users
 
 
@@ -100,8 +109,9 @@ def build_demo_study(*, data_dir: Path | None = None) -> DemoResult:
             registry_id="DEMO-0001",
             is_demo=True,
         )
-        for username, role, _tier in DEMO_USERS:
-            services.membership_add(actor=coordinator, study=study, user=users[username], role=role)
+        for username, role, tier in DEMO_USERS:
+            services.membership_add(actor=coordinator, study=study, user=users[username], role=role, tier=tier,
+                                    years_experience=DEMO_YEARS.get(tier, 0))
         for name, kind, site_name, _count, _seed, _blind in DEMO_DATASETS:
             site = services.site_create(actor=coordinator, study=study, name=site_name)
             services.dataset_create(actor=coordinator, study=study, name=name, kind=kind, site=site)

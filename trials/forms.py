@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from trials.models import DatasetKind, Role, StudyDesign, StudyStatus
+from trials.models import DatasetKind, Role, Study, StudyDesign, StudyStatus
+from trials.selectors import active_user_by_username, membership_conflict
 
 
 class StudyForm(forms.Form):
@@ -38,5 +41,26 @@ class DatasetForm(forms.Form):
 
 
 class MemberForm(forms.Form):
+    """Give a user a role in the study.
+
+    An unknown username is not an error (the page must not tell which usernames exist);
+    ``cleaned_data["user"]`` is then None. A reader may not take a staff role in the same
+    study, nor the reverse (separation of duties).
+    """
+
     username = forms.CharField(label=_("Username"), max_length=150)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+
+    def __init__(self, *args: Any, study: Study, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.study = study
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        user = active_user_by_username(username=cleaned.get("username", ""))
+        if user is not None and cleaned.get("role"):
+            conflict = membership_conflict(study=self.study, user=user, role=cleaned["role"])
+            if conflict:
+                raise forms.ValidationError(conflict)
+        cleaned["user"] = user
+        return cleaned

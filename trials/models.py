@@ -376,19 +376,46 @@ class Role(models.TextChoices):
     STATISTICIAN = "statistician", _("Statistician")
 
 
+#: Roles that may not be held together with the reader role in one study: whoever sees
+#: the gold standard, the allocation or other readers' answers must not read himself.
+STAFF_ROLES: tuple[str, ...] = (Role.COORDINATOR, Role.STATISTICIAN)
+
+
+class ReaderTier(models.TextChoices):
+    JUNIOR = "junior", _("Junior")
+    MID_LEVEL = "mid_level", _("Mid-level")
+    SENIOR = "senior", _("Senior")
+
+
 class Membership(UUIDModel):
-    """A user's role in one study; every page and API checks it at object level."""
+    """A user's role in one study; every page and API checks it at object level.
+
+    A reader's tier and experience belong to his membership in one study (the same
+    person may be a junior in one study and a senior in another), so enrolling him in
+    one study never changes another. One person may not hold the reader role and a
+    staff role (:data:`STAFF_ROLES`) in the same study; services check it, and a
+    database trigger (migration 0007) refuses it whoever writes the row.
+    """
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships"
     )
     role = models.CharField(max_length=16, choices=Role.choices)
+    tier = models.CharField(_("tier"), max_length=16, choices=ReaderTier.choices, blank=True)
+    years_experience = models.PositiveSmallIntegerField(_("years of CUS experience"), default=0)
 
     class Meta:
         ordering = ["study", "role"]
         constraints = [
-            models.UniqueConstraint(fields=["study", "user", "role"], name="membership_unique")
+            models.UniqueConstraint(fields=["study", "user", "role"], name="membership_unique"),
+            models.CheckConstraint(
+                condition=Q(role=Role.READER) | (Q(tier="") & Q(years_experience=0)),
+                name="membership_tier_only_for_readers",
+            ),
+            models.CheckConstraint(
+                condition=Q(years_experience__lte=60), name="membership_years_range"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -7,9 +7,13 @@ from uuid import UUID
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 from rest_framework import permissions
 
-from trials.models import Case, Membership, Role, Study
+from trials.models import Case, Membership, Role, Study, StudyStatus
+
+#: Platform permission (a Django permission, not a study role) needed to create a study.
+STUDY_CREATE_PERMISSION = "trials.add_study"
 
 
 def study_roles(user: Any, study: Study) -> set[str]:
@@ -47,6 +51,28 @@ def access_case(user: Any, case_id: UUID | str, *, roles: tuple[str, ...]) -> Ca
         raise Http404("No such case.") from exc
     access_study(user, case.study_id, roles=roles)
     return case
+
+
+def can_create_studies(user: Any) -> bool:
+    """Whether ``user`` holds the platform permission to create studies.
+
+    Creating a study makes its creator its coordinator, who enrols readers and sets their
+    tiers, so it is not open to every account.
+    """
+    return bool(getattr(user, "is_authenticated", False) and user.has_perm(STUDY_CREATE_PERMISSION))
+
+
+def gold_standard_refusal(user: Any, study: Study) -> str:
+    """Why ``user`` may not see ``study``'s gold standard now ("" when he may).
+
+    Coordinators import and keep the gold standard. Statisticians see unblinded data only
+    once the study is locked (DESIGN.md: users), whatever its design.
+    """
+    if Role.COORDINATOR in study_roles(user, study):
+        return ""
+    if study.status in (StudyStatus.LOCKED, StudyStatus.UNBLINDED):
+        return ""
+    return _("The gold standard is shown to statisticians once the study is locked.")
 
 
 class IsStudyCoordinator(permissions.BasePermission):

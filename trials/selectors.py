@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from trials.models import Case, Dataset, Membership, Role, Study
+from trials.models import STAFF_ROLES, Case, Dataset, Membership, Role, Study
+
+#: The one answer to an enrolment by username, whether or not the account exists, so that
+#: enrolling tells nobody which usernames exist.
+ENROLMENT_ANSWER = gettext_lazy(
+    "Done for “%(username)s” if an account has that username; the study's members are listed on its page."
+)
+
+
+def active_user_by_username(*, username: str) -> Any | None:
+    """The active account called ``username``, or None (callers answer both alike)."""
+    return get_user_model().objects.filter(username=username, is_active=True).first()
 
 
 def studies_for_user(*, user: Any) -> QuerySet[Study]:
@@ -39,3 +53,24 @@ def study_cases(*, study: Study) -> QuerySet[Case]:
     return study.cases.select_related("dataset", "gold_standard").annotate(
         asset_count=Count("assets", distinct=True)
     ).order_by("code")
+
+
+def membership_conflict(*, study: Study, user: Any, role: str) -> str:
+    """Why ``user`` may not take ``role`` in ``study`` ("" when he may).
+
+    Separation of duties: whoever coordinates or analyses a study sees what its readers
+    must not know (gold standard, allocation, other readers' answers), so he may not
+    read in it, and a reader may not take either staff role.
+    """
+    if user is None or getattr(user, "pk", None) is None:
+        return ""
+    held = set(Membership.objects.filter(study=study, user=user).values_list("role", flat=True))
+    if role == Role.READER and held.intersection(STAFF_ROLES):
+        return _(
+            "%(user)s is a %(role)s of this study: a reader may not also be its coordinator or statistician."
+        ) % {"user": user.get_username(), "role": sorted(held.intersection(STAFF_ROLES))[0]}
+    if role in STAFF_ROLES and Role.READER in held:
+        return _(
+            "%(user)s reads in this study: a reader may not also be its coordinator or statistician."
+        ) % {"user": user.get_username()}
+    return ""

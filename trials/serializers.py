@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from inference.ncls.labels import Condition
+from trials.audit import audit_event_redacted
 from trials.models import (
     Asset,
     AssetKind,
@@ -182,9 +183,23 @@ class ExclusionSerializer(serializers.Serializer):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
+    """An audit row; with ``redact_answers`` in the context, readers' answers are left out."""
+
+    redacted = serializers.SerializerMethodField()
+
     class Meta:
         model = AuditEvent
         fields = [
             "id", "created", "actor", "action", "target_type", "target_id", "before", "after",
-            "reason", "prev_hash", "hash",
+            "reason", "prev_hash", "hash", "redacted",
         ]
+
+    def get_redacted(self, event: AuditEvent) -> bool:
+        return self.context.get("redact_answers", False) and audit_event_redacted(event).redacted
+
+    def to_representation(self, event: AuditEvent) -> dict:
+        data = super().to_representation(event)
+        if self.context.get("redact_answers", False):
+            content = audit_event_redacted(event)
+            data |= {"before": content.before, "after": content.after, "reason": content.reason}
+        return data

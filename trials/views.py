@@ -6,9 +6,8 @@ import tempfile
 from pathlib import Path
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -17,8 +16,15 @@ from django.views.decorators.http import require_POST
 from trials import services
 from trials.forms import DatasetForm, ImportForm, MemberForm, SiteForm, StudyForm, TransitionForm
 from trials.models import STATUS_TRANSITIONS, Role
-from trials.permissions import access_case, access_study, study_roles
+from trials.permissions import (
+    access_case,
+    access_study,
+    can_create_studies,
+    gold_standard_refusal,
+    study_roles,
+)
 from trials.selectors import (
+    ENROLMENT_ANSWER,
     studies_for_user,
     study_cases,
     study_datasets_with_counts,
@@ -37,7 +43,9 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def study_create(request: HttpRequest) -> HttpResponse:
-    """Create a study; its creator becomes its coordinator."""
+    """Create a study (platform permission needed); its creator becomes its coordinator."""
+    if not can_create_studies(request.user):
+        raise PermissionDenied(_("Creating studies needs the platform permission to do so."))
     form = StudyForm(request.POST)
     if not form.is_valid():
         studies = [(s, sorted(study_roles(request.user, s))) for s in studies_for_user(user=request.user)]
@@ -61,11 +69,12 @@ def study_page(request: HttpRequest, study_id: str) -> HttpResponse:
         "datasets": study_datasets_with_counts(study=study),
         "members": study_members(study=study) if Role.COORDINATOR in roles else [],
         "cases": study_cases(study=study)[:500],
+        "gold_refusal": gold_standard_refusal(request.user, study),
         "transitions": STATUS_TRANSITIONS[study.status],
         "transition_form": TransitionForm(),
         "site_form": SiteForm(),
         "dataset_form": DatasetForm(),
-        "member_form": MemberForm(),
+        "member_form": MemberForm(study=study),
         "demo_banner": study.is_demo,
     }
     return render(request, "trials/study.html", context)
@@ -106,12 +115,14 @@ def study_add(request: HttpRequest, study_id: str, what: str) -> HttpResponse:
             if form.is_valid():
                 services.dataset_create(actor=request.user, study=study, **form.cleaned_data)
         else:
-            form = MemberForm(request.POST)
+            form = MemberForm(request.POST, study=study)
             if form.is_valid():
-                user = get_user_model().objects.filter(username=form.cleaned_data["username"]).first()
-                if user is None:
-                    raise ValidationError(_("No such user."))
-                services.membership_add(actor=request.user, study=study, user=user, role=form.cleaned_data["role"])
+                user = form.cleaned_data["user"]
+                if user is not None:  # an unknown username gets the same answer
+                    services.membership_add(
+                        actor=request.user, study=study, user=user, role=form.cleaned_data["role"]
+                    )
+                messages.success(request, ENROLMENT_ANSWER % {"username": form.cleaned_data["username"]})
         if not form.is_valid():
             messages.error(request, _("Please correct the form: %s") % form.errors.as_text())
     except ValidationError as exc:
@@ -152,6 +163,10 @@ def case_import(request: HttpRequest, study_id: str) -> HttpResponse:
 def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
     """A case with its metadata, gold standard, files and renditions (staff only)."""
     case = access_case(request.user, case_id, roles=(Role.COORDINATOR, Role.STATISTICIAN))
+    refusal = gold_standard_refusal(request.user, case.study)
+    if refusal:
+        context = {"study": case.study, "message": refusal, "demo_banner": case.study.is_demo}
+        return render(request, "trials/refused.html", context, status=403)
     context = {
         "case": case,
         "study": case.study,

@@ -15,41 +15,25 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from readers.models import Assignment, ReaderProfile, ReadingSession
+from readers.models import Assignment, ReadingSession
 from readers.phases import DESIGN_PHASES, Opening, phase_rules
 from readers.services.refusals import ReadingRefused
 from trials.audit import audit_record
 from trials.models import AuditAction, Dataset, Membership, Role, Study, StudyStatus
+from trials.services.studies import membership_add
 
 
-@transaction.atomic
 def reader_enrol(
     *, actor: Any, study: Study, user: Any, tier: str, years_experience: int = 0
-) -> ReaderProfile:
-    """Give ``user`` the reader role in ``study`` and record his tier and experience."""
-    membership, created = Membership.objects.get_or_create(study=study, user=user, role=Role.READER)
-    if created:
-        audit_record(
-            actor=actor,
-            action=AuditAction.MEMBERSHIP_ADDED,
-            target=membership,
-            after={"user": user.get_username(), "role": Role.READER},
-        )
-    profile = ReaderProfile.objects.filter(user=user).first() or ReaderProfile(user=user)
-    before = {"tier": profile.tier, "years_experience": profile.years_experience}
-    profile.tier = tier
-    profile.years_experience = years_experience
-    profile.full_clean()
-    profile.save()
-    audit_record(
-        actor=actor,
-        action=AuditAction.READER_ENROLLED,
-        target=profile,
-        study=study,
-        before=before,
-        after={"user": user.get_username(), "tier": tier, "years_experience": years_experience},
-    )
-    return profile
+) -> Membership:
+    """Give ``user`` the reader role in ``study`` with his tier and experience in it.
+
+    The tier belongs to this membership only: enrolling the same person in another
+    study never changes it (see :func:`trials.services.membership_add`, which also
+    refuses a reader who coordinates or analyses the study).
+    """
+    return membership_add(actor=actor, study=study, user=user, role=Role.READER, tier=tier,
+                          years_experience=years_experience)
 
 
 def case_order_for(case_ids: Iterable[Any], seed: int) -> list[str]:

@@ -6,7 +6,6 @@ from typing import Any
 
 import pandas as pd
 
-from readers.models import ReaderProfile
 from tests.trials.factories import (
     CaseFactory,
     DatasetFactory,
@@ -34,9 +33,7 @@ def make_study(*, cases_per_dataset: int = 24, sweeps: int = 8, prefix: str = "A
         ("mid2", Role.READER, "mid_level"), ("senior1", Role.READER, "senior"),
     ):
         user = UserFactory(username=f"{prefix}-{name}")
-        MembershipFactory(study=study, user=user, role=role)
-        if tier:
-            ReaderProfile.objects.create(user=user, tier=tier)
+        MembershipFactory(study=study, user=user, role=role, tier=tier)
         users[name] = user
     conditions = [["normal"], ["ependymal_cyst"], ["pvl"], ["hydrocephalus"], ["ventricular_dilation"]]
     n = 0

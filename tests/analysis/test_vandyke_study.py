@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from analysis.exports import read_imrmc, read_long_csv
 from analysis.stats import mrmc_or
-from readers.models import Assignment, Read, ReaderProfile, ReadingSession, SessionPhase
+from readers.models import Assignment, Read, ReadingSession, SessionPhase
 from tests.analysis.helpers import vandyke_frame
 from tests.trials.factories import (
     CaseFactory,
@@ -30,7 +30,7 @@ from tests.trials.factories import (
     StudyFactory,
     UserFactory,
 )
-from trials.models import Role, StudyDesign, StudyStatus
+from trials.models import Membership, Role, StudyDesign, StudyStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -54,9 +54,8 @@ def vandyke_study():
     assignments, reads = [], []
     for (reader_id, treatment), rows in frame.groupby(["reader", "modality"]):
         user = UserFactory(username=f"vd-reader{reader_id}")
-        if not ReaderProfile.objects.filter(user=user).exists():
-            MembershipFactory(study=study, user=user, role=Role.READER)
-            ReaderProfile.objects.create(user=user, tier="junior")
+        if not Membership.objects.filter(study=study, user=user).exists():
+            MembershipFactory(study=study, user=user, role=Role.READER, tier="junior")
         session = ReadingSession.objects.create(study=study, reader=user, phase=PHASE_OF_TREATMENT[treatment],
                                                 order_seed=0, case_order=[])
         for position, (case_id, rating) in enumerate(rows[["case", "rating"]].itertuples(index=False), start=1):

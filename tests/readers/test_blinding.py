@@ -345,11 +345,12 @@ def test_coordinator_pages_and_api_enrol_and_create_sessions():
     response = client.post(page, {"enrol-username": "coord-newcomer", "enrol-tier": "senior",
                                   "enrol-years_experience": "12"})
     assert response.status_code == 302
-    assert newcomer.reader_profile.tier == "senior"
+    assert setup.study.memberships.get(user=newcomer, role="reader").tier == "senior"
     api = reverse("readers:api-study-readers", kwargs={"study_id": setup.study.pk})
     other = UserFactory(username="coord-other")
     assert client.post(api, {"username": other.username, "tier": "mid_level"},
-                       content_type="application/json").status_code == 201
+                       content_type="application/json").status_code == 202
+    assert setup.study.memberships.get(user=other, role="reader").tier == "mid_level"
     dataset = setup.study.datasets.get()
     response = client.post(page, {"sessions-datasets": [str(dataset.pk)], "sessions-seed": "3"})
     assert response.status_code == 302

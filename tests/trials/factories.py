@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 
 from inference.ncls.labels import is_severe
 from trials.models import (
@@ -89,3 +92,9 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     study = factory.SubFactory(StudyFactory)
     user = factory.SubFactory(UserFactory)
     role = Role.COORDINATOR
+
+
+def grant_study_creation(user: Any) -> Any:
+    """Give ``user`` the platform permission to create studies (reloaded: perms are cached)."""
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="trials", codename="add_study"))
+    return type(user).objects.get(pk=user.pk)

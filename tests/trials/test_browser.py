@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import wait_until_true
-from tests.trials.factories import PASSWORD, UserFactory
+from tests.trials.factories import PASSWORD, UserFactory, grant_study_creation
 from trials.models import Case, Rendition, RenditionStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,7 +20,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 def test_coordinator_creates_a_study_and_imports_cases(
     chromium: Any, live_server: Any, case_archive: Any, tmp_path: Path
 ) -> None:
-    UserFactory(username="coordinator")
+    grant_study_creation(UserFactory(username="coordinator"))
     archive = tmp_path / "cases.zip"
     archive.write_bytes(case_archive(2, prefix="WEB"))
     context = chromium.new_context()

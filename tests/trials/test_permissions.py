@@ -135,7 +135,8 @@ def test_roles_inside_a_study(two_studies: TwoStudies) -> None:
     assert api.get(f"/api/studies/{b}/cases/").status_code == 403
     assert api.get(f"/api/studies/{b}/").status_code == 200
     api.force_authenticate(world.statistician_b)
-    assert api.get(f"/api/studies/{b}/cases/").status_code == 200
+    assert api.get(f"/api/studies/{b}/datasets/").status_code == 200
+    assert api.get(f"/api/studies/{b}/cases/").status_code == 403  # the gold standard waits for lock
     assert api.get(f"/api/studies/{b}/members/").status_code == 403
     assert api.post(f"/api/studies/{b}/transition/", {"to": "open"}).status_code == 403
 

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from tests.trials.factories import PASSWORD, UserFactory
+from tests.trials.factories import PASSWORD, UserFactory, grant_study_creation
 from trials.models import Study
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_security_headers_and_csp(client: Client) -> None:
 
 
 def test_csrf_is_enforced_on_forms() -> None:
-    user = UserFactory(username="bob")
+    user = grant_study_creation(UserFactory(username="bob"))
     client = Client(enforce_csrf_checks=True)
     assert client.post("/accounts/login/", {"username": "bob", "password": PASSWORD}).status_code == 403
     client.force_login(user)

@@ -21,6 +21,7 @@ from trials.models import (
     StudyDesign,
     StudyStatus,
 )
+from trials.selectors import membership_conflict
 
 _SETTINGS_FIELDS = ("title", "registry_id", "washout_days", "allow_revisits", "cine_fps")
 
@@ -149,14 +150,46 @@ def dataset_create(
 
 
 @transaction.atomic
-def membership_add(*, actor: Any, study: Study, user: Any, role: str) -> Membership:
-    """Give ``user`` a role in ``study`` (idempotent: an existing membership is returned)."""
-    membership, created = Membership.objects.get_or_create(study=study, user=user, role=role)
-    if created:
+def membership_add(
+    *, actor: Any, study: Study, user: Any, role: str, tier: str = "", years_experience: int = 0
+) -> Membership:
+    """Give ``user`` a role in ``study`` (idempotent: an existing membership is returned).
+
+    A reader's ``tier`` and ``years_experience`` are his in this study only; given again
+    with other values they change (audited) while the study is a draft, and are refused
+    after. A reader may not hold a staff role in the same study, nor the reverse.
+    """
+    # Membership changes of one study run one at a time, so two concurrent requests
+    # cannot give one person both sides of the separation of duties.
+    Study.objects.select_for_update().filter(pk=study.pk).exists()
+    if role != Role.READER and (tier or years_experience):
+        raise ValidationError(_("Only a reader has a tier and years of experience."))
+    membership = Membership.objects.filter(study=study, user=user, role=role).first()
+    if membership is None:
+        conflict = membership_conflict(study=study, user=user, role=role)
+        if conflict:
+            raise ValidationError(conflict)
+        membership = Membership(study=study, user=user, role=role, tier=tier, years_experience=years_experience)
+        membership.full_clean()
+        membership.save()
+        after = {"user": user.get_username(), "role": role}
+        if role == Role.READER:
+            after |= {"tier": tier, "years_experience": years_experience}
+        audit_record(actor=actor, action=AuditAction.MEMBERSHIP_ADDED, target=membership, after=after)
+        return membership
+    if role == Role.READER and tier and (membership.tier, membership.years_experience) != (tier, years_experience):
+        if study.status != StudyStatus.DRAFT:
+            raise ValidationError(_("A reader's tier and experience can change only while the study is a draft."))
+        before = {"tier": membership.tier, "years_experience": membership.years_experience}
+        membership.tier = tier
+        membership.years_experience = years_experience
+        membership.full_clean()
+        membership.save(update_fields=["tier", "years_experience", "modified"])
         audit_record(
             actor=actor,
-            action=AuditAction.MEMBERSHIP_ADDED,
+            action=AuditAction.READER_ENROLLED,
             target=membership,
-            after={"user": user.get_username(), "role": role},
+            before=before,
+            after={"user": user.get_username(), "tier": tier, "years_experience": years_experience},
         )
     return membership
