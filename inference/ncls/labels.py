@@ -38,8 +38,23 @@ class View(StrEnum):
 
 #: The two sweep orientations.
 ORIENTATIONS: tuple[str, ...] = ("coronal", "sagittal")
+#: What a sweep may be declared as at upload or on the command line: a scanner protocol
+#: usually gives one coronal sweep and one sagittal sweep per side, each covering the
+#: midline and that side's parasagittal plane; "sagittal" is a sweep across both sides.
+DECLARED_ORIENTATIONS: tuple[str, ...] = ("coronal", "sagittal", "sagittal_left", "sagittal_right")
 CORONAL_VIEWS: tuple[View, ...] = (View.AHV, View.TVV, View.BV)
 SAGITTAL_VIEWS: tuple[View, ...] = (View.MSV, View.RPSV, View.LPSV)
+
+#: The parasagittal view a one-sided sagittal sweep shows.
+SIDE_VIEWS: dict[str, View] = {"sagittal_left": View.LPSV, "sagittal_right": View.RPSV}
+
+
+def base_orientation(declared: str) -> str:
+    """``coronal`` or ``sagittal`` for any of :data:`DECLARED_ORIENTATIONS`."""
+    if declared not in DECLARED_ORIENTATIONS:
+        raise ValueError(f"orientation must be one of {DECLARED_ORIENTATIONS}, got {declared!r}")
+    return "coronal" if declared == "coronal" else "sagittal"
+
 
 #: The ten anatomy classes of the detector, in class-index order.
 ANATOMY_CLASSES: tuple[str, ...] = (

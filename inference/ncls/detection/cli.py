@@ -10,6 +10,9 @@ from typing import Any
 
 import torch
 
+from inference.ncls.backends import PUBLISHED, profile_of
+from inference.ncls.sweep_args import add_video_arguments, videos_of
+
 
 def add_commands(commands: Any) -> None:
     """Add ``train-detector``, ``extract`` and ``evaluate-detector``."""
@@ -37,8 +40,11 @@ def add_commands(commands: Any) -> None:
     train.set_defaults(handler=_train)
 
     ext = commands.add_parser("extract", help="standard views from sweep videos")
-    ext.add_argument("videos", nargs="+", metavar="VIDEO")
-    ext.add_argument("--detector", required=True, help="local checkpoint folder or detector.json")
+    add_video_arguments(ext)
+    ext.add_argument("--detector", required=True,
+                     help="local checkpoint folder or detector.json, or a published model directory")
+    ext.add_argument("--detections-out", default=None, metavar="FILE.jsonl",
+                     help="also write every frame's detections (class, score, rotated box in frame pixels)")
     ext.add_argument("--out", required=True)
     ext.add_argument("--device", default="cpu")
     ext.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
@@ -59,7 +65,7 @@ def add_commands(commands: Any) -> None:
     ev.add_argument("--threshold", type=float, default=None,
                     help="one score threshold for --phantom (default: the checkpoint's calibrated "
                          "per-class ones, else 0.6)")
-    ev.add_argument("--detector", required=True)
+    ev.add_argument("--detector", required=True, help="checkpoint folder or a published model directory")
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--max-images", type=int, default=None)
     ev.add_argument("--out", default=None, help="write the result as JSON here")
@@ -113,23 +119,27 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _extract(args: argparse.Namespace) -> int:
-    from inference.ncls.detection.checkpoint import CheckpointError, load_detector
+    from inference.ncls.backends import Options, load_detector
+    from inference.ncls.detection.checkpoint import CheckpointError
     from inference.ncls.detection.extract import extract
-    from inference.ncls.detection.predict import Detector, checkpoint_threshold
+    from inference.ncls.published.checkpoints import CheckpointError as PublishedCheckpointError
+    from inference.ncls.published.model_dir import ModelDirError
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    videos, orientations = videos_of(args)
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
     try:
-        model, record = load_detector(args.detector, args.device)
-    except (CheckpointError, OSError) as exc:
+        detector, record = load_detector(args.detector, Options(args.device, dtype, args.threshold))
+    except (CheckpointError, PublishedCheckpointError, ModelDirError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
-    detector = Detector(model, device=args.device, dtype=dtype, threshold=checkpoint_threshold(record, args.threshold))
-    result = extract(args.videos, detector, args.out, batch_size=args.batch_size,
-                     sagittal_starts_right=not args.sagittal_starts_left, checkpoint=record)
+    result = extract(videos, detector, args.out, batch_size=args.batch_size,
+                     sagittal_starts_right=not args.sagittal_starts_left, checkpoint=record,
+                     orientations=orientations, detections_out=args.detections_out)
     found = [v for v, r in result["views"].items() if r["status"] == "found"]
-    print(f"{len(found)} of 6 views found ({', '.join(found) or 'none'}); wrote {args.out}/views.json")
+    print(f"{len(found)} of 6 views found ({', '.join(found) or 'none'}); wrote {args.out}/views.json"
+          + (f" and {args.detections_out}" if args.detections_out else ""))
     return 0
 
 
@@ -140,6 +150,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if profile_of(args.detector) == PUBLISHED:
+        return _evaluate_frame_detector(args)
     model, record = load_detector(args.detector, args.device)
     if args.phantom:
         from inference.ncls.detection.phantom_eval import evaluate_phantom
@@ -165,6 +177,31 @@ def _evaluate(args: argparse.Namespace) -> int:
         with open(args.out, "w") as handle:
             handle.write(text + "\n")
     print(text)
+    return 0
+
+
+def _evaluate_frame_detector(args: argparse.Namespace) -> int:
+    """``evaluate-detector`` for a detector with its own input processing (published):
+    views found on phantom cases, or rotated mAP in image pixels on DOTA data."""
+    from inference.ncls.backends import Options, load_detector
+    from inference.ncls.detection.data import list_pairs
+    from inference.ncls.detection.evaluate import frame_detector_map
+
+    if args.phantom:
+        from inference.ncls.detection.phantom_eval import evaluate_phantom
+
+        detector, _ = load_detector(args.detector, Options(args.device, threshold=args.threshold))
+        report = evaluate_phantom(args.data, detector, max_cases=args.max_cases, max_images=args.max_images)
+        result = report["summary"]
+    else:
+        # every kept (query, class) pair is ranked for the mAP, as for our own detector
+        detector, _ = load_detector(args.detector, Options(args.device, threshold=0.0))
+        pairs = list_pairs(args.data)[: args.max_images or None]
+        report = result = frame_detector_map(detector, pairs).to_json()
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
     return 0
 
 

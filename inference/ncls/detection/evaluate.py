@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 import torch
 
 from inference.ncls.detection.boxes import rotated_iou
 from inference.ncls.labels import ANATOMY_CLASSES
+
+if TYPE_CHECKING:
+    from inference.ncls.detection.predict import FrameDetector
 
 
 @dataclass(frozen=True)
@@ -170,3 +177,24 @@ def calibrate_class_thresholds(
         table[name] = f1
         chosen[name] = max(f1, key=lambda t: (f1[t], t))
     return chosen, table
+
+
+def frame_detector_map(detector: FrameDetector, pairs: Sequence[tuple[Path, Path]]) -> MapResult:
+    """Rotated mAP@0.5 of any stage-1 detector on DOTA data, in the images' own pixels.
+
+    Why: a detector with its own input processing (the published one sees whole frames) cannot
+    be scored on the letterboxed samples of :func:`~inference.ncls.detection.train.evaluate_samples`;
+    here each image goes through :meth:`FrameDetector.detect` as a video frame would. Only
+    detections the detector keeps (above its threshold) are ranked, so give it a low one.
+    """
+    from inference.ncls.detection.data import parse_dota_label
+
+    predictions, truths = [], []
+    for image_path, label_path in pairs:
+        image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"{image_path}: unreadable image")
+        found = detector.detect([cv2.cvtColor(image, cv2.COLOR_BGR2RGB)], 0, None)[0]
+        predictions.append((found.boxes, found.classes, found.scores))
+        truths.append(parse_dota_label(label_path.read_text()))
+    return rotated_map(predictions, truths)

@@ -19,7 +19,7 @@ import numpy as np
 
 from inference.ncls import video as video_io
 from inference.ncls.detection.boxes import ANGLE_CONVENTION
-from inference.ncls.detection.predict import Detector, FrameDetections
+from inference.ncls.detection.predict import FrameDetections, FrameDetector
 from inference.ncls.detection.preprocess import sector_of
 from inference.ncls.detection.views import SweepAnalysis, ViewResult, analyse_sweep
 from inference.ncls.labels import ANATOMY_CLASSES, View
@@ -41,7 +41,7 @@ class VideoRun:
     timings: dict[str, float]
 
 
-def detect_video(path: Path, detector: Detector, *, batch_size: int = 16,
+def detect_video(path: Path, detector: FrameDetector, *, batch_size: int = 16,
                  sagittal_starts_right: bool = True, orientation: str | None = None) -> VideoRun:
     """Decode, detect per frame (batched), and analyse one sweep (as ``orientation`` if declared)."""
     timings = {"decode_s": 0.0, "roi_s": 0.0, "detect_s": 0.0}
@@ -90,13 +90,29 @@ def _view_record(run: VideoRun, result: ViewResult) -> dict[str, Any]:
     }
 
 
-def extract(videos: Sequence[str | Path], detector: Detector, out_dir: str | Path, *, batch_size: int = 16,
+def write_detections(runs: Sequence[VideoRun], path: str | Path) -> Path:
+    """Every frame's detections as JSON Lines, one object per frame (frames without any
+    detection included), so a user can see why a view was or was not chosen."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for run in runs:
+            for det in run.detections:
+                boxes = [{"class_name": ANATOMY_CLASSES[int(d["class_index"])], **d} for d in det.to_json()]
+                record = {"video": str(run.path), "frame_index": det.frame_index, "detections": boxes}
+                handle.write(json.dumps(record) + "\n")
+    return path
+
+
+def extract(videos: Sequence[str | Path], detector: FrameDetector, out_dir: str | Path, *, batch_size: int = 16,
             sagittal_starts_right: bool = True, checkpoint: dict[str, Any] | None = None,
-            orientations: Sequence[str | None] | None = None) -> dict[str, Any]:
+            orientations: Sequence[str | None] | None = None,
+            detections_out: str | Path | None = None) -> dict[str, Any]:
     """Run stage 1 on a case's videos; write ``<VIEW>.png`` and ``views.json``; return the JSON.
 
     ``orientations``: per video, the orientation it was acquired in where known (None: decided
-    from its frames, as DESIGN.md says).
+    from its frames, as DESIGN.md says); any of ``DECLARED_ORIENTATIONS``.
+    ``detections_out``: also write every frame's detections there (:func:`write_detections`).
     """
     declared = list(orientations) if orientations is not None else [None] * len(videos)
     if len(declared) != len(videos):
@@ -148,7 +164,8 @@ def extract(videos: Sequence[str | Path], detector: Detector, out_dir: str | Pat
             record = _view_record(run, res)
             index = int(res.frame_index or 0)
             frame = video_io.read_frames(run.path, [index])[index]
-            image = crop_sector(frame, run.roi)[0] if run.roi is not None else frame
+            sector = run.roi if detector.crop_views_to_sector else None
+            image = crop_sector(frame, sector)[0] if sector is not None else frame
             name = f"{view.value}.png"
             cv2.imwrite(str(out / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
             record["image"] = name
@@ -157,13 +174,16 @@ def extract(videos: Sequence[str | Path], detector: Detector, out_dir: str | Pat
             why = reasons[view] or ["no video of this view's orientation was given or usable"]
             views[view.value] = {"status": "missing", "reason": "; ".join(why)}
     write_s = time.perf_counter() - t0
+    if detections_out is not None:
+        write_detections(runs, detections_out)
     result = {
         "stage": "ncls-stage1",
         "angle_convention": ANGLE_CONVENTION,
-        "box_units": "frame pixels; PNGs are the sector crop, offset by the video's sector x0, y0",
+        "box_units": ("frame pixels; PNGs are the sector crop, offset by the video's sector x0, y0"
+                      if detector.crop_views_to_sector else "frame pixels; PNGs are whole frames"),
         "score_threshold": detector.threshold,
         "detector": None if checkpoint is None else {
-            k: checkpoint.get(k) for k in ("profile", "weights_sha256", "data_hash", "note")
+            k: checkpoint.get(k) for k in ("profile", "weights_sha256", "data_hash", "note", "version")
         },
         "videos": video_records,
         "views": views,

@@ -21,13 +21,14 @@ from typing import Any
 import torch
 
 from inference.ncls.detection.data import list_pairs, load_samples
+from inference.ncls.detection.evaluate import frame_detector_map
 from inference.ncls.detection.extract import extract
-from inference.ncls.detection.predict import Detector
+from inference.ncls.detection.predict import Detector, FrameDetector
 from inference.ncls.detection.train import evaluate_samples
 from inference.ncls.labels import View
 
 
-def evaluate_phantom(root: str | Path, detector: Detector, *, max_cases: int | None = None,
+def evaluate_phantom(root: str | Path, detector: FrameDetector, *, max_cases: int | None = None,
                      max_images: int | None = None, out_dir: str | Path | None = None) -> dict[str, Any]:
     """Per-case view recovery and frame error on phantom cases, plus rotated mAP@0.5."""
     root = Path(root)
@@ -97,7 +98,11 @@ def evaluate_phantom(root: str | Path, detector: Detector, *, max_cases: int | N
     }
     if (root / "dota").is_dir():
         pairs = list_pairs(root)[: max_images or None]
-        samples = load_samples(pairs, detector.size)
-        summary["detection"] = evaluate_samples(detector.model, samples, torch.device(detector.device)).to_json()
-        summary["detection_images"] = len(samples)
+        if isinstance(detector, Detector):  # ours: on its letterboxed training-style samples
+            samples = load_samples(pairs, detector.size)
+            scores = evaluate_samples(detector.model, samples, torch.device(detector.device))
+        else:  # any other: frame by frame, above its threshold
+            scores = frame_detector_map(detector, pairs)
+        summary["detection"] = scores.to_json()
+        summary["detection_images"] = len(pairs)
     return {"summary": summary, "cases": cases}

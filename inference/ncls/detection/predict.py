@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -63,8 +63,33 @@ class FrameDetections:
         ]
 
 
+class FrameDetector(Protocol):
+    """What stage 1 needs of a detector, whichever network it runs (the platform's own, or
+    the authors' published one): detections per frame in frame pixels and ANATOMY_CLASSES
+    indices, the score threshold it applied (for reports), and whether the view images it
+    leads to are sector crops (ours) or whole frames (the published processing, whose
+    diagnosis stage does its own border crop)."""
+
+    @property
+    def threshold(self) -> Threshold:
+        """The score threshold applied (one, or one per class name)."""
+        ...
+
+    @property
+    def crop_views_to_sector(self) -> bool:
+        """True: view images are the sector crop; False: whole frames."""
+        ...
+
+    def detect(self, frames: list[np.ndarray], start_index: int, roi: SectorROI | None) -> list[FrameDetections]:
+        """Detections of consecutive RGB frames numbered from ``start_index``."""
+        ...
+
+
 class Detector:
     """A loaded model plus its device and precision; call :meth:`detect` on frame batches."""
+
+    #: The letterboxed sector is what this detector sees, so its view images are sector crops.
+    crop_views_to_sector = True
 
     def __init__(self, model: RotatedRTDETR, *, device: str = "cpu", dtype: torch.dtype = torch.float32,
                  threshold: Threshold = SCORE_THRESHOLD) -> None:

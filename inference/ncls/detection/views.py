@@ -22,7 +22,15 @@ import numpy as np
 from sklearn.cluster import DBSCAN
 
 from inference.ncls.detection.predict import FrameDetections
-from inference.ncls.labels import ANATOMY_CLASSES, CORONAL_VIEWS, ORIENTATIONS, SAGITTAL_VIEWS, View
+from inference.ncls.labels import (
+    ANATOMY_CLASSES,
+    CORONAL_VIEWS,
+    DECLARED_ORIENTATIONS,
+    SAGITTAL_VIEWS,
+    SIDE_VIEWS,
+    View,
+    base_orientation,
+)
 
 CLS = {name: i for i, name in enumerate(ANATOMY_CLASSES)}
 
@@ -210,9 +218,15 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
     sagittal sweep for a coronal one and return "coronal" views cut from it. With the
     declared orientation, only that orientation's views are looked for, and a sweep whose
     frames do not look like it is dropped with the reason (not silently re-labelled).
+    ``sagittal_left`` / ``sagittal_right`` declare a one-sided sagittal sweep (midline and
+    one side, as most scanner protocols record them): its parasagittal frames are that
+    side's view whichever side of the midline they lie on, and the other side is not sought.
     """
-    if orientation not in (None, *ORIENTATIONS):
-        raise ValueError(f"orientation must be one of {ORIENTATIONS} or None, got {orientation!r}")
+    if orientation not in (None, *DECLARED_ORIENTATIONS):
+        raise ValueError(f"orientation must be one of {DECLARED_ORIENTATIONS} or None, got {orientation!r}")
+    side = SIDE_VIEWS.get(orientation or "")
+    if orientation is not None:
+        orientation = base_orientation(orientation)
     n = len(detections)
     frames = [classify_frame(d) for d in detections]
     n_cor = sum(fv.group in CORONAL_GROUPS for fv in frames)
@@ -221,7 +235,7 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
         reason = ("the video has no frames" if n == 0 else
                   "no frame shows any view's structures above the score threshold (orientation unknown)")
         return SweepAnalysis(n, None, 0.0, reason, None, {v: _missing(v, reason) for v in View}, frames)
-    declared = orientation
+    declared = orientation if side is None else f"sagittal ({side.value} side only)"
     if orientation is not None:
         # a frame may be a candidate of both orientations: score it only as the declared one
         frames = [classify_frame(d, CORONAL_GROUPS if orientation == "coronal" else SAGITTAL_GROUPS)
@@ -273,6 +287,9 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
         assigned = sum(fv.group == SAG1 for fv in frames)
         result.views[View.MSV] = _missing(View.MSV, _no_cluster_reason(assigned, min_samples))
     para = clusters[SAG2]
+    if side is not None:
+        _one_side(result, side, para, sum(fv.group == SAG2 for fv in frames), min_samples)
+        return result
     if mid is not None:
         midline = mid.center
     elif len(para) >= 2:
@@ -301,6 +318,15 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
             result.views[view] = _missing(view, f"no parasagittal cluster {where} the midline (frame {midline:.0f})")
     result.sweep_direction = "right_to_left" if sagittal_starts_right else "left_to_right"
     return result
+
+
+def _one_side(result: SweepAnalysis, side: View, para: list[Cluster], assigned: int, min_samples: int) -> None:
+    """Views of a sweep declared one-sided: its main parasagittal cluster is ``side``'s view."""
+    other = View.LPSV if side == View.RPSV else View.RPSV
+    main = _main(para)
+    result.views[side] = (_from_cluster(side, main) if main is not None
+                          else _missing(side, _no_cluster_reason(assigned, min_samples)))
+    result.views[other] = _missing(other, f"the sweep was declared one-sided ({side.value} side only)")
 
 
 def _ordered_mains(clusters: dict[str, list[Cluster]]) -> dict[str, Cluster | None]:

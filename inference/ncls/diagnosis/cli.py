@@ -9,10 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
+from inference.ncls.sweep_args import add_video_arguments, videos_of
+
 from .model import PROFILES
+
+TTA_HELP = ("test-time passes: 1 = none; default: the model's own (published: the authors' 10 "
+            "seeded random augmentations; ours: the image and its mirror, i.e. any N > 1)")
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -61,14 +67,19 @@ def add_commands(commands: Any) -> None:
                           help="run the whole pipeline on each case's sweep videos (MODELS must hold a "
                                "detector too) instead of diagnosing the manifest's view images")
     evaluate.add_argument("--max-cases", type=int, default=None)
+    evaluate.add_argument("--tta", type=int, default=None, help=TTA_HELP)
     evaluate.set_defaults(handler=_evaluate)
 
     run = commands.add_parser("run", help="whole NCLS pipeline for one case: views, diagnosis, heatmaps")
-    run.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
-    run.add_argument("--models", type=Path, required=True, help="model root (diagnosis*/ and detector*/)")
+    add_video_arguments(run)
+    run.add_argument("--models", type=Path, required=True,
+                     help="model root (diagnosis*/ and detector*/) or a published model directory")
     run.add_argument("--out", type=Path, required=True)
     run.add_argument("--device", default="cpu")
     run.add_argument("--no-heatmaps", action="store_true")
+    run.add_argument("--tta", type=int, default=None, help=TTA_HELP)
+    run.add_argument("--detections-out", type=Path, default=None, metavar="FILE.jsonl",
+                     help="also write every frame's detections as JSON Lines")
     run.set_defaults(handler=_run)
 
     export = commands.add_parser("export-onnx", help="export the diagnosis models (and the detector, if present) to ONNX")
@@ -108,9 +119,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     manifest = args.data / "manifest.csv" if args.data.is_dir() else args.data
     if args.from_videos:
-        report = evaluate_videos(args.models, manifest, device=args.device, max_cases=args.max_cases)
+        report = evaluate_videos(args.models, manifest, device=args.device, max_cases=args.max_cases, tta=args.tta)
     else:
-        report = evaluate_manifest(args.models, manifest, device=args.device)
+        report = evaluate_manifest(args.models, manifest, device=args.device, tta=args.tta)
     report["command"] = _command_line(args)
     text = json.dumps(report, indent=2)
     if args.out:
@@ -119,21 +130,45 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace) -> int:
-    from .pipeline import RESULT_FILE, NclsPipeline
+#: Exit status of ``run`` when stage 1 finds no standard view (an outcome, not a crash).
+EXIT_NO_VIEW = 3
 
-    pipeline = NclsPipeline.load(args.models, args.device)
-    result = pipeline.run_videos(args.videos, out_dir=args.out, heatmaps=not args.no_heatmaps)
-    print(json.dumps({"result": str(args.out / RESULT_FILE), "severe": result.diagnosis.severe,
+
+def _run(args: argparse.Namespace) -> int:
+    from .pipeline import RESULT_FILE, NclsPipeline, NoStandardViewError
+
+    videos, orientations = videos_of(args)
+    pipeline = NclsPipeline.load(args.models, args.device, tta=args.tta)
+    try:
+        result = pipeline.run_videos(videos, out_dir=args.out, heatmaps=not args.no_heatmaps,
+                                     orientations=orientations, detections_out=args.detections_out)
+    except NoStandardViewError as exc:
+        outcome = {"outcome": "no standard view", "diagnosed": False, "reasons": exc.reasons,
+                   "videos": exc.extraction.get("videos", [])}
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / RESULT_FILE).write_text(json.dumps(outcome, indent=2) + "\n", encoding="utf-8")
+        print(f"run: no standard view was found in the videos, so the case was not diagnosed; "
+              f"the reasons per view are in {args.out / RESULT_FILE}", file=sys.stderr)
+        return EXIT_NO_VIEW
+    found = sorted(result.view_frames)
+    print(json.dumps({"result": str(args.out / RESULT_FILE), "views": found, "severe": result.diagnosis.severe,
                       "severe_probability": result.diagnosis.severe_probability,
                       "rule": str(result.diagnosis.rule), "timings_s": result.timings_s}, indent=2))
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
+    from inference.ncls.backends import PUBLISHED, profile_of
+
     from .onnx import export_directory
     from .pipeline import resolve_models
 
+    if profile_of(args.models) == PUBLISHED:
+        print("export-onnx: refused: a published model directory is not exported yet. Its detector's "
+              "RT-DETRv2 decoder (multi-scale deformable sampling, top-k query selection) and the "
+              "diagnosis network's variable-length case bags have no ONNX graph proven against the "
+              "PyTorch outputs; run it with PyTorch (run, extract).", file=sys.stderr)
+        return 2
     diagnosis, detector = resolve_models(args.models)
     written = [str(p) for p in export_directory(diagnosis, args.out / "diagnosis")]
     if detector is not None:

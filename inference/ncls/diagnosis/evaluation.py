@@ -12,9 +12,17 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from .data import load_cases, read_manifest
-from .predict import CaseDiagnosis, DiagnosisEnsemble
+from inference.ncls import backends
+
+from .data import CaseRecord, load_rgb, read_manifest
+from .predict import CaseDiagnosis
 from .rules import CASE_THRESHOLD
+
+#: Manifest video columns and the orientation each declares (None: decided from the frames,
+#: as before one-sided sagittal sweeps existed; a one-sided sweep must say its side).
+VIDEO_COLUMNS: dict[str, str | None] = {"video_coronal": None, "video_sagittal": None,
+                                        "video_sagittal_left": "sagittal_left",
+                                        "video_sagittal_right": "sagittal_right"}
 
 
 def case_metrics(truth: Sequence[int] | np.ndarray, diagnoses: Sequence[CaseDiagnosis]) -> dict[str, Any]:
@@ -43,12 +51,24 @@ def case_metrics(truth: Sequence[int] | np.ndarray, diagnoses: Sequence[CaseDiag
     }
 
 
-def evaluate_manifest(models: Path, manifest: Path, *, device: str = "cpu") -> dict[str, Any]:
-    """Diagnose every case of a manifest with the ensemble in ``models`` and score it.
+def _case_views(record: CaseRecord) -> dict[str, np.ndarray]:
+    """A case's readable view images (RGB); an unreadable image is a missing view."""
+    views = {}
+    for view, path in record.views.items():
+        try:
+            views[view.value] = load_rgb(path)
+        except ValueError:
+            continue
+    return views
+
+
+def evaluate_manifest(models: Path, manifest: Path, *, device: str = "cpu", tta: int | None = None) -> dict[str, Any]:
+    """Diagnose every case of a manifest with the models in ``models`` (ours or published) and
+    score it. Cases without a readable view image are left out.
 
     Cases are split by ``dataset_kind``: blind-sweep cases are reported apart from the rest.
     """
-    ensemble = DiagnosisEnsemble.load(models, device)
+    ensemble = backends.load_diagnoser(models, backends.Options(device=device, tta=tta))
     records = read_manifest(manifest)
     report: dict[str, Any] = {"models": list(ensemble.model_versions), "manifest": str(manifest)}
     groups = {
@@ -56,11 +76,11 @@ def evaluate_manifest(models: Path, manifest: Path, *, device: str = "cpu") -> d
         "blind_sweep": [r for r in records if r.dataset_kind == "blind_sweep"],
     }
     for name, group in groups.items():
-        if not group:
+        cases = [(r, views) for r in group if (views := _case_views(r))]
+        if not cases:
             continue
-        tensors = load_cases(group, ensemble.image_size)
-        diagnoses = ensemble.diagnose_tensors(tensors.images, tensors.masks)
-        report[name] = case_metrics(tensors.severe.numpy(), diagnoses)
+        diagnoses = [ensemble.diagnose(views) for _, views in cases]
+        report[name] = case_metrics([int(r.severe) for r, _ in cases], diagnoses)
         report[name]["rules"] = {
             rule: sum(d.rule == rule for d in diagnoses) for rule in sorted({str(d.rule) for d in diagnoses})
         }
@@ -68,7 +88,8 @@ def evaluate_manifest(models: Path, manifest: Path, *, device: str = "cpu") -> d
 
 
 def evaluate_videos(
-    models: Path, manifest: Path, *, device: str = "cpu", max_cases: int | None = None, progress: bool = True
+    models: Path, manifest: Path, *, device: str = "cpu", max_cases: int | None = None, progress: bool = True,
+    tta: int | None = None,
 ) -> dict[str, Any]:
     """The whole pipeline on each case's sweep videos (stage 1 picks the views, stage 2
     diagnoses them), scored like :func:`evaluate_manifest`.
@@ -78,7 +99,7 @@ def evaluate_videos(
     """
     from .pipeline import NclsPipeline
 
-    pipeline = NclsPipeline.load(models, device)
+    pipeline = NclsPipeline.load(models, device, tta=tta)
     if pipeline.detector is None:
         raise ValueError(f"{models}: no detector*/ checkpoint, so the videos cannot be read")
     manifest = Path(manifest)
@@ -90,10 +111,11 @@ def evaluate_videos(
     results: dict[str, tuple[CaseDiagnosis, int, float]] = {}
     for k, record in enumerate(records, 1):
         row = rows[record.code]
-        videos = [manifest.parent / row[c] for c in ("video_coronal", "video_sagittal") if row.get(c)]
+        columns = [c for c in VIDEO_COLUMNS if row.get(c)]
+        videos = [manifest.parent / row[c] for c in columns]
         started = time.perf_counter()
         try:
-            result = pipeline.run_videos(videos, heatmaps=False)
+            result = pipeline.run_videos(videos, heatmaps=False, orientations=[VIDEO_COLUMNS[c] for c in columns])
         except ValueError as exc:
             report["failed"][record.code] = str(exc)
             continue

@@ -16,16 +16,20 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
+from inference.ncls import backends
 from inference.ncls.labels import View
 
 from .checkpoint import DEMO_NOTICE
-from .heatmaps import ViewHeatmap, view_heatmaps
-from .predict import CaseDiagnosis, DiagnosisEnsemble, _as_view
+from .heatmaps import ViewHeatmap
+from .predict import CaseDiagnosis, _as_view
+
+if TYPE_CHECKING:
+    from inference.ncls.detection.predict import FrameDetector
 
 RESULT_FILE = "result.json"
 
@@ -82,24 +86,29 @@ def resolve_models(models: Path) -> tuple[Path, Path | None]:
     return diagnosis[0], (detection[0] if detection else None)
 
 
-def load_detector(detector: Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
-    """Stage 1's detector (``inference.ncls.detection``, imported only when needed) and its record."""
-    from inference.ncls.detection.checkpoint import load_detector as load_checkpoint
-    from inference.ncls.detection.predict import Detector, checkpoint_threshold
+class NoStandardViewError(ValueError):
+    """Stage 1 found no standard view in a case's videos: nothing to diagnose.
 
-    model, record = load_checkpoint(detector, device)
-    # A checkpoint may carry thresholds calibrated on separate data (as stage 1's CLI uses).
-    return Detector(model, device=device, threshold=checkpoint_threshold(record)), record
+    A normal outcome for sweeps the detector cannot read (not a fault): :attr:`reasons` gives,
+    per view, why it is missing, and :attr:`extraction` stage 1's whole report.
+    """
+
+    def __init__(self, reasons: dict[str, str | None], extraction: dict[str, Any]) -> None:
+        super().__init__(f"stage 1 found no standard view in the videos: {reasons}")
+        self.reasons = reasons
+        self.extraction = extraction
 
 
 def extract_views(
-    videos: Sequence[Path], detector: Any, record: dict[str, Any], out_dir: Path,
-    orientations: Sequence[str | None] | None = None,
+    videos: Sequence[Path], detector: FrameDetector, record: dict[str, Any], out_dir: Path,
+    orientations: Sequence[str | None] | None = None, detections_out: Path | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Stage 1: the chosen frame (sector crop, RGB) per found view, and stage 1's ``views.json``."""
+    """Stage 1: the chosen frame (RGB; a sector crop or the whole frame, as the detector's
+    processing wants) per found view, and stage 1's ``views.json``."""
     from inference.ncls.detection.extract import extract
 
-    summary = extract([Path(v) for v in videos], detector, out_dir, checkpoint=record, orientations=orientations)
+    summary = extract([Path(v) for v in videos], detector, out_dir, checkpoint=record, orientations=orientations,
+                      detections_out=detections_out)
     frames = {}
     for view, entry in summary["views"].items():
         if entry.get("status") == "found":
@@ -113,23 +122,27 @@ class NclsPipeline:
     """Loaded NCLS models, reused for many cases."""
 
     def __init__(
-        self, ensemble: DiagnosisEnsemble, detector: Any = None, detector_record: dict[str, Any] | None = None
+        self, ensemble: backends.CaseDiagnoser, detector: FrameDetector | None = None,
+        detector_record: dict[str, Any] | None = None,
     ) -> None:
         self.ensemble = ensemble
         self.detector = detector
         self.detector_record = detector_record or {}
 
     @classmethod
-    def load(cls, models: Path | str, device: str = "cpu", *, detection: bool = True) -> NclsPipeline:
-        """Load the models under ``models`` (see :func:`resolve_models`), verifying checksums.
+    def load(cls, models: Path | str, device: str = "cpu", *, detection: bool = True,
+             tta: int | None = None) -> NclsPipeline:
+        """Load the models under ``models`` (ours, see :func:`resolve_models`, or a published
+        model directory; :mod:`inference.ncls.backends` decides), verifying checksums.
 
-        With ``detection=False`` (or no detector under ``models``) only
-        :meth:`diagnose_views` can be used.
+        ``tta``: test-time passes (None: the model's default; 1: none). With
+        ``detection=False`` (or no detector under ``models``) only :meth:`diagnose_views`
+        can be used.
         """
-        diagnosis, detector_dir = resolve_models(Path(models))
-        ensemble = DiagnosisEnsemble.load(diagnosis, device)
-        if detection and detector_dir is not None:
-            detector, record = load_detector(detector_dir, device)
+        options = backends.Options(device=device, tta=tta)
+        ensemble = backends.load_diagnoser(models, options)
+        if detection and backends.has_detector(models):
+            detector, record = backends.load_detector(models, options)
             return cls(ensemble, detector, record)
         return cls(ensemble)
 
@@ -169,7 +182,7 @@ class NclsPipeline:
                 paths[view] = path
         if heatmaps:
             started = time.perf_counter()
-            maps = view_heatmaps(self.ensemble, frames, out_dir)
+            maps = self.ensemble.heatmaps(frames, out_dir)
             timings["heatmaps"] = time.perf_counter() - started
         timings["total"] = sum(v for k, v in timings.items() if k != "total")
         result = CaseResult(
@@ -186,11 +199,13 @@ class NclsPipeline:
         return result
 
     def run_videos(self, videos: Sequence[Path | str], *, out_dir: Path | None = None, heatmaps: bool = True,
-                   orientations: Sequence[str | None] | None = None) -> CaseResult:
+                   orientations: Sequence[str | None] | None = None,
+                   detections_out: Path | None = None) -> CaseResult:
         """The whole pipeline for one case's sweep videos (coronal and sagittal, any order).
 
         ``orientations``: per video, its declared orientation where known (see
         :func:`inference.ncls.detection.views.analyse_sweep`); None: decided from the frames.
+        Raises :class:`NoStandardViewError` when stage 1 finds no view.
         """
         if not videos:
             raise ValueError("a case needs at least one sweep video")
@@ -200,10 +215,10 @@ class NclsPipeline:
         with tempfile.TemporaryDirectory() as scratch:
             views_dir = Path(out_dir) / "stage1" if out_dir is not None else Path(scratch)
             frames, summary = extract_views([Path(v) for v in videos], self.detector, self.detector_record, views_dir,
-                                            orientations=orientations)
+                                            orientations=orientations, detections_out=detections_out)
         if not frames:
             reasons = {v: e.get("reason") for v, e in summary.get("views", {}).items()}
-            raise ValueError(f"stage 1 found no standard view in the videos: {reasons}")
+            raise NoStandardViewError(reasons, summary)
         summary = {**summary, "demo": bool(self.detector_record.get("demo"))}
         return self.diagnose_views(
             frames,

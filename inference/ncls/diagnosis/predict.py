@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,6 +21,9 @@ from .checkpoint import DEMO_NOTICE, FoldModel, fold_jsons, load_fold
 from .data import normalise, prepare_view, stack_views
 from .model import VIEW_SLOTS, DiagnosisNet, ProbabilityNet
 from .rules import DecidingRule, decide, flags_severe, image_label_set, is_abnormal
+
+if TYPE_CHECKING:
+    from .heatmaps import ViewHeatmap
 
 #: Test-time augmentations: the image as is and mirrored left–right.
 TTA_FLIPS: tuple[bool, ...] = (False, True)
@@ -151,6 +154,8 @@ class DiagnosisEnsemble:
         self.folds = list(folds)
         self.device = torch.device(device)
         self.image_size = sizes.pop()
+        #: Whether :meth:`diagnose` averages over the mirror image too (``--tta 1``: not).
+        self.tta = True
 
     @classmethod
     def load(cls, directory: Path | str, device: str | torch.device = "cpu") -> DiagnosisEnsemble:
@@ -179,15 +184,16 @@ class DiagnosisEnsemble:
             raise ValueError("a case needs at least one view image")
         return prepared
 
-    def diagnose(self, views: Mapping[View | str, np.ndarray], *, tta: bool = True) -> CaseDiagnosis:
+    def diagnose(self, views: Mapping[View | str, np.ndarray], *, tta: bool | None = None) -> CaseDiagnosis:
         """Diagnose one case from its view frames (keys: view names such as ``"AHV"``)."""
         images, mask = stack_views(self.prepare(views), self.image_size)
         return self.diagnose_tensors(images[None], mask[None], tta=tta)[0]
 
     def diagnose_tensors(
-        self, images: torch.Tensor, masks: torch.Tensor, *, tta: bool = True
+        self, images: torch.Tensor, masks: torch.Tensor, *, tta: bool | None = None
     ) -> list[CaseDiagnosis]:
-        """Diagnose prepared cases (N×6×3×S×S uint8 and N×6 masks)."""
+        """Diagnose prepared cases (N×6×3×S×S uint8 and N×6 masks); ``tta`` None: :attr:`tta`."""
+        tta = self.tta if tta is None else tta
         image_p, severe_p = infer_probabilities(self.nets, images, masks, tta=tta, device=self.device)
         masks_np = masks.cpu().numpy()
         return [
@@ -196,3 +202,9 @@ class DiagnosisEnsemble:
             )
             for i in range(images.shape[0])
         ]
+
+    def heatmaps(self, views: Mapping[View | str, np.ndarray], out_dir: Path | None) -> dict[str, ViewHeatmap]:
+        """Finer-CAM per view (``diagnosis.heatmaps``); overlays written under ``out_dir``."""
+        from .heatmaps import view_heatmaps
+
+        return view_heatmaps(self, views, out_dir)

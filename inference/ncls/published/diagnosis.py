@@ -202,6 +202,12 @@ def diagnosis_input(view_bgr: np.ndarray) -> torch.Tensor:
     to uint8 in between), scaled to [0, 1] and normalised. Channels stay B, G, R (see the
     module docstring). The authors' random test-time augmentations are not applied here.
     """
+    return TF.normalize(diagnosis_pixels(view_bgr), list(PIXEL_MEAN), list(PIXEL_STD))
+
+
+def diagnosis_pixels(view_bgr: np.ndarray) -> torch.Tensor:
+    """:func:`diagnosis_input` before normalisation (3×256×256 in [0, 1]): what the authors'
+    test-time augmentations act on (``published.tta``)."""
     if not isinstance(view_bgr, np.ndarray) or view_bgr.dtype != np.uint8:
         raise ValueError("a view must be a uint8 numpy array")
     if view_bgr.ndim == 2:
@@ -211,4 +217,4 @@ def diagnosis_input(view_bgr: np.ndarray) -> torch.Tensor:
     cropped = np.ascontiguousarray(crop_sector(view_bgr))
     picture = Image.fromarray(cropped)  # PIL calls it RGB; the bytes stay B, G, R
     picture = TF.center_crop(TF.resize(picture, [RESIZE_SHORT]), [INPUT_SIZE])
-    return TF.normalize(TF.to_tensor(picture), list(PIXEL_MEAN), list(PIXEL_STD))
+    return TF.to_tensor(picture)

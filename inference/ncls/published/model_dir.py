@@ -249,16 +249,19 @@ def read_record(directory: str | Path) -> dict[str, Any]:
     return record
 
 
-def load_published_model_dir(path: str | Path, *, detector: bool = True) -> PublishedModels:
+def load_published_model_dir(
+    path: str | Path, *, detector: bool = True, diagnosis: bool = True
+) -> PublishedModels:
     """Load a directory written by :func:`import_published` (SHA-256 of every file verified).
 
-    ``detector=False`` loads the diagnosis folds only (and does not read the detector file).
+    ``detector=False`` loads the diagnosis folds only (and does not read the detector file);
+    ``diagnosis=False`` skips the folds (stage 1 alone needs only the detector).
     """
     directory = Path(path)
     record = read_record(directory)
     try:
         folds = []
-        for entry in record["diagnosis"]["folds"]:
+        for entry in record["diagnosis"]["folds"] if diagnosis else []:
             weights = _verified(directory, entry)
             net = build_diagnosis()
             load_state_strict(net, load_file(str(weights)), weights, "published diagnosis network")

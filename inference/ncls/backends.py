@@ -1,0 +1,143 @@
+"""Which implementation runs a model directory: the ONE place that reads its profile.
+
+Why a factory: a model directory is either the platform's own (``lite``/``full``, trained here:
+``detector*/`` and ``diagnosis*/`` checkpoints, or either alone) or the authors' published
+networks (``published.json``, made by ``import-published``). The two differ in their
+networks and in their pre- and post-processing, but the pipeline around them — decoding,
+view selection, writing views, the ensemble rule, reports — is the same. Everything else
+(``run``, ``extract``, ``evaluate-*``, the platform's runner) asks this module for a
+:class:`~inference.ncls.detection.predict.FrameDetector` and a :class:`CaseDiagnoser` and never
+looks at the profile again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import torch
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import numpy as np
+
+    from inference.ncls.detection.predict import FrameDetector
+    from inference.ncls.diagnosis.heatmaps import ViewHeatmap
+    from inference.ncls.diagnosis.predict import CaseDiagnosis
+    from inference.ncls.labels import View
+
+PUBLISHED = "published"
+#: The marker file of a published model directory (``published.model_dir.RECORD_NAME``).
+PUBLISHED_RECORD = "published.json"
+
+
+class CaseDiagnoser(Protocol):
+    """What the pipeline needs of stage 2, whichever networks run it."""
+
+    @property
+    def model_versions(self) -> tuple[str, ...]: ...
+
+    @property
+    def demo(self) -> bool: ...
+
+    def diagnose(self, views: Mapping[View | str, np.ndarray]) -> CaseDiagnosis:
+        """The case's diagnosis from its view frames (RGB; keys: view names)."""
+        ...
+
+    def heatmaps(self, views: Mapping[View | str, np.ndarray], out_dir: Path | None) -> dict[str, ViewHeatmap]:
+        """Explanations per view (may be empty when the networks have none)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to run the models: device, detector precision and threshold, test-time passes.
+
+    ``threshold`` None: the model's own (calibrated per class for ours, 0.6 for published).
+    ``tta`` None: the model's default (published: the authors' 10 passes; ours: image and
+    mirror); 1: no augmentation.
+    """
+
+    device: str = "cpu"
+    dtype: torch.dtype = torch.float32
+    threshold: float | None = None
+    tta: int | None = None
+
+
+def profile_of(models: Path | str) -> str:
+    """``published`` for a directory made by ``import-published``, else ``own``."""
+    return PUBLISHED if (Path(models) / PUBLISHED_RECORD).is_file() else "own"
+
+
+def _published_record(models: Any) -> dict[str, Any]:
+    """The detector record that stage 1 reports (as ours: profile, weights' SHA-256, version)."""
+    entry = models.record.get("detector") or {}
+    return {"profile": PUBLISHED, "weights_sha256": entry.get("sha256"), "version": models.record.get("version"),
+            "note": "the NCLS authors' published weights (import-published)", "demo": False}
+
+
+def load_detector(models: Path | str, options: Options = Options()) -> tuple[FrameDetector, dict[str, Any]]:
+    """Stage 1's detector of ``models`` and its record.
+
+    ``models`` is a published model directory, or one of ours: a detector checkpoint (folder or
+    ``detector.json``) or a model root holding ``detector*/``.
+    """
+    path = Path(models)
+    if profile_of(path) == PUBLISHED:
+        from inference.ncls.published.detector import SCORE_THRESHOLD
+        from inference.ncls.published.frames import PublishedFrameDetector
+        from inference.ncls.published.model_dir import load_published_model_dir
+
+        published = load_published_model_dir(path, detector=True, diagnosis=False)
+        assert published.detector is not None
+        threshold = SCORE_THRESHOLD if options.threshold is None else options.threshold
+        detector = PublishedFrameDetector(published.detector, device=options.device, dtype=options.dtype,
+                                          threshold=threshold)
+        return detector, _published_record(published)
+    from inference.ncls.detection.checkpoint import load_detector as load_checkpoint
+    from inference.ncls.detection.predict import Detector, checkpoint_threshold
+
+    if path.is_dir() and not (path / "detector.json").is_file():
+        found = sorted(p for p in path.glob("detect*") if p.is_dir())
+        path = found[0] if found else path
+    model, record = load_checkpoint(path, options.device)
+    # A checkpoint may carry thresholds calibrated on separate data.
+    calibrated = checkpoint_threshold(record, options.threshold)
+    return Detector(model, device=options.device, dtype=options.dtype, threshold=calibrated), record
+
+
+def load_diagnoser(models: Path | str, options: Options = Options()) -> CaseDiagnoser:
+    """Stage 2 of ``models`` (a published directory, a diagnosis directory or a model root)."""
+    path = Path(models)
+    if profile_of(path) == PUBLISHED:
+        from inference.ncls.published.ensemble import PublishedEnsemble
+        from inference.ncls.published.model_dir import load_published_model_dir
+        from inference.ncls.published.tta import DEFAULT_PASSES
+
+        published = load_published_model_dir(path, detector=False)
+        tta = DEFAULT_PASSES if options.tta is None else options.tta
+        return PublishedEnsemble(published, tta=tta, device=options.device)
+    from inference.ncls.diagnosis.pipeline import resolve_models
+    from inference.ncls.diagnosis.predict import DiagnosisEnsemble
+
+    diagnosis, _ = resolve_models(path)
+    ensemble = DiagnosisEnsemble.load(diagnosis, options.device)
+    if options.tta is not None:
+        if options.tta < 1:
+            raise ValueError(f"--tta must be at least 1, got {options.tta}")
+        ensemble.tta = options.tta > 1  # ours has one augmentation: the mirror image
+    return ensemble
+
+
+def has_detector(models: Path | str) -> bool:
+    """Whether ``models`` holds a stage-1 detector (without loading anything)."""
+    path = Path(models)
+    if profile_of(path) == PUBLISHED:
+        import json
+
+        return bool(json.loads((path / PUBLISHED_RECORD).read_text(encoding="utf-8")).get("detector"))
+    from inference.ncls.diagnosis.pipeline import resolve_models
+
+    return (path / "detector.json").is_file() or resolve_models(path)[1] is not None
