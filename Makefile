@@ -41,12 +41,13 @@ system-deps:
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	  || echo "chromium not installed: browser tests will be skipped"; }
 
-## Install everything, build the demo study on SQLite (tasks eager), serve it.
+## Install everything, migrate the embedded default (SQLite, tasks eager) and serve at once;
+## the demo studies are built meanwhile by a second process that stops with the server
+## (serve_demo; progress on the home page; a second make demo reuses what was built).
 demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
-	$(BIN)/python manage.py load_demo
-	$(BIN)/python manage.py runserver $(HOST)
+	$(BIN)/python manage.py serve_demo $(HOST)
 
 ## Install everything and run the whole test suite (the tests that start real Celery
 ## workers run on their own, after the rest).

@@ -47,3 +47,37 @@ class AnalysisJob(UUIDModel):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.study_id} ({self.status})"
+
+
+class DemoBuildState(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    BUILDING = "building", _("Being built")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
+    STOPPED = "stopped", _("Stopped")
+
+
+class DemoBuild(models.Model):
+    """Where the background build of one demo study stands (``manage.py serve_demo``).
+
+    The builder process writes it (one short statement per change, so the web server
+    reading it on SQLite is never kept waiting); the home and login pages show it.
+    """
+
+    key = models.SlugField(primary_key=True, max_length=32)
+    position = models.PositiveSmallIntegerField(default=0)
+    title = models.CharField(max_length=200)
+    state = models.CharField(max_length=16, choices=DemoBuildState.choices, default=DemoBuildState.PENDING)
+    step = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    #: The builder process working on it (a dead one means the build was stopped).
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "key"]
+
+    def __str__(self) -> str:
+        return f"demo {self.key} ({self.state})"

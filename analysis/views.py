@@ -251,3 +251,24 @@ def export_zip(request: HttpRequest, study_id: str) -> HttpResponse:
     reports, data = analysis_bundle(study=study, actor=request.user)
     return _attachment(exports.analysis_zip(reports, data), f"analysis_{data.snapshot[:12]}.zip",
                        "application/zip")
+
+
+def demo_build(request: HttpRequest) -> HttpResponse:
+    """The demo build's progress panel (polled by htmx on the home and login pages).
+
+    Public: it names only the demo studies and their progress. When more studies are ready
+    than the page showing it knew of (``?ready=N``), the browser reloads the whole page so
+    their rows and links appear.
+    """
+    from analysis.demo_build import panel
+
+    context = panel()
+    try:
+        known = int(request.GET.get("ready", ""))
+    except ValueError:
+        known = None
+    if known is not None and context["demo_ready"] > known:
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, "analysis/_demo_build.html", context)

@@ -36,8 +36,17 @@ from readers.blinding import BlindingAuditOutcome, blinding_audit_for_study
 from readers.preparation import VIEWS, material_import
 from readers.source_trial import study_juniors_seniors
 from trials import services as trial_services
-from trials.demo import DEMO_USERS, demo_users, generate_phantom_cases
-from trials.models import Allocation, DatasetKind, Role, Study, StudyDesign, StudyStatus
+from trials.demo import DEMO_USERS, demo_users, generate_phantom_cases, manifest_imported
+from trials.models import (
+    Allocation,
+    DatasetKind,
+    MaterialSet,
+    MaterialSource,
+    Role,
+    Study,
+    StudyDesign,
+    StudyStatus,
+)
 from trials.services.allocation import allocation_generate
 
 TITLE = "NCLS demo blinded source trial (phantom data)"
@@ -140,37 +149,47 @@ def _junior_manifest(study: Study, manifests: list[Path], juniors: list[Any], ou
 
 
 def build_source_trial_demo(*, data_dir: Path | None = None) -> SourceTrialDemo:
-    """Build (once) the demo source trial and run its blinding audit."""
+    """Build (once) the demo source trial and run its blinding audit.
+
+    Resumable: a trial left in draft by an interrupted build continues where it stopped
+    (every step below is skipped once done, or idempotent)."""
     users = demo_users()
     existing = Study.objects.filter(title=TITLE, is_demo=True).first()
-    if existing is not None:
+    if existing is not None and existing.status != StudyStatus.DRAFT:
         return SourceTrialDemo(existing, existing.cases.count(), blinding_audit_for_study(study=existing))
     coordinator = users["coordinator"]
     data_dir = data_dir or Path(settings.BASE_DIR) / "var" / "demo-data"
     manifests = [m for m in generate_phantom_cases(data_dir) if m.parent.name != DatasetKind.BLIND_SWEEP]
-    with transaction.atomic():
-        study = trial_services.study_create(actor=coordinator, title=TITLE, design=StudyDesign.SOURCE_BLINDED,
-                                            registry_id="DEMO-0002", is_demo=True)
-        for username, role, tier in DEMO_USERS:
-            trial_services.membership_add(actor=coordinator, study=study, user=users[username], role=role)
-            if role == Role.READER and tier in ("junior", "senior"):
-                services.reader_enrol(actor=coordinator, study=study, user=users[username], tier=tier,
-                                      years_experience=2 if tier == "junior" else 15)
+    study = existing
+    if study is None:
+        with transaction.atomic():
+            study = trial_services.study_create(actor=coordinator, title=TITLE, design=StudyDesign.SOURCE_BLINDED,
+                                                registry_id="DEMO-0002", is_demo=True)
+            for username, role, tier in DEMO_USERS:
+                trial_services.membership_add(actor=coordinator, study=study, user=users[username], role=role)
+                if role == Role.READER and tier in ("junior", "senior"):
+                    services.reader_enrol(actor=coordinator, study=study, user=users[username], tier=tier,
+                                          years_experience=2 if tier == "junior" else 15)
     for manifest in manifests:
+        if manifest_imported(study, manifest):
+            continue
         kind = manifest.parent.name
         name = "Internal test" if kind == DatasetKind.INTERNAL else "External test"
-        trial_services.dataset_create(actor=coordinator, study=study, name=name, kind=kind)
+        if not study.datasets.filter(name=name).exists():
+            trial_services.dataset_create(actor=coordinator, study=study, name=name, kind=kind)
         report = trial_services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
         if not report.ok:
             raise RuntimeError(f"demo import of {manifest} failed: {report.problems[:3]}")
     _ai_material(study, {m.parent.name: m.parent for m in manifests})
     juniors, seniors = study_juniors_seniors(study)
-    allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, stratify_by="probe_type")
-    with tempfile.TemporaryDirectory() as scratch:
-        manifest = _junior_manifest(study, manifests, juniors, Path(scratch))
-        imported = material_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
-    if not imported.ok:
-        raise RuntimeError(f"demo junior material import failed: {imported.problems[:3]}")
+    if not Allocation.objects.filter(allocation_list__study=study).exists():
+        allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, stratify_by="probe_type")
+    if not MaterialSet.objects.filter(case__study=study, source=MaterialSource.JUNIOR).exists():
+        with tempfile.TemporaryDirectory() as scratch:
+            manifest = _junior_manifest(study, manifests, juniors, Path(scratch))
+            imported = material_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+        if not imported.ok:
+            raise RuntimeError(f"demo junior material import failed: {imported.problems[:3]}")
     services.session_create_for_design(actor=coordinator, study=study, seed=SEED)
     if study.status == StudyStatus.DRAFT:
         study = trial_services.study_transition(actor=coordinator, study=study, to=StudyStatus.OPEN)
@@ -184,15 +203,29 @@ def build_practice_study(*, data_dir: Path | None = None) -> Study:
     """An open crossover study with no washout, where every demo reader can read for real.
 
     The internal phantom dataset only; the AI's material comes from the shipped demo
-    models (or the stand-in), so the aided session shows it. Idempotent.
+    models (or the stand-in), so the aided session shows it. Idempotent; one left in draft
+    by an interrupted build is resumed.
     """
     users = demo_users()
     existing = Study.objects.filter(title=PRACTICE_TITLE, is_demo=True).first()
-    if existing is not None:
+    if existing is not None and existing.status != StudyStatus.DRAFT:
         return existing
     coordinator = users["coordinator"]
     data_dir = data_dir or Path(settings.BASE_DIR) / "var" / "demo-data"
     manifests = [m for m in generate_phantom_cases(data_dir) if m.parent.name == DatasetKind.INTERNAL]
+    study = existing or _create_practice_study(coordinator, users)
+    for manifest in manifests:
+        if manifest_imported(study, manifest):
+            continue
+        report = trial_services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+        if not report.ok:
+            raise RuntimeError(f"practice import of {manifest} failed: {report.problems[:3]}")
+    _ai_material(study, {m.parent.name: m.parent for m in manifests})
+    services.session_create_for_design(actor=coordinator, study=study, seed=SEED)
+    return trial_services.study_transition(actor=coordinator, study=study, to=StudyStatus.OPEN)
+
+
+def _create_practice_study(coordinator: Any, users: dict[str, Any]) -> Study:
     with transaction.atomic():
         study = trial_services.study_create(
             actor=coordinator, title=PRACTICE_TITLE, design=StudyDesign.ASSISTED_CROSSOVER,
@@ -205,10 +238,4 @@ def build_practice_study(*, data_dir: Path | None = None) -> Study:
             else:
                 trial_services.membership_add(actor=coordinator, study=study, user=users[username], role=role)
         trial_services.dataset_create(actor=coordinator, study=study, name="Internal test", kind=DatasetKind.INTERNAL)
-    for manifest in manifests:
-        report = trial_services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
-        if not report.ok:
-            raise RuntimeError(f"practice import of {manifest} failed: {report.problems[:3]}")
-    _ai_material(study, {m.parent.name: m.parent for m in manifests})
-    services.session_create_for_design(actor=coordinator, study=study, seed=SEED)
-    return trial_services.study_transition(actor=coordinator, study=study, to=StudyStatus.OPEN)
+    return study

@@ -18,9 +18,10 @@ from django.contrib.auth.models import Permission
 from django.db import transaction
 
 from trials import services
-from trials.models import DatasetKind, Role, Study, StudyDesign
+from trials.models import DatasetKind, Role, Study, StudyDesign, StudyStatus
 from trials.permissions import STUDY_CREATE_PERMISSION
 
+TITLE = "NCLS demo reader study (phantom data)"
 DEMO_PASSWORD = "fontanelle-demo-2026"  # noqa: S105 (printed to the person who built the demo)
 
 #: (username, role, reader tier or "") of the demo users.
@@ -94,17 +95,36 @@ def generate_phantom_cases(out: Path) -> list[Path]:
     return manifests
 
 
+def manifest_imported(study: Study, manifest: Path) -> bool:
+    """Whether the cases of a demo manifest (one dataset kind, imported all or nothing) are in."""
+    return study.cases.filter(dataset__kind=manifest.parent.name).exists()
+
+
 def build_demo_study(*, data_dir: Path | None = None) -> DemoResult:
-    """Build the demo study with phantom cases; idempotent (an existing one is returned)."""
+    """Build the demo study with phantom cases; idempotent and resumable: an existing study
+    gets only the datasets whose import did not happen (an interrupted build)."""
     users = demo_users()
-    existing = Study.objects.filter(is_demo=True).first()
-    if existing is not None:
+    existing = Study.objects.filter(title=TITLE, is_demo=True).first()
+    if existing is not None and existing.status != StudyStatus.DRAFT:
         return DemoResult(existing, users, existing.cases.count())
     coordinator = users["coordinator"]
+    study = existing or _create_demo_study(coordinator, users)
+    data_dir = data_dir or Path(settings.BASE_DIR) / "var" / "demo-data"
+    for manifest in generate_phantom_cases(data_dir):
+        if manifest_imported(study, manifest):
+            continue
+        report = services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+        if not report.ok:
+            problems = "; ".join(f"row {p.row} {p.column}: {p.message}" for p in report.problems[:5])
+            raise RuntimeError(f"demo import of {manifest} failed: {problems}")
+    return DemoResult(study, users, study.cases.count())
+
+
+def _create_demo_study(coordinator: Any, users: dict[str, Any]) -> Study:
     with transaction.atomic():
         study = services.study_create(
             actor=coordinator,
-            title="NCLS demo reader study (phantom data)",
+            title=TITLE,
             design=StudyDesign.ASSISTED_CROSSOVER,
             registry_id="DEMO-0001",
             is_demo=True,
@@ -115,12 +135,4 @@ def build_demo_study(*, data_dir: Path | None = None) -> DemoResult:
         for name, kind, site_name, _count, _seed, _blind in DEMO_DATASETS:
             site = services.site_create(actor=coordinator, study=study, name=site_name)
             services.dataset_create(actor=coordinator, study=study, name=name, kind=kind, site=site)
-    data_dir = data_dir or Path(settings.BASE_DIR) / "var" / "demo-data"
-    imported = 0
-    for manifest in generate_phantom_cases(data_dir):
-        report = services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
-        if not report.ok:
-            problems = "; ".join(f"row {p.row} {p.column}: {p.message}" for p in report.problems[:5])
-            raise RuntimeError(f"demo import of {manifest} failed: {problems}")
-        imported += report.created_cases
-    return DemoResult(study, users, imported)
+    return study
