@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from inference.models import AICaseResult, AIRun, ModelVersion, ResultStatus
-from trials.models import Study
+from trials.models import Rendition, RenditionPurpose, Study
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,11 @@ def run_results(*, run: AIRun) -> QuerySet[AICaseResult]:
     return (
         AICaseResult.objects.filter(model_version=run.model_version, case__dataset=run.dataset)
         .select_related("case", "material_set")
-        .prefetch_related("heatmaps", "material_set__renditions")
+        .prefetch_related(
+            "heatmaps",
+            Prefetch("material_set__renditions",
+                     Rendition.objects.filter(purpose=RenditionPurpose.MATERIAL_VIEW)),
+        )
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from collections.abc import Callable
@@ -10,11 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -23,19 +20,20 @@ from inference.models import AICaseResult, AIRun, Heatmap, ModelVersion, ResultS
 from inference.ncls.files import file_sha256
 from trials.audit import audit_record
 from trials.models import (
-    AssetKind,
     AuditAction,
     Case,
     Dataset,
     MaterialSet,
     MaterialSource,
     MaterialStatus,
-    Rendition,
-    RenditionKind,
-    RenditionStatus,
     Study,
 )
-from trials.services.renditions import local_path, rendition_make_for_view
+from trials.selectors import case_sweeps
+from trials.services.renditions import (
+    local_path,
+    rendition_make_explanation,
+    rendition_make_for_view,
+)
 
 DEMO_NOTICE = "demo model — not for clinical use"
 
@@ -182,7 +180,8 @@ def ai_case_build(*, case_id: Any, model_version_id: Any, run_id: Any | None = N
         return done
     try:
         model_dir = model_version_verify(model_version=model_version)
-        videos = {a.orientation: a for a in case.assets.filter(kind=AssetKind.SWEEP_VIDEO)}
+        # The same sweep of each orientation as a junior picks from (one selector for both).
+        videos = case_sweeps(case=case)
         if not videos:
             raise ValueError(_("the case has no sweep video"))
         with tempfile.TemporaryDirectory() as scratch:
@@ -209,13 +208,6 @@ def _record_failure(*, case: Case, model_version: ModelVersion, run_id: Any, err
         defaults={"status": ResultStatus.FAILED, "error": error[:2000], "run_id": run_id},
     )
     return result
-
-
-def _png(image: np.ndarray) -> bytes:
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise ValueError("could not encode heatmap")
-    return encoded.tobytes()
 
 
 @transaction.atomic
@@ -251,20 +243,8 @@ def _store_output(*, case: Case, model_version: ModelVersion, run_id: Any, outpu
         timings=output.timings,
     )
     for view, overlay in output.heatmaps.items():
-        data = _png(overlay)
-        rendition = Rendition(
-            case=case,
-            kind=RenditionKind.IMAGE,
-            view=view,
-            status=RenditionStatus.READY,
-            content_type="image/png",
-            sha256=hashlib.sha256(data).hexdigest(),
-            size_bytes=len(data),
-            width=int(overlay.shape[1]),
-            height=int(overlay.shape[0]),
-        )
-        rendition.file.save("heatmap", ContentFile(data), save=False)
-        rendition.save()
+        # Kept with the AI's material as an explanation, never as media of the case.
+        rendition = rendition_make_explanation(material_set=material, view=view, overlay=overlay)
         Heatmap.objects.create(result=result, view=view, rendition=rendition)
     audit_record(
         actor=None,

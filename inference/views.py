@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -11,13 +13,14 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from inference import services
 from inference.models import AIRun, Heatmap, ModelVersion
 from inference.selectors import latest_model_versions, run_progress, run_results
-from trials.models import Role
+from trials.models import Membership, Role
 from trials.permissions import access_study
 
 
@@ -86,6 +89,16 @@ def heatmap_file(request: HttpRequest, heatmap_id: str) -> HttpResponse:
     response = FileResponse(heatmap.rendition.file.open("rb"), content_type="image/png")
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def _require_model_registry_access(user: Any) -> None:
+    """Refuse (403) anyone who is neither staff nor a coordinator or statistician of a study."""
+    if not getattr(user, "is_authenticated", False):
+        raise NotAuthenticated()
+    if user.is_staff:
+        return
+    if not Membership.objects.filter(user=user, role__in=(Role.COORDINATOR, Role.STATISTICIAN)).exists():
+        raise PermissionDenied(_("Only coordinators and statisticians see the model registry."))
 
 
 class RunRequestSerializer(serializers.Serializer):
@@ -164,7 +177,9 @@ def api_run(request: Request, run_id: str) -> Response:
 @extend_schema(responses=ModelVersionSerializer(many=True))
 @api_view(["GET"])
 def api_models(request: Request) -> Response:
-    """Registered model versions with their metrics and demo flag."""
+    """Registered model versions with their metrics and demo flag (coordinators,
+    statisticians and staff: a reader must not learn which model a study runs)."""
+    _require_model_registry_access(request.user)
     return Response(
         [
             {

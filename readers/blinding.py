@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Prefetch
 from django.test import Client
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -29,7 +30,9 @@ from trials.models import (
     MaterialSet,
     MaterialSource,
     MaterialStatus,
+    Rendition,
     RenditionKind,
+    RenditionPurpose,
     Role,
     Study,
 )
@@ -60,7 +63,8 @@ def _materials(study: Study) -> tuple[list[MaterialSet], str]:
     for case_id, source in base.values_list("case_id", "source"):
         sources_per_case.setdefault(case_id, set()).add(source)
     paired = [case_id for case_id, sources in sources_per_case.items() if len(sources) == 2]
-    materials = list(base.filter(case_id__in=paired).prefetch_related("renditions"))
+    views = Prefetch("renditions", Rendition.objects.filter(purpose=RenditionPurpose.MATERIAL_VIEW))
+    materials = list(base.filter(case_id__in=paired).prefetch_related(views))
     return materials, _("AI and junior material of the %d cases that have both") % len(paired)
 
 

@@ -14,12 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from readers.models import Assignment, ReadingSession, SessionPhase
-from trials.models import Case, MaterialSet, MaterialSource, MaterialStatus, Study, StudyDesign
+from trials.models import (
+    Case,
+    MaterialSet,
+    MaterialSource,
+    MaterialStatus,
+    Rendition,
+    RenditionPurpose,
+    RenditionStatus,
+    Study,
+    StudyDesign,
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,10 @@ def _nothing_on_completion(session: ReadingSession) -> None:
     return None
 
 
+def _revisable(assignment: Assignment) -> str:
+    return ""
+
+
 def _every_reader(study: Study, reader: Any) -> bool:
     return True
 
@@ -79,6 +92,8 @@ class PhaseRules:
       (e.g. only juniors prepare material, only seniors review it).
     - ``cases_for(session, cases)``: which of the chosen cases (id -> case) the session
       holds (e.g. a senior's allocated cases); empty makes no session.
+    - ``revision_gate(assignment)``: a non-empty reason refuses changing the submitted
+      answer (an unaided answer is closed once the reader has seen the AI).
     """
 
     opening: Callable[[ReadingSession], Opening] = _opens_now
@@ -90,6 +105,7 @@ class PhaseRules:
     shows_case_media: bool = True
     takes_reader: Callable[[Study, Any], bool] = _every_reader
     cases_for: Callable[[ReadingSession, dict[str, Case]], dict[str, Case]] = _every_case
+    revision_gate: Callable[[Assignment], str] = _revisable
 
     @property
     def has_material(self) -> bool:
@@ -136,8 +152,20 @@ def _unaided_completed(session: ReadingSession) -> None:
     ).update(available_from=opens)
 
 
+def _unaided_revision_gate(assignment: Assignment) -> str:
+    # Once the reader has seen the AI (his aided session has started), an unaided answer
+    # changed afterwards would no longer be unaided.
+    started = ReadingSession.objects.filter(
+        study_id=assignment.session.study_id, reader_id=assignment.session.reader_id,
+        phase=SessionPhase.AIDED, started_at__isnull=False,
+    ).exists()
+    if started:
+        return _("Your aided session has started: your unaided answers can no longer change.")
+    return ""
+
+
 PHASE_RULES: dict[str, PhaseRules] = {
-    SessionPhase.UNAIDED: PhaseRules(on_completed=_unaided_completed),
+    SessionPhase.UNAIDED: PhaseRules(on_completed=_unaided_completed, revision_gate=_unaided_revision_gate),
     SessionPhase.AIDED: PhaseRules(
         opening=_aided_opening,
         material_for=lambda session, case: ai_material_for_case(case),
@@ -170,15 +198,14 @@ def phase_rules(phase: str) -> PhaseRules:
         raise ValueError(f"no rules registered for reading phase {phase!r}") from None
 
 
-def heatmaps_for_material(material_set: MaterialSet) -> list[Any]:
-    """Hook for the inference app: the heatmap renditions of an AI material set.
+def heatmaps_for_material(material_set: MaterialSet) -> list[Rendition]:
+    """The AI's explanation overlays (heatmaps) of a material set, by view.
 
-    Each item is a ready ``Rendition`` (served through an opaque slot like every other
-    image, and only in a phase whose rules have ``shows_ai``). The inference app is looked
-    up through the app registry, not imported: readers does not depend on it.
+    Only an AI set has them (``Rendition.purpose`` explanation, stored with the set);
+    served only in a phase whose rules have ``shows_ai``.
     """
-    if material_set.source != "ai" or not django_apps.is_installed("inference"):
-        return []
-    heatmap_model = django_apps.get_model("inference", "Heatmap")
-    heatmaps = heatmap_model.objects.filter(result__material_set=material_set).select_related("rendition")
-    return [h.rendition for h in heatmaps.order_by("view")]
+    return list(
+        Rendition.objects.filter(
+            material_set=material_set, purpose=RenditionPurpose.EXPLANATION, status=RenditionStatus.READY
+        ).order_by("view")
+    )

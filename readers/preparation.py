@@ -32,7 +32,6 @@ from trials import media
 from trials.audit import audit_record
 from trials.models import (
     Asset,
-    AssetKind,
     AuditAction,
     Case,
     MaterialSet,
@@ -41,6 +40,7 @@ from trials.models import (
     Orientation,
     Study,
 )
+from trials.selectors import case_sweeps
 from trials.services.renditions import local_path, rendition_make_for_view
 
 #: The sweep each standard view is picked from (DESIGN.md: coronal AHV/TVV/BV, sagittal
@@ -75,10 +75,8 @@ Pick = int | ImagePick | None
 
 
 def sweep_asset(case: Case, orientation: str) -> Asset | None:
-    """The case's original sweep video of ``orientation`` (the first uploaded)."""
-    return (
-        case.assets.filter(kind=AssetKind.SWEEP_VIDEO, orientation=orientation).order_by("created").first()
-    )
+    """The case's original sweep video of ``orientation``: the one the AI reads too."""
+    return case_sweeps(case=case).get(orientation)
 
 
 def _thumb(frame: np.ndarray) -> np.ndarray:

@@ -13,9 +13,17 @@ from django.db.models import Count, Q, QuerySet
 
 from inference.ncls.labels import View
 from readers.models import Assignment, Read, ReadingSession
-from readers.phases import Opening, heatmaps_for_material, phase_rules
+from readers.phases import Opening, phase_rules
 from readers.services import session_availability, session_next_assignment
-from trials.models import Membership, Rendition, RenditionKind, RenditionStatus, Role, Study
+from trials.models import (
+    Membership,
+    Rendition,
+    RenditionKind,
+    RenditionPurpose,
+    RenditionStatus,
+    Role,
+    Study,
+)
 
 _VIEW_ORDER = {view.value: index for index, view in enumerate(View)}
 
@@ -108,22 +116,26 @@ def _slots(assignment: Assignment, renditions: list[Rendition], group: str) -> l
 
 
 def assignment_slots(*, assignment: Assignment) -> list[Slot]:
-    """The case's images and sweeps, and the phase's material where the phase shows it."""
+    """The case's own images and sweeps, and the phase's material where the phase shows it.
+
+    Each group is selected by what its renditions are (``Rendition.purpose``), never by
+    what they lack: the case group holds only renditions of the case's uploaded assets, so
+    nothing another source adds to the case (an AI run, an import) can join it. The AI's
+    explanation overlays (heatmaps) are shown only in a phase that shows the AI openly.
+    """
     ready = Rendition.objects.filter(status=RenditionStatus.READY)
     rules = phase_rules(assignment.session.phase)
     slots = _slots(
         assignment,
-        list(ready.filter(case_id=assignment.case_id, material_set__isnull=True)),
+        list(ready.filter(case_id=assignment.case_id, purpose=RenditionPurpose.CASE_MEDIA,
+                          asset__case_id=assignment.case_id)),
         "case",
     ) if rules.shows_case_media else []
     if assignment.material_set_id is not None:
-        slots += _slots(
-            assignment,
-            list(ready.filter(material_set_id=assignment.material_set_id, kind=RenditionKind.IMAGE)),
-            "material",
-        )
+        material = ready.filter(material_set_id=assignment.material_set_id, kind=RenditionKind.IMAGE)
+        slots += _slots(assignment, list(material.filter(purpose=RenditionPurpose.MATERIAL_VIEW)), "material")
         if rules.shows_ai:
-            slots += _slots(assignment, list(heatmaps_for_material(assignment.material_set)), "heatmap")
+            slots += _slots(assignment, list(material.filter(purpose=RenditionPurpose.EXPLANATION)), "heatmap")
     return slots
 
 

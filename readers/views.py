@@ -34,10 +34,13 @@ from readers.forms import (
     AnswerForm,
     EnrolForm,
     QualitativeForm,
+    QualitativeReviseForm,
     ReviewForm,
+    ReviewReviseForm,
     ReviseForm,
     SessionCreateForm,
     draft_initial,
+    revise_initial,
 )
 from readers.models import Assignment, ReadingSession, SessionPhase
 from readers.permissions import access_assignment, access_session
@@ -81,6 +84,11 @@ def session_continue(request: HttpRequest, session_id: Any) -> HttpResponse:
 PHASE_FORMS: dict[str, Any] = {
     SessionPhase.BLINDED_REVIEW: ReviewForm,
     SessionPhase.QUALITATIVE: QualitativeForm,
+}
+#: The form that changes a submitted answer: the phase's fields and a reason.
+PHASE_REVISE_FORMS: dict[str, Any] = {
+    SessionPhase.BLINDED_REVIEW: ReviewReviseForm,
+    SessionPhase.QUALITATIVE: QualitativeReviseForm,
 }
 
 
@@ -144,11 +152,7 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
     except services.ReadingRefused as exc:
         return _refused(request, exc, session)
     if assignment.answered_at is not None:  # a revisit, where the study allows it
-        read = assignment.read
-        form = ReviseForm(initial={
-            "severe": "yes" if read.severe else "no", "confidence": read.confidence,
-            "conditions": read.conditions, "ivh_grade": read.ivh_grade, "comment": read.comment,
-        })
+        form = PHASE_REVISE_FORMS.get(session.phase, ReviseForm)(initial=revise_initial(assignment.read))
     else:
         form = form_class(initial=draft_initial(assignment.draft))
     return render(request, "readers/case.html", _case_context(assignment, form))
@@ -160,7 +164,7 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
 def case_revise(request: HttpRequest, token: str) -> HttpResponse:
     """Change a submitted answer, with a reason (only where the study allows revisits)."""
     assignment = access_assignment(request.user, token)
-    form = ReviseForm(request.POST)
+    form = PHASE_REVISE_FORMS.get(assignment.session.phase, ReviseForm)(request.POST)
     if form.is_valid():
         try:
             read = assignment.read

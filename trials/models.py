@@ -326,8 +326,22 @@ class RenditionStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class RenditionPurpose(models.TextChoices):
+    """What a rendition shows; the reading workstation selects slots by it, never by absence."""
+
+    CASE_MEDIA = "case_media", _("The case's own image or sweep")
+    MATERIAL_VIEW = "material_view", _("A standard view of a material set")
+    EXPLANATION = "explanation", _("An explanation overlay of a material's view (AI heatmap)")
+
+
 class Rendition(UUIDModel):
-    """The canonical reader-facing copy of a case's video or of a material's view."""
+    """The canonical reader-facing copy of a case's video or of a material's view.
+
+    ``purpose`` says which: a rendition of one of the case's uploaded assets
+    (``case_media``, no material set), a standard view of a material set
+    (``material_view``), or an AI explanation overlay of one of its views
+    (``explanation``; colour, so shown only where the AI is shown openly).
+    """
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="renditions")
     asset = models.ForeignKey(
@@ -337,6 +351,9 @@ class Rendition(UUIDModel):
         MaterialSet, on_delete=models.PROTECT, null=True, blank=True, related_name="renditions"
     )
     kind = models.CharField(max_length=8, choices=RenditionKind.choices)
+    purpose = models.CharField(
+        max_length=16, choices=RenditionPurpose.choices, default=RenditionPurpose.CASE_MEDIA
+    )
     orientation = models.CharField(max_length=16, choices=Orientation.choices, blank=True)
     view = models.CharField(max_length=8, choices=ViewChoices.choices, blank=True)
     not_obtainable = models.BooleanField(default=False)
@@ -360,9 +377,22 @@ class Rendition(UUIDModel):
                 fields=["asset"], condition=Q(material_set__isnull=True), name="rendition_one_per_asset"
             ),
             models.UniqueConstraint(
-                fields=["material_set", "view"],
+                fields=["material_set", "view", "purpose"],
                 condition=Q(material_set__isnull=False),
                 name="rendition_one_per_material_view",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(purpose=RenditionPurpose.CASE_MEDIA)
+                    & Q(asset__isnull=False)
+                    & Q(material_set__isnull=True)
+                )
+                | (
+                    Q(purpose__in=[RenditionPurpose.MATERIAL_VIEW, RenditionPurpose.EXPLANATION])
+                    & Q(asset__isnull=True)
+                    & Q(material_set__isnull=False)
+                ),
+                name="rendition_purpose_matches_owner",
             ),
         ]
 

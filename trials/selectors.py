@@ -9,7 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from trials.models import STAFF_ROLES, Case, Dataset, Membership, Role, Study
+from trials.models import STAFF_ROLES, Asset, AssetKind, Case, Dataset, Membership, Role, Study
 
 #: The one answer to an enrolment by username, whether or not the account exists, so that
 #: enrolling tells nobody which usernames exist.
@@ -53,6 +53,18 @@ def study_cases(*, study: Study) -> QuerySet[Case]:
     return study.cases.select_related("dataset", "gold_standard").annotate(
         asset_count=Count("assets", distinct=True)
     ).order_by("code")
+
+
+def case_sweeps(*, case: Case) -> dict[str, Asset]:
+    """The sweep video of each orientation that every source of material works from.
+
+    The first uploaded sweep of an orientation: the AI reads it and a junior picks his
+    frames from it, so AI and human material of a case always come from the same sweep.
+    """
+    sweeps: dict[str, Asset] = {}
+    for asset in case.assets.filter(kind=AssetKind.SWEEP_VIDEO).order_by("created", "pk"):
+        sweeps.setdefault(asset.orientation, asset)
+    return sweeps
 
 
 def membership_conflict(*, study: Study, user: Any, role: str) -> str:

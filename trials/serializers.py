@@ -95,7 +95,7 @@ class RenditionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Rendition
         fields = [
-            "id", "kind", "orientation", "view", "status", "error", "not_obtainable",
+            "id", "kind", "purpose", "orientation", "view", "status", "error", "not_obtainable",
             "frame_index", "content_type", "width", "height", "frame_count", "size_bytes", "sha256",
         ]
 

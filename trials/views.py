@@ -8,6 +8,7 @@ from pathlib import Path
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -15,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from trials import services
 from trials.forms import DatasetForm, ImportForm, MemberForm, SiteForm, StudyForm, TransitionForm
-from trials.models import STATUS_TRANSITIONS, Role
+from trials.models import STATUS_TRANSITIONS, Rendition, RenditionPurpose, Role
 from trials.permissions import (
     access_case,
     access_study,
@@ -172,7 +173,9 @@ def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
         "study": case.study,
         "assets": case.assets.prefetch_related("renditions"),
         "renditions": case.renditions.filter(material_set__isnull=True),
-        "material_sets": case.material_sets.prefetch_related("renditions")
+        "material_sets": case.material_sets.prefetch_related(
+            Prefetch("renditions", Rendition.objects.filter(purpose=RenditionPurpose.MATERIAL_VIEW))
+        )
         if Role.COORDINATOR in study_roles(request.user, case.study)
         else [],
         "demo_banner": case.study.is_demo,
@@ -184,8 +187,6 @@ def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
 def rendition_file(request: HttpRequest, rendition_id: str) -> HttpResponse:
     """Serve a rendition to the study's coordinators (readers use their own opaque routes)."""
     from django.http import FileResponse, Http404
-
-    from trials.models import Rendition
 
     rendition = Rendition.objects.select_related("case").filter(pk=rendition_id).first()
     if rendition is None or not rendition.file:

@@ -177,10 +177,14 @@ def read_revise(*, reader: Any, read: Read, answer: ReadAnswer, reason: str) -> 
         raise ReadingRefused(_("This study does not allow changing an answer."))
     if session.study.status != StudyStatus.OPEN:
         raise ReadingRefused(_("The study is not open for reading."))
+    rules = phase_rules(session.phase)
+    gate = rules.revision_gate(read.assignment)
+    if gate:
+        raise ReadingRefused(gate)
     if not reason.strip():
         raise ValidationError(_("Changing an answer needs a reason."))
     answer = answer.cleaned()
-    extra = phase_rules(session.phase).answer_clean(read.assignment, answer.extra)
+    extra = rules.answer_clean(read.assignment, answer.extra)
     before = {
         "severe": read.severe,
         "confidence": read.confidence,

@@ -187,7 +187,7 @@ def test_ai_renditions_match_human_renditions_in_format(
     png = make_png(tmp_path / "view.png", make_fan_frame(850, 648, overlays=True, seed=9))
     with django_capture_on_commit_callbacks(execute=True):
         trial_services.asset_ingest(actor=coordinator, case=cases[0], path=png, kind=AssetKind.VIEW_IMAGE, view="AHV")
-    ai = Rendition.objects.get(material_set__source="ai", view="AHV", case=cases[0])
+    ai = Rendition.objects.get(material_set__source="ai", view="AHV", case=cases[0], purpose="material_view")
     human = Rendition.objects.get(asset__kind=AssetKind.VIEW_IMAGE, case=cases[0])
     assert (ai.content_type, ai.width, ai.height) == (human.content_type, human.width, human.height)
 

@@ -23,6 +23,8 @@ from PIL import Image
 from readers import services
 from readers.models import ReaderTier, ReadingSession
 from trials.models import (
+    Asset,
+    AssetKind,
     Case,
     Dataset,
     DatasetKind,
@@ -33,6 +35,7 @@ from trials.models import (
     Membership,
     Rendition,
     RenditionKind,
+    RenditionPurpose,
     RenditionStatus,
     Role,
     Study,
@@ -121,11 +124,43 @@ class MaterialSetFactory(factory.django.DjangoModelFactory):
     initial_probability = 0.87
 
 
+class AssetFactory(factory.django.DjangoModelFactory):
+    """An uploaded file of a case (its bytes do not matter: readers get its rendition)."""
+
+    class Meta:
+        model = Asset
+
+    case = factory.SubFactory(CaseFactory)
+    kind = AssetKind.VIEW_IMAGE
+    view = "AHV"
+    file = factory.LazyFunction(lambda: ContentFile(b"upload", name="upload"))
+    media_format = "png"
+    sha256 = "0" * 64
+    size_bytes = 6
+    width = 32
+    height = 24
+
+
+def _asset_of(rendition: Any) -> Asset | None:
+    # A case's own media is always the rendition of one of its uploaded assets.
+    if rendition.material_set is not None:
+        return None
+    if rendition.kind == RenditionKind.VIDEO:
+        return AssetFactory(case=rendition.case, kind=AssetKind.SWEEP_VIDEO, view="",
+                            orientation=rendition.orientation or "coronal", media_format="mp4")
+    return AssetFactory(case=rendition.case, view=rendition.view or "AHV")
+
+
 class RenditionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Rendition
 
     case = factory.SubFactory(CaseFactory)
+    material_set = None
+    asset = factory.LazyAttribute(_asset_of)
+    purpose = factory.LazyAttribute(
+        lambda o: RenditionPurpose.MATERIAL_VIEW if o.material_set is not None else RenditionPurpose.CASE_MEDIA
+    )
     kind = RenditionKind.IMAGE
     status = RenditionStatus.READY
     file = factory.LazyAttribute(

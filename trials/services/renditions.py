@@ -4,6 +4,10 @@ AI and human material, standard-view uploads and frames picked from a sweep all 
 readers through :func:`rendition_make_for_view` (images) or :func:`rendition_make_for_asset`
 (videos), which call the one pure code path in :mod:`trials.media`. Nothing about a
 rendition (name, size, format, metadata) depends on who made the material.
+
+The one exception is an AI explanation overlay (:func:`rendition_make_explanation`):
+colour by nature, it belongs to the AI's material set with the purpose ``explanation``,
+so nothing that selects a case's own media or a material's views can ever pick it up.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
@@ -27,8 +33,10 @@ from trials.models import (
     AssetKind,
     AuditAction,
     MaterialSet,
+    MaterialSource,
     Rendition,
     RenditionKind,
+    RenditionPurpose,
     RenditionStatus,
 )
 
@@ -55,12 +63,13 @@ def rendition_make_for_asset(*, asset_id: Any) -> Rendition:
     Idempotent: a ready rendition is returned as it is; a failed one is retried.
     """
     asset = Asset.objects.select_related("case__study").get(pk=asset_id)
-    existing = Rendition.objects.filter(asset=asset, material_set__isnull=True).first()
+    existing = Rendition.objects.filter(asset=asset, purpose=RenditionPurpose.CASE_MEDIA).first()
     if existing is not None and existing.status == RenditionStatus.READY:
         return existing
     rendition = existing or Rendition(
         case=asset.case,
         asset=asset,
+        purpose=RenditionPurpose.CASE_MEDIA,
         kind=RenditionKind.VIDEO if asset.kind == AssetKind.SWEEP_VIDEO else RenditionKind.IMAGE,
         orientation=asset.orientation,
         view=asset.view,
@@ -99,9 +108,12 @@ def rendition_make_for_view(
     ``frame`` is the picked image (from a sweep or an upload); ``None`` records the view
     as not obtainable. Must run inside the transaction that builds the material set.
     """
-    rendition = Rendition.objects.filter(material_set=material_set, view=view).first() or Rendition(
+    rendition = Rendition.objects.filter(
+        material_set=material_set, view=view, purpose=RenditionPurpose.MATERIAL_VIEW
+    ).first() or Rendition(
         case=material_set.case,
         material_set=material_set,
+        purpose=RenditionPurpose.MATERIAL_VIEW,
         kind=RenditionKind.IMAGE,
         view=view,
     )
@@ -121,6 +133,33 @@ def rendition_make_for_view(
         frames=1,
         actor=actor,
     )
+
+
+def rendition_make_explanation(*, material_set: MaterialSet, view: str, overlay: np.ndarray) -> Rendition:
+    """Store the AI's explanation overlay (an RGB heatmap) of one view of its material set.
+
+    Kept with the material set as an ``explanation``, never as media of the case: only a
+    phase that shows the AI openly serves it. Must run inside the transaction that builds
+    the material set.
+    """
+    if material_set.source != MaterialSource.AI:
+        raise ValidationError("Only the AI's material has explanation overlays.")
+    if overlay.ndim != 3 or overlay.shape[2] != 3 or overlay.dtype != np.uint8:
+        raise ValidationError("An explanation overlay is an RGB image of 8-bit values.")
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValidationError("The explanation overlay could not be encoded.")
+    rendition = Rendition.objects.filter(
+        material_set=material_set, view=view, purpose=RenditionPurpose.EXPLANATION
+    ).first() or Rendition(
+        case=material_set.case,
+        material_set=material_set,
+        purpose=RenditionPurpose.EXPLANATION,
+        kind=RenditionKind.IMAGE,
+        view=view,
+    )
+    return _store(rendition, data=encoded.tobytes(), content_type="image/png",
+                  width=int(overlay.shape[1]), height=int(overlay.shape[0]), frames=1)
 
 
 def _store(
