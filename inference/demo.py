@@ -8,7 +8,7 @@ from pathlib import Path
 from django.conf import settings
 
 from inference.models import ModelVersion, ResultStatus
-from inference.services import ai_case_build, model_version_register
+from inference.services import ai_case_build
 from trials.models import Study
 
 DEMO_MODEL_DIR = Path(settings.BASE_DIR) / "inference" / "ncls" / "demo_models"
@@ -23,8 +23,11 @@ def demo_model_version() -> ModelVersion | None:
     has_diagnosis = any(DEMO_MODEL_DIR.glob("diagnosis*/*.safetensors"))
     if not (has_detector and has_diagnosis):
         return None
-    return model_version_register(
-        actor=None, name=DEMO_MODEL_NAME, version=DEMO_MODEL_VERSION, profile="lite", directory=DEMO_MODEL_DIR, is_demo=True
+    from inference.registry import model_register
+
+    return model_register(
+        actor=None, name=DEMO_MODEL_NAME, version=DEMO_MODEL_VERSION, directory=DEMO_MODEL_DIR,
+        is_demo=True, exist_ok=True,
     )
 
 

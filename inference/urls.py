@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from inference import views
+from inference import registry_views, views
 
 app_name = "inference"
 urlpatterns = [
@@ -12,4 +12,12 @@ urlpatterns = [
     path("api/studies/<uuid:study_id>/ai-runs/", views.api_runs, name="api-runs"),
     path("api/ai-runs/<uuid:run_id>/", views.api_run, name="api-run"),
     path("api/models/", views.api_models, name="api-models"),
+    path("models/", registry_views.models_page, name="models"),
+    path("models/<uuid:model_id>/verify/", registry_views.model_verify_page, name="model-verify"),
+    path("api/models/register/", registry_views.api_model_register, name="api-model-register"),
+    path(
+        "api/models/<uuid:model_id>/verify/",
+        registry_views.api_model_verify,
+        name="api-model-verify",
+    ),
 ]
