@@ -147,22 +147,29 @@ def set_pipeline_runner(runner: PipelineRunner | None) -> None:
     _runner = runner or _default_runner
 
 
-@transaction.atomic
 def ai_run_start(*, actor: Any, study: Study, dataset: Dataset, model_version: ModelVersion) -> AIRun:
-    """Queue the AI on every included case of a dataset (cases already done are skipped by the task)."""
+    """Queue the AI on every included case of a dataset (cases already done are skipped by the task).
+
+    A model whose files no longer match their SHA-256 is refused (:class:`ChecksumMismatch`;
+    the failed verification is stored on the model, outside this request's run).
+    """
+    from inference.registry import model_require_intact
+
     if dataset.study_id != study.pk:
         raise ValidationError(_("The dataset belongs to another study."))
-    case_ids = list(dataset.cases.filter(excluded=False).values_list("pk", flat=True))
-    run = AIRun.objects.create(
-        study=study, dataset=dataset, model_version=model_version, requested_by=actor, total=len(case_ids)
-    )
-    from inference.tasks import build_ai_material
+    model_require_intact(model_version=model_version, actor=actor)
+    with transaction.atomic():
+        case_ids = list(dataset.cases.filter(excluded=False).values_list("pk", flat=True))
+        run = AIRun.objects.create(
+            study=study, dataset=dataset, model_version=model_version, requested_by=actor, total=len(case_ids)
+        )
+        from inference.tasks import build_ai_material
 
-    def enqueue() -> None:
-        for case_id in case_ids:
-            build_ai_material.delay(case_id=str(case_id), model_version_id=str(model_version.pk), run_id=str(run.pk))
+        def enqueue() -> None:
+            for case_id in case_ids:
+                build_ai_material.delay(case_id=str(case_id), model_version_id=str(model_version.pk), run_id=str(run.pk))
 
-    transaction.on_commit(enqueue)
+        transaction.on_commit(enqueue)
     return run
 
 
@@ -178,8 +185,11 @@ def ai_case_build(*, case_id: Any, model_version_id: Any, run_id: Any | None = N
     done = AICaseResult.objects.filter(case=case, model_version=model_version).first()
     if done is not None and done.status == ResultStatus.COMPLETE:
         return done
+    from inference.registry import model_require_intact
+
     try:
-        model_dir = model_version_verify(model_version=model_version)
+        # Refused (and the failure recorded below) if a file no longer matches its SHA-256.
+        model_dir = model_require_intact(model_version=model_version)
         # The same sweep of each orientation as a junior picks from (one selector for both).
         videos = case_sweeps(case=case)
         if not videos:
@@ -193,7 +203,8 @@ def ai_case_build(*, case_id: Any, model_version_id: Any, run_id: Any | None = N
                     paths[orientation] = target
             output = _runner(model_dir, paths)
     except (ValueError, ValidationError, OSError) as exc:
-        return _record_failure(case=case, model_version=model_version, run_id=run_id, error=str(exc))
+        error = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        return _record_failure(case=case, model_version=model_version, run_id=run_id, error=error)
     try:
         return _store_output(case=case, model_version=model_version, run_id=run_id, output=output)
     except IntegrityError:
