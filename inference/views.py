@@ -151,18 +151,34 @@ def _progress_body(run: AIRun) -> dict:
     }
 
 
+class RunRefusedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
 @extend_schema(methods=["GET"], responses=RunProgressSerializer(many=True))
-@extend_schema(methods=["POST"], request=RunRequestSerializer, responses={201: RunProgressSerializer})
+@extend_schema(
+    methods=["POST"],
+    request=RunRequestSerializer,
+    responses={201: RunProgressSerializer, 400: RunRefusedSerializer},
+)
 @api_view(["GET", "POST"])
 def api_runs(request: Request, study_id: str) -> Response:
-    """List a study's AI runs with progress, or start one (coordinators)."""
+    """List a study's AI runs with progress, or start one (coordinators).
+
+    A model whose files no longer match their SHA-256 is refused (400, with the reason).
+    """
     study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
     if request.method == "POST":
         serializer = RunRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         dataset = get_object_or_404(study.datasets, pk=serializer.validated_data["dataset"])
         model_version = get_object_or_404(ModelVersion, pk=serializer.validated_data["model_version"])
-        run = services.ai_run_start(actor=request.user, study=study, dataset=dataset, model_version=model_version)
+        try:
+            run = services.ai_run_start(
+                actor=request.user, study=study, dataset=dataset, model_version=model_version
+            )
+        except ValidationError as exc:
+            return Response({"detail": "; ".join(exc.messages)}, status=400)
         return Response(_progress_body(run), status=201)
     return Response([_progress_body(run) for run in study.ai_runs.all()])
 

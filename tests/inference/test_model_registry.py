@@ -636,6 +636,14 @@ def test_a_tampered_model_cannot_run(
         follow=True,
     )
     assert "Model hospital v1 cannot run" in response.content.decode()
+    # …and through the API, as a 400 with the reason.
+    response = client.post(
+        reverse("inference:api-runs", args=[study.pk]),
+        {"dataset": str(dataset.pk), "model_version": str(model.pk)},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("Model hospital v1 cannot run")
     assert not AIRun.objects.exists()
 
 
