@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from scipy import stats
 
 from analysis.frames import StudyData
 from analysis.reports._common import LEVEL, counts
@@ -24,6 +23,7 @@ from analysis.stats import (
     clopper_pearson,
     cohen_kappa,
     james_blinding_index,
+    proportion_difference,
     welch_t,
 )
 
@@ -37,7 +37,7 @@ BANG_METHODS = _(
 GUESS_METHODS = _("Counts of the seniors' source guesses by true source, with row percentages.")
 CHANGE_METHODS = _(
     "Share of initial diagnoses changed by the senior per arm, Clopper–Pearson 95 % CIs; "
-    "difference (junior − AI) with an unpooled Wald 95 % CI; Pearson χ² test of the 2 × 2 "
+    "difference (junior − AI) with an unpooled Wald 95 % CI (statsmodels); Pearson χ² test of the 2 × 2 "
     "table without continuity correction."
 )
 AGREEMENT_METHODS = _(
@@ -130,10 +130,7 @@ def _changes(trial: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         rows.append({"row": arm, "reviews": total, "changed": k, "rate": k / total,
                      "ci_low": ci.low, "ci_high": ci.high, "chi2": np.nan, "pvalue": np.nan})
     (k_ai, n_ai), (k_j, n_j) = rates["ai"], rates["junior"]
-    p_ai, p_j = k_ai / n_ai, k_j / n_j
-    diff = p_j - p_ai
-    se = np.sqrt(p_ai * (1 - p_ai) / n_ai + p_j * (1 - p_j) / n_j)
-    z = stats.norm.ppf(0.5 + LEVEL / 2)
+    diff = proportion_difference(k_j, n_j, k_ai, n_ai, LEVEL)
     notes: list[str] = []
     chi2 = pvalue = np.nan
     try:
@@ -142,7 +139,7 @@ def _changes(trial: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     except ValueError as exc:
         notes.append(f"χ² of change rates: {exc}")
     rows.append({"row": "difference (junior − ai)", "reviews": n_ai + n_j, "changed": k_ai + k_j,
-                 "rate": diff, "ci_low": diff - z * se, "ci_high": diff + z * se,
+                 "rate": diff.value, "ci_low": diff.ci.low, "ci_high": diff.ci.high,
                  "chi2": chi2, "pvalue": pvalue})
     return pd.DataFrame(rows), notes
 

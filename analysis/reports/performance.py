@@ -13,16 +13,25 @@ from analysis.reports._common import (
     COLORS,
     GROUP_LABELS,
     LEVEL,
-    both_classes,
     ci_cols,
     counts,
-    per_reader_binary,
     read_datasets,
-    two_way_binary_ci,
 )
 from analysis.reports._common import gettext_noop as _
 from analysis.reports.base import Report, ReportFigure, ReportTable
-from analysis.stats import binary_metrics, reader_case_bootstrap, roc_auc, wilcoxon_signed_rank
+from analysis.stats import (
+    BINARY_METRICS,
+    BinaryMetrics,
+    binary_metrics,
+    binary_metrics_by_reader,
+    delong_test,
+    delong_test_mean,
+    has_both_classes,
+    reader_case_bootstrap,
+    reader_case_bootstrap_metrics,
+    roc_auc,
+    wilcoxon_signed_rank,
+)
 
 METRICS = ("sensitivity", "specificity", "ppv", "npv", "f1", "auc")
 TABLE2_METHODS = _(
@@ -37,19 +46,33 @@ DELTA_METHODS = _(
     "with a paired two-way bootstrap CI; paired one-sided Wilcoxon signed-rank test "
     "(H1: ΔAUC > 0; exact null distribution for < 50 readers without ties)."
 )
+DELONG_METHODS = _(
+    "Each reader against the AI on the same cases (the cases the reader and the AI both "
+    "read): AUC of the reader's 0–100 rating minus AUC of the AI's probability, DeLong's "
+    "paired test (two-sided Z, 95 % CI of the difference; pROC's roc.test(paired = TRUE)). "
+    "'mean of readers': the mean AUC of the group's readers minus the AI's AUC, over the "
+    "cases every reader of the group read, with the DeLong covariance of all the AUCs. "
+    "Readers are fixed here (case variability only); the MRMC report treats them as random."
+)
 READER_METHODS = _(
     "Per reader: Se, Sp, PPV, NPV with Clopper–Pearson 95 % CIs, F1 with a percentile case "
     "bootstrap CI (2,000 resamples, seeded), AUC with DeLong 95 % CI."
 )
 
 
-def _ai_row(dataset: str, reader: str, decisions: np.ndarray, ratings: np.ndarray,
-            truth: np.ndarray, seed: int) -> dict[str, Any]:
-    metrics = binary_metrics(truth, decisions, level=LEVEL, seed=seed)
-    row: dict[str, Any] = {"dataset": dataset, "group": "ai", "reader": reader, "cases": int(truth.size)}
-    for name in ("sensitivity", "specificity", "ppv", "npv", "f1"):
+def _metric_cols(metrics: BinaryMetrics) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name in BINARY_METRICS:
         estimate = getattr(metrics, name)
         row |= ci_cols(name, estimate.value, estimate.ci)
+    return row
+
+
+def _ai_row(dataset: str, reader: str, decisions: np.ndarray, ratings: np.ndarray,
+            truth: np.ndarray, n_resamples: int, seed: int) -> dict[str, Any]:
+    metrics = binary_metrics(truth, decisions, level=LEVEL, seed=seed, n_resamples=n_resamples)
+    row: dict[str, Any] = {"dataset": dataset, "group": "ai", "reader": reader, "cases": int(truth.size)}
+    row |= _metric_cols(metrics)
     auc = roc_auc(truth, ratings, level=LEVEL)
     row |= ci_cols("auc", auc.auc, auc.ci)
     return row
@@ -57,13 +80,11 @@ def _ai_row(dataset: str, reader: str, decisions: np.ndarray, ratings: np.ndarra
 
 def _group_rows(dataset: str, group: str, readers: list[str], decisions: np.ndarray, ratings: np.ndarray,
                 truth: np.ndarray, n_resamples: int, seed: int) -> list[dict[str, Any]]:
-    per = per_reader_binary(decisions, truth, n_resamples, seed)
+    per = binary_metrics_by_reader(truth, decisions, level=LEVEL, n_resamples=n_resamples, seed=seed)
     rows = []
     for i, reader in enumerate(readers):
         row: dict[str, Any] = {"dataset": dataset, "group": group, "reader": reader, "cases": int(truth.size)}
-        for name in ("sensitivity", "specificity", "ppv", "npv", "f1"):
-            value, low, high = per[name]
-            row |= {name: float(value[i]), f"{name}_low": float(low[i]), f"{name}_high": float(high[i])}
+        row |= _metric_cols(per[i])
         auc = roc_auc(truth, ratings[i], level=LEVEL)
         row |= ci_cols("auc", auc.auc, auc.ci)
         rows.append(row)
@@ -75,6 +96,7 @@ def performance_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 
     table2: list[dict[str, Any]] = []
     per_reader: list[dict[str, Any]] = []
     deltas: list[dict[str, Any]] = []
+    versus_ai: list[dict[str, Any]] = []
     notes: list[str] = []
     for dataset in read_datasets(data):
         for group in ("junior", "mid_level", "junior_ai", "ai"):
@@ -83,11 +105,11 @@ def performance_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 
                 continue
             matrices, truth, readers, cases = reader_case_matrices(rows)
             ratings, decisions = matrices["rating"], matrices["decision"]
-            if not both_classes(truth):
+            if not has_both_classes(truth):
                 notes.append(f"{dataset} / {group}: one truth class only; skipped.")
                 continue
             if group == "ai":
-                reader_rows = [_ai_row(dataset, readers[0], decisions[0], ratings[0], truth, seed)]
+                reader_rows = [_ai_row(dataset, readers[0], decisions[0], ratings[0], truth, n_resamples, seed)]
             else:
                 reader_rows = _group_rows(dataset, group, readers, decisions, ratings, truth, n_resamples, seed)
             per_reader.extend(reader_rows)
@@ -96,13 +118,14 @@ def performance_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 
                 only = reader_rows[0]
                 boot = {m: (only[m], only[f"{m}_low"], only[f"{m}_high"]) for m in METRICS}
             else:
-                boot = two_way_binary_ci(decisions, truth, n_resamples, seed)
-                est = reader_case_bootstrap(ratings, truth, metric="auc", n_resamples=n_resamples, seed=seed)
-                boot["auc"] = (est.value, est.ci.low, est.ci.high)
+                found = reader_case_bootstrap_metrics(truth, ratings=ratings, calls=decisions, metrics=METRICS,
+                                                      n_resamples=n_resamples, level=LEVEL, seed=seed)
+                boot = {m: (e.value, e.ci.low, e.ci.high) for m, e in found.items()}
             for metric in METRICS:
                 value, low, high = boot[metric]
                 table2.append(base | {"metric": metric, "estimate": value, "ci_low": low, "ci_high": high})
         deltas.extend(_delta_auc(data, dataset, n_resamples, seed))
+        versus_ai.extend(_delong_vs_ai(data, dataset))
 
     table2_frame = pd.DataFrame(
         table2, columns=["dataset", "group", "readers", "cases", "metric", "estimate", "ci_low", "ci_high"]
@@ -113,6 +136,7 @@ def performance_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 
         columns=["dataset", "readers", "cases", "mean_auc_unaided", "mean_auc_aided", "mean_delta",
                  "delta_ci_low", "delta_ci_high", "wilcoxon_v", "pvalue_one_sided", "test"],
     )
+    delong_frame = pd.DataFrame(versus_ai, columns=list(DELONG_COLUMNS))
     n = counts(data)
     n_text = f"{n['cases']} cases, {n['readers']} readers (+ AI), {n['reads']} reads"
     return Report(
@@ -123,11 +147,13 @@ def performance_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 
                         table2_frame, TABLE2_METHODS, n_text),
             ReportTable("delta_auc", _("Reader-level ΔAUC, junior with vs without AI"),
                         delta_frame, DELTA_METHODS, n_text),
+            ReportTable("delong_vs_ai", _("Readers against the AI on the same cases: paired DeLong tests"),
+                        delong_frame, DELONG_METHODS, n_text),
             ReportTable("per_reader", _("Supplementary: performance of each reader"),
                         reader_frame, READER_METHODS, n_text),
         ),
         figures=(ReportFigure("auc_bars", _("AUC per group and dataset"), _figure(table2_frame)),),
-        methods=" ".join((TABLE2_METHODS, DELTA_METHODS, READER_METHODS)),
+        methods=" ".join((TABLE2_METHODS, DELTA_METHODS, DELONG_METHODS, READER_METHODS)),
         n=n,
         snapshot=data.snapshot,
         notes=tuple(notes),
@@ -152,7 +178,7 @@ def _delta_auc(data: StudyData, dataset: str, n_resamples: int, seed: int) -> li
     unaided_m = r_u[np.ix_(iu, cu)]
     aided_m = r_a[np.ix_(ia, ca)]
     truth = truth[cu]
-    if not both_classes(truth):
+    if not has_both_classes(truth):
         return []
     auc_u = np.array([roc_auc(truth, row).auc for row in unaided_m])
     auc_a = np.array([roc_auc(truth, row).auc for row in aided_m])
@@ -170,6 +196,49 @@ def _delta_auc(data: StudyData, dataset: str, n_resamples: int, seed: int) -> li
         "mean_delta": float(diff.mean()), "delta_ci_low": paired.ci.low, "delta_ci_high": paired.ci.high,
         "wilcoxon_v": v, "pvalue_one_sided": p, "test": method,
     }]
+
+
+DELONG_COLUMNS = ("dataset", "group", "reader", "readers", "cases", "reader_auc", "ai_auc", "difference",
+                  "ci_low", "ci_high", "z", "pvalue", "test")
+
+
+def _delong_vs_ai(data: StudyData, dataset: str) -> list[dict[str, Any]]:
+    """Paired DeLong: each reader, and each group's reader mean, against the AI on shared cases."""
+    ai = group_reads(data.reads, "ai", dataset)
+    if ai.empty:
+        return []
+    ai_rating = ai.assign(case=ai["case"].astype(str)).drop_duplicates("case").set_index("case")["rating"]
+    rows: list[dict[str, Any]] = []
+    for group in ("junior", "mid_level", "junior_ai"):
+        reads = group_reads(data.reads, group, dataset)
+        reads = reads[reads["case"].astype(str).isin(ai_rating.index)]
+        if reads.empty:
+            continue
+        for reader, answers in reads.groupby("reader", sort=True):
+            truth = answers["truth"].to_numpy(dtype=int)
+            if not has_both_classes(truth):
+                continue
+            model = ai_rating.reindex(answers["case"].astype(str)).to_numpy(dtype=float)
+            rows.append(_delong_row(dataset, group, str(reader), 1, truth,
+                                    delong_test(truth, answers["rating"].to_numpy(dtype=float), model),
+                                    roc_auc(truth, answers["rating"]).auc, roc_auc(truth, model).auc))
+        ratings, truth, readers, cases = rating_matrix(reads)
+        if len(readers) < 2 or not has_both_classes(truth):
+            continue
+        model = ai_rating.reindex(cases).to_numpy(dtype=float)
+        test = delong_test_mean(truth, ratings, model)
+        mean_auc = float(np.mean([roc_auc(truth, row).auc for row in ratings]))
+        rows.append(_delong_row(dataset, group, "mean of readers", len(readers), truth, test, mean_auc,
+                                roc_auc(truth, model).auc))
+    return rows
+
+
+def _delong_row(dataset: str, group: str, reader: str, readers: int, truth: np.ndarray, test: Any,
+                reader_auc: float, ai_auc: float) -> dict[str, Any]:
+    return {"dataset": dataset, "group": group, "reader": reader, "readers": readers, "cases": int(truth.size),
+            "reader_auc": reader_auc, "ai_auc": ai_auc, "difference": test.estimate,
+            "ci_low": test.ci.low, "ci_high": test.ci.high, "z": test.statistic, "pvalue": test.pvalue,
+            "test": test.method}
 
 
 def _figure(table2: pd.DataFrame) -> go.Figure:

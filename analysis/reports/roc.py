@@ -10,32 +10,18 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analysis.frames import AI_READER, GROUPS, StudyData
-from analysis.reports._common import COLORS, GROUP_LABELS, both_classes, counts, read_datasets
+from analysis.reports._common import COLORS, GROUP_LABELS, counts, read_datasets
 from analysis.reports._common import gettext_noop as _
 from analysis.reports.base import Report, ReportFigure, ReportTable
-from analysis.stats import roc_auc
+from analysis.stats import has_both_classes, roc_auc, roc_curve_points
 
 CURVE_METHODS = _(
     "Empirical ROC curve of the AI's severe probability (one point per distinct threshold, "
-    "ties handled jointly); AUC with DeLong 95 % CI."
+    "ties handled jointly; scikit-learn's roc_curve); AUC with DeLong 95 % CI."
 )
 POINT_METHODS = _(
     "Operating point of each reader's severe yes/no call: (1 − specificity, sensitivity)."
 )
-
-
-def roc_points(truth: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Empirical ROC: false- and true-positive fractions at each distinct threshold (descending)."""
-    order = np.argsort(-scores, kind="mergesort")
-    sorted_scores = scores[order]
-    sorted_truth = truth[order].astype(float)
-    distinct = np.r_[np.flatnonzero(np.diff(sorted_scores)), sorted_truth.size - 1]
-    tps = np.cumsum(sorted_truth)[distinct]
-    fps = (distinct + 1) - tps
-    tpr = np.r_[0.0, tps / max(sorted_truth.sum(), 1)]
-    fpr = np.r_[0.0, fps / max(sorted_truth.size - sorted_truth.sum(), 1)]
-    thresholds = np.r_[np.inf, sorted_scores[distinct]]
-    return fpr, tpr, thresholds
 
 
 def roc_report(data: StudyData) -> Report:
@@ -48,9 +34,9 @@ def roc_report(data: StudyData) -> Report:
         rows = reads[reads["dataset"] == dataset]
         ai = rows[rows["reader"] == AI_READER]
         truth = ai["truth"].to_numpy(dtype=int)
-        if not ai.empty and both_classes(truth):
+        if not ai.empty and has_both_classes(truth):
             scores = ai["rating"].to_numpy(dtype=float)
-            fpr, tpr, thresholds = roc_points(truth, scores)
+            fpr, tpr, thresholds = roc_curve_points(truth, scores)
             auc = roc_auc(truth, scores)
             for f, t, th in zip(fpr, tpr, thresholds, strict=True):
                 curves.append({"dataset": dataset, "fpr": float(f), "tpr": float(t),

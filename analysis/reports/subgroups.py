@@ -10,10 +10,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.frames import AI_READER, GROUPS, StudyData
-from analysis.reports._common import COLORS, GROUP_LABELS, both_classes, counts
+from analysis.reports._common import COLORS, GROUP_LABELS, counts
 from analysis.reports._common import gettext_noop as _
 from analysis.reports.base import Report, ReportFigure, ReportTable
-from analysis.stats import benjamini_hochberg, delong_test_unpaired, roc_auc
+from analysis.stats import benjamini_hochberg, delong_test_unpaired, has_both_classes, roc_auc
 
 GA_BINS = (0, 28, 32, 37, 99)
 GA_LABELS = ("<28 w", "28–31 w", "32–36 w", "≥37 w")
@@ -51,7 +51,7 @@ def subgroups_report(data: StudyData) -> Report:
                                    "severe": int(part.drop_duplicates("case")["truth"].sum())}
             ai_part = ai[ai[factor].astype(str) == level]
             truth = ai_part["truth"].to_numpy(dtype=int)
-            if not ai_part.empty and both_classes(truth):
+            if not ai_part.empty and has_both_classes(truth):
                 scores = ai_part["rating"].to_numpy(dtype=float)
                 result = roc_auc(truth, scores)
                 row |= {"ai_auc": result.auc, "ai_auc_low": result.ci.low, "ai_auc_high": result.ci.high}
@@ -61,7 +61,7 @@ def subgroups_report(data: StudyData) -> Report:
             for group, tier, modality in GROUPS[:3]:
                 readers = part[(part["tier"] == tier) & (part["modality"] == modality)]
                 aucs = [roc_auc(r["truth"], r["rating"]).auc for _reader, r in readers.groupby("reader")
-                        if both_classes(r["truth"].to_numpy(dtype=int))]
+                        if has_both_classes(r["truth"].to_numpy(dtype=int))]
                 row[f"{group}_mean_auc"] = float(np.mean(aucs)) if aucs else np.nan
             auc_rows.append(row)
         for first, second in combinations([lv for lv in levels if lv in samples], 2):

@@ -4,9 +4,15 @@ Every statistic the NCLS paper reports plus the MRMC analysis that is the field'
 standard. Conventions: shared/DESIGN.md, "Statistics conventions".
 """
 
+from analysis.stats._checks import has_both_classes
 from analysis.stats.agreement import cohen_kappa, fleiss_kappa
 from analysis.stats.blinding import bang_blinding_index, james_blinding_index
-from analysis.stats.bootstrap import bootstrap_ci, reader_case_bootstrap
+from analysis.stats.bootstrap import (
+    bootstrap_ci,
+    reader_case_bootstrap,
+    reader_case_bootstrap_metrics,
+    resample_counts,
+)
 from analysis.stats.classic import (
     benjamini_hochberg,
     chi_square,
@@ -15,8 +21,21 @@ from analysis.stats.classic import (
     welch_t,
     wilcoxon_signed_rank,
 )
-from analysis.stats.mrmc import mrmc_dbm, mrmc_model_vs_readers, mrmc_or, mrmc_sample_size
-from analysis.stats.proportions import binary_metrics, clopper_pearson
+from analysis.stats.mrmc import (
+    hillis_ddf,
+    mrmc_dbm,
+    mrmc_model_vs_readers,
+    mrmc_or,
+    mrmc_sample_size,
+)
+from analysis.stats.proportions import (
+    BINARY_METRICS,
+    binary_metrics,
+    binary_metrics_by_reader,
+    clopper_pearson,
+    clopper_pearson_limits,
+    proportion_difference,
+)
 from analysis.stats.results import (
     AUCResult,
     BinaryMetrics,
@@ -30,9 +49,16 @@ from analysis.stats.results import (
     SampleSizeResult,
     TestResult,
 )
-from analysis.stats.roc import delong_test, delong_test_unpaired, roc_auc
+from analysis.stats.roc import (
+    delong_test,
+    delong_test_mean,
+    delong_test_unpaired,
+    roc_auc,
+    roc_curve_points,
+)
 
 __all__ = [
+    "BINARY_METRICS",
     "AUCResult",
     "BinaryMetrics",
     "BlindingIndexResult",
@@ -47,13 +73,18 @@ __all__ = [
     "bang_blinding_index",
     "benjamini_hochberg",
     "binary_metrics",
+    "binary_metrics_by_reader",
     "bootstrap_ci",
     "chi_square",
     "clopper_pearson",
+    "clopper_pearson_limits",
     "cohen_kappa",
     "delong_test",
+    "delong_test_mean",
     "delong_test_unpaired",
     "fleiss_kappa",
+    "has_both_classes",
+    "hillis_ddf",
     "james_blinding_index",
     "mann_whitney",
     "mrmc_dbm",
@@ -61,8 +92,12 @@ __all__ = [
     "mrmc_or",
     "mrmc_sample_size",
     "paired_t",
+    "proportion_difference",
     "reader_case_bootstrap",
+    "reader_case_bootstrap_metrics",
+    "resample_counts",
     "roc_auc",
+    "roc_curve_points",
     "welch_t",
     "wilcoxon_signed_rank",
 ]

@@ -60,7 +60,13 @@ def check_alternative(alternative: str) -> str:
     return alternative
 
 
-def both_classes(y_true: NDArray[np.bool_], name: str) -> None:
+def has_both_classes(y_true: Any) -> bool:
+    """Whether the 0/1 labels ``y_true`` hold at least one positive and one negative."""
+    labels = np.asarray(y_true)
+    return bool(labels.size) and 0 < int(np.count_nonzero(labels)) < labels.size
+
+
+def both_classes(y_true: Any, name: str) -> None:
     """Raise ValueError when ``y_true`` holds one class only."""
-    if y_true.all() or not y_true.any():
+    if not has_both_classes(y_true):
         raise ValueError(f"{name} holds only one class; both positives and negatives are needed")

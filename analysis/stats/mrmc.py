@@ -1,5 +1,16 @@
 """Multi-reader multi-case (MRMC) analysis: Obuchowski–Rockette and DBM with Hillis df,
-a model against random readers, and sample size from pilot variance components."""
+a model against random readers, and sample size from pilot variance components.
+
+Hand-written because no maintained Python library has OR or DBM analysis (the reference
+implementations are R's MRMCaov and RJafroc, the Iowa OR-DBM MRMC program and the FDA's
+iMRMC in Java); the tests hold this module to their published output.
+
+Where MS(T×R) is zero (e.g. every reader's difference between modalities is the same,
+so that the reader-by-test variance estimate comes out negative), Hillis' denominator df
+is infinite: the F test is then a χ² test and the CI uses the normal quantile, as
+MRMCaov and RJafroc report it (df = Inf). Round-off leaves MS(T×R) at ~1e-34 instead of
+0 and the df at ~1e59; such a df is reported as ∞.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +23,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from analysis.stats._checks import check_level
+from analysis.stats._checks import both_classes, check_level
 from analysis.stats.results import (
     ConfidenceInterval,
     DBMResult,
@@ -20,7 +31,7 @@ from analysis.stats.results import (
     MRMCResult,
     SampleSizeResult,
 )
-from analysis.stats.roc import placements
+from analysis.stats.roc import auc_kernel, placements
 
 __all__ = ["mrmc_dbm", "mrmc_model_vs_readers", "mrmc_or", "mrmc_sample_size"]
 
@@ -78,8 +89,7 @@ def _design(data: Any, columns: tuple[str, ...] = _COLUMNS) -> _Design:
     if not np.array_equal(truth[case_codes], truth_numeric):
         raise ValueError("truth differs between rows of the same case")
     labels = truth == 1.0
-    if labels.all() or not labels.any():
-        raise ValueError("truth holds only one class; both are needed")
+    both_classes(labels, "truth")
     return _Design(ratings.reshape(shape), labels, tuple(modalities), tuple(readers))
 
 
@@ -123,11 +133,8 @@ def _jackknife_cov(leave_out: NDArray[np.float64]) -> NDArray[np.float64]:
 
 def _unbiased_cov(rows: NDArray[np.float64], truth: NDArray[np.bool_]) -> NDArray[np.float64]:
     """Unbiased covariance of empirical AUCs (U-statistic moments, Gallas 2007)."""
-    pos = rows[:, truth]
-    neg = rows[:, ~truth]
-    m, n = pos.shape[1], neg.shape[1]
-    diff = pos[:, :, None] - neg[:, None, :]
-    psi = ((diff > 0) + 0.5 * (diff == 0)).astype(np.float64)
+    psi = auc_kernel(rows[:, truth], rows[:, ~truth])
+    m, n = psi.shape[1], psi.shape[2]
     flat = psi.reshape(psi.shape[0], -1)
     s1 = flat @ flat.T
     row_sums = psi.sum(axis=2)  # k x m
@@ -170,6 +177,30 @@ def _or_components(cov: NDArray[np.float64], t: int, r: int) -> tuple[float, flo
     cov2 = mean_of(same_t & ~same_r)
     cov3 = mean_of(~same_t & ~same_r)
     return var, cov1, cov2, cov3
+
+
+#: MS(T×R) at or below this fraction of the F denominator is round-off of an exact zero.
+_ZERO_MS_TR = 1e-12
+
+
+def hillis_ddf(denominator: float, ms_tr: float, df_tr: float) -> float:
+    """Hillis' denominator df, ``denominator² / (MS(T×R)² / df_tr)``; ∞ when MS(T×R) is 0.
+
+    References
+    ----------
+    Hillis SL. A comparison of denominator degrees of freedom methods for multiple
+    observer ROC analysis. Stat Med 2007;26:596–619.
+    """
+    if ms_tr <= _ZERO_MS_TR * abs(denominator) or ms_tr <= 0.0:
+        return float("inf")
+    return float(denominator**2 / (ms_tr**2 / df_tr))
+
+
+def _f_test(statistic: float, df_num: float, df_den: float) -> float:
+    """Upper tail of F(df_num, df_den); χ²(df_num)/df_num when df_den is infinite."""
+    if np.isinf(df_den):
+        return float(stats.chi2.sf(statistic * df_num, df_num))
+    return float(stats.f.sf(statistic, df_num, df_den))
 
 
 def _validate_options(
@@ -266,10 +297,11 @@ def mrmc_or(
     if readers == "random" and cases == "random":
         denominator = ms_tr + r * spread
         statistic = ms_t / denominator
-        df_den: float | None = denominator**2 / (ms_tr**2 / ((t - 1) * (r - 1)))
-        pvalue = float(stats.f.sf(statistic, t - 1, df_den))
-        half = stats.t.ppf(0.5 + level / 2, df_den) * np.sqrt(2 * denominator / r)
-        method = "OR RRRC, Hillis ddf"
+        hillis = hillis_ddf(denominator, ms_tr, (t - 1) * (r - 1))
+        df_den: float | None = hillis
+        pvalue = _f_test(statistic, t - 1, hillis)
+        half = stats.t.ppf(0.5 + level / 2, hillis) * np.sqrt(2 * denominator / r)
+        method = "OR RRRC, Hillis ddf" + (" (infinite: MS(T*R) = 0)" if np.isinf(hillis) else "")
     elif readers == "fixed":
         denominator = var - cov1 + (r - 1) * spread
         statistic = (t - 1) * ms_t / denominator
@@ -385,8 +417,8 @@ def mrmc_dbm(
     difference = float(by_t[0] - by_t[1])
     if readers == "random" and cases == "random":
         denominator = ms_tr + max(ms_tc - ms_trc, 0.0)
-        df_den = denominator**2 / (ms_tr**2 / ((t - 1) * (r - 1)))
-        method = "DBM RRRC, Hillis ddf"
+        df_den = hillis_ddf(denominator, ms_tr, (t - 1) * (r - 1))
+        method = "DBM RRRC, Hillis ddf" + (" (infinite: MS(T*R) = 0)" if np.isinf(df_den) else "")
     elif readers == "fixed":
         denominator = ms_tc
         df_den = float((t - 1) * (c - 1))
@@ -396,7 +428,7 @@ def mrmc_dbm(
         df_den = float((t - 1) * (r - 1))
         method = "DBM RRFC"
     statistic = ms_t / denominator
-    pvalue = float(stats.f.sf(statistic, t - 1, df_den))
+    pvalue = _f_test(statistic, t - 1, df_den)
     half = stats.t.ppf(0.5 + level / 2, df_den) * np.sqrt(2 * denominator / (r * c))
     return DBMResult(
         auc={m: float(v) for m, v in zip(design.modalities, by_t, strict=True)},
@@ -500,7 +532,7 @@ def mrmc_model_vs_readers(
     cov2 = max(float(cov_d[off].mean()), 0.0)
     ms_r = float(np.var(d, ddof=1))
     se = np.sqrt(ms_r / readers + cov2)
-    df = (ms_r + readers * cov2) ** 2 / (ms_r**2 / (readers - 1)) if ms_r > 0 else float("inf")
+    df = hillis_ddf(ms_r + readers * cov2, ms_r, readers - 1)
     difference = -float(d.mean())
     statistic = difference / se
     pvalue = float(2 * stats.t.sf(abs(statistic), df))
@@ -530,8 +562,11 @@ def _power(
     error = scale * (pilot.var_error - pilot.cov1 + (readers - 1) * spread)
     denominator = var_tr + error
     ms_tr = var_tr + scale * (pilot.var_error - pilot.cov1 - spread)
-    df_den = denominator**2 / (ms_tr**2 / (readers - 1)) if ms_tr > 0 else float("inf")
+    df_den = hillis_ddf(denominator, ms_tr, readers - 1)
     noncentrality = readers * effect**2 / (2 * denominator)
+    if np.isinf(df_den):
+        critical = stats.chi2.ppf(1 - alpha, 1)
+        return float(stats.ncx2.sf(critical, 1, noncentrality)), df_den
     critical = stats.f.ppf(1 - alpha, 1, df_den)
     return float(stats.ncf.sf(critical, 1, df_den, noncentrality)), float(df_den)
 

@@ -1,4 +1,9 @@
-"""ROC AUC with DeLong variance (fast Sun & Xu algorithm) and DeLong tests."""
+"""ROC AUC with DeLong variance (fast Sun & Xu algorithm) and DeLong tests.
+
+Hand-written because no maintained Python library has them: scipy, statsmodels and
+scikit-learn give the AUC and the ROC curve (used here for the curve) but neither DeLong's
+placements, his variance and covariance, nor his tests.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
+from sklearn.metrics import roc_curve
 
 from analysis.stats._checks import (
     as_binary,
@@ -17,38 +23,20 @@ from analysis.stats._checks import (
 )
 from analysis.stats.results import AUCResult, ConfidenceInterval, TestResult
 
-__all__ = ["delong_test", "delong_test_unpaired", "placements", "roc_auc"]
+__all__ = [
+    "auc_kernel",
+    "delong_test",
+    "delong_test_mean",
+    "delong_test_unpaired",
+    "placements",
+    "roc_auc",
+    "roc_curve_points",
+]
 
 
 def _midranks(values: NDArray[np.float64]) -> NDArray[np.float64]:
     """Midranks along the last axis (ties share their mean rank), O(n log n)."""
     return np.asarray(stats.rankdata(values, method="average", axis=-1), dtype=np.float64)
-
-
-def _sorted_midranks(ordered: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Midranks of an already sorted 1-D array, O(n)."""
-    n = ordered.size
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    ends = np.r_[starts[1:], n]
-    return np.repeat((starts + ends + 1) / 2.0, ends - starts)
-
-
-def _placements_1d(
-    values: NDArray[np.float64], truth: NDArray[np.bool_]
-) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
-    """AUC and placements of one scoring with a single sort (Sun & Xu 2014)."""
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    positive = truth[order]
-    pooled = _sorted_midranks(ordered)
-    # Subsequences of a sorted array stay sorted: within-class midranks need no new sort.
-    rank_pos = _sorted_midranks(ordered[positive])
-    rank_neg = _sorted_midranks(ordered[~positive])
-    m = rank_pos.size
-    n = rank_neg.size
-    v10 = (pooled[positive] - rank_pos) / n
-    v01 = 1.0 - (pooled[~positive] - rank_neg) / m
-    return float(v10.mean()), v10, v01
 
 
 def placements(
@@ -92,6 +80,35 @@ def placements(
     v01 = 1.0 - (rank_pooled[..., m:] - rank_neg) / m
     auc = v10.mean(axis=-1)
     return auc, v10, v01
+
+
+def auc_kernel(
+    positives: NDArray[np.float64], negatives: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """The Mann–Whitney kernel ψ = 1 / ½ / 0 of every positive × negative pair, per row.
+
+    ``positives`` (k × m) and ``negatives`` (k × n) give a k × m × n array whose mean is
+    each row's AUC (ties count one half).
+    """
+    diff = positives[..., :, None] - negatives[..., None, :]
+    return np.asarray((diff > 0) + 0.5 * (diff == 0), dtype=np.float64)
+
+
+def roc_curve_points(
+    y_true: Any, scores: Any
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Empirical ROC: false- and true-positive fractions at every distinct threshold.
+
+    ``sklearn.metrics.roc_curve`` without dropping collinear points; the first point is
+    (0, 0) at threshold +∞.
+    """
+    truth, values = _split(y_true, scores, "scores")
+    fpr, tpr, thresholds = roc_curve(truth, values, drop_intermediate=False)
+    return (
+        np.asarray(fpr, dtype=np.float64),
+        np.asarray(tpr, dtype=np.float64),
+        np.asarray(thresholds, dtype=np.float64),
+    )
 
 
 def _split(y_true: Any, scores: Any, name: str) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
@@ -139,7 +156,8 @@ def roc_auc(y_true: Any, scores: Any, level: float = 0.95) -> AUCResult:
     """
     level = check_level(level)
     truth, values = _split(y_true, scores, "scores")
-    value, v10, v01 = _placements_1d(values, truth)
+    aucs, rows10, rows01 = placements(values[None, truth], values[None, ~truth])
+    value, v10, v01 = float(aucs[0]), rows10[0], rows01[0]
     m, n = v10.size, v01.size
     var10 = float(np.var(v10, ddof=1)) if m > 1 else 0.0
     var01 = float(np.var(v01, ddof=1)) if n > 1 else 0.0
@@ -158,6 +176,27 @@ def _pvalue(statistic: float, alternative: str, dist: Any) -> float:
     return float(dist.cdf(statistic))
 
 
+def _delong_contrast(
+    truth: NDArray[np.bool_],
+    matrix: NDArray[np.float64],
+    contrast: NDArray[np.float64],
+    alternative: str,
+    level: float,
+    method: str,
+) -> TestResult:
+    """Z test of ``contrast · AUC`` for scorings (rows of ``matrix``) of the same cases."""
+    auc, v10, v01 = placements(matrix[:, truth], matrix[:, ~truth])
+    cov = _delong_cov(v10, v01)
+    diff = float(contrast @ auc)
+    sd = float(np.sqrt(max(float(contrast @ cov @ contrast), 0.0)))
+    # No variance: pROC's convention, Z = 0 for no difference (else ±∞).
+    statistic = (0.0 if diff == 0.0 else float(np.sign(diff) * np.inf)) if sd == 0.0 else diff / sd
+    pvalue = _pvalue(statistic, alternative, stats.norm)
+    z = stats.norm.ppf(0.5 + level / 2)
+    ci = ConfidenceInterval(diff - z * sd, diff + z * sd, level, "DeLong")
+    return TestResult(statistic, pvalue, None, diff, ci, f"{method} ({alternative})")
+
+
 def delong_test(
     y_true: Any,
     scores_a: Any,
@@ -166,6 +205,8 @@ def delong_test(
     level: float = 0.95,
 ) -> TestResult:
     """DeLong's paired Z test of two correlated AUCs on the same cases.
+
+    Hand-written: scipy, statsmodels and scikit-learn have no DeLong test.
 
     Parameters
     ----------
@@ -190,23 +231,54 @@ def delong_test(
     alternative = check_alternative(alternative)
     truth, a = _split(y_true, scores_a, "scores_a")
     _, b = _split(y_true, scores_b, "scores_b")
-    matrix = np.vstack([a, b])
-    auc, v10, v01 = placements(matrix[:, truth], matrix[:, ~truth])
-    cov = _delong_cov(v10, v01)
-    diff = float(auc[0] - auc[1])
-    var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
-    sd = np.sqrt(max(var, 0.0))
-    statistic = (0.0 if diff == 0.0 else float(np.sign(diff) * np.inf)) if sd == 0.0 else diff / sd
-    pvalue = _pvalue(statistic, alternative, stats.norm)
-    z = stats.norm.ppf(0.5 + level / 2)
-    ci = ConfidenceInterval(diff - z * sd, diff + z * sd, level, "DeLong")
-    return TestResult(
-        statistic,
-        pvalue,
-        None,
-        diff,
-        ci,
-        f"DeLong's test for two correlated ROC curves ({alternative})",
+    return _delong_contrast(
+        truth, np.vstack([a, b]), np.array([1.0, -1.0]), alternative, level,
+        "DeLong's test for two correlated ROC curves",
+    )
+
+
+def delong_test_mean(
+    y_true: Any, reader_scores: Any, model_scores: Any, *, alternative: str = "two-sided",
+    level: float = 0.95,
+) -> TestResult:
+    """DeLong's paired Z test of the mean AUC of several readers against a model's AUC.
+
+    The readers are fixed (only case sampling varies): the variance of
+    mean(AUC_r) − AUC_model is cᵀSc with S the DeLong covariance matrix of the R + 1
+    AUCs on the same cases and c = (1/R, …, 1/R, −1). With one reader this is
+    :func:`delong_test`. For random readers use :func:`mrmc_model_vs_readers`.
+
+    Parameters
+    ----------
+    y_true : array_like of 0/1
+    reader_scores : array_like, shape (readers, cases)
+    model_scores : array_like, shape (cases,)
+    alternative : {"two-sided", "less", "greater"}
+        "greater" tests mean reader AUC > model AUC.
+    level : float
+        Level of the two-sided CI of the difference.
+
+    Returns
+    -------
+    TestResult
+        ``estimate`` is mean(AUC_r) − AUC_model, ``statistic`` Z.
+
+    References
+    ----------
+    DeLong et al., Biometrics 1988;44:837–845 (contrasts of correlated AUCs).
+    """
+    level = check_level(level)
+    alternative = check_alternative(alternative)
+    readers = np.asarray(reader_scores, dtype=np.float64)
+    if readers.ndim != 2 or readers.shape[0] < 1:
+        raise ValueError(f"reader_scores must be readers x cases, got shape {readers.shape}")
+    truth, model = _split(y_true, model_scores, "model_scores")
+    rows = [_split(truth, row, "reader_scores")[1] for row in readers]
+    count = len(rows)
+    contrast = np.r_[np.full(count, 1.0 / count), -1.0]
+    return _delong_contrast(
+        truth, np.vstack([*rows, model]), contrast, alternative, level,
+        f"DeLong's test of the mean AUC of {count} readers vs one model, same cases",
     )
 
 

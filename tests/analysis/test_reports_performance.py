@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from analysis.frames import group_reads, rating_matrix
 from analysis.reports import Report, run_report
-from analysis.reports._common import clopper_pearson_many, per_reader_binary, two_way_binary_ci
 from analysis.simulation import SimulationConfig, simulate_study
-from analysis.stats import binary_metrics, clopper_pearson, roc_auc, wilcoxon_signed_rank
+from analysis.stats import binary_metrics, roc_auc, wilcoxon_signed_rank
 
 CONFIG = SimulationConfig(datasets=(("internal", 70), ("external", 90)), n_junior=5, n_mid=4, n_senior=2,
                           blind_sweep_cases=10, prevalence=0.3, seed=11)
@@ -32,7 +32,7 @@ def _row(report: Report, dataset: str, group: str, metric: str):
 
 def test_ai_row_is_the_statistics_library(data, report) -> None:
     ai = group_reads(data.reads, "ai", "external").sort_values("case")
-    metrics = binary_metrics(ai["truth"], ai["decision"])
+    metrics = binary_metrics(ai["truth"], ai["decision"], n_resamples=300)
     for name in ("sensitivity", "specificity", "ppv", "npv", "f1"):
         row = _row(report, "external", "ai", name)
         estimate = getattr(metrics, name)
@@ -88,19 +88,48 @@ def test_every_table_states_methods_n_and_snapshot(data, report) -> None:
         assert table.methods and table.n
 
 
-def test_vectorised_helpers_agree_with_the_library() -> None:
-    for k, n in ((0, 10), (3, 10), (10, 10), (17, 61)):
-        ci = clopper_pearson(k, n)
-        low, high = clopper_pearson_many(np.array([k]), np.array([n]))
-        assert low[0] == pytest.approx(ci.low, abs=1e-10) and high[0] == pytest.approx(ci.high, abs=1e-10)
-    rng = np.random.default_rng(0)
-    truth = (rng.random(80) < 0.4).astype(int)
-    calls = (rng.random((3, 80)) < 0.5).astype(int)
-    per = per_reader_binary(calls, truth, 200, 0)
-    boot = two_way_binary_ci(calls, truth, 200, 0)
-    for name in ("sensitivity", "specificity", "ppv", "npv", "f1"):
-        assert boot[name][0] == pytest.approx(np.mean(per[name][0]))
-        assert boot[name][1] <= boot[name][0] <= boot[name][2]
+def _slow_placements(truth: np.ndarray, scores: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """DeLong's structural components by their definition (O(m·n) pair loops)."""
+    pos, neg = scores[truth == 1], scores[truth == 0]
+    psi = np.array([[1.0 if p > q else 0.5 if p == q else 0.0 for q in neg] for p in pos])
+    return float(psi.mean()), psi.mean(axis=1), psi.mean(axis=0)
+
+
+def _slow_paired_z(truth: np.ndarray, readers: np.ndarray, model: np.ndarray) -> tuple[float, float]:
+    """Mean reader AUC − model AUC and its Z from brute-force placements.
+
+    The mean of several AUCs is the AUC-like U-statistic whose placements are the mean of
+    the readers' placements, so the difference has placements mean(V_r) − V_model and
+    DeLong's variance var(V10)/m + var(V01)/n (DeLong et al. 1988)."""
+    parts = [_slow_placements(truth, row) for row in readers]
+    model_auc, m10, m01 = _slow_placements(truth, model)
+    d10 = np.mean([p[1] for p in parts], axis=0) - m10
+    d01 = np.mean([p[2] for p in parts], axis=0) - m01
+    diff = float(np.mean([p[0] for p in parts]) - model_auc)
+    variance = np.var(d10, ddof=1) / d10.size + np.var(d01, ddof=1) / d01.size
+    return diff, diff / np.sqrt(variance)
+
+
+def test_paired_delong_against_the_ai_equals_the_slow_definition(data, report) -> None:
+    table = report.table("delong_vs_ai").frame
+    assert set(table["group"]) == {"junior", "mid_level", "junior_ai"}
+    ai = group_reads(data.reads, "ai", "external").set_index("case")["rating"]
+    for group in ("junior", "mid_level"):
+        ratings, truth, readers, cases = rating_matrix(group_reads(data.reads, group, "external"))
+        model = ai.reindex(cases).to_numpy(dtype=float)
+        rows = table[(table["dataset"] == "external") & (table["group"] == group)].set_index("reader")
+        assert len(rows) == len(readers) + 1
+        for reader, scores in zip(readers, ratings, strict=True):
+            diff, z = _slow_paired_z(truth, scores[None, :], model)
+            assert rows.loc[reader, "difference"] == pytest.approx(diff, abs=1e-12)
+            assert rows.loc[reader, "z"] == pytest.approx(z, rel=1e-9)
+            assert rows.loc[reader, "pvalue"] == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-9)
+        diff, z = _slow_paired_z(truth, ratings, model)
+        mean = rows.loc["mean of readers"]
+        assert mean["readers"] == len(readers) and mean["cases"] == len(cases)
+        assert mean["difference"] == pytest.approx(diff, abs=1e-12)
+        assert mean["z"] == pytest.approx(z, rel=1e-9)
+        assert mean["ci_low"] < mean["difference"] < mean["ci_high"]
 
 
 def test_round_trip_through_json_is_exact(report) -> None:

@@ -8,7 +8,6 @@ import pytest
 
 from analysis.frames import group_reads, rating_matrix
 from analysis.reports import REPORTS, run_report
-from analysis.reports.roc import roc_points
 from analysis.simulation import SimulationConfig, simulate_study
 from analysis.stats import (
     bang_blinding_index,
@@ -17,6 +16,7 @@ from analysis.stats import (
     fleiss_kappa,
     mrmc_or,
     paired_t,
+    roc_curve_points,
     welch_t,
 )
 
@@ -113,7 +113,7 @@ def test_subgroup_tests_are_bh_adjusted(reports) -> None:
 
 
 def test_roc_points_reach_the_corners(data, reports) -> None:
-    fpr, tpr, _ = roc_points(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    fpr, tpr, _ = roc_curve_points(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
     assert fpr.tolist() == [0.0, 0.0, 0.5, 0.5, 1.0] and tpr.tolist() == [0.0, 0.5, 0.5, 1.0, 1.0]
     curve = reports["roc"].table("ai_roc").frame
     for _, part in curve.groupby("dataset"):

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analysis.stats import bootstrap_ci, reader_case_bootstrap, roc_auc
+from analysis.stats import (
+    bootstrap_ci,
+    reader_case_bootstrap,
+    reader_case_bootstrap_metrics,
+    roc_auc,
+)
 
 
 def test_bootstrap_ci_of_mean_is_close_to_t_interval() -> None:
@@ -34,32 +39,30 @@ def test_stratified_bootstrap_keeps_class_counts() -> None:
     assert set(seen) == {5}
 
 
+def _slow_auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """Mann–Whitney definition by explicit pair loops (ties ½)."""
+    total = 0.0
+    for p in pos:
+        for q in neg:
+            total += 1.0 if p > q else 0.5 if p == q else 0.0
+    return total / (pos.size * neg.size)
+
+
 def _brute_force(ratings: np.ndarray, truth: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
-    """Same resample draws, AUC by explicit weighted pair loops."""
+    """The bootstrap by its definition: draw readers, positive and negative cases with
+    replacement (the same draws as the library: readers, then positives, then negatives),
+    build each resampled study and average its readers' AUCs."""
     readers = ratings.shape[0]
     pos = np.flatnonzero(truth == 1)
     neg = np.flatnonzero(truth == 0)
     rng = np.random.default_rng(seed)
-    rw = rng.multinomial(readers, np.full(readers, 1 / readers), size=n_resamples)
-    pw = rng.multinomial(pos.size, np.full(pos.size, 1 / pos.size), size=n_resamples)
-    nw = rng.multinomial(neg.size, np.full(neg.size, 1 / neg.size), size=n_resamples)
+    rw = rng.integers(0, readers, size=(n_resamples, readers))
+    pw = rng.integers(0, pos.size, size=(n_resamples, pos.size))
+    nw = rng.integers(0, neg.size, size=(n_resamples, neg.size))
     out = np.empty(n_resamples)
     for b in range(n_resamples):
-        total = 0.0
-        for r in range(readers):
-            auc = 0.0
-            for i, p in enumerate(pos):
-                for j, q in enumerate(neg):
-                    kernel = (
-                        1.0
-                        if ratings[r, p] > ratings[r, q]
-                        else 0.5
-                        if ratings[r, p] == ratings[r, q]
-                        else 0.0
-                    )
-                    auc += pw[b, i] * nw[b, j] * kernel
-            total += rw[b, r] * auc / (pos.size * neg.size)
-        out[b] = total / readers
+        study = ratings[rw[b]]
+        out[b] = np.mean([_slow_auc(row[pos[pw[b]]], row[neg[nw[b]]]) for row in study])
     return out
 
 
@@ -72,6 +75,38 @@ def test_two_way_bootstrap_equals_brute_force() -> None:
     assert result.ci.low == pytest.approx(np.quantile(values, 0.025))
     assert result.ci.high == pytest.approx(np.quantile(values, 0.975))
     assert result.value == pytest.approx(np.mean([roc_auc(truth, r).auc for r in ratings]))
+
+
+def test_two_way_binary_metrics_equal_brute_force() -> None:
+    # PPV, NPV and F1 of resampled studies by their definition; a reader whose PPV is
+    # undefined in a resample (no positive call) is left out of that resample's mean.
+    rng = np.random.default_rng(7)
+    truth = np.r_[np.ones(5, int), np.zeros(9, int)]
+    calls = (rng.random((3, 14)) < 0.3).astype(int)
+    result = reader_case_bootstrap_metrics(truth, calls=calls, metrics=("ppv", "npv", "f1"),
+                                           n_resamples=80, seed=4)
+    pos, neg = np.flatnonzero(truth == 1), np.flatnonzero(truth == 0)
+    draws = np.random.default_rng(4)
+    rw = draws.integers(0, 3, size=(80, 3))
+    pw = draws.integers(0, pos.size, size=(80, pos.size))
+    nw = draws.integers(0, neg.size, size=(80, neg.size))
+    for metric in ("ppv", "npv", "f1"):
+        boot = []
+        for b in range(80):
+            cases = np.r_[pos[pw[b]], neg[nw[b]]]
+            values = []
+            for r in rw[b]:
+                c, t = calls[r, cases], truth[cases]
+                tp, fp = np.sum((c == 1) & (t == 1)), np.sum((c == 1) & (t == 0))
+                fn, tn = np.sum((c == 0) & (t == 1)), np.sum((c == 0) & (t == 0))
+                num, den = {"ppv": (tp, tp + fp), "npv": (tn, tn + fn), "f1": (2 * tp, 2 * tp + fp + fn)}[metric]
+                if den:
+                    values.append(num / den)
+            boot.append(np.mean(values) if values else np.nan)
+        boot = np.array(boot)
+        boot = boot[np.isfinite(boot)]
+        assert result[metric].ci.low == pytest.approx(np.quantile(boot, 0.025))
+        assert result[metric].ci.high == pytest.approx(np.quantile(boot, 0.975))
 
 
 def test_two_way_bootstrap_difference_and_binary_metrics() -> None:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-from analysis.stats import binary_metrics, clopper_pearson
+from analysis.stats import binary_metrics, clopper_pearson, clopper_pearson_limits
 from tests.analysis.validation import validation_file
 
 
@@ -66,3 +66,33 @@ def test_binary_metrics_validates() -> None:
         binary_metrics([1, 0], [1])
     with pytest.raises(ValueError, match="only 0 and 1"):
         binary_metrics([1, 2], [1, 0])
+
+
+def test_vectorised_limits_match_r_and_mark_empty_denominators() -> None:
+    # R: binom.test(18, 20)$conf.int -> 0.6830173 0.9876515; binom.test(0, 10) upper
+    # limit 1 - 0.025^(1/10); an empty denominator has no interval.
+    low, high = clopper_pearson_limits([18, 0, 0], [20, 10, 0])
+    assert (low[0], high[0]) == pytest.approx((0.6830173, 0.9876515), abs=5e-8)
+    assert (low[1], high[1]) == (0.0, pytest.approx(1 - 0.025 ** (1 / 10)))
+    assert np.isnan(low[2]) and np.isnan(high[2])
+    with pytest.raises(ValueError, match=r"\[0, n\]"):
+        clopper_pearson_limits([3], [2])
+
+
+def test_f1_interval_is_scipys_percentile_bootstrap() -> None:
+    # Independent route: scipy.stats.bootstrap on the F1 of (truth, call) pairs, scalar
+    # statistic, same seed and resample count.
+    from scipy import stats
+
+    y_true = np.array([1] * 10 + [0] * 20)
+    y_pred = np.array([1] * 8 + [0] * 2 + [1] * 3 + [0] * 17)
+
+    def f1(t: np.ndarray, p: np.ndarray) -> float:
+        tp = np.sum((t == 1) & (p == 1))
+        return 2 * tp / (2 * tp + np.sum(t != p))
+
+    expected = stats.bootstrap((y_true, y_pred), f1, paired=True, vectorized=False, n_resamples=500,
+                               method="percentile", rng=np.random.default_rng(3))
+    result = binary_metrics(y_true, y_pred, seed=3, n_resamples=500)
+    assert result.f1.ci.low == pytest.approx(expected.confidence_interval.low)
+    assert result.f1.ci.high == pytest.approx(expected.confidence_interval.high)
