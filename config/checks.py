@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Tags, Warning, register
 
-#: The key the embedded default (SQLite, demo) runs with; never acceptable in production.
+#: The key the embedded default (SQLite, demo) runs with; never acceptable in production
+#: (the settings refuse to load with it outside the embedded default).
 EMBEDDED_SECRET_KEY = "fontanelle-embedded-default-not-for-production-use-0123456789abcdef"  # noqa: S105
 
 

@@ -2,29 +2,45 @@
 
 Production differs only by environment variables (django-environ). With no variables
 set, the platform runs on the embedded default: SQLite, Celery tasks eager, media on
-local disk.
+local disk, served on localhost over plain HTTP with a public development key.
+
+Anything else (a ``DATABASE_URL`` that is not SQLite, or a host that is not local) is
+production, and fails closed: it refuses to start with the embedded key, and secure
+cookies, HSTS and the HTTPS redirect are on unless turned off explicitly.
 """
 
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 (BASE_DIR / "var").mkdir(exist_ok=True)
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+environ.Env.read_env(env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-# The embedded default gets a fixed development key; production must set its own.
-SECRET_KEY = env.str(
-    "DJANGO_SECRET_KEY",
-    # config.checks.EMBEDDED_SECRET_KEY: `check --deploy` warns while it is in use.
-    default="fontanelle-embedded-default-not-for-production-use-0123456789abcdef",
-)
+# config.checks.EMBEDDED_SECRET_KEY (kept equal): public, so it serves the embedded default only.
+EMBEDDED_SECRET_KEY = "fontanelle-embedded-default-not-for-production-use-0123456789abcdef"  # noqa: S105
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=EMBEDDED_SECRET_KEY)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "testserver", "::1", "[::1]")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+_database_url = env.str("DATABASE_URL", default="")
+#: The embedded default: SQLite, reachable on localhost only. Everything else is production.
+EMBEDDED_DEFAULT = (not _database_url or _database_url.startswith("sqlite:")) and all(
+    host in LOCAL_HOSTS for host in ALLOWED_HOSTS
+)
+if SECRET_KEY == EMBEDDED_SECRET_KEY and not EMBEDDED_DEFAULT:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is not set (or is the embedded development key): that key is public and "
+        "serves only the embedded default (SQLite on localhost), not a DATABASE_URL or non-local "
+        "DJANGO_ALLOWED_HOSTS. Set DJANGO_SECRET_KEY to a long random value, e.g. the output of "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -91,6 +107,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 60}
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The API throttles count here: in production a cache every process shares (e.g. redis://).
+CACHES = {"default": env.cache("DJANGO_CACHE_URL", default="locmemcache://")}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -109,23 +127,39 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Lockout after repeated failed logins (django-axes).
+# The client's address behind reverse proxies: how many trusted proxies append to
+# X-Forwarded-For (0: none, REMOTE_ADDR is the client). Login lockout and API throttles use
+# it (config.accounts.client_ip_address); only behind a proxy is X-Forwarded-Proto trusted.
+FONTANELLE_TRUSTED_PROXY_COUNT = env.int("FONTANELLE_TRUSTED_PROXY_COUNT", default=0)
+
+# Lockout after repeated failed logins (django-axes): per account from any address, and per
+# address against any account (a higher limit: a site's readers may share one address).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+FONTANELLE_LOGIN_IP_FAILURE_LIMIT = env.int("FONTANELLE_LOGIN_IP_FAILURE_LIMIT", default=20)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.5)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "config.accounts.LoginThrottleHandler"
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "config.accounts.client_ip_address"
+# The same rule for django-ipware, should the callable above ever be removed.
+AXES_IPWARE_PROXY_COUNT = FONTANELLE_TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if FONTANELLE_TRUSTED_PROXY_COUNT else ("REMOTE_ADDR",)
+)
 
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+# Production is HTTPS only unless turned off explicitly; the embedded default is plain HTTP.
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not EMBEDDED_DEFAULT)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not EMBEDDED_DEFAULT)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if EMBEDDED_DEFAULT else 365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Without a proxy in front, the header is the client's to forge (and would pass for HTTPS).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if FONTANELLE_TRUSTED_PROXY_COUNT else None
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -179,6 +213,13 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    # Counted in the default cache (CACHES above), per user, or per client address.
+    "DEFAULT_THROTTLE_CLASSES": ["config.accounts.AnonymousApiThrottle", "config.accounts.UserApiThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("FONTANELLE_API_ANON_RATE", default="60/minute"),
+        "user": env.str("FONTANELLE_API_USER_RATE", default="1200/minute"),
+    },
+    "NUM_PROXIES": FONTANELLE_TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Fontanelle API",
