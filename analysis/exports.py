@@ -68,6 +68,10 @@ def _sheet_name(name: str, used: set[str]) -> str:
 def _cell(value: Any) -> Any:
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, float) and np.isinf(value):
+        # Excel has no infinite number; an infinite df is shown as the reference
+        # packages print it, not left blank like a missing value.
+        return "∞" if value > 0 else "-∞"
     if isinstance(value, float) and not np.isfinite(value):
         return None
     return value

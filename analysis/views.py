@@ -44,6 +44,8 @@ def display_value(value: Any) -> str:
     """How a table cell is shown on the page (the API and exports keep full precision)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞" if value > 0 else "−∞"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, float):

@@ -56,7 +56,12 @@ class Report:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict; floats kept exactly (NaN and infinities as null)."""
+        """A JSON-ready dict; floats kept exactly (NaN as null, ±∞ as "Infinity"/"-Infinity").
+
+        An infinite value means something (a Hillis df of ∞), so it is not written as a
+        missing one; JSON has no number for it, hence the strings, which
+        :meth:`from_dict` reads back as floats.
+        """
         return {
             "key": self.key,
             "title": self.title,
@@ -96,7 +101,7 @@ class Report:
                     name=t["name"],
                     title=t["title"],
                     frame=pd.DataFrame(
-                        [[np.nan if v is None else v for v in row] for row in t["rows"]],
+                        [[_unplain(v) for v in row] for row in t["rows"]],
                         columns=t["columns"],
                     )
                     if t["rows"]
@@ -113,12 +118,17 @@ class Report:
         )
 
 
+_INFINITIES = {"Infinity": math.inf, "-Infinity": -math.inf}
+
+
 def _plain(value: Any) -> Any:
-    """A JSON-safe Python scalar (numpy types unwrapped, non-finite floats as None)."""
+    """A JSON-safe Python scalar (numpy types unwrapped, NaN as None, ±∞ as strings)."""
     if value is None:
         return None
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, float) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, bool | int | float | str):
@@ -126,3 +136,12 @@ def _plain(value: Any) -> Any:
     if value is pd.NA or value is pd.NaT:
         return None
     return str(value)
+
+
+def _unplain(value: Any) -> Any:
+    """The cell :func:`_plain` wrote: None as NaN, the infinity strings as floats."""
+    if value is None:
+        return np.nan
+    if isinstance(value, str):
+        return _INFINITIES.get(value, value)
+    return value

@@ -33,6 +33,12 @@ SIZE_METHODS = _(
     "components (Hillis, Obuchowski & Berbaum 2011)."
 )
 MODALITY_ORDER = ("aided", "unaided")
+INFINITE_DF_NOTE = _(
+    "A denominator df of ∞ means MS(T×R) (for the AI against a panel: the variance of the "
+    "reader differences) is zero, so the reader-by-test variance estimate is negative or zero: "
+    "Hillis' df is then infinite and the F test is a χ² test with normal-quantile CIs, as "
+    "MRMCaov and RJafroc report it (df = Inf)."
+)
 
 
 def _long(data: StudyData) -> pd.DataFrame:
@@ -126,6 +132,10 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
             size_frame = size.table.assign(effect=delta)
         except ValueError as exc:
             notes.append(f"sample size: {exc}")
+    dfs = pd.to_numeric(pd.Series([*or_frame.get("df_den", []), *panel_frame.get("df", [])], dtype=object),
+                        errors="coerce")
+    if np.isinf(dfs.astype(float)).any():
+        notes.append(INFINITE_DF_NOTE)
     n = counts(data)
     n_text = (f"{long['case'].nunique()} cases, {long['reader'].nunique()} junior readers × 2 modalities"
               if not long.empty else "0 cases")

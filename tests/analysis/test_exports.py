@@ -132,3 +132,38 @@ def test_figure_html_is_standalone(small) -> None:
     html = figure_html(reports[1].figures[0].figure, "ROC")
     assert "<html>" in html[:100] and len(html) > 1_000_000
     assert '<script src="http' not in html and "<script src='http" not in html
+
+
+def test_infinite_hillis_df_is_shown_as_infinity_with_a_note() -> None:
+    # Every junior gains exactly 4/20 in sensitivity with AI: MS(T×R) = 0 and the Hillis
+    # df is ∞ (MRMCaov/RJafroc print Inf); the report keeps ∞ (not a blank), says why, and
+    # every export carries it.
+    from analysis.reports.base import Report
+    from analysis.views import display_value
+    from tests.analysis.test_stats_mrmc import equal_gain_sensitivity
+
+    frame = equal_gain_sensitivity()
+    rng = np.random.default_rng(1)
+    reads = frame.assign(tier="junior", decision=frame["rating"].astype(int),
+                         rating=50 * frame["rating"] + rng.uniform(0, 40, len(frame)), confidence=0,
+                         read_time_s=np.nan, dataset="demo", probe_type="unknown", ga_weeks=np.nan,
+                         condition="normal")
+    cases = reads.drop_duplicates("case").loc[:, ["case", "dataset", "truth", "condition", "probe_type",
+                                                  "ga_weeks"]]
+    report = run_report("mrmc", StudyData("equal gains", reads, cases))
+    row = report.table("or").frame.set_index("endpoint").loc["sensitivity"]
+    assert row["df_den"] == np.inf
+    assert any("∞" in note and "Inf" in note for note in report.notes)
+    body = report.to_dict()
+    table = next(t for t in body["tables"] if t["name"] == "or")
+    column = table["columns"].index("df_den")
+    assert [r[column] for r in table["rows"]][1] == "Infinity"
+    json.dumps(body, allow_nan=False)
+    back = Report.from_dict(body).table("or").frame.set_index("endpoint")
+    assert back.loc["sensitivity", "df_den"] == np.inf
+    csv = pd.read_csv(io.BytesIO(table_csv(report.table("or")))).set_index("endpoint")
+    assert csv.loc["sensitivity", "df_den"] == np.inf
+    sheet = list(openpyxl.load_workbook(io.BytesIO(report_xlsx(report)))["or"].values)
+    header = list(sheet[0])
+    assert sheet[2][header.index("df_den")] == "∞"
+    assert display_value(float("inf")) == "∞"

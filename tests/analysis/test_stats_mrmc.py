@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from analysis.stats import (
+    hillis_ddf,
     mrmc_dbm,
     mrmc_model_vs_readers,
     mrmc_or,
@@ -222,3 +224,47 @@ def test_invalid_data(vandyke: pd.DataFrame) -> None:
     one_class = vandyke[vandyke.truth == 1]
     with pytest.raises(ValueError, match="one class"):
         mrmc_or(one_class)
+
+
+def equal_gain_sensitivity() -> pd.DataFrame:
+    """Four readers whose sensitivity rises by exactly 4/20 with the second modality.
+
+    Every reader's difference is the same, so MS(T×R) = 0 and the reader-by-test variance
+    estimate is not positive: Hillis' denominator df is infinite."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for r in range(4):
+        false_positive = rng.random(20) < 0.2
+        for modality in ("aided", "unaided"):
+            hit = np.zeros(20, bool)
+            hit[:8] = True
+            hit[10 + r] = True
+            if modality == "aided":
+                hit[15:19] = True
+            rows += [(f"R{r}", modality, f"P{c:02d}", 1, float(hit[c])) for c in range(20)]
+            rows += [(f"R{r}", modality, f"N{c:02d}", 0, float(false_positive[c])) for c in range(20)]
+    return pd.DataFrame(rows, columns=["reader", "modality", "case", "truth", "rating"])
+
+
+def test_zero_ms_tr_gives_an_infinite_hillis_df() -> None:
+    # Hillis (2007): ddf = [MS(TR) + r·max(Cov2 − Cov3, 0)]² / {MS(TR)²/[(t−1)(r−1)]},
+    # infinite when MS(TR) = 0; MRMCaov and RJafroc then report df = Inf, i.e. the F(1, ∞)
+    # test, which is the χ²(1) test of F, with normal-quantile CIs.
+    frame = equal_gain_sensitivity()
+    result = mrmc_or(frame, endpoint="sensitivity", threshold=0.5)
+    assert result.difference == pytest.approx(4 / 20)
+    assert result.ms_tr < 1e-30
+    assert result.df_den == np.inf
+    assert "infinite" in result.method
+    assert result.pvalue == pytest.approx(stats.chi2.sf(result.statistic, 1), rel=1e-12)
+    half = stats.norm.ppf(0.975) * np.sqrt(2 * (result.ms_tr + 4 * (result.cov2 - result.cov3)) / 4)
+    assert (result.ci.low, result.ci.high) == pytest.approx((0.2 - half, 0.2 + half), rel=1e-9)
+    dbm = mrmc_dbm(frame, endpoint="sensitivity", threshold=0.5)
+    assert dbm.df_den == np.inf and dbm.pvalue == pytest.approx(result.pvalue, rel=1e-9)
+
+
+def test_hillis_ddf_treats_round_off_as_zero() -> None:
+    # The demo's 5.8e59: MS(TR) left at ~1e-34 by round-off instead of 0.
+    assert hillis_ddf(0.0125, 1e-34, 3) == np.inf
+    assert hillis_ddf(0.0125, 0.0, 3) == np.inf
+    assert hillis_ddf(0.1227, 0.0628, 4) == pytest.approx(0.1227**2 / (0.0628**2 / 4))

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from analysis.stats import delong_test, delong_test_unpaired, roc_auc
+from analysis.stats import delong_test, delong_test_mean, delong_test_unpaired, roc_auc
 from tests.analysis.validation import validation_file
 
 
@@ -166,3 +166,36 @@ def test_invalid_inputs_raise(y: list[int], s: list[float], message: str) -> Non
 def test_delong_test_rejects_bad_alternative(asah: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="alternative"):
         delong_test(asah["poor"], asah["wfns"], asah["ndka"], alternative="bigger")
+
+
+def test_paired_delong_matches_proc_documentation_example(asah: pd.DataFrame) -> None:
+    # pROC's own documentation (man/roc.test.Rd, "Basic example with 2 roc objects"):
+    # roc1 <- roc(aSAH$outcome, aSAH$s100b); roc2 <- roc(aSAH$outcome, aSAH$wfns);
+    # roc.test(roc1, roc2) prints "Z = -2.209, p-value = 0.02718" (DeLong, paired).
+    result = delong_test(asah["poor"], asah["s100b"], asah["wfns"])
+    assert round(result.statistic, 3) == -2.209
+    assert round(result.pvalue, 5) == 0.02718
+    assert result.estimate == pytest.approx(0.7314 - 0.8237, abs=1e-4)
+
+
+def test_mean_of_one_reader_is_the_paired_test(asah: pd.DataFrame) -> None:
+    one = delong_test_mean(asah["poor"], asah[["ndka"]].to_numpy().T, asah["s100b"])
+    # pROC tests/testthat/test-roc.test.R: roc.test(r.ndka, r.s100b) Z = -1.39077002573558.
+    assert one.statistic == pytest.approx(-1.39077002573558, rel=1e-9)
+    assert one.pvalue == pytest.approx(0.164295175223054, rel=1e-9)
+
+
+def test_mean_of_readers_against_a_model_equals_the_slow_definition(asah: pd.DataFrame) -> None:
+    # The mean of two AUCs has placements mean(V_a, V_b); its difference from a third
+    # AUC has placements mean(V_a, V_b) − V_c and DeLong's variance from them.
+    y = asah["poor"].to_numpy()
+    a, b, c = (asah[m].to_numpy(dtype=float) for m in ("ndka", "wfns", "s100b"))
+    parts = [_slow_placements(y, s) for s in (a, b, c)]
+    d10 = (parts[0][1] + parts[1][1]) / 2 - parts[2][1]
+    d01 = (parts[0][2] + parts[1][2]) / 2 - parts[2][2]
+    diff = (parts[0][0] + parts[1][0]) / 2 - parts[2][0]
+    z = diff / np.sqrt(np.var(d10, ddof=1) / d10.size + np.var(d01, ddof=1) / d01.size)
+    result = delong_test_mean(y, np.vstack([a, b]), c)
+    assert result.estimate == pytest.approx(diff, abs=1e-12)
+    assert result.statistic == pytest.approx(z, rel=1e-10)
+    assert result.pvalue == pytest.approx(2 * stats.norm.sf(abs(z)), rel=1e-10)
