@@ -29,6 +29,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from inference.models import ModelVersion, Provenance
 from inference.ncls.files import file_sha256
@@ -346,11 +347,11 @@ def model_register(
     name_field = ModelVersion._meta.get_field("name")
     version_field = ModelVersion._meta.get_field("version")
     if not name or not version:
-        raise ValidationError("a model needs a name and a version")
+        raise ValidationError(_("a model needs a name and a version"))
     if len(name) > name_field.max_length or len(version) > version_field.max_length:
         raise ValidationError(
-            f"name at most {name_field.max_length} and version at most "
-            f"{version_field.max_length} characters"
+            _("name at most %(name)d and version at most %(version)d characters")
+            % {"name": name_field.max_length, "version": version_field.max_length}
         )
     existing = ModelVersion.objects.filter(name=name, version=version).first()
     if existing is not None:

@@ -129,7 +129,7 @@ class ReadReviseApi(APIView):
         payload.is_valid(raise_exception=True)
         read = Read.objects.filter(assignment=assignment).first()
         if read is None:
-            return Response({"detail": "Not answered yet."}, status=status.HTTP_409_CONFLICT)
+            return Response({"detail": _("Not answered yet.")}, status=status.HTTP_409_CONFLICT)
         try:
             read = services.read_revise(reader=request.user, read=read, answer=payload.answer(),
                                         reason=payload.validated_data["reason"])

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from readers.models import Assignment, ReadingSession
 
@@ -13,20 +14,20 @@ from readers.models import Assignment, ReadingSession
 def access_session(user: Any, session_id: UUID | str) -> ReadingSession:
     """The reading session if it is ``user``'s own (404 otherwise, revealing nothing)."""
     if not getattr(user, "is_authenticated", False):
-        raise Http404("No such session.")
+        raise Http404(_("No such session."))
     try:
         return ReadingSession.objects.select_related("study").get(pk=session_id, reader=user)
     except (ReadingSession.DoesNotExist, ValueError) as exc:
-        raise Http404("No such session.") from exc
+        raise Http404(_("No such session.")) from exc
 
 
 def access_assignment(user: Any, token: str) -> Assignment:
     """The assignment behind ``token`` if it belongs to ``user``'s session (404 otherwise)."""
     if not getattr(user, "is_authenticated", False):
-        raise Http404("No such case.")
+        raise Http404(_("No such case."))
     try:
         return Assignment.objects.select_related("session__study").get(
             token=token, session__reader=user
         )
     except Assignment.DoesNotExist as exc:
-        raise Http404("No such case.") from exc
+        raise Http404(_("No such case.")) from exc

@@ -169,7 +169,7 @@ def case_revise(request: HttpRequest, token: str) -> HttpResponse:
         try:
             read = assignment.read
         except Assignment.read.RelatedObjectDoesNotExist as exc:  # type: ignore[attr-defined]
-            raise Http404("No such read.") from exc
+            raise Http404(_("No such read.")) from exc
         try:
             services.read_revise(reader=request.user, read=read, answer=form.answer(),
                                  reason=form.cleaned_data["reason"])
@@ -246,10 +246,10 @@ def case_media(request: HttpRequest, token: str, slot: str) -> HttpResponseBase:
     """
     assignment = access_assignment(request.user, token)
     if assignment.answered_at is not None and not assignment.session.study.allow_revisits:
-        raise Http404("No such file.")
+        raise Http404(_("No such file."))
     rendition = selectors.slot_rendition(assignment=assignment, name=slot)
     if rendition is None:
-        raise Http404("No such file.")
+        raise Http404(_("No such file."))
     size = rendition.file.size
     start, end, status = 0, size - 1, 200
     match = _RANGE.match(request.headers.get("Range", ""))

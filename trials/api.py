@@ -229,7 +229,7 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
             .first()
         )
         if case is None:
-            return Response({"detail": "No such case."}, status=status.HTTP_404_NOT_FOUND)
+            return Response({"detail": _("No such case.")}, status=status.HTTP_404_NOT_FOUND)
         return Response(CaseDetailSerializer(case).data)
 
     @extend_schema(request=CaseCreateSerializer, responses=CaseSerializer)
@@ -241,7 +241,7 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
         data = dict(serializer.validated_data)
         dataset = data.pop("dataset")
         if dataset.study_id != study.pk:
-            raise ValidationError({"dataset": "the dataset belongs to another study"})
+            raise ValidationError({"dataset": _("the dataset belongs to another study")})
         try:
             case = services.case_create(actor=request.user, dataset=dataset, **data)
         except DjangoValidationError as exc:
@@ -253,7 +253,7 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
     def exclude(self, request: Request, study_pk: str, pk: str) -> Response:
         case = access_case(request.user, pk, roles=(Role.COORDINATOR,))
         if str(case.study_id) != str(study_pk):
-            return Response({"detail": "No such case."}, status=status.HTTP_404_NOT_FOUND)
+            return Response({"detail": _("No such case.")}, status=status.HTTP_404_NOT_FOUND)
         serializer = ExclusionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         case = services.case_exclude(actor=request.user, case=case, reason=serializer.validated_data["reason"])
@@ -265,7 +265,7 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
         """Upload one file (video, view image, DICOM) to a case."""
         case = access_case(request.user, pk, roles=(Role.COORDINATOR,))
         if str(case.study_id) != str(study_pk):
-            return Response({"detail": "No such case."}, status=status.HTTP_404_NOT_FOUND)
+            return Response({"detail": _("No such case.")}, status=status.HTTP_404_NOT_FOUND)
         serializer = AssetUploadSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -34,12 +34,12 @@ def access_study(user: Any, study_id: UUID | str, *, roles: tuple[str, ...] = tu
     try:
         study = Study.objects.get(pk=study_id)
     except (Study.DoesNotExist, ValueError, ValidationError) as exc:  # a malformed id is unknown too
-        raise Http404("No such study.") from exc
+        raise Http404(_("No such study.")) from exc
     held = study_roles(user, study)
     if not held:
-        raise Http404("No such study.")
+        raise Http404(_("No such study."))
     if not held.intersection(roles):
-        raise PermissionDenied("Your role in this study does not allow this.")
+        raise PermissionDenied(_("Your role in this study does not allow this."))
     return study
 
 
@@ -48,7 +48,7 @@ def access_case(user: Any, case_id: UUID | str, *, roles: tuple[str, ...]) -> Ca
     try:
         case = Case.objects.select_related("study", "dataset").get(pk=case_id)
     except (Case.DoesNotExist, ValueError, ValidationError) as exc:
-        raise Http404("No such case.") from exc
+        raise Http404(_("No such case.")) from exc
     access_study(user, case.study_id, roles=roles)
     return case
 

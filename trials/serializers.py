@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from inference.ncls.labels import Condition
@@ -75,7 +76,7 @@ class DatasetSerializer(serializers.ModelSerializer):
 
 class MembershipSerializer(serializers.ModelSerializer):
     username = serializers.CharField(source="user.username", read_only=True)
-    user = serializers.CharField(write_only=True, help_text="username")
+    user = serializers.CharField(write_only=True, help_text=_("username"))
     role = serializers.ChoiceField(choices=Role.choices)
 
     class Meta:
@@ -123,9 +124,9 @@ class AssetUploadSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict) -> dict:
         if attrs["kind"] == AssetKind.SWEEP_VIDEO and not attrs["orientation"]:
-            raise serializers.ValidationError({"orientation": "a sweep video needs its orientation"})
+            raise serializers.ValidationError({"orientation": _("a sweep video needs its orientation")})
         if attrs["kind"] == AssetKind.VIEW_IMAGE and not attrs["view"]:
-            raise serializers.ValidationError({"view": "a standard-view image needs its view label"})
+            raise serializers.ValidationError({"view": _("a standard-view image needs its view label")})
         return attrs
 
 
@@ -174,7 +175,7 @@ class MaterialSetSerializer(serializers.ModelSerializer):
 
 
 class ImportSerializer(serializers.Serializer):
-    archive = serializers.FileField(help_text="a ZIP with manifest.csv at its root and the files it names")
+    archive = serializers.FileField(help_text=_("a ZIP with manifest.csv at its root and the files it names"))
     dry_run = serializers.BooleanField(default=True)
 
 

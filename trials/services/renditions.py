@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
+from django.utils.translation import gettext as _
 
 from trials import media
 from trials.audit import audit_record
@@ -143,12 +144,12 @@ def rendition_make_explanation(*, material_set: MaterialSet, view: str, overlay:
     the material set.
     """
     if material_set.source != MaterialSource.AI:
-        raise ValidationError("Only the AI's material has explanation overlays.")
+        raise ValidationError(_("Only the AI's material has explanation overlays."))
     if overlay.ndim != 3 or overlay.shape[2] != 3 or overlay.dtype != np.uint8:
-        raise ValidationError("An explanation overlay is an RGB image of 8-bit values.")
+        raise ValidationError(_("An explanation overlay is an RGB image of 8-bit values."))
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
     if not ok:
-        raise ValidationError("The explanation overlay could not be encoded.")
+        raise ValidationError(_("The explanation overlay could not be encoded."))
     rendition = Rendition.objects.filter(
         material_set=material_set, view=view, purpose=RenditionPurpose.EXPLANATION
     ).first() or Rendition(
