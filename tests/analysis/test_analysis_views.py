@@ -149,3 +149,21 @@ def test_aggregate_results_wait_for_locking(world) -> None:
         assert response.status_code == 403
         assert "locked" in response.json()["detail"]
     assert client.get(reverse("analysis:export-reads", args=[study.pk, "long"])).status_code == 403
+
+
+def test_paired_delong_against_the_ai_on_page_api_and_exports(world) -> None:
+    client = _client(world["users"]["statistician"])
+    study = world["study"]
+    body = _api(world, client, "performance")
+    table = next(t for t in body["tables"] if t["name"] == "delong_vs_ai")
+    api_frame = pd.DataFrame(table["rows"], columns=table["columns"])
+    assert "mean of readers" in set(api_frame["reader"])
+    assert {"junior", "mid_level"} <= set(api_frame["group"])
+    assert "DeLong" in table["methods"]
+    page = client.get(reverse("analysis:report", args=[study.pk, "performance"])).content.decode()
+    assert 'id="table-delong_vs_ai"' in page
+    for value in api_frame["z"].tolist():
+        assert f"<td>{display_value(value)}</td>" in page
+    url = reverse("analysis:export-table", args=[study.pk, "performance", "delong_vs_ai", "csv"])
+    csv_frame = pd.read_csv(io.BytesIO(client.get(url).content))
+    pd.testing.assert_frame_equal(csv_frame, api_frame, check_dtype=False, rtol=0, atol=0)
