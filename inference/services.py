@@ -27,6 +27,7 @@ from trials.models import (
     MaterialSource,
     MaterialStatus,
     Study,
+    StudyStatus,
 )
 from trials.selectors import case_sweeps
 from trials.services.renditions import (
@@ -147,22 +148,42 @@ def set_pipeline_runner(runner: PipelineRunner | None) -> None:
     _runner = runner or _default_runner
 
 
-def ai_run_start(*, actor: Any, study: Study, dataset: Dataset, model_version: ModelVersion) -> AIRun:
+def ai_run_start(
+    *, actor: Any, study: Study, dataset: Dataset, model_version: ModelVersion, reason: str = ""
+) -> AIRun:
     """Queue the AI on every included case of a dataset (cases already done are skipped by the task).
 
     A model whose files no longer match their SHA-256 is refused (:class:`ChecksumMismatch`;
-    the failed verification is stored on the model, outside this request's run).
+    the failed verification is stored on the model, outside this request's run). While the
+    study is open, a run is an amendment of its material: it needs a reason, is audited,
+    and applies only to reading sessions created after it (sessions fix their material).
     """
     from inference.registry import model_require_intact
 
     if dataset.study_id != study.pk:
         raise ValidationError(_("The dataset belongs to another study."))
+    # The stored status, not the caller's copy: it may have opened since that was read.
+    amendment = Study.objects.filter(pk=study.pk, status=StudyStatus.OPEN).exists()
+    if amendment and not reason.strip():
+        raise ValidationError(
+            _("The study is open: an AI run now amends its material. Give the reason for the amendment.")
+        )
     model_require_intact(model_version=model_version, actor=actor)
     with transaction.atomic():
         case_ids = list(dataset.cases.filter(excluded=False).values_list("pk", flat=True))
         run = AIRun.objects.create(
             study=study, dataset=dataset, model_version=model_version, requested_by=actor, total=len(case_ids)
         )
+        if amendment:
+            audit_record(
+                actor=actor,
+                action=AuditAction.MATERIAL_AMENDED,
+                target=run,
+                study=study,
+                after={"ai_run": str(run.pk), "model_version": str(model_version.pk),
+                       "dataset": str(dataset.pk), "cases": len(case_ids)},
+                reason=reason.strip(),
+            )
         from inference.tasks import build_ai_material
 
         def enqueue() -> None:

@@ -44,7 +44,8 @@ def ai_page(request: HttpRequest, study_id: str) -> HttpResponse:
         else:
             try:
                 run = services.ai_run_start(
-                    actor=request.user, study=study, dataset=dataset, model_version=model_version
+                    actor=request.user, study=study, dataset=dataset, model_version=model_version,
+                    reason=request.POST.get("reason", ""),
                 )
             except ValidationError as exc:
                 messages.error(request, "; ".join(exc.messages))
@@ -104,6 +105,8 @@ def _require_model_registry_access(user: Any) -> None:
 class RunRequestSerializer(serializers.Serializer):
     dataset = serializers.UUIDField()
     model_version = serializers.UUIDField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500,
+                                   help_text=_("Needed while the study is open (an amendment of its material)."))
 
 
 class RunFailureSerializer(serializers.Serializer):
@@ -175,7 +178,8 @@ def api_runs(request: Request, study_id: str) -> Response:
         model_version = get_object_or_404(ModelVersion, pk=serializer.validated_data["model_version"])
         try:
             run = services.ai_run_start(
-                actor=request.user, study=study, dataset=dataset, model_version=model_version
+                actor=request.user, study=study, dataset=dataset, model_version=model_version,
+                reason=serializer.validated_data["reason"],
             )
         except ValidationError as exc:
             return Response({"detail": "; ".join(exc.messages)}, status=400)

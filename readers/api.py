@@ -390,6 +390,7 @@ class MaterialImportSerializer(serializers.Serializer):
     archive = serializers.FileField()
     source = serializers.ChoiceField(choices=["junior", "sonographer"], default="junior")
     dry_run = serializers.BooleanField(default=True)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
 class MaterialImportApi(APIView):
@@ -414,7 +415,7 @@ class MaterialImportApi(APIView):
             except ValidationError as exc:
                 return _invalid(exc)
             report = material_import(actor=request.user, study=study, manifest=manifest,
-                                     dry_run=data["dry_run"], source=data["source"])
+                                     dry_run=data["dry_run"], source=data["source"], reason=data["reason"])
         body = {"ok": report.ok, "dry_run": report.dry_run, "rows": report.rows, "created": report.created,
                 "problems": [p.__dict__ for p in report.problems]}
         return Response(body, status=status.HTTP_200_OK if report.ok else status.HTTP_400_BAD_REQUEST)

@@ -277,3 +277,5 @@ class MaterialImportForm(forms.Form):
     source = forms.ChoiceField(label=_("Source"), choices=[("junior", _("Junior radiologist")),
                                                          ("sonographer", _("Sonographer"))])
     dry_run = forms.BooleanField(label=_("Dry run (check only, write nothing)"), required=False, initial=True)
+    reason = forms.CharField(label=_("Reason (needed while the study is open: an import amends its material)"),
+                             max_length=500, required=False)

@@ -116,15 +116,23 @@ class PhaseRules:
 # ---------------------------------------------------------------- assisted crossover
 
 
-def ai_material_for_case(case: Case) -> MaterialSet | None:
-    """The AI's complete material for a case (the newest model's, if several)."""
-    return (
-        MaterialSet.objects.filter(
-            case=case, source=MaterialSource.AI, status=MaterialStatus.COMPLETE
-        )
-        .order_by("-created")
-        .first()
-    )
+def ai_material_for_case(case: Case, *, made_before: datetime | None = None) -> MaterialSet | None:
+    """The AI's complete material for a case (the newest model's, if several).
+
+    With ``made_before`` (a session's creation), only material that existed then: a
+    session's material is fixed when it is created, so an AI run while the study is open
+    (an audited amendment) reaches only sessions created after it, and every reader of
+    the session's cases sees the same material whenever he is served.
+    """
+    materials = MaterialSet.objects.filter(case=case, source=MaterialSource.AI, status=MaterialStatus.COMPLETE)
+    if made_before is not None:
+        materials = materials.filter(created__lte=made_before)
+    return materials.order_by("-created").first()
+
+
+def session_ai_material(session: ReadingSession, case: Case) -> MaterialSet | None:
+    """The AI material a session shows for a case: the newest that existed when it was made."""
+    return ai_material_for_case(case, made_before=session.created)
 
 
 def _unaided_session(session: ReadingSession) -> ReadingSession | None:
@@ -168,7 +176,7 @@ PHASE_RULES: dict[str, PhaseRules] = {
     SessionPhase.UNAIDED: PhaseRules(on_completed=_unaided_completed, revision_gate=_unaided_revision_gate),
     SessionPhase.AIDED: PhaseRules(
         opening=_aided_opening,
-        material_for=lambda session, case: ai_material_for_case(case),
+        material_for=session_ai_material,
         shows_ai=True,
     ),
 }

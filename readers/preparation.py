@@ -39,6 +39,7 @@ from trials.models import (
     MaterialStatus,
     Orientation,
     Study,
+    StudyStatus,
 )
 from trials.selectors import case_sweeps
 from trials.services.renditions import local_path, rendition_make_for_view
@@ -307,6 +308,7 @@ def material_import(
     dry_run: bool = True,
     source: str = MaterialSource.JUNIOR,
     default_author: Any = None,
+    reason: str = "",
 ) -> MaterialImportReport:
     """Import human material prepared elsewhere from a manifest CSV (and its images).
 
@@ -314,9 +316,15 @@ def material_import(
     ``initial_severe`` (yes/no), optionally ``source`` (junior | sonographer; else
     ``source``), and ``view_<VIEW>`` for each standard view: a 1-based frame number of the
     view's sweep, an image path relative to the manifest (located in the sweep), or empty
-    (not obtainable). All rows or none: any problem writes nothing.
+    (not obtainable). All rows or none: any problem writes nothing. While the study is
+    open an import amends its material: it needs a ``reason`` and is audited.
     """
     report = MaterialImportReport(dry_run=dry_run)
+    amendment = not dry_run and Study.objects.filter(pk=study.pk, status=StudyStatus.OPEN).exists()
+    if amendment and not reason.strip():
+        report.problems.append(MaterialImportProblem(0, "", _(
+            "The study is open: an import now amends its material. Give the reason for the amendment.")))
+        return report
     try:
         with manifest.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
@@ -341,6 +349,10 @@ def material_import(
                             source, default_author, report)
             if dry_run or report.problems:
                 transaction.set_rollback(True)
+            elif amendment:
+                audit_record(actor=actor, action=AuditAction.MATERIAL_AMENDED, target=study, study=study,
+                             after={"import": manifest.name, "source": source, "created": report.created},
+                             reason=reason.strip())
     except ValidationError as exc:  # pragma: no cover - rows record their own problems
         report.problems.append(MaterialImportProblem(0, "", " ".join(exc.messages)))
     if report.problems:

@@ -127,8 +127,10 @@ def assignment_slots(*, assignment: Assignment) -> list[Slot]:
     rules = phase_rules(assignment.session.phase)
     slots = _slots(
         assignment,
+        # Only what was uploaded before the session was made: its media never change.
         list(ready.filter(case_id=assignment.case_id, purpose=RenditionPurpose.CASE_MEDIA,
-                          asset__case_id=assignment.case_id)),
+                          asset__case_id=assignment.case_id,
+                          asset__created__lte=assignment.session.created)),
         "case",
     ) if rules.shows_case_media else []
     if assignment.material_set_id is not None:

@@ -37,6 +37,7 @@ from readers.phases import (
     ai_material_for_case,
     design_phases_register,
     phase_rules_register,
+    session_ai_material,
 )
 from readers.services import AlreadyAnswered, ReadingRefused, session_availability
 from trials.audit import audit_record
@@ -130,13 +131,18 @@ def allocated_material(session: ReadingSession, case: Case) -> MaterialSet | Non
     entry = Allocation.objects.filter(
         allocation_list__study_id=session.study_id, senior_id=session.reader_id, case=case
     ).select_related("case").first()
-    return None if entry is None else material_of_allocation(entry)
+    return None if entry is None else material_of_allocation(entry, made_before=session.created)
 
 
-def material_of_allocation(entry: Allocation) -> MaterialSet | None:
-    """The complete material an allocation entry names (None while it is not ready)."""
+def material_of_allocation(entry: Allocation, *, made_before: Any = None) -> MaterialSet | None:
+    """The complete material an allocation entry names (None while it is not ready).
+
+    The AI's is the newest that existed at ``made_before`` (the session's creation: an
+    AI run while the study is open does not reach it); a junior's is his one set of the
+    case, prepared after the sessions are made.
+    """
     if entry.source == MaterialSource.AI:
-        return ai_material_for_case(entry.case)
+        return ai_material_for_case(entry.case, made_before=made_before)
     return (
         MaterialSet.objects.filter(
             case_id=entry.case_id, source=MaterialSource.JUNIOR, author_user_id=entry.junior_id,
@@ -250,7 +256,7 @@ def register() -> None:
         cases_for=_allocated_cases,
     ))
     phase_rules_register(SessionPhase.QUALITATIVE, PhaseRules(
-        material_for=lambda session, case: ai_material_for_case(case),
+        material_for=session_ai_material,
         shows_ai=True,
         answer_clean=_qualitative_answer,
     ))

@@ -187,7 +187,8 @@ def materials_import(request: HttpRequest, study_id: Any) -> HttpResponse:
                 else:
                     report = material_import(actor=request.user, study=study, manifest=manifest,
                                              dry_run=form.cleaned_data["dry_run"],
-                                             source=form.cleaned_data["source"])
+                                             source=form.cleaned_data["source"],
+                                             reason=form.cleaned_data["reason"])
                     status = 200 if report.ok else 400
     context = {"study": study, "demo_banner": study.is_demo, "form": form, "report": report}
     return render(request, "readers/materials_import.html", context, status=status)

@@ -466,6 +466,7 @@ class AuditAction(models.TextChoices):
     ASSET_INGESTED = "asset.ingested"
     RENDITION_MADE = "rendition.made"
     MATERIAL_CREATED = "material.created"
+    MATERIAL_AMENDED = "material.amended"
     ALLOCATION_COMMITTED = "allocation.committed"
     STUDY_UNBLINDED = "study.unblinded"
     SESSION_CREATED = "session.created"

@@ -193,6 +193,8 @@ def _decorate_cases(setup) -> None:
             file=ContentFile(b"raw upload", name="raw"), media_format="mp4",
             original_name=ORIGINAL_NAME, sha256="0" * 64, size_bytes=10, width=32, height=24,
         )
+        # Uploaded with the case, before its sessions were made (a session's media are fixed then).
+        Asset.objects.filter(pk=asset.pk).update(created=case.created)
         Rendition.objects.filter(case=case, kind="video", orientation="coronal",
                                  material_set__isnull=True).update(asset=asset)
         case.material_sets.update(author_model_label=MODEL_LABEL)
