@@ -160,6 +160,32 @@ def test_jackknife_equals_brute_force(vandyke: pd.DataFrame) -> None:
     assert result.cov1 == pytest.approx(cov1, rel=1e-10)
 
 
+# JAFROC 4.2.1 on Van Dyke (RJafroc repository, inst/JAFROC/VanDykeROC.txt): the treatment
+# x reader x case ANOVA of the jackknife pseudovalues.  JAFROC computes in single
+# precision (its own two printings of the second treatment mean differ in the 7th digit),
+# so the mean squares agree to ~2e-6 relative.
+JAFROC_DBM_MS = {"ms_t": 0.54676316, "ms_r": 0.43732679, "ms_c": 0.39686891, "ms_tr": 0.06281753,
+                 "ms_tc": 0.09984813, "ms_rc": 0.06450099, "ms_trc": 0.03997167}
+
+
+def test_dbm_mean_squares_match_jafroc(vandyke: pd.DataFrame) -> None:
+    dbm = mrmc_dbm(vandyke)
+    for name, value in JAFROC_DBM_MS.items():
+        assert getattr(dbm, name) == pytest.approx(value, rel=5e-6), name
+    # Analysis 1 (RRRC): F(1, 15.26) = 4.46, p = 0.0517, CI (-0.08796, 0.00036).
+    assert round(dbm.statistic, 2) == 4.46 and round(dbm.df_den, 2) == 15.26
+    assert round(dbm.pvalue, 4) == 0.0517
+    assert (round(dbm.ci.low, 5), round(dbm.ci.high, 5)) == (-0.08796, 0.00036)
+    # Analysis 2 (FRRC): error term MS(TC), F(1, 113) = 5.48, p = 0.0210, CI (-0.08088, -0.00672).
+    frrc = mrmc_dbm(vandyke, readers="fixed")
+    assert round(frrc.statistic, 2) == 5.48 and frrc.df_den == 113
+    assert round(frrc.pvalue, 4) == 0.0210
+    assert (round(frrc.ci.low, 5), round(frrc.ci.high, 5)) == (-0.08088, -0.00672)
+    # Analysis 3 (RRFC): error term MS(TR), F(1, 4) = 8.70, p = 0.0420.
+    rrfc = mrmc_dbm(vandyke, cases="fixed")
+    assert round(rrfc.statistic, 2) == 8.70 and round(rrfc.pvalue, 4) == 0.0420
+
+
 def test_dbm_equals_or_jackknife(vandyke: pd.DataFrame) -> None:
     # Hillis et al. 2005: DBM with Hillis ddf equals OR with jackknife covariance.
     dbm = mrmc_dbm(vandyke)
@@ -168,18 +194,36 @@ def test_dbm_equals_or_jackknife(vandyke: pd.DataFrame) -> None:
     assert dbm.df_den == pytest.approx(orr.df_den, rel=1e-9)
     assert dbm.pvalue == pytest.approx(orr.pvalue, rel=1e-9)
     assert (dbm.ci.low, dbm.ci.high) == pytest.approx((orr.ci.low, orr.ci.high), rel=1e-9)
-    assert dbm.ms_t > dbm.ms_tr > 0
-    assert dbm.ms_tc > 0 and dbm.ms_trc > 0
 
 
-def test_franken_truncated_covariance_gives_ddf_of_fixed_cases() -> None:
-    # Franken 1992 (Iowa OR-DBM MRMC / RJafroc dataset03): Cov2 < Cov3, so the Hillis
-    # error term is MS(T*R) alone and ddf = (t - 1)(r - 1) = 3.
+@pytest.fixture(scope="module")
+def franken() -> pd.DataFrame:
     frame = pd.read_csv(validation_file("mrmc_franken", "Franken_long.csv"))
-    result = mrmc_or(frame.rename(columns={"treatment": "modality"}))
-    assert result.cov2 < result.cov3
-    assert result.df_den == pytest.approx(3.0)
-    assert result.statistic == pytest.approx(result.ms_t / result.ms_tr)
+    return frame.rename(columns={"treatment": "modality"})
+
+
+def test_franken_matches_iowa_or_dbm_mrmc(franken: pd.DataFrame) -> None:
+    # OR-DBM MRMC 2.51 (Iowa), "Franken1 trap area jackknife anova", as kept in RJafroc's
+    # tests (tests/testthat/goodValues361/Iowa/Franken1.txt), printed to 8 decimals.
+    # Var(T*R) < 0 and Cov2 < Cov3: the Hillis error term is MS(T*R) alone, ddf = 3.
+    result = mrmc_or(franken)
+    assert result.auc[1] == pytest.approx(0.84774989, abs=5e-9)
+    assert result.auc[2] == pytest.approx(0.83689507, abs=5e-9)
+    assert result.difference == pytest.approx(0.01085482, abs=5e-9)
+    assert result.reader_auc.loc[1, 1] == pytest.approx(0.85345997, abs=5e-9)
+    assert result.reader_auc.loc[4, 2] == pytest.approx(0.81433740, abs=5e-9)
+    printed = {"ms_t": 0.00023565, "ms_r": 0.00068406, "ms_tr": 0.00005020, "var_r": 0.00003776,
+               "var_tr": -0.00071276, "cov1": 0.00079168, "cov2": 0.00048364, "cov3": 0.00051251,
+               "var_error": 0.00152578}
+    for name, value in printed.items():
+        assert getattr(result, name) == pytest.approx(value, abs=5e-9), name
+    assert round(result.statistic, 2) == 4.69 and round(result.df_den, 2) == 3.00
+    assert round(result.pvalue, 4) == 0.1188
+    assert (round(result.ci.low, 5), round(result.ci.high, 5)) == (-0.00509, 0.02680)
+    # Analysis 2 (fixed readers): X2 = 0.32101, p = 0.5710, CI (-0.02670, 0.04840).
+    frrc = mrmc_or(franken, readers="fixed")
+    assert round(frrc.statistic, 5) == 0.32101 and round(frrc.pvalue, 4) == 0.5710
+    assert (round(frrc.ci.low, 5), round(frrc.ci.high, 5)) == (-0.02670, 0.04840)
 
 
 def test_model_vs_readers_brute_force(vandyke: pd.DataFrame) -> None:
