@@ -1,4 +1,8 @@
-"""Blinding indices: Bang's per-arm index and James' overall index."""
+"""Blinding indices: Bang's per-arm index and James' overall index.
+
+Hand-written because no maintained Python library has them (the reference is R's BI
+package); the tests hold them to Bang et al. 2004 and to Monte Carlo resampling.
+"""
 
 from __future__ import annotations
 
