@@ -39,4 +39,8 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
-        self.stdout.write(self.style.SUCCESS(f"registered {model} — {DEMO_NOTICE}"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"registered {model.name} {model.version} ({model.profile}) — {DEMO_NOTICE}"
+            )
+        )
