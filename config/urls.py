@@ -20,3 +20,6 @@ urlpatterns = [
     path("", include("inference.urls")),
     path("", include("analysis.urls")),
 ]
+
+# An upload stopped at FONTANELLE_MAX_UPLOAD_BYTES is answered 413 with the limit.
+handler400 = "config.uploads.bad_request"

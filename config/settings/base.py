@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before any process_view (CSRF reads the body there): refuses a too-large declared length.
+    "config.uploads.UploadLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -200,8 +202,14 @@ STORAGES = {
         )
     },
 }
-# Largest upload accepted (bytes); larger files are refused with a clear error.
+# Largest upload accepted (bytes); larger files are refused with a clear error (413) before
+# they are stored whole: by their declared length, else once the stream passes the limit.
 FONTANELLE_MAX_UPLOAD_BYTES = env.int("FONTANELLE_MAX_UPLOAD_BYTES", default=512 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "config.uploads.UploadLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
