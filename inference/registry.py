@@ -21,6 +21,7 @@ Only the demo code (``register_demo_models``, ``inference.demo``) passes ``is_de
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -410,7 +411,38 @@ class Verification:
     at: Any
 
 
-def _problems(model_version: ModelVersion) -> list[str]:
+#: SHA-256 of files this process hashed, by path, with the file's identity when hashed.
+_hashed: dict[str, tuple[tuple[int, ...], str]] = {}
+_HASHED_MAX = 512
+#: A file changed less than this long ago is hashed every time: file times are coarse (a
+#: clock tick), so a second write in the same tick could leave them as they were.
+_SETTLED_NS = 2_000_000_000
+
+
+def _sha256_reusing(path: Path) -> str:
+    """A file's SHA-256, hashed again only if its inode, size, mtime or ctime changed.
+
+    Any write changes a file's ctime, which no user-space call can set back, so an unchanged
+    identity means unchanged bytes; the guards before every case use this (hashing a
+    published model's ~770 MB for each case would cost about a second per case).
+    """
+    info = path.stat()
+    identity = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    key = str(path.resolve())
+    cached = _hashed.get(key)
+    if cached is not None and cached[0] == identity:
+        return cached[1]
+    digest = file_sha256(path)
+    if time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) < _SETTLED_NS:
+        _hashed.pop(key, None)
+        return digest
+    if len(_hashed) >= _HASHED_MAX:
+        _hashed.pop(next(iter(_hashed)))
+    _hashed[key] = (identity, digest)
+    return digest
+
+
+def _problems(model_version: ModelVersion, *, reuse: bool = False) -> list[str]:
     directory = model_directory(model_version)
     problems = []
     for entry in model_version.files:
@@ -418,7 +450,7 @@ def _problems(model_version: ModelVersion) -> list[str]:
         if not path.is_file():
             problems.append(f"{entry['path']}: missing")
             continue
-        actual = file_sha256(path)
+        actual = _sha256_reusing(path) if reuse else file_sha256(path)
         if actual != entry["sha256"]:
             problems.append(
                 f"{entry['path']}: changed since registration (SHA-256 {actual}, "
@@ -428,7 +460,7 @@ def _problems(model_version: ModelVersion) -> list[str]:
 
 
 def model_verify(*, actor: Any, model_version: ModelVersion, audit: bool = True) -> Verification:
-    """Hash every file of ``model_version`` again; store (and audit) the result."""
+    """Hash every file of ``model_version`` again (no reuse); store (and audit) the result."""
     problems = _problems(model_version)
     now = timezone.now()
     ok = not problems
@@ -453,9 +485,11 @@ def model_require_intact(*, model_version: ModelVersion, actor: Any = None) -> P
 
     A refusal is stored on the model (and audited) and raised as
     :class:`~inference.services.ChecksumMismatch` with a message that says what to do.
-    A pass is not stored: the worker checks before every case.
+    A pass is not stored: the worker checks before every case (a file whose identity is
+    unchanged since this process hashed it is not hashed again; :func:`model_verify` always
+    hashes every file).
     """
-    problems = _problems(model_version)
+    problems = _problems(model_version, reuse=True)
     if not problems:
         return model_directory(model_version)
     model_verify(actor=actor, model_version=model_version)

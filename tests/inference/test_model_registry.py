@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import time
 from io import StringIO
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from django.db.models import ProtectedError
 from django.test import Client
 from django.urls import reverse
 
-from inference import services
+from inference import registry, services
 from inference.demo import DEMO_MODEL_DIR
 from inference.models import AICaseResult, AIRun, ModelVersion, Provenance, ResultStatus
 from inference.registry import (
@@ -32,6 +34,7 @@ from inference.registry import (
     can_manage_models,
     inspect_model_dir,
     model_register,
+    model_require_intact,
     model_verify,
 )
 from inference.services import CaseAIOutput, ChecksumMismatch
@@ -326,6 +329,26 @@ def test_verify_recomputes_every_sha256_and_stores_the_result(trained_dir, manag
     ]
     events = AuditEvent.objects.filter(action=MODEL_VERIFIED, target_id=str(model.pk))
     assert [e.after["ok"] for e in events] == [True, False]
+
+
+def test_the_run_guard_hashes_a_file_again_whenever_it_changed(trained_dir, monkeypatch):
+    """The guard before each case reuses a hash only while the file's identity (inode, size,
+    mtime, ctime) is unchanged: a byte changed with the mtime set back is still found."""
+    monkeypatch.setattr(registry, "_SETTLED_NS", 0)
+    model = model_register(actor=None, directory=trained_dir, name="ncls", version="1")
+    weights = trained_dir / "diagnosis-full/fold_0.safetensors"
+    assert model_require_intact(model_version=model) == trained_dir
+    hashed = []
+    monkeypatch.setattr(registry, "file_sha256", lambda p: hashed.append(p) or _sha(Path(p)))
+    model_require_intact(model_version=model)
+    assert hashed == []  # nothing changed: nothing hashed again
+    time.sleep(0.05)
+    before = weights.stat()
+    flip_byte(weights)
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(ChecksumMismatch, match=r"fold_0\.safetensors: changed since registration"):
+        model_require_intact(model_version=model)
+    assert weights in hashed
 
 
 def test_inspect_reads_without_registering(published_dir):
