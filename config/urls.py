@@ -3,8 +3,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from preferences.views import set_language
 from trials.views import home
 
 urlpatterns = [
@@ -14,7 +16,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    # The language switch (Django's set_language, and the choice is stored on the person).
+    path("i18n/setlang/", set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Translations for the pages' JavaScript (a script file: the CSP allows no inline script).
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("trials.urls")),
     path("", include("readers.urls")),
     path("", include("inference.urls")),

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "readers",
     "inference",
     "analysis",
+    "preferences",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The logged-in person's stored language (after LocaleMiddleware: it overrides the browser's).
+    "preferences.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Before any process_view (CSRF reads the body there): refuses a too-large declared length.
     "config.uploads.UploadLimitMiddleware",
@@ -180,6 +183,10 @@ CONTENT_SECURITY_POLICY = {
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+# The catalogs (locale/zh_Hans/LC_MESSAGES/django.po, djangojs.po and their compiled .mo) are
+# in the repository; refresh with `make messages` (docs in locale/GLOSSARY.md). Without a
+# stored choice (preferences.UserPreference) the browser's Accept-Language decides; dates and
+# numbers follow the active language's formats (Django's localization is always on).
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True

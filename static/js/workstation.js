@@ -8,6 +8,8 @@
   var csrf = (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
   var fps = parseFloat(root.dataset.fps) || 25;
   var IDLE_MS = 90000, HEARTBEAT_MS = 15000, DRAFT_DELAY_MS = 800;
+  /* Translated strings come from Django's JavaScript catalog (/jsi18n/, loaded by base.html). */
+  var gettext = window.gettext || function (text) { return text; };
 
   function post(url, body) {
     if (!url) { return Promise.resolve(); }
@@ -57,7 +59,7 @@
   function saveDraft() {
     if (!draftUrl || submitted) { return; }
     post(draftUrl, formDraft()).then(function (response) {
-      if (draftStatus && response && response.ok) { draftStatus.textContent = "✓"; }
+      if (draftStatus && response && response.ok) { draftStatus.textContent = gettext("Draft saved") + " ✓"; }
     });
   }
   if (form) {
