@@ -13,8 +13,10 @@ written through the readers app's models as a finished study would hold them:
 
 Where no AI model has read the study, a simulated AI (a demo model, not for clinical
 use) gets a result and a material set per case. The study then goes draft → open →
-locked → unblinded, so the blinded report can be shown. Idempotent: a study that holds
-reads already is left as it is.
+locked → unblinded, so the blinded report can be shown; locking and unblinding are signed
+electronically by the study's coordinator with his password (the demo coordinator's
+known one, :data:`trials.demo.DEMO_PASSWORD`, unless told another). Idempotent: a study
+that holds reads already is left as it is.
 """
 
 from __future__ import annotations
@@ -149,8 +151,13 @@ def _write(
 
 
 @transaction.atomic
-def fill_demo_reads(study: Study, *, seed: int = DEMO_SEED) -> DemoReads:
-    """Simulate and store every read of the demo study (see the module docstring)."""
+def fill_demo_reads(
+    study: Study, *, seed: int = DEMO_SEED, coordinator_password: str | None = None
+) -> DemoReads:
+    """Simulate and store every read of the demo study (see the module docstring).
+
+    ``coordinator_password`` signs the lock and the unblinding (default: the demo's).
+    """
     if Read.objects.filter(assignment__session__study=study).exists():
         return DemoReads(0, 0, 0, skipped="the study holds reads already")
     cases = study_cases_frame(study=study)
@@ -211,13 +218,16 @@ def fill_demo_reads(study: Study, *, seed: int = DEMO_SEED) -> DemoReads:
         ]
         qualitative += _write(study, users[username], SessionPhase.QUALITATIVE, payload, case_ids,
                               start + timedelta(days=55), seed + 200)
-    _finish(study)
+    _finish(study, coordinator_password)
     return DemoReads(total, blinded, qualitative)
 
 
-def _finish(study: Study) -> None:
-    """Move the demo study to unblinded (through the trials service where it can)."""
+def _finish(study: Study, coordinator_password: str | None = None) -> None:
+    """Move the demo study to unblinded through the trials service, signed by its coordinator."""
+    from trials.demo import DEMO_PASSWORD
     from trials.services import study_transition
+    from trials.services.studies import SIGNED_TRANSITIONS
+    from trials.signatures import SignatureMeaning, signature_make
 
     coordinator = (
         Membership.objects.filter(study=study, role=Role.COORDINATOR).select_related("user").first()
@@ -229,5 +239,9 @@ def _finish(study: Study) -> None:
             return
         if study.status == target:
             continue
-        study_transition(actor=actor, study=study, to=target,
+        signature = None
+        if target in SIGNED_TRANSITIONS:
+            signature = signature_make(user=actor, password=coordinator_password or DEMO_PASSWORD,
+                                       meaning=SignatureMeaning.APPROVAL)
+        study_transition(actor=actor, study=study, to=target, signature=signature,
                          reason="Demo study: simulated reads complete." if target == StudyStatus.UNBLINDED else "")

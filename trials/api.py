@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -22,6 +22,7 @@ from trials.models import (
     AuditEvent,
     Case,
     Dataset,
+    GoldStandard,
     MaterialSet,
     Membership,
     Rendition,
@@ -41,9 +42,13 @@ from trials.serializers import (
     CaseSerializer,
     DatasetSerializer,
     ExclusionSerializer,
+    GoldStandardAmendmentSerializer,
+    GoldStandardAmendSerializer,
+    GoldStandardSignOffSerializer,
     ImportSerializer,
     MaterialSetSerializer,
     MembershipSerializer,
+    SignatureSerializer,
     SiteSerializer,
     StudyCreateSerializer,
     StudySerializer,
@@ -51,6 +56,8 @@ from trials.serializers import (
 )
 from trials.services.archives import archive_extract
 from trials.services.cases import copy_upload_to
+from trials.services.studies import SIGNED_TRANSITIONS
+from trials.signatures import signature_make, signatures_of, signatures_of_study
 
 STAFF_ROLES = (Role.COORDINATOR, Role.STATISTICIAN)
 
@@ -85,14 +92,34 @@ class StudyViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
     @extend_schema(request=TransitionSerializer, responses=StudySerializer)
     @action(detail=True, methods=["post"])
     def transition(self, request: Request, pk: str) -> Response:
+        """Move the study on; locking and unblinding need ``password`` and ``meaning`` (signed)."""
         study = access_study(request.user, pk, roles=(Role.COORDINATOR,))
         serializer = TransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        password, meaning = data.pop("password"), data.pop("meaning")
         try:
-            study = services.study_transition(actor=request.user, study=study, **serializer.validated_data)
+            signature = None
+            if data["to"] in SIGNED_TRANSITIONS:  # a wrong password is refused before any change
+                signature = signature_make(
+                    user=request.user, password=password, meaning=meaning, request=request
+                )
+            study = services.study_transition(
+                actor=request.user, study=study, signature=signature, **data
+            )
         except DjangoValidationError as exc:
             raise _as_drf(exc) from exc
         return Response(StudySerializer(study).data)
+
+    @extend_schema(responses=SignatureSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def signatures(self, request: Request, pk: str) -> Response:
+        """Electronic signatures in the study's audit chain (lock, unblinding; gold standards
+        for whoever may see them now)."""
+        study = access_study(request.user, pk, roles=STAFF_ROLES)
+        object_type = None if not gold_standard_refusal(request.user, study) else Study._meta.label_lower
+        views = signatures_of_study(study.pk, object_type=object_type)
+        return Response(SignatureSerializer([v.as_dict() for v in views], many=True).data)
 
     @extend_schema(request=ImportSerializer)
     @action(detail=True, methods=["post"], url_path="import")
@@ -258,6 +285,47 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
         serializer.is_valid(raise_exception=True)
         case = services.case_exclude(actor=request.user, case=case, reason=serializer.validated_data["reason"])
         return Response(CaseSerializer(case).data)
+
+    def _coordinator_case(self, request: Request, study_pk: str, pk: str) -> Case:
+        case = access_case(request.user, pk, roles=(Role.COORDINATOR,))
+        if str(case.study_id) != str(study_pk):
+            raise NotFound(_("No such case."))
+        return case
+
+    @extend_schema(request=GoldStandardSignOffSerializer, responses=SignatureSerializer)
+    @action(detail=True, methods=["post"], url_path="gold-standard/sign-off")
+    def gold_standard_sign_off(self, request: Request, study_pk: str, pk: str) -> Response:
+        """Sign the case's gold standard as it is now (``password``, ``meaning``)."""
+        case = self._coordinator_case(request, study_pk, pk)
+        serializer = GoldStandardSignOffSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        gold = GoldStandard.objects.get(case=case)
+        try:
+            signature = signature_make(user=request.user, request=request, **serializer.validated_data)
+            services.gold_standard_sign_off(actor=request.user, gold_standard=gold, signature=signature)
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from exc
+        return Response(SignatureSerializer(signatures_of(gold)[-1].as_dict()).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=GoldStandardAmendSerializer, responses=GoldStandardAmendmentSerializer)
+    @action(detail=True, methods=["post"], url_path="gold-standard/amend")
+    def gold_standard_amend(self, request: Request, study_pk: str, pk: str) -> Response:
+        """Correct the case's gold standard: new values, ``reason``, ``password``, ``meaning``."""
+        case = self._coordinator_case(request, study_pk, pk)
+        serializer = GoldStandardAmendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        gold = GoldStandard.objects.get(case=case)
+        try:
+            signature = signature_make(
+                user=request.user, request=request, password=data.pop("password"), meaning=data.pop("meaning")
+            )
+            amendment = services.gold_standard_amend(
+                actor=request.user, gold_standard=gold, signature=signature, **data
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from exc
+        return Response(GoldStandardAmendmentSerializer(amendment).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=AssetUploadSerializer, responses=AssetSerializer)
     @action(detail=True, methods=["post"])

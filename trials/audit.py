@@ -111,6 +111,11 @@ def _chain_head(study_id: Any) -> str:
     return rows.order_by("-id").values_list("hash", flat=True).first() or GENESIS_HASH
 
 
+def audit_chain_head(study_id: Any) -> str:
+    """The hash of the newest row of a study's chain (what a signature over the study covers)."""
+    return _chain_head(study_id)
+
+
 def audit_record(
     *,
     actor: Any,

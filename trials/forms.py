@@ -7,8 +7,10 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from trials.models import DatasetKind, Role, Study, StudyDesign, StudyStatus
+from inference.ncls.labels import Condition
+from trials.models import DatasetKind, Role, Study, StudyDesign, StudyStatus, VolpeGrade
 from trials.selectors import active_user_by_username, membership_conflict
+from trials.signatures import SignatureMeaning
 
 
 class StudyForm(forms.Form):
@@ -20,10 +22,63 @@ class StudyForm(forms.Form):
     cine_fps = forms.IntegerField(label=_("Cine frame rate"), min_value=1, max_value=120, initial=25)
 
 
-class TransitionForm(forms.Form):
+class SignatureFields(forms.Form):
+    """An electronic signature: the signer's password again and what his signature means.
+
+    Required where the form always signs; :class:`TransitionForm` needs them only for the
+    transitions that are signed (the service refuses those without a signature).
+    """
+
+    signature_required = True
+
+    password = forms.CharField(
+        label=_("Your password (electronic signature)"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        strip=False,
+    )
+    meaning = forms.ChoiceField(
+        label=_("Meaning of your signature"), choices=SignatureMeaning.choices,
+        initial=SignatureMeaning.APPROVAL,
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.signature_required:
+            self.fields["password"].required = False
+            self.fields["meaning"].required = False
+
+
+class TransitionForm(SignatureFields):
+    signature_required = False
+
     to = forms.ChoiceField(choices=StudyStatus.choices, widget=forms.HiddenInput)
     confirm = forms.BooleanField(label=_("I confirm this change; it cannot be undone."))
     reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    field_order = ["to", "confirm", "reason", "password", "meaning"]
+
+
+class GoldStandardSignOffForm(SignatureFields):
+    """Sign the gold standard of a case as it is now."""
+
+
+class GoldStandardAmendForm(SignatureFields):
+    """Correct a gold standard: new values, a reason and a signature."""
+
+    conditions = forms.MultipleChoiceField(
+        label=_("Conditions"), choices=[(c.value, c.value) for c in Condition],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    ivh_grade = forms.TypedChoiceField(
+        label=_("IVH grade (Papile)"), choices=[("", "—"), *((str(g), str(g)) for g in range(1, 5))],
+        coerce=int, empty_value=None, required=False,
+    )
+    volpe_grade = forms.ChoiceField(
+        label=_("IVH grade (Volpe)"), choices=[("", "—"), *VolpeGrade.choices], required=False
+    )
+    reason = forms.CharField(label=_("Reason for the correction"), widget=forms.Textarea(attrs={"rows": 2}))
+
+    field_order = ["conditions", "ivh_grade", "volpe_grade", "reason", "password", "meaning"]
 
 
 class ImportForm(forms.Form):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from inference.ncls.labels import Condition
@@ -15,6 +16,7 @@ from trials.models import (
     Dataset,
     DatasetKind,
     GoldStandard,
+    GoldStandardAmendment,
     MaterialSet,
     Membership,
     Orientation,
@@ -25,7 +27,9 @@ from trials.models import (
     StudyDesign,
     StudyStatus,
     ViewChoices,
+    VolpeGrade,
 )
+from trials.signatures import SignatureMeaning
 
 
 class StudySerializer(serializers.ModelSerializer):
@@ -51,9 +55,69 @@ class StudyCreateSerializer(serializers.Serializer):
     cine_fps = serializers.IntegerField(min_value=1, max_value=120, default=25)
 
 
+class SignatureInputSerializer(serializers.Serializer):
+    """An electronic signature: the signer's password again and its meaning."""
+
+    password = serializers.CharField(
+        write_only=True, trim_whitespace=False, style={"input_type": "password"},
+        help_text=_("your password, re-entered to sign"),
+    )
+    meaning = serializers.ChoiceField(choices=SignatureMeaning.choices)
+
+
 class TransitionSerializer(serializers.Serializer):
     to = serializers.ChoiceField(choices=StudyStatus.choices)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+    password = serializers.CharField(
+        required=False, allow_blank=True, default="", write_only=True, trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text=_("locking and unblinding are signed: your password, re-entered"),
+    )
+    meaning = serializers.ChoiceField(
+        choices=SignatureMeaning.choices, required=False, allow_blank=True, default="",
+        help_text=_("locking and unblinding are signed: what the signature means"),
+    )
+
+
+class SignatureSerializer(serializers.Serializer):
+    """A recorded electronic signature (its row in the audit chain)."""
+
+    event_id = serializers.IntegerField()
+    purpose = serializers.CharField()
+    signer = serializers.CharField()
+    meaning = serializers.CharField()
+    meaning_text = serializers.CharField()
+    signed_at = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.CharField()
+    content_sha256 = serializers.CharField()
+    audit_hash = serializers.CharField()
+
+
+class GoldStandardAmendmentSerializer(serializers.ModelSerializer):
+    amended_by = serializers.CharField(source="amended_by.username", read_only=True)
+
+    class Meta:
+        model = GoldStandardAmendment
+        fields = [
+            "id", "amended_by", "reason", "before", "after", "signature_meaning",
+            "signature_sha256", "signed_at",
+        ]
+
+
+class GoldStandardSignOffSerializer(SignatureInputSerializer):
+    pass
+
+
+class GoldStandardAmendSerializer(SignatureInputSerializer):
+    """New values of a gold standard (omitted ones stay), a reason and a signature."""
+
+    conditions = serializers.ListField(
+        child=serializers.ChoiceField(choices=[c.value for c in Condition]), required=False
+    )
+    ivh_grade = serializers.IntegerField(min_value=1, max_value=4, required=False, allow_null=True)
+    volpe_grade = serializers.ChoiceField(choices=VolpeGrade.choices, required=False, allow_blank=True)
+    reason = serializers.CharField()
 
 
 class SiteSerializer(serializers.ModelSerializer):
@@ -150,17 +214,39 @@ class CaseCreateSerializer(CaseSerializer):
         child=serializers.ChoiceField(choices=[c.value for c in Condition]), write_only=True
     )
     ivh_grade = serializers.IntegerField(min_value=1, max_value=4, required=False, allow_null=True, write_only=True)
+    volpe_grade = serializers.ChoiceField(
+        choices=VolpeGrade.choices, required=False, allow_blank=True, default="", write_only=True
+    )
 
     class Meta(CaseSerializer.Meta):
-        fields = [*CaseSerializer.Meta.fields, "conditions", "ivh_grade"]
+        fields = [*CaseSerializer.Meta.fields, "conditions", "ivh_grade", "volpe_grade"]
 
 
 class CaseDetailSerializer(CaseSerializer):
     assets = AssetSerializer(many=True, read_only=True)
     renditions = RenditionSerializer(many=True, read_only=True)
+    gold_standard_signatures = serializers.SerializerMethodField()
+    gold_standard_amendments = serializers.SerializerMethodField()
 
     class Meta(CaseSerializer.Meta):
-        fields = [*CaseSerializer.Meta.fields, "assets", "renditions"]
+        fields = [
+            *CaseSerializer.Meta.fields, "assets", "renditions", "gold_standard_signatures",
+            "gold_standard_amendments",
+        ]
+
+    @extend_schema_field(SignatureSerializer(many=True))
+    def get_gold_standard_signatures(self, case: Case) -> list[dict]:
+        from trials.signatures import signatures_of
+
+        gold = GoldStandard.objects.filter(case=case).first()
+        return [view.as_dict() for view in signatures_of(gold)] if gold else []
+
+    @extend_schema_field(GoldStandardAmendmentSerializer(many=True))
+    def get_gold_standard_amendments(self, case: Case) -> list[dict]:
+        amendments = GoldStandardAmendment.objects.filter(gold_standard__case=case).select_related(
+            "amended_by"
+        ).order_by("created")
+        return GoldStandardAmendmentSerializer(amendments, many=True).data
 
 
 class MaterialSetSerializer(serializers.ModelSerializer):

@@ -24,6 +24,16 @@ urlpatterns = [
     path("studies/<uuid:study_id>/add/<str:what>/", views.study_add, name="study-add"),
     path("studies/<uuid:study_id>/import/", views.case_import, name="case-import"),
     path("cases/<uuid:case_id>/", views.case_page, name="case"),
+    path(
+        "cases/<uuid:case_id>/gold-standard/sign-off/",
+        views.gold_standard_sign_off,
+        name="gold-standard-sign-off",
+    ),
+    path(
+        "cases/<uuid:case_id>/gold-standard/amend/",
+        views.gold_standard_amend,
+        name="gold-standard-amend",
+    ),
     path("renditions/<uuid:rendition_id>/", views.rendition_file, name="rendition-file"),
     path("api/", include(router.urls)),
     path("api/studies/<uuid:study_pk>/", include(nested.urls)),

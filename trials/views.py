@@ -15,8 +15,25 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from trials import services
-from trials.forms import DatasetForm, ImportForm, MemberForm, SiteForm, StudyForm, TransitionForm
-from trials.models import STATUS_TRANSITIONS, Rendition, RenditionPurpose, Role
+from trials.forms import (
+    DatasetForm,
+    GoldStandardAmendForm,
+    GoldStandardSignOffForm,
+    ImportForm,
+    MemberForm,
+    SiteForm,
+    StudyForm,
+    TransitionForm,
+)
+from trials.models import (
+    STATUS_TRANSITIONS,
+    Case,
+    GoldStandard,
+    Rendition,
+    RenditionPurpose,
+    Role,
+    Study,
+)
 from trials.permissions import (
     access_case,
     access_study,
@@ -32,6 +49,9 @@ from trials.selectors import (
     study_members,
 )
 from trials.services.archives import archive_extract
+from trials.services.gold_standards import gold_standard_content_sha256
+from trials.services.studies import SIGNED_TRANSITIONS
+from trials.signatures import signature_make, signatures_of, signatures_of_study
 
 
 @login_required
@@ -72,7 +92,9 @@ def study_page(request: HttpRequest, study_id: str) -> HttpResponse:
         "cases": study_cases(study=study)[:500],
         "gold_refusal": gold_standard_refusal(request.user, study),
         "transitions": STATUS_TRANSITIONS[study.status],
+        "signed_transitions": SIGNED_TRANSITIONS,
         "transition_form": TransitionForm(),
+        "signatures": signatures_of_study(study.pk, object_type=Study._meta.label_lower),
         "site_form": SiteForm(),
         "dataset_form": DatasetForm(),
         "member_form": MemberForm(study=study),
@@ -90,9 +112,17 @@ def study_transition(request: HttpRequest, study_id: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Please confirm the change."))
         return redirect("trials:study", study_id=study.pk)
+    to = form.cleaned_data["to"]
     try:
+        signature = None
+        if to in SIGNED_TRANSITIONS:  # a wrong password is refused here, before any change
+            signature = signature_make(
+                user=request.user, password=form.cleaned_data["password"],
+                meaning=form.cleaned_data["meaning"], request=request,
+            )
         services.study_transition(
-            actor=request.user, study=study, to=form.cleaned_data["to"], reason=form.cleaned_data["reason"]
+            actor=request.user, study=study, to=to, reason=form.cleaned_data["reason"],
+            signature=signature,
         )
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
@@ -160,14 +190,39 @@ def case_import(request: HttpRequest, study_id: str) -> HttpResponse:
     )
 
 
-@login_required
-def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
-    """A case with its metadata, gold standard, files and renditions (staff only)."""
-    case = access_case(request.user, case_id, roles=(Role.COORDINATOR, Role.STATISTICIAN))
+def _gold_standard_context(case: Case, gold: GoldStandard | None) -> dict:
+    """Sign-offs (each marked whether it still matches the content) and amendments."""
+    if gold is None:
+        return {"gold_signatures": [], "amendments": []}
+    current = gold_standard_content_sha256(gold)
+    signatures = [
+        {"view": view, "current": view.content_sha256 == current}
+        for view in signatures_of(gold)
+        if view.purpose == "gold_standard.sign_off"
+    ]
+    amendments = gold.amendments.select_related("amended_by").order_by("created")
+    return {"gold_signatures": signatures, "amendments": amendments, "gold_sha256": current}
+
+
+def _case_page(
+    request: HttpRequest,
+    case: Case,
+    *,
+    amend_form: GoldStandardAmendForm | None = None,
+    sign_off_form: GoldStandardSignOffForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     refusal = gold_standard_refusal(request.user, case.study)
     if refusal:
         context = {"study": case.study, "message": refusal, "demo_banner": case.study.is_demo}
         return render(request, "trials/refused.html", context, status=403)
+    is_coordinator = Role.COORDINATOR in study_roles(request.user, case.study)
+    gold = GoldStandard.objects.filter(case=case).first()
+    if amend_form is None and gold is not None:
+        amend_form = GoldStandardAmendForm(
+            initial={"conditions": gold.conditions, "ivh_grade": gold.ivh_grade,
+                     "volpe_grade": gold.volpe_grade}
+        )
     context = {
         "case": case,
         "study": case.study,
@@ -176,11 +231,70 @@ def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
         "material_sets": case.material_sets.prefetch_related(
             Prefetch("renditions", Rendition.objects.filter(purpose=RenditionPurpose.MATERIAL_VIEW))
         )
-        if Role.COORDINATOR in study_roles(request.user, case.study)
+        if is_coordinator
         else [],
+        "is_coordinator": is_coordinator,
+        "amend_form": amend_form,
+        "sign_off_form": sign_off_form or GoldStandardSignOffForm(),
         "demo_banner": case.study.is_demo,
+        **_gold_standard_context(case, gold),
     }
-    return render(request, "trials/case.html", context)
+    return render(request, "trials/case.html", context, status=status)
+
+
+@login_required
+def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
+    """A case with its metadata, gold standard (sign-offs, amendments), files and renditions."""
+    case = access_case(request.user, case_id, roles=(Role.COORDINATOR, Role.STATISTICIAN))
+    return _case_page(request, case)
+
+
+@login_required
+@require_POST
+def gold_standard_sign_off(request: HttpRequest, case_id: str) -> HttpResponse:
+    """Sign the case's gold standard as it is now (password and meaning)."""
+    case = access_case(request.user, case_id, roles=(Role.COORDINATOR,))
+    form = GoldStandardSignOffForm(request.POST)
+    if not form.is_valid():
+        return _case_page(request, case, sign_off_form=form, status=400)
+    try:
+        signature = signature_make(
+            user=request.user, password=form.cleaned_data["password"],
+            meaning=form.cleaned_data["meaning"], request=request,
+        )
+        services.gold_standard_sign_off(
+            actor=request.user, gold_standard=case.gold_standard, signature=signature
+        )
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+        return _case_page(request, case, sign_off_form=form, status=400)
+    messages.success(request, _("The gold standard is signed."))
+    return redirect("trials:case", case_id=case.pk)
+
+
+@login_required
+@require_POST
+def gold_standard_amend(request: HttpRequest, case_id: str) -> HttpResponse:
+    """Correct the case's gold standard: new values, a reason and a signature."""
+    case = access_case(request.user, case_id, roles=(Role.COORDINATOR,))
+    form = GoldStandardAmendForm(request.POST)
+    if not form.is_valid():
+        return _case_page(request, case, amend_form=form, status=400)
+    data = form.cleaned_data
+    try:
+        signature = signature_make(
+            user=request.user, password=data["password"], meaning=data["meaning"], request=request
+        )
+        services.gold_standard_amend(
+            actor=request.user, gold_standard=case.gold_standard, signature=signature,
+            reason=data["reason"], conditions=data["conditions"], ivh_grade=data["ivh_grade"],
+            volpe_grade=data["volpe_grade"],
+        )
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+        return _case_page(request, case, amend_form=form, status=400)
+    messages.success(request, _("The gold standard is amended."))
+    return redirect("trials:case", case_id=case.pk)
 
 
 @login_required

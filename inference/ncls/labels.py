@@ -139,6 +139,7 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "transducer_mhz",
     "conditions",  # ';'-separated Condition values
     "ivh_grade",  # 1–4 or empty
+    "volpe_grade",  # I | II | III | III+PVI or empty (IVH cases only)
     "excluded",  # 0 | 1
     "exclusion_reason",
     "video_coronal",  # paths relative to the manifest file

@@ -23,6 +23,7 @@ from analysis.models import AnalysisJob, JobStatus
 from analysis.reports import REPORTS
 from analysis.views import display_value
 from tests.analysis.helpers import make_study
+from tests.trials.factories import PASSWORD
 from trials.models import Study, StudyStatus
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.django_db
 def world(django_capture_on_commit_callbacks):
     study, users = make_study(prefix="A")
     other, other_users = make_study(cases_per_dataset=4, sweeps=0, prefix="B")
-    filled = fill_demo_reads(study)
+    filled = fill_demo_reads(study, coordinator_password=PASSWORD)
     assert not filled.skipped
     study.refresh_from_db()
     return {"study": study, "users": users, "other": other, "other_users": other_users,

@@ -64,6 +64,10 @@ def tiny_mp4() -> bytes:
         return make_mp4(Path(scratch) / "sweep.mp4", frames, fps=25).read_bytes()
 
 
+#: The password of every user :class:`UserFactory` makes (signatures re-enter it).
+PASSWORD = "a-long-test-password"
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
@@ -71,7 +75,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.django.Password("a-long-test-password")
+    password = factory.django.Password(PASSWORD)
 
 
 class StudyFactory(factory.django.DjangoModelFactory):

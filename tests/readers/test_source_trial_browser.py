@@ -15,7 +15,9 @@ from django.urls import reverse
 from readers import services
 from readers.models import Read, SourceGuess
 from tests.conftest import wait_until_true
+from tests.readers.factories import PASSWORD as READER_PASSWORD
 from tests.readers.source_trial_setup import source_trial_study
+from tests.trials.factories import signature_for
 from trials.models import AllocationList, MaterialSet
 from trials.services import study_transition
 
@@ -102,10 +104,12 @@ def test_prepare_allocate_review_unblind_verify(page_for, live_server):
     assert read.answer["source_guess"] == "junior" and read.answer["changes_initial"] is False
 
     # Lock; the coordinator unblinds with a reason and the allocation verifies.
-    study_transition(actor=setup.coordinator, study=study, to="locked")
+    study_transition(actor=setup.coordinator, study=study, to="locked",
+                     signature=signature_for(setup.coordinator, password=READER_PASSWORD))
     coordinator.goto(trial_url)
     coordinator.check("#unblind-form input[name=confirm]")
     coordinator.fill("#unblind-form textarea[name=reason]", "primary analysis")
+    coordinator.fill("#unblind-form input[name=password]", READER_PASSWORD)
     with coordinator.expect_navigation():
         coordinator.click("#unblind-form button[type=submit]")
     coordinator.goto(trial_url)

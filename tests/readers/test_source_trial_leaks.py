@@ -21,9 +21,11 @@ from django.urls import reverse
 
 from readers import services
 from readers.models import ReadingSession, SessionPhase
+from tests.readers.factories import PASSWORD as READER_PASSWORD
 from tests.readers.source_trial_setup import MODEL_LABEL, PROBABILITY, source_trial_study
 from tests.readers.test_blinding import LeakAuditor
 from tests.readers.test_source_trial import opened, prepare_all
+from tests.trials.factories import signature_for
 from trials.models import AllocationList, MaterialSet, Rendition, StudyStatus
 from trials.services import study_transition
 
@@ -143,7 +145,8 @@ def test_senior_and_statistician_learn_no_source_before_unblinding():
     # The statistician, while the study is open and once it is locked.
     for status in (StudyStatus.OPEN, StudyStatus.LOCKED):
         if status == StudyStatus.LOCKED:
-            study_transition(actor=setup.coordinator, study=setup.study, to="locked")
+            study_transition(actor=setup.coordinator, study=setup.study, to="locked",
+                             signature=signature_for(setup.coordinator, password=READER_PASSWORD))
         stats = Client()
         stats.force_login(statistician)
         stats_auditor = ReviewAuditor(stats, forbidden, [], b"")

@@ -98,3 +98,10 @@ def grant_study_creation(user: Any) -> Any:
     """Give ``user`` the platform permission to create studies (reloaded: perms are cached)."""
     user.user_permissions.add(Permission.objects.get(content_type__app_label="trials", codename="add_study"))
     return type(user).objects.get(pk=user.pk)
+
+
+def signature_for(user: Any, *, password: str = PASSWORD, meaning: str = "approval") -> Any:
+    """``user``'s electronic signature (his password re-entered), as trusted code makes it."""
+    from trials.signatures import signature_make
+
+    return signature_make(user=user, password=password, meaning=meaning)

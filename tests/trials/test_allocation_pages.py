@@ -8,8 +8,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.readers.factories import PASSWORD as READER_PASSWORD
 from tests.readers.source_trial_setup import source_trial_study
 from trials.models import Allocation, AllocationList, AuditEvent
+
+#: The coordinator's electronic signature for locking and unblinding.
+SIGN = {"password": READER_PASSWORD, "meaning": "approval"}
 
 pytestmark = pytest.mark.django_db
 
@@ -56,11 +60,11 @@ def test_randomize_commit_unblind_and_verify_through_the_pages():
             assert response.status_code in (403, 404), (user, url)
             assert allocation.commitment not in response.content.decode()
     # Unblinding: not while open, not without a reason, only by the coordinator.
-    unblind = {"to": "unblinded", "confirm": "on", "reason": "primary analysis"}
+    unblind = {"to": "unblinded", "confirm": "on", "reason": "primary analysis", **SIGN}
     coordinator.post(transition, unblind)
     study.refresh_from_db()
     assert study.status == "open"
-    coordinator.post(transition, {"to": "locked", "confirm": "on"})
+    coordinator.post(transition, {"to": "locked", "confirm": "on", **SIGN})
     assert 'id="unblind-form"' in coordinator.get(page).content.decode()
     stats = Client()
     stats.force_login(setup.statistician)
@@ -89,8 +93,8 @@ def test_tampered_allocation_does_not_verify():
     assert client.post(api, {"block_sizes": [2]}, content_type="application/json").status_code == 201
     transition = reverse("trials:study-transition", kwargs={"study_id": setup.study.pk})
     client.post(transition, {"to": "open", "confirm": "on"})
-    client.post(transition, {"to": "locked", "confirm": "on"})
-    client.post(transition, {"to": "unblinded", "confirm": "on", "reason": "analysis"})
+    client.post(transition, {"to": "locked", "confirm": "on", **SIGN})
+    client.post(transition, {"to": "unblinded", "confirm": "on", "reason": "analysis", **SIGN})
     allocation = AllocationList.objects.get(study=setup.study)
     AllocationList.objects.filter(pk=allocation.pk).update(document=allocation.document.replace('"ai"', '"AI"', 1))
     body = client.get(reverse("readers:source-trial", kwargs={"study_id": setup.study.pk})).content.decode()
@@ -116,4 +120,4 @@ def test_a_typed_seed_is_refused_by_the_api_and_ignored_by_the_page():
     for _ in range(2):
         body = client.get(page).content.decode() + client.get(api).content.decode()
         assert str(allocation.seed) not in body and nonce not in body
-        client.post(transition, {"to": "locked", "confirm": "on"})
+        client.post(transition, {"to": "locked", "confirm": "on", **SIGN})

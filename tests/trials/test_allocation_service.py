@@ -8,6 +8,7 @@ import json
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from tests.trials.factories import signature_for
 from trials import services
 from trials.models import Allocation, AuditEvent, StudyDesign
 from trials.services.allocation import allocation_disclose, allocation_generate
@@ -40,10 +41,15 @@ def test_generate_open_lock_unblind_verify(trial):
     assert all("allocation" not in e.after for e in committed)  # only the hash is audited
     with pytest.raises(PermissionDenied):
         allocation_disclose(study=study)
-    study = services.study_transition(actor=coordinator, study=study, to="locked")
+    study = services.study_transition(
+        actor=coordinator, study=study, to="locked", signature=signature_for(coordinator)
+    )
     with pytest.raises(PermissionDenied):
         allocation_disclose(study=study)
-    study = services.study_transition(actor=coordinator, study=study, to="unblinded", reason="primary analysis")
+    study = services.study_transition(
+        actor=coordinator, study=study, to="unblinded", reason="primary analysis",
+        signature=signature_for(coordinator),
+    )
     disclosure = allocation_disclose(study=study)
     assert disclosure.verified
 
@@ -52,8 +58,12 @@ def test_a_changed_allocation_fails_verification(trial):
     coordinator, study, juniors, seniors = trial
     allocation_list = allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors)
     for to in ("open", "locked"):
-        study = services.study_transition(actor=coordinator, study=study, to=to)
-    study = services.study_transition(actor=coordinator, study=study, to="unblinded", reason="analysis")
+        study = services.study_transition(
+            actor=coordinator, study=study, to=to, signature=signature_for(coordinator)
+        )
+    study = services.study_transition(
+        actor=coordinator, study=study, to="unblinded", reason="analysis", signature=signature_for(coordinator)
+    )
     tampered = allocation_list.document.replace('"source":"ai"', '"source":"junior"', 1)
     type(allocation_list).objects.filter(pk=allocation_list.pk).update(document=tampered)
     disclosure = allocation_disclose(study=study)

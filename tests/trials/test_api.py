@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from tests.trials.factories import UserFactory, grant_study_creation
+from tests.trials.factories import PASSWORD, UserFactory, grant_study_creation
 from trials.models import AuditEvent, Case, Membership, Role, Study
 
 pytestmark = pytest.mark.django_db
@@ -34,12 +34,14 @@ def test_create_study_and_walk_its_states(api: APIClient, coordinator: Any) -> N
     assert Membership.objects.filter(study_id=study_id, user=coordinator, role=Role.COORDINATOR).exists()
     assert [s["id"] for s in api.get("/api/studies/").json()["results"]] == [study_id]
     url = f"/api/studies/{study_id}/transition/"
-    assert api.post(url, {"to": "locked"}, format="json").status_code == 400
+    sign = {"password": PASSWORD, "meaning": "approval"}
+    assert api.post(url, {"to": "locked", **sign}, format="json").status_code == 400
     for to in ("open", "locked"):
-        assert api.post(url, {"to": to}, format="json").json()["status"] == to
-    refused = api.post(url, {"to": "unblinded"}, format="json")
+        assert api.post(url, {"to": to, **sign}, format="json").json()["status"] == to
+    refused = api.post(url, {"to": "unblinded", **sign}, format="json")
     assert refused.status_code == 400 and "reason" in str(refused.json())
-    assert api.post(url, {"to": "unblinded", "reason": "analysis plan done"}, format="json").status_code == 200
+    body = {"to": "unblinded", "reason": "analysis plan done", **sign}
+    assert api.post(url, body, format="json").status_code == 200
     assert api.post(url, {"to": "draft"}, format="json").status_code == 400
     assert Study.objects.get(pk=study_id).status == "unblinded"
     actions = list(AuditEvent.objects.filter(study_id=study_id).values_list("action", flat=True))

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from tests.media_factories import PHI, PRIVATE_PHI, make_png, truncate
 from tests.trials.conftest import FRAME_H, FRAME_W, VIDEO_FRAMES, stored_files
+from tests.trials.factories import signature_for
 from trials import services
 from trials.models import Asset, AssetKind, AuditEvent, Rendition, RenditionStatus
 
@@ -167,7 +168,7 @@ def test_ingest_refused_once_the_study_is_locked(
 
     study = case.study
     services.study_transition(actor=coordinator, study=study, to="open")
-    services.study_transition(actor=coordinator, study=study, to="locked")
+    services.study_transition(actor=coordinator, study=study, to="locked", signature=signature_for(coordinator))
     case.refresh_from_db()
     with pytest.raises(ValidationError):
         services.asset_ingest(

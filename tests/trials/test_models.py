@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inference.ncls.labels import Condition, is_severe
-from tests.trials.factories import CaseFactory, DatasetFactory, GoldStandardFactory, StudyFactory
+from tests.trials.factories import (
+    CaseFactory,
+    DatasetFactory,
+    GoldStandardFactory,
+    StudyFactory,
+    UserFactory,
+    signature_for,
+)
 from trials import services
 from trials.models import (
     STATUS_TRANSITIONS,
@@ -82,12 +89,17 @@ def test_only_forward_transitions_are_allowed(start: str, to: str) -> None:
         (StudyStatus.OPEN, StudyStatus.LOCKED),
         (StudyStatus.LOCKED, StudyStatus.UNBLINDED),
     }
+    signer = UserFactory()
     if (start, to) in allowed:
-        result = services.study_transition(actor=None, study=study, to=to, reason="analysis done")
+        result = services.study_transition(
+            actor=signer, study=study, to=to, reason="analysis done", signature=signature_for(signer)
+        )
         assert result.status == to
     else:
         with pytest.raises(ValidationError):
-            services.study_transition(actor=None, study=study, to=to, reason="analysis done")
+            services.study_transition(
+                actor=signer, study=study, to=to, reason="analysis done", signature=signature_for(signer)
+            )
         study.refresh_from_db()
         assert study.status == start
 
@@ -103,9 +115,15 @@ def test_transition_table_is_a_single_chain() -> None:
 
 def test_unblinding_needs_a_reason_and_stamps_times() -> None:
     study = StudyFactory(status=StudyStatus.LOCKED)
+    signer = UserFactory()
     with pytest.raises(ValidationError):
-        services.study_transition(actor=None, study=study, to=StudyStatus.UNBLINDED, reason="  ")
-    study = services.study_transition(actor=None, study=study, to=StudyStatus.UNBLINDED, reason="locked, analysed")
+        services.study_transition(
+            actor=signer, study=study, to=StudyStatus.UNBLINDED, reason="  ", signature=signature_for(signer)
+        )
+    study = services.study_transition(
+        actor=signer, study=study, to=StudyStatus.UNBLINDED, reason="locked, analysed",
+        signature=signature_for(signer),
+    )
     assert study.unblinded_at is not None
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from tests.trials.factories import StudyFactory, UserFactory
+from tests.trials.factories import StudyFactory, UserFactory, signature_for
 from trials import services
 from trials.models import (
     AssetKind,
@@ -74,7 +74,7 @@ def test_case_rules(study: Any, coordinator: Any) -> None:
     with pytest.raises(ValidationError):
         services.case_create(actor=coordinator, dataset=dataset, code="E-3", conditions=["normal"], colour="red")
     for to in ("open", "locked"):
-        services.study_transition(actor=coordinator, study=study, to=to)
+        services.study_transition(actor=coordinator, study=study, to=to, signature=signature_for(coordinator))
     dataset.refresh_from_db()
     with pytest.raises(ValidationError):
         services.case_create(actor=coordinator, dataset=dataset, code="E-4", conditions=["normal"])

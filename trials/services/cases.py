@@ -31,6 +31,7 @@ from trials.models import (
     Study,
     StudyStatus,
 )
+from trials.services.gold_standards import validate_volpe_grade
 
 _VIDEO_FORMATS = {"mp4", "avi", "dicom"}
 _IMAGE_FORMATS = {"png", "jpeg", "dicom"}
@@ -81,6 +82,7 @@ def case_create(
         raise ValidationError(str(exc)) from exc
     if not condition_set:
         raise ValidationError(_("A gold standard needs at least one condition (or 'normal')."))
+    validate_volpe_grade(condition_set, volpe_grade)
     case = Case(
         study=dataset.study,
         dataset=dataset,
@@ -234,6 +236,7 @@ class _PlannedCase:
     code: str
     conditions: list[str]
     ivh_grade: int | None
+    volpe_grade: str
     excluded: bool
     exclusion_reason: str
     metadata: dict[str, Any]
@@ -300,6 +303,7 @@ def _parse_row(
         ivh_grade = _int_or_none(row.get("ivh_grade") or "")
     except ValueError:
         problem("ivh_grade", _("must be 1–4 or empty"))
+    volpe_grade = (row.get("volpe_grade") or "").strip().upper()
     if not conditions:
         problem("conditions", _("a gold standard needs at least one condition (or 'normal')"))
     else:
@@ -307,6 +311,10 @@ def _parse_row(
             is_severe(conditions, ivh_grade)
         except ValueError as exc:
             problem("conditions", str(exc))
+        try:
+            validate_volpe_grade([c.strip().lower() for c in conditions], volpe_grade)
+        except ValidationError as exc:
+            problem("volpe_grade", "; ".join(exc.messages))
     excluded_raw = (row.get("excluded") or "0").strip().lower()
     excluded = excluded_raw in ("1", "true", "yes")
     if excluded_raw not in ("", "0", "1", "true", "false", "yes", "no"):
@@ -349,6 +357,7 @@ def _parse_row(
         code=code,
         conditions=conditions,
         ivh_grade=ivh_grade,
+        volpe_grade=volpe_grade,
         excluded=excluded,
         exclusion_reason=reason,
         metadata=metadata,
@@ -441,6 +450,7 @@ def _import_planned(
                     code=plan.code,
                     conditions=plan.conditions,
                     ivh_grade=plan.ivh_grade,
+                    volpe_grade=plan.volpe_grade,
                     excluded=plan.excluded,
                     exclusion_reason=plan.exclusion_reason,
                     **plan.metadata,

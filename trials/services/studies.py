@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from trials.audit import audit_record
+from trials.audit import audit_chain_head, audit_record
 from trials.models import (
     STATUS_TRANSITIONS,
     AuditAction,
@@ -22,6 +22,10 @@ from trials.models import (
     StudyStatus,
 )
 from trials.selectors import membership_conflict
+from trials.signatures import Signature, content_sha256, signature_apply
+
+#: Status changes that need the coordinator's electronic signature.
+SIGNED_TRANSITIONS: tuple[str, ...] = (StudyStatus.LOCKED, StudyStatus.UNBLINDED)
 
 _SETTINGS_FIELDS = ("title", "registry_id", "washout_days", "allow_revisits", "cine_fps")
 
@@ -81,12 +85,38 @@ def study_update_settings(*, actor: Any, study: Study, **changes: Any) -> Study:
     return study
 
 
+def study_signed_content(*, study: Study, to: str) -> dict[str, Any]:
+    """What a signature over a study's lock or unblinding signs.
+
+    The study's identity and settings, the status change, the allocation commitment and
+    the head of the study's audit chain, which commits to every earlier row of it (every
+    case, read, guess and amendment): change any of them and the hash changes.
+    """
+    return {
+        "object_type": Study._meta.label_lower,
+        "object_id": str(study.pk),
+        "title": study.title,
+        "registry_id": study.registry_id,
+        "design": study.design,
+        "from": study.status,
+        "to": to,
+        "allocation_commitment": study.allocation_commitment,
+        "cases": study.cases.count(),
+        "audit_head": audit_chain_head(study.pk),
+    }
+
+
 @transaction.atomic
-def study_transition(*, actor: Any, study: Study, to: str, reason: str = "") -> Study:
+def study_transition(
+    *, actor: Any, study: Study, to: str, reason: str = "", signature: Signature | None = None
+) -> Study:
     """Move a study along draft → open → locked → unblinded, and nothing else.
 
-    Unblinding needs a reason. Other apps hook their own preconditions (e.g. the
-    allocation commitment on opening) by calling their services before this one.
+    Locking and unblinding need ``actor``'s electronic signature
+    (:func:`trials.signatures.signature_make`), recorded in the audit chain with the hash
+    of :func:`study_signed_content`; unblinding needs a reason too. Other apps hook their
+    own preconditions (e.g. the allocation commitment on opening) by calling their
+    services before this one.
     """
     study = Study.objects.select_for_update().get(pk=study.pk)
     if to not in STATUS_TRANSITIONS[study.status]:
@@ -95,6 +125,14 @@ def study_transition(*, actor: Any, study: Study, to: str, reason: str = "") -> 
         )
     if to == StudyStatus.UNBLINDED and not reason.strip():
         raise ValidationError(_("Unblinding needs a reason."))
+    signed: dict[str, Any] = {}
+    if to in SIGNED_TRANSITIONS:
+        content = study_signed_content(study=study, to=to)
+        event = signature_apply(
+            signature=signature, actor=actor, target=study, purpose=f"study.{to}", content=content
+        )
+        signed = {"signature": {"event": event.id, "content_sha256": content_sha256(content),
+                                "meaning": event.after["meaning"]}}
     if to == StudyStatus.OPEN and study.design == StudyDesign.SOURCE_BLINDED:
         from trials.services.allocation import allocation_commit_on_open
 
@@ -114,7 +152,7 @@ def study_transition(*, actor: Any, study: Study, to: str, reason: str = "") -> 
         action=AuditAction.STUDY_UNBLINDED if to == StudyStatus.UNBLINDED else AuditAction.STUDY_STATUS_CHANGED,
         target=study,
         before=before,
-        after={"status": to},
+        after={"status": to, **signed},
         reason=reason,
     )
     return study
@@ -177,6 +215,15 @@ def membership_add(
             after |= {"tier": tier, "years_experience": years_experience}
         audit_record(actor=actor, action=AuditAction.MEMBERSHIP_ADDED, target=membership, after=after)
         return membership
+    if membership.ended_at is not None:
+        # Enrolled again after his membership ended: the same row resumes (audited).
+        before = {"ended_at": membership.ended_at, "end_reason": membership.end_reason}
+        membership.ended_at, membership.ended_by, membership.end_reason = None, None, ""
+        membership.save(update_fields=["ended_at", "ended_by", "end_reason", "modified"])
+        audit_record(
+            actor=actor, action=AuditAction.MEMBERSHIP_RESUMED, target=membership, before=before,
+            after={"user": user.get_username(), "role": role},
+        )
     if role == Role.READER and tier and (membership.tier, membership.years_experience) != (tier, years_experience):
         if study.status != StudyStatus.DRAFT:
             raise ValidationError(_("A reader's tier and experience can change only while the study is a draft."))
@@ -192,4 +239,41 @@ def membership_add(
             before=before,
             after={"user": user.get_username(), "tier": tier, "years_experience": years_experience},
         )
+    return membership
+
+
+@transaction.atomic
+def membership_end(*, actor: Any, membership: Membership, reason: str) -> Membership:
+    """End a membership (audited, with a reason): the person loses access to the study.
+
+    The row stays, with the person's reads and sessions, as the study's history; every
+    permission check sees only memberships not ended (``Membership.objects.active()``).
+    A study keeps at least one coordinator whose membership has not ended.
+    """
+    Study.objects.select_for_update().filter(pk=membership.study_id).exists()
+    membership = Membership.objects.select_related("user", "study").get(pk=membership.pk)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Ending a membership needs a reason."))
+    if membership.ended_at is not None:
+        raise ValidationError(_("This membership has already ended."))
+    if membership.role == Role.COORDINATOR and not (
+        Membership.objects.active()
+        .filter(study=membership.study, role=Role.COORDINATOR)
+        .exclude(pk=membership.pk)
+        .exists()
+    ):
+        raise ValidationError(_("A study needs a coordinator: add another before ending this one."))
+    membership.ended_at = timezone.now()
+    membership.ended_by = actor
+    membership.end_reason = reason
+    membership.full_clean()
+    membership.save(update_fields=["ended_at", "ended_by", "end_reason", "modified"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.MEMBERSHIP_ENDED,
+        target=membership,
+        after={"user": membership.user.get_username(), "role": membership.role},
+        reason=reason,
+    )
     return membership
