@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from tests.trials.factories import signature_for
+from tests.trials.factories import PASSWORD, signature_for
 from trials import services
 from trials.models import Allocation, AuditEvent, StudyDesign
 from trials.services.allocation import allocation_disclose, allocation_generate
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def trial(django_user_model):
-    coordinator = django_user_model.objects.create_user("coord")
+    coordinator = django_user_model.objects.create_user("coord", password=PASSWORD)
     juniors = [django_user_model.objects.create_user(f"j{i}") for i in range(6)]
     seniors = [django_user_model.objects.create_user(f"s{i}") for i in range(2)]
     study = services.study_create(actor=coordinator, title="Source trial", design=StudyDesign.SOURCE_BLINDED)
