@@ -12,7 +12,7 @@ LOCK_ARGS := pyproject.toml --extra dev --extra onnx --python-version 3.11 \
 	--python-platform x86_64-unknown-linux-gnu --no-emit-package fontanelle \
 	--custom-compile-command "make lock" --quiet
 
-.PHONY: install system-deps demo test lint lock lock-check clean
+.PHONY: install system-deps demo test lint lock lock-check clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,6 +40,19 @@ system-deps:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	  || echo "chromium not installed: browser tests will be skipped"; }
+	@command -v xgettext >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null) \
+	  || echo "gettext not installed: the translation catalog test will be skipped"; }
+
+## Refresh the translation catalogs (docs: locale/GLOSSARY.md): extract every marked string,
+## translate the new msgids in locale/zh_Hans/LC_MESSAGES/*.po (tests/i18n lists any left
+## untranslated), compile, and commit the .po and the .mo (CI does not compile them).
+MESSAGES_ARGS := -l zh_Hans --no-obsolete --ignore=.venv --ignore=var --ignore=tests \
+	--ignore=benchmarks --ignore=staticfiles --ignore=build --ignore=docs --ignore=demo-data --ignore="*.min.js"
+messages:
+	$(BIN)/python manage.py makemessages $(MESSAGES_ARGS)
+	$(BIN)/python manage.py makemessages -d djangojs $(MESSAGES_ARGS)
+	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv
 
 ## Install everything, migrate the embedded default (SQLite, tasks eager) and serve at once;
 ## the demo studies are built meanwhile by a second process that stops with the server
