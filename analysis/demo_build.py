@@ -29,6 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from analysis.demo import fill_demo_reads
 from analysis.models import DemoBuild, DemoBuildState
@@ -143,7 +144,7 @@ def _build_reader_study(log: Log) -> Study:
         log(f"Running {model} on the demo cases ...")
         complete, failed = run_ai_on_study(study=result.study, model_version=model, progress=log)
         log(f"AI material: {complete} cases complete, {failed} failed.")
-    record_set("reader-study", step="simulating the readers' reads")
+    record_set("reader-study", step=_("simulating the readers' reads"))
     filled = fill_demo_reads(result.study)
     if filled.skipped:
         log(f"Simulated reads: skipped ({filled.skipped}).")
@@ -234,20 +235,20 @@ def study_progress(study: Study, expected_cases: int) -> tuple[str, int | None, 
     if cases < expected_cases:
         rendering = _phantom_progress(_cases(*DatasetKind.values))
         if rendering is not None:
-            return "rendering phantom cases", *rendering
-        return "importing phantom cases", cases, expected_cases
+            return _("rendering phantom cases"), *rendering
+        return _("importing phantom cases"), cases, expected_cases
     assets = Asset.objects.filter(case__study=study).count()
     rendered = (
         Rendition.objects.filter(asset__case__study=study, status=RenditionStatus.READY)
         .values("asset").distinct().count()
     )
     if rendered < assets:
-        return "encoding sweep renditions", rendered, assets
+        return _("encoding sweep renditions"), rendered, assets
     included = study.cases.filter(excluded=False).count()
     read = AICaseResult.objects.filter(case__study=study).values("case").distinct().count()
     if read < included:
-        return "AI reading cases", read, included
-    return "finishing (allocation, sessions, reads)", None, None
+        return _("AI reading cases"), read, included
+    return _("finishing (allocation, sessions, reads)"), None, None
 
 
 @dataclass(frozen=True)
@@ -287,13 +288,13 @@ def panel() -> dict[str, Any]:
             study = spec.study()
             if study is None:
                 rendering = _phantom_progress(_cases(*DatasetKind.values))
-                step, done, total = ("rendering phantom cases", *rendering) if rendering else ("starting", None, None)
+                step, done, total = (_("rendering phantom cases"), *rendering) if rendering else (_("starting"), None, None)
             else:
                 live, done, total = study_progress(study, spec.cases)
                 step = record.step if (done is None and record.step) else live
         error = record.error
         if state == DemoBuildState.STOPPED and not error:
-            error = "The builder stopped; the next `make demo` resumes the build."
+            error = _("The builder stopped; the next `make demo` resumes the build.")
         rows.append(PanelRow(
             key=record.key, title=record.title, state=state,
             state_label=str(DemoBuildState(state).label), step=step, done=done, total=total, error=error,
