@@ -98,7 +98,8 @@ def _require_model_registry_access(user: Any) -> None:
         raise NotAuthenticated()
     if user.is_staff:
         return
-    if not Membership.objects.filter(user=user, role__in=(Role.COORDINATOR, Role.STATISTICIAN)).exists():
+    staff_roles = (Role.COORDINATOR, Role.STATISTICIAN)
+    if not Membership.objects.active().filter(user=user, role__in=staff_roles).exists():
         raise PermissionDenied(_("Only coordinators and statisticians see the model registry."))
 
 

@@ -24,6 +24,7 @@ from trials.models import (
     Role,
     Study,
 )
+from trials.permissions import active_memberships
 
 _VIEW_ORDER = {view.value: index for index, view in enumerate(View)}
 
@@ -48,9 +49,12 @@ class SessionSummary:
 
 
 def reader_sessions(*, user: Any) -> QuerySet[ReadingSession]:
-    """The reader's own sessions with done/total counts."""
+    """The reader's own sessions with done/total counts (of studies he still reads in)."""
     return (
-        ReadingSession.objects.filter(reader=user)
+        ReadingSession.objects.filter(
+            reader=user,
+            study__in=active_memberships(user).filter(role=Role.READER).values("study"),
+        )
         .select_related("study")
         .annotate(
             total=Count("assignments"),

@@ -462,8 +462,18 @@ class ReaderTier(models.TextChoices):
     SENIOR = "senior", _("Senior")
 
 
+class MembershipQuerySet(models.QuerySet):
+    def active(self) -> MembershipQuerySet:
+        """Memberships not ended: the only ones that give access (every permission check)."""
+        return self.filter(ended_at__isnull=True)
+
+
 class Membership(UUIDModel):
     """A user's role in one study; every page and API checks it at object level.
+
+    An ended membership (``ended_at`` set, with who ended it and why) gives no access to
+    anything: permission checks see only :meth:`MembershipQuerySet.active` rows. It stays,
+    with the person's reads, as the study's history.
 
     A reader's tier and experience belong to his membership in one study (the same
     person may be a junior in one study and a senior in another), so enrolling him in
@@ -479,6 +489,13 @@ class Membership(UUIDModel):
     role = models.CharField(max_length=16, choices=Role.choices)
     tier = models.CharField(_("tier"), max_length=16, choices=ReaderTier.choices, blank=True)
     years_experience = models.PositiveSmallIntegerField(_("years of CUS experience"), default=0)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    end_reason = models.TextField(_("reason for ending"), blank=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         ordering = ["study", "role"]
@@ -490,6 +507,10 @@ class Membership(UUIDModel):
             ),
             models.CheckConstraint(
                 condition=Q(years_experience__lte=60), name="membership_years_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | ~Q(end_reason=""),
+                name="membership_end_needs_reason",
             ),
         ]
 
@@ -505,6 +526,15 @@ class AuditAction(models.TextChoices):
     DATASET_CREATED = "dataset.created"
     MEMBERSHIP_ADDED = "membership.added"
     MEMBERSHIP_REMOVED = "membership.removed"
+    MEMBERSHIP_ENDED = "membership.ended"
+    MEMBERSHIP_RESUMED = "membership.resumed"
+    INVITATION_SENT = "invitation.sent"
+    INVITATION_ACCEPTED = "invitation.accepted"
+    INVITATION_WITHDRAWN = "invitation.withdrawn"
+    API_TOKEN_CREATED = "api_token.created"  # noqa: S105 (an audit action, not a secret)
+    API_TOKEN_REVOKED = "api_token.revoked"  # noqa: S105
+    TWO_FACTOR_ENABLED = "two_factor.enabled"
+    TWO_FACTOR_DISABLED = "two_factor.disabled"
     CASES_IMPORTED = "cases.imported"
     CASE_CREATED = "case.created"
     CASE_EXCLUDED = "case.excluded"

@@ -6,6 +6,7 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 from rest_framework import permissions
@@ -17,12 +18,21 @@ STUDY_CREATE_PERMISSION = "trials.add_study"
 
 
 def study_roles(user: Any, study: Study) -> set[str]:
-    """The roles ``user`` holds in ``study`` (empty for anonymous users)."""
+    """The roles ``user`` holds in ``study`` (empty for anonymous users).
+
+    Only memberships that have not ended count: every page and API check goes through
+    here (or :func:`active_memberships`), so an ended membership gives no access anywhere.
+    """
     if not getattr(user, "is_authenticated", False):
         return set()
-    return set(
-        Membership.objects.filter(study=study, user=user).values_list("role", flat=True)
-    )
+    return set(active_memberships(user).filter(study=study).values_list("role", flat=True))
+
+
+def active_memberships(user: Any) -> QuerySet[Membership]:
+    """``user``'s memberships that give access (none for anonymous users; never ended ones)."""
+    if not getattr(user, "is_authenticated", False):
+        return Membership.objects.none()
+    return Membership.objects.active().filter(user=user)
 
 
 def access_study(user: Any, study_id: UUID | str, *, roles: tuple[str, ...] = tuple(Role)) -> Study:

@@ -27,12 +27,14 @@ def studies_for_user(*, user: Any) -> QuerySet[Study]:
     """The studies ``user`` belongs to in any role."""
     if not getattr(user, "is_authenticated", False):
         return Study.objects.none()
-    return Study.objects.filter(memberships__user=user).distinct()
+    return Study.objects.filter(pk__in=Membership.objects.active().filter(user=user).values("study"))
 
 
 def studies_coordinated_by(*, user: Any) -> QuerySet[Study]:
-    """The studies in which ``user`` is a coordinator."""
-    return Study.objects.filter(memberships__user=user, memberships__role=Role.COORDINATOR).distinct()
+    """The studies in which ``user`` is a coordinator (memberships not ended)."""
+    return Study.objects.filter(
+        pk__in=Membership.objects.active().filter(user=user, role=Role.COORDINATOR).values("study")
+    )
 
 
 def study_datasets_with_counts(*, study: Study) -> QuerySet[Dataset]:

@@ -74,7 +74,7 @@ def session_create_for_design(
     }
     if not cases:
         raise ValidationError(_("The chosen datasets hold no cases to read."))
-    members = Membership.objects.filter(study=study, role=Role.READER)
+    members = Membership.objects.active().filter(study=study, role=Role.READER)
     reader_users = (
         list(readers) if readers is not None else [m.user for m in members.select_related("user")]
     )
