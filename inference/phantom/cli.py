@@ -6,8 +6,20 @@ import argparse
 import sys
 from pathlib import Path
 
+from inference.phantom.case import LAYOUTS, SAGITTAL_SWEEP_MODES
 from inference.phantom.sheet import sheet_for_video
 from inference.phantom.writer import DATASET_KINDS, DOTA_LABEL_MODES, GenerateOptions, generate
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` (e.g. ``850x648``) as a pair of ints."""
+    width, sep, height = text.lower().partition("x")
+    try:
+        if not sep:
+            raise ValueError
+        return int(width), int(height)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"frame size must be WIDTHxHEIGHT, got {text!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +46,20 @@ def build_parser() -> argparse.ArgumentParser:
                      help="views: boxes only on frames within a standard view's tolerance, other "
                           "frames exported as negatives (default); all: every visible structure")
     gen.add_argument("--no-overlays", action="store_true", help="no burned-in text and marks")
+    gen.add_argument("--sagittal-sweeps", choices=SAGITTAL_SWEEP_MODES, default="combined",
+                     help="combined: one sagittal sweep right to left (default); split: a left and "
+                          "a right sweep (<code>_sagittal_left.mp4 / _sagittal_right.mp4), each "
+                          "centred on its parasagittal plane and crossing the midline")
+    gen.add_argument("--frame-size", type=frame_size, default=None, metavar="WxH",
+                     help="frame size, e.g. 850x648 or 1442x898 (the real machines'); "
+                          "overrides --width/--height")
+    gen.add_argument("--machine-layout", choices=LAYOUTS, default="standard",
+                     help="real: a scanner's fuller info bars and, without --frame-size, a real "
+                          "machine's frame size (850x648 or 1442x898) per case")
+    gen.add_argument("--speckle-correlation", type=float, default=None, metavar="RHO",
+                     help="AR(1) coefficient of the speckle between frames (0.99: about 4–5 grey "
+                          "levels of change per frame inside the sector, as real sweeps; "
+                          "default: today's fast-decorrelating speckle)")
     gen.add_argument("--quiet", action="store_true")
     sheet = sub.add_parser("sheet", help="contact sheet of a video with its truth boxes")
     sheet.add_argument("video", type=Path)
@@ -55,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                 height=args.height, severe_prevalence=args.severe_prevalence,
                 dataset=args.dataset, dataset_kind=args.dataset_kind, site=args.site,
                 dota_every=args.dota_every, dota_labels=args.dota_labels, overlays=not args.no_overlays,
+                sagittal_sweeps=args.sagittal_sweeps, speckle_correlation=args.speckle_correlation,
+                machine_layout=args.machine_layout, frame_size=args.frame_size,
             )
             manifest = generate(options, progress=not args.quiet)
             print(manifest)

@@ -26,6 +26,9 @@ WHITE_MATTER_DB = 20.0 * math.log10(0.6 * 0.886)
 WHITE_MATTER_GREY = 96.0
 #: Mean/std of a Rayleigh envelope: sqrt(pi/(4-pi)).
 RAYLEIGH_SNR = math.sqrt(math.pi / (4.0 - math.pi))
+#: Top and bottom of the grey-scale bar (fractions of the frame height) per overlay layout:
+#: the real layout's parameter block sits above its bar.
+GREY_BAR: dict[str, tuple[float, float]] = {"standard": (0.30, 0.62), "real": (0.44, 0.76)}
 
 
 def psf_kernel(sigma: float) -> np.ndarray:
@@ -70,6 +73,11 @@ class ImageFormer:
     rng: np.random.Generator
     blur: float = 1.0  # PSF widening (blind sweeps: defocus and motion blur)
     correlation_mm: float = 0.4  # elevational distance over which speckle decorrelates
+    #: Opt-in AR(1) coefficient of the speckle and noise fields from frame to frame (None:
+    #: today's model, where speckle decorrelates within 0.4 mm of plane motion and the
+    #: electronic noise is fresh every frame: 11–13 grey levels of change per frame inside
+    #: the sector against 3.4–5.5 in real sweeps).
+    speckle_correlation: float | None = None
     _scatterers: np.ndarray | None = field(default=None, init=False, repr=False)
     _previous: np.ndarray | None = field(default=None, init=False, repr=False)
 
@@ -92,6 +100,9 @@ class ImageFormer:
         scale = 255.0 / self.style.dynamic_range_db
         black_db = WHITE_MATTER_DB - WHITE_MATTER_GREY / scale
         self._noise = np.float32(10.0 ** ((black_db + 4.0) / 20.0))
+        self._noise_field: np.ndarray | None = None
+        if self.speckle_correlation is not None and not 0.0 <= self.speckle_correlation < 1.0:
+            raise ValueError(f"speckle correlation must be in [0, 1), got {self.speckle_correlation}")
 
     def _draw(self) -> np.ndarray:
         g = self.geometry
@@ -109,17 +120,18 @@ class ImageFormer:
         the scatterers decorrelate accordingly (tissue speckle is frozen when the probe
         is still).
         """
-        fresh = self._draw()
-        if self._scatterers is None:
-            self._scatterers = fresh
-        else:
-            rho = math.exp(-0.5 * (displacement_mm / self.correlation_mm) ** 2)
-            self._scatterers = np.float32(rho) * self._scatterers + np.float32(
-                math.sqrt(max(0.0, 1.0 - rho * rho))
-            ) * fresh
+        rho = math.exp(-0.5 * (displacement_mm / self.correlation_mm) ** 2)
+        if self.speckle_correlation is not None:
+            rho = max(rho, self.speckle_correlation)
+        self._scatterers = _ar1(self._scatterers, self._draw(), rho)
         rf = convolve_psf(reflectivity * self._scatterers, self._axial, self._lateral)
         rf *= self._depth_gain
-        rf += self._noise * self._draw()
+        if self.speckle_correlation is None:
+            rf += self._noise * self._draw()
+        else:
+            # Noise evolves too: a fresh field per frame flickers in every dark region.
+            self._noise_field = _ar1(self._noise_field, self._draw(), self.speckle_correlation)
+            rf += self._noise * self._noise_field
         env = np.abs(rf)
         db = 20.0 * np.log10(env + 1e-7) + self.style.gain_db
         scale = 255.0 / self.style.dynamic_range_db
@@ -130,14 +142,27 @@ class ImageFormer:
         return np.clip(grey, self.style.floor, 255.0).astype(np.uint8)
 
 
+def _ar1(previous: np.ndarray | None, fresh: np.ndarray, rho: float) -> np.ndarray:
+    """One AR(1) step of a unit-variance complex field: ``rho·previous + sqrt(1−rho²)·fresh``.
+
+    The mixing keeps the field's variance, so the speckle statistics (Rayleigh envelope,
+    grey mean and spread) do not depend on how strongly frames are correlated.
+    """
+    if previous is None:
+        return fresh
+    return np.float32(rho) * previous + np.float32(math.sqrt(max(0.0, 1.0 - rho * rho))) * fresh
+
+
 def draw_overlays(
     geometry: SectorGeometry, style: MachineStyle, rng: np.random.Generator, *,
-    orientation: str, depth_mm: float,
+    orientation: str, depth_mm: float, side: str | None = None, layout: str = "standard",
 ) -> np.ndarray:
     """Burned-in text and marks outside the sector, as a grey frame (0 where none).
 
     Everything is kept at least a few pixels away from the fan, so the sector stays the
-    largest connected non-black region.
+    largest connected non-black region. ``side`` ("left"/"right") labels a one-sided
+    sagittal sweep; a sagittal sweep across both sides is labelled "RIGHT", its start.
+    ``layout="real"`` adds what a scanner screen shows besides (:func:`_draw_real_panel`).
     """
     h, w = geometry.height, geometry.width
     canvas = np.zeros((h, w), dtype=np.uint8)
@@ -166,10 +191,27 @@ def draw_overlays(
     (tw, _), _ = cv2.getTextSize(info, font, fs, th)
     cv2.putText(canvas, info, (w - tw - 6, 3 * line), font, fs, grey, th, cv2.LINE_AA)
     # Grey-scale bar at the left.
-    bar_top, bar_bot = int(0.30 * h), int(0.62 * h)
+    bar_top, bar_bot = (int(f * h) for f in GREY_BAR[layout])
     ramp = np.linspace(255, 0, bar_bot - bar_top).astype(np.uint8)[:, None]
     canvas[bar_top:bar_bot, 8:18] = ramp
-    # Depth scale with ticks at the right (1 cm major, 5 mm minor).
+    _draw_depth_scale(canvas, geometry, depth_mm, fs, grey)
+    if layout == "real":
+        _draw_real_panel(canvas, geometry, style, fs=fs, line=line, depth_mm=depth_mm)
+    if orientation == "sagittal":
+        label = "RIGHT" if side is None else side.upper()
+        cv2.putText(canvas, label, (8, h - 12), font, fs * 1.1, grey, th, cv2.LINE_AA)
+    # Keep a black gap of at least 6 px around the fan.
+    guard = cv2.dilate(geometry.mask.astype(np.uint8), np.ones((13, 13), np.uint8)).astype(bool)
+    canvas[guard] = 0
+    return canvas
+
+
+def _draw_depth_scale(
+    canvas: np.ndarray, geometry: SectorGeometry, depth_mm: float, fs: float, grey: int
+) -> None:
+    """Depth scale with ticks at the right (1 cm major with its number, 5 mm minor)."""
+    h, w = canvas.shape
+    font = cv2.FONT_HERSHEY_SIMPLEX
     sx = w - 22
     top_px = geometry.apex_y + geometry.r0_px
     for mm in range(0, int(depth_mm) + 1, 5):
@@ -179,10 +221,48 @@ def draw_overlays(
         major = mm % 10 == 0
         cv2.line(canvas, (sx, y), (sx + (8 if major else 4), y), int(grey * 0.9), 1)
         if major and mm > 0:
-            cv2.putText(canvas, str(mm // 10), (sx + 10, y + 4), font, fs * 0.8, grey, th, cv2.LINE_AA)
-    if orientation == "sagittal":
-        cv2.putText(canvas, "RIGHT", (8, h - 12), font, fs * 1.1, grey, th, cv2.LINE_AA)
-    # Keep a black gap of at least 6 px around the fan.
-    guard = cv2.dilate(geometry.mask.astype(np.uint8), np.ones((13, 13), np.uint8)).astype(bool)
-    canvas[guard] = 0
-    return canvas
+            cv2.putText(canvas, str(mm // 10), (sx + 10, y + 4), font, fs * 0.8, grey, 1, cv2.LINE_AA)
+
+
+def _draw_real_panel(
+    canvas: np.ndarray, geometry: SectorGeometry, style: MachineStyle, *, fs: float, line: int,
+    depth_mm: float,
+) -> None:
+    """The rest of a scanner screen's info bars (``layout="real"``).
+
+    Why: models trained on the phantom meet real frames whose margins are busy (a
+    parameter block under the date, a framed grey bar with its end values, MI/TI, a focus
+    mark beside the depth scale, the probe's orientation mark); a detector or the sector
+    finder must learn to ignore them. Values follow the style; no random draws, so the
+    sweep's random stream is the standard layout's.
+    """
+    h, w = canvas.shape
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    grey = style.text_grey
+    small = fs * 0.85
+    params = (f"Frq {style.transducer_mhz:.1f}", f"Gn {50 + style.gain_db:.0f}", "E/A 2/2",
+              f"D {depth_mm / 10:.1f}", f"DR {style.dynamic_range_db + 20:.0f}", f"FR {style.fps}",
+              f"AO {100:d}%")
+    y = 4 * line + line // 2
+    for text in params:
+        cv2.putText(canvas, text, (6, y), font, small, grey, 1, cv2.LINE_AA)
+        y += int(line * 0.85)
+    # Framed grey-scale bar with its end values (drawn lower, under the parameter block).
+    bar_top, bar_bot = (int(f * h) for f in GREY_BAR["real"])
+    cv2.rectangle(canvas, (6, bar_top - 2), (19, bar_bot + 1), int(grey * 0.8), 1)
+    cv2.putText(canvas, "255", (22, bar_top + 8), font, small * 0.8, grey, 1, cv2.LINE_AA)
+    cv2.putText(canvas, "0", (22, bar_bot), font, small * 0.8, grey, 1, cv2.LINE_AA)
+    # MI / TIs under the probe and preset lines at the top right.
+    safety = f"MI {0.5 + style.transducer_mhz / 20:.1f}  TIs {0.2 + style.gain_db / 20:.1f}"
+    (tw, _), _ = cv2.getTextSize(safety, font, small, 1)
+    cv2.putText(canvas, safety, (w - tw - 6, 4 * line), font, small, grey, 1, cv2.LINE_AA)
+    # Focus mark: a small triangle left of the depth scale at 40 % depth.
+    fy = round(geometry.apex_y + geometry.r0_px + 0.4 * geometry.depth_px)
+    sx = w - 22
+    tri = np.array([[sx - 10, fy - 5], [sx - 10, fy + 5], [sx - 3, fy]], np.int32)
+    cv2.fillPoly(canvas, [tri], grey)
+    # The probe's orientation mark beside the fan's top-left corner.
+    a = math.radians(geometry.half_angle_deg)
+    cx = int(geometry.apex_x - geometry.r0_px * math.sin(a)) - 22
+    cy = int(geometry.apex_y + geometry.r0_px * math.cos(a)) + 4
+    cv2.circle(canvas, (max(cx, 4), max(cy, 4)), max(3, int(4 * h / 480)), grey, -1, cv2.LINE_AA)

@@ -45,9 +45,10 @@ def read_video(path: Path) -> np.ndarray:
 
 def truth_for_video(video: Path) -> tuple[dict[str, object], str]:
     """The truth JSON of a phantom video (``<dir>/truth/<code>.json``) and its orientation."""
-    match = re.fullmatch(r"(.+)_(coronal|sagittal)\.mp4", video.name)
+    match = re.fullmatch(r"(.+?)_(coronal|sagittal_left|sagittal_right|sagittal)\.mp4", video.name)
     if not match:
-        raise ValueError(f"not a phantom video name (<code>_<coronal|sagittal>.mp4): {video.name}")
+        raise ValueError("not a phantom video name (<code>_<coronal|sagittal|sagittal_left|"
+                         f"sagittal_right>.mp4): {video.name}")
     code, orientation = match.groups()
     path = video.resolve().parent.parent / "truth" / f"{code}.json"
     if not path.exists():

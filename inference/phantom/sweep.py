@@ -33,6 +33,12 @@ MIN_AREA_MM2: dict[str, float] = dict.fromkeys(ANATOMY_CLASSES, 8.0) | {
 SKULL_ATTENUATION_PER_MM = 1.1
 #: The protocol's sagittal sweep starts on the right (stage 1's default side convention).
 SAGITTAL_STARTS_RIGHT = True
+#: The sides of one-sided sagittal sweeps (sign of their parasagittal tilt: left positive).
+SIDES: tuple[str, ...] = ("left", "right")
+#: How far past the midline a one-sided sweep reaches at most, and how far it stays
+#: from the other side's parasagittal window (degrees).
+PAST_MIDLINE_DEG = (5.0, 8.0)
+OTHER_SIDE_MARGIN_DEG = 2.0
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,12 @@ class Sweep:
     direction: str
     ideal_frames: dict[View, int]
     expected_ranges: dict[View, tuple[int, int]] = field(default_factory=dict)
+    side: str | None = None  # "left" / "right": a one-sided sagittal sweep
+
+    @property
+    def name(self) -> str:
+        """What the sweep is declared as: ``coronal``, ``sagittal``, ``sagittal_left`` ..."""
+        return self.orientation if self.side is None else f"{self.orientation}_{self.side}"
 
     def frame_views(self) -> list[View | None]:
         """Truth view of every frame."""
@@ -106,6 +118,14 @@ class SweepOptions:
 
     n_frames: int
     blind: bool = False
+    #: Opt-in AR(1) coefficient of the speckle field between frames (see ImageFormer).
+    speckle_correlation: float | None = None
+    #: ``left`` / ``right``: a one-sided sagittal sweep (see :func:`one_sided_range`).
+    side: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.side not in (None, *SIDES):
+            raise ValueError(f"side must be one of {SIDES} or None, got {self.side!r}")
 
 
 def _smooth_series(rng: np.random.Generator, n: int, scale: float, sigma: float) -> np.ndarray:
@@ -148,10 +168,13 @@ def plan_trajectory(
     comes back without jitter as the planned path in the truth's expected ranges.
     """
     n = options.n_frames
-    targets = view_targets(volume, orientation)
-    lo_t, hi_t = min(targets.values()), max(targets.values())
-    lo = lo_t - rng.uniform(10.0, 18.0)
-    hi = hi_t + rng.uniform(10.0, 18.0)
+    if options.side is not None:
+        lo, hi = one_sided_range(rng, volume, options.side)
+    else:
+        targets = view_targets(volume, orientation)
+        lo_t, hi_t = min(targets.values()), max(targets.values())
+        lo = lo_t - rng.uniform(10.0, 18.0)
+        hi = hi_t + rng.uniform(10.0, 18.0)
     if options.blind:
         # Partial coverage: a random sub-range, often missing a view.
         span = hi - lo
@@ -161,6 +184,10 @@ def plan_trajectory(
     forward = bool(rng.random() < 0.5)
     if orientation == "coronal":
         direction = "posterior_to_anterior" if forward else "anterior_to_posterior"
+    elif options.side is not None:
+        # A one-sided sweep's side is declared (file, burned-in label), so it may run
+        # either way: medial to lateral or back.
+        direction = "right_to_left" if forward else "left_to_right"
     else:
         # Sagittal sweeps follow the acquisition protocol: they start on the right, which the
         # burned-in "RIGHT" label marks. The two hemispheres are mirror images, so a sweep of
@@ -178,6 +205,22 @@ def plan_trajectory(
     tilt = tilt + _smooth_series(rng, n, 0.4 * shake, 4) + rng.normal(0, 0.05 * shake, n)
     shift = np.stack([_smooth_series(rng, n, 0.6 * shake, 12) for _ in range(2)], axis=1)
     return tilt, roll, yaw, shift, direction
+
+
+def one_sided_range(rng: np.random.Generator, volume: BrainVolume, side: str) -> tuple[float, float]:
+    """Tilt range of a one-sided sagittal sweep: centred on its side's parasagittal plane.
+
+    As a sonographer records a left or right sweep: from a few degrees past the midline
+    (so the midsagittal view is crossed) out beyond the parasagittal view by as much, never
+    reaching the other side's parasagittal window.
+    """
+    psv = volume.angles.psv
+    limit = psv - VIEW_TOLERANCE_DEG[View.RPSV] - OTHER_SIDE_MARGIN_DEG
+    past = min(float(rng.uniform(*PAST_MIDLINE_DEG)), limit)
+    past = max(past, VIEW_TOLERANCE_DEG[View.MSV] + 0.5)
+    centre = psv if side == "left" else -psv
+    half = psv + past
+    return centre - half, centre + half
 
 
 def _frame_points(
@@ -300,7 +343,8 @@ def render_sweep(
         raise ValueError(f"a sweep needs at least 2 frames, got {options.n_frames}")
     tilt, roll, yaw, shift, direction = plan_trajectory(rng, volume, orientation, options)
     targets = view_targets(volume, orientation)
-    former = ImageFormer(geometry, style, rng, blur=1.5 if options.blind else 1.0)
+    former = ImageFormer(geometry, style, rng, blur=1.5 if options.blind else 1.0,
+                         speckle_correlation=options.speckle_correlation)
     masks = _ClassMasks(volume, orientation)
     waves = _distortion(rng, float(rng.uniform(1.5, 3.5))) if options.blind else []
     dr = geometry.depth_mm / (geometry.n_depth - 1)
@@ -352,4 +396,5 @@ def render_sweep(
         inside = np.nonzero(np.abs(tilt - target) <= VIEW_TOLERANCE_DEG[view] + 2.0)[0]
         if len(inside):
             expected[view] = (int(inside.min()), int(inside.max()))
-    return Sweep(orientation, frames, style.fps, geometry, truth, direction, ideal, expected)
+    return Sweep(orientation, frames, style.fps, geometry, truth, direction, ideal, expected,
+                 side=options.side)

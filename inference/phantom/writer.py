@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from inference.ncls.labels import MANIFEST_COLUMNS, PLANE_QUALITY_HEADER, VIEW_STRUCTURES, View
-from inference.phantom.case import VIEW_ORIENTATION, PhantomCase, render_case
+from inference.phantom.case import LAYOUTS, SAGITTAL_SWEEP_MODES, PhantomCase, render_case
 from inference.phantom.sweep import Sweep
 
 ANGLE_CONVENTION = (
@@ -28,6 +28,16 @@ DATASET_KINDS = ("internal", "external", "blind_sweep")
 #: other exported frame is a negative with an empty label file), or ``all``, every visible
 #: structure of every frame.
 DOTA_LABEL_MODES = ("views", "all")
+#: The manifest columns the phantom writes: all of MANIFEST_COLUMNS but the optional ones it
+#: does not model (Volpe grading; an absent column reads as empty). Why not write it empty:
+#: the shipped demo models' reproducibility run hashes the manifest's bytes.
+UNMODELLED_COLUMNS: frozenset[str] = frozenset({"volpe_grade"})
+PHANTOM_MANIFEST_COLUMNS: tuple[str, ...] = tuple(c for c in MANIFEST_COLUMNS if c not in UNMODELLED_COLUMNS)
+#: Frame sizes of the authors' real example sweeps (width, height), measured on them.
+REAL_FRAME_SIZES: tuple[tuple[int, int], ...] = ((850, 648), (1442, 898))
+#: Manifest columns of split sagittal sweeps, after ``video_sagittal`` (which stays empty),
+#: as ``inference.ncls.diagnosis.evaluation`` reads them.
+SPLIT_VIDEO_COLUMNS: tuple[str, ...] = ("video_sagittal_left", "video_sagittal_right")
 
 
 @dataclass(frozen=True)
@@ -49,8 +59,21 @@ class GenerateOptions:
     dota_every: int = 5
     dota_labels: str = "views"
     overlays: bool = True
+    # Opt-in realism (defaults keep today's bytes): see render_case.
+    sagittal_sweeps: str = "combined"
+    speckle_correlation: float | None = None
+    machine_layout: str = "standard"
+    #: Every case at this (width, height); None: ``width``/``height``, or with the real
+    #: layout one of REAL_FRAME_SIZES drawn per case.
+    frame_size: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
+        if self.sagittal_sweeps not in SAGITTAL_SWEEP_MODES:
+            raise ValueError(f"--sagittal-sweeps must be one of {SAGITTAL_SWEEP_MODES}, got {self.sagittal_sweeps!r}")
+        if self.machine_layout not in LAYOUTS:
+            raise ValueError(f"--machine-layout must be one of {LAYOUTS}, got {self.machine_layout!r}")
+        if self.speckle_correlation is not None and not 0.0 <= self.speckle_correlation < 1.0:
+            raise ValueError(f"--speckle-correlation must be in [0, 1), got {self.speckle_correlation}")
         if self.cases < 1:
             raise ValueError(f"--cases must be at least 1, got {self.cases}")
         if self.dota_every < 0:
@@ -59,6 +82,24 @@ class GenerateOptions:
             raise ValueError(f"--dota-labels must be one of {DOTA_LABEL_MODES}, got {self.dota_labels!r}")
         if self.dataset_kind is not None and self.dataset_kind not in DATASET_KINDS:
             raise ValueError(f"--dataset-kind must be one of {DATASET_KINDS}, got {self.dataset_kind!r}")
+
+    def case_frame_size(self, case_seed: int) -> tuple[int, int]:
+        """The (width, height) of a case's frames."""
+        if self.frame_size is not None:
+            return self.frame_size
+        if self.machine_layout == "real":
+            pick = int(np.random.default_rng([case_seed, 0xF5A3]).integers(len(REAL_FRAME_SIZES)))
+            return REAL_FRAME_SIZES[pick]
+        return self.width, self.height
+
+    @property
+    def manifest_columns(self) -> tuple[str, ...]:
+        """The manifest's columns: PHANTOM_MANIFEST_COLUMNS, plus the one-sided sagittal videos."""
+        columns = PHANTOM_MANIFEST_COLUMNS
+        if self.sagittal_sweeps != "split":
+            return columns
+        at = columns.index("video_sagittal") + 1
+        return (*columns[:at], *SPLIT_VIDEO_COLUMNS, *columns[at:])
 
     @property
     def kind(self) -> str:
@@ -118,6 +159,7 @@ def sweep_truth(case: PhantomCase, sweep: Sweep, video_path: str) -> dict[str, o
     return {
         "path": video_path,
         "orientation": sweep.orientation,
+        **({} if sweep.side is None else {"declared_orientation": sweep.name, "side": sweep.side}),
         "direction": sweep.direction,
         "fps": sweep.fps,
         "n_frames": int(sweep.frames.shape[0]),
@@ -127,7 +169,7 @@ def sweep_truth(case: PhantomCase, sweep: Sweep, video_path: str) -> dict[str, o
         "ideal_frames": {v.value: i for v, i in sweep.ideal_frames.items()},
         "expected_ranges": {v.value: list(r) for v, r in sweep.expected_ranges.items()},
         "picked_frames": {
-            v.value: i for v, i in case.view_picks.items() if VIEW_ORIENTATION[v] == sweep.orientation
+            v.value: i for v, i in case.view_picks.items() if case.view_sweeps[v] == sweep.name
         },
         "frames": [t.to_dict() for t in sweep.truth],
     }
@@ -152,7 +194,7 @@ def case_truth(case: PhantomCase, code: str, videos: dict[str, str], views: dict
         "view_angles_deg": {k: round(v, 3) for k, v in vars(case.volume.angles).items()},
         "angle_convention": ANGLE_CONVENTION,
         "views": {
-            v.value: {"path": path, "orientation": VIEW_ORIENTATION[v], "frame": case.view_picks[v]}
+            v.value: {"path": path, "orientation": case.view_sweeps[v], "frame": case.view_picks[v]}
             for v, path in views.items()
         },
         "videos": {
@@ -189,9 +231,12 @@ def _manifest_row(
         "video_coronal": videos.get("coronal", ""),
         "video_sagittal": videos.get("sagittal", ""),
     }
+    if options.sagittal_sweeps == "split":
+        for column in SPLIT_VIDEO_COLUMNS:
+            row[column] = videos.get(column.removeprefix("video_"), "")
     for v in View:
         row[f"view_{v.value}"] = views.get(v, "")
-    assert tuple(row) == MANIFEST_COLUMNS
+    assert tuple(row) == options.manifest_columns
     return row
 
 
@@ -235,11 +280,15 @@ def write_case(case: PhantomCase, code: str, options: GenerateOptions) -> dict[s
 def iter_cases(options: GenerateOptions) -> Iterator[tuple[str, PhantomCase]]:
     """Render the cases of a run one by one (code, case)."""
     for i in range(options.cases):
+        seed = case_seed(options.seed, i)
+        width, height = options.case_frame_size(seed)
         yield case_code(options.dataset, options.seed, i + 1), render_case(
-            case_seed(options.seed, i), blind_sweep=options.blind_sweep,
+            seed, blind_sweep=options.blind_sweep,
             frames_min=options.frames_min, frames_max=options.frames_max,
-            width=options.width, height=options.height,
+            width=width, height=height,
             severe_prevalence=options.severe_prevalence, overlays=options.overlays,
+            sagittal_sweeps=options.sagittal_sweeps,
+            speckle_correlation=options.speckle_correlation, layout=options.machine_layout,
         )
 
 
@@ -253,7 +302,7 @@ def generate(options: GenerateOptions, *, progress: bool = False) -> Path:
             print(f"[{n}/{options.cases}] {code} {case.case_type}", flush=True)
     manifest = options.out / "manifest.csv"
     with manifest.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(MANIFEST_COLUMNS))
+        writer = csv.DictWriter(fh, fieldnames=list(options.manifest_columns))
         writer.writeheader()
         writer.writerows(rows)
     return manifest

@@ -23,7 +23,9 @@ from inference.phantom import PhantomCase, render_case
 from inference.phantom.cli import main as cli_main
 from inference.phantom.geometry import box_corners, box_from_points, normalize_box
 from inference.phantom.imaging import RAYLEIGH_SNR, complex_gaussian, speckle_envelope
+from inference.phantom.measure import sector_statistics, temporal_change
 from inference.phantom.sweep import Sweep
+from inference.phantom.writer import PHANTOM_MANIFEST_COLUMNS, SPLIT_VIDEO_COLUMNS
 
 SMALL = {"width": 320, "height": 240}
 
@@ -220,7 +222,8 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_manifest_matches_the_contract(generated: Path) -> None:
     with (generated / "manifest.csv").open() as fh:
         reader = csv.DictReader(fh)
-        assert tuple(reader.fieldnames or ()) == MANIFEST_COLUMNS
+        assert tuple(reader.fieldnames or ()) == PHANTOM_MANIFEST_COLUMNS
+        assert set(PHANTOM_MANIFEST_COLUMNS) <= set(MANIFEST_COLUMNS)
         rows = list(reader)
     assert len(rows) == 3
     for row in rows:
@@ -319,3 +322,111 @@ def test_sagittal_sweeps_follow_the_protocol_direction() -> None:
         sweep = case.sweeps["sagittal"]
         assert sweep.direction == "right_to_left"
         assert sweep.ideal_frames[View.RPSV] < sweep.ideal_frames[View.MSV] < sweep.ideal_frames[View.LPSV]
+
+
+# --- opt-in realism: split sagittal sweeps, real machine layout, smooth speckle ---------
+
+
+def test_temporal_change_is_measured_inside_the_sector() -> None:
+    frames = np.zeros((3, 40, 60), np.uint8)
+    frames[:, 10:30, 10:50] = 100
+    frames[1, 10:30, 10:50] = 104  # +4 inside, then back: 4 grey levels per frame
+    frames[:, 0:3, 0:5] = 200  # a static mark apart from the sector (burned-in text)
+    assert temporal_change(frames) == pytest.approx(4.0)
+    mask = np.zeros((40, 60), bool)
+    mask[10:30, 10:30] = True
+    assert temporal_change(frames, mask) == pytest.approx(4.0)
+    with pytest.raises(ValueError, match="two frames"):
+        temporal_change(frames[:1])
+
+
+@pytest.mark.parametrize(("seed", "ga"), [(11, 27.0), (12, 40.0)], ids=["preterm", "term"])
+def test_speckle_correlation_gives_the_temporal_change_of_real_sweeps(seed: int, ga: float) -> None:
+    """Real sweeps change by 3.4–5.5 grey levels per frame inside the sector; the default
+    speckle by 11–12 (kept for the shipped demo models); --speckle-correlation 0.99 lands
+    inside the envelope without leaving DESIGN.md's grey statistics."""
+    case = render_case(seed, n_frames=150, case_type="normal", ga_weeks=ga, speckle_correlation=0.99,
+                       orientations=("coronal",), **SMALL)
+    sweep = case.sweeps["coronal"]
+    stats = sector_statistics(sweep.frames, sweep.geometry.mask)
+    assert 3.4 <= stats.temporal_change <= 5.5, stats
+    assert 63 <= stats.mean <= 100 and 44 <= stats.sd <= 58, stats
+    assert 0.07 <= stats.dark_fraction <= 0.35, stats
+    default = render_case(seed, n_frames=30, case_type="normal", ga_weeks=ga,
+                          orientations=("coronal",), **SMALL).sweeps["coronal"]
+    assert temporal_change(default.frames, default.geometry.mask) > 8.0
+    with pytest.raises(ValueError, match="speckle correlation"):
+        render_case(seed, n_frames=4, speckle_correlation=1.0, orientations=("coronal",), **SMALL)
+
+
+def test_split_sagittal_sweeps_are_one_sided_and_cross_the_midline() -> None:
+    case = render_case(3, n_frames=48, case_type="normal", ga_weeks=34.0, sagittal_sweeps="split",
+                       orientations=("sagittal",), **SMALL)
+    assert list(case.sweeps) == ["sagittal_left", "sagittal_right"]
+    psv = case.volume.angles.psv
+    for side, own, other in (("left", View.LPSV, View.RPSV), ("right", View.RPSV, View.LPSV)):
+        sweep = case.sweeps[f"sagittal_{side}"]
+        assert sweep.side == side and sweep.orientation == "sagittal" and sweep.name == f"sagittal_{side}"
+        assert {View.MSV, own} <= set(sweep.ideal_frames) and other not in sweep.ideal_frames
+        assert all(t.view != other for t in sweep.truth)
+        positions = np.array([t.position_deg for t in sweep.truth])
+        sign = 1.0 if side == "left" else -1.0
+        # centred on its side's parasagittal plane, past the midline on the other side
+        assert abs(np.median(positions) - sign * psv) < 6.0
+        assert (sign * positions < -3.0).any()
+    # the burned-in side label differs, the rest of the overlay is the sweep's own
+    left, right = (case.sweeps[k].frames[0] for k in ("sagittal_left", "sagittal_right"))
+    h = left.shape[0]
+    assert (left[h - 30 :, :60] > 100).any() and (right[h - 30 :, :60] > 100).any()
+    assert not np.array_equal(left[h - 30 :, :60], right[h - 30 :, :60])
+    assert case.view_sweeps[View.LPSV] == "sagittal_left" and case.view_sweeps[View.RPSV] == "sagittal_right"
+    assert case.view_sweeps[View.MSV] in case.sweeps
+
+
+def test_generate_split_sweeps_at_a_real_machine_size(tmp_path: Path) -> None:
+    args = ["generate", "--cases", "1", "--out", str(tmp_path), "--seed", "4", "--frames-min", "14",
+            "--frames-max", "16", "--frame-size", "850x648", "--machine-layout", "real",
+            "--sagittal-sweeps", "split", "--speckle-correlation", "0.99", "--dota-every", "8",
+            "--quiet"]
+    assert cli_main(args) == 0
+    with (tmp_path / "manifest.csv").open() as fh:
+        reader = csv.DictReader(fh)
+        columns = tuple(reader.fieldnames or ())
+        row = next(reader)
+    assert set(SPLIT_VIDEO_COLUMNS) <= set(columns) and set(PHANTOM_MANIFEST_COLUMNS) <= set(columns)
+    assert row["video_sagittal"] == ""
+    truth = json.loads((tmp_path / "truth" / f"{row['code']}.json").read_text())
+    assert set(truth["videos"]) == {"coronal", "sagittal_left", "sagittal_right"}
+    for side in ("left", "right"):
+        rel = row[f"video_sagittal_{side}"]
+        assert rel == f"videos/{row['code']}_sagittal_{side}.mp4" and (tmp_path / rel).is_file()
+        video = truth["videos"][f"sagittal_{side}"]
+        assert video["side"] == side and video["declared_orientation"] == f"sagittal_{side}"
+        assert len(video["frames"]) == video["n_frames"]
+        assert (tmp_path / "dota" / "labelTxt" / f"{row['code']}_sagittal_{side}_0008.txt").is_file()
+    frames = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in
+                       sorted((tmp_path / "dota" / "images").glob("*_sagittal_left_*.png"))])
+    assert frames.shape[1:] == (648, 850)
+    sector = truth["videos"]["sagittal_left"]["sector"]
+    roi = find_sector(frames[0])
+    for got, want in zip((roi.x0, roi.y0, roi.x1, roi.y1), sector["bbox"], strict=True):
+        assert abs(got - want) <= 4
+    assert 0.28 <= roi.mask.mean() <= 0.41  # the sector's share of a real machine's frame
+    # info bars: parameter block and grey bar at the left, text at the top right
+    assert (frames[0][int(0.45 * 648) : int(0.75 * 648), 6:20] > 60).mean() > 0.5
+    assert (frames[0][:40, -150:] > 100).any()
+    sheet = tmp_path / "sheet.png"
+    assert cli_main(["sheet", str(tmp_path / row["video_sagittal_left"]), "--out", str(sheet)]) == 0
+
+
+def test_real_layout_draws_a_real_frame_size_per_case(tmp_path: Path) -> None:
+    from inference.phantom.writer import REAL_FRAME_SIZES, GenerateOptions
+
+    options = GenerateOptions(cases=1, out=tmp_path, machine_layout="real")
+    sizes = {options.case_frame_size(seed) for seed in range(20)}
+    assert sizes == set(REAL_FRAME_SIZES)
+    assert GenerateOptions(cases=1, out=tmp_path).case_frame_size(0) == (640, 480)
+    with pytest.raises(SystemExit):
+        cli_main(["generate", "--cases", "1", "--out", str(tmp_path), "--frame-size", "850", "--quiet"])
+    with pytest.raises(ValueError, match="sagittal-sweeps"):
+        GenerateOptions(cases=1, out=tmp_path, sagittal_sweeps="both")
