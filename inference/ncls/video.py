@@ -17,7 +17,10 @@ Example
 from __future__ import annotations
 
 import math
+import re
+import warnings
 from collections.abc import Generator, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -77,8 +80,11 @@ class VideoStream:
     width: int
     height: int
     format: VideoFormat
+    #: (x, y) millimetres per pixel where the file says (DICOM ultrasound regions or Pixel
+    #: Spacing); None otherwise.
+    pixel_spacing_mm: tuple[float, float] | None = None
 
-    def __init__(self, path: Path, video_format: VideoFormat) -> None:
+    def __init__(self, path: Path, video_format: VideoFormat, *, require_cine: bool = False) -> None:
         self.path = path
         self.format = video_format
         self.decoded_count: int | None = None
@@ -86,6 +92,9 @@ class VideoStream:
             self._probe_dicom()
         else:
             self._probe_av()
+        if require_cine and 0 < self.frame_count < MIN_CINE_FRAMES:
+            raise _error(path, f"a single frame (a still image) where a cine sweep of at least "
+                               f"{MIN_CINE_FRAMES} frames is required")
 
     # -- context manager -------------------------------------------------------------
     def __enter__(self) -> VideoStream:
@@ -178,22 +187,73 @@ class VideoStream:
 
     # -- pydicom (DICOM cine) ----------------------------------------------------------
     def _probe_dicom(self) -> None:
-        import pydicom
-        from pydicom.errors import InvalidDicomError
-
-        try:
-            ds = pydicom.dcmread(self.path, stop_before_pixels=True)
-        except (InvalidDicomError, OSError, ValueError, EOFError, KeyError) as exc:
-            raise _error(self.path, f"not a readable DICOM file ({exc})") from exc
-        if "Rows" not in ds or "Columns" not in ds:
-            raise _error(self.path, "a DICOM file without an image (no Rows/Columns)")
+        ds = read_dicom_header(self.path)
         self.height = int(ds.Rows)
         self.width = int(ds.Columns)
         self.frame_count = int(ds.get("NumberOfFrames", 1) or 1)
         self.fps = dicom_frame_rate(ds)
+        self.pixel_spacing_mm = dicom_pixel_spacing(ds)
 
     def _decode_dicom(self) -> Iterator[np.ndarray]:
         yield from _iter_dicom(self.path, indices=None)
+
+
+#: The fewest frames a sweep (cine) may have where one is required.
+MIN_CINE_FRAMES = 2
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+#: Physical Units X/Y Direction code of centimetres in an ultrasound region (PS3.3 C.8.5.5.1.15).
+_UNITS_CM = 3
+
+
+def read_dicom_header(path: Path) -> Any:
+    """The DICOM header, its pixel data element present but not loaded.
+
+    Why ``defer_size``: ``stop_before_pixels`` cannot tell a file without pixel data (a
+    structured report, a DICOMDIR, a header-only export) from a cine; deferred reading
+    keeps the element's presence without holding its bytes. Raises :class:`VideoError` for
+    an unreadable file or one without an image.
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        with warnings.catch_warnings():
+            # a cut-off file warns here; decoding reports it as truncated
+            warnings.simplefilter("ignore", UserWarning)
+            ds = pydicom.dcmread(path, defer_size="64 KB")
+    except (InvalidDicomError, OSError, ValueError, EOFError, KeyError) as exc:
+        raise _error(path, f"not a readable DICOM file ({exc})") from exc
+    if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
+        kind = str(ds.get("Modality", "") or ds.get("SOPClassUID", "") or "no image")
+        raise _error(path, f"a DICOM file without pixel data ({kind}): not a sweep")
+    if "Rows" not in ds or "Columns" not in ds:
+        raise _error(path, "a DICOM file without an image (no Rows/Columns)")
+    return ds
+
+
+def dicom_pixel_spacing(ds: Any) -> tuple[float, float] | None:
+    """(x, y) millimetres per pixel: the ultrasound region's Physical Delta X/Y, else Pixel
+    Spacing; None when neither is given.
+
+    Ultrasound stores calibration per region (Sequence of Ultrasound Regions), in
+    centimetres; the largest region in centimetres is the B-mode image.
+    """
+    regions = []
+    for region in ds.get("SequenceOfUltrasoundRegions", None) or []:
+        units = (region.get("PhysicalUnitsXDirection"), region.get("PhysicalUnitsYDirection"))
+        dx, dy = region.get("PhysicalDeltaX"), region.get("PhysicalDeltaY")
+        if units != (_UNITS_CM, _UNITS_CM) or not dx or not dy:
+            continue
+        x0, y0 = int(region.get("RegionLocationMinX0", 0)), int(region.get("RegionLocationMinY0", 0))
+        x1, y1 = int(region.get("RegionLocationMaxX1", 0)), int(region.get("RegionLocationMaxY1", 0))
+        regions.append(((x1 - x0) * (y1 - y0), abs(float(dx)) * 10.0, abs(float(dy)) * 10.0))
+    if regions:
+        _, dx_mm, dy_mm = max(regions)
+        return dx_mm, dy_mm
+    spacing = ds.get("PixelSpacing")  # row spacing (y), column spacing (x), in mm
+    if spacing and len(spacing) == 2 and float(spacing[0]) > 0 and float(spacing[1]) > 0:
+        return float(spacing[1]), float(spacing[0])
+    return None
 
 
 def dicom_frame_rate(ds: Any) -> float:
@@ -254,7 +314,10 @@ def _iter_dicom(path: Path, indices: Iterable[int] | None) -> Iterator[np.ndarra
     try:
         # as_rgb converts YBR (JPEG-baseline) to RGB; frames are read from the file one
         # by one instead of building the whole pixel array.
-        frames = iter_pixels(path, indices=list(indices) if indices is not None else None)
+        if _is_native_ybr_422(ds):
+            frames = _iter_native_ybr_422(path, indices)
+        else:
+            frames = iter_pixels(path, indices=list(indices) if indices is not None else None)
         for pixels in frames:
             yield dicom_frame_to_rgb(pixels, ds)
     except VideoError:
@@ -263,18 +326,66 @@ def _iter_dicom(path: Path, indices: Iterable[int] | None) -> Iterator[np.ndarra
         raise _error(path, f"the DICOM pixel data cannot be decoded ({exc})") from exc
 
 
-def open_video(path: str | Path) -> VideoStream:
+def _is_native_ybr_422(ds: Any) -> bool:
+    """Uncompressed 8-bit YBR_FULL_422, which pydicom 3.0's frame iterator mis-sizes."""
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    return (
+        str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422"
+        and syntax is not None and not syntax.is_compressed and syntax.is_little_endian
+        and not syntax.is_deflated and int(ds.get("BitsAllocated", 8)) == 8
+    )
+
+
+def _iter_native_ybr_422(path: Path, indices: Iterable[int] | None) -> Iterator[np.ndarray]:
+    """Frames of an uncompressed YBR_FULL_422 cine, read one by one, as RGB.
+
+    Each horizontal pixel pair is stored as Y1 Y2 Cb Cr (PS3.5 8.2.1): the chroma is
+    repeated over the pair and converted with pydicom's ``convert_color_space``.
+    """
+    import pydicom
+    from pydicom.dataelem import RawDataElement
+    from pydicom.pixels import convert_color_space
+
+    ds = pydicom.dcmread(path, defer_size="64 KB")
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    if cols % 2:
+        raise _error(path, "YBR_FULL_422 needs an even number of columns")
+    frame_bytes = rows * cols * 2
+    count = int(ds.get("NumberOfFrames", 1) or 1)
+    element = ds.get_item("PixelData")
+    if not isinstance(element, RawDataElement) or element.value_tell is None:
+        raise _error(path, "the YBR_FULL_422 pixel data cannot be located in the file")
+    offset = element.value_tell
+    with path.open("rb") as handle:
+        for index in range(count) if indices is None else indices:
+            handle.seek(offset + index * frame_bytes)
+            data = handle.read(frame_bytes)
+            if len(data) < frame_bytes:
+                raise _error(path, f"frame {index} is cut short (truncated or damaged file)")
+            pairs = np.frombuffer(data, np.uint8).reshape(rows, cols // 2, 4)
+            ybr = np.empty((rows, cols, 3), np.uint8)
+            ybr[..., 0] = pairs[..., :2].reshape(rows, cols)
+            ybr[..., 1] = np.repeat(pairs[..., 2], 2, axis=1)
+            ybr[..., 2] = np.repeat(pairs[..., 3], 2, axis=1)
+            yield convert_color_space(ybr, "YBR_FULL", "RGB")
+
+
+def open_video(path: str | Path, *, require_cine: bool = False) -> VideoStream:
     """Open an MP4, AVI or DICOM (cine or single-frame) file for streaming.
+
+    ``require_cine``: refuse a file of a single frame (a still image where a sweep is
+    needed) at once, instead of after a pipeline finds no views in it.
 
     Raises
     ------
     VideoError
-        If the file is missing, empty, of another type, or cannot be opened.
+        If the file is missing, empty, of another type, without pixel data, cannot be
+        opened, or (``require_cine``) holds one frame.
     """
     path = Path(path)
     if not path.is_file():
         raise _error(path, "the file does not exist")
-    return VideoStream(path, sniff_video_format(path))
+    return VideoStream(path, sniff_video_format(path), require_cine=require_cine)
 
 
 def read_frames(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarray]:
@@ -319,3 +430,99 @@ def read_frames(path: str | Path, indices: Iterable[int]) -> dict[int, np.ndarra
 def duration_seconds(video: VideoStream) -> float:
     """Declared duration of a video in seconds (NaN when the frame rate is unknown)."""
     return video.frame_count / video.fps if video.fps > 0 else math.nan
+
+
+@dataclass(frozen=True)
+class DicomCine:
+    """One cine of a DICOM folder: its file, size, timing and the orientation it names."""
+
+    path: Path
+    frame_count: int
+    fps: float
+    orientation: str | None  # coronal, sagittal, sagittal_left, sagittal_right, or None
+    description: str
+
+
+@dataclass
+class DicomFolder:
+    """The cines found in a folder, in acquisition order, and the files left out (why)."""
+
+    cines: list[DicomCine]
+    skipped: dict[Path, str] = field(default_factory=dict)
+
+    @property
+    def orientations(self) -> list[str | None]:
+        """The orientation each cine names (None: to be decided from its frames)."""
+        return [c.orientation for c in self.cines]
+
+
+def dicom_orientation(text: str) -> str | None:
+    """The sweep orientation a series description names (``COR``, ``SAG L`` ...), if any.
+
+    Why guess from text at all: scanners write the preset or the sonographer's label
+    ("NEO HEAD COR", "SAG RT") into Series Description; it is the only place a DICOM says
+    which sweep it is. Anything unclear gives None, left to the frames.
+    """
+    words = re.findall(r"[A-Z]+", text.upper())
+    coronal = any(w.startswith("COR") for w in words)
+    sagittal = any(w.startswith(("SAG", "PARASAG")) for w in words)
+    if coronal == sagittal:
+        return None
+    if coronal:
+        return "coronal"
+    left = any(w in ("L", "LT", "LEFT") for w in words)
+    right = any(w in ("R", "RT", "RIGHT") for w in words)
+    if left != right:
+        return "sagittal_left" if left else "sagittal_right"
+    return "sagittal"
+
+
+def _description(ds: Any) -> str:
+    parts = (ds.get(k) for k in ("SeriesDescription", "ProtocolName", "ImageComments"))
+    return " / ".join(str(p) for p in parts if p)
+
+
+def _acquisition_key(ds: Any, path: Path) -> tuple[int, str, int, str]:
+    def number(keyword: str) -> int:
+        try:
+            return int(ds.get(keyword) or 0)
+        except (TypeError, ValueError):
+            return 0
+
+    time = str(ds.get("AcquisitionDateTime") or ds.get("ContentTime") or ds.get("AcquisitionTime") or "")
+    return number("SeriesNumber"), time, number("InstanceNumber"), path.name
+
+
+def dicom_cines(directory: str | Path) -> DicomFolder:
+    """The DICOM cines of a folder (``--dicom-dir``), searched recursively, in acquisition
+    order (series, time, instance number).
+
+    Files that are not DICOM, hold no pixel data or a single frame are listed in
+    ``skipped`` with the reason. Raises :class:`VideoError` when the folder is missing or
+    holds no cine, naming what was left out.
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise _error(root, "the DICOM folder does not exist")
+    found: list[tuple[tuple[int, str, int, str], DicomCine]] = []
+    skipped: dict[Path, str] = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        try:
+            if sniff_video_format(path) != "dicom":
+                raise _error(path, "not a DICOM file")
+            ds = read_dicom_header(path)
+        except VideoError as exc:
+            skipped[path] = exc.reason
+            continue
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        if frames < MIN_CINE_FRAMES:
+            skipped[path] = "a single frame (a still image), not a cine"
+            continue
+        text = _description(ds)
+        cine = DicomCine(path, frames, dicom_frame_rate(ds), dicom_orientation(text), text)
+        found.append((_acquisition_key(ds, path), cine))
+    if not found:
+        why = "; ".join(f"{p.name}: {r}" for p, r in list(skipped.items())[:5]) or "the folder is empty"
+        raise _error(root, f"no DICOM cine in the folder ({why})")
+    found.sort(key=lambda item: item[0])
+    return DicomFolder([cine for _, cine in found], skipped)
