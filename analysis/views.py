@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +24,7 @@ from rest_framework.response import Response
 
 from analysis import exports
 from analysis.models import AnalysisJob, JobStatus
+from analysis.report_i18n import column_label, export_language, localize_report
 from analysis.reports import REPORTS, Report, ReportSpec
 from analysis.selectors import study_data
 from analysis.services import (
@@ -94,7 +96,7 @@ def _page_tables(report: Report) -> list[dict[str, Any]]:
             "title": _(table.title),
             "methods": _(table.methods),
             "n": table.n,
-            "columns": [str(c) for c in table.frame.columns],
+            "columns": [column_label(c) for c in table.frame.columns],
             "rows": [[display_value(v) for v in row] for row in table.frame.itertuples(index=False)],
         })
     return tables
@@ -114,7 +116,8 @@ def report_page(request: HttpRequest, study_id: str, key: str) -> HttpResponse:
     report = outcome.report
     if report is not None:
         figures = []
-        for figure in report.to_dict()["figures"]:
+        # Figures in the page's language (titles, axes, legends); the numbers are the report's.
+        for figure in localize_report(report).to_dict()["figures"]:
             figures.append({"name": figure["name"], "title": _(figure["title"]),
                             "script_id": f"figure-{slugify(figure['name'])}", "spec": figure["figure"]})
         context |= {"report": report, "tables": _page_tables(report), "figures": figures,
@@ -196,6 +199,11 @@ def export_table(request: HttpRequest, study_id: str, key: str, table: str, fmt:
     report = _ready_report(request, study, key)
     if isinstance(report, HttpResponse):
         return report
+    with translation.override(export_language(request)):
+        return _export_table(localize_report(report), key, table, fmt)
+
+
+def _export_table(report: Report, key: str, table: str, fmt: str) -> HttpResponse:
     if fmt == "xlsx" and table == "all":
         return _attachment(exports.report_xlsx(report), f"{key}.xlsx", XLSX)
     try:
@@ -203,7 +211,10 @@ def export_table(request: HttpRequest, study_id: str, key: str, table: str, fmt:
     except KeyError:
         raise Http404(_("No such table.")) from None
     if fmt == "csv":
-        return _attachment(exports.table_csv(chosen), f"{key}_{table}.csv", "text/csv; charset=utf-8")
+        content = exports.table_csv(chosen)
+        if not (translation.get_language() or "en").startswith("en"):
+            content = "\ufeff".encode() + content  # a BOM: spreadsheet programs then read UTF-8
+        return _attachment(content, f"{key}_{table}.csv", "text/csv; charset=utf-8")
     if fmt == "xlsx":
         single = Report(report.key, report.title, (chosen,), (), report.methods, report.n, report.snapshot)
         return _attachment(exports.report_xlsx(single), f"{key}_{table}.xlsx", XLSX)
@@ -217,11 +228,12 @@ def export_figure(request: HttpRequest, study_id: str, key: str, name: str) -> H
     report = _ready_report(request, study, key)
     if isinstance(report, HttpResponse):
         return report
-    for figure in report.figures:
-        if figure.name == name:
-            html = exports.figure_html(figure.figure, _(figure.title))
-            return _attachment(html, f"{key}_{name}.html", "text/html; charset=utf-8")
-    raise Http404(_("No such figure."))
+    with translation.override(export_language(request)):
+        for figure in localize_report(report).figures:
+            if figure.name == name:
+                html = exports.figure_html(figure.figure, figure.title)
+                return _attachment(html, f"{key}_{name}.html", "text/html; charset=utf-8")
+        raise Http404(_("No such figure."))
 
 
 @login_required
@@ -251,6 +263,8 @@ def export_zip(request: HttpRequest, study_id: str) -> HttpResponse:
     except ReportRefused as exc:
         return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
     reports, data = analysis_bundle(study=study, actor=request.user)
+    with translation.override(export_language(request)):
+        reports = [localize_report(report) for report in reports]
     return _attachment(exports.analysis_zip(reports, data), f"analysis_{data.snapshot[:12]}.zip",
                        "application/zip")
 

@@ -179,6 +179,7 @@ class Case(UUIDModel):
 class VolpeGrade(models.TextChoices):
     """Volpe's grading of germinal matrix / intraventricular haemorrhage."""
 
+    # xgettext:no-python-format (a label with a per cent sign; never %-formatted)
     GRADE_I = "I", _("I (germinal matrix, IVH < 10 % of the ventricle)")
     GRADE_II = "II", _("II (IVH 10–50 %)")
     GRADE_III = "III", _("III (IVH > 50 %, usually with dilation)")

@@ -112,6 +112,7 @@ TRANS_BLOCK = re.compile(r"{%\s*(?:blocktrans|blocktranslate)\b.*?{%\s*(?:endblo
 #: Text that is the same in every language: the product's name, units, format names, symbols.
 TEMPLATE_ALLOWED = {
     "Fontanelle",  # the product's name, as in the paper's acknowledgements: never translated
+    "Papile", "Volpe",  # the grading systems' names, kept in Chinese too ("Papile 分级")
     "CSV", "XLSX", "JSON", "ZIP", "HTML", "API", "SHA-256", "AUC", "ROC", "MRMC",  # formats, acronyms
     "fps", "px", "mm", "ms", "Esc", "Space", "Enter",  # units; key names as printed on keyboards
 }
