@@ -455,6 +455,11 @@ class DicomFolder:
         """The orientation each cine names (None: to be decided from its frames)."""
         return [c.orientation for c in self.cines]
 
+    def videos(self) -> tuple[list[Path], list[str | None]]:
+        """(paths, declared orientations), the form ``inference.ncls.sweep_args.videos_of``
+        gives ``extract`` and ``run``, so ``--dicom-dir DIR`` can stand for the video list."""
+        return [c.path for c in self.cines], self.orientations
+
 
 def dicom_orientation(text: str) -> str | None:
     """The sweep orientation a series description names (``COR``, ``SAG L`` ...), if any.

@@ -198,6 +198,7 @@ def test_dicom_folder_lists_cines_in_acquisition_order_with_their_orientation(tm
     folder = dicom_cines(tmp_path)
     assert [c.path.name for c in folder.cines] == ["a.dcm", "b.dcm", "c"]
     assert folder.orientations == ["coronal", "sagittal_right", "sagittal_left"]
+    assert folder.videos() == ([c.path for c in folder.cines], folder.orientations)
     assert all(c.frame_count == T and c.fps == pytest.approx(25.0) for c in folder.cines)
     assert {p.name: r for p, r in folder.skipped.items()}.keys() == {"still.dcm", "notes.txt"}
     assert "single frame" in folder.skipped[tmp_path / "still.dcm"]
