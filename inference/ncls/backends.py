@@ -46,7 +46,9 @@ class CaseDiagnoser(Protocol):
         """The case's diagnosis from its view frames (RGB; keys: view names)."""
         ...
 
-    def heatmaps(self, views: Mapping[View | str, np.ndarray], out_dir: Path | None) -> dict[str, ViewHeatmap]:
+    def heatmaps(
+        self, views: Mapping[View | str, np.ndarray], out_dir: Path | None
+    ) -> dict[str, ViewHeatmap]:
         """Explanations per view (may be empty when the networks have none)."""
         ...
 
@@ -74,11 +76,18 @@ def profile_of(models: Path | str) -> str:
 def _published_record(models: Any) -> dict[str, Any]:
     """The detector record that stage 1 reports (as ours: profile, weights' SHA-256, version)."""
     entry = models.record.get("detector") or {}
-    return {"profile": PUBLISHED, "weights_sha256": entry.get("sha256"), "version": models.record.get("version"),
-            "note": "the NCLS authors' published weights (import-published)", "demo": False}
+    return {
+        "profile": PUBLISHED,
+        "weights_sha256": entry.get("sha256"),
+        "version": models.record.get("version"),
+        "note": "the NCLS authors' published weights (import-published)",
+        "demo": False,
+    }
 
 
-def load_detector(models: Path | str, options: Options = Options()) -> tuple[FrameDetector, dict[str, Any]]:
+def load_detector(
+    models: Path | str, options: Options = Options()
+) -> tuple[FrameDetector, dict[str, Any]]:
     """Stage 1's detector of ``models`` and its record.
 
     ``models`` is a published model directory, or one of ours: a detector checkpoint (folder or
@@ -93,8 +102,9 @@ def load_detector(models: Path | str, options: Options = Options()) -> tuple[Fra
         published = load_published_model_dir(path, detector=True, diagnosis=False)
         assert published.detector is not None
         threshold = SCORE_THRESHOLD if options.threshold is None else options.threshold
-        detector = PublishedFrameDetector(published.detector, device=options.device, dtype=options.dtype,
-                                          threshold=threshold)
+        detector = PublishedFrameDetector(
+            published.detector, device=options.device, dtype=options.dtype, threshold=threshold
+        )
         return detector, _published_record(published)
     from inference.ncls.detection.checkpoint import load_detector as load_checkpoint
     from inference.ncls.detection.predict import Detector, checkpoint_threshold
@@ -137,7 +147,9 @@ def has_detector(models: Path | str) -> bool:
     if profile_of(path) == PUBLISHED:
         import json
 
-        return bool(json.loads((path / PUBLISHED_RECORD).read_text(encoding="utf-8")).get("detector"))
+        return bool(
+            json.loads((path / PUBLISHED_RECORD).read_text(encoding="utf-8")).get("detector")
+        )
     from inference.ncls.diagnosis.pipeline import resolve_models
 
     return (path / "detector.json").is_file() or resolve_models(path)[1] is not None

@@ -4,7 +4,7 @@ Why: a scanner protocol gives one coronal and two sagittal sweeps (left and righ
 one-sided sagittal sweep cannot tell its side from its pictures (the hemispheres mirror each
 other), so the user says it. Two equivalent forms, shared by ``extract`` and ``run``:
 
-    python -m inference.ncls run coronal=COR.mp4 sagittal_left=SAG_L.mp4 sagittal_right=SAG_R.mp4 ...
+    python -m inference.ncls run coronal=COR.mp4 sagittal_left=L.mp4 sagittal_right=R.mp4 ...
     python -m inference.ncls run COR.mp4 SAG_L.mp4 SAG_R.mp4 \\
         --orientation coronal --orientation sagittal_left --orientation sagittal_right ...
 
@@ -25,11 +25,20 @@ AUTO = "auto"
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     """The positional ``VIDEO`` list and the repeatable ``--orientation``."""
     names = ", ".join(DECLARED_ORIENTATIONS)
-    parser.add_argument("videos", nargs="+", metavar="VIDEO",
-                        help=f"a sweep video, or ORIENTATION=PATH with ORIENTATION one of: {names}")
-    parser.add_argument("--orientation", action="append", default=[], choices=(*DECLARED_ORIENTATIONS, AUTO),
-                        help="the orientation of each VIDEO in turn (repeat once per video; "
-                             "auto: decide from its frames)")
+    parser.add_argument(
+        "videos",
+        nargs="+",
+        metavar="VIDEO",
+        help=f"a sweep video, or ORIENTATION=PATH with ORIENTATION one of: {names}",
+    )
+    parser.add_argument(
+        "--orientation",
+        action="append",
+        default=[],
+        choices=(*DECLARED_ORIENTATIONS, AUTO),
+        help="the orientation of each VIDEO in turn (repeat once per video; "
+        "auto: decide from its frames)",
+    )
 
 
 def split_spec(spec: str) -> tuple[Path, str | None]:
@@ -45,13 +54,17 @@ def videos_of(args: argparse.Namespace) -> tuple[list[Path], list[str | None]]:
     parsed = [split_spec(str(v)) for v in args.videos]
     given: list[str] = list(getattr(args, "orientation", []) or [])
     if given and len(given) != len(parsed):
-        raise SystemExit(f"error: {len(parsed)} video(s) but {len(given)} --orientation value(s); "
-                         "give one per video, in order")
+        raise SystemExit(
+            f"error: {len(parsed)} video(s) but {len(given)} --orientation value(s); "
+            "give one per video, in order"
+        )
     paths = [p for p, _ in parsed]
     declared: list[str | None] = [o for _, o in parsed]
     for k, option in enumerate(given):
         value = None if option == AUTO else option
         if declared[k] is not None and value != declared[k]:
-            raise SystemExit(f"error: {args.videos[k]} is declared {declared[k]} but --orientation says {option}")
+            raise SystemExit(
+                f"error: {args.videos[k]} is declared {declared[k]} but --orientation says {option}"
+            )
         declared[k] = value
     return paths, declared

@@ -40,7 +40,10 @@ torch.set_num_threads(2)
 
 
 def rule_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    entries = [[k, list(v.shape), str(v.dtype).removeprefix("torch.")] for k, v in module.state_dict().items()]
+    entries = [
+        [k, list(v.shape), str(v.dtype).removeprefix("torch.")]
+        for k, v in module.state_dict().items()
+    ]
     return golden_weights(entries)
 
 
@@ -97,7 +100,10 @@ class ScriptedDetector(torch.nn.Module):
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         self.seen = images
         n = images.shape[0]
-        return {"pred_logits": self.logits.expand(n, -1, -1), "pred_boxes": self.boxes.expand(n, -1, -1)}
+        return {
+            "pred_logits": self.logits.expand(n, -1, -1),
+            "pred_boxes": self.boxes.expand(n, -1, -1),
+        }
 
 
 def logit(p: float) -> float:
@@ -140,7 +146,9 @@ class Recorder(torch.nn.Module):
         return self.outputs
 
 
-def test_golden_detector_on_non_square_frames_matches_the_authors_postprocessing(published_dir: Path) -> None:
+def test_golden_detector_on_non_square_frames_matches_the_authors_postprocessing(
+    published_dir: Path,
+) -> None:
     detector, record = load_detector(published_dir)
     assert isinstance(detector, PublishedFrameDetector) and detector.threshold == 0.6
     assert record["profile"] == "published" and not detector.crop_views_to_sector
@@ -152,7 +160,9 @@ def test_golden_detector_on_non_square_frames_matches_the_authors_postprocessing
     for got, post in zip(found, posts, strict=True):
         keep = (post["labels"] < 10) & (post["scores"] > 0.6)
         assert got.classes.tolist() == post["labels"][keep].tolist()
-        np.testing.assert_allclose(got.boxes, published_boxes(post["boxes"][keep].numpy()), atol=1e-4)
+        np.testing.assert_allclose(
+            got.boxes, published_boxes(post["boxes"][keep].numpy()), atol=1e-4
+        )
 
 
 # ---- stage 2: test-time augmentation, fold averaging, the rule ----
@@ -184,7 +194,9 @@ def two_folds(published_dir: Path) -> PublishedEnsemble:
     with torch.no_grad():
         second.disease_classifier[1].weight.mul_(-3.0)
         second.instance_classifier[1].bias.add_(0.5)
-    models = PublishedModels(ensemble.models.directory, ensemble.models.record, (first, second.eval()), None)
+    models = PublishedModels(
+        ensemble.models.directory, ensemble.models.record, (first, second.eval()), None
+    )
     return PublishedEnsemble(models, tta=2, seed=5)
 
 
@@ -212,19 +224,28 @@ def test_fold_logits_are_averaged_before_the_softmax(two_folds: PublishedEnsembl
     assert diagnosis.severe == (expected >= 0.2)
 
 
-def scripted(ensemble: PublishedEnsemble, severe: float, labels: list[set[Condition]],
-             monkeypatch: pytest.MonkeyPatch) -> Any:
+def scripted(
+    ensemble: PublishedEnsemble,
+    severe: float,
+    labels: list[set[Condition]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Any:
     """Make the ensemble's averaged logits give ``severe`` and the image labels given per view."""
     case = torch.tensor([0.0, math.log(severe / (1 - severe))], dtype=torch.float64)
-    image = torch.tensor([[4.0 if c in found else -4.0 for c in IMAGE_LABELS] for found in labels],
-                         dtype=torch.float64)
+    image = torch.tensor(
+        [[4.0 if c in found else -4.0 for c in IMAGE_LABELS] for found in labels],
+        dtype=torch.float64,
+    )
     monkeypatch.setattr(ensemble, "logits", lambda views: (case, image))
-    views = dict(zip(("AHV", "TVV", "BV"), (np.zeros((300, 300, 3), np.uint8),) * len(labels), strict=False))
+    views = dict(
+        zip(("AHV", "TVV", "BV"), (np.zeros((300, 300, 3), np.uint8),) * len(labels), strict=False)
+    )
     return ensemble.diagnose(views)
 
 
-def test_severe_at_probability_02_and_the_image_head_rule(two_folds: PublishedEnsemble,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_severe_at_probability_02_and_the_image_head_rule(
+    two_folds: PublishedEnsemble, monkeypatch: pytest.MonkeyPatch
+) -> None:
     normal = [{Condition.NORMAL}, {Condition.NORMAL}]
     above = scripted(two_folds, 0.2001, normal, monkeypatch)
     assert above.severe and above.rule == DecidingRule.CASE_HEAD_SEVERE
@@ -252,8 +273,14 @@ class CoronalStub:
             i = start_index + k
             h, w = frame.shape[:2]
             if 2 <= i <= 7:
-                boxes = np.array([[w / 2, h / 3, 80.0, 40.0, 10.0], [w / 2, h / 4, 200.0, 30.0, 0.0]])
-                out.append(FrameDetections(i, boxes, np.array([2, 0]), np.array([0.9, 0.8 - 0.01 * abs(i - 5)])))
+                boxes = np.array(
+                    [[w / 2, h / 3, 80.0, 40.0, 10.0], [w / 2, h / 4, 200.0, 30.0, 0.0]]
+                )
+                out.append(
+                    FrameDetections(
+                        i, boxes, np.array([2, 0]), np.array([0.9, 0.8 - 0.01 * abs(i - 5)])
+                    )
+                )
             else:
                 out.append(FrameDetections(i, np.zeros((0, 5)), np.zeros(0, np.int64), np.zeros(0)))
         return out
@@ -269,18 +296,38 @@ def test_detections_out_has_every_frame(tmp_path: Path) -> None:
     assert lines[0]["detections"] == [] and len(lines[4]["detections"]) == 2
     det = lines[4]["detections"][0]
     assert det["class_name"] == "cor_third_ventricle" and det["score"] == 0.9
-    assert (det["cx"], det["cy"], det["w"], det["h"], det["angle_deg"]) == (425.0, 216.0, 80.0, 40.0, 10.0)
+    assert (det["cx"], det["cy"], det["w"], det["h"], det["angle_deg"]) == (
+        425.0,
+        216.0,
+        80.0,
+        40.0,
+        10.0,
+    )
     assert summary["views"]["TVV"]["status"] == "found"
     # a whole-frame detector's view images are whole frames
     assert cv2.imread(str(tmp_path / "out" / "TVV.png")).shape == (648, 850, 3)
 
 
-def test_extract_cli_writes_detections_with_the_published_detector(published_dir: Path, tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_extract_cli_writes_detections_with_the_published_detector(
+    published_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     video = write_video(tmp_path / "sag.mp4", [sector_frame(898, 1442, seed=s) for s in range(2)])
     out, lines_path = tmp_path / "out", tmp_path / "det.jsonl"
-    assert main(["extract", f"sagittal_left={video}", "--detector", str(published_dir), "--out", str(out),
-                 "--detections-out", str(lines_path)]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                f"sagittal_left={video}",
+                "--detector",
+                str(published_dir),
+                "--out",
+                str(out),
+                "--detections-out",
+                str(lines_path),
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(line) for line in lines_path.read_text().splitlines()]
     assert [r["frame_index"] for r in lines] == [0, 1]
     for record in lines:
@@ -296,8 +343,14 @@ def frames_with(groups: dict[range, list[int]], n: int) -> list[FrameDetections]
     out = []
     for i in range(n):
         classes = next((c for r, c in groups.items() if i in r), [])
-        out.append(FrameDetections(i, np.zeros((len(classes), 5)), np.array(classes, dtype=np.int64),
-                                   np.full(len(classes), 0.9)))
+        out.append(
+            FrameDetections(
+                i,
+                np.zeros((len(classes), 5)),
+                np.array(classes, dtype=np.int64),
+                np.full(len(classes), 0.9),
+            )
+        )
     return out
 
 
@@ -307,7 +360,9 @@ def test_one_sided_sagittal_sweeps_give_their_side() -> None:
     left = analyse_sweep(dets, orientation="sagittal_left")
     assert left.orientation == "sagittal"
     assert left.views[View.MSV].found and left.views[View.LPSV].found
-    assert not left.views[View.RPSV].found and "one-sided" in str(left.views[View.RPSV].missing_reason)
+    assert not left.views[View.RPSV].found and "one-sided" in str(
+        left.views[View.RPSV].missing_reason
+    )
     right = analyse_sweep(dets, orientation="sagittal_right")
     assert right.views[View.RPSV].found and not right.views[View.LPSV].found
     both = analyse_sweep(dets, orientation="sagittal")  # a two-sided sweep: the first side is right
@@ -325,11 +380,15 @@ def test_video_specs() -> None:
 # ---- the whole case ----
 
 
-def test_published_pipeline_end_to_end_on_a_1442x898_video(two_folds: PublishedEnsemble, tmp_path: Path) -> None:
+def test_published_pipeline_end_to_end_on_a_1442x898_video(
+    two_folds: PublishedEnsemble, tmp_path: Path
+) -> None:
     """Decoding, view selection, whole-frame views, the published diagnosis with seeded TTA
     (the stub stands in for a detector that finds a third-ventricle view)."""
     video = write_video(tmp_path / "cor.mp4", [sector_frame(898, 1442, seed=s) for s in range(10)])
-    pipeline = NclsPipeline(two_folds, CoronalStub(), {"profile": "published", "weights_sha256": "ab" * 32})
+    pipeline = NclsPipeline(
+        two_folds, CoronalStub(), {"profile": "published", "weights_sha256": "ab" * 32}
+    )
     result = pipeline.run_videos([video], out_dir=tmp_path / "out", orientations=["coronal"])
     assert set(result.view_frames) == {"TVV"} and result.view_frames["TVV"].shape == (898, 1442, 3)
     assert 0.0 <= result.diagnosis.severe_probability <= 1.0 and not result.demo
@@ -342,26 +401,57 @@ def test_published_pipeline_end_to_end_on_a_1442x898_video(two_folds: PublishedE
 
 
 @pytest.mark.slow
-def test_three_sweep_cli_run_ends_with_no_standard_view(published_dir: Path, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_three_sweep_cli_run_ends_with_no_standard_view(
+    published_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cor = write_video(tmp_path / "cor.mp4", [sector_frame(648, 850, seed=s) for s in range(2)])
     left = write_video(tmp_path / "left.mp4", [sector_frame(898, 1442, seed=s) for s in range(2)])
-    right = write_video(tmp_path / "right.mp4", [sector_frame(648, 850, seed=9 + s) for s in range(2)])
+    right = write_video(
+        tmp_path / "right.mp4", [sector_frame(648, 850, seed=9 + s) for s in range(2)]
+    )
     out = tmp_path / "out"
-    code = main(["run", str(cor), str(left), str(right), "--orientation", "coronal", "--orientation",
-                 "sagittal_left", "--orientation", "sagittal_right", "--models", str(published_dir),
-                 "--out", str(out), "--tta", "1", "--detections-out", str(tmp_path / "d.jsonl")])
+    code = main(
+        [
+            "run",
+            str(cor),
+            str(left),
+            str(right),
+            "--orientation",
+            "coronal",
+            "--orientation",
+            "sagittal_left",
+            "--orientation",
+            "sagittal_right",
+            "--models",
+            str(published_dir),
+            "--out",
+            str(out),
+            "--tta",
+            "1",
+            "--detections-out",
+            str(tmp_path / "d.jsonl"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 3 and "no standard view" in err and "Traceback" not in err
     outcome = json.loads((out / "result.json").read_text())
-    assert outcome["outcome"] == "no standard view" and set(outcome["reasons"]) == {v.value for v in View}
-    assert [v["declared_orientation"] for v in outcome["videos"]] == ["coronal", "sagittal_left", "sagittal_right"]
+    assert outcome["outcome"] == "no standard view" and set(outcome["reasons"]) == {
+        v.value for v in View
+    }
+    assert [v["declared_orientation"] for v in outcome["videos"]] == [
+        "coronal",
+        "sagittal_left",
+        "sagittal_right",
+    ]
     assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 6
 
 
-def test_export_onnx_refuses_a_published_directory(published_dir: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_onnx_refuses_a_published_directory(
+    published_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert profile_of(published_dir) == "published"
-    assert main(["export-onnx", "--models", str(published_dir), "--out", str(tmp_path / "onnx")]) == 2
+    assert (
+        main(["export-onnx", "--models", str(published_dir), "--out", str(tmp_path / "onnx")]) == 2
+    )
     assert "not exported yet" in capsys.readouterr().err
     assert not (tmp_path / "onnx").exists()

@@ -42,9 +42,11 @@ def add_commands(commands: Any) -> None:
     ext = commands.add_parser("extract", help="standard views from sweep videos")
     add_video_arguments(ext)
     ext.add_argument("--detector", required=True,
-                     help="local checkpoint folder or detector.json, or a published model directory")
+                     help="local checkpoint folder or detector.json, or a published model "
+                          "directory")
     ext.add_argument("--detections-out", default=None, metavar="FILE.jsonl",
-                     help="also write every frame's detections (class, score, rotated box in frame pixels)")
+                     help="also write every frame's detections (class, score, rotated box in "
+                          "frame pixels)")
     ext.add_argument("--out", required=True)
     ext.add_argument("--device", default="cpu")
     ext.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
@@ -65,7 +67,8 @@ def add_commands(commands: Any) -> None:
     ev.add_argument("--threshold", type=float, default=None,
                     help="one score threshold for --phantom (default: the checkpoint's calibrated "
                          "per-class ones, else 0.6)")
-    ev.add_argument("--detector", required=True, help="checkpoint folder or a published model directory")
+    ev.add_argument("--detector", required=True,
+                    help="checkpoint folder or a published model directory")
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--max-images", type=int, default=None)
     ev.add_argument("--out", default=None, help="write the result as JSON here")
@@ -191,7 +194,8 @@ def _evaluate_frame_detector(args: argparse.Namespace) -> int:
         from inference.ncls.detection.phantom_eval import evaluate_phantom
 
         detector, _ = load_detector(args.detector, Options(args.device, threshold=args.threshold))
-        report = evaluate_phantom(args.data, detector, max_cases=args.max_cases, max_images=args.max_images)
+        report = evaluate_phantom(args.data, detector, max_cases=args.max_cases,
+                                  max_images=args.max_images)
         result = report["summary"]
     else:
         # every kept (query, class) pair is ranked for the mAP, as for our own detector

@@ -183,7 +183,7 @@ def frame_detector_map(detector: FrameDetector, pairs: Sequence[tuple[Path, Path
     """Rotated mAP@0.5 of any stage-1 detector on DOTA data, in the images' own pixels.
 
     Why: a detector with its own input processing (the published one sees whole frames) cannot
-    be scored on the letterboxed samples of :func:`~inference.ncls.detection.train.evaluate_samples`;
+    be scored on the letterboxed samples of ``detection.train.evaluate_samples``;
     here each image goes through :meth:`FrameDetector.detect` as a video frame would. Only
     detections the detector keeps (above its threshold) are ranked, so give it a low one.
     """

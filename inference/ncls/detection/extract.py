@@ -98,8 +98,11 @@ def write_detections(runs: Sequence[VideoRun], path: str | Path) -> Path:
     with path.open("w", encoding="utf-8") as handle:
         for run in runs:
             for det in run.detections:
-                boxes = [{"class_name": ANATOMY_CLASSES[int(d["class_index"])], **d} for d in det.to_json()]
-                record = {"video": str(run.path), "frame_index": det.frame_index, "detections": boxes}
+                boxes = [
+                    {"class_name": ANATOMY_CLASSES[int(d["class_index"])], **d} for d in det.to_json()
+                ]
+                record = {"video": str(run.path), "frame_index": det.frame_index,
+                          "detections": boxes}
                 handle.write(json.dumps(record) + "\n")
     return path
 
@@ -183,7 +186,8 @@ def extract(videos: Sequence[str | Path], detector: FrameDetector, out_dir: str 
                       if detector.crop_views_to_sector else "frame pixels; PNGs are whole frames"),
         "score_threshold": detector.threshold,
         "detector": None if checkpoint is None else {
-            k: checkpoint.get(k) for k in ("profile", "weights_sha256", "data_hash", "note", "version")
+            k: checkpoint.get(k)
+            for k in ("profile", "weights_sha256", "data_hash", "note", "version")
         },
         "videos": video_records,
         "views": views,

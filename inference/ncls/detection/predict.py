@@ -80,7 +80,9 @@ class FrameDetector(Protocol):
         """True: view images are the sector crop; False: whole frames."""
         ...
 
-    def detect(self, frames: list[np.ndarray], start_index: int, roi: SectorROI | None) -> list[FrameDetections]:
+    def detect(
+        self, frames: list[np.ndarray], start_index: int, roi: SectorROI | None
+    ) -> list[FrameDetections]:
         """Detections of consecutive RGB frames numbered from ``start_index``."""
         ...
 

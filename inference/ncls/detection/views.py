@@ -223,7 +223,8 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
     side's view whichever side of the midline they lie on, and the other side is not sought.
     """
     if orientation not in (None, *DECLARED_ORIENTATIONS):
-        raise ValueError(f"orientation must be one of {DECLARED_ORIENTATIONS} or None, got {orientation!r}")
+        raise ValueError(
+            f"orientation must be one of {DECLARED_ORIENTATIONS} or None, got {orientation!r}")
     side = SIDE_VIEWS.get(orientation or "")
     if orientation is not None:
         orientation = base_orientation(orientation)
@@ -320,13 +321,15 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
     return result
 
 
-def _one_side(result: SweepAnalysis, side: View, para: list[Cluster], assigned: int, min_samples: int) -> None:
+def _one_side(result: SweepAnalysis, side: View, para: list[Cluster], assigned: int,
+              min_samples: int) -> None:
     """Views of a sweep declared one-sided: its main parasagittal cluster is ``side``'s view."""
     other = View.LPSV if side == View.RPSV else View.RPSV
     main = _main(para)
     result.views[side] = (_from_cluster(side, main) if main is not None
                           else _missing(side, _no_cluster_reason(assigned, min_samples)))
-    result.views[other] = _missing(other, f"the sweep was declared one-sided ({side.value} side only)")
+    result.views[other] = _missing(
+        other, f"the sweep was declared one-sided ({side.value} side only)")
 
 
 def _ordered_mains(clusters: dict[str, list[Cluster]]) -> dict[str, Cluster | None]:

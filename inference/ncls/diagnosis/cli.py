@@ -119,7 +119,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     manifest = args.data / "manifest.csv" if args.data.is_dir() else args.data
     if args.from_videos:
-        report = evaluate_videos(args.models, manifest, device=args.device, max_cases=args.max_cases, tta=args.tta)
+        report = evaluate_videos(args.models, manifest, device=args.device, max_cases=args.max_cases,
+                                 tta=args.tta)
     else:
         report = evaluate_manifest(args.models, manifest, device=args.device, tta=args.tta)
     report["command"] = _command_line(args)
@@ -151,7 +152,8 @@ def _run(args: argparse.Namespace) -> int:
               f"the reasons per view are in {args.out / RESULT_FILE}", file=sys.stderr)
         return EXIT_NO_VIEW
     found = sorted(result.view_frames)
-    print(json.dumps({"result": str(args.out / RESULT_FILE), "views": found, "severe": result.diagnosis.severe,
+    print(json.dumps({"result": str(args.out / RESULT_FILE), "views": found,
+                      "severe": result.diagnosis.severe,
                       "severe_probability": result.diagnosis.severe_probability,
                       "rule": str(result.diagnosis.rule), "timings_s": result.timings_s}, indent=2))
     return 0

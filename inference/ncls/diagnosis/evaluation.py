@@ -62,7 +62,9 @@ def _case_views(record: CaseRecord) -> dict[str, np.ndarray]:
     return views
 
 
-def evaluate_manifest(models: Path, manifest: Path, *, device: str = "cpu", tta: int | None = None) -> dict[str, Any]:
+def evaluate_manifest(
+    models: Path, manifest: Path, *, device: str = "cpu", tta: int | None = None
+) -> dict[str, Any]:
     """Diagnose every case of a manifest with the models in ``models`` (ours or published) and
     score it. Cases without a readable view image are left out.
 
@@ -115,7 +117,8 @@ def evaluate_videos(
         videos = [manifest.parent / row[c] for c in columns]
         started = time.perf_counter()
         try:
-            result = pipeline.run_videos(videos, heatmaps=False, orientations=[VIDEO_COLUMNS[c] for c in columns])
+            declared = [VIDEO_COLUMNS[c] for c in columns]
+            result = pipeline.run_videos(videos, heatmaps=False, orientations=declared)
         except ValueError as exc:
             report["failed"][record.code] = str(exc)
             continue

@@ -107,8 +107,8 @@ def extract_views(
     processing wants) per found view, and stage 1's ``views.json``."""
     from inference.ncls.detection.extract import extract
 
-    summary = extract([Path(v) for v in videos], detector, out_dir, checkpoint=record, orientations=orientations,
-                      detections_out=detections_out)
+    summary = extract([Path(v) for v in videos], detector, out_dir, checkpoint=record,
+                      orientations=orientations, detections_out=detections_out)
     frames = {}
     for view, entry in summary["views"].items():
         if entry.get("status") == "found":
@@ -214,8 +214,9 @@ class NclsPipeline:
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as scratch:
             views_dir = Path(out_dir) / "stage1" if out_dir is not None else Path(scratch)
-            frames, summary = extract_views([Path(v) for v in videos], self.detector, self.detector_record, views_dir,
-                                            orientations=orientations, detections_out=detections_out)
+            frames, summary = extract_views(
+                [Path(v) for v in videos], self.detector, self.detector_record, views_dir,
+                orientations=orientations, detections_out=detections_out)
         if not frames:
             reasons = {v: e.get("reason") for v, e in summary.get("views", {}).items()}
             raise NoStandardViewError(reasons, summary)

@@ -184,7 +184,9 @@ class DiagnosisEnsemble:
             raise ValueError("a case needs at least one view image")
         return prepared
 
-    def diagnose(self, views: Mapping[View | str, np.ndarray], *, tta: bool | None = None) -> CaseDiagnosis:
+    def diagnose(
+        self, views: Mapping[View | str, np.ndarray], *, tta: bool | None = None
+    ) -> CaseDiagnosis:
         """Diagnose one case from its view frames (keys: view names such as ``"AHV"``)."""
         images, mask = stack_views(self.prepare(views), self.image_size)
         return self.diagnose_tensors(images[None], mask[None], tta=tta)[0]
@@ -203,7 +205,9 @@ class DiagnosisEnsemble:
             for i in range(images.shape[0])
         ]
 
-    def heatmaps(self, views: Mapping[View | str, np.ndarray], out_dir: Path | None) -> dict[str, ViewHeatmap]:
+    def heatmaps(
+        self, views: Mapping[View | str, np.ndarray], out_dir: Path | None
+    ) -> dict[str, ViewHeatmap]:
         """Finer-CAM per view (``diagnosis.heatmaps``); overlays written under ``out_dir``."""
         from .heatmaps import view_heatmaps
 

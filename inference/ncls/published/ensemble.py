@@ -50,8 +50,9 @@ def rgb_to_bgr(frame: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def average_logits(folds: Sequence[PublishedDiagnosisNet], inputs: torch.Tensor,
-                   device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def average_logits(
+    folds: Sequence[PublishedDiagnosisNet], inputs: torch.Tensor, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean case logits (2,) and image logits (N×6) over folds × passes.
 
     ``inputs`` is passes × N × 3 × S × S (normalised): each pass is one bag of N views.
@@ -74,8 +75,14 @@ def average_logits(folds: Sequence[PublishedDiagnosisNet], inputs: torch.Tensor,
 class PublishedEnsemble:
     """The five published folds used together, as the authors decide a case."""
 
-    def __init__(self, models: PublishedModels, *, tta: int = DEFAULT_PASSES, seed: int = DEFAULT_SEED,
-                 device: str | torch.device = "cpu") -> None:
+    def __init__(
+        self,
+        models: PublishedModels,
+        *,
+        tta: int = DEFAULT_PASSES,
+        seed: int = DEFAULT_SEED,
+        device: str | torch.device = "cpu",
+    ) -> None:
         if tta < 1:
             raise ValueError(f"--tta must be at least 1, got {tta}")
         self.models = models
@@ -95,7 +102,7 @@ class PublishedEnsemble:
         return False
 
     def logits(self, views: Mapping[View, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Averaged case and image logits of views (RGB frames) given in :data:`VIEW_SLOTS` order."""
+        """Averaged case and image logits of views (RGB frames), given in slot order."""
         pixels = torch.stack([diagnosis_pixels(rgb_to_bgr(frame)) for frame in views.values()])
         return average_logits(self.folds, tta_inputs(pixels, self.tta, self.seed), self.device)
 
@@ -116,11 +123,17 @@ class PublishedEnsemble:
             mask[slot] = True
         return case_diagnosis(severe, probabilities, mask, model_versions=self.model_versions)
 
-    def heatmaps(self, views: Mapping[View | str, np.ndarray], out_dir: Path | None) -> dict[str, ViewHeatmap]:
+    def heatmaps(
+        self, views: Mapping[View | str, np.ndarray], out_dir: Path | None
+    ) -> dict[str, ViewHeatmap]:
         """No Finer-CAM for the published network yet: the case is diagnosed without overlays."""
         return {}
 
     def describe(self) -> dict[str, Any]:
         """What ``result.json`` records about this stage's processing."""
-        return {"profile": "published", "tta": self.tta, "seed": self.seed,
-                "averaging": "case logits over folds x passes, then softmax"}
+        return {
+            "profile": "published",
+            "tta": self.tta,
+            "seed": self.seed,
+            "averaging": "case logits over folds x passes, then softmax",
+        }

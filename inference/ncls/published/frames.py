@@ -47,8 +47,13 @@ def published_boxes(xyxya: np.ndarray) -> np.ndarray:
     ``(cx, cy, w, h, theta°)``, canonical (see the module docstring for the angle)."""
     b = np.asarray(xyxya, dtype=np.float64).reshape(-1, 5)
     boxes = np.stack(
-        [(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2, b[:, 2] - b[:, 0], b[:, 3] - b[:, 1],
-         -(b[:, 4] - 0.5) * 360.0],
+        [
+            (b[:, 0] + b[:, 2]) / 2,
+            (b[:, 1] + b[:, 3]) / 2,
+            b[:, 2] - b[:, 0],
+            b[:, 3] - b[:, 1],
+            -(b[:, 4] - 0.5) * 360.0,
+        ],
         axis=1,
     )
     return canonical_np(boxes).reshape(-1, 5)
@@ -66,8 +71,14 @@ class PublishedFrameDetector:
     #: diagnosis input does its own border crop, so view images stay whole frames.
     crop_views_to_sector = False
 
-    def __init__(self, model: nn.Module, *, device: str = "cpu", dtype: torch.dtype = torch.float32,
-                 threshold: float = SCORE_THRESHOLD) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        threshold: float = SCORE_THRESHOLD,
+    ) -> None:
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.dtype = dtype
@@ -84,13 +95,18 @@ class PublishedFrameDetector:
         return torch.stack([detector_input(f) for f in bgr])
 
     @torch.inference_mode()
-    def detect(self, frames: list[np.ndarray], start_index: int, roi: SectorROI | None) -> list[FrameDetections]:
+    def detect(
+        self, frames: list[np.ndarray], start_index: int, roi: SectorROI | None
+    ) -> list[FrameDetections]:
         """Detections of a batch of frames; ``roi`` is ignored (the authors use the whole frame)."""
         if not frames:
             return []
         batch = self.inputs(frames).to(self.device)
-        autocast = (torch.autocast(device_type=self.device.type, dtype=self.dtype)
-                    if self.dtype != torch.float32 else contextlib.nullcontext())
+        autocast = (
+            torch.autocast(device_type=self.device.type, dtype=self.dtype)
+            if self.dtype != torch.float32
+            else contextlib.nullcontext()
+        )
         with autocast:
             out = self.model(batch)
         raw = {k: out[k].float().cpu() for k in ("pred_logits", "pred_boxes")}
@@ -98,10 +114,12 @@ class PublishedFrameDetector:
         results = []
         for k, post in enumerate(postprocess(raw, sizes)):
             keep = keep_detections(post["labels"], post["scores"], self.threshold)
-            results.append(FrameDetections(
-                start_index + k,
-                published_boxes(post["boxes"][keep].numpy()),
-                post["labels"][keep].numpy().astype(np.int64),
-                post["scores"][keep].numpy().astype(np.float64),
-            ))
+            results.append(
+                FrameDetections(
+                    start_index + k,
+                    published_boxes(post["boxes"][keep].numpy()),
+                    post["labels"][keep].numpy().astype(np.int64),
+                    post["scores"][keep].numpy().astype(np.float64),
+                )
+            )
         return results

@@ -73,7 +73,9 @@ def augment_view(pixels: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return x
 
 
-def tta_inputs(pixels: torch.Tensor, passes: int = DEFAULT_PASSES, seed: int = DEFAULT_SEED) -> torch.Tensor:
+def tta_inputs(
+    pixels: torch.Tensor, passes: int = DEFAULT_PASSES, seed: int = DEFAULT_SEED
+) -> torch.Tensor:
     """``passes`` × N × 3 × H × W normalised inputs for N views (N × 3 × H × W in [0, 1]).
 
     Pass ``p`` augments every view with its own parameters; with ``passes = 1`` the views are
@@ -87,7 +89,9 @@ def tta_inputs(pixels: torch.Tensor, passes: int = DEFAULT_PASSES, seed: int = D
         batches = pixels.unsqueeze(0)
     else:
         g = torch.Generator().manual_seed(int(seed))
-        batches = torch.stack([torch.stack([augment_view(v, g) for v in pixels]) for _ in range(passes)])
+        batches = torch.stack(
+            [torch.stack([augment_view(v, g) for v in pixels]) for _ in range(passes)]
+        )
     mean = torch.tensor(PIXEL_MEAN, dtype=pixels.dtype).view(1, 1, 3, 1, 1)
     std = torch.tensor(PIXEL_STD, dtype=pixels.dtype).view(1, 1, 3, 1, 1)
     return (batches - mean) / std
