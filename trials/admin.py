@@ -15,6 +15,7 @@ from trials.models import (
     Case,
     Dataset,
     GoldStandard,
+    GoldStandardAmendment,
     MaterialSet,
     Membership,
     Rendition,
@@ -36,7 +37,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-for model in (Study, Site, Dataset, Case, GoldStandard, Asset, MaterialSet, Rendition, Membership):
+for model in (
+    Study, Site, Dataset, Case, GoldStandard, GoldStandardAmendment, Asset, MaterialSet, Rendition,
+    Membership,
+):
     admin.site.register(model, ReadOnlyAdmin)
 
 
