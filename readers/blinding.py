@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from analysis.blinding_audit import BlindingAuditResult, MaterialObservation, blinding_audit
-from readers.preparation import VIEW_SWEEP, VIEWS
+from readers.preparation import VIEWS, view_sweeps
 from trials.models import (
     Asset,
     AssetKind,
@@ -114,7 +114,10 @@ def material_observation(
             continue
         with rendition.file.open("rb") as handle:
             images[rendition.view] = handle.read()
-        count = frame_counts.get((str(material.case_id), VIEW_SWEEP[rendition.view]), 0)
+        # the view's sweep (MSV of left and right sagittal sweeps: the longer of the two)
+        case_id = str(material.case_id)
+        options = view_sweeps(o for c, o in frame_counts if c == case_id)[rendition.view]
+        count = max(frame_counts.get((case_id, o), 0) for o in options)
         if rendition.frame_index is not None and count:
             positions[rendition.view] = rendition.frame_index / count
     return MaterialObservation(source=material.source, images=images, frame_positions=positions,

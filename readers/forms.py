@@ -139,16 +139,24 @@ def _yes(value: str) -> bool:
 
 class PrepareForm(forms.Form):
     """A junior's material for one case: a frame (1-based) or "not obtainable" per view,
-    and the initial diagnosis."""
+    and the initial diagnosis; for a view that more than one sweep shows (``sweep_options``:
+    view -> its sweeps, e.g. MSV of left and right sagittal sweeps), the frame's sweep."""
 
     initial_severe = forms.TypedChoiceField(
         label=_("Initial diagnosis: severe"), choices=BOOLEAN_CHOICES, coerce=_yes, widget=forms.RadioSelect
     )
     client_event_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
-    def __init__(self, *args: Any, views: list[tuple[str, int]], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        views: list[tuple[str, int]],
+        sweep_options: dict[str, tuple[str, ...]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.views = views
+        self.sweep_options = {v: o for v, o in (sweep_options or {}).items() if len(o) > 1}
         for view, frame_count in views:
             self.fields[f"frame_{view}"] = forms.IntegerField(
                 label=_("%(view)s frame") % {"view": view}, min_value=1, max_value=max(frame_count, 1),
@@ -157,6 +165,12 @@ class PrepareForm(forms.Form):
             self.fields[f"missing_{view}"] = forms.BooleanField(
                 label=_("%(view)s not obtainable") % {"view": view}, required=False
             )
+            if view in self.sweep_options:
+                self.fields[f"sweep_{view}"] = forms.ChoiceField(
+                    label=_("%(view)s sweep") % {"view": view}, required=False,
+                    choices=[("", "—"), *((o, o) for o in self.sweep_options[view])],
+                    widget=forms.Select(attrs={"data-sweep-of": view}),
+                )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -166,6 +180,8 @@ class PrepareForm(forms.Form):
                 self.add_error(f"frame_{view}", _("Pick a frame or mark the view not obtainable."))
             if frame is not None and missing:
                 self.add_error(f"missing_{view}", _("A view with a frame is obtainable."))
+            if frame is not None and view in self.sweep_options and not data.get(f"sweep_{view}"):
+                self.add_error(f"sweep_{view}", _("Say which sweep this frame is from."))
         return data
 
     def picks(self) -> dict[str, int | None]:
@@ -174,6 +190,15 @@ class PrepareForm(forms.Form):
         return {
             view: None if data.get(f"missing_{view}") else int(data[f"frame_{view}"]) - 1
             for view, _count in self.views
+        }
+
+    def sweeps(self) -> dict[str, str]:
+        """View -> its frame's sweep, for the views more than one sweep shows."""
+        data = self.cleaned_data
+        return {
+            view: data[f"sweep_{view}"]
+            for view in self.sweep_options
+            if data.get(f"sweep_{view}") and not data.get(f"missing_{view}")
         }
 
 

@@ -11,7 +11,7 @@ its pixels come through the same decoder as the AI's (see :func:`sweep_frame_loc
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from readers.services import AlreadyAnswered, ReadAnswer, ReadingRefused, read_s
 from trials import media
 from trials.audit import audit_record
 from trials.models import (
+    SAGITTAL_SIDES,
     Asset,
     AuditAction,
     Case,
@@ -55,6 +56,36 @@ VIEW_SWEEP: dict[str, str] = {
     View.LPSV: Orientation.SAGITTAL,
 }
 VIEWS: tuple[str, ...] = tuple(v.value for v in View)
+
+
+def view_sweeps(orientations: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """The sweeps each standard view may be picked from, given a case's sweep orientations.
+
+    With one sagittal sweep (or none) each view has its :data:`VIEW_SWEEP`. With a left and
+    a right sagittal sweep each parasagittal view comes from its side's sweep and the
+    midsagittal view from either of them (each one-sided sweep passes the midline), as the
+    AI takes it from whichever shows it best.
+    """
+    present = set(orientations)
+    sides = [o for o in SAGITTAL_SIDES if o in present]
+    if not sides:
+        return {view: (VIEW_SWEEP[view],) for view in VIEWS}
+    out: dict[str, tuple[str, ...]] = {}
+    for view in VIEWS:
+        if VIEW_SWEEP[view] == Orientation.CORONAL:
+            out[view] = (Orientation.CORONAL,)
+        elif view == View.LPSV:
+            out[view] = (Orientation.SAGITTAL_LEFT,)
+        elif view == View.RPSV:
+            out[view] = (Orientation.SAGITTAL_RIGHT,)
+        else:
+            out[view] = tuple(sides)
+    return out
+
+
+def case_view_sweeps(case: Case) -> dict[str, tuple[str, ...]]:
+    """:func:`view_sweeps` of the case's sweeps (those of :func:`case_sweeps`)."""
+    return view_sweeps(case_sweeps(case=case))
 
 #: Mean absolute grey difference (0–255, on a 96×72 thumbnail) under which an imported
 #: image counts as a frame of its sweep. Lossy video coding moves a frame by 1–4 levels;
@@ -91,6 +122,15 @@ def sweep_frames_locate(path: Path, images: Mapping[str, np.ndarray]) -> dict[st
     One pass through the video for all images. An image is missing from the result when
     its size differs from the sweep's or no frame is within :data:`LOCATE_TOLERANCE`.
     """
+    nearest = _nearest_frames(path, images)
+    return {view: (index, frame) for view, (index, frame, distance) in nearest.items()
+            if distance <= LOCATE_TOLERANCE}
+
+
+def _nearest_frames(
+    path: Path, images: Mapping[str, np.ndarray]
+) -> dict[str, tuple[int, np.ndarray, float]]:
+    """The frame of the sweep at ``path`` nearest each image: view -> (index, frame, distance)."""
     targets = {view: _thumb(image) for view, image in images.items()}
     best: dict[str, tuple[int, np.ndarray, float]] = {}
     try:
@@ -105,30 +145,63 @@ def sweep_frames_locate(path: Path, images: Mapping[str, np.ndarray]) -> dict[st
                         best[view] = (index, frame, distance)
     except VideoError:
         return {}
-    return {view: (index, frame) for view, (index, frame, distance) in best.items()
-            if distance <= LOCATE_TOLERANCE}
+    return best
 
 
-def _frames_for(case: Case, picks: Mapping[str, Pick]) -> dict[str, tuple[np.ndarray | None, int | None]]:
-    """Decode every picked frame from the original sweeps: view -> (frame, index)."""
-    out: dict[str, tuple[np.ndarray | None, int | None]] = {}
-    for orientation in (Orientation.CORONAL, Orientation.SAGITTAL):
-        views = [v for v in VIEWS if VIEW_SWEEP[v] == orientation and picks.get(v) is not None]
-        if not views:
+def _pick_sweeps(
+    case: Case, picks: Mapping[str, Pick], sweeps: Mapping[str, str]
+) -> dict[str, tuple[str, ...]]:
+    """The sweep(s) each picked view is read from: one for a frame number, the candidates
+    for an image (located in each in turn)."""
+    options = case_view_sweeps(case)
+    unknown = set(sweeps) - set(VIEWS)
+    if unknown:
+        raise ValidationError(_("Unknown standard view: %s") % ", ".join(sorted(unknown)))
+    chosen: dict[str, tuple[str, ...]] = {}
+    for view in VIEWS:
+        pick = picks.get(view)
+        if pick is None:
             continue
-        asset = sweep_asset(case, orientation)
-        if asset is None:
-            raise ValidationError(_("The case has no %(sweep)s sweep to pick from.") % {"sweep": orientation})
+        candidates = options[view]
+        named = sweeps.get(view) or ""
+        if named:
+            if named not in candidates:
+                raise ValidationError(
+                    _("The %(view)s view is not picked from the %(sweep)s sweep of this case.")
+                    % {"view": view, "sweep": named}
+                )
+            candidates = (named,)
+        elif len(candidates) > 1 and not isinstance(pick, ImagePick):
+            raise ValidationError(
+                _("Say which sweep the %(view)s frame is from: %(sweeps)s.")
+                % {"view": view, "sweeps": ", ".join(candidates)}
+            )
+        chosen[view] = candidates
+    return chosen
+
+
+def _frames_for(
+    case: Case, picks: Mapping[str, Pick], sweeps: Mapping[str, str] | None = None
+) -> dict[str, tuple[np.ndarray | None, int | None, str]]:
+    """Decode every picked frame from the original sweeps: view -> (frame, index, sweep)."""
+    chosen = _pick_sweeps(case, picks, sweeps or {})
+    assets = case_sweeps(case=case)
+    out: dict[str, tuple[np.ndarray | None, int | None, str]] = {}
+    # An image is looked for in each of its view's sweeps; the nearest frame of all counts.
+    nearest: dict[str, tuple[float, int, np.ndarray, str]] = {}
+    for orientation in dict.fromkeys(o for candidates in chosen.values() for o in candidates):
+        views = [v for v in VIEWS if orientation in chosen.get(v, ())]
+        asset = assets.get(orientation)
+        if asset is None:  # a view's only sweep (several are offered only when present)
+            raise ValidationError(
+                _("The case has no %(sweep)s sweep to pick from.") % {"sweep": orientation}
+            )
         with local_path(asset.file) as path:
             images = {v: p.image for v in views if isinstance(p := picks[v], ImagePick)}
-            located = sweep_frames_locate(path, images) if images else {}
-            for view in images:
-                if view not in located:
-                    raise ValidationError(
-                        _("The %(view)s image is not a frame of the case's %(sweep)s sweep.")
-                        % {"view": view, "sweep": orientation}
-                    )
-                out[view] = (located[view][1], located[view][0])
+            found = _nearest_frames(path, images) if images else {}
+            for view, (index, frame, distance) in found.items():
+                if view not in nearest or distance < nearest[view][0]:
+                    nearest[view] = (distance, index, frame, orientation)
             indices = {v: int(picks[v]) for v in views if not isinstance(picks[v], ImagePick)}  # type: ignore[arg-type]
             for view, index in indices.items():
                 if not 0 <= index < asset.frame_count:
@@ -141,7 +214,17 @@ def _frames_for(case: Case, picks: Mapping[str, Pick]) -> dict[str, tuple[np.nda
             except VideoError as exc:
                 raise ValidationError(_("The sweep cannot be decoded: %s") % exc.reason) from exc
             for view, index in indices.items():
-                out[view] = (decoded[index], index)
+                out[view] = (decoded[index], index, orientation)
+    for view in VIEWS:
+        if not isinstance(picks.get(view), ImagePick):
+            continue
+        if view not in nearest or nearest[view][0] > LOCATE_TOLERANCE:
+            raise ValidationError(
+                _("The %(view)s image is not a frame of the case's %(sweep)s sweep.")
+                % {"view": view, "sweep": " / ".join(chosen[view])}
+            )
+        _distance, index, frame, orientation = nearest[view]
+        out[view] = (frame, index, orientation)
     return out
 
 
@@ -153,9 +236,12 @@ def material_build(
     author: Any,
     initial_severe: bool,
     picks: Mapping[str, Pick],
+    sweeps: Mapping[str, str] | None = None,
 ) -> MaterialSet:
     """A complete human material set from picks, through the AI's rendition path.
 
+    ``sweeps`` names the sweep of a view that more than one sweep shows (the midsagittal
+    view of a case with a left and a right sagittal sweep: see :func:`view_sweeps`).
     Must run inside a transaction (the caller's): nothing is kept if any view fails.
     """
     if source not in (MaterialSource.JUNIOR, MaterialSource.SONOGRAPHER):
@@ -165,14 +251,14 @@ def material_build(
         raise ValidationError(_("Unknown standard view: %s") % ", ".join(sorted(unknown)))
     if all(picks.get(v) is None for v in VIEWS):
         raise ValidationError(_("Pick at least one standard view."))
-    frames = _frames_for(case, picks)
+    frames = _frames_for(case, picks, sweeps)
     material = MaterialSet(
         case=case, source=source, author_user=author, initial_severe=bool(initial_severe)
     )
     material.full_clean()
     material.save()
     for view in VIEWS:
-        frame, index = frames.get(view, (None, None))
+        frame, index, _sweep = frames.get(view, (None, None, ""))
         try:
             rendition_make_for_view(material_set=material, view=view, frame=frame, frame_index=index, actor=actor)
         except media.MediaError as exc:
@@ -189,6 +275,7 @@ def material_build(
             "author": author.get_username(),
             "initial_severe": bool(initial_severe),
             "frames": {v: frames[v][1] for v in VIEWS if v in frames},
+            "sweeps": {v: frames[v][2] for v in VIEWS if v in frames},
         },
     )
     return material
@@ -205,11 +292,13 @@ def material_prepare(
     picks: Mapping[str, int | None],
     initial_severe: bool,
     client_event_id: UUID,
+    sweeps: Mapping[str, str] | None = None,
 ) -> Read:
     """A junior's material for one case of his preparation session, in one transaction.
 
     ``picks`` maps every standard view to a 0-based frame index of its sweep, or None
-    (not obtainable). Builds the ``junior`` MaterialSet and records the preparation as the
+    (not obtainable), ``sweeps`` the sweep of a view more than one sweep shows (see
+    :func:`material_build`). Builds the ``junior`` MaterialSet and records the preparation as the
     assignment's read; the same ``client_event_id`` returns the first read (idempotent).
     """
     existing = Read.objects.filter(client_event_id=client_event_id).first()
@@ -234,7 +323,7 @@ def material_prepare(
         raise ValidationError(_("Severe must be yes or no."))
     material = material_build(
         actor=reader, case=assignment.case, source=MaterialSource.JUNIOR, author=reader,
-        initial_severe=initial_severe, picks=picks,
+        initial_severe=initial_severe, picks=picks, sweeps=sweeps,
     )
     assignment.material_set = material
     assignment.save(update_fields=["material_set", "modified"])
@@ -244,7 +333,8 @@ def material_prepare(
         answer=ReadAnswer(
             severe=initial_severe,
             confidence=100 if initial_severe else 0,
-            extra={"picks": {v: picks[v] for v in VIEWS}},
+            extra={"picks": {v: picks[v] for v in VIEWS},
+                   **({"sweeps": dict(sweeps)} if sweeps else {})},
         ),
         client_event_id=client_event_id,
     )
@@ -316,8 +406,10 @@ def material_import(
     ``initial_severe`` (yes/no), optionally ``source`` (junior | sonographer; else
     ``source``), and ``view_<VIEW>`` for each standard view: a 1-based frame number of the
     view's sweep, an image path relative to the manifest (located in the sweep), or empty
-    (not obtainable). All rows or none: any problem writes nothing. While the study is
-    open an import amends its material: it needs a ``reason`` and is audited.
+    (not obtainable); ``sweep_<VIEW>`` names the sweep of a frame number where more than one
+    sweep shows the view (MSV of a case with left and right sagittal sweeps). All rows or
+    none: any problem writes nothing. While the study is open an import amends its
+    material: it needs a ``reason`` and is audited.
     """
     report = MaterialImportReport(dry_run=dry_run)
     amendment = not dry_run and Study.objects.filter(pk=study.pk, status=StudyStatus.OPEN).exists()
@@ -397,10 +489,11 @@ def _import_row(
         except ValidationError as exc:
             problem(f"view_{view}", " ".join(exc.messages))
             return
+    sweeps = {v: cell for v in VIEWS if (cell := (row.get(f"sweep_{v}") or "").strip())}
     try:
         with transaction.atomic():
             material_build(actor=actor, case=case, source=source, author=author,
-                           initial_severe=severe_cell in _TRUE, picks=picks)
+                           initial_severe=severe_cell in _TRUE, picks=picks, sweeps=sweeps)
     except ValidationError as exc:
         problem("", " ".join(exc.messages))
         return

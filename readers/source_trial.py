@@ -104,10 +104,14 @@ def _preparation_gate(assignment: Assignment) -> str:
 
 
 def _preparation_answer(assignment: Assignment, extra: dict[str, Any]) -> dict[str, Any]:
-    picks = extra.get("picks")
-    if set(extra) != {"picks"} or not isinstance(picks, dict):
+    # ``sweeps``: the sweep of a view more than one sweep shows (MSV of left and right
+    # sagittal sweeps), as material_prepare passes it.
+    picks, sweeps = extra.get("picks"), extra.get("sweeps", {})
+    if (not set(extra) <= {"picks", "sweeps"} or not isinstance(picks, dict)
+            or not isinstance(sweeps, dict)
+            or not all(isinstance(v, str) for v in sweeps.values())):
         raise ValidationError(_("A preparation records the picked frames and nothing else."))
-    return {"picks": picks}
+    return {"picks": picks, **({"sweeps": sweeps} if sweeps else {})}
 
 
 # --------------------------------------------------------------------- blinded review

@@ -24,11 +24,12 @@ from readers import selectors, services
 from readers.forms import AllocationForm, GuessForm, MaterialImportForm, PrepareForm
 from readers.models import Assignment, SessionPhase, SourceGuess
 from readers.permissions import access_assignment
-from readers.preparation import VIEW_SWEEP, VIEWS, material_import, material_prepare, sweep_asset
+from readers.preparation import VIEWS, material_import, material_prepare, view_sweeps
 from readers.source_trial import source_guess_lock, study_juniors_seniors
 from trials.forms import TransitionForm
 from trials.models import AllocationList, Role, StudyDesign, StudyStatus
 from trials.permissions import access_study
+from trials.selectors import case_sweeps
 from trials.services.allocation import allocation_disclose, allocation_generate
 from trials.services.archives import archive_extract
 
@@ -38,25 +39,30 @@ def _refused(request: HttpRequest, exc: services.ReadingRefused, assignment: Ass
     return render(request, "readers/refused.html", context, status=exc.status_code)
 
 
-def _prepare_views(assignment: Assignment) -> list[tuple[str, int]]:
-    counts = {}
-    for orientation in set(VIEW_SWEEP.values()):
-        asset = sweep_asset(assignment.case, orientation)
-        counts[orientation] = asset.frame_count if asset is not None else 0
-    return [(view, counts[VIEW_SWEEP[view]]) for view in VIEWS]
+def _prepare_views(
+    assignment: Assignment,
+) -> tuple[list[tuple[str, int]], dict[str, tuple[str, ...]]]:
+    """(view, frame count of its sweep: the longest where several show it) and each view's
+    sweeps (coronal; sagittal, or left and right sagittal sweeps)."""
+    sweeps = case_sweeps(case=assignment.case)
+    options = view_sweeps(sweeps)
+    counts = {o: a.frame_count for o, a in sweeps.items()}
+    views = [(view, max(counts.get(o, 0) for o in options[view])) for view in VIEWS]
+    return views, options
 
 
 def prepare_page(request: HttpRequest, assignment: Assignment) -> HttpResponse:
     """A junior's preparation of one case: scrub the sweeps, pick each view, diagnose."""
     session = assignment.session
-    views = _prepare_views(assignment)
+    views, options = _prepare_views(assignment)
     if request.method == "POST":
-        form = PrepareForm(request.POST, views=views)
+        form = PrepareForm(request.POST, views=views, sweep_options=options)
         if form.is_valid():
             try:
                 material_prepare(reader=request.user, assignment=assignment, picks=form.picks(),
                                  initial_severe=form.cleaned_data["initial_severe"],
-                                 client_event_id=form.cleaned_data["client_event_id"])
+                                 client_event_id=form.cleaned_data["client_event_id"],
+                                 sweeps=form.sweeps())
             except services.AlreadyAnswered:
                 return redirect("readers:session", session_id=session.pk)
             except services.ReadingRefused as exc:
@@ -73,7 +79,7 @@ def prepare_page(request: HttpRequest, assignment: Assignment) -> HttpResponse:
             return redirect("readers:session", session_id=session.pk)
         except services.ReadingRefused as exc:
             return _refused(request, exc, assignment)
-        form, status = PrepareForm(views=views), 200
+        form, status = PrepareForm(views=views, sweep_options=options), 200
     slots = selectors.assignment_slots(assignment=assignment)
     context = {
         "assignment": assignment,
@@ -83,8 +89,12 @@ def prepare_page(request: HttpRequest, assignment: Assignment) -> HttpResponse:
         "total": session.assignments.count(),
         "videos": [s for s in slots if s.group == "case" and s.kind == "video"],
         "form": form,
+        # view, its sweeps (space-separated, as the cine slots are labelled), frame, not
+        # obtainable, and the sweep choice where more than one sweep shows the view
         "view_rows": [
-            (view, VIEW_SWEEP[view], form[f"frame_{view}"], form[f"missing_{view}"]) for view, _count in views
+            (view, " ".join(options[view]), form[f"frame_{view}"], form[f"missing_{view}"],
+             form[f"sweep_{view}"] if f"sweep_{view}" in form.fields else None)
+            for view, _count in views
         ],
     }
     return render(request, "readers/prepare.html", context, status=status)

@@ -249,8 +249,21 @@ class AssetKind(models.TextChoices):
 
 
 class Orientation(models.TextChoices):
+    """How a sweep was acquired, as declared at upload.
+
+    A case has one coronal sweep and either one ``sagittal`` sweep across both sides or,
+    as most scanner protocols give them, a ``sagittal_left`` and a ``sagittal_right`` sweep
+    (each covers the midline and that side's parasagittal plane), never both forms.
+    """
+
     CORONAL = "coronal", _("Coronal")
     SAGITTAL = "sagittal", _("Sagittal")
+    SAGITTAL_LEFT = "sagittal_left", _("Sagittal, left")
+    SAGITTAL_RIGHT = "sagittal_right", _("Sagittal, right")
+
+
+#: The one-sided sagittal sweeps, which replace a single ``sagittal`` sweep.
+SAGITTAL_SIDES: tuple[str, ...] = (Orientation.SAGITTAL_LEFT, Orientation.SAGITTAL_RIGHT)
 
 
 ViewChoices = models.TextChoices("ViewChoices", [(v.value, v.value) for v in View])

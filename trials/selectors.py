@@ -9,7 +9,18 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from trials.models import STAFF_ROLES, Asset, AssetKind, Case, Dataset, Membership, Role, Study
+from trials.models import (
+    SAGITTAL_SIDES,
+    STAFF_ROLES,
+    Asset,
+    AssetKind,
+    Case,
+    Dataset,
+    Membership,
+    Orientation,
+    Role,
+    Study,
+)
 
 #: The one answer to an enrolment by username, whether or not the account exists, so that
 #: enrolling tells nobody which usernames exist.
@@ -57,18 +68,6 @@ def study_cases(*, study: Study) -> QuerySet[Case]:
     ).order_by("code")
 
 
-def case_sweeps(*, case: Case) -> dict[str, Asset]:
-    """The sweep video of each orientation that every source of material works from.
-
-    The first uploaded sweep of an orientation: the AI reads it and a junior picks his
-    frames from it, so AI and human material of a case always come from the same sweep.
-    """
-    sweeps: dict[str, Asset] = {}
-    for asset in case.assets.filter(kind=AssetKind.SWEEP_VIDEO).order_by("created", "pk"):
-        sweeps.setdefault(asset.orientation, asset)
-    return sweeps
-
-
 def membership_conflict(*, study: Study, user: Any, role: str) -> str:
     """Why ``user`` may not take ``role`` in ``study`` ("" when he may).
 
@@ -88,3 +87,25 @@ def membership_conflict(*, study: Study, user: Any, role: str) -> str:
             "%(user)s reads in this study: a reader may not also be its coordinator or statistician."
         ) % {"user": user.get_username()}
     return ""
+
+
+def case_sweeps(*, case: Case) -> dict[str, Asset]:
+    """The sweep video of each declared orientation that every source of material works from.
+
+    ``coronal`` and either ``sagittal`` or ``sagittal_left`` and ``sagittal_right``: the
+    first uploaded sweep of an orientation, so the AI reads it and a junior picks his frames
+    from it, and AI and human material of a case always come from the same sweeps. Uploads
+    refuse a case with both sagittal forms; should one have both anyway (made before that
+    check), the form of its first uploaded sagittal sweep stands and the other is left out.
+    """
+    sweeps: dict[str, Asset] = {}
+    sagittal_form: bool | None = None  # True: one-sided sweeps; False: one sagittal sweep
+    for asset in case.assets.filter(kind=AssetKind.SWEEP_VIDEO).order_by("created", "pk"):
+        if asset.orientation != Orientation.CORONAL:
+            sided = asset.orientation in SAGITTAL_SIDES
+            if sagittal_form is None:
+                sagittal_form = sided
+            elif sided != sagittal_form:
+                continue
+        sweeps.setdefault(asset.orientation, asset)
+    return sweeps

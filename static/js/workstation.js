@@ -139,9 +139,20 @@
   });
 
   /* ---- material preparation: the frame on screen becomes the view's pick ---- */
+  /* A view that more than one sweep shows (MSV of left and right sagittal sweeps) lists them
+     space-separated: the current sweep if it is one of them, else the first; its select
+     records which. */
+  function pickSweep(button) {
+    var names = button.dataset.pickSweep.split(" "), now = video();
+    var nowName = now ? now.parentNode.dataset.orientation : null;
+    var name = names.indexOf(nowName) >= 0 ? nowName : names[0];
+    var select = root.querySelector('select[name="sweep_' + button.dataset.pickView + '"]');
+    if (select) { select.value = name; }
+    return root.querySelector('[data-cine][data-orientation="' + name + '"] video');
+  }
   root.querySelectorAll("[data-pick-view]").forEach(function (button) {
     button.addEventListener("click", function () {
-      var sweep = root.querySelector('[data-cine][data-orientation="' + button.dataset.pickSweep + '"] video');
+      var sweep = pickSweep(button);
       var input = root.querySelector('input[name="frame_' + button.dataset.pickView + '"]');
       var missing = root.querySelector('input[name="missing_' + button.dataset.pickView + '"]');
       if (!sweep || !input) { return; }

@@ -20,6 +20,7 @@ from inference.ncls.labels import MANIFEST_COLUMNS, View, is_severe, parse_condi
 from trials import media
 from trials.audit import audit_record
 from trials.models import (
+    SAGITTAL_SIDES,
     Asset,
     AssetKind,
     AuditAction,
@@ -35,6 +36,13 @@ from trials.services.gold_standards import validate_volpe_grade
 
 _VIDEO_FORMATS = {"mp4", "avi", "dicom"}
 _IMAGE_FORMATS = {"png", "jpeg", "dicom"}
+#: The manifest's columns: the shared vocabulary's, and one ``video_<orientation>`` per
+#: declared sweep orientation (``video_sagittal_left`` / ``video_sagittal_right``, as the
+#: phantom's ``--sagittal-sweeps split`` writes them, where the vocabulary lacks them).
+IMPORT_COLUMNS: tuple[str, ...] = (
+    *MANIFEST_COLUMNS,
+    *(c for c in (f"video_{o}" for o in Orientation.values) if c not in MANIFEST_COLUMNS),
+)
 _METADATA_FIELDS = (
     "ga_weeks",
     "ga_days",
@@ -138,6 +146,22 @@ def _validated_media(path: Path, *, expect: str) -> media.MediaInfo:
     return info
 
 
+def sagittal_form_conflict(orientations: Iterable[str]) -> str:
+    """Why sweeps of these orientations cannot belong to one case ("" when they can).
+
+    A case has either one sagittal sweep across both sides or a left and a right one. Both
+    would leave it unclear which sweeps the AI reads and a junior picks from (the midline
+    and each parasagittal plane twice over), and the case's media would show a sweep the
+    protocol never made: almost always a file uploaded twice or mislabelled.
+    """
+    given = set(orientations)
+    if Orientation.SAGITTAL in given and given.intersection(SAGITTAL_SIDES):
+        return _(
+            "A case has either one sagittal sweep or a left and a right sagittal sweep, not both."
+        )
+    return ""
+
+
 @transaction.atomic
 def asset_ingest(
     *,
@@ -154,6 +178,15 @@ def asset_ingest(
     A bad file raises ``ValidationError`` and nothing of it is stored.
     """
     _require_draft_or_open(case.study)
+    if kind == AssetKind.SWEEP_VIDEO and orientation:
+        # The case row is locked so that two uploads cannot add the two sagittal forms.
+        Case.objects.select_for_update().filter(pk=case.pk).first()
+        present = case.assets.filter(kind=AssetKind.SWEEP_VIDEO).values_list(
+            "orientation", flat=True
+        )
+        conflict = sagittal_form_conflict([*present, orientation])
+        if conflict:
+            raise ValidationError({"orientation": conflict})
     try:
         info = _validated_media(path, expect="video" if kind == AssetKind.SWEEP_VIDEO else "image")
     except media.MediaError as exc:
@@ -324,7 +357,7 @@ def _parse_row(
         problem("exclusion_reason", _("an excluded case needs a reason"))
     files: list[tuple[str, str, str, Path]] = []
     resolved_base = base.resolve()
-    for column in MANIFEST_COLUMNS:
+    for column in IMPORT_COLUMNS:
         if not column.startswith(("video_", "view_")):
             continue
         relative = (row.get(column) or "").strip()
@@ -347,6 +380,9 @@ def _parse_row(
             files.append((AssetKind.SWEEP_VIDEO, column.removeprefix("video_"), "", path))
         else:
             files.append((AssetKind.VIEW_IMAGE, "", column.removeprefix("view_"), path))
+    conflict = sagittal_form_conflict(o for k, o, _v, _p in files if k == AssetKind.SWEEP_VIDEO)
+    if conflict:
+        problem("video_sagittal", conflict)
     if len(problems) > before:
         return None
     return _PlannedCase(
@@ -385,7 +421,7 @@ def case_import(*, actor: Any, study: Study, manifest: Path, dry_run: bool = Tru
     for required in ("code", "dataset", "dataset_kind", "conditions"):
         if required not in header:
             report.problems.append(ImportProblem(0, required, _("missing column")))
-    unknown = [c for c in header if c not in MANIFEST_COLUMNS]
+    unknown = [c for c in header if c not in IMPORT_COLUMNS]
     for column in unknown:
         report.problems.append(ImportProblem(0, column, _("unknown column")))
     if report.problems:
