@@ -121,7 +121,7 @@ class Read(UUIDModel):
     """A reader's answer to one assignment and its server-measured timing.
 
     ``answer`` holds phase-specific fields (e.g. a blinded review's locked source guess);
-    ``read_ms`` (= active time) is what analyses use, ``wall_ms`` is kept beside it.
+    ``tool_use`` the workstation's tool counts sent with the answer; ``read_ms`` (= active time) is what analyses use, ``wall_ms`` is kept beside it.
     """
 
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="read")
@@ -133,6 +133,9 @@ class Read(UUIDModel):
     ivh_grade = models.PositiveSmallIntegerField(_("IVH grade (Papile)"), null=True, blank=True)
     comment = models.TextField(_("comment"), blank=True)
     answer = models.JSONField(default=dict, blank=True)
+    #: How often each workstation tool was used (counts only; :mod:`readers.tool_use`);
+    #: ``{}`` when the client sent none.
+    tool_use = models.JSONField(_("tool use"), default=dict, blank=True)
     served_at = models.DateTimeField()
     answered_at = models.DateTimeField()
     wall_ms = models.PositiveBigIntegerField()
