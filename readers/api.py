@@ -108,7 +108,8 @@ class ReadSubmitApi(APIView):
         event_id = payload.validated_data["client_event_id"]
         try:
             read = services.read_submit(reader=request.user, assignment=assignment,
-                                        answer=payload.answer(), client_event_id=event_id)
+                                        answer=payload.answer(), client_event_id=event_id,
+                                        tool_use=payload.validated_data.get("tool_use"))
         except services.ReadingRefused as exc:
             return _refusal(exc)
         except ValidationError as exc:

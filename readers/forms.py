@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from inference.ncls.labels import Condition
 from readers.models import ReaderTier
 from readers.services import ReadAnswer
+from readers.tool_use import tool_use_clean
 from trials.models import Dataset, Role, Study
 from trials.selectors import active_user_by_username, membership_conflict
 
@@ -24,8 +25,18 @@ CONDITION_LABELS = {
 }
 
 
-class AnswerForm(forms.Form):
-    """The diagnosis form: severe yes/no, confidence, findings, comment."""
+class ToolUseForm(forms.Form):
+    """A hidden field the workstation fills with its tool counts (JSON) before submitting."""
+
+    tool_use = forms.CharField(widget=forms.HiddenInput(attrs={"data-tool-use": ""}), required=False,
+                               max_length=1000)
+
+    def clean_tool_use(self) -> dict[str, int]:
+        return tool_use_clean(self.cleaned_data.get("tool_use"))
+
+
+class AnswerForm(ToolUseForm):
+    """The diagnosis form: severe yes/no, confidence, findings, comment (and tool counts)."""
 
     severe = forms.TypedChoiceField(
         label=_("Severe"),
@@ -228,7 +239,7 @@ class ReviewForm(AnswerForm):
                           extra={"changes_initial": self.cleaned_data["changes_initial"]})
 
 
-class QualitativeForm(forms.Form):
+class QualitativeForm(ToolUseForm):
     """Scores 1–5 of the AI's extracted views on the paper's four criteria."""
 
     client_event_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)

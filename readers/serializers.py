@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from django.utils.text import capfirst
 from rest_framework import serializers
@@ -15,6 +16,7 @@ from readers.models import Assignment, Read, ReaderTier, SessionPhase, SourceGue
 from readers.phases import phase_rules
 from readers.selectors import SessionSummary, assignment_material, assignment_slots
 from readers.services import ReadAnswer
+from readers.tool_use import TOOL_COUNT_MAX, TOOL_KEYS, tool_use_clean
 
 
 class SessionSummarySerializer(serializers.Serializer):
@@ -55,6 +57,7 @@ class ReadSerializer(serializers.Serializer):
                                          label=_model_label("ivh_grade"))
     comment = serializers.CharField(allow_blank=True, required=False)
     answer = serializers.JSONField(required=False)
+    tool_use = serializers.JSONField(required=False)
     served_at = serializers.DateTimeField()
     answered_at = serializers.DateTimeField()
     wall_ms = serializers.IntegerField(min_value=0)
@@ -131,6 +134,16 @@ class SubmitSerializer(AnswerSerializer):
     """A submission: the answer and the client's event id (its idempotency key)."""
 
     client_event_id = serializers.UUIDField()
+    tool_use = serializers.DictField(
+        child=serializers.IntegerField(min_value=0, max_value=TOOL_COUNT_MAX), required=False, default=dict,
+        help_text=f"How often each workstation tool was used (counts only): {', '.join(TOOL_KEYS)}.",
+    )
+
+    def validate_tool_use(self, value: dict[str, int]) -> dict[str, int]:
+        try:
+            return tool_use_clean(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
 
 
 class ReviseSerializer(AnswerSerializer):

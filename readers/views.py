@@ -134,6 +134,7 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
                     assignment=assignment,
                     answer=form.answer(),
                     client_event_id=form.cleaned_data["client_event_id"],
+                    tool_use=form.cleaned_data.get("tool_use"),
                 )
             except services.AlreadyAnswered:
                 return redirect("readers:session", session_id=session.pk)

@@ -17,6 +17,7 @@ from readers.phases import phase_rules
 from readers.services.refusals import AlreadyAnswered, ReadingRefused
 from readers.services.serving import assignment_lock, ms, stretch_close
 from readers.services.sessions import session_require_open
+from readers.tool_use import tool_use_clean
 from trials.audit import audit_record
 from trials.models import AuditAction, StudyStatus
 
@@ -84,13 +85,19 @@ def _replayed(read: Read, assignment: Assignment) -> Read:
 
 @transaction.atomic
 def read_submit(
-    *, reader: Any, assignment: Assignment, answer: ReadAnswer, client_event_id: UUID
+    *,
+    reader: Any,
+    assignment: Assignment,
+    answer: ReadAnswer,
+    client_event_id: UUID,
+    tool_use: Any = None,
 ) -> Read:
     """Record a reader's answer once; a repeated submission returns the first read.
 
     The same ``client_event_id`` always gives back the read it first made (retries,
     double clicks, lost responses), with ``read.replayed`` True. Another answer to an
-    answered case is refused.
+    answered case is refused. ``tool_use`` (the workstation's tool counts,
+    :func:`readers.tool_use.tool_use_clean`) is kept with the read; None records none.
     """
     existing = _read_of_event(client_event_id=client_event_id)
     if existing is not None:
@@ -98,6 +105,7 @@ def read_submit(
             raise AlreadyAnswered(_("This submission id was used for another case."))
         return _replayed(existing, assignment)
     answer = answer.cleaned()
+    tools = tool_use_clean(tool_use)
     now = timezone.now()
     assignment = assignment_lock(assignment, reader)
     session = assignment.session
@@ -127,6 +135,7 @@ def read_submit(
         ivh_grade=answer.ivh_grade,
         comment=answer.comment,
         answer=extra,
+        tool_use=tools,
         served_at=assignment.served_at,
         answered_at=now,
         wall_ms=wall_ms,
@@ -159,6 +168,7 @@ def read_submit(
             "served_at": read.served_at.isoformat(),
             "wall_ms": wall_ms,
             "active_ms": read.active_ms,
+            "tool_use": tools,
         },
     )
     if completed:
