@@ -92,10 +92,30 @@ class Slot:
     available: bool
     rendition: Rendition | None
 
+    @property
+    def fps(self) -> float | None:
+        """A sweep's playback rate (its rendition's; the same for every sweep of a study)."""
+        if self.kind != "video" or self.rendition is None:
+            return None
+        return self.rendition.fps
+
+    @property
+    def pixel_spacing_mm(self) -> tuple[float, float] | None:
+        """Millimetres per pixel (x, y) of the case's own calibrated DICOM media; None for
+        everything else, material views of every source included (nothing to compare)."""
+        rendition = self.rendition
+        if self.group != "case" or rendition is None:
+            return None
+        if rendition.pixel_spacing_x_mm and rendition.pixel_spacing_y_mm:
+            return rendition.pixel_spacing_x_mm, rendition.pixel_spacing_y_mm
+        return None
+
     def as_public(self) -> dict[str, Any]:
         """What a reader may see of the slot (never the rendition)."""
+        spacing = self.pixel_spacing_mm
         return {"name": self.name, "kind": self.kind, "label": self.label,
-                "group": self.group, "available": self.available}
+                "group": self.group, "available": self.available, "fps": self.fps,
+                "pixel_spacing_mm": list(spacing) if spacing else None}
 
 
 def slot_name(assignment: Assignment, rendition: Rendition) -> str:

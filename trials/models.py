@@ -428,6 +428,13 @@ class Rendition(UUIDModel):
     width = models.PositiveIntegerField(default=0)
     height = models.PositiveIntegerField(default=0)
     frame_count = models.PositiveIntegerField(default=1)
+    #: A sweep's playback rate (the study's cine rate when it was made); None for images.
+    fps = models.FloatField(null=True, blank=True)
+    #: Millimetres per rendition pixel (x, y) of a case's own DICOM image or sweep, from its
+    #: ultrasound region (Physical Delta X/Y) or Pixel Spacing, divided by the rendition's
+    #: resize factor; None when the source declares none (and for every material view).
+    pixel_spacing_x_mm = models.FloatField(null=True, blank=True)
+    pixel_spacing_y_mm = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["case", "kind", "orientation", "view"]

@@ -7,7 +7,7 @@
 - :func:`render_view` / :func:`render_video`: the canonical reader-facing renditions.
 """
 
-from trials.media.dicom import deidentify_dicom
+from trials.media.dicom import deidentify_dicom, dicom_pixel_spacing_of
 from trials.media.errors import MediaError
 from trials.media.frames import load_frame, load_image
 from trials.media.kinds import DEFAULT_MAX_BYTES, MediaInfo, MediaKind, detect_kind, probe
@@ -40,6 +40,7 @@ __all__ = [
     "VideoRenditionInfo",
     "deidentify_dicom",
     "detect_kind",
+    "dicom_pixel_spacing_of",
     "encode_png_gray",
     "load_frame",
     "load_image",

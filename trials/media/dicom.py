@@ -329,3 +329,21 @@ def _replace_uid(uid: str, uids: MutableMapping[str, str]) -> str:
     if uid not in uids:
         uids[uid] = generate_uid()
     return uids[uid]
+
+
+def dicom_pixel_spacing_of(path: str | Path) -> tuple[float, float] | None:
+    """(x, y) millimetres per pixel that the DICOM file ``path`` declares (its ultrasound
+    region's Physical Delta X/Y, else Pixel Spacing); None when it declares none or is not
+    a readable DICOM file. Reads the header only."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    from inference.ncls.video import dicom_pixel_spacing
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, stop_before_pixels=True)
+        return dicom_pixel_spacing(ds)
+    except (InvalidDicomError, OSError, ValueError, EOFError, KeyError, TypeError):
+        return None

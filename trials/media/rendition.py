@@ -94,6 +94,14 @@ class RenditionCrop:
             (np.asarray(y, float) - self.offset_y) / self.scale + self.y0,
         )
 
+    def spacing_on_canvas(
+        self, spacing_mm: tuple[float, float] | None
+    ) -> tuple[float, float] | None:
+        """Millimetres per canvas pixel (x, y) from the source's (x, y); None stays None."""
+        if spacing_mm is None or self.scale <= 0:
+            return None
+        return spacing_mm[0] / self.scale, spacing_mm[1] / self.scale
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, for storing beside the rendition."""
         return asdict(self)

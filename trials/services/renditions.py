@@ -77,17 +77,24 @@ def rendition_make_for_asset(*, asset_id: Any) -> Rendition:
     )
     try:
         with local_path(asset.file) as source:
+            # Calibration only from DICOM (the de-identified copy keeps it); other formats
+            # carry none, and the caliper then measures in pixels.
+            spacing = media.dicom_pixel_spacing_of(source) if asset.media_format == "dicom" else None
             if asset.kind == AssetKind.SWEEP_VIDEO:
                 with tempfile.TemporaryDirectory() as scratch:
                     out = Path(scratch) / "rendition.mp4"
                     info = media.render_video(source, out, fps=asset.case.study.cine_fps)
                     data = out.read_bytes()
                 content_type, width, height, frames = "video/mp4", info.width, info.height, info.frame_count
+                rendition.fps, crop = info.fps, info.crop
             else:
                 made = media.render_view(media.load_image(source))
                 data, content_type, width, height, frames = (
                     made.data, made.content_type, made.width, made.height, 1,
                 )
+                rendition.fps, crop = None, made.crop
+            on_canvas = crop.spacing_on_canvas(spacing)
+            rendition.pixel_spacing_x_mm, rendition.pixel_spacing_y_mm = on_canvas or (None, None)
     except (media.MediaError, ValueError) as exc:
         rendition.status = RenditionStatus.FAILED
         rendition.error = str(exc)
