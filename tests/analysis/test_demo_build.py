@@ -161,3 +161,28 @@ def test_demo_reader_study_import_resumes_only_the_missing_datasets(monkeypatch,
     result = trials_demo.build_demo_study(data_dir=tmp_path)
     assert result.study == existing
     assert imported == [manifests[1]]
+
+
+def test_the_background_builder_stops_quietly_and_records_it(monkeypatch) -> None:
+    import signal
+
+    from django.core.management import call_command
+
+    from analysis.management.commands import load_demo
+
+    def interrupted(**kwargs: Any) -> bool:
+        records_prepare(pid=os.getpid())
+        record_set("practice", state=DemoBuildState.BUILDING)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(load_demo, "build_all", interrupted)
+    monkeypatch.setattr(load_demo, "_watch_parent", lambda _parent: None)
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            call_command("load_demo", "--background")
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+    assert stopped.value.code == 130
+    assert set(DemoBuild.objects.values_list("state", flat=True)) == {DemoBuildState.STOPPED}

@@ -21,17 +21,24 @@ Everything here is a demo model on phantom data — not for clinical use.
 
 import os
 import signal
+import sys
 import threading
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from analysis.demo_build import build_all
+from analysis.demo_build import build_all, records_stop_unfinished
 from trials.demo import DEMO_PASSWORD, DEMO_USERS
 
 
+def _ignore_further_stops() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    _ignore_further_stops()  # the server's Ctrl-C and the wrapper's SIGTERM both arrive
     raise SystemExit(128 + signum)
 
 
@@ -74,7 +81,16 @@ class Command(BaseCommand):
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
             _watch_parent(os.getppid())
         self.step("Building the demo (phantom cases; demo models, not for clinical use) ...")
-        ok = build_all(log=self.step)
+        try:
+            ok = build_all(log=self.step)
+        except (KeyboardInterrupt, SystemExit) as stop:
+            if not self.background:
+                raise
+            _ignore_further_stops()
+            records_stop_unfinished("The build was stopped; the next `make demo` resumes it.")
+            self.step("Stopped; the next `make demo` resumes the build.")
+            code = stop.code if isinstance(stop, SystemExit) else 130
+            sys.exit(code if isinstance(code, int) else 1)
         if not self.background:
             print_logins(self.stdout)
         if not ok:
