@@ -397,3 +397,21 @@ def test_volpe_grade_through_the_api_import_and_case_create(study: Study, coordi
     response = api.post(f"/api/studies/{study.pk}/import/", {"archive": upload, "dry_run": False}, format="multipart")
     assert response.status_code == 200, response.content
     assert GoldStandard.objects.get(case__code="API-3").volpe_grade == "III+PVI"
+
+
+# --- trusted code: the demo builder --------------------------------------------------------
+
+
+def test_the_demo_builder_signs_with_the_demo_coordinators_password(study: Study, coordinator: Any) -> None:
+    from analysis.demo import _finish
+    from trials.demo import DEMO_PASSWORD
+
+    coordinator.set_password(DEMO_PASSWORD)
+    coordinator.save()
+    _finish(study)
+    study.refresh_from_db()
+    assert study.status == "unblinded"
+    signed = AuditEvent.objects.filter(study_id=study.pk, action="signature.applied").order_by("id")
+    assert [e.after["purpose"] for e in signed] == ["study.locked", "study.unblinded"]
+    assert {e.after["signer"] for e in signed} == {"coord"}
+    call_command("verify_audit", stdout=StringIO())
