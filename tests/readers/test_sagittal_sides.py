@@ -254,3 +254,21 @@ def test_manifest_with_left_and_right_sagittal_columns(
     assert sorted(sweeps) == sorted(SWEEPS)
     assert {(a.width, a.height) for a in sweeps.values()} == {(WIDTH, HEIGHT)}
     assert setup.study.status == StudyStatus.DRAFT
+
+
+def test_a_phantom_case_with_split_sagittal_sweeps_imports_as_three_sweeps(tmp_path: Path) -> None:
+    from inference.phantom.cli import main as phantom
+
+    out = tmp_path / "phantom"
+    assert phantom(["generate", "--cases", "1", "--sagittal-sweeps", "split", "--frame-size",
+                    f"{WIDTH}x{HEIGHT}", "--frames-min", "12", "--frames-max", "12",
+                    "--dota-every", "0", "--quiet", "--out", str(out)]) == 0
+    setup = source_trial_study(prefix="lr4", n_cases=0, ai=False)
+    report = case_import(actor=setup.coordinator, study=setup.study,
+                         manifest=out / "manifest.csv", dry_run=False)
+    assert report.ok, report.problems
+    case = setup.study.cases.get()
+    sweeps = case_sweeps(case=case)
+    assert sorted(sweeps) == sorted(SWEEPS)
+    assert {(a.width, a.height) for a in sweeps.values()} == {(WIDTH, HEIGHT)}
+    assert case.assets.filter(kind="view_image").count() == 6
