@@ -8,6 +8,7 @@ non-square frames, seeded test-time augmentation, fold averaging before the soft
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -29,7 +30,7 @@ from inference.ncls.diagnosis.rules import DecidingRule
 from inference.ncls.labels import ANATOMY_CLASSES, IMAGE_LABELS, Condition, View
 from inference.ncls.published.detector import build_detector, detector_input, postprocess
 from inference.ncls.published.diagnosis import build_diagnosis, diagnosis_input, diagnosis_pixels
-from inference.ncls.published.ensemble import PublishedEnsemble, rgb_to_bgr
+from inference.ncls.published.ensemble import IMAGE_HEAD_ORDER, PublishedEnsemble, rgb_to_bgr
 from inference.ncls.published.frames import PublishedFrameDetector, published_boxes
 from inference.ncls.published.model_dir import PublishedModels, import_published
 from inference.ncls.published.tta import tta_inputs
@@ -219,7 +220,7 @@ def test_fold_logits_are_averaged_before_the_softmax(two_folds: PublishedEnsembl
     assert abs(float(torch.stack(probabilities).mean()) - expected) > 1e-4  # the order matters here
     sigmoid = torch.sigmoid(torch.stack(image_logits).mean(0))
     for k, view in enumerate(("AHV", "TVV")):
-        got = [diagnosis.image_labels[view].probabilities[str(c)] for c in IMAGE_LABELS]
+        got = [diagnosis.image_labels[view].probabilities[str(c)] for c in IMAGE_HEAD_ORDER]
         np.testing.assert_allclose(got, sigmoid[k].numpy(), atol=1e-6)
     assert diagnosis.severe == (expected >= 0.2)
 
@@ -233,7 +234,7 @@ def scripted(
     """Make the ensemble's averaged logits give ``severe`` and the image labels given per view."""
     case = torch.tensor([0.0, math.log(severe / (1 - severe))], dtype=torch.float64)
     image = torch.tensor(
-        [[4.0 if c in found else -4.0 for c in IMAGE_LABELS] for found in labels],
+        [[4.0 if c in found else -4.0 for c in IMAGE_HEAD_ORDER] for found in labels],
         dtype=torch.float64,
     )
     monkeypatch.setattr(ensemble, "logits", lambda views: (case, image))
@@ -455,3 +456,17 @@ def test_export_onnx_refuses_a_published_directory(
     )
     assert "not exported yet" in capsys.readouterr().err
     assert not (tmp_path / "onnx").exists()
+
+
+def test_image_head_order_reproduces_the_authors_per_image_severe_flag() -> None:
+    """Every 0/1 output vector: the platform's flag on the mapped labels equals the authors'.
+
+    Their decision code flags an image when output 1 or 2 fires, or 3 together with 5.
+    """
+    from inference.ncls.diagnosis.rules import flags_severe
+
+    assert sorted(IMAGE_HEAD_ORDER) == sorted(IMAGE_LABELS)
+    for bits in itertools.product((0, 1), repeat=6):
+        labels = frozenset(c for c, bit in zip(IMAGE_HEAD_ORDER, bits, strict=True) if bit)
+        authors = bool(bits[1] or bits[2] or (bits[3] and bits[5]))
+        assert flags_severe(labels) == authors, bits

@@ -33,10 +33,22 @@ from .diagnosis import PublishedDiagnosisNet, diagnosis_pixels
 from .model_dir import PublishedModels
 from .tta import DEFAULT_PASSES, DEFAULT_SEED, tta_inputs
 
-#: Conditions of the image head's six outputs, in output order. ASSUMED to be the platform's
-#: order (DESIGN.md's list): the authors' README does not state it, and their decision code
-#: (severe when output 1 or 2 fires, or 3 with 5) hints at another; confirm with the authors.
-IMAGE_HEAD_ORDER: tuple[Condition, ...] = IMAGE_LABELS
+#: Conditions of the image head's six outputs, in output order, read off the authors' decision
+#: code (module_diagnosis.py at bece200): output 0 is "normal" (an image is abnormal when it is
+#: not 0 and one of 3-5 fires); outputs 1 and 2 each make a case severe on their own, so they
+#: are PVL and hydrocephalus; 3 together with 5 on one image makes it severe ("dilation and
+#: haemorrhage" in their comment), so they are IVH and ventricular dilation; 4, which never
+#: decides, is the ependymal cyst. Their code does not tell the order inside the pairs {1, 2}
+#: and {3, 5}; the severe rule is the same either way, only the per-image labels shown could
+#: swap. A test pins this order to the rule (tests/inference/test_published_pipeline.py).
+IMAGE_HEAD_ORDER: tuple[Condition, ...] = (
+    Condition.NORMAL,
+    Condition.PVL,
+    Condition.HYDROCEPHALUS,
+    Condition.IVH,
+    Condition.EPENDYMAL_CYST,
+    Condition.VENTRICULAR_DILATION,
+)
 #: At most this many images go through a network in one forward call.
 MAX_BATCH_IMAGES = 30
 
