@@ -47,10 +47,13 @@ def run_with_builder(
     grace: float = 10.0,
     on_builder_exit: Callable[[int], None] | None = None,
     poll: float = 0.5,
+    builder_delay: float = 0.0,
 ) -> int:
-    """Start ``builder``, then run ``server`` until it ends; return the server's exit code.
+    """Run ``server`` until it ends, ``builder`` beside it; return the server's exit code.
 
-    ``on_builder_exit(code)`` is called once when the builder ends before the server.
+    The builder starts ``builder_delay`` seconds after the server (so the server's start is
+    not slowed by the builder's); ``on_builder_exit(code)`` is called once when the builder
+    ends before the server.
     """
     handled = (signal.SIGTERM, signal.SIGHUP)
     previous = {signum: signal.signal(signum, _raise_stop) for signum in handled}
@@ -58,11 +61,13 @@ def run_with_builder(
     server_process: subprocess.Popen[Any] | None = None
     code = 0
     try:
-        builder_process = subprocess.Popen(list(builder))
         server_process = subprocess.Popen(list(server))
+        builder_at = time.monotonic() + builder_delay
         reported = False
         while (code_or_none := server_process.poll()) is None:
-            if not reported and builder_process.poll() is not None:
+            if builder_process is None and time.monotonic() >= builder_at:
+                builder_process = subprocess.Popen(list(builder))
+            if builder_process is not None and not reported and builder_process.poll() is not None:
                 reported = True
                 if on_builder_exit is not None:
                     on_builder_exit(builder_process.returncode)

@@ -46,9 +46,11 @@ class Command(BaseCommand):
                 records_stop_unfinished(f"The builder exited with code {code}; the next `make demo` resumes.")
 
         code = run_with_builder(
-            server=[*manage, "runserver", "--noreload", addrport],
+            # The checks ran for this command already.
+            server=[*manage, "runserver", "--noreload", "--skip-checks", addrport],
             builder=[*manage, "load_demo", "--background"],
             on_builder_exit=builder_exit,
+            builder_delay=5.0,
         )
         if code not in (0, 130, 143):
             raise CommandError(f"the server exited with code {code}")
