@@ -100,6 +100,7 @@ def _ai_materials(study: Study, case_ids: dict[str, Case], data_ai: pd.DataFrame
         AICaseResult.objects.create(
             case=case, model_version=model, status=ResultStatus.COMPLETE, material_set=material,
             severe_probability=probability, severe=bool(row.decision), rule="simulated",
+            read_time_s=float(row.read_time_s) if np.isfinite(row.read_time_s) else None,
         )
         materials[row.case] = material
     return materials

@@ -9,6 +9,18 @@ The iMRMC input format (FDA/CDRH iMRMC, Gallas et al.): free header lines, the c
 ``NM:`` (modalities), then the line ``BEGIN DATA:`` and one comma-separated row per
 observation ``readerID,caseID,modalityID,score``; the truth of each case is a row with
 readerID ``-1``, modalityID ``0`` and score 0 or 1.
+
+iMRMC analyses one file as a set of modalities read by the same readers: a file that
+mixes modalities sharing no reader (the AI alone in one, mid-level readers only in
+another) stops it with ``IllegalArgumentException: n <= 0``. :func:`imrmc_comparisons`
+therefore cuts one fully crossed file per analysable comparison. The rules of iMRMC 4's
+parser (``mrmc.core.InputFile``, DIDSR/iMRMC) that the files keep: a header line that
+contains ``N0:``, ``N1:``, ``NR:`` or ``NM:`` anywhere (case-insensitive) is read as that
+count (the text after its first three characters must be an integer), so free header
+lines never contain them; the data start after the line that begins with ``BEGIN DATA:``;
+no empty line after it; whitespace inside a field is dropped, so identifiers carry none;
+a truth row's score is exactly ``0`` or ``1``; a reader's ratings in a modality are used
+only when he rated at least 3 signal-absent and 3 signal-present cases there.
 """
 
 from __future__ import annotations
@@ -16,8 +28,10 @@ from __future__ import annotations
 import io
 import json
 import platform
+import re
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
@@ -29,13 +43,16 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from openpyxl.utils import get_column_letter
 
-from analysis.frames import StudyData
+from analysis.frames import AI_READER, StudyData
 from analysis.reports.base import Report, ReportTable
 
 __all__ = [
     "LONG_COLUMNS",
+    "ImrmcComparison",
     "analysis_zip",
     "figure_html",
+    "imrmc_comparisons",
+    "imrmc_zip",
     "long_format",
     "long_format_csv",
     "manifest",
@@ -117,6 +134,21 @@ def long_format_csv(frame: pd.DataFrame) -> bytes:
     ).encode()
 
 
+#: Column of ``StudyData.reads`` (from the database) with the workstation's tool counts of a
+#: read as JSON text (:mod:`readers.tool_use`); empty for the AI and where none were sent.
+TOOL_USE_COLUMN = "tool_use"
+
+
+def reads_csv(data: StudyData) -> bytes:
+    """Every read with its read time and, where recorded, its tool counts (``tool_use``)."""
+    reads = data.reads
+    columns = [c for c in reads.columns if c != TOOL_USE_COLUMN]
+    frame = reads.loc[:, columns].copy()
+    frame[TOOL_USE_COLUMN] = reads[TOOL_USE_COLUMN] if TOOL_USE_COLUMN in reads.columns else ""
+    frame = frame.sort_values(["modality", "reader", "case"], kind="mergesort")
+    return frame.to_csv(index=False, lineterminator="\n", float_format="%.17g").encode()
+
+
 def read_long_csv(content: bytes | str) -> pd.DataFrame:
     """Read a long-format CSV written by :func:`long_format_csv` (ids kept as text)."""
     text = content.decode() if isinstance(content, bytes) else content
@@ -128,22 +160,46 @@ def read_long_csv(content: bytes | str) -> pd.DataFrame:
 
 def _imrmc_id(value: Any, what: str) -> str:
     text = str(value)
-    if not text or any(ch in text for ch in ",\n\r") or text == "-1":
+    if (not text or any(ch in text for ch in ",") or any(ch.isspace() for ch in text)
+            or text in ("-1", "truth")):
         raise ValueError(f"{what} {text!r} cannot be written to an iMRMC file")
     return text
 
 
-def to_imrmc(frame: pd.DataFrame, *, title: str = "", snapshot: str = "") -> str:
-    """A long-format frame in the iMRMC input format (header, ``BEGIN DATA:``, rows)."""
+_COUNT_TOKEN = re.compile(r"(N[01RM])\s*:", re.IGNORECASE)
+
+
+def _imrmc_free_line(text: str) -> str:
+    """A free header line iMRMC reads as free text: no count token, not BEGIN DATA, not one
+    character long (its reader fails on a one-character line)."""
+    line = _COUNT_TOKEN.sub(lambda m: f"{m.group(1)} =", " ".join(str(text).split()))
+    if line.upper().startswith("BEGIN DATA"):
+        line = "# " + line
+    return line if len(line) != 1 else line + "."
+
+
+def to_imrmc(frame: pd.DataFrame, *, title: str = "", snapshot: str = "",
+             description: Iterable[str] = ()) -> str:
+    """A long-format frame in the iMRMC input format (header, ``BEGIN DATA:``, rows).
+
+    ``description``: free header lines saying what the file holds. Nothing is checked
+    about the design here; :func:`imrmc_comparisons` gives files iMRMC can analyse.
+    """
     missing = [c for c in LONG_COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"long format lacks columns {missing}")
+    if not np.all(np.isfinite(frame["rating"].to_numpy(dtype=float))):
+        raise ValueError("ratings must be finite numbers")
     truth = frame.drop_duplicates("case").set_index("case")["truth"].astype(int)
-    lines = [
+    free = [
         "Fontanelle reader-study export for iMRMC",
         f"Study: {title}" if title else "Study:",
         f"Data snapshot (SHA-256): {snapshot}" if snapshot else "Data snapshot (SHA-256):",
+        *description,
         "Truth rows: readerID -1, modalityID 0, score 1 = severe (signal present).",
+    ]
+    lines = [
+        *(_imrmc_free_line(line) for line in free),
         f"NR: {frame['reader'].nunique()}",
         f"N0: {int((truth == 0).sum())}",
         f"N1: {int((truth == 1).sum())}",
@@ -162,6 +218,124 @@ def to_imrmc(frame: pd.DataFrame, *, title: str = "", snapshot: str = "") -> str
             f"{_imrmc_id(modality, 'modality')},{float(rating)!r}"
         )
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class ImrmcComparison:
+    """One analysable comparison: a fully crossed readers × modalities × cases cut."""
+
+    name: str
+    description: tuple[str, ...]
+    frame: pd.DataFrame
+
+
+#: iMRMC uses a reader's ratings in a modality only with more than 2 cases of each truth.
+IMRMC_MIN_PER_CLASS = 3
+
+
+def _crossed(reads: pd.DataFrame, readers: list[str], modalities: list[str]) -> tuple[pd.DataFrame, int]:
+    """The reads of ``readers`` in ``modalities`` on the cases each of them read in each; and
+    how many cases were left out for not being read by all."""
+    rows = reads[reads["reader"].isin(readers) & reads["modality"].isin(modalities)]
+    rows = rows.drop_duplicates(["reader", "modality", "case"], keep="last")
+    per_case = rows.groupby("case").size()
+    complete = per_case.index[per_case == len(readers) * len(modalities)]
+    return rows[rows["case"].isin(complete)], int(per_case.size - complete.size)
+
+
+def imrmc_comparisons(data: StudyData) -> tuple[list[ImrmcComparison], list[str]]:
+    """One fully crossed data set per comparison iMRMC can analyse, and why others are not.
+
+    - ``<tier>_unaided_vs_aided``: the tier's readers who read in both sessions, on the
+      cases every one of them read in both (the paper's juniors alone vs with the AI).
+    - ``ai_vs_<tier>_unaided`` (and ``ai_vs_panel_unaided`` over all tiers when there are
+      several): the AI against the unaided readers, on the cases they and the AI all read.
+      The AI is one fixed reader; its rating of each case is written under every reader's
+      ID in modality ``ai``, so that the file is fully crossed and iMRMC's reader-averaged
+      difference is the panel's mean AUC against the AI's AUC with no reader variability
+      on the AI's side.
+    A comparison is left out (with the reason) when fewer than 3 signal-absent or 3
+    signal-present cases remain (iMRMC would drop every reader).
+    """
+    reads = data.reads.loc[:, ["reader", "tier", "modality", "case", "truth", "rating"]].copy()
+    reads["reader"] = reads["reader"].astype(str)
+    reads["case"] = reads["case"].astype(str)
+    human = reads[reads["tier"] != "ai"]
+    tiers = [str(t) for t in pd.unique(human["tier"].astype(str))]
+    wanted: list[tuple[str, list[str], pd.DataFrame, int]] = []
+    left_out: list[str] = []
+    for tier in tiers:
+        part = human[human["tier"] == tier]
+        both = sorted(set(part.loc[part["modality"] == "unaided", "reader"])
+                      & set(part.loc[part["modality"] == "aided", "reader"]))
+        if both:
+            rows, dropped = _crossed(part, both, ["unaided", "aided"])
+            wanted.append((f"{tier}_unaided_vs_aided", [
+                f"Comparison: {tier} readers unaided vs aided (modalities unaided, aided).",
+                f"Readers: {len(both)} ({tier} readers who read in both sessions).",
+            ], rows, dropped))
+    ai = reads[reads["tier"] == "ai"].drop_duplicates("case", keep="last")
+    panels = [(tier, [tier]) for tier in tiers]
+    if len(tiers) > 1:
+        panels.append(("panel", tiers))
+    if not ai.empty:
+        for label, members in panels:
+            part = human[human["tier"].isin(members) & (human["modality"] == "unaided")]
+            readers = sorted(set(part["reader"]))
+            if not readers:
+                continue
+            rows, dropped = _crossed(part, readers, ["unaided"])
+            rows = rows[rows["case"].isin(set(ai["case"]))]
+            dropped += int(len(set(part["case"])) - dropped - rows["case"].nunique())
+            copies = [ai[ai["case"].isin(set(rows["case"]))].assign(reader=reader, modality="ai")
+                      for reader in readers]
+            wanted.append((f"ai_vs_{label}_unaided", [
+                f"Comparison: the AI vs {' and '.join(members)} readers unaided (modalities ai, unaided).",
+                f"Readers: {len(readers)}. The AI is one fixed reader: its rating of each case is repeated "
+                f"under every reader ID in modality ai (reader {AI_READER}), so the file is fully crossed "
+                "and the AI modality has no reader variability.",
+            ], pd.concat([rows, *copies], ignore_index=True), dropped))
+    comparisons = []
+    for name, description, rows, dropped in wanted:
+        truth = rows.drop_duplicates("case")["truth"].astype(int)
+        n0, n1 = int((truth == 0).sum()), int((truth == 1).sum())
+        if min(n0, n1) < IMRMC_MIN_PER_CLASS:
+            left_out.append(f"{name}: {n0} signal-absent and {n1} signal-present cases fully crossed; "
+                            f"iMRMC needs at least {IMRMC_MIN_PER_CLASS} of each")
+            continue
+        frame = rows.loc[:, list(LONG_COLUMNS)].copy()
+        frame["truth"] = frame["truth"].astype(int)
+        frame = frame.sort_values(["modality", "reader", "case"], kind="mergesort").reset_index(drop=True)
+        comparisons.append(ImrmcComparison(name, (
+            *description,
+            f"Cases: {n0 + n1} read by every reader in every modality of this file "
+            f"({n0} non-severe, {n1} severe); {dropped} left out for not being read by all.",
+            "Design: fully crossed (every reader rated every case in every modality).",
+        ), frame))
+    return comparisons, left_out
+
+
+def imrmc_zip(data: StudyData) -> bytes:
+    """Every comparison's iMRMC file and a README of what each holds and what was left out."""
+    comparisons, left_out = imrmc_comparisons(data)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for comparison in comparisons:
+            archive.writestr(f"{comparison.name}.imrmc", to_imrmc(
+                comparison.frame, title=data.title, snapshot=data.snapshot, description=comparison.description))
+        archive.writestr("README.txt", _imrmc_readme(comparisons, left_out, data))
+    return buffer.getvalue()
+
+
+def _imrmc_readme(comparisons: list[ImrmcComparison], left_out: list[str], data: StudyData) -> str:
+    lines = [f"iMRMC input files of {data.title}, one per analysable comparison",
+             f"Data snapshot (SHA-256): {data.snapshot}", "",
+             "Run each with iMRMC 4 (DIDSR/iMRMC): MRMC FILE.imrmc OUTDIR (a display is needed: xvfb-run).", ""]
+    for comparison in comparisons:
+        lines += [f"{comparison.name}.imrmc", *(f"  {line}" for line in comparison.description), ""]
+    if left_out:
+        lines += ["Left out:", *(f"  {reason}" for reason in left_out), ""]
+    return "\n".join(lines)
 
 
 def read_imrmc(text: str) -> pd.DataFrame:
@@ -262,8 +436,15 @@ def analysis_zip(reports: Iterable[Report], data: StudyData) -> bytes:
         put("tables/all_tables.xlsx", report_xlsx(chosen), "every table, one sheet each")
         long = long_format(data)
         put("data/reads_long.csv", long_format_csv(long), "all reads, long format")
-        put("data/reads.imrmc", to_imrmc(long, title=data.title, snapshot=data.snapshot),
-            "all reads, iMRMC input format")
+        put("data/reads.csv", reads_csv(data), "all reads with read times and workstation tool counts")
+        comparisons, left_out = imrmc_comparisons(data)
+        for comparison in comparisons:
+            put(f"data/imrmc/{comparison.name}.imrmc",
+                to_imrmc(comparison.frame, title=data.title, snapshot=data.snapshot,
+                         description=comparison.description),
+                "iMRMC input: " + " ".join(comparison.description))
+        put("data/imrmc/README.txt", _imrmc_readme(comparisons, left_out, data),
+            "what each iMRMC file holds, and the comparisons left out")
         methods = "\n\n".join(
             f"{report.title}\n" + "\n".join(f"- {t.title} (n: {t.n}): {t.methods}" for t in report.tables)
             for report in chosen

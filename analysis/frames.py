@@ -10,7 +10,10 @@ database (:mod:`analysis.selectors`) or from the reader simulator
     decision (0/1), confidence (0–100), read_time_s, dataset, probe_type, ga_weeks,
     condition.
 ``cases``
-    case, dataset, truth, condition, probe_type, ga_weeks.
+    case, dataset, truth, condition, probe_type, ga_weeks; from the database also the
+    metadata of Table 1 (:data:`CASE_METADATA_COLUMNS`, optional): ga_exact_weeks (weeks +
+    days/7), birth_weight_g, sex (F | M | U), age_at_exam_days, apgar_1min, apgar_5min,
+    manufacturer, site.
 ``blinded``
     senior, author (the junior whose material it was, or "AI"), case, truth,
     arm (ai | junior), guess (ai | junior | dont_know), initial_decision,
@@ -38,6 +41,11 @@ READ_COLUMNS: tuple[str, ...] = (
     "read_time_s", "dataset", "probe_type", "ga_weeks", "condition",
 )
 CASE_COLUMNS: tuple[str, ...] = ("case", "dataset", "truth", "condition", "probe_type", "ga_weeks")
+#: Case metadata that only Table 1 uses; optional (simulated studies have none of it).
+CASE_METADATA_COLUMNS: tuple[str, ...] = (
+    "ga_exact_weeks", "birth_weight_g", "sex", "age_at_exam_days", "apgar_1min", "apgar_5min",
+    "manufacturer", "site",
+)
 BLINDED_COLUMNS: tuple[str, ...] = (
     "senior", "author", "case", "truth", "arm", "guess", "initial_decision",
     "secondary_decision", "changed", "read_time_s",
@@ -116,7 +124,7 @@ def snapshot_hash(data: StudyData) -> str:
     digest = hashlib.sha256()
     for name, frame, columns in (
         ("reads", data.reads, READ_COLUMNS),
-        ("cases", data.cases, CASE_COLUMNS),
+        ("cases", data.cases, CASE_COLUMNS + CASE_METADATA_COLUMNS),
         ("blinded", data.blinded, BLINDED_COLUMNS),
         ("qualitative", data.qualitative, QUALITATIVE_COLUMNS),
     ):

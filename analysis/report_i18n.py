@@ -94,6 +94,27 @@ COLUMNS = (
     pgettext_lazy("report column", "with_ai"), pgettext_lazy("report column", "wrong"),
     pgettext_lazy("report column", "wrong_alone"), pgettext_lazy("report column", "wrongly_changed"),
     pgettext_lazy("report column", "z"),
+    pgettext_lazy("report column", "characteristic"),
+    pgettext_lazy("report column", "all"),
+    pgettext_lazy("report column", "n"),
+    pgettext_lazy("report column", "missing"),
+    pgettext_lazy("report column", "median"),
+    pgettext_lazy("report column", "q1"),
+    pgettext_lazy("report column", "q3"),
+    pgettext_lazy("report column", "count"),
+    pgettext_lazy("report column", "percent"),
+    pgettext_lazy("report column", "q1_s"),
+    pgettext_lazy("report column", "q3_s"),
+    pgettext_lazy("report column", "group_mean_s"),
+    pgettext_lazy("report column", "ai_mean_s"),
+    pgettext_lazy("report column", "group_median_s"),
+    pgettext_lazy("report column", "ai_median_s"),
+    pgettext_lazy("report column", "mann_whitney_u"),
+    pgettext_lazy("report column", "pvalue_mann_whitney"),
+    pgettext_lazy("report column", "pvalue_welch"),
+    pgettext_lazy("report column", "unaided_mean_s"),
+    pgettext_lazy("report column", "aided_mean_s"),
+    pgettext_lazy("report column", "median_difference"),
 )
 
 #: The texts of the figures (axis titles, legend entries, subplot titles) the reports draw.
@@ -104,6 +125,10 @@ FIGURE_TEXTS = (
     gettext_noop("Junior with AI"), gettext_noop("junior readers"), gettext_noop("guessed ai"),
     gettext_noop("guessed junior"), gettext_noop("guessed dont_know"), gettext_noop("junior"),
     gettext_noop("ai"), gettext_noop("Secondary read time (s)"), gettext_noop("Source guesses"),
+    gettext_noop("Bang's blinding index (95 % CI)"), gettext_noop("Bang's blinding index"),
+    gettext_noop("Wald CI"), gettext_noop("bootstrap CI"), gettext_noop("ideal blinding (−0.2 to 0.2)"),
+    gettext_noop("true source"), gettext_noop("seconds per read"), gettext_noop("AI"),
+    gettext_noop("condition"), gettext_noop("per cent of the dataset's cases"),
 )
 
 

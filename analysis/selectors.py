@@ -6,14 +6,18 @@ study), reader ids are usernames. Only included cases with a gold standard count
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 from django.db.models import QuerySet
 
+from analysis.exports import TOOL_USE_COLUMN
 from analysis.frames import (
     AI_READER,
     BLINDED_COLUMNS,
     CASE_COLUMNS,
+    CASE_METADATA_COLUMNS,
     QUALITATIVE_COLUMNS,
     READ_COLUMNS,
     StudyData,
@@ -33,11 +37,12 @@ _ARM_OF_SOURCE = {"ai": "ai", "junior": "junior"}
 
 
 def study_cases_frame(*, study: Study) -> pd.DataFrame:
-    """Included cases with a gold standard: code, dataset, truth, condition, probe, GA."""
+    """Included cases with a gold standard: code, dataset, truth, condition, probe, GA, and
+    the metadata of Table 1 (:data:`analysis.frames.CASE_METADATA_COLUMNS`)."""
     rows = []
     cases = (
         Case.objects.filter(study=study, excluded=False, gold_standard__isnull=False)
-        .select_related("dataset", "gold_standard")
+        .select_related("dataset", "dataset__site", "gold_standard")
         .order_by("dataset__name", "code")
     )
     for case in cases:
@@ -49,8 +54,20 @@ def study_cases_frame(*, study: Study) -> pd.DataFrame:
             "condition": condition_label(gold.conditions, gold.ivh_grade),
             "probe_type": case.probe_type or "unknown",
             "ga_weeks": case.ga_weeks if case.ga_weeks is not None else np.nan,
+            "ga_exact_weeks": case.ga_weeks + (case.ga_days or 0) / 7.0 if case.ga_weeks is not None else np.nan,
+            "birth_weight_g": _number(case.birth_weight_g),
+            "sex": case.sex or "U",
+            "age_at_exam_days": _number(case.age_at_exam_days),
+            "apgar_1min": _number(case.apgar_1min),
+            "apgar_5min": _number(case.apgar_5min),
+            "manufacturer": case.manufacturer or "unknown",
+            "site": case.dataset.site.name if case.dataset.site_id else "unknown",
         })
-    return pd.DataFrame(rows, columns=list(CASE_COLUMNS))
+    return pd.DataFrame(rows, columns=list(CASE_COLUMNS + CASE_METADATA_COLUMNS))
+
+
+def _number(value: float | None) -> float:
+    return float(value) if value is not None else np.nan
 
 
 def _reads(study: Study, phase: str) -> QuerySet[Read]:
@@ -69,13 +86,14 @@ def study_reads_frame(*, study: Study, cases: pd.DataFrame) -> pd.DataFrame:
     )
     for phase in (SessionPhase.UNAIDED, SessionPhase.AIDED):
         values = _reads(study, phase).values_list(
-            "reader__username", "assignment__case__code", "severe", "confidence", "active_ms",
+            "reader__username", "assignment__case__code", "severe", "confidence", "active_ms", "tool_use",
         )
-        for reader, case, severe, confidence, active_ms in values:
+        for reader, case, severe, confidence, active_ms, tool_use in values:
             rows.append({
                 "reader": reader, "tier": tiers.get(reader) or "unknown", "modality": str(phase), "case": case,
                 "rating": rating_from_answer(severe, confidence), "decision": int(severe),
                 "confidence": int(confidence), "read_time_s": active_ms / 1000.0,
+                TOOL_USE_COLUMN: json.dumps(tool_use, separators=(",", ":")) if tool_use else "",
             })
     codes = dict(Case.objects.filter(study=study).values_list("pk", "code"))
     for prediction in ai_predictions(study=study):
@@ -85,12 +103,16 @@ def study_reads_frame(*, study: Study, cases: pd.DataFrame) -> pd.DataFrame:
         rows.append({
             "reader": AI_READER, "tier": "ai", "modality": "ai", "case": codes.get(prediction["case_id"]),
             "rating": 100.0 * float(probability), "decision": int(bool(prediction["severe"])),
-            "confidence": round(100 * abs(2 * float(probability) - 1)), "read_time_s": np.nan,
+            "confidence": round(100 * abs(2 * float(probability) - 1)),
+            "read_time_s": _number(prediction.get("read_time_s")),
         })
     frame = pd.DataFrame(rows, columns=["reader", "tier", "modality", "case", "rating", "decision",
-                                        "confidence", "read_time_s"])
+                                        "confidence", "read_time_s", TOOL_USE_COLUMN])
+    frame[TOOL_USE_COLUMN] = frame[TOOL_USE_COLUMN].fillna("")
     frame = frame.merge(cases, on="case", how="inner")
-    return frame.loc[:, list(READ_COLUMNS)]
+    # The workstation's tool counts ride along for exports; analyses and the snapshot use
+    # READ_COLUMNS only.
+    return frame.loc[:, [*READ_COLUMNS, TOOL_USE_COLUMN]]
 
 
 def blinded_reviews_frame(*, study: Study, cases: pd.DataFrame) -> pd.DataFrame:

@@ -249,9 +249,27 @@ def export_reads(request: HttpRequest, study_id: str, fmt: str) -> HttpResponse:
     if fmt == "long":
         return _attachment(exports.long_format_csv(long), "reads_long.csv", "text/csv; charset=utf-8")
     if fmt == "imrmc":
-        text = exports.to_imrmc(long, title=data.title, snapshot=data.snapshot)
-        return _attachment(text, "reads.imrmc", "text/plain; charset=utf-8")
+        # One fully crossed file per analysable comparison (iMRMC cannot analyse them mixed).
+        return _attachment(exports.imrmc_zip(data), "reads_imrmc.zip", "application/zip")
     raise Http404(_("No such format."))
+
+
+@login_required
+def export_imrmc(request: HttpRequest, study_id: str, name: str) -> HttpResponse:
+    """One comparison's iMRMC input file (see :func:`analysis.exports.imrmc_comparisons`)."""
+    study = access_study(request.user, study_id, roles=ROLES)
+    try:
+        report_require_allowed(study=study, spec=REPORTS["performance"])
+    except ReportRefused as exc:
+        return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
+    data = study_data(study=study)
+    comparisons, _left_out = exports.imrmc_comparisons(data)
+    for comparison in comparisons:
+        if comparison.name == name:
+            text = exports.to_imrmc(comparison.frame, title=data.title, snapshot=data.snapshot,
+                                    description=comparison.description)
+            return _attachment(text, f"{name}.imrmc", "text/plain; charset=utf-8")
+    raise Http404(_("No such comparison."))
 
 
 @login_required

@@ -106,6 +106,11 @@ class AICaseResult(UUIDModel):
     image_labels = models.JSONField(default=dict)
     views = models.JSONField(default=dict)
     timings = models.JSONField(default=dict)
+    #: The AI's reading time of the case in seconds: the pipeline's own measurement of its
+    #: stages (``timings["total"]``: view extraction, diagnosis, heatmaps), or the worker's
+    #: wall clock around the pipeline when it reports none. The AI's time per case in the
+    #: read-time report, as the readers' active seconds are theirs.
+    read_time_s = models.FloatField(_("read time (s)"), null=True, blank=True)
 
     class Meta:
         ordering = ["case"]

@@ -71,6 +71,7 @@ def ai_predictions(*, study: Study, model_version: ModelVersion | None = None) -
             "probability": r.severe_probability,
             "severe": r.severe,
             "model_version": str(r.model_version_id),
+            "read_time_s": r.read_time_s,
         }
         for r in results.order_by("case__code")
     ]

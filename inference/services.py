@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,12 +224,15 @@ def ai_case_build(*, case_id: Any, model_version_id: Any, run_id: Any | None = N
                     target = Path(scratch) / f"{orientation}.video"
                     target.write_bytes(source.read_bytes())
                     paths[orientation] = target
+            started = time.perf_counter()
             output = _runner(model_dir, paths)
+            wall_s = time.perf_counter() - started
     except (ValueError, ValidationError, OSError) as exc:
         error = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         return _record_failure(case=case, model_version=model_version, run_id=run_id, error=error)
     try:
-        return _store_output(case=case, model_version=model_version, run_id=run_id, output=output)
+        return _store_output(case=case, model_version=model_version, run_id=run_id, output=output,
+                             read_time_s=ai_read_time_s(output.timings, wall_s))
     except IntegrityError:
         # Another worker stored this (case, model) first; its result stands.
         return AICaseResult.objects.get(case=case, model_version=model_version)
@@ -242,8 +247,23 @@ def _record_failure(*, case: Case, model_version: ModelVersion, run_id: Any, err
     return result
 
 
+def ai_read_time_s(timings: dict[str, Any], wall_s: float) -> float:
+    """The AI's seconds for a case: the pipeline's measured ``total`` (view extraction,
+    diagnosis, heatmaps), else the sum of the stages it timed, else the worker's wall clock
+    around the pipeline (which, for a result the runner had cached, is not the reading)."""
+    total = timings.get("total")
+    if isinstance(total, int | float) and math.isfinite(total) and total >= 0:
+        return float(total)
+    stages = [float(v) for v in timings.values() if isinstance(v, int | float) and math.isfinite(v)]
+    if stages:
+        return float(sum(stages))
+    return float(wall_s)
+
+
 @transaction.atomic
-def _store_output(*, case: Case, model_version: ModelVersion, run_id: Any, output: CaseAIOutput) -> AICaseResult:
+def _store_output(
+    *, case: Case, model_version: ModelVersion, run_id: Any, output: CaseAIOutput, read_time_s: float | None = None
+) -> AICaseResult:
     material = MaterialSet.objects.create(
         case=case,
         source=MaterialSource.AI,
@@ -273,6 +293,7 @@ def _store_output(*, case: Case, model_version: ModelVersion, run_id: Any, outpu
             for view, picked in output.views.items()
         },
         timings=output.timings,
+        read_time_s=read_time_s,
     )
     for view, overlay in output.heatmaps.items():
         # Kept with the AI's material as an explanation, never as media of the case.

@@ -16,10 +16,12 @@ from analysis.reports._common import gettext_noop as _
 from analysis.reports.agreement import agreement_report
 from analysis.reports.base import Report, ReportFigure, ReportTable
 from analysis.reports.blinded import blinded_report
+from analysis.reports.characteristics import characteristics_report
 from analysis.reports.errors import errors_report
 from analysis.reports.mrmc import mrmc_report
 from analysis.reports.performance import performance_report
 from analysis.reports.qualitative import qualitative_report
+from analysis.reports.read_time import read_time_report
 from analysis.reports.roc import roc_report
 from analysis.reports.subgroups import subgroups_report
 
@@ -47,10 +49,12 @@ class ReportSpec:
 REPORTS: dict[str, ReportSpec] = {
     spec.key: spec
     for spec in (
+        ReportSpec("characteristics", _("Case characteristics (Table 1)"), characteristics_report),
         ReportSpec("performance", _("Diagnostic performance"), performance_report, heavy=True, resampled=True),
         ReportSpec("roc", _("ROC curves and reader operating points"), roc_report),
         ReportSpec("agreement", _("Inter-reader agreement"), agreement_report, resampled=True),
         ReportSpec("errors", _("Errors by condition"), errors_report),
+        ReportSpec("read_time", _("Read time"), read_time_report),
         ReportSpec("blinded", _("Blinded source trial"), blinded_report, reveals_allocation=True,
                    heavy=True, resampled=True),
         ReportSpec("qualitative", _("Qualitative assessment"), qualitative_report),

@@ -105,6 +105,8 @@ def blinded_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 0) -
                                   _agreement(trial), AGREEMENT_METHODS, n_text))
         tables.append(ReportTable("read_time", _("Secondary read time per arm"), _times(trial),
                                   TIME_METHODS, n_text))
+        figures.append(ReportFigure("blinding_index", _("Source guesses and Bang's blinding index by arm"),
+                                    _blinding_figure(table, bang_rows[: len(ARMS)])))
         figures.append(ReportFigure("guesses", _("Source guesses and read times by arm"),
                                     _figure(table, trial)))
     return Report(
@@ -200,5 +202,40 @@ def _figure(table: pd.DataFrame, trial: pd.DataFrame) -> go.Figure:
     for arm in ARMS:
         figure.add_trace(go.Box(y=trial.loc[trial["arm"] == arm, "read_time_s"], name=arm,
                                 marker_color=colors[arm], showlegend=False), row=1, col=2)
+    figure.update_layout(barmode="stack", template="plotly_white", height=420)
+    return figure
+
+
+#: Bang's index between these limits is read as blinding kept (Bang 2004; Park et al. 2008).
+IDEAL_BLINDING = (-0.2, 0.2)
+
+
+def _blinding_figure(table: pd.DataFrame, rows: list[dict[str, Any]]) -> go.Figure:
+    """The guess counts beside Bang's index per arm with its Wald and bootstrap 95 % CIs,
+    the band of "ideal blinding" (−0.2 to 0.2) shaded."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=["Source guesses", "Bang's blinding index (95 % CI)"])
+    colors = {"ai": "#d62728", "junior": "#1f77b4", "dont_know": "#7f7f7f"}
+    for guess in GUESSES:
+        figure.add_trace(go.Bar(name=f"guessed {guess}", x=list(ARMS), y=table[guess].tolist(),
+                                marker_color=colors[guess]), row=1, col=1)
+    arms = [row["arm"] for row in rows]
+    estimates = np.array([row["estimate"] for row in rows], dtype=float)
+    for name, low, high, offset, symbol in (("Wald CI", "ci_low", "ci_high", -0.08, "circle"),
+                                            ("bootstrap CI", "boot_low", "boot_high", 0.08, "diamond")):
+        lows = np.array([row[low] for row in rows], dtype=float)
+        highs = np.array([row[high] for row in rows], dtype=float)
+        figure.add_trace(go.Scatter(
+            name=name, x=[i + offset for i in range(len(arms))], y=estimates, mode="markers",
+            marker={"symbol": symbol, "size": 10, "color": "#333333"},
+            error_y={"type": "data", "symmetric": False, "array": highs - estimates,
+                     "arrayminus": estimates - lows},
+        ), row=1, col=2)
+    figure.add_hrect(y0=IDEAL_BLINDING[0], y1=IDEAL_BLINDING[1], fillcolor="#2ca02c", opacity=0.15,
+                     line_width=0, row=1, col=2)
+    figure.add_annotation(text="ideal blinding (−0.2 to 0.2)", x=len(arms) - 0.5, y=IDEAL_BLINDING[1],
+                          yanchor="bottom", xanchor="right", showarrow=False, row=1, col=2)
+    figure.update_xaxes(tickvals=list(range(len(arms))), ticktext=arms, range=[-0.5, len(arms) - 0.5],
+                        title_text="true source", row=1, col=2)
+    figure.update_yaxes(range=[-1.05, 1.05], title_text="Bang's blinding index", zeroline=True, row=1, col=2)
     figure.update_layout(barmode="stack", template="plotly_white", height=420)
     return figure

@@ -10,7 +10,9 @@ empirical AUC and hence the OR result is unchanged.
 
 from __future__ import annotations
 
+import io
 import uuid
+import zipfile
 from datetime import timedelta
 
 import pytest
@@ -81,9 +83,11 @@ def _check(result) -> None:
 
 def test_vandyke_study_exports_give_back_published_or(vandyke_study) -> None:
     study, client = vandyke_study
-    imrmc = client.get(reverse("analysis:export-reads", args=[study.pk, "imrmc"]))
+    imrmc = client.get(reverse("analysis:export-imrmc", args=[study.pk, "junior_unaided_vs_aided"]))
     assert imrmc.status_code == 200
     _check(mrmc_or(read_imrmc(imrmc.content.decode())))
+    bundle = zipfile.ZipFile(io.BytesIO(client.get(reverse("analysis:export-reads", args=[study.pk, "imrmc"])).content))
+    assert bundle.read("junior_unaided_vs_aided.imrmc") == imrmc.content
     long = client.get(reverse("analysis:export-reads", args=[study.pk, "long"]))
     _check(mrmc_or(read_long_csv(long.content)))
 
