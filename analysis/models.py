@@ -18,10 +18,12 @@ class JobStatus(models.TextChoices):
 
 
 class AnalysisJob(UUIDModel):
-    """One report of one study, computed for the data snapshot ``snapshot``.
+    """One piece of heavy work of one study (a report, the analysis ZIP, the blinding audit),
+    computed for the data snapshot ``snapshot`` by a Celery task (:mod:`analysis.jobs`).
 
-    ``result`` holds :meth:`analysis.reports.base.Report.to_dict` once complete; the
-    pages, the API and the exports all read that one result, so their numbers agree.
+    For a report, ``result`` holds :meth:`analysis.reports.base.Report.to_dict` once
+    complete; the pages, the API and the exports all read that one result, so their numbers
+    agree. Other kinds keep their aggregate result there, or a file in ``file``.
     """
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="analysis_jobs")
@@ -31,6 +33,15 @@ class AnalysisJob(UUIDModel):
     snapshot = models.CharField(_("data snapshot (SHA-256)"), max_length=64)
     n_resamples = models.PositiveIntegerField(default=2000)
     result = models.JSONField(default=dict, blank=True)
+    #: What the job was asked for beyond its kind (an export's language, the study status
+    #: it was made under); part of what makes two jobs the same job.
+    params = models.JSONField(default=dict, blank=True)
+    #: Progress in the task's own units (e.g. materials timed / materials), and its step.
+    done = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    step = models.CharField(max_length=200, blank=True)
+    #: The downloadable result of a job that makes a file (the analysis ZIP).
+    file = models.FileField(upload_to="analysis/jobs/", blank=True)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"

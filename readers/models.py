@@ -195,3 +195,24 @@ class SourceGuess(UUIDModel):
 
     def __str__(self) -> str:
         return f"source guess {self.id}"
+
+
+class WashoutNotice(models.Model):
+    """The e-mail telling a reader that his washout has ended and his aided session is open.
+
+    One per aided session (so once per reader and study): the row is written in the
+    transaction that sends the e-mail, and its existence is what keeps a second task or the
+    daily sweep from sending it again.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    session = models.OneToOneField(ReadingSession, on_delete=models.CASCADE, related_name="washout_notice")
+    email = models.EmailField(blank=True)
+    language = models.CharField(max_length=16)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"washout notice of {self.session_id}"
