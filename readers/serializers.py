@@ -16,7 +16,7 @@ from readers.models import Assignment, Read, ReaderTier, SessionPhase, SourceGue
 from readers.phases import phase_rules
 from readers.selectors import SessionSummary, assignment_material, assignment_slots
 from readers.services import ReadAnswer
-from readers.tool_use import TOOL_COUNT_MAX, TOOL_KEYS, tool_use_clean
+from readers.tool_use import TOOL_COUNT_MAX, tool_use_clean
 
 
 class SessionSummarySerializer(serializers.Serializer):
@@ -134,9 +134,9 @@ class SubmitSerializer(AnswerSerializer):
     """A submission: the answer and the client's event id (its idempotency key)."""
 
     client_event_id = serializers.UUIDField()
+    # How often each workstation tool was used (counts only; keys: readers.tool_use.TOOL_KEYS).
     tool_use = serializers.DictField(
         child=serializers.IntegerField(min_value=0, max_value=TOOL_COUNT_MAX), required=False, default=dict,
-        help_text=f"How often each workstation tool was used (counts only): {', '.join(TOOL_KEYS)}.",
     )
 
     def validate_tool_use(self, value: dict[str, int]) -> dict[str, int]:
