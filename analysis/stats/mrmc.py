@@ -33,7 +33,7 @@ from analysis.stats.results import (
 )
 from analysis.stats.roc import auc_kernel, placements
 
-__all__ = ["mrmc_dbm", "mrmc_model_vs_readers", "mrmc_or", "mrmc_sample_size"]
+__all__ = ["mrmc_dbm", "mrmc_model_vs_readers", "mrmc_or", "mrmc_or_arrays", "mrmc_sample_size"]
 
 _COLUMNS = ("reader", "modality", "case", "truth", "rating")
 _COVARIANCES = ("jackknife", "delong", "unbiased")
@@ -270,7 +270,41 @@ def mrmc_or(
     """
     level = check_level(level)
     _validate_options(covariance, readers, cases, endpoint, threshold)
-    design = _design(data)
+    return _or_analysis(_design(data), covariance, readers, cases, endpoint, threshold, level)
+
+
+def mrmc_or_arrays(
+    ratings: NDArray[np.float64],
+    truth: NDArray[np.bool_],
+    covariance: str = "jackknife",
+    readers: str = "random",
+    cases: str = "random",
+    endpoint: str = "auc",
+    threshold: float | None = None,
+    level: float = 0.95,
+) -> MRMCResult:
+    """:func:`mrmc_or` of a ratings array (modality × reader × case) and case truths.
+
+    The same analysis without the long-format bookkeeping, for simulations that run it
+    thousands of times; modalities and readers are numbered from 0.
+    """
+    level = check_level(level)
+    _validate_options(covariance, readers, cases, endpoint, threshold)
+    values = np.asarray(ratings, dtype=np.float64)
+    labels = np.asarray(truth, dtype=bool)
+    if values.ndim != 3 or labels.shape != (values.shape[2],):
+        raise ValueError("ratings must be modality x reader x case and truth one value per case")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("ratings contain NaN or infinite values")
+    both_classes(labels, "truth")
+    design = _Design(values, labels, tuple(range(values.shape[0])), tuple(range(values.shape[1])))
+    return _or_analysis(design, covariance, readers, cases, endpoint, threshold, level)
+
+
+def _or_analysis(
+    design: _Design, covariance: str, readers: str, cases: str, endpoint: str,
+    threshold: float | None, level: float,
+) -> MRMCResult:
     t, r, _ = design.ratings.shape
     if t < 2:
         raise ValueError("mrmc_or needs at least two modalities")
@@ -553,24 +587,6 @@ def mrmc_model_vs_readers(
     )
 
 
-def _power(
-    pilot: MRMCResult, effect: float, alpha: float, readers: int, cases: int
-) -> tuple[float, float]:
-    scale = pilot.n_cases / cases
-    var_tr = max(pilot.var_tr, 0.0)
-    spread = max(pilot.cov2 - pilot.cov3, 0.0)
-    error = scale * (pilot.var_error - pilot.cov1 + (readers - 1) * spread)
-    denominator = var_tr + error
-    ms_tr = var_tr + scale * (pilot.var_error - pilot.cov1 - spread)
-    df_den = hillis_ddf(denominator, ms_tr, readers - 1)
-    noncentrality = readers * effect**2 / (2 * denominator)
-    if np.isinf(df_den):
-        critical = stats.chi2.ppf(1 - alpha, 1)
-        return float(stats.ncx2.sf(critical, 1, noncentrality)), df_den
-    critical = stats.f.ppf(1 - alpha, 1, df_den)
-    return float(stats.ncf.sf(critical, 1, df_den, noncentrality)), float(df_den)
-
-
 def mrmc_sample_size(
     pilot: MRMCResult,
     effect: float,
@@ -609,7 +625,14 @@ def mrmc_sample_size(
     ----------
     Hillis SL, Obuchowski NA, Berbaum KS. Power estimation for multireader ROC methods:
     an updated and unified approach. Acad Radiol 2011;18:129–142.
+
+    See Also
+    --------
+    analysis.stats.power.mrmc_cases_for_power : one row of this table, for any analysis
+        (RRRC, FRRC, RRFC), method (OR, DBM), typed components, α and power.
     """
+    from analysis.stats.power import mrmc_cases_for_power, or_components_from_result
+
     if not isinstance(pilot, MRMCResult):
         raise ValueError("pilot must be an MRMCResult from mrmc_or")
     if pilot.readers != "random" or pilot.cases != "random":
@@ -618,22 +641,13 @@ def mrmc_sample_size(
         raise ValueError(f"alpha and power must lie in (0, 1), got {alpha!r}, {power!r}")
     if not np.isfinite(effect) or effect == 0:
         raise ValueError(f"effect must be a non-zero finite difference, got {effect!r}")
+    components = or_components_from_result(pilot)
     rows = []
     for count in readers:
         if int(count) < 2:
             raise ValueError(f"readers must be at least 2, got {count}")
-        count = int(count)
-        achieved, df_den = _power(pilot, effect, alpha, count, max_cases)
-        if achieved < power:
-            rows.append({"readers": count, "cases": np.nan, "power": achieved, "df_den": df_den})
-            continue
-        low, high = 2, max_cases
-        while low < high:
-            mid = (low + high) // 2
-            if _power(pilot, effect, alpha, count, mid)[0] >= power:
-                high = mid
-            else:
-                low = mid + 1
-        achieved, df_den = _power(pilot, effect, alpha, count, low)
-        rows.append({"readers": count, "cases": low, "power": achieved, "df_den": df_den})
+        plan = mrmc_cases_for_power(components, effect=effect, readers=int(count), power=power,
+                                    alpha=alpha, analysis="RRRC", method="OR", max_cases=max_cases)
+        rows.append({"readers": int(count), "cases": np.nan if plan.cases is None else plan.cases,
+                     "power": plan.power, "df_den": plan.df_den})
     return SampleSizeResult(pd.DataFrame(rows), float(effect), alpha, power)
