@@ -87,11 +87,18 @@ def generate_phantom_cases(out: Path) -> list[Path]:
                 command.append("--blind-sweep")
             command.append("--quiet")
             print(f"  rendering {count} phantom cases for {name} ...", flush=True)
-            running.append(subprocess.Popen(command))
+            # Their own session: a Ctrl-C stops the build, which stops them (below).
+            running.append(subprocess.Popen(command, start_new_session=True))
         manifests.append(manifest)
-    for process in running:
-        if process.wait() != 0:
-            raise RuntimeError(f"phantom generation failed: {' '.join(map(str, process.args))}")
+    try:
+        for process in running:
+            if process.wait() != 0:
+                raise RuntimeError(f"phantom generation failed: {' '.join(map(str, process.args))}")
+    finally:
+        for process in running:
+            if process.poll() is None:
+                process.terminate()
+                process.wait()
     return manifests
 
 

@@ -186,3 +186,34 @@ def test_the_background_builder_stops_quietly_and_records_it(monkeypatch) -> Non
             signal.signal(signum, handler)
     assert stopped.value.code == 130
     assert set(DemoBuild.objects.values_list("state", flat=True)) == {DemoBuildState.STOPPED}
+
+
+def test_phantom_renderers_stop_with_an_interrupted_build(monkeypatch, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from trials import demo as trials_demo
+
+    started: list[subprocess.Popen] = []
+    real_popen = subprocess.Popen
+
+    def popen(command: list[str], **kwargs: Any) -> subprocess.Popen:
+        process = real_popen([sys.executable, "-c", "import time; time.sleep(60)"], **kwargs)
+        started.append(process)
+        return process
+
+    def interrupt(*_args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trials_demo.subprocess, "Popen", popen)
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
+        with pytest.raises(KeyboardInterrupt):
+            trials_demo.generate_phantom_cases(tmp_path)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(started) == 3
+    assert all(process.poll() is not None for process in started)
