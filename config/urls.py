@@ -46,6 +46,7 @@ urlpatterns = [
     path("", include("trials.urls")),
     path("", include("readers.urls")),
     path("", include("inference.urls")),
+    path("", include("analysis.planner_urls")),  # before analysis.urls: "planner" is no report key
     path("", include("analysis.urls")),
 ]
 

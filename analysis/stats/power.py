@@ -155,6 +155,7 @@ class PowerResult:
         """JSON-ready (an infinite df becomes None)."""
         body = asdict(self)
         body["df_den"] = None if math.isinf(self.df_den) else self.df_den
+        body["components"] = {k: v if math.isfinite(v) else None for k, v in self.components.items()}
         return body
 
 

@@ -1,0 +1,11 @@
+"""URL routes of the study planner (page and API)."""
+
+from django.urls import path
+
+from analysis import planner_views
+
+app_name = "planner"
+urlpatterns = [
+    path("studies/<uuid:study_id>/analysis/planner/", planner_views.planner_page, name="page"),
+    path("api/studies/<uuid:study_id>/planner/", planner_views.api_plan, name="api"),
+]
