@@ -8,6 +8,12 @@ cross-validated classifier to predict the source. Its out-of-fold AUC, with a De
 CI, should be compatible with 0.5; when the CI lies above 0.5 the sources are
 distinguishable and the audit warns.
 
+One cross-validation is one draw of folds and of forests: its AUC moves by a few
+hundredths from one seed to the next. The audit therefore averages each material's
+out-of-fold probability over ``n_seeds`` cross-validations (each with its own folds and
+forest seed) and takes the AUC of the average, so two runs on the same material agree
+within ±0.01 (tests/analysis/test_blinding_audit.py).
+
 Cases differ from one another far more than sources do, so the audit should see both
 sources of the same cases and keep each case's materials in one fold (``group``):
 otherwise "AI vs junior" is confounded with "these cases vs those" — exactly what a
@@ -19,7 +25,7 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,9 +119,12 @@ class BlindingAuditResult:
     n_junior: int
     distinguishable: bool
     top_features: tuple[tuple[str, float], ...]
+    n_seeds: int = 1
+    seed_auc_range: tuple[float, float] = (float("nan"), float("nan"))
     method: str = (
-        "random forest, out-of-fold probabilities from 5-fold cross-validation stratified by "
-        "source and grouped by case; DeLong CI"
+        "random forest (100 trees), out-of-fold probabilities from 5-fold cross-validation "
+        "stratified by source and grouped by case, averaged over several cross-validation seeds "
+        "(folds and forests); DeLong CI of the averaged probabilities"
     )
 
     @property
@@ -129,14 +138,44 @@ class BlindingAuditResult:
         )
 
 
+#: Cross-validation seeds averaged by default (see the module doc).
+DEFAULT_SEEDS = 8
+N_TREES = 100
+
+
+def _out_of_fold(features: np.ndarray, labels: np.ndarray, groups: list[str], seed: int,
+                 n_jobs: int | None) -> np.ndarray:
+    n_splits = min(5, int(labels.sum()), int((1 - labels).sum()))
+    classifier = RandomForestClassifier(n_estimators=N_TREES, min_samples_leaf=2, random_state=seed,
+                                        n_jobs=n_jobs)
+    if all(groups):
+        # Grouped by case: a classifier that learnt a case's look from one of its
+        # materials is never tested on the other, so only source cues can score.
+        grouped = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        return cross_val_predict(
+            classifier, features, labels, cv=grouped, groups=groups, method="predict_proba"
+        )[:, 1]
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    return cross_val_predict(classifier, features, labels, cv=folds, method="predict_proba")[:, 1]
+
+
 def blinding_audit(
     observations: Sequence[MaterialObservation],
     views: Sequence[str],
     *,
     seed: int = 0,
     level: float = 0.95,
+    n_seeds: int = DEFAULT_SEEDS,
+    n_jobs: int | None = None,
+    features: np.ndarray | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BlindingAuditResult:
-    """Cross-validated source classifier over observable properties of the material."""
+    """Cross-validated source classifier over observable properties of the material.
+
+    Out-of-fold probabilities are averaged over ``n_seeds`` cross-validations (seeds
+    ``seed`` … ``seed + n_seeds - 1``); ``progress(k, n_seeds)`` after each. ``features``:
+    the rows of :func:`audit_features` when the caller computed them already.
+    """
     labels = np.array([1 if o.source == "ai" else 0 for o in observations])
     n_ai, n_junior = int(labels.sum()), int((1 - labels).sum())
     if min(n_ai, n_junior) < 5:
@@ -144,20 +183,19 @@ def blinding_audit(
     names = ["missing_views", "latency_ms"] + [
         f"{view}.{name}" for view in views for name in (*_IMAGE_FEATURE_NAMES, "frame_position")
     ]
-    features = np.array([material_features(o, views) for o in observations])
+    if features is None:
+        features = audit_features(observations, views)
     groups = [o.group for o in observations]
-    classifier = RandomForestClassifier(n_estimators=200, min_samples_leaf=2, random_state=seed)
-    if all(groups):
-        # Grouped by case: a classifier that learnt a case's look from one of its
-        # materials is never tested on the other, so only source cues can score.
-        grouped = StratifiedGroupKFold(n_splits=min(5, n_ai, n_junior), shuffle=True, random_state=seed)
-        probabilities = cross_val_predict(
-            classifier, features, labels, cv=grouped, groups=groups, method="predict_proba"
-        )[:, 1]
-    else:
-        folds = StratifiedKFold(n_splits=min(5, n_ai, n_junior), shuffle=True, random_state=seed)
-        probabilities = cross_val_predict(classifier, features, labels, cv=folds, method="predict_proba")[:, 1]
-    auc = roc_auc(labels, probabilities, level=level)
+    total = np.zeros(len(labels))
+    seed_aucs = []
+    for k in range(n_seeds):
+        probabilities = _out_of_fold(features, labels, groups, seed + k, n_jobs)
+        total += probabilities
+        seed_aucs.append(roc_auc(labels, probabilities, level=level).auc)
+        if progress:
+            progress(k + 1, n_seeds)
+    auc = roc_auc(labels, total / n_seeds, level=level)
+    classifier = RandomForestClassifier(n_estimators=N_TREES, min_samples_leaf=2, random_state=seed, n_jobs=n_jobs)
     classifier.fit(features, labels)
     ranked = sorted(zip(names, classifier.feature_importances_, strict=True), key=lambda p: -p[1])
     return BlindingAuditResult(
@@ -167,4 +205,19 @@ def blinding_audit(
         n_junior=n_junior,
         distinguishable=auc.ci.low > 0.5,
         top_features=tuple((n, float(v)) for n, v in ranked[:8]),
+        n_seeds=n_seeds,
+        seed_auc_range=(float(min(seed_aucs)), float(max(seed_aucs))),
     )
+
+
+def audit_features(
+    observations: Sequence[MaterialObservation], views: Sequence[str],
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """The feature matrix of the observations (one row each); ``progress(i, n)`` as it goes."""
+    rows = []
+    for index, observation in enumerate(observations):
+        rows.append(material_features(observation, views))
+        if progress:
+            progress(index + 1, len(observations))
+    return np.array(rows)

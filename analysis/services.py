@@ -13,7 +13,9 @@ When a statistician (or coordinator) may see a report
 
 A report is computed for a data snapshot (SHA-256 of the study's analysable data): the
 same snapshot reuses the stored result, new reads give a new snapshot and a new job.
-Heavy reports run as Celery jobs (queued on commit) with their progress on the job.
+Every report runs as a Celery job (queued on commit; :mod:`analysis.jobs`) with its
+progress on the job: at the paper's scale even the light ones (bootstrap CIs, DeLong per
+subgroup) take more than a second, and a request only starts or shows a job.
 """
 
 from __future__ import annotations
@@ -99,23 +101,25 @@ def _compute(job: AnalysisJob, data: StudyData, progress: Callable[[int], None] 
 
 @transaction.atomic
 def analysis_job_create(
-    *, study: Study, kind: str, actor: Any, snapshot: str, n_resamples: int = N_RESAMPLES
+    *, study: Study, kind: str, actor: Any, snapshot: str, n_resamples: int = N_RESAMPLES,
+    params: dict[str, Any] | None = None,
 ) -> AnalysisJob:
     """Record a queued job (audited); the caller queues or runs it."""
     job = AnalysisJob(study=study, kind=kind, snapshot=snapshot, n_resamples=n_resamples,
-                      created_by=actor if getattr(actor, "pk", None) else None)
+                      params=params or {}, created_by=actor if getattr(actor, "pk", None) else None)
     job.full_clean()
     job.save()
     audit_record(actor=actor, action=AuditAction.ANALYSIS_RUN, target=job, study=study,
-                 after={"kind": kind, "snapshot": snapshot, "n_resamples": n_resamples})
+                 after={"kind": kind, "snapshot": snapshot, "n_resamples": n_resamples, **(params or {})})
     return job
 
 
 def report_get_or_run(*, study: Study, key: str, actor: Any, data: StudyData | None = None) -> ReportOutcome:
-    """The report for the study's current data: stored, computed now, or queued as a job.
+    """The report for the study's current data: stored, or queued as a job.
 
-    Refused (:class:`ReportRefused`) where :func:`report_refusal` says so. A heavy report
-    without a stored result is queued as a Celery job on commit and comes back pending.
+    Refused (:class:`ReportRefused`) where :func:`report_refusal` says so. A report
+    without a stored result is queued as a Celery job on commit and comes back pending
+    (eager in the embedded default: it has run when the request's transaction commits).
     """
     spec = report_spec(key)
     report_require_allowed(study=study, spec=spec)
@@ -126,15 +130,13 @@ def report_get_or_run(*, study: Study, key: str, actor: Any, data: StudyData | N
         if job.status == JobStatus.COMPLETE:
             return ReportOutcome(job, Report.from_dict(job.result))
         return ReportOutcome(job, None)
-    job = analysis_job_create(study=study, kind=key, actor=actor, snapshot=snapshot)
-    if spec.heavy:
-        from analysis.tasks import run_analysis_job
+    from analysis.jobs import job_create
 
-        job_id = str(job.pk)
-        transaction.on_commit(lambda: run_analysis_job.delay(job_id=job_id))
-        return ReportOutcome(job, None)
-    report = _run(job, data)
-    return ReportOutcome(job, report)
+    job = job_create(study=study, kind=key, actor=actor, snapshot=snapshot)
+    job.refresh_from_db()  # eager outside a transaction: it has run already
+    if job.status == JobStatus.COMPLETE:
+        return ReportOutcome(job, Report.from_dict(job.result))
+    return ReportOutcome(job, None)
 
 
 def _run(job: AnalysisJob, data: StudyData) -> Report | None:
@@ -144,7 +146,8 @@ def _run(job: AnalysisJob, data: StudyData) -> Report | None:
     job.save(update_fields=["status", "started_at", "progress", "modified"])
 
     def progress(value: int) -> None:
-        AnalysisJob.objects.filter(pk=job.pk).update(progress=value, modified=timezone.now())
+        AnalysisJob.objects.filter(pk=job.pk).update(progress=value, step=REPORTS[job.kind].title,
+                                                     modified=timezone.now())
 
     try:
         report = _compute(job, data, progress)
@@ -161,23 +164,36 @@ def _run(job: AnalysisJob, data: StudyData) -> Report | None:
 
 
 def analysis_job_run(*, job_id: str) -> AnalysisJob:
-    """Run a queued job (the Celery task's body); idempotent: a finished job is left as is."""
-    job = AnalysisJob.objects.select_related("study").get(pk=job_id)
+    """Run a queued job (the Celery task's body); idempotent: a finished job is left as is.
+
+    A report's job computes the report; other kinds run their :mod:`analysis.jobs` runner.
+    """
+    job = AnalysisJob.objects.select_related("study", "created_by").get(pk=job_id)
     if job.status in (JobStatus.COMPLETE, JobStatus.FAILED):
         return job
+    if job.kind not in REPORTS:
+        from analysis.jobs import job_execute
+
+        return job_execute(job)
     data = study_data(study=job.study)
     _run(job, data)
     job.refresh_from_db()
     return job
 
 
-def analysis_bundle(*, study: Study, actor: Any) -> tuple[list[Report], StudyData]:
-    """Every report the user may see now, computed where missing (for the ZIP export)."""
+def analysis_bundle(
+    *, study: Study, actor: Any, progress: Callable[[int, int, str], None] | None = None
+) -> tuple[list[Report], StudyData]:
+    """Every report the user may see now, computed where missing (for the ZIP export).
+
+    Runs inside the export's job: ``progress(done, total, step)`` after each report.
+    """
     data = study_data(study=study)
     reports: list[Report] = []
-    for key, spec in REPORTS.items():
-        if report_refusal(study=study, spec=spec):
-            continue
+    allowed = [(key, spec) for key, spec in REPORTS.items() if not report_refusal(study=study, spec=spec)]
+    for index, (key, spec) in enumerate(allowed):
+        if progress:
+            progress(index, len(allowed) + 1, spec.title)
         job = latest_job(study=study, kind=key, snapshot=data.snapshot)
         if job is not None and job.status == JobStatus.COMPLETE:
             reports.append(Report.from_dict(job.result))

@@ -23,6 +23,7 @@ urlpatterns = [
         name="export-figure",
     ),
     path("analysis-jobs/<uuid:job_id>/", views.job_progress, name="job"),
+    path("analysis-jobs/<uuid:job_id>/file", views.job_file, name="job-file"),
     path("demo/build/", views.demo_build, name="demo-build"),
     path("api/studies/<uuid:study_id>/analysis/<slug:key>/", views.api_report, name="api-report"),
     path("api/analysis-jobs/<uuid:job_id>/", views.api_job, name="api-job"),

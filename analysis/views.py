@@ -10,19 +10,20 @@ import math
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from analysis import exports
+from analysis import exports, jobs
 from analysis.models import AnalysisJob, JobStatus
 from analysis.report_i18n import column_label, export_language, localize_report
 from analysis.reports import REPORTS, Report, ReportSpec
@@ -30,7 +31,6 @@ from analysis.selectors import study_data
 from analysis.services import (
     ReportOutcome,
     ReportRefused,
-    analysis_bundle,
     report_get_or_run,
     report_refusal,
     report_require_allowed,
@@ -125,21 +125,61 @@ def report_page(request: HttpRequest, study_id: str, key: str) -> HttpResponse:
     return render(request, "analysis/report.html", context)
 
 
+def _job_done_url(job: AnalysisJob) -> str:
+    """Where a finished job's result is shown: its report, its file, the audit page."""
+    if job.kind in REPORTS:
+        return reverse("analysis:report", args=[job.study_id, job.kind])
+    if job.kind == jobs.BLINDING_AUDIT:
+        return reverse("readers:blinding-audit", args=[job.study_id])
+    return ""
+
+
+def _job_access(request: HttpRequest, job_id: str) -> AnalysisJob:
+    job = get_object_or_404(AnalysisJob.objects.select_related("study"), pk=job_id)
+    access_study(request.user, job.study_id, roles=jobs.job_roles(job.kind))
+    return job
+
+
 @login_required
 def job_progress(request: HttpRequest, job_id: str) -> HttpResponse:
-    """A job's progress (polled by htmx); a finished job sends the browser to its report."""
-    job = get_object_or_404(AnalysisJob.objects.select_related("study"), pk=job_id)
-    access_study(request.user, job.study_id, roles=ROLES)
-    if job.status == JobStatus.COMPLETE:
+    """A job's progress (polled by htmx every 2 s; no inline script, so the CSP holds).
+
+    A finished report or audit sends the browser to its page; a finished file shows its
+    download link; a failed job shows its error.
+    """
+    job = _job_access(request, job_id)
+    done_url = _job_done_url(job)
+    if job.status == JobStatus.COMPLETE and done_url:
         response = HttpResponse(status=204)
-        response["HX-Redirect"] = reverse("analysis:report", args=[job.study_id, job.kind])
+        response["HX-Redirect"] = done_url
         return response
     return render(request, "analysis/_job.html", {"job": job})
 
 
+@login_required
+def job_file(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The file a finished job made (the analysis ZIP), for whoever may see the job."""
+    job = _job_access(request, job_id)
+    if job.kind == jobs.EXPORT_ZIP:
+        try:
+            report_require_allowed(study=job.study, spec=REPORTS["performance"])
+        except ReportRefused as exc:
+            return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
+    if job.status != JobStatus.COMPLETE or not job.file:
+        raise Http404(_("No such file."))
+    response = FileResponse(job.file.open("rb"), as_attachment=True,
+                            filename=job.result.get("filename") or "result.bin")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
 def _job_body(job: AnalysisJob) -> dict[str, Any]:
-    return {"id": str(job.pk), "kind": job.kind, "status": job.status, "progress": job.progress,
+    body = {"id": str(job.pk), "kind": job.kind, "status": job.status, "progress": job.progress,
+            "done": job.done, "total": job.total, "step": job.step,
             "snapshot": job.snapshot, "error": job.error}
+    if job.status == JobStatus.COMPLETE and job.file:
+        body["file"] = reverse("analysis:job-file", args=[job.pk])
+    return body
 
 
 @extend_schema(responses=OpenApiTypes.OBJECT)
@@ -168,9 +208,9 @@ def api_report(request: Request, study_id: str, key: str) -> Response:
 @extend_schema(responses=OpenApiTypes.OBJECT)
 @api_view(["GET"])
 def api_job(request: Request, job_id: str) -> Response:
-    """An analysis job's status and progress."""
+    """An analysis job's status, progress (``done`` of ``total``, ``step``), error and file."""
     job = get_object_or_404(AnalysisJob, pk=job_id)
-    access_study(request.user, job.study_id, roles=ROLES)
+    access_study(request.user, job.study_id, roles=jobs.job_roles(job.kind))
     return Response(_job_body(job))
 
 
@@ -273,18 +313,30 @@ def export_imrmc(request: HttpRequest, study_id: str, name: str) -> HttpResponse
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def export_zip(request: HttpRequest, study_id: str) -> HttpResponse:
-    """The whole analysis the user may see now: tables, figures, reads, methods, manifest."""
+    """The whole analysis the user may see now: tables, figures, reads, methods, manifest.
+
+    Made by a job (:data:`analysis.jobs.EXPORT_ZIP`) for the data snapshot, the language
+    and the study's status: the file once it is made, else (202) a page with the job's
+    progress and, when done, its download link. POST makes it again after a failure.
+    """
     study = access_study(request.user, study_id, roles=ROLES)
     try:
         report_require_allowed(study=study, spec=REPORTS["performance"])
     except ReportRefused as exc:
         return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
-    reports, data = analysis_bundle(study=study, actor=request.user)
-    with translation.override(export_language(request)):
-        reports = [localize_report(report) for report in reports]
-    return _attachment(exports.analysis_zip(reports, data), f"analysis_{data.snapshot[:12]}.zip",
-                       "application/zip")
+    params = {"language": export_language(request), "status": study.status}
+    job = jobs.job_get_or_start(study=study, kind=jobs.EXPORT_ZIP, actor=request.user,
+                                snapshot=study_data(study=study).snapshot, params=params,
+                                again=request.method == "POST")
+    job.refresh_from_db()
+    if job.status == JobStatus.COMPLETE and job.file:
+        return job_file(request, str(job.pk))
+    return render(request, "analysis/job.html", {
+        "study": study, "job": job, "title": _("The whole analysis (ZIP)"), "demo_banner": study.is_demo,
+        "retry_url": reverse("analysis:export-zip", args=[study.pk]),
+    }, status=202)
 
 
 def demo_build(request: HttpRequest) -> HttpResponse:

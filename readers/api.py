@@ -423,21 +423,28 @@ class MaterialImportApi(APIView):
 
 
 class BlindingAuditApi(APIView):
-    """The blinding audit's aggregate result (AUC, CI, warning); never a per-case source."""
+    """The blinding audit's aggregate result (AUC, CI, warning); never a per-case source.
+
+    GET: the audit of the current material with its job (202 while it runs, started if
+    there is none); POST: run it again (202). The audit runs as a Celery job.
+    """
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, study_id: Any) -> Response:
-        from readers.blinding import blinding_audit_for_study
+        return self._answer(request, study_id, again=False)
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request: Request, study_id: Any) -> Response:
+        return self._answer(request, study_id, again=True)
+
+    def _answer(self, request: Request, study_id: Any, *, again: bool) -> Response:
+        from readers.trial_views import blinding_audit_job
 
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
-        outcome = blinding_audit_for_study(study=study, coordinator=request.user)
-        result = outcome.result
-        return Response({
-            "scope": outcome.scope, "materials": outcome.materials, "problem": outcome.problem or None,
-            "result": None if result is None else {
-                "auc": result.auc, "ci_low": result.ci.low, "ci_high": result.ci.high,
-                "n_ai": result.n_ai, "n_junior": result.n_junior, "distinguishable": result.distinguishable,
-                "warning": result.warning, "method": result.method,
-                "top_features": [name for name, _weight in result.top_features],
-            },
-        })
+        job = blinding_audit_job(study, request.user, again=again)
+        job.refresh_from_db()
+        body = {"job": {"id": str(job.pk), "status": job.status, "progress": job.progress, "done": job.done,
+                        "total": job.total, "step": job.step, "error": job.error}}
+        if job.status != "complete":
+            return Response(body, status=status.HTTP_202_ACCEPTED)
+        return Response({**job.result, **body})

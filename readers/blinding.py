@@ -2,40 +2,72 @@
 
 Gathers one observation per AI or junior material of the study — the bytes of its
 renditions as they are served, the picked frames' positions within their sweeps, how
-many views are missing, and the time to fetch its files from storage (the serving path
-of :func:`readers.views.case_media`) — and runs the pure cross-validated classifier of
-:mod:`analysis.blinding_audit` (a pure module: no Django, no app state). Only the
-aggregate result leaves here; no per-case source is ever returned.
+many views are missing, and the time a reviewer waits for its images — and runs the pure
+cross-validated classifier of :mod:`analysis.blinding_audit` (a pure module: no Django,
+no app state), averaged over several cross-validation seeds. Only the aggregate result
+leaves here; no per-case source is ever returned.
+
+Serving time is measured where a reviewer measures it: the readers' own media route
+(:func:`readers.views.case_media`, an opaque per-assignment slot), over HTTP through the
+whole Django stack, as a reader. Not every material has a reviewer's assignment (each
+senior sees one source per case), so the audit makes throw-away probe readers — no
+tier, no password, reader role only, named ``blinding-probe-…`` — each with a blinded
+review session holding one assignment per material, times every material's images
+``repeats`` times in a freshly shuffled order (a fixed order would time the storage's
+cache state, which follows creation order, not source), keeps the median, and deletes
+the probes (and any a stopped run left behind) when done. The probes read nothing, so
+no analysis sees them; having no tier, no allocation takes them.
 """
 
 from __future__ import annotations
 
 import random
+import secrets
 import statistics
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Prefetch
 from django.test import Client
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
-from analysis.blinding_audit import BlindingAuditResult, MaterialObservation, blinding_audit
+from analysis.blinding_audit import (
+    BlindingAuditResult,
+    MaterialObservation,
+    audit_features,
+    blinding_audit,
+)
+from readers.models import Assignment, ReadingSession, SessionPhase
 from readers.preparation import VIEWS, view_sweeps
+from readers.selectors import assignment_slots
 from trials.models import (
     Asset,
     AssetKind,
     MaterialSet,
     MaterialSource,
     MaterialStatus,
+    Membership,
     Rendition,
     RenditionKind,
     RenditionPurpose,
     Role,
     Study,
 )
+
+#: How often each material's images are fetched through the readers' media route.
+DEFAULT_REPEATS = 5
+PROBE_PREFIX = "blinding-probe-"
+
+#: progress(done, total, step): see :class:`analysis.jobs.Progress`.
+ProgressFn = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -46,6 +78,22 @@ class BlindingAuditOutcome:
     scope: str
     materials: int
     problem: str = ""
+    repeats: int = DEFAULT_REPEATS
+
+    def as_dict(self) -> dict[str, Any]:
+        """The aggregate as the page and the API show it (nothing per material)."""
+        result = self.result
+        return {
+            "scope": self.scope, "materials": self.materials, "problem": self.problem or None,
+            "result": None if result is None else {
+                "auc": result.auc, "ci_low": result.ci.low, "ci_high": result.ci.high,
+                "n_ai": result.n_ai, "n_junior": result.n_junior, "distinguishable": result.distinguishable,
+                "warning": result.warning, "method": result.method,
+                "top_features": [name for name, _weight in result.top_features],
+                "seeds": result.n_seeds, "seed_auc_range": list(result.seed_auc_range),
+                "timing_repeats": self.repeats,
+            },
+        }
 
 
 def _materials(study: Study) -> tuple[list[MaterialSet], str]:
@@ -68,29 +116,99 @@ def _materials(study: Study) -> tuple[list[MaterialSet], str]:
     return materials, _("AI and junior material of the %d cases that have both") % len(paired)
 
 
-def serving_latencies(
-    materials: list[MaterialSet], *, seed: int, coordinator: Any, repeats: int = 3
-) -> dict[object, float]:
-    """Median time (ms) to fetch each material's images over the HTTP serving path.
+def _probe_users(study: Study) -> Any:
+    return get_user_model().objects.filter(username__startswith=f"{PROBE_PREFIX}{study.pk.hex[:12]}-")
 
-    Requests go through the whole Django stack (as a coordinator of the study), in a
-    shuffled order, three times: a fixed order would time the storage's cache state,
-    which follows the order materials were created in, not their source.
+
+def probe_cleanup(study: Study) -> int:
+    """Delete the audit's probe readers of ``study`` (and their sessions); how many there were."""
+    users = _probe_users(study)
+    count = users.count()
+    if count:
+        with transaction.atomic():
+            Assignment.objects.filter(session__reader__in=users, session__study=study).delete()
+            ReadingSession.objects.filter(reader__in=users, study=study).delete()
+            Membership.objects.filter(user__in=users, study=study).delete()
+            users.delete()
+    return count
+
+
+@contextmanager
+def probe_assignments(study: Study, materials: list[MaterialSet]) -> Iterator[dict[object, tuple[Any, Assignment]]]:
+    """Per material: a probe reader and his blinded-review assignment showing it (see the module doc).
+
+    A case's materials go to different probes (an assignment holds one case once).
     """
-    client = Client(HTTP_HOST=_serving_host())
-    client.force_login(coordinator)
+    probe_cleanup(study)
+    per_case: dict[object, list[MaterialSet]] = {}
+    for material in materials:
+        per_case.setdefault(material.case_id, []).append(material)
+    n_probes = max((len(m) for m in per_case.values()), default=0)
+    made: dict[object, tuple[Any, Assignment]] = {}
+    try:
+        with transaction.atomic():
+            for index in range(n_probes):
+                user = get_user_model().objects.create_user(
+                    username=f"{PROBE_PREFIX}{study.pk.hex[:12]}-{index}-{secrets.token_hex(4)}", password=None
+                )
+                Membership.objects.create(study=study, user=user, role=Role.READER)
+                session = ReadingSession.objects.create(
+                    study=study, reader=user, phase=SessionPhase.BLINDED_REVIEW, order_seed=0, case_order=[]
+                )
+                mine = [ms[index] for ms in per_case.values() if len(ms) > index]
+                assignments = Assignment.objects.bulk_create([
+                    Assignment(session=session, position=position, case_id=material.case_id, material_set=material)
+                    for position, material in enumerate(mine)
+                ])
+                for material, assignment in zip(mine, assignments, strict=True):
+                    assignment.session = session
+                    made[material.pk] = (user, assignment)
+        yield made
+    finally:
+        probe_cleanup(study)
+
+
+def serving_latencies(
+    materials: list[MaterialSet], *, seed: int, study: Study, repeats: int = DEFAULT_REPEATS,
+    progress: ProgressFn | None = None,
+) -> dict[object, float]:
+    """Median time (ms) to fetch each material's images through the readers' media route.
+
+    As a reader, over HTTP through the whole Django stack, each image by its opaque slot of
+    a probe's assignment (the module doc); ``repeats`` rounds, each in a new shuffled order.
+    """
     rng = random.Random(seed)
     timings: dict[object, list[float]] = {m.pk: [] for m in materials}
-    for _repeat in range(repeats):
-        order = list(materials)
-        rng.shuffle(order)
-        for material in order:
-            started = time.perf_counter()
-            for rendition in material.renditions.all():
-                if rendition.kind == RenditionKind.IMAGE and rendition.file and not rendition.not_obtainable:
-                    response = client.get(reverse("trials:rendition-file", args=[rendition.pk]), secure=True)
+    total = repeats * len(materials)
+    with probe_assignments(study, materials) as probes:
+        clients: dict[object, Client] = {}
+        urls: dict[object, list[str]] = {}
+        for material in materials:
+            user, assignment = probes[material.pk]
+            if user.pk not in clients:
+                clients[user.pk] = Client(HTTP_HOST=_serving_host())
+                clients[user.pk].force_login(user)
+            urls[material.pk] = [
+                reverse("readers:media", args=[assignment.token, slot.name])
+                for slot in assignment_slots(assignment=assignment)
+                if slot.group == "material" and slot.kind == RenditionKind.IMAGE and slot.available
+            ]
+        done = 0
+        for _repeat in range(repeats):
+            order = list(materials)
+            rng.shuffle(order)
+            for material in order:
+                client = clients[probes[material.pk][0].pk]
+                started = time.perf_counter()
+                for url in urls[material.pk]:
+                    response = client.get(url, secure=True)
+                    if response.status_code != 200:
+                        raise RuntimeError(f"the readers' media route answered {response.status_code}")
                     b"".join(response.streaming_content)  # type: ignore[attr-defined]
-            timings[material.pk].append((time.perf_counter() - started) * 1000.0)
+                timings[material.pk].append((time.perf_counter() - started) * 1000.0)
+                done += 1
+                if progress:
+                    progress(done, total, gettext_noop("Timing the readers' media route"))
     return {pk: statistics.median(values) for pk, values in timings.items()}
 
 
@@ -124,15 +242,28 @@ def material_observation(
                                missing_views=missing, latency_ms=latency_ms, group=str(material.case_id))
 
 
-def _a_coordinator(study: Study) -> Any:
-    membership = study.memberships.filter(role=Role.COORDINATOR).select_related("user").first()
-    if membership is None:
-        raise ValueError(_("The study has no coordinator to measure serving latency as."))
-    return membership.user
+def audit_snapshot_parts(study: Study) -> list[Any]:
+    """What the audit's result depends on: the paired materials and their view renditions."""
+    materials, _scope = _materials(study)
+    parts: list[Any] = []
+    for material in sorted(materials, key=lambda m: str(m.pk)):
+        parts.append(material.pk)
+        parts.extend((r.pk, r.file.name, r.not_obtainable, r.frame_index) for r in material.renditions.all())
+    return parts
 
 
-def blinding_audit_for_study(*, study: Study, seed: int = 0, coordinator: Any = None) -> BlindingAuditOutcome:
-    """Run the blinding audit over the study's AI and junior material (aggregate only)."""
+def blinding_audit_for_study(
+    *, study: Study, seed: int = 0, coordinator: Any = None, repeats: int = DEFAULT_REPEATS,
+    n_seeds: int | None = None, progress: ProgressFn | None = None,
+) -> BlindingAuditOutcome:
+    """Run the blinding audit over the study's AI and junior material (aggregate only).
+
+    ``progress(done, total, step)`` as it goes: timing, then features, then the seeds.
+    ``coordinator`` is no longer used (the audit times the readers' route as a reader).
+    """
+    from analysis.blinding_audit import DEFAULT_SEEDS
+
+    n_seeds = n_seeds or DEFAULT_SEEDS
     materials, scope = _materials(study)
     frame_counts = {
         (str(case_id), orientation): count
@@ -140,10 +271,29 @@ def blinding_audit_for_study(*, study: Study, seed: int = 0, coordinator: Any = 
             case__study=study, kind=AssetKind.SWEEP_VIDEO
         ).order_by("-created").values_list("case_id", "orientation", "frame_count")
     }
-    latencies = serving_latencies(materials, seed=seed, coordinator=coordinator or _a_coordinator(study))
+    sources = {m.source for m in materials}
+    if len(materials) < 10 or len(sources) < 2:
+        # Too few to classify: say so without timing anything.
+        counts = {s: sum(m.source == s for m in materials) for s in (MaterialSource.AI, MaterialSource.JUNIOR)}
+        problem = (f"the audit needs at least 5 materials of each source "
+                   f"(AI {counts[MaterialSource.AI]}, junior {counts[MaterialSource.JUNIOR]})")
+        if min(counts.values()) < 5:
+            return BlindingAuditOutcome(None, scope, len(materials), problem, repeats)
+    latencies = serving_latencies(materials, seed=seed, study=study, repeats=repeats, progress=progress)
     observations = [material_observation(m, frame_counts, latencies[m.pk]) for m in materials]
+
+    def feature_progress(done: int, total: int) -> None:
+        if progress:
+            progress(done, total, gettext_noop("Measuring the images"))
+
+    def seed_progress(done: int, total: int) -> None:
+        if progress:
+            progress(done, total, gettext_noop("Cross-validating the source classifier"))
+
     try:
-        result = blinding_audit(observations, VIEWS, seed=seed)
+        features = audit_features(observations, VIEWS, progress=feature_progress)
+        result = blinding_audit(observations, VIEWS, seed=seed, n_seeds=n_seeds, features=features,
+                                progress=seed_progress)
     except ValueError as exc:
-        return BlindingAuditOutcome(None, scope, len(observations), str(exc))
-    return BlindingAuditOutcome(result, scope, len(observations))
+        return BlindingAuditOutcome(None, scope, len(observations), str(exc), repeats)
+    return BlindingAuditOutcome(result, scope, len(observations), repeats=repeats)

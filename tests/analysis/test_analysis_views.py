@@ -56,6 +56,18 @@ def _api(world, client: Client, key: str) -> dict:
     return response.json()
 
 
+def _zip(world, client: Client, study) -> zipfile.ZipFile:
+    """The analysis ZIP: the first request starts its job (run on commit), the next serves it."""
+    url = reverse("analysis:export-zip", args=[study.pk])
+    with world["capture"](execute=True):
+        response = client.get(url)
+    if response.status_code == 202:
+        assert b'id="job"' in response.content
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:500]
+    return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+
+
 def test_demo_filler_is_idempotent_and_unblinds(world) -> None:
     study = world["study"]
     assert study.status == StudyStatus.UNBLINDED
@@ -94,7 +106,7 @@ def test_page_api_and_exports_agree(world) -> None:
     values = list(sheet.values)
     assert list(values[0]) == table["columns"]
     assert [row[5] for row in values[1:]] == api_frame["estimate"].tolist()
-    archive = zipfile.ZipFile(io.BytesIO(client.get(reverse("analysis:export-zip", args=[study.pk])).content))
+    archive = _zip(world, client, study)
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["snapshot_sha256"] == body["snapshot"]
     assert set(manifest["software"]) >= {"python", "numpy", "scipy", "statsmodels", "pandas", "fontanelle"}
@@ -137,7 +149,7 @@ def test_blinded_report_waits_for_unblinding(world) -> None:
     assert "unblinded" in page.content.decode()
     # Aggregate results are available once locked, and the ZIP leaves the trial out.
     assert _api(world, client, "performance")["tables"]
-    names = zipfile.ZipFile(io.BytesIO(client.get(reverse("analysis:export-zip", args=[study.pk])).content)).namelist()
+    names = _zip(world, client, study).namelist()
     assert not any(name.startswith("tables/blinded/") for name in names)
 
 
@@ -168,3 +180,51 @@ def test_paired_delong_against_the_ai_on_page_api_and_exports(world) -> None:
     url = reverse("analysis:export-table", args=[study.pk, "performance", "delong_vs_ai", "csv"])
     csv_frame = pd.read_csv(io.BytesIO(client.get(url).content))
     pd.testing.assert_frame_equal(csv_frame, api_frame, check_dtype=False, rtol=0, atol=0)
+
+
+def test_export_zip_is_a_job_with_progress_and_a_download(world) -> None:
+    """The request only starts the export's job or shows it; the job reports its progress
+    (reports done of reports) and, when done, its file is downloadable; a failure shows."""
+    study = world["study"]
+    client = _client(world["users"]["statistician"])
+    url = reverse("analysis:export-zip", args=[study.pk])
+    with world["capture"](execute=False) as queued:
+        page = client.get(url)
+    assert page.status_code == 202 and len(queued) == 1  # queued on commit, not run in the request
+    job = AnalysisJob.objects.get(study=study, kind="export_zip")
+    assert job.status == JobStatus.QUEUED
+    body = page.content.decode()
+    assert f'hx-get="{reverse("analysis:job", args=[job.pk])}"' in body and "<script>" not in body
+    queued[0]()  # the worker runs the task
+    job.refresh_from_db()
+    assert job.status == JobStatus.COMPLETE and job.file and job.total >= 2 and job.done == job.total
+    poll = client.get(reverse("analysis:job", args=[job.pk]))
+    assert 'id="job-download"' in poll.content.decode()
+    api = client.get(reverse("analysis:api-job", args=[job.pk])).json()
+    assert api["status"] == "complete" and api["file"].endswith("/file")
+    download = client.get(api["file"])
+    assert download.status_code == 200 and "attachment" in download["Content-Disposition"]
+    assert "manifest.json" in zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).namelist()
+    assert client.get(url).status_code == 200  # the same snapshot and language: served, not redone
+    assert AnalysisJob.objects.filter(study=study, kind="export_zip").count() == 1
+    # Another study's statistician reaches neither the job nor its file.
+    other = _client(world["other_users"]["statistician"])
+    assert other.get(reverse("analysis:job", args=[job.pk])).status_code == 404
+    assert other.get(api["file"]).status_code == 404
+
+
+def test_a_failed_export_job_shows_its_error(world, monkeypatch) -> None:
+    from analysis import jobs
+
+    def broken(job, progress):
+        progress(1, 3, "Writing the ZIP file")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setitem(jobs.RUNNERS, jobs.EXPORT_ZIP, broken)
+    client = _client(world["users"]["statistician"])
+    with world["capture"](execute=True):
+        client.get(reverse("analysis:export-zip", args=[world["study"].pk]))
+    job = AnalysisJob.objects.get(study=world["study"], kind="export_zip")
+    assert job.status == JobStatus.FAILED and "disk full" in job.error
+    page = client.get(reverse("analysis:job", args=[job.pk])).content.decode()
+    assert "disk full" in page and "hx-get" not in page

@@ -292,7 +292,7 @@ def test_qualitative_scores_the_ai_views():
         _qualitative_answer(assignment, {"scores": {"view_correctness": 6}})
 
 
-def test_blinding_audit_page_shows_only_the_aggregate():
+def test_blinding_audit_page_shows_only_the_aggregate(django_capture_on_commit_callbacks):
     from readers.preparation import material_build
 
     setup = source_trial_study(prefix="aud", n_cases=5, n_juniors=1, n_seniors=1)
@@ -302,22 +302,32 @@ def test_blinding_audit_page_shows_only_the_aggregate():
                            initial_severe=False, picks=PICKS)
     client = Client()
     client.force_login(setup.coordinator)
-    page = client.get(reverse("readers:blinding-audit", kwargs={"study_id": setup.study.pk}))
+    url = reverse("readers:blinding-audit", kwargs={"study_id": setup.study.pk})
+    with django_capture_on_commit_callbacks(execute=True):
+        first = client.get(url)  # starts the job (a Celery task on commit; eager here)
+    assert first.status_code == 200
+    page = client.get(url)
     assert page.status_code == 200
     body = page.content.decode()
     assert 'id="audit-auc"' in body
     for case in setup.cases:
         assert case.code not in body
-    api = client.get(reverse("readers:api-blinding-audit", kwargs={"study_id": setup.study.pk})).json()
+    api_url = reverse("readers:api-blinding-audit", kwargs={"study_id": setup.study.pk})
+    api = client.get(api_url).json()
     result = api["result"]
     assert api["materials"] == 10 and (result["n_ai"], result["n_junior"]) == (5, 5)
     assert 0.0 <= result["ci_low"] <= result["auc"] <= result["ci_high"] <= 1.0
-    assert set(api) == {"scope", "materials", "problem", "result"}  # nothing per material
+    assert set(api) == {"scope", "materials", "problem", "result", "job"}  # nothing per material
+    assert api["job"]["status"] == "complete"
+    # The probe readers that timed the readers' media route are gone again.
+    assert not setup.study.memberships.filter(user__username__startswith="blinding-probe-").exists()
     # Allocating changes nothing: the audit compares both sources of the same cases
     # (the allocated arms hold different cases, which would pass for source cues).
     allocation_generate(actor=setup.coordinator, study=setup.study, juniors=setup.juniors,
                         seniors=setup.seniors)
-    again = client.get(reverse("readers:api-blinding-audit", kwargs={"study_id": setup.study.pk})).json()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(api_url).status_code == 202  # run again: queued, runs on commit
+    again = client.get(api_url).json()
     assert again["materials"] == 10 and again["result"] is not None
     other = Client()
     other.force_login(setup.seniors[0])
