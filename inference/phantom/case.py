@@ -11,6 +11,7 @@ from inference.ncls.labels import View
 from inference.phantom.anatomy import BrainParams, BrainVolume, build_brain
 from inference.phantom.geometry import make_sector
 from inference.phantom.imaging import draw_overlays
+from inference.phantom.lesion_masks import lesion_label_image
 from inference.phantom.lesions import (
     CaseLabels,
     LesionPlan,
@@ -76,6 +77,15 @@ class PhantomCase:
     def view_image(self, view: View) -> np.ndarray:
         """The picked standard-view frame (uint8 grey)."""
         return self.sweeps[self.view_sweeps[view]].frames[self.view_picks[view]]
+
+    def view_lesion_labels(self, view: View) -> np.ndarray | None:
+        """The picked view's lesion label image (IMAGE_LABELS indices, 0: none), frame-sized;
+        None unless the case was rendered with ``lesion_masks=True``."""
+        sweep = self.sweeps[self.view_sweeps[view]]
+        if sweep.lesion_tissues is None:
+            return None
+        return lesion_label_image(sweep.lesion_tissues[self.view_picks[view]], sweep.geometry,
+                                  self.labels.conditions)
 
 
 def _birth_weight(rng: np.random.Generator, ga: float) -> int:
@@ -162,6 +172,7 @@ def render_case(
     ga_weeks: float | None = None, style: str | None = None, overlays: bool = True,
     orientations: tuple[str, ...] = ORIENTATIONS, sagittal_sweeps: str = "combined",
     speckle_correlation: float | None = None, layout: str = "standard",
+    lesion_masks: bool = False,
 ) -> PhantomCase:
     """Render one case, deterministically for a seed.
 
@@ -171,7 +182,8 @@ def render_case(
     options are opt-in (their defaults give today's bytes): ``sagittal_sweeps="split"``
     renders ``sagittal_left`` and ``sagittal_right`` sweeps instead of one ``sagittal``;
     ``speckle_correlation`` (e.g. 0.99) lets speckle evolve smoothly between frames;
-    ``layout="real"`` draws a scanner's fuller info bars.
+    ``layout="real"`` draws a scanner's fuller info bars. ``lesion_masks`` keeps each
+    frame's lesion tissues (:meth:`PhantomCase.view_lesion_labels`); it changes no pixel.
     """
     if not 2 <= frames_min <= frames_max:
         raise ValueError(f"need 2 <= frames_min <= frames_max, got {frames_min}, {frames_max}")
@@ -205,7 +217,8 @@ def render_case(
         sweeps[sweep_plan.key] = render_sweep(
             rng, volume, machine, geometry, sweep_plan.orientation,
             SweepOptions(n_frames=frames, blind=blind_sweep,
-                         speckle_correlation=speckle_correlation, side=sweep_plan.side),
+                         speckle_correlation=speckle_correlation, side=sweep_plan.side,
+                         lesion_masks=lesion_masks),
             overlay,
         )
     view_sweeps = _view_sweeps(sweeps)

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="AR(1) coefficient of the speckle between frames (0.99: about 4–5 grey "
                           "levels of change per frame inside the sector, as real sweeps; "
                           "default: today's fast-decorrelating speckle)")
+    gen.add_argument("--lesion-masks", action="store_true",
+                     help="also write views/<code>_<VIEW>_lesion.png: per pixel, the IMAGE_LABELS "
+                          "index of the lesion it shows (0: none), named in the truth JSON")
     gen.add_argument("--quiet", action="store_true")
     sheet = sub.add_parser("sheet", help="contact sheet of a video with its truth boxes")
     sheet.add_argument("video", type=Path)
@@ -83,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 dota_every=args.dota_every, dota_labels=args.dota_labels, overlays=not args.no_overlays,
                 sagittal_sweeps=args.sagittal_sweeps, speckle_correlation=args.speckle_correlation,
                 machine_layout=args.machine_layout, frame_size=args.frame_size,
+                lesion_masks=args.lesion_masks,
             )
             manifest = generate(options, progress=not args.quiet)
             print(manifest)

@@ -18,6 +18,7 @@ from inference.ncls.labels import ANATOMY_CLASSES, ORIENTATIONS, View
 from inference.phantom.anatomy import VENTRICLE_LUMEN, BrainVolume, Tissue
 from inference.phantom.geometry import RotatedBox, SectorGeometry, box_from_points
 from inference.phantom.imaging import ImageFormer
+from inference.phantom.lesion_masks import lesion_tissue_labels
 from inference.phantom.styles import MachineStyle
 
 #: Half-width (degrees) of the tilt window in which a frame counts as a standard view.
@@ -101,6 +102,9 @@ class Sweep:
     ideal_frames: dict[View, int]
     expected_ranges: dict[View, tuple[int, int]] = field(default_factory=dict)
     side: str | None = None  # "left" / "right": a one-sided sagittal sweep
+    #: Opt-in (``SweepOptions.lesion_masks``): T × n_depth × n_lines polar tissue labels of
+    #: the lesion tissues (0 elsewhere), see :mod:`inference.phantom.lesion_masks`.
+    lesion_tissues: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -122,6 +126,8 @@ class SweepOptions:
     speckle_correlation: float | None = None
     #: ``left`` / ``right``: a one-sided sagittal sweep (see :func:`one_sided_range`).
     side: str | None = None
+    #: Keep each frame's lesion tissue labels (:attr:`Sweep.lesion_tissues`); draws no random number.
+    lesion_masks: bool = False
 
     def __post_init__(self) -> None:
         if self.side not in (None, *SIDES):
@@ -354,6 +360,8 @@ def render_sweep(
     )
     frames = np.empty((options.n_frames, geometry.height, geometry.width), dtype=np.uint8)
     truth: list[FrameTruth] = []
+    lesion_tissues = (np.zeros((options.n_frames, geometry.n_depth, geometry.n_lines), dtype=np.uint8)
+                      if options.lesion_masks else None)
     previous: np.ndarray | None = None
     for i in range(options.n_frames):
         lateral, depth = _plane_basis(orientation, float(tilt[i]))
@@ -369,6 +377,8 @@ def render_sweep(
             for k, amp, ph in waves:
                 sample_points += np.sin(points @ k + ph)[..., None] * amp
         echo, labels = volume.sample(sample_points)
+        if lesion_tissues is not None:
+            lesion_tissues[i] = lesion_tissue_labels(labels)
         bone = np.cumsum(labels == Tissue.SKULL, axis=0) * dr
         reflect = (echo * np.exp(-SKULL_ATTENUATION_PER_MM * bone)).astype(np.float32)
         moved = 0.0 if previous is None else float(
@@ -397,4 +407,4 @@ def render_sweep(
         if len(inside):
             expected[view] = (int(inside.min()), int(inside.max()))
     return Sweep(orientation, frames, style.fps, geometry, truth, direction, ideal, expected,
-                 side=options.side)
+                 side=options.side, lesion_tissues=lesion_tissues)

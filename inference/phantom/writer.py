@@ -12,8 +12,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.ncls.labels import MANIFEST_COLUMNS, PLANE_QUALITY_HEADER, VIEW_STRUCTURES, View
+from inference.ncls.labels import (
+    IMAGE_LABELS,
+    MANIFEST_COLUMNS,
+    PLANE_QUALITY_HEADER,
+    VIEW_STRUCTURES,
+    View,
+)
 from inference.phantom.case import LAYOUTS, SAGITTAL_SWEEP_MODES, PhantomCase, render_case
+from inference.phantom.lesion_masks import lesion_pixel_counts
 from inference.phantom.sweep import Sweep
 
 ANGLE_CONVENTION = (
@@ -66,6 +73,9 @@ class GenerateOptions:
     #: Every case at this (width, height); None: ``width``/``height``, or with the real
     #: layout one of REAL_FRAME_SIZES drawn per case.
     frame_size: tuple[int, int] | None = None
+    #: Also write ``views/<code>_<VIEW>_lesion.png`` (see inference.phantom.lesion_masks) and
+    #: name it in the truth JSON; default off (today's bytes).
+    lesion_masks: bool = False
 
     def __post_init__(self) -> None:
         if self.sagittal_sweeps not in SAGITTAL_SWEEP_MODES:
@@ -260,6 +270,8 @@ def write_case(case: PhantomCase, code: str, options: GenerateOptions) -> dict[s
         cv2.imwrite(str(out / rel), case.view_image(view))
         views[view] = rel
     truth = case_truth(case, code, videos, views)
+    if options.lesion_masks:
+        _write_lesion_masks(case, code, out, views, truth)
     (out / "truth").mkdir(parents=True, exist_ok=True)
     (out / "truth" / f"{code}.json").write_text(json.dumps(truth, indent=1))
     if options.dota_every:
@@ -277,6 +289,22 @@ def write_case(case: PhantomCase, code: str, options: GenerateOptions) -> dict[s
     return _manifest_row(case, code, options, videos, views, excluded)
 
 
+def _write_lesion_masks(
+    case: PhantomCase, code: str, out: Path, views: dict[View, str], truth: dict[str, object]
+) -> None:
+    """Write each view's lesion label image and name it in ``truth`` (``--lesion-masks``)."""
+    truth["lesion_mask_labels"] = {str(label): i for i, label in enumerate(IMAGE_LABELS) if i}
+    entries = truth["views"]
+    assert isinstance(entries, dict)
+    for view in views:
+        labels = case.view_lesion_labels(view)
+        if labels is None:
+            raise ValueError("lesion masks need a case rendered with lesion_masks=True")
+        rel = f"views/{code}_{view.value}_lesion.png"
+        cv2.imwrite(str(out / rel), labels)
+        entries[view.value] |= {"lesion_mask": rel, "lesion_pixels": lesion_pixel_counts(labels)}
+
+
 def iter_cases(options: GenerateOptions) -> Iterator[tuple[str, PhantomCase]]:
     """Render the cases of a run one by one (code, case)."""
     for i in range(options.cases):
@@ -289,6 +317,7 @@ def iter_cases(options: GenerateOptions) -> Iterator[tuple[str, PhantomCase]]:
             severe_prevalence=options.severe_prevalence, overlays=options.overlays,
             sagittal_sweeps=options.sagittal_sweeps,
             speckle_correlation=options.speckle_correlation, layout=options.machine_layout,
+            lesion_masks=options.lesion_masks,
         )
 
 

@@ -1,6 +1,6 @@
 """Sub-commands of NCLS diagnosis (registered by inference/ncls/__main__.py).
 
-``train-diagnosis``, ``evaluate-diagnosis``, ``run`` (the whole pipeline for one case),
+``train-diagnosis``, ``evaluate-diagnosis``, ``evaluate-heatmaps``, ``run`` (the whole pipeline for one case),
 ``export-onnx`` and ``train-demo``.
 """
 
@@ -70,6 +70,29 @@ def add_commands(commands: Any) -> None:
     evaluate.add_argument("--tta", type=int, default=None, help=TTA_HELP)
     evaluate.set_defaults(handler=_evaluate)
 
+    heat = commands.add_parser(
+        "evaluate-heatmaps",
+        help="do the Finer-CAM heatmaps point at the lesion? pointing game and mass share against "
+             "chance on phantom data generated with --lesion-masks")
+    heat.add_argument("--models", type=Path, required=True, help="diagnosis model directory")
+    heat.add_argument("--data", type=Path, required=True,
+                      help="phantom data set (python -m inference.phantom generate ... --lesion-masks)")
+    heat.add_argument("--cases", type=int, default=None, help="the first N cases of the manifest")
+    heat.add_argument("--device", default="cpu")
+    heat.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    heat.add_argument("--target", choices=("known", "lesion", "predicted"), default="known",
+                      help="known: each lesion's own label (default); lesion/predicted: the label the "
+                           "model picks, its most likely lesion label / most likely label")
+    heat.add_argument("--stages", type=int, nargs="+", default=None,
+                      help="backbone stages counted from the end (-1: last); default: the platform's")
+    heat.add_argument("--whole-square", action="store_true",
+                      help="grad-cam's scaling over the whole input square instead of within the sector")
+    heat.add_argument("--scale", type=int, default=1, help="CAM pass at this multiple of the input size")
+    heat.add_argument("--legacy", action="store_true",
+                      help="the first version's heatmaps: last stage, most likely label, whole square")
+    heat.add_argument("--out", type=Path, default=None, help="write the report (with every score) as JSON")
+    heat.set_defaults(handler=_evaluate_heatmaps)
+
     run = commands.add_parser("run", help="whole NCLS pipeline for one case: views, diagnosis, heatmaps")
     add_video_arguments(run)
     run.add_argument("--models", type=Path, required=True,
@@ -128,6 +151,40 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.out:
         args.out.write_text(text + "\n", encoding="utf-8")
     print(text)
+    return 0
+
+
+def _evaluate_heatmaps(args: argparse.Namespace) -> int:
+    import torch
+
+    from .heatmaps import DEFAULT_SETTINGS, LEGACY_SETTINGS, CamSettings
+    from .localisation import evaluate_heatmaps
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.legacy:
+        settings = LEGACY_SETTINGS
+    else:
+        settings = CamSettings(
+            stages=tuple(args.stages) if args.stages else DEFAULT_SETTINGS.stages,
+            target="lesion" if args.target == "known" else args.target,
+            sector_only=not args.whole_square, scale=args.scale,
+        )
+    known = args.target == "known"
+    if args.legacy and args.target == "lesion":
+        print("error: --legacy targets the most likely label (use --target known or predicted)",
+              file=sys.stderr)
+        return 2
+    try:
+        report = evaluate_heatmaps(args.models, args.data, cases=args.cases, settings=settings,
+                                   known_target=known, device=args.device)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    report["command"] = _command_line(args)
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in report.items() if k != "scores"}, indent=2))
     return 0
 
 

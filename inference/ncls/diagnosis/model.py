@@ -165,11 +165,18 @@ class ViewEncoder(nn.Module):
         self.norm = network.classifier[0]
 
     @property
+    def stages(self) -> list[nn.Module]:
+        """The backbone's stages, stem and downsampling layers left out (resnet_lite: four,
+        at 1/4 … 1/32 of the input; ConvNeXt: four, 1/4 … 1/32)."""
+        features = self.features
+        assert isinstance(features, nn.Sequential)
+        layers = list(features)
+        return layers[1:] if isinstance(self.norm, nn.Identity) else layers[1::2]
+
+    @property
     def last_stage(self) -> nn.Module:
-        """The backbone's last stage: the layer Finer-CAM reads activations and gradients from."""
-        stages = self.features
-        assert isinstance(stages, nn.Sequential)
-        return stages[-1]
+        """The backbone's last stage (1/32 of the input: 2×2 at the lite profile's 64×64)."""
+        return self.stages[-1]
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``images`` N×3×S×S → N×D features."""
