@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -14,6 +15,15 @@ app = Celery("fontanelle")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_routes = {"inference.*": {"queue": "inference"}}
 app.autodiscover_tasks()
+# Celery beat (``celery -A config beat``): the daily sweep that sends washout e-mails a
+# scheduled task missed (readers.notifications).
+app.conf.beat_schedule = {
+    "washout-notices-daily": {
+        "task": "readers.tasks.washout_notices_sweep",
+        "schedule": crontab(hour=6, minute=0),
+        "options": {"queue": "default"},
+    },
+}
 
 DEFAULT_QUEUE = "default"
 INFERENCE_QUEUE = "inference"

@@ -155,9 +155,15 @@ def _unaided_completed(session: ReadingSession) -> None:
     if session.study.design != StudyDesign.ASSISTED_CROSSOVER:
         return
     opens = session.completed_at + timedelta(days=session.study.washout_days)
-    ReadingSession.objects.filter(
+    aided = ReadingSession.objects.filter(
         study_id=session.study_id, reader_id=session.reader_id, phase=SessionPhase.AIDED
-    ).update(available_from=opens)
+    )
+    aided.update(available_from=opens)
+    # The e-mail when the washout ends (readers.notifications; a daily sweep backs it up).
+    from readers.notifications import washout_notice_schedule
+
+    for aided_session in aided:
+        washout_notice_schedule(aided_session, opens)
 
 
 def _unaided_revision_gate(assignment: Assignment) -> str:
