@@ -18,8 +18,8 @@ from django.urls import reverse
 from readers.models import SessionPhase, WashoutNotice
 from readers.notifications import washout_notices_due, washout_notices_sweep
 from readers.tasks import notify_washout_ended
-from tests.readers.test_services import Clock, read_all
 from tests.readers.factories import reading_study
+from tests.readers.test_services import Clock, read_all
 from trials.models import StudyDesign
 
 pytestmark = pytest.mark.django_db
@@ -83,9 +83,8 @@ def test_a_failed_send_is_retried_by_the_sweep(clock, django_capture_on_commit_c
     reader = setup.readers[0]
     reader.email = "r@example.org"
     reader.save(update_fields=["email"])
-    with mock.patch.object(notify_washout_ended, "apply_async"):
-        with django_capture_on_commit_callbacks(execute=True):
-            read_all(reader, setup.session_of(reader), clock)
+    with mock.patch.object(notify_washout_ended, "apply_async"), django_capture_on_commit_callbacks(execute=True):
+        read_all(reader, setup.session_of(reader), clock)
     clock.advance(days=2)
     with mock.patch("readers.notifications.send_mail", side_effect=OSError("SMTP down")):
         assert washout_notices_sweep() == 0
