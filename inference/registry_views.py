@@ -52,6 +52,37 @@ class RegisterModelForm(forms.Form):
     version = forms.CharField(label=gettext_lazy("Version"), max_length=50)
 
 
+#: Runs of a ``localisation`` record, in the order shown (first version, then today's heatmaps).
+LOCALISATION_RUNS = ("before", "after", "after_model_target")
+
+
+def localisation_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Heatmap localisation figures of a model's records (``evaluate-heatmaps``): one row per
+    run and lesion label (overall first), with the command and the phantom's data seed."""
+    rows = []
+    for source, record in sorted(metrics.items()):
+        block = record.get("localisation") if isinstance(record, dict) else None
+        if not isinstance(block, dict):
+            continue
+        for run in LOCALISATION_RUNS:
+            figures = block.get(run)
+            if not isinstance(figures, dict) or not isinstance(figures.get("overall"), dict):
+                continue
+            groups = [("overall", figures["overall"]), *sorted((figures.get("per_label") or {}).items())]
+            for label, group in groups:
+                if not group.get("n"):
+                    continue
+                low, high = group.get("hit_rate_ci") or (None, None)
+                rows.append({
+                    "source": source, "run": run, "label": label, "n": group["n"],
+                    "hit_rate": group.get("hit_rate"), "ci_low": low, "ci_high": high,
+                    "mass_share": group.get("mass_share"), "chance": group.get("chance"),
+                    "beats_chance": bool(group.get("beats_chance")),
+                    "command": figures.get("command", ""), "data_seed": block.get("data_seed"),
+                })
+    return rows
+
+
 @login_required
 def models_page(request: HttpRequest) -> HttpResponse:
     """List registered models; register one from a server path (POST)."""
@@ -71,7 +102,8 @@ def models_page(request: HttpRequest) -> HttpResponse:
             )
             return redirect(f"{reverse('inference:models')}#model-{model.pk}")
     models = [
-        {"model": m, "notice": notice(m), "metrics": metric_lines(m.metrics)}
+        {"model": m, "notice": notice(m), "metrics": metric_lines(m.metrics),
+         "localisation": localisation_rows(m.metrics)}
         for m in ModelVersion.objects.select_related("registered_by").order_by("name", "-created")
     ]
     return render(request, "inference/models.html", {"form": form, "models": models})

@@ -160,3 +160,15 @@ def test_end_to_end_on_a_few_hydrocephalus_cases(tmp_path: Path) -> None:
     assert overall["n"] >= 12
     assert overall["hit_rate"] > overall["chance"] + 0.25
     assert overall["mass_share"] > overall["chance"]
+
+
+def test_models_page_rows_of_the_recorded_localisation() -> None:
+    from inference.registry_views import localisation_rows
+
+    summary = json.loads((DEMO / "diagnosis.json").read_text())
+    rows = localisation_rows({"diagnosis-lite/diagnosis.json": {"localisation": summary["localisation"]}})
+    runs = {(r["run"], r["label"]) for r in rows}
+    assert ("before", "overall") in runs and ("after", "hydrocephalus") in runs
+    after = next(r for r in rows if r["run"] == "after" and r["label"] == "overall")
+    assert after["beats_chance"] and after["data_seed"] == 6000 and "evaluate-heatmaps" in after["command"]
+    assert localisation_rows({"x.json": {"auc": 0.9}}) == []
