@@ -314,6 +314,10 @@ FONTANELLE_PIPELINE_RUNNER = env.str(
     "FONTANELLE_PIPELINE_RUNNER", default="inference.runner.run_ncls_pipeline"
 )
 
+# Bytes of NCLS results each worker process keeps for sweeps it has already read (frame
+# indices and heatmap PNGs, not decoded frames; least recently used dropped first; 0: none).
+FONTANELLE_AI_RESULT_CACHE_BYTES = env.int("FONTANELLE_AI_RESULT_CACHE_BYTES", default=256 * 1024 * 1024)
+
 # Where trained model checkpoints live (the model registry points into it).
 FONTANELLE_MODEL_DIR = Path(env.str("FONTANELLE_MODEL_DIR", default=str(BASE_DIR / "var" / "models")))
 
