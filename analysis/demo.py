@@ -11,6 +11,10 @@ written through the readers app's models as a finished study would hold them:
 - qualitative sessions for two raters (the senior and the first mid-level reader: the
   demo has one senior) on the blind-sweep cases, ``Read.answer["scores"]``.
 
+Where the study collects probability-of-severe ratings (the demo reader study does), the
+simulated readers' ratings come from their latent values (``SimulationConfig.ratings``);
+a blinded review's rating follows its call (90 or 10).
+
 Where no AI model has read the study, a simulated AI (a demo model, not for clinical
 use) gets a result and a material set per case. The study then goes draft → open →
 locked → unblinded, so the blinded report can be shown; locking and unblinding are signed
@@ -31,7 +35,7 @@ import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.frames import AI_READER
+from analysis.frames import AI_READER, READER_RATING_COLUMN
 from analysis.selectors import study_cases_frame
 from analysis.simulation import SimulationConfig, simulate_study
 from inference.models import AICaseResult, ModelVersion, ResultStatus
@@ -118,7 +122,7 @@ def _write(
     start: Any, seed: int,
 ) -> int:
     """One reader's session in ``phase`` with a read per row (keys: case, severe, confidence,
-    seconds, material, answer)."""
+    seconds, material, answer, rating)."""
     rng = np.random.default_rng(seed)
     order = [rows[i] for i in rng.permutation(len(rows))]
     session = _session(study, reader, phase, [r["case"] for r in order], seed)
@@ -140,7 +144,8 @@ def _write(
         )
         reads.append(Read(
             assignment=assignment, reader=reader, client_event_id=uuid.uuid4(), severe=bool(row["severe"]),
-            confidence=int(row["confidence"]), answer=row.get("answer", {}), served_at=served,
+            confidence=int(row["confidence"]), rating=row.get("rating"), answer=row.get("answer", {}),
+            served_at=served,
             answered_at=answered, wall_ms=int(seconds * 1000), active_ms=int(seconds * 1000),
         ))
     Read.objects.bulk_create(reads)
@@ -170,7 +175,8 @@ def fill_demo_reads(
     tiers = _readers_by_tier(study)
     names = {tier: [u.get_username() for u in users] for tier, users in tiers.items()}
     users = {u.get_username(): u for group in tiers.values() for u in group}
-    config = SimulationConfig(seed=seed, prevalence=0.2)
+    rated = study.collects_rating  # simulated readers then rate from their latent values too
+    config = SimulationConfig(seed=seed, prevalence=0.2, ratings=rated)
     data = simulate_study(config, cases=read_cases, qualitative_cases=sweep_cases, readers=names,
                           title=study.title)
     case_ids = {c.code: c for c in Case.objects.filter(study=study)}
@@ -184,7 +190,8 @@ def fill_demo_reads(
         offset = timedelta(days=35) if phase == SessionPhase.AIDED else timedelta(0)
         payload = [
             {"case": r.case, "severe": r.decision, "confidence": r.confidence, "seconds": r.read_time_s,
-             "material": materials.get(r.case) if phase == SessionPhase.AIDED else None}
+             "material": materials.get(r.case) if phase == SessionPhase.AIDED else None,
+             "rating": int(getattr(r, READER_RATING_COLUMN)) if rated else None}
             for r in rows.itertuples(index=False)
         ]
         total += _write(study, users[reader], phase, payload, case_ids, start + offset, seed + index)
@@ -201,6 +208,7 @@ def fill_demo_reads(
                     status=MaterialStatus.COMPLETE, initial_severe=bool(r.initial_decision),
                 )
             payload.append({"case": r.case, "severe": r.secondary_decision, "confidence": 80,
+                            "rating": (90 if r.secondary_decision else 10) if rated else None,
                             "seconds": r.read_time_s, "material": material,
                             "answer": {"source_guess": r.guess}})
         blinded += _write(study, users[senior], SessionPhase.BLINDED_REVIEW, payload, case_ids,

@@ -43,7 +43,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from openpyxl.utils import get_column_letter
 
-from analysis.frames import AI_READER, StudyData
+from analysis.frames import AI_READER, SCORE_BINARY, SCORE_RATINGS, StudyData
 from analysis.reports.base import Report, ReportTable
 
 __all__ = [
@@ -140,7 +140,11 @@ TOOL_USE_COLUMN = "tool_use"
 
 
 def reads_csv(data: StudyData) -> bytes:
-    """Every read with its read time and, where recorded, its tool counts (``tool_use``)."""
+    """Every read with its read time and, where recorded, its tool counts (``tool_use``).
+
+    ``rating`` is the score the analyses used; ``reader_rating`` (from the database) the
+    probability-of-severe rating the reader gave, empty where none.
+    """
     reads = data.reads
     columns = [c for c in reads.columns if c != TOOL_USE_COLUMN]
     frame = reads.loc[:, columns].copy()
@@ -243,6 +247,18 @@ def _crossed(reads: pd.DataFrame, readers: list[str], modalities: list[str]) -> 
     return rows[rows["case"].isin(complete)], int(per_case.size - complete.size)
 
 
+#: The header line of an iMRMC file saying what its scores are (by ``StudyData.score_source``).
+IMRMC_SCORE_LINES = {
+    SCORE_RATINGS: "Scores: reader ratings 0-100 (each reader's probability that the case is severe); "
+                   "the AI's severe probability x 100.",
+    SCORE_BINARY: "Scores: binary answers (0 = not severe, 100 = severe); the study collects no ratings. "
+                  "The AI's severe probability x 100.",
+}
+IMRMC_SCORE_INCOMPLETE = ("Scores: binary answers (0 = not severe, 100 = severe): the study collects "
+                          "ratings but some reads have none, so no reader is scored by his rating. "
+                          "The AI's severe probability x 100.")
+
+
 def imrmc_comparisons(data: StudyData) -> tuple[list[ImrmcComparison], list[str]]:
     """One fully crossed data set per comparison iMRMC can analyse, and why others are not.
 
@@ -311,6 +327,7 @@ def imrmc_comparisons(data: StudyData) -> tuple[list[ImrmcComparison], list[str]
             f"Cases: {n0 + n1} read by every reader in every modality of this file "
             f"({n0} non-severe, {n1} severe); {dropped} left out for not being read by all.",
             "Design: fully crossed (every reader rated every case in every modality).",
+            IMRMC_SCORE_LINES.get(data.score_source, IMRMC_SCORE_INCOMPLETE),
         ), frame))
     return comparisons, left_out
 

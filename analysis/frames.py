@@ -21,9 +21,12 @@ database (:mod:`analysis.selectors`) or from the reader simulator
 ``qualitative``
     rater, case, criterion, score (1–5).
 
-A reader's answer (severe yes/no with a confidence 0–100) maps to one rating on a
-0–100 "how likely severe" scale: ``50 + confidence/2`` when severe, ``50 − confidence/2``
-otherwise (:func:`rating_from_answer`), so a rating ≥ 50 agrees with the call.
+``rating`` is the score every ROC analysis uses (:attr:`StudyData.score_source` says
+which): a reader's own probability-of-severe rating 0–100 where the study collects ratings
+and every reader's read has one (``reader_rating``, optional column: the rating as given,
+NaN where none and for the AI); otherwise his binary answer, ``100 × decision``. The AI's
+is always its probability × 100. Simulated readers rate on the 0–100 scale from their
+latent value (:mod:`analysis.simulation`).
 """
 
 from __future__ import annotations
@@ -51,6 +54,18 @@ BLINDED_COLUMNS: tuple[str, ...] = (
     "secondary_decision", "changed", "read_time_s",
 )
 QUALITATIVE_COLUMNS: tuple[str, ...] = ("rater", "case", "criterion", "score")
+#: Optional column of ``reads``: the probability-of-severe rating 0–100 the reader gave, NaN
+#: where he gave none (the study did not collect it) and for the AI.
+READER_RATING_COLUMN = "reader_rating"
+
+#: Where the ``rating`` column of the readers' reads comes from (:attr:`StudyData.score_source`).
+SCORE_RATINGS = "ratings"
+#: The study collects no ratings: a reader's score is his binary answer (100 × decision).
+SCORE_BINARY = "binary"
+#: The study collects ratings but some readers' reads have none: every reader is scored by
+#: his binary answer.
+SCORE_BINARY_INCOMPLETE = "binary_incomplete"
+SCORE_SOURCES: tuple[str, ...] = (SCORE_RATINGS, SCORE_BINARY, SCORE_BINARY_INCOMPLETE)
 
 #: Reader groups of the paper's Table 2: (key, tier, modality).
 GROUPS: tuple[tuple[str, str, str], ...] = (
@@ -75,6 +90,38 @@ def rating_from_answer(severe: bool, confidence: float) -> float:
     """The 0–100 severity rating of a yes/no answer given with a confidence 0–100."""
     half = float(confidence) / 2.0
     return 50.0 + half if severe else 50.0 - half
+
+
+def score_source_of(reads: pd.DataFrame, *, collects_rating: bool) -> str:
+    """Which score the readers' reads are analysed by (one of :data:`SCORE_SOURCES`).
+
+    Ratings only when the study collects them and every reader's read (not the AI's) has
+    one; a mix of rated and unrated reads would put two scales in one ROC analysis.
+    """
+    if not collects_rating:
+        return SCORE_BINARY
+    human = reads.loc[reads["tier"] != "ai"]
+    if READER_RATING_COLUMN not in reads.columns:
+        return SCORE_BINARY_INCOMPLETE if not human.empty else SCORE_RATINGS
+    if human[READER_RATING_COLUMN].isna().any():
+        return SCORE_BINARY_INCOMPLETE
+    return SCORE_RATINGS
+
+
+def with_reader_scores(reads: pd.DataFrame, source: str) -> pd.DataFrame:
+    """``reads`` with the readers' ``rating`` set from ``source``: their ratings, or
+    ``100 × decision`` (the AI's rating, its probability, stays)."""
+    if source not in SCORE_SOURCES:
+        raise ValueError(f"unknown score source {source!r}")
+    reads = reads.copy()
+    human = (reads["tier"] != "ai").to_numpy()
+    if source == SCORE_RATINGS:
+        if READER_RATING_COLUMN in reads.columns:
+            reads.loc[human, "rating"] = reads.loc[human, READER_RATING_COLUMN].astype(float)
+    else:
+        reads.loc[human, "rating"] = 100.0 * reads.loc[human, "decision"].astype(float)
+    reads["rating"] = reads["rating"].astype(float)
+    return reads
 
 
 def condition_label(conditions: Iterable[str], ivh_grade: int | None) -> str:
@@ -104,6 +151,9 @@ class StudyData:
     cases: pd.DataFrame
     blinded: pd.DataFrame = field(default_factory=lambda: _empty(BLINDED_COLUMNS))
     qualitative: pd.DataFrame = field(default_factory=lambda: _empty(QUALITATIVE_COLUMNS))
+    #: What the readers' ``rating`` is (:data:`SCORE_SOURCES`); simulated and hand-built
+    #: data give readers' ratings.
+    score_source: str = SCORE_RATINGS
 
     @cached_property
     def snapshot(self) -> str:
@@ -123,7 +173,7 @@ def snapshot_hash(data: StudyData) -> str:
     """SHA-256 over the canonical CSV of every frame of ``data`` (rows sorted)."""
     digest = hashlib.sha256()
     for name, frame, columns in (
-        ("reads", data.reads, READ_COLUMNS),
+        ("reads", data.reads, (*READ_COLUMNS, READER_RATING_COLUMN)),
         ("cases", data.cases, CASE_COLUMNS + CASE_METADATA_COLUMNS),
         ("blinded", data.blinded, BLINDED_COLUMNS),
         ("qualitative", data.qualitative, QUALITATIVE_COLUMNS),

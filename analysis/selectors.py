@@ -20,9 +20,11 @@ from analysis.frames import (
     CASE_METADATA_COLUMNS,
     QUALITATIVE_COLUMNS,
     READ_COLUMNS,
+    READER_RATING_COLUMN,
     StudyData,
     condition_label,
-    rating_from_answer,
+    score_source_of,
+    with_reader_scores,
 )
 from analysis.models import AnalysisJob, JobStatus
 from inference.selectors import ai_predictions
@@ -78,7 +80,13 @@ def _reads(study: Study, phase: str) -> QuerySet[Read]:
 
 
 def study_reads_frame(*, study: Study, cases: pd.DataFrame) -> pd.DataFrame:
-    """Unaided and aided reads of the study and the AI's standalone reading, long format."""
+    """Unaided and aided reads of the study and the AI's standalone reading, long format.
+
+    A reader's ``rating`` is his probability-of-severe rating where the study collects
+    ratings and every reader's read has one, else his binary answer (``100 × decision``;
+    :func:`analysis.frames.score_source_of`). ``reader_rating``: the rating a reader gave,
+    NaN where none.
+    """
     rows = []
     # A reader's tier is the one of his membership in this study (he may have another elsewhere).
     tiers = dict(
@@ -86,13 +94,15 @@ def study_reads_frame(*, study: Study, cases: pd.DataFrame) -> pd.DataFrame:
     )
     for phase in (SessionPhase.UNAIDED, SessionPhase.AIDED):
         values = _reads(study, phase).values_list(
-            "reader__username", "assignment__case__code", "severe", "confidence", "active_ms", "tool_use",
+            "reader__username", "assignment__case__code", "severe", "confidence", "rating", "active_ms",
+            "tool_use",
         )
-        for reader, case, severe, confidence, active_ms, tool_use in values:
+        for reader, case, severe, confidence, rating, active_ms, tool_use in values:
             rows.append({
                 "reader": reader, "tier": tiers.get(reader) or "unknown", "modality": str(phase), "case": case,
-                "rating": rating_from_answer(severe, confidence), "decision": int(severe),
+                "rating": np.nan, "decision": int(severe),
                 "confidence": int(confidence), "read_time_s": active_ms / 1000.0,
+                READER_RATING_COLUMN: float(rating) if rating is not None else np.nan,
                 TOOL_USE_COLUMN: json.dumps(tool_use, separators=(",", ":")) if tool_use else "",
             })
     codes = dict(Case.objects.filter(study=study).values_list("pk", "code"))
@@ -104,15 +114,17 @@ def study_reads_frame(*, study: Study, cases: pd.DataFrame) -> pd.DataFrame:
             "reader": AI_READER, "tier": "ai", "modality": "ai", "case": codes.get(prediction["case_id"]),
             "rating": 100.0 * float(probability), "decision": int(bool(prediction["severe"])),
             "confidence": round(100 * abs(2 * float(probability) - 1)),
-            "read_time_s": _number(prediction.get("read_time_s")),
+            "read_time_s": _number(prediction.get("read_time_s")), READER_RATING_COLUMN: np.nan,
         })
     frame = pd.DataFrame(rows, columns=["reader", "tier", "modality", "case", "rating", "decision",
-                                        "confidence", "read_time_s", TOOL_USE_COLUMN])
+                                        "confidence", "read_time_s", READER_RATING_COLUMN, TOOL_USE_COLUMN])
     frame[TOOL_USE_COLUMN] = frame[TOOL_USE_COLUMN].fillna("")
     frame = frame.merge(cases, on="case", how="inner")
     # The workstation's tool counts ride along for exports; analyses and the snapshot use
     # READ_COLUMNS only.
-    return frame.loc[:, [*READ_COLUMNS, TOOL_USE_COLUMN]]
+    frame[READER_RATING_COLUMN] = frame[READER_RATING_COLUMN].astype(float)
+    frame = with_reader_scores(frame, score_source_of(frame, collects_rating=study.collects_rating))
+    return frame.loc[:, [*READ_COLUMNS, READER_RATING_COLUMN, TOOL_USE_COLUMN]]
 
 
 def blinded_reviews_frame(*, study: Study, cases: pd.DataFrame) -> pd.DataFrame:
@@ -162,9 +174,12 @@ def qualitative_frame(*, study: Study) -> pd.DataFrame:
 def study_data(*, study: Study) -> StudyData:
     """Everything the reports need from a study, with its snapshot hash."""
     cases = study_cases_frame(study=study)
+    reads = study_reads_frame(study=study, cases=cases)
+    source = score_source_of(reads, collects_rating=study.collects_rating)
     return StudyData(
         title=study.title,
-        reads=study_reads_frame(study=study, cases=cases),
+        reads=reads,
+        score_source=source,
         cases=cases,
         blinded=blinded_reviews_frame(study=study, cases=cases),
         qualitative=qualitative_frame(study=study),

@@ -38,6 +38,7 @@ from analysis.frames import (
     QUALITATIVE_COLUMNS,
     QUALITATIVE_CRITERIA,
     READ_COLUMNS,
+    READER_RATING_COLUMN,
     StudyData,
 )
 
@@ -45,6 +46,7 @@ __all__ = [
     "RoeMetzConfig",
     "SimulationConfig",
     "TierSkill",
+    "latent_rating",
     "roe_metz_reader_moments",
     "simulate_cases",
     "simulate_roe_metz",
@@ -103,6 +105,11 @@ class SimulationConfig:
     override_margin: float = 0.5
     secondary_time_s: float = 6.0
     change_time_s: float = 5.0
+    #: Readers also give a probability-of-severe rating 0–100 (column ``reader_rating``):
+    #: ``round(100·Φ(X − threshold))``, a monotone map of the latent value (≥ 50 exactly
+    #: when the call is severe, apart from rounding at the threshold). Draws nothing, so
+    #: the rest of the study is the same with or without it.
+    ratings: bool = False
     seed: int = 0
 
 
@@ -149,9 +156,15 @@ def _confidence(distance: np.ndarray) -> np.ndarray:
     return np.round(100 * (2 * stats.norm.cdf(np.abs(distance)) - 1)).astype(int)
 
 
+def latent_rating(distance: np.ndarray) -> np.ndarray:
+    """A simulated reader's rating 0–100 of his latent value's distance from his threshold
+    (integers, increasing with the latent value: ``round(100·Φ(distance))``)."""
+    return np.round(100 * stats.norm.cdf(distance)).astype(int)
+
+
 def _reads_frame(
     readers: list[str], tier: str, modality: str, cases: pd.DataFrame,
-    latent: np.ndarray, threshold: np.ndarray, times: np.ndarray,
+    latent: np.ndarray, threshold: np.ndarray, times: np.ndarray, ratings: bool = False,
 ) -> pd.DataFrame:
     distance = latent - threshold[:, None]
     decision = (distance > 0).astype(int)
@@ -170,6 +183,9 @@ def _reads_frame(
             "read_time_s": np.round(times.ravel(), 1),
         }
     )
+    if ratings:
+        frame[READER_RATING_COLUMN] = latent_rating(distance).ravel().astype(float)
+        frame["rating"] = frame[READER_RATING_COLUMN]
     return frame
 
 
@@ -254,7 +270,7 @@ def simulate_study(
         if tier == "senior":
             continue  # seniors read in the blinded trial only
         times = _lognormal(rng, skill.read_time_s, latent.shape)
-        frames.append(_reads_frame(names, tier, "unaided", cases, latent, threshold, times))
+        frames.append(_reads_frame(names, tier, "unaided", cases, latent, threshold, times, config.ratings))
 
     if "junior" in own:
         separation, threshold, noise, _ = own["junior"]
@@ -265,10 +281,11 @@ def simulate_study(
         aided = (1 - weight) * latent_for(separation, renoise) + weight * ai_latent[None, :]
         aided_threshold = ((1 - weight[:, 0]) * threshold + weight[:, 0] * config.ai_separation / 2)
         times = _lognormal(rng, config.skills["junior"].read_time_s * config.aided_time_factor, aided.shape)
-        frames.append(_reads_frame(names, "junior", "aided", cases, aided, aided_threshold, times))
+        frames.append(_reads_frame(names, "junior", "aided", cases, aided, aided_threshold, times,
+                                   config.ratings))
 
     reads = pd.concat(frames, ignore_index=True).merge(cases, on="case", how="left")
-    reads = reads.loc[:, list(READ_COLUMNS)]
+    reads = reads.loc[:, [*READ_COLUMNS, *([READER_RATING_COLUMN] if config.ratings else [])]]
     blinded = _blinded_trial(config, rng, cases, readers, own, reads)
     qualitative = _qualitative(config, rng, qualitative_cases)
     return StudyData(title=title, reads=reads, cases=cases, blinded=blinded, qualitative=qualitative)

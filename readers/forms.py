@@ -47,6 +47,13 @@ class AnswerForm(ToolUseForm):
     confidence = forms.IntegerField(
         label=_("Confidence that it is severe (0–100, C)"), min_value=0, max_value=100
     )
+    #: Kept only where the study collects ratings (:func:`rating_field_apply`), then required.
+    rating = forms.IntegerField(
+        label=_("Probability that it is severe (0–100)"), min_value=0, max_value=100,
+        required=False,
+        help_text=_("Your own estimate; it need not agree with your yes/no answer."),
+        widget=forms.NumberInput(attrs={"data-rating": ""}),
+    )
     conditions = forms.MultipleChoiceField(
         label=_("Findings"),
         choices=[(c.value, CONDITION_LABELS[c]) for c in Condition],
@@ -73,7 +80,22 @@ class AnswerForm(ToolUseForm):
             conditions=tuple(data["conditions"]),
             ivh_grade=data["ivh_grade"],
             comment=data["comment"],
+            rating=data.get("rating"),
         )
+
+
+def rating_field_apply(form: forms.Form, *, collects_rating: bool) -> forms.Form:
+    """Require the rating field where the study collects ratings; drop it where it does not.
+
+    The study's setting alone decides (never the case or its material's source), so a
+    blinded reader's form is the same for AI and junior material.
+    """
+    if "rating" in form.fields:
+        if collects_rating:
+            form.fields["rating"].required = True
+        else:
+            del form.fields["rating"]
+    return form
 
 
 class ReviseForm(AnswerForm):
@@ -89,6 +111,8 @@ def draft_initial(draft: dict[str, Any]) -> dict[str, Any]:
         initial["severe"] = "yes" if draft["severe"] else "no"
     if isinstance(draft.get("confidence"), int):
         initial["confidence"] = draft["confidence"]
+    if isinstance(draft.get("rating"), int) and not isinstance(draft["rating"], bool):
+        initial["rating"] = draft["rating"]
     if isinstance(draft.get("conditions"), list):
         initial["conditions"] = [str(c) for c in draft["conditions"]]
     if draft.get("ivh_grade") in (1, 2, 3, 4):
@@ -235,7 +259,7 @@ class ReviewForm(AnswerForm):
     def answer(self) -> ReadAnswer:
         answer = super().answer()
         return ReadAnswer(severe=answer.severe, confidence=answer.confidence, conditions=answer.conditions,
-                          ivh_grade=answer.ivh_grade, comment=answer.comment,
+                          ivh_grade=answer.ivh_grade, comment=answer.comment, rating=answer.rating,
                           extra={"changes_initial": self.cleaned_data["changes_initial"]})
 
 
@@ -276,7 +300,7 @@ class QualitativeReviseForm(QualitativeForm):
 def revise_initial(read: Any) -> dict[str, Any]:
     """Initial values of a revise form: the read as submitted, phase fields included."""
     initial: dict[str, Any] = {
-        "severe": "yes" if read.severe else "no", "confidence": read.confidence,
+        "severe": "yes" if read.severe else "no", "confidence": read.confidence, "rating": read.rating,
         "conditions": read.conditions, "ivh_grade": read.ivh_grade, "comment": read.comment,
     }
     answer = read.answer or {}

@@ -129,6 +129,11 @@ class Read(UUIDModel):
     client_event_id = models.UUIDField(unique=True)
     severe = models.BooleanField(_("severe"))
     confidence = models.PositiveSmallIntegerField(_("confidence (0–100)"))
+    #: The reader's probability that the case is severe, 0–100, where the study collects it
+    #: (``Study.collects_rating``); None otherwise. It need not agree with ``severe``.
+    rating = models.PositiveSmallIntegerField(
+        _("probability of severe (0–100)"), null=True, blank=True
+    )
     conditions = models.JSONField(_("findings"), default=list, blank=True)
     ivh_grade = models.PositiveSmallIntegerField(_("IVH grade (Papile)"), null=True, blank=True)
     comment = models.TextField(_("comment"), blank=True)
@@ -146,6 +151,9 @@ class Read(UUIDModel):
         ordering = ["answered_at"]
         constraints = [
             models.CheckConstraint(condition=Q(confidence__lte=100), name="read_confidence_0_100"),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__lte=100), name="read_rating_0_100"
+            ),
             models.CheckConstraint(
                 condition=Q(ivh_grade__isnull=True) | (Q(ivh_grade__gte=1) & Q(ivh_grade__lte=4)),
                 name="read_ivh_grade_1_4",

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
 from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from inference.ncls.labels import Condition
@@ -52,6 +53,8 @@ class ReadSerializer(serializers.Serializer):
     client_event_id = serializers.UUIDField()
     severe = serializers.BooleanField()
     confidence = serializers.IntegerField(min_value=0, max_value=100, label=_model_label("confidence"))
+    rating = serializers.IntegerField(min_value=0, max_value=100, allow_null=True, required=False,
+                                      label=_model_label("rating"))
     conditions = serializers.JSONField(required=False, label=_model_label("conditions"))
     ivh_grade = serializers.IntegerField(min_value=1, max_value=4, allow_null=True, required=False,
                                          label=_model_label("ivh_grade"))
@@ -96,6 +99,7 @@ def assignment_data(assignment: Assignment) -> dict[str, Any]:
         "total": session.assignments.count(),
         "cine_fps": session.study.cine_fps,
         "allow_revisits": session.study.allow_revisits,
+        "collects_rating": session.study.collects_rating,
         "slots": slots,
         "material": None if material is None else {
             "initial_severe": material.initial_severe,
@@ -114,6 +118,11 @@ class AnswerSerializer(serializers.Serializer):
 
     severe = serializers.BooleanField()
     confidence = serializers.IntegerField(min_value=0, max_value=100)
+    rating = serializers.IntegerField(
+        min_value=0, max_value=100, required=False, allow_null=True, default=None,
+        help_text=_("probability that the case is severe, 0–100: required where the study collects "
+                    "ratings (collects_rating), refused where it does not"),
+    )
     conditions = serializers.ListField(
         child=serializers.ChoiceField(choices=[c.value for c in Condition]), required=False, default=list
     )
@@ -127,6 +136,7 @@ class AnswerSerializer(serializers.Serializer):
         return ReadAnswer(
             severe=data["severe"], confidence=data["confidence"], conditions=tuple(data["conditions"]),
             ivh_grade=data["ivh_grade"], comment=data["comment"], extra=data["extra"],
+            rating=data["rating"],
         )
 
 

@@ -40,6 +40,7 @@ from readers.forms import (
     ReviseForm,
     SessionCreateForm,
     draft_initial,
+    rating_field_apply,
     revise_initial,
 )
 from readers.models import Assignment, ReadingSession, SessionPhase
@@ -125,8 +126,9 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
 
         return prepare_page(request, assignment)
     form_class = PHASE_FORMS.get(session.phase, AnswerForm)
+    collects_rating = session.study.collects_rating
     if request.method == "POST":
-        form = form_class(request.POST)
+        form = rating_field_apply(form_class(request.POST), collects_rating=collects_rating)
         if form.is_valid():
             try:
                 services.read_submit(
@@ -156,6 +158,7 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
         form = PHASE_REVISE_FORMS.get(session.phase, ReviseForm)(initial=revise_initial(assignment.read))
     else:
         form = form_class(initial=draft_initial(assignment.draft))
+    rating_field_apply(form, collects_rating=collects_rating)
     return render(request, "readers/case.html", _case_context(assignment, form))
 
 
@@ -165,7 +168,8 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
 def case_revise(request: HttpRequest, token: str) -> HttpResponse:
     """Change a submitted answer, with a reason (only where the study allows revisits)."""
     assignment = access_assignment(request.user, token)
-    form = PHASE_REVISE_FORMS.get(assignment.session.phase, ReviseForm)(request.POST)
+    form = rating_field_apply(PHASE_REVISE_FORMS.get(assignment.session.phase, ReviseForm)(request.POST),
+                              collects_rating=assignment.session.study.collects_rating)
     if form.is_valid():
         try:
             read = assignment.read

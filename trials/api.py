@@ -52,6 +52,7 @@ from trials.serializers import (
     SiteSerializer,
     StudyCreateSerializer,
     StudySerializer,
+    StudySettingsSerializer,
     TransitionSerializer,
 )
 from trials.services.archives import archive_extract
@@ -88,6 +89,21 @@ class StudyViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
         except DjangoValidationError as exc:
             raise _as_drf(exc) from exc
         return Response(StudySerializer(study).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=StudySettingsSerializer, responses=StudySerializer)
+    @action(detail=True, methods=["patch"], url_path="settings")
+    def settings(self, request: Request, pk: str) -> Response:
+        """Change a draft study's reading settings (audited); refused once it is open."""
+        study = access_study(request.user, pk, roles=(Role.COORDINATOR,))
+        serializer = StudySettingsSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            study = services.study_update_settings(
+                actor=request.user, study=study, **serializer.validated_data
+            )
+        except DjangoValidationError as exc:
+            raise _as_drf(exc) from exc
+        return Response(StudySerializer(study).data)
 
     @extend_schema(request=TransitionSerializer, responses=StudySerializer)
     @action(detail=True, methods=["post"])

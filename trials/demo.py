@@ -134,6 +134,7 @@ def _create_demo_study(coordinator: Any, users: dict[str, Any]) -> Study:
             title=TITLE,
             design=StudyDesign.ASSISTED_CROSSOVER,
             registry_id="DEMO-0001",
+            collects_rating=True,  # the simulated readers rate too (analysis.demo)
             is_demo=True,
         )
         for username, role, tier in DEMO_USERS:

@@ -20,6 +20,24 @@ class StudyForm(forms.Form):
     washout_days = forms.IntegerField(label=_("Washout (days)"), min_value=0, max_value=365, initial=28)
     allow_revisits = forms.BooleanField(label=_("Readers may revisit a case"), required=False)
     cine_fps = forms.IntegerField(label=_("Cine frame rate"), min_value=1, max_value=120, initial=25)
+    collects_rating = forms.BooleanField(
+        label=_("Readers also give a probability-of-severe rating (0–100)"), required=False
+    )
+
+
+class StudySettingsForm(forms.Form):
+    """A draft study's reading settings (the service refuses changes once it is open)."""
+
+    washout_days = forms.IntegerField(label=_("Washout (days)"), min_value=0, max_value=365)
+    allow_revisits = forms.BooleanField(label=_("Readers may revisit a case"), required=False)
+    cine_fps = forms.IntegerField(label=_("Cine frame rate"), min_value=1, max_value=120)
+    collects_rating = forms.BooleanField(
+        label=_("Readers also give a probability-of-severe rating (0–100)"), required=False
+    )
+
+    @classmethod
+    def of(cls, study: Study) -> StudySettingsForm:
+        return cls(initial={name: getattr(study, name) for name in cls.base_fields})
 
 
 class SignatureFields(forms.Form):

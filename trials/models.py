@@ -58,6 +58,11 @@ class Study(UUIDModel):
     washout_days = models.PositiveSmallIntegerField(_("washout (days)"), default=28)
     allow_revisits = models.BooleanField(_("readers may revisit a case"), default=False)
     cine_fps = models.PositiveSmallIntegerField(_("cine frame rate"), default=25)
+    #: Readers give a probability-of-severe rating 0–100 besides the yes/no answer; ROC and
+    #: MRMC analyses then use the rating (else the binary answer).
+    collects_rating = models.BooleanField(
+        _("readers give a probability-of-severe rating (0–100)"), default=False
+    )
     is_demo = models.BooleanField(_("demo study"), default=False)
     allocation_commitment = models.CharField(max_length=64, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)

@@ -37,7 +37,7 @@ class StudySerializer(serializers.ModelSerializer):
         model = Study
         fields = [
             "id", "title", "registry_id", "design", "status", "washout_days", "allow_revisits",
-            "cine_fps", "is_demo", "allocation_commitment", "opened_at", "locked_at",
+            "cine_fps", "collects_rating", "is_demo", "allocation_commitment", "opened_at", "locked_at",
             "unblinded_at", "created", "modified",
         ]
         read_only_fields = [
@@ -53,6 +53,20 @@ class StudyCreateSerializer(serializers.Serializer):
     washout_days = serializers.IntegerField(min_value=0, max_value=365, default=28)
     allow_revisits = serializers.BooleanField(default=False)
     cine_fps = serializers.IntegerField(min_value=1, max_value=120, default=25)
+    collects_rating = serializers.BooleanField(
+        default=False, help_text=_("readers also give a probability-of-severe rating 0–100")
+    )
+
+
+class StudySettingsSerializer(serializers.Serializer):
+    """A draft study's reading settings; fields left out stay as they are."""
+
+    washout_days = serializers.IntegerField(min_value=0, max_value=365, required=False)
+    allow_revisits = serializers.BooleanField(required=False)
+    cine_fps = serializers.IntegerField(min_value=1, max_value=120, required=False)
+    collects_rating = serializers.BooleanField(
+        required=False, help_text=_("readers also give a probability-of-severe rating 0–100")
+    )
 
 
 class SignatureInputSerializer(serializers.Serializer):

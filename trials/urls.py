@@ -21,6 +21,7 @@ urlpatterns = [
     path("studies/new/", views.study_create, name="study-create"),
     path("studies/<uuid:study_id>/", views.study_page, name="study"),
     path("studies/<uuid:study_id>/transition/", views.study_transition, name="study-transition"),
+    path("studies/<uuid:study_id>/settings/", views.study_settings, name="study-settings"),
     path("studies/<uuid:study_id>/add/<str:what>/", views.study_add, name="study-add"),
     path("studies/<uuid:study_id>/import/", views.case_import, name="case-import"),
     path("cases/<uuid:case_id>/", views.case_page, name="case"),

@@ -23,6 +23,7 @@ from trials.forms import (
     MemberForm,
     SiteForm,
     StudyForm,
+    StudySettingsForm,
     TransitionForm,
 )
 from trials.models import (
@@ -33,6 +34,7 @@ from trials.models import (
     RenditionPurpose,
     Role,
     Study,
+    StudyStatus,
 )
 from trials.permissions import (
     access_case,
@@ -98,6 +100,7 @@ def study_page(request: HttpRequest, study_id: str) -> HttpResponse:
         "site_form": SiteForm(),
         "dataset_form": DatasetForm(),
         "member_form": MemberForm(study=study),
+        "settings_form": StudySettingsForm.of(study) if study.status == StudyStatus.DRAFT else None,
         "demo_banner": study.is_demo,
     }
     return render(request, "trials/study.html", context)
@@ -128,6 +131,26 @@ def study_transition(request: HttpRequest, study_id: str) -> HttpResponse:
         messages.error(request, "; ".join(exc.messages))
     else:
         messages.success(request, _("The study is now %s.") % form.cleaned_data["to"])
+    return redirect("trials:study", study_id=study.pk)
+
+
+@login_required
+@require_POST
+def study_settings(request: HttpRequest, study_id: str) -> HttpResponse:
+    """Change a draft study's reading settings (audited; refused once it is open)."""
+    study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
+    form = StudySettingsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("trials:study", study_id=study.pk)
+    changes = {k: v for k, v in form.cleaned_data.items() if getattr(study, k) != v}
+    try:
+        if changes:
+            services.study_update_settings(actor=request.user, study=study, **changes)
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+    else:
+        messages.success(request, _("Settings saved."))
     return redirect("trials:study", study_id=study.pk)
 
 

@@ -13,6 +13,7 @@ from analysis.frames import AI_READER, StudyData
 from analysis.reports._common import counts
 from analysis.reports._common import gettext_noop as _
 from analysis.reports.base import Report, ReportFigure, ReportTable
+from analysis.reports.scores import score_notes, score_text
 from analysis.stats import MRMCResult, mrmc_dbm, mrmc_model_vs_readers, mrmc_or, mrmc_sample_size
 
 OR_METHODS = _(
@@ -144,16 +145,16 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
         title=_("MRMC analysis"),
         tables=(
             ReportTable("or", _("Obuchowski–Rockette: junior alone vs with AI"), or_frame, OR_METHODS, n_text),
-            ReportTable("reader_auc", _("Reader AUCs alone and with AI"), reader_auc, OR_METHODS, n_text),
+            ReportTable("reader_auc", _("Reader AUCs alone and with AI"), reader_auc, score_text(data), n_text),
             ReportTable("ai_vs_panel", _("The AI against reader panels"), panel_frame, PANEL_METHODS,
                         f"{n['cases']} cases, {n['readers']} readers (+ AI)"),
             ReportTable("sample_size", _("Sample size of a follow-up study"), size_frame, SIZE_METHODS, n_text),
         ),
         figures=(ReportFigure("reader_auc", _("Reader AUC alone vs with AI"), _figure(reader_auc)),),
-        methods=f"{OR_METHODS} {PANEL_METHODS} {SIZE_METHODS}",
+        methods=f"{OR_METHODS} {score_text(data)} {PANEL_METHODS} {SIZE_METHODS}",
         n=n,
         snapshot=data.snapshot,
-        notes=tuple(notes),
+        notes=(*score_notes(data), *notes),
     )
 
 

@@ -19,6 +19,7 @@ from analysis.reports._common import (
 )
 from analysis.reports._common import gettext_noop as _
 from analysis.reports.base import Report, ReportFigure, ReportTable
+from analysis.reports.scores import score_notes
 from analysis.stats import (
     BINARY_METRICS,
     BinaryMetrics,
@@ -156,7 +157,7 @@ def performance_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 
         methods=" ".join((TABLE2_METHODS, DELTA_METHODS, DELONG_METHODS, READER_METHODS)),
         n=n,
         snapshot=data.snapshot,
-        notes=tuple(notes),
+        notes=(*score_notes(data), *notes),
     )
 
 

@@ -1,4 +1,8 @@
-"""ROC figure data: the AI's empirical ROC curve and each reader's operating point."""
+"""ROC figure data: the AI's empirical ROC curve, each reader's AUC and operating point.
+
+The readers' AUCs are from their ratings where the study collects them, else from their
+binary answers (:mod:`analysis.reports.scores` says which, in the methods and the notes).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from analysis.frames import AI_READER, GROUPS, StudyData
 from analysis.reports._common import COLORS, GROUP_LABELS, counts, read_datasets
 from analysis.reports._common import gettext_noop as _
 from analysis.reports.base import Report, ReportFigure, ReportTable
+from analysis.reports.scores import score_notes, score_text
 from analysis.stats import has_both_classes, roc_auc, roc_curve_points
 
 CURVE_METHODS = _(
@@ -28,6 +33,7 @@ def roc_report(data: StudyData) -> Report:
     """Per dataset: the AI's ROC curve (table and figure) and the readers' operating points."""
     curves: list[dict[str, Any]] = []
     points: list[dict[str, Any]] = []
+    reader_aucs: list[dict[str, Any]] = []
     datasets = read_datasets(data)
     reads = data.reads
     for dataset in datasets:
@@ -49,6 +55,10 @@ def roc_report(data: StudyData) -> Report:
                 negatives = answers[answers["truth"] == 0]
                 if positives.empty or negatives.empty:
                     continue
+                auc = roc_auc(answers["truth"].to_numpy(dtype=int), answers["rating"].to_numpy(dtype=float))
+                reader_aucs.append({"dataset": dataset, "group": group, "reader": str(reader),
+                                    "cases": len(answers), "auc": auc.auc, "auc_low": auc.ci.low,
+                                    "auc_high": auc.ci.high})
                 points.append({
                     "dataset": dataset, "group": group, "reader": str(reader),
                     "fpr": float(negatives["decision"].mean()),
@@ -57,20 +67,25 @@ def roc_report(data: StudyData) -> Report:
                 })
     curve_frame = pd.DataFrame(curves, columns=["dataset", "fpr", "tpr", "threshold", "auc", "auc_low", "auc_high"])
     point_frame = pd.DataFrame(points, columns=["dataset", "group", "reader", "fpr", "tpr", "cases"])
+    auc_frame = pd.DataFrame(reader_aucs, columns=["dataset", "group", "reader", "cases", "auc", "auc_low",
+                                                   "auc_high"])
     n = counts(data)
     n_text = f"{n['cases']} cases, {n['readers']} readers (+ AI)"
+    scores = score_text(data)
     return Report(
         key="roc",
         title=_("ROC curves and reader operating points"),
         tables=(
             ReportTable("ai_roc", _("The AI's ROC curve"), curve_frame, CURVE_METHODS, n_text),
             ReportTable("operating_points", _("Reader operating points"), point_frame, POINT_METHODS, n_text),
+            ReportTable("reader_auc", _("Reader AUCs"), auc_frame, scores, n_text),
         ),
         figures=(ReportFigure("roc", _("ROC: AI curve and reader operating points"),
                               _figure(curve_frame, point_frame, datasets)),),
-        methods=f"{CURVE_METHODS} {POINT_METHODS}",
+        methods=f"{CURVE_METHODS} {POINT_METHODS} {scores}",
         n=n,
         snapshot=data.snapshot,
+        notes=score_notes(data),
     )
 
 

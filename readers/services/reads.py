@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from inference.ncls.labels import Condition, parse_conditions
-from readers.models import Assignment, Read
+from readers.models import Assignment, Read, ReadingSession, SessionPhase
 from readers.phases import phase_rules
 from readers.services.refusals import AlreadyAnswered, ReadingRefused
 from readers.services.serving import assignment_lock, ms, stretch_close
@@ -24,7 +24,8 @@ from trials.models import AuditAction, StudyStatus
 
 @dataclass(frozen=True)
 class ReadAnswer:
-    """A reader's answer: severe yes/no, confidence 0–100, findings, comment, phase extras."""
+    """A reader's answer: severe yes/no, confidence 0–100, findings, comment, phase extras,
+    and the probability-of-severe ``rating`` 0–100 where the study collects it."""
 
     severe: bool
     confidence: int
@@ -32,6 +33,7 @@ class ReadAnswer:
     ivh_grade: int | None = None
     comment: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    rating: int | None = None
 
     def cleaned(self) -> ReadAnswer:
         """The answer validated and normalised; ``ValidationError`` names the bad value."""
@@ -53,6 +55,13 @@ class ReadAnswer:
             raise ValidationError(_("Give the IVH grade."))
         if Condition.IVH not in found and self.ivh_grade is not None:
             raise ValidationError(_("An IVH grade needs IVH among the findings."))
+        if self.rating is not None:
+            if isinstance(self.rating, bool) or not isinstance(self.rating, int):
+                raise ValidationError(_("The rating must be a whole number from 0 to 100."))
+            if not 0 <= self.rating <= 100:
+                raise ValidationError(
+                    _("The rating must be from 0 to 100, got %(value)s.") % {"value": self.rating}
+                )
         if len(self.comment) > 2000:
             raise ValidationError(_("The comment is too long (2000 characters at most)."))
         return ReadAnswer(
@@ -62,7 +71,29 @@ class ReadAnswer:
             ivh_grade=self.ivh_grade,
             comment=self.comment.strip(),
             extra=dict(self.extra),
+            rating=self.rating,
         )
+
+
+#: Phases whose answer is no diagnosis (qualitative scores, material preparation): no rating.
+_NO_DIAGNOSIS_PHASES = (SessionPhase.QUALITATIVE, SessionPhase.PREPARATION)
+
+
+def rating_required(session: ReadingSession) -> bool:
+    """Whether an answer in ``session`` must carry a rating (and else must carry none).
+
+    The study's setting alone decides, the same for every case and material (AI or
+    junior), so the form never differs with the material's source.
+    """
+    return bool(session.study.collects_rating) and session.phase not in _NO_DIAGNOSIS_PHASES
+
+
+def _rating_check(answer: ReadAnswer, session: ReadingSession) -> None:
+    if rating_required(session):
+        if answer.rating is None:
+            raise ValidationError(_("Give your probability that the case is severe (0–100)."))
+    elif answer.rating is not None:
+        raise ValidationError(_("This study collects no probability-of-severe rating."))
 
 
 def _answer_record(answer: ReadAnswer) -> dict[str, Any]:
@@ -122,6 +153,7 @@ def read_submit(
     gate = rules.form_gate(assignment)
     if gate:
         raise ReadingRefused(gate)
+    _rating_check(answer, session)
     extra = rules.answer_clean(assignment, answer.extra)
     stretch_close(assignment, now)
     wall_ms = ms(now - assignment.served_at)
@@ -131,6 +163,7 @@ def read_submit(
         client_event_id=client_event_id,
         severe=answer.severe,
         confidence=answer.confidence,
+        rating=answer.rating,
         conditions=list(answer.conditions),
         ivh_grade=answer.ivh_grade,
         comment=answer.comment,
@@ -194,10 +227,12 @@ def read_revise(*, reader: Any, read: Read, answer: ReadAnswer, reason: str) -> 
     if not reason.strip():
         raise ValidationError(_("Changing an answer needs a reason."))
     answer = answer.cleaned()
+    _rating_check(answer, session)
     extra = rules.answer_clean(read.assignment, answer.extra)
     before = {
         "severe": read.severe,
         "confidence": read.confidence,
+        "rating": read.rating,
         "conditions": read.conditions,
         "ivh_grade": read.ivh_grade,
         "comment": read.comment,
@@ -206,6 +241,7 @@ def read_revise(*, reader: Any, read: Read, answer: ReadAnswer, reason: str) -> 
     }
     read.severe = answer.severe
     read.confidence = answer.confidence
+    read.rating = answer.rating
     read.conditions = list(answer.conditions)
     read.ivh_grade = answer.ivh_grade
     read.comment = answer.comment

@@ -24,7 +24,7 @@ from readers.services.sessions import session_next_assignment, session_require_o
 #: sends a heartbeat every 15 s while visible and in use, so a longer gap means the
 #: machine slept, the network dropped or the page died, and the excess is clamped.
 ACTIVITY_GAP = timedelta(seconds=45)
-_DRAFT_KEYS = {"severe", "confidence", "conditions", "ivh_grade", "comment", "extra"}
+_DRAFT_KEYS = {"severe", "confidence", "rating", "conditions", "ivh_grade", "comment", "extra"}
 _DRAFT_MAX_BYTES = 8192
 
 

@@ -3,9 +3,10 @@
 Van Dyke et al. 1993 (5 readers, 114 cases, 2 modalities; MRMCaov's ``VanDyke``).
 Published OR RRRC, jackknife covariances, Hillis df: F = 4.456, df = (1, 15.26),
 p = 0.0517 (Hillis, Stat Med 2007; OR-DBM MRMC 2.51 output reproduced in RJafroc's
-tests, goodValues361/Iowa/VanDyke.txt; MRMCaov user guide). The ordinal ratings 1–5 are
-stored as a reader's answer (severe yes/no and a confidence), a monotone map, so every
-empirical AUC and hence the OR result is unchanged.
+tests, goodValues361/Iowa/VanDyke.txt; MRMCaov user guide). The study collects
+probability-of-severe ratings; the ordinal ratings 1–5 are stored as ratings 0, 25, … 100
+(with a yes/no answer beside them), a monotone map, so every empirical AUC and hence the
+OR result is unchanged.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ PHASE_OF_TREATMENT = {1: SessionPhase.UNAIDED, 2: SessionPhase.AIDED}
 @pytest.fixture
 def vandyke_study():
     frame = vandyke_frame()
-    study = StudyFactory(design=StudyDesign.ASSISTED_CROSSOVER, status=StudyStatus.LOCKED, title="Van Dyke")
+    study = StudyFactory(design=StudyDesign.ASSISTED_CROSSOVER, status=StudyStatus.LOCKED, title="Van Dyke",
+                         collects_rating=True)
     statistician = UserFactory(username="vd-statistician")
     MembershipFactory(study=study, user=statistician, role=Role.STATISTICIAN)
     dataset = DatasetFactory(study=study, name="Van Dyke")
@@ -66,7 +68,8 @@ def vandyke_study():
             assignments.append(assignment)
             severe, confidence = ANSWER_OF_RATING[int(rating)]
             reads.append(Read(assignment=assignment, reader=user, client_event_id=uuid.uuid4(), severe=severe,
-                              confidence=confidence, served_at=now, answered_at=now, wall_ms=1000,
+                              confidence=confidence, rating=25 * (int(rating) - 1), served_at=now,
+                              answered_at=now, wall_ms=1000,
                               active_ms=1000))
     Assignment.objects.bulk_create(assignments)
     Read.objects.bulk_create(reads)

@@ -27,7 +27,9 @@ from trials.signatures import Signature, content_sha256, signature_apply
 #: Status changes that need the coordinator's electronic signature.
 SIGNED_TRANSITIONS: tuple[str, ...] = (StudyStatus.LOCKED, StudyStatus.UNBLINDED)
 
-_SETTINGS_FIELDS = ("title", "registry_id", "washout_days", "allow_revisits", "cine_fps")
+_SETTINGS_FIELDS = (
+    "title", "registry_id", "washout_days", "allow_revisits", "cine_fps", "collects_rating",
+)
 
 
 @transaction.atomic
@@ -40,6 +42,7 @@ def study_create(
     washout_days: int = 28,
     allow_revisits: bool = False,
     cine_fps: int = 25,
+    collects_rating: bool = False,
     is_demo: bool = False,
 ) -> Study:
     """Create a draft study; its creator becomes its first coordinator."""
@@ -50,6 +53,7 @@ def study_create(
         washout_days=washout_days,
         allow_revisits=allow_revisits,
         cine_fps=cine_fps,
+        collects_rating=collects_rating,
         is_demo=is_demo,
     )
     study.full_clean()
@@ -58,7 +62,8 @@ def study_create(
         actor=actor,
         action=AuditAction.STUDY_CREATED,
         target=study,
-        after={"title": title, "design": design, "registry_id": registry_id},
+        after={"title": title, "design": design, "registry_id": registry_id,
+               "collects_rating": collects_rating},
     )
     if actor is not None:
         membership_add(actor=actor, study=study, user=actor, role=Role.COORDINATOR)
