@@ -25,6 +25,22 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test() -> Iterator[None]:
+    """Each test starts in the default language (settings.LANGUAGE_CODE).
+
+    LocaleMiddleware and the user-language middleware activate a request's language in the
+    thread and nothing deactivates it after the response (a server activates one on every
+    request); in the test process it would outlive the test, so a later test that calls a
+    service directly would get the last request's language (e.g. messages in Chinese).
+    """
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 # ---- browser tests (Playwright driving Debian's headless Chromium) ----
 
 CHROMIUM = "/usr/bin/chromium"
