@@ -120,7 +120,15 @@ def is_severe(conditions: Iterable[str], ivh_grade: int | None) -> bool:
     )
 
 
-#: Columns of the case manifest CSV that the trials case import accepts and the phantom writes.
+#: The manifest's column of the sweep of each declared orientation (paths relative to the
+#: manifest file): one coronal sweep and either ``video_sagittal`` (a sweep across both sides)
+#: or ``video_sagittal_left`` and ``video_sagittal_right``, never both forms.
+VIDEO_COLUMNS: dict[str, str] = {f"video_{o}": o for o in DECLARED_ORIENTATIONS}
+#: The columns of one-sided sagittal sweeps (the phantom writes them with ``--sagittal-sweeps split``).
+SPLIT_SAGITTAL_VIDEO_COLUMNS: tuple[str, ...] = tuple(f"video_{o}" for o in SIDE_VIEWS)
+
+#: Columns of the case manifest CSV: what the trials case import accepts, what training and
+#: evaluation read; the phantom writes them all but those it does not model (its writer says).
 MANIFEST_COLUMNS: tuple[str, ...] = (
     "code",
     "dataset",  # dataset name within the study
@@ -142,7 +150,6 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "volpe_grade",  # I | II | III | III+PVI or empty (IVH cases only)
     "excluded",  # 0 | 1
     "exclusion_reason",
-    "video_coronal",  # paths relative to the manifest file
-    "video_sagittal",
+    *VIDEO_COLUMNS,  # video_coronal, video_sagittal, video_sagittal_left, video_sagittal_right
     *(f"view_{v.value}" for v in View),  # standard-view image paths, may be empty
 )

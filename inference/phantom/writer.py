@@ -16,6 +16,7 @@ from inference.ncls.labels import (
     IMAGE_LABELS,
     MANIFEST_COLUMNS,
     PLANE_QUALITY_HEADER,
+    SPLIT_SAGITTAL_VIDEO_COLUMNS,
     VIEW_STRUCTURES,
     View,
 )
@@ -35,16 +36,19 @@ DATASET_KINDS = ("internal", "external", "blind_sweep")
 #: other exported frame is a negative with an empty label file), or ``all``, every visible
 #: structure of every frame.
 DOTA_LABEL_MODES = ("views", "all")
+#: Manifest columns of split sagittal sweeps (``--sagittal-sweeps split``), after
+#: ``video_sagittal`` (which stays empty), as in MANIFEST_COLUMNS.
+SPLIT_VIDEO_COLUMNS: tuple[str, ...] = SPLIT_SAGITTAL_VIDEO_COLUMNS
 #: The manifest columns the phantom writes: all of MANIFEST_COLUMNS but the optional ones it
-#: does not model (Volpe grading; an absent column reads as empty). Why not write it empty:
-#: the shipped demo models' reproducibility run hashes the manifest's bytes.
+#: does not model (Volpe grading; an absent column reads as empty) and, unless its sagittal
+#: sweeps are split, the one-sided sweeps' columns. Why not write them empty: the shipped
+#: demo models' reproducibility run hashes the manifest's bytes.
 UNMODELLED_COLUMNS: frozenset[str] = frozenset({"volpe_grade"})
-PHANTOM_MANIFEST_COLUMNS: tuple[str, ...] = tuple(c for c in MANIFEST_COLUMNS if c not in UNMODELLED_COLUMNS)
+PHANTOM_MANIFEST_COLUMNS: tuple[str, ...] = tuple(
+    c for c in MANIFEST_COLUMNS if c not in UNMODELLED_COLUMNS and c not in SPLIT_VIDEO_COLUMNS
+)
 #: Frame sizes of the authors' real example sweeps (width, height), measured on them.
 REAL_FRAME_SIZES: tuple[tuple[int, int], ...] = ((850, 648), (1442, 898))
-#: Manifest columns of split sagittal sweeps, after ``video_sagittal`` (which stays empty),
-#: as ``inference.ncls.diagnosis.evaluation`` reads them.
-SPLIT_VIDEO_COLUMNS: tuple[str, ...] = ("video_sagittal_left", "video_sagittal_right")
 
 
 @dataclass(frozen=True)
@@ -105,11 +109,9 @@ class GenerateOptions:
     @property
     def manifest_columns(self) -> tuple[str, ...]:
         """The manifest's columns: PHANTOM_MANIFEST_COLUMNS, plus the one-sided sagittal videos."""
-        columns = PHANTOM_MANIFEST_COLUMNS
         if self.sagittal_sweeps != "split":
-            return columns
-        at = columns.index("video_sagittal") + 1
-        return (*columns[:at], *SPLIT_VIDEO_COLUMNS, *columns[at:])
+            return PHANTOM_MANIFEST_COLUMNS
+        return tuple(c for c in MANIFEST_COLUMNS if c not in UNMODELLED_COLUMNS)
 
     @property
     def kind(self) -> str:

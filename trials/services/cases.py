@@ -36,13 +36,9 @@ from trials.services.gold_standards import validate_volpe_grade
 
 _VIDEO_FORMATS = {"mp4", "avi", "dicom"}
 _IMAGE_FORMATS = {"png", "jpeg", "dicom"}
-#: The manifest's columns: the shared vocabulary's, and one ``video_<orientation>`` per
-#: declared sweep orientation (``video_sagittal_left`` / ``video_sagittal_right``, as the
-#: phantom's ``--sagittal-sweeps split`` writes them, where the vocabulary lacks them).
-IMPORT_COLUMNS: tuple[str, ...] = (
-    *MANIFEST_COLUMNS,
-    *(c for c in (f"video_{o}" for o in Orientation.values) if c not in MANIFEST_COLUMNS),
-)
+#: The manifest's columns: the shared vocabulary's, which has one ``video_<orientation>`` per
+#: declared sweep orientation (tests/trials check it against ``Orientation``).
+IMPORT_COLUMNS: tuple[str, ...] = MANIFEST_COLUMNS
 _METADATA_FIELDS = (
     "ga_weeks",
     "ga_days",

@@ -13,6 +13,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from inference.ncls import backends
+from inference.ncls.labels import SIDE_VIEWS
+from inference.ncls.labels import VIDEO_COLUMNS as MANIFEST_VIDEO_COLUMNS
 
 from .data import CaseRecord, load_rgb, read_manifest
 from .predict import CaseDiagnosis
@@ -20,9 +22,10 @@ from .rules import CASE_THRESHOLD
 
 #: Manifest video columns and the orientation each declares (None: decided from the frames,
 #: as before one-sided sagittal sweeps existed; a one-sided sweep must say its side).
-VIDEO_COLUMNS: dict[str, str | None] = {"video_coronal": None, "video_sagittal": None,
-                                        "video_sagittal_left": "sagittal_left",
-                                        "video_sagittal_right": "sagittal_right"}
+VIDEO_COLUMNS: dict[str, str | None] = {
+    column: orientation if orientation in SIDE_VIEWS else None
+    for column, orientation in MANIFEST_VIDEO_COLUMNS.items()
+}
 
 
 def case_metrics(truth: Sequence[int] | np.ndarray, diagnoses: Sequence[CaseDiagnosis]) -> dict[str, Any]:
