@@ -24,8 +24,10 @@ SERVE_QUERIES = 11  # session, user, reading session, BEGIN, next case, its lock
 SUBMIT_QUERIES = 13  # session, user, case, BEGIN, replay check, lock, 2 writes, completion, audit x3, COMMIT
 REPLAY_QUERIES = 6  # session, user, case, BEGIN, replay check, COMMIT
 
-READ_FIELDS = {"token", "client_event_id", "severe", "confidence", "conditions", "ivh_grade", "comment",
-               "answer", "served_at", "answered_at", "wall_ms", "active_ms", "read_ms", "revision"}
+# tool_use (counts of the workstation tools used) was added to reads on purpose (150aca2).
+READ_FIELDS = {"token", "client_event_id", "severe", "confidence", "rating", "conditions",
+               "ivh_grade", "comment", "answer", "tool_use", "served_at", "answered_at", "wall_ms",
+               "active_ms", "read_ms", "revision"}
 
 
 def _client(user: Any) -> Client:
