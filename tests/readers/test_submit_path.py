@@ -24,7 +24,7 @@ SERVE_QUERIES = 11  # session, user, reading session, BEGIN, next case, its lock
 SUBMIT_QUERIES = 13  # session, user, case, BEGIN, replay check, lock, 2 writes, completion, audit x3, COMMIT
 REPLAY_QUERIES = 6  # session, user, case, BEGIN, replay check, COMMIT
 
-# tool_use (counts of the workstation tools used) was added to reads on purpose (150aca2).
+# tool_use (counts of the workstation tools used) was added to reads on purpose (798d33d).
 READ_FIELDS = {"token", "client_event_id", "severe", "confidence", "rating", "conditions",
                "ivh_grade", "comment", "answer", "tool_use", "served_at", "answered_at", "wall_ms",
                "active_ms", "read_ms", "revision"}
