@@ -92,7 +92,7 @@ class StudyViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
 
     @extend_schema(request=StudySettingsSerializer, responses=StudySerializer)
     @action(detail=True, methods=["patch"], url_path="settings")
-    def settings(self, request: Request, pk: str) -> Response:
+    def update_settings(self, request: Request, pk: str) -> Response:
         """Change a draft study's reading settings (audited); refused once it is open."""
         study = access_study(request.user, pk, roles=(Role.COORDINATOR,))
         serializer = StudySettingsSerializer(data=request.data, partial=True)
