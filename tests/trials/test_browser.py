@@ -32,7 +32,9 @@ def test_coordinator_creates_a_study_and_imports_cases(
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("#id_username", "coordinator")
         page.fill("#id_password", PASSWORD)
-        page.click("button[type=submit]")
+        # The login form's own button: every page's header also has a language switch (submit
+        # buttons, the current language's disabled), which comes first in the document.
+        page.click("form:has(#id_password) button[type=submit]")
         page.wait_for_url(f"{live_server.url}/")
 
         page.fill("#id_title", "Browser study")
