@@ -49,8 +49,13 @@ def _start(tmp_path: Path, server_seconds: float, server_code: int = 0) -> subpr
     fake.write_text(FAKE)
     server = [sys.executable, str(fake), str(tmp_path / "server"), str(server_seconds), str(server_code)]
     builder = [sys.executable, str(fake), str(tmp_path / "builder"), "120", "0"]
+    # A process started in the background by a non-interactive shell (as CI runners may start
+    # pytest) inherits SIGINT ignored, and Python then raises no KeyboardInterrupt: the fake
+    # server's own handler would end it with 0. The wrapper stands for `make demo` in a
+    # terminal's foreground, where Ctrl-C raises KeyboardInterrupt.
     code = (
-        "import sys; from analysis.supervise import run_with_builder; "
+        "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "from analysis.supervise import run_with_builder; "
         f"sys.exit(run_with_builder({server!r}, {builder!r}, grace=5, poll=0.1))"
     )
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, start_new_session=True)
