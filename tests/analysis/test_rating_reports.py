@@ -176,3 +176,24 @@ def test_simulated_readers_rate_from_their_latent_values():
     for _reader, rows in human.groupby("reader"):
         assert abs(roc_auc_score(rows["truth"], rows["reader_rating"])
                    - roc_auc_score(rows["truth"], plain.reads.loc[rows.index, "rating"])) < 0.01
+
+
+def test_the_demo_fills_ratings_where_the_study_collects_them() -> None:
+    from analysis.demo import fill_demo_reads
+    from tests.analysis.helpers import make_study
+    from tests.trials.factories import PASSWORD
+
+    study, _users = make_study(cases_per_dataset=12, sweeps=4, prefix="DR")
+    study.collects_rating = True
+    study.save(update_fields=["collects_rating"])
+    assert not fill_demo_reads(study, coordinator_password=PASSWORD).skipped
+    data = study_data(study=study)
+    assert data.score_source == SCORE_RATINGS
+    human = data.reads[data.reads["tier"] != "ai"]
+    assert human["reader_rating"].notna().all() and (human["rating"] == human["reader_rating"]).all()
+    reviews = Read.objects.filter(assignment__session__study=study,
+                                  assignment__session__phase=SessionPhase.BLINDED_REVIEW)
+    assert reviews.exists() and all(r.rating == (90 if r.severe else 10) for r in reviews)
+    assert not Read.objects.filter(assignment__session__study=study, rating__isnull=False,
+                                   assignment__session__phase=SessionPhase.QUALITATIVE).exists()
+    assert "reader ratings 0–100" in mrmc_report(data).methods
