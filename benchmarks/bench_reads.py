@@ -1,22 +1,35 @@
-"""Concurrent read submission against gunicorn + PostgreSQL on loopback.
+"""Concurrent read submission against gunicorn + PostgreSQL on loopback, as readers read.
 
-Simulated readers (one asyncio task and one keep-alive connection each, all in this
-process) ask the API for their next case (which serves it) and submit a read with a fresh
-``client_event_id``; at random they retry a submission with the same id (a lost
-response, a double click). Reports submissions/s and p50/p99 latency of the submissions
-at each concurrency, checks that no acknowledged read was lost and none duplicated, and
-that the audit chains verify. Also reports where the CPU went during each level: this
-client, gunicorn, PostgreSQL, and everything else on the machine, with the load average.
+Simulated readers (one asyncio task and one keep-alive connection each) ask the API for
+their next case (which serves it) and submit a read with a fresh ``client_event_id``; at
+random they retry a submission with the same id (a lost response, a double click). Two
+arrival models, each at every reader count:
 
-    .venv/bin/python benchmarks/bench_reads.py            # 50 and 200 readers, 15 s each
-    .venv/bin/python benchmarks/bench_reads.py --readers 50 200 --seconds 10 --cases 120
-    .venv/bin/python benchmarks/bench_reads.py --workers 4 --threads 4   # another gunicorn shape
+- closed: every reader asks for the next case as soon as his last one is answered (the
+  server's capacity; latency grows with the queue);
+- open: cases arrive as a Poisson process at ``--rate`` submissions/s, whoever is idle
+  reads them; between cases a reader thinks (``readers / rate`` seconds on average). The
+  latency an arrival waited for an idle reader is reported apart (it means saturation).
+
+The load generator runs as its own process (``--generate``, started by this one), so its
+CPU is its own and reported; this process only seeds, starts gunicorn and measures. For
+each level it prints submissions/s, the p50/p95/p99 latency of the submissions, checks
+that no acknowledged read was lost and none duplicated, and where the CPU went, per
+submission: the application (gunicorn master and workers, /proc), the database (the
+PostgreSQL backends connected to the benchmark's database, from pg_stat_activity and
+/proc: other databases on the same server are not counted), the load generator, and the
+rest of the machine, with the load averages. On a loaded machine trust the CPU ms per
+submission more than the throughput.
+
+    .venv/bin/python benchmarks/bench_reads.py              # 50 and 200 readers, both models
+    .venv/bin/python benchmarks/bench_reads.py --readers 50 200 --seconds 15 --rate 100
+    .venv/bin/python benchmarks/bench_reads.py --models closed --workers 4   # another shape
+    .venv/bin/python benchmarks/bench_reads.py --session-engine cache \
+        --cache-url redis://127.0.0.1:6379/7                # sessions in Redis
 
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust); creates database
 ``fontanelle_bench`` (dropped first), migrates, seeds, starts gunicorn (config.wsgi,
-gthread workers, persistent database connections). The default shape, 2 workers x 8
-threads, did best on 2 cores: a process per core, and threads enough to cover the waits
-for commits and for the study's audit-chain lock.
+gthread workers, persistent database connections).
 """
 
 from __future__ import annotations
@@ -34,7 +47,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,23 +56,21 @@ HOST = "127.0.0.1"
 PORT = 8765
 RETRY_PROBABILITY = 0.15
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def _pg(sql: str) -> None:
     import psycopg
 
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(sql)
 
 
-def prepare_database() -> str:
+def prepare_database(env: dict[str, str]) -> None:
     _pg(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     _pg(f"CREATE DATABASE {DB_NAME}")
-    url = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}?conn_max_age=600"
-    env = os.environ | {"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.base"}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
                    cwd=ROOT, env=env, check=True)
-    return url
 
 
 @dataclass
@@ -105,13 +116,18 @@ def seed(n_readers: int, n_cases: int) -> list[Reader]:
     return readers
 
 
+# ------------------------------------------------------------ the load generator process
+
+
 @dataclass
 class Tally:
     submit_latencies: list[float] = field(default_factory=list)
     serve_latencies: list[float] = field(default_factory=list)
+    start_delays: list[float] = field(default_factory=list)  # open model: waits for an idle reader
     acked: dict[str, str] = field(default_factory=dict)  # client_event_id -> token
     retries: int = 0
     retry_mismatches: int = 0
+    finished_readers: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -155,56 +171,111 @@ class Connection:
             self.streams = None
 
 
-async def reader_loop(reader: Reader, deadline: float, tally: Tally, rng: random.Random) -> None:
-    conn = Connection(reader)
-    try:
-        while time.monotonic() < deadline:
-            status, payload, took = await conn.post(f"/api/reading/sessions/{reader.session_id}/next/", None)
-            if status in (204, 403):
-                return  # session done
-            if status != 200:
-                tally.errors.append(f"next {status} {payload[:200]!r}")
-                return
-            token = json.loads(payload)["token"]
-            event_id = str(uuid.uuid4())
-            answer = {"client_event_id": event_id, "severe": rng.random() < 0.3,
-                      "confidence": rng.randrange(101)}
-            path = f"/api/reading/assignments/{token}/read/"
-            status, first, took_submit = await conn.post(path, answer)
-            if status not in (200, 201):
-                tally.errors.append(f"submit {status} {first[:200]!r}")
-                return
-            attempts = 0
-            while rng.random() < RETRY_PROBABILITY and attempts < 3:  # a lost response: resend
-                attempts += 1
-                status, again, _ = await conn.post(path, answer)
-                if status != 200 or json.loads(again) != json.loads(first):
-                    tally.retry_mismatches += 1
-            tally.serve_latencies.append(took)
-            tally.submit_latencies.append(took_submit)
-            tally.acked[event_id] = token
-            tally.retries += attempts
-    except Exception as exc:  # reported below, never hidden
-        tally.errors.append(f"{type(exc).__name__}: {exc}")
-    finally:
+async def read_one_case(reader: Reader, conn: Connection, tally: Tally, rng: random.Random) -> bool:
+    """Serve the reader's next case and answer it; False when his session is done or failed."""
+    status, payload, took = await conn.post(f"/api/reading/sessions/{reader.session_id}/next/", None)
+    if status in (204, 403):
+        tally.finished_readers += 1
+        return False  # session done
+    if status != 200:
+        tally.errors.append(f"next {status} {payload[:200]!r}")
+        return False
+    token = json.loads(payload)["token"]
+    event_id = str(uuid.uuid4())
+    answer = {"client_event_id": event_id, "severe": rng.random() < 0.3, "confidence": rng.randrange(101)}
+    path = f"/api/reading/assignments/{token}/read/"
+    status, first, took_submit = await conn.post(path, answer)
+    if status not in (200, 201):
+        tally.errors.append(f"submit {status} {first[:200]!r}")
+        return False
+    attempts = 0
+    while rng.random() < RETRY_PROBABILITY and attempts < 3:  # a lost response: resend
+        attempts += 1
+        status, again, _ = await conn.post(path, answer)
+        if status != 200 or json.loads(again) != json.loads(first):
+            tally.retry_mismatches += 1
+    tally.serve_latencies.append(took)
+    tally.submit_latencies.append(took_submit)
+    tally.acked[event_id] = token
+    tally.retries += attempts
+    return True
+
+
+async def closed_loop(readers: list[Reader], seconds: float, tally: Tally) -> None:
+    deadline = time.monotonic() + seconds
+
+    async def one(reader: Reader, rng: random.Random) -> None:
+        conn = Connection(reader)
+        try:
+            while time.monotonic() < deadline and await read_one_case(reader, conn, tally, rng):
+                pass
+        except Exception as exc:  # reported, never hidden
+            tally.errors.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(one(r, random.Random(i)) for i, r in enumerate(readers)))
+
+
+async def open_arrivals(readers: list[Reader], seconds: float, rate: float, tally: Tally) -> None:
+    """Poisson arrivals at ``rate``/s, each read by an idle reader (the others think)."""
+    rng = random.Random(7)
+    idle: asyncio.Queue[int] = asyncio.Queue()
+    order = list(range(len(readers)))
+    rng.shuffle(order)
+    for index in order:
+        idle.put_nowait(index)
+    conns = [Connection(r) for r in readers]
+    rngs = [random.Random(i) for i in range(len(readers))]
+    done = [False] * len(readers)
+    running: set[asyncio.Task] = set()
+
+    async def arrival(index: int, scheduled: float) -> None:
+        tally.start_delays.append(time.monotonic() - scheduled)
+        try:
+            if await read_one_case(readers[index], conns[index], tally, rngs[index]):
+                idle.put_nowait(index)
+            else:
+                done[index] = True
+        except Exception as exc:
+            tally.errors.append(f"{type(exc).__name__}: {exc}")
+
+    deadline = time.monotonic() + seconds
+    next_at = time.monotonic()
+    while True:
+        next_at += rng.expovariate(rate)
+        if next_at >= deadline:
+            break
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        if all(done):
+            break
+        try:  # waits only when every reader is busy (saturation)
+            index = await asyncio.wait_for(idle.get(), max(0.01, deadline - time.monotonic()))
+        except TimeoutError:
+            break
+        task = asyncio.create_task(arrival(index, next_at))
+        running.add(task)
+        task.add_done_callback(running.discard)
+    if running:
+        await asyncio.gather(*running)
+    for conn in conns:
         await conn.close()
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def verify(tally: Tally, usernames: list[str]) -> tuple[int, int, int]:
-    """(reads in the database, acked reads missing, reads not acked) for these readers."""
-    from readers.models import Read
-
-    stored = dict(Read.objects.filter(reader__username__in=usernames)
-                  .values_list("client_event_id", "assignment__token"))
-    stored = {str(k): v for k, v in stored.items()}
-    lost = [e for e, token in tally.acked.items() if stored.get(e) != token]
-    extra = [e for e in stored if e not in tally.acked]
-    return len(stored), len(lost), len(extra)
+def generate(args: argparse.Namespace) -> None:
+    """The load generator: readers from stdin's first line, 'go' on the next; results to stdout."""
+    readers = [Reader(**r) for r in json.loads(sys.stdin.readline())]
+    print("ready", flush=True)
+    sys.stdin.readline()
+    tally = Tally()
+    cpu_before, started = os.times(), time.monotonic()
+    if args.model == "closed":
+        asyncio.run(closed_loop(readers, args.seconds, tally))
+    else:
+        asyncio.run(open_arrivals(readers, args.seconds, args.rate, tally))
+    elapsed, cpu_after = time.monotonic() - started, os.times()
+    cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
+    print(json.dumps(asdict(tally) | {"elapsed": elapsed, "cpu": cpu}), flush=True)
 
 
 # ------------------------------------------------------------------- CPU accounting
@@ -218,19 +289,6 @@ def _cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def _pids_named(name: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm") as comm:
-                    if comm.read().strip() == name:
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 def _children(pid: int) -> list[int]:
@@ -249,65 +307,124 @@ def _machine_busy() -> float:
     return (sum(values[:8]) - idle) / CLK_TCK
 
 
+class DatabaseBackends:
+    """The PostgreSQL backends serving the benchmark's database (not this monitor's own)."""
+
+    def __init__(self) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(ADMIN_URL, autocommit=True)
+
+    def pids(self) -> list[int]:
+        rows = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DB_NAME]
+        ).fetchall()
+        return [row[0] for row in rows]
+
+
 @dataclass
 class CpuSnapshot:
-    client: float
-    server: float
-    database: float
+    server: dict[int, float]
+    database: dict[int, float]
     machine: float
 
 
-def cpu_snapshot(server_pid: int, database_pids: list[int]) -> CpuSnapshot:
+def cpu_snapshot(server_pid: int, backends: DatabaseBackends) -> CpuSnapshot:
     server = [server_pid, *_children(server_pid)]
     return CpuSnapshot(
-        client=time.process_time(),
-        server=sum(_cpu_seconds(pid) for pid in server),
-        database=sum(_cpu_seconds(pid) for pid in database_pids),
+        server={pid: _cpu_seconds(pid) for pid in server},
+        database={pid: _cpu_seconds(pid) for pid in backends.pids()},
         machine=_machine_busy(),
     )
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    # A process that appeared during the level counts from zero; none should disappear
+    # (gunicorn workers and persistent connections live through the run).
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
 
 
 # ------------------------------------------------------------------------- a level
 
 
-async def _run_readers(readers: list[Reader], seconds: float, tally: Tally) -> None:
-    deadline = time.monotonic() + seconds
-    await asyncio.gather(*(reader_loop(r, deadline, tally, random.Random(i)) for i, r in enumerate(readers)))
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def run_level(readers: list[Reader], seconds: float, server_pid: int) -> None:
-    tally = Tally()
-    database_pids = _pids_named("postgres")  # backends persist (conn_max_age), so listed once
-    before = cpu_snapshot(server_pid, database_pids)
-    started = time.monotonic()
-    asyncio.run(_run_readers(readers, seconds, tally))
-    elapsed = time.monotonic() - started
-    database_pids = sorted(set(database_pids) | set(_pids_named("postgres")))
-    after = cpu_snapshot(server_pid, database_pids)
-    n = len(tally.submit_latencies)
-    stored, lost, extra = verify(tally, [r.username for r in readers])
-    print(f"\n== {len(readers)} concurrent readers, {elapsed:.1f} s")
+def verify(acked: dict[str, str], usernames: list[str]) -> tuple[int, int, int]:
+    """(reads in the database, acked reads missing, reads not acked) for these readers."""
+    from readers.models import Read
+
+    stored = dict(Read.objects.filter(reader__username__in=usernames)
+                  .values_list("client_event_id", "assignment__token"))
+    stored = {str(k): v for k, v in stored.items()}
+    lost = [e for e, token in acked.items() if stored.get(e) != token]
+    extra = [e for e in stored if e not in acked]
+    return len(stored), len(lost), len(extra)
+
+
+def _loads() -> str:
+    return "/".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def run_level(readers: list[Reader], model: str, args: argparse.Namespace, server_pid: int,
+              backends: DatabaseBackends) -> dict:
+    generator = subprocess.Popen(
+        [sys.executable, __file__, "--generate", "--model", model, "--seconds", str(args.seconds),
+         "--rate", str(args.rate)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert generator.stdin is not None and generator.stdout is not None
+    generator.stdin.write(json.dumps([asdict(r) for r in readers]) + "\n")
+    generator.stdin.flush()
+    assert generator.stdout.readline().strip() == "ready"
+    loads_before = _loads()
+    before = cpu_snapshot(server_pid, backends)
+    generator.stdin.write("go\n")
+    generator.stdin.flush()
+    result = json.loads(generator.stdout.readline())
+    after = cpu_snapshot(server_pid, backends)
+    loads_after = _loads()
+    generator.wait(timeout=30)
+    elapsed, n = result["elapsed"], len(result["submit_latencies"])
+    stored, lost, extra = verify(result["acked"], [r.username for r in readers])
+    app, database = _spent(before.server, after.server), _spent(before.database, after.database)
+    client, machine = result["cpu"], after.machine - before.machine
+    title = f"{model} loop" if model == "closed" else f"open, Poisson arrivals at {args.rate:g}/s"
+    think = f", mean think {len(readers) / args.rate:.2f} s" if model == "open" else ""
+    print(f"\n== {len(readers)} readers, {title}{think}; {elapsed:.1f} s;"
+          f" load average {loads_before} -> {loads_after}")
+    row = {"readers": len(readers), "model": model, "elapsed": elapsed, "submissions": n,
+           "load_before": loads_before, "load_after": loads_after}
     if n:
-        print(f"submissions: {n} ({tally.retries} retried with the same id)  ->  {n / elapsed:.0f} submissions/s")
-        print(f"submit latency  p50 {1000 * statistics.median(tally.submit_latencies):.1f} ms"
-              f"  p99 {1000 * percentile(tally.submit_latencies, 99):.1f} ms")
-        print(f"serve latency   p50 {1000 * statistics.median(tally.serve_latencies):.1f} ms"
-              f"  p99 {1000 * percentile(tally.serve_latencies, 99):.1f} ms")
-        requests = 2 * n + tally.retries
-        print(f"requests/s: {requests / elapsed:.0f} (serve + submit + retries)")
+        lat = result["submit_latencies"]
+        row |= {"rate": n / elapsed, "p50": 1000 * statistics.median(lat), "p95": 1000 * percentile(lat, 95),
+                "p99": 1000 * percentile(lat, 99), "app_ms": 1000 * app / n, "db_ms": 1000 * database / n,
+                "client_ms": 1000 * client / n}
+        print(f"submissions: {n} ({result['retries']} retried with the same id)"
+              f"  ->  {row['rate']:.0f} submissions/s")
+        print(f"submit latency  p50 {row['p50']:.1f} ms  p95 {row['p95']:.1f} ms  p99 {row['p99']:.1f} ms")
+        serve = result["serve_latencies"]
+        print(f"serve latency   p50 {1000 * statistics.median(serve):.1f} ms"
+              f"  p99 {1000 * percentile(serve, 99):.1f} ms")
+        if result["start_delays"]:
+            delays = result["start_delays"]
+            print(f"arrivals waiting for an idle reader: {sum(d > 0.01 for d in delays)} of {len(delays)}"
+                  f" (p99 wait {1000 * percentile(delays, 99):.0f} ms)")
     print(f"reads stored {stored}; acknowledged but lost {lost}; duplicated/unacknowledged {extra};"
-          f" retry answers differing from the first {tally.retry_mismatches}")
-    client, server = after.client - before.client, after.server - before.server
-    database, machine = after.database - before.database, after.machine - before.machine
-    other = machine - client - server - database
-    print(f"CPU s over {elapsed:.1f} s x {os.cpu_count()} cores: client {client:.1f}, gunicorn {server:.1f},"
-          f" postgres {database:.1f}, rest of the machine {other:.1f} (machine busy {machine:.1f});"
-          f" load average {os.getloadavg()[0]:.2f}")
+          f" retry answers differing from the first {result['retry_mismatches']};"
+          f" readers whose session ran out {result['finished_readers']}")
+    other = machine - client - app - database
+    print(f"CPU s over {elapsed:.1f} s x {os.cpu_count()} cores: application (gunicorn) {app:.1f},"
+          f" database (its backends) {database:.1f}, load generator {client:.1f},"
+          f" rest of the machine {other:.1f} (machine busy {machine:.1f})")
     if n:
-        print(f"CPU ms per submission (serve + submit + retries): gunicorn {1000 * server / n:.1f},"
-              f" postgres {1000 * database / n:.1f}, client {1000 * client / n:.1f}")
-    if tally.errors:
-        print(f"errors ({len(tally.errors)}): {tally.errors[:3]}")
+        print(f"CPU ms per submission (serve + submit + retries): application {row['app_ms']:.2f},"
+              f" database {row['db_ms']:.2f}, load generator {row['client_ms']:.2f}")
+    if result["errors"]:
+        print(f"errors ({len(result['errors'])}): {result['errors'][:3]}")
+    return row
 
 
 def audit_check() -> None:
@@ -318,54 +435,92 @@ def audit_check() -> None:
           f" {'intact' if result.ok else f'BROKEN at row {result.first_broken}: {result.problem}'}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--readers", type=int, nargs="+", default=[50, 200])
-    parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--cases", type=int, default=120)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
-    args = parser.parse_args()
-
-    sys.path.insert(0, str(ROOT))
-    url = prepare_database()
-    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.base",
-                       "DJANGO_LOG_LEVEL": "ERROR",
-                       "DJANGO_STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage"})
-    t0 = time.monotonic()
-    readers = seed(sum(args.readers), args.cases)
-    print(f"seeded {len(readers)} readers x {args.cases} cases in {time.monotonic() - t0:.0f} s")
-    from django.db import connections
-
-    connections.close_all()
+def start_server(args: argparse.Namespace) -> subprocess.Popen:
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"{HOST}:{PORT}",
          "--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
          "--backlog", "2048", "--log-level", "warning", "--preload"],
         cwd=ROOT, env=os.environ.copy(), start_new_session=True,
     )
-    try:
-        ready = 0
-        for _ in range(600):  # until every worker has answered a few requests
-            try:
-                probe = http.client.HTTPConnection(HOST, PORT, timeout=5)
-                probe.request("GET", "/api/reading/sessions/")
-                ready += probe.getresponse().status == 403
-                probe.close()
-            except OSError:
-                time.sleep(0.2)
-            if ready >= 8 * args.workers:
-                break
-        print(f"gunicorn: {args.workers} workers x {args.threads} threads (gthread), PostgreSQL on loopback,"
-              f" {os.cpu_count()} CPUs shared with the client; load average before {os.getloadavg()[0]:.2f}")
-        offset = 0
-        for level in args.readers:
-            run_level(readers[offset:offset + level], args.seconds, server.pid)
-            offset += level
-        audit_check()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=20)
+    ready = 0
+    for _ in range(600):  # until every worker has answered a few requests
+        try:
+            probe = http.client.HTTPConnection(HOST, PORT, timeout=5)
+            probe.request("GET", "/api/reading/sessions/")
+            ready += probe.getresponse().status == 403
+            probe.close()
+        except OSError:
+            time.sleep(0.2)
+        if ready >= 8 * args.workers:
+            break
+    return server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readers", type=int, nargs="+", default=[50, 200])
+    parser.add_argument("--models", nargs="+", choices=["closed", "open"], default=["closed", "open"])
+    parser.add_argument("--model", choices=["closed", "open"], default="closed", help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, default=100.0, help="open model: submissions/s offered")
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--cases", type=int, default=80)
+    parser.add_argument("--workers", type=int, nargs="+", default=[2],
+                        help="gunicorn worker processes; several: one run per count")
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--session-engine", default="",
+                        help="FONTANELLE_SESSION_ENGINE for the server (db, cached_db, cache, signed_cookies)")
+    parser.add_argument("--cache-url", default="", help="DJANGO_CACHE_URL for the server")
+    parser.add_argument("--json", default="", help="also write the rows to this file")
+    parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (gunicorn) on a timeout
+    if args.generate:
+        generate(args)
+        return
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.update({
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}?conn_max_age=600",
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
+        "DJANGO_LOG_LEVEL": "ERROR",
+        # Plain HTTP on loopback: production's HTTPS redirect and secure cookies off.
+        "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_SECURE_COOKIES": "false",
+        "DJANGO_STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage",
+    })
+    if args.session_engine:
+        os.environ["FONTANELLE_SESSION_ENGINE"] = args.session_engine
+    if args.cache_url:
+        os.environ["DJANGO_CACHE_URL"] = args.cache_url
+    prepare_database(os.environ.copy())
+    per_run = len(args.models) * sum(args.readers)
+    t0 = time.monotonic()
+    readers = seed(per_run * len(args.workers), args.cases)
+    print(f"seeded {len(readers)} readers x {args.cases} cases in {time.monotonic() - t0:.0f} s;"
+          f" session engine {args.session_engine or 'default'}, cache {args.cache_url or 'default'}")
+    from django.db import connections
+
+    connections.close_all()
+    backends = DatabaseBackends()
+    rows = []
+    offset = 0
+    for workers in args.workers:
+        args_run = argparse.Namespace(**vars(args) | {"workers": workers})
+        server = start_server(args_run)
+        try:
+            print(f"\ngunicorn: {workers} workers x {args.threads} threads (gthread), PostgreSQL on loopback,"
+                  f" {os.cpu_count()} CPUs shared with the load generator; load average {_loads()}")
+            for model in args.models:
+                for level in args.readers:
+                    row = run_level(readers[offset:offset + level], model, args, server.pid, backends)
+                    rows.append(row | {"workers": workers, "threads": args.threads})
+                    offset += level
+        finally:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=20)
+    audit_check()
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
