@@ -18,7 +18,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
     """A personal API token (made on the API tokens page) in the Authorization header.
 
     Requests without one fall through to the session login; a token that is unknown or
-    revoked is refused (401), never ignored.
+    revoked is refused, never ignored. The session comes first in
+    DEFAULT_AUTHENTICATION_CLASSES, so DRF answers 403 (no WWW-Authenticate) both without
+    credentials and with a bad token (put first, this class would make both 401).
     """
 
     keyword = "Bearer"
