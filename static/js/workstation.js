@@ -55,6 +55,8 @@
     if (severe) { draft.severe = severe === "yes"; }
     var confidence = parseInt(data.get("confidence"), 10);
     if (!isNaN(confidence)) { draft.confidence = confidence; }
+    var rating = parseInt(data.get("rating"), 10);  // only where the study collects ratings
+    if (!isNaN(rating)) { draft.rating = rating; }
     draft.conditions = data.getAll("conditions");
     var grade = parseInt(data.get("ivh_grade"), 10);
     if (!isNaN(grade)) { draft.ivh_grade = grade; }

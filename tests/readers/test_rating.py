@@ -196,3 +196,13 @@ def test_a_blinded_reviews_rating_form_is_the_same_for_ai_and_junior_material(cl
     assert sources == {"ai", "junior"}  # both arms were read
     assert len(forms) == 1  # one form, whatever the material's source
     assert set(Read.objects.filter(assignment__session=session).values_list("rating", flat=True)) == {55}
+
+
+def test_a_draft_keeps_the_rating(client):
+    _setup, reader, assignment = _served("rdraft", collects_rating=True)
+    client.force_login(reader)
+    saved = client.put(reverse("readers:api-draft", kwargs={"token": assignment.token}),
+                       {"severe": True, "rating": 33}, content_type="application/json")
+    assert saved.status_code == 204
+    page = client.get(reverse("readers:case", kwargs={"token": assignment.token})).content.decode()
+    assert re.search(r'<input[^>]*name="rating"[^>]*value="33"|<input[^>]*value="33"[^>]*name="rating"', page)
