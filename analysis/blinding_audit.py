@@ -51,20 +51,23 @@ def png_chunks(data: bytes) -> list[str]:
 def image_features(data: bytes) -> dict[str, float]:
     """Observable properties of one rendered view image."""
     image = Image.open(io.BytesIO(data))
-    pixels = np.asarray(image.convert("L"), dtype=np.float64)
-    inside = pixels[pixels > 0]
-    rows = np.flatnonzero(pixels.max(axis=1) > 0)
-    cols = np.flatnonzero(pixels.max(axis=0) > 0)
+    pixels = np.asarray(image.convert("L"))
+    nonzero = pixels > 0
+    inside = pixels[nonzero].astype(np.float64)
+    rows = np.flatnonzero(nonzero.any(axis=1))
+    cols = np.flatnonzero(nonzero.any(axis=0))
     header = data[16:29] if data[:8] == b"\x89PNG\r\n\x1a\n" else b"\0" * 13
     _width, _height, bit_depth, colour_type = struct.unpack(">IIBB", header[:10]) if len(header) >= 10 else (0, 0, 0, 0)
+    chunks = png_chunks(data)
+    p10, p50, p90 = np.percentile(inside, (10, 50, 90)) if inside.size else (0.0, 0.0, 0.0)
     return {
         "file_bytes": float(len(data)),
         "width": float(image.width),
         "height": float(image.height),
         "bit_depth": float(bit_depth),
         "colour_type": float(colour_type),
-        "chunk_count": float(len(png_chunks(data))),
-        "chunk_signature": float(zlib.crc32(",".join(png_chunks(data)).encode()) % 997),
+        "chunk_count": float(len(chunks)),
+        "chunk_signature": float(zlib.crc32(",".join(chunks).encode()) % 997),
         "crop_top": float(rows[0]) if rows.size else 0.0,
         "crop_bottom": float(rows[-1]) if rows.size else 0.0,
         "crop_left": float(cols[0]) if cols.size else 0.0,
@@ -72,9 +75,9 @@ def image_features(data: bytes) -> dict[str, float]:
         "sector_fraction": float(inside.size / max(pixels.size, 1)),
         "mean": float(inside.mean()) if inside.size else 0.0,
         "std": float(inside.std()) if inside.size else 0.0,
-        "p10": float(np.percentile(inside, 10)) if inside.size else 0.0,
-        "p50": float(np.percentile(inside, 50)) if inside.size else 0.0,
-        "p90": float(np.percentile(inside, 90)) if inside.size else 0.0,
+        "p10": float(p10),
+        "p50": float(p50),
+        "p90": float(p90),
         "dark_fraction": float((inside < 30).mean()) if inside.size else 0.0,
     }
 
