@@ -13,7 +13,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.frames import AI_READER, GROUPS, StudyData
+from analysis.frames import AI_READER, GROUPS, SCORE_RATINGS, StudyData
 from analysis.reports._common import COLORS, GROUP_LABELS, counts, read_datasets
 from analysis.reports._common import gettext_noop as _
 from analysis.reports.base import Report, ReportFigure, ReportTable
@@ -34,6 +34,9 @@ def roc_report(data: StudyData) -> Report:
     curves: list[dict[str, Any]] = []
     points: list[dict[str, Any]] = []
     reader_aucs: list[dict[str, Any]] = []
+    # Where readers rate, each one's empirical ROC curve is drawn too (thin, his group's colour).
+    rated = data.score_source == SCORE_RATINGS
+    reader_curves: list[tuple[str, str, str, np.ndarray, np.ndarray]] = []
     datasets = read_datasets(data)
     reads = data.reads
     for dataset in datasets:
@@ -55,7 +58,12 @@ def roc_report(data: StudyData) -> Report:
                 negatives = answers[answers["truth"] == 0]
                 if positives.empty or negatives.empty:
                     continue
-                auc = roc_auc(answers["truth"].to_numpy(dtype=int), answers["rating"].to_numpy(dtype=float))
+                reader_truth = answers["truth"].to_numpy(dtype=int)
+                reader_scores = answers["rating"].to_numpy(dtype=float)
+                auc = roc_auc(reader_truth, reader_scores)
+                if rated:
+                    fpr, tpr, _thresholds = roc_curve_points(reader_truth, reader_scores)
+                    reader_curves.append((dataset, str(group), str(reader), fpr, tpr))
                 reader_aucs.append({"dataset": dataset, "group": group, "reader": str(reader),
                                     "cases": len(answers), "auc": auc.auc, "auc_low": auc.ci.low,
                                     "auc_high": auc.ci.high})
@@ -81,7 +89,7 @@ def roc_report(data: StudyData) -> Report:
             ReportTable("reader_auc", _("Reader AUCs"), auc_frame, scores, n_text),
         ),
         figures=(ReportFigure("roc", _("ROC: AI curve and reader operating points"),
-                              _figure(curve_frame, point_frame, datasets)),),
+                              _figure(curve_frame, point_frame, datasets, reader_curves)),),
         methods=f"{CURVE_METHODS} {POINT_METHODS} {scores}",
         n=n,
         snapshot=data.snapshot,
@@ -89,11 +97,18 @@ def roc_report(data: StudyData) -> Report:
     )
 
 
-def _figure(curves: pd.DataFrame, points: pd.DataFrame, datasets: list[str]) -> go.Figure:
+def _figure(curves: pd.DataFrame, points: pd.DataFrame, datasets: list[str],
+            reader_curves: list[tuple[str, str, str, np.ndarray, np.ndarray]] = ()) -> go.Figure:
     columns = max(len(datasets), 1)
     figure = make_subplots(rows=1, cols=columns, subplot_titles=datasets or [""])
     shown: set[str] = set()
     for index, dataset in enumerate(datasets, start=1):
+        for _dataset, group, reader, fpr, tpr in (c for c in reader_curves if c[0] == dataset):
+            figure.add_trace(
+                go.Scatter(x=fpr, y=tpr, mode="lines", line={"color": COLORS.get(group), "width": 1},
+                           opacity=0.45, text=reader, hoverinfo="text", legendgroup=group, showlegend=False),
+                row=1, col=index,
+            )
         curve = curves[curves["dataset"] == dataset]
         if not curve.empty:
             auc = curve["auc"].iloc[0]

@@ -88,6 +88,10 @@ def _roc_table(report) -> dict[tuple[str, str], float]:
     return {(r.reader, modality[r.group]): r.auc for r in frame.itertuples(index=False)}
 
 
+def _reader_curves(report) -> list[str]:
+    return [t.text for t in report.figures[0].figure.data if t.mode == "lines" and t.line.width == 1]
+
+
 def _mrmc_table(report) -> dict[tuple[str, str], float]:
     frame = report.table("reader_auc").frame
     return {(r["reader"], m): r[m] for r in frame.to_dict("records") for m in ("unaided", "aided")}
@@ -103,6 +107,7 @@ def test_reports_use_the_ratings_where_the_study_collects_them():
     assert _roc_table(roc) == pytest.approx(wanted, abs=1e-12)
     assert "reader ratings 0–100" in roc.methods and roc.table("reader_auc").methods == SCORE_TEXTS[SCORE_RATINGS]
     assert not any("binary answers" in note for note in roc.notes)
+    assert len(_reader_curves(roc)) == len(READERS) * 2  # each reader's ROC curve is drawn
     mrmc = mrmc_report(data)
     assert _mrmc_table(mrmc) == pytest.approx(wanted, abs=1e-12)
     assert "reader ratings 0–100" in mrmc.methods
@@ -128,6 +133,7 @@ def test_reports_fall_back_to_the_binary_answers_where_the_study_collects_no_rat
     assert _roc_table(roc) == pytest.approx(wanted, abs=1e-12)
     assert "binary answers; the study collects no ratings" in roc.methods
     assert SCORE_TEXTS[SCORE_BINARY] in roc.notes
+    assert _reader_curves(roc) == []  # one operating point each: no curves
     mrmc = mrmc_report(data)
     assert _mrmc_table(mrmc) == pytest.approx(wanted, abs=1e-12)
     assert "binary answers; the study collects no ratings" in mrmc.methods
