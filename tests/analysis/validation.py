@@ -18,4 +18,9 @@ def validation_file(folder: str, name: str, copy: str | None = None) -> Path:
     for path in candidates:
         if path.exists():
             return path
-    raise FileNotFoundError(name)
+    tried = "\n  ".join(str(p) for p in candidates)
+    raise FileNotFoundError(
+        f"validation data set {folder}/{name} is missing; looked in:\n  {tried}\n"
+        "put the public validation data in ../shared/validation (or set "
+        "FONTANELLE_VALIDATION_DIR), or restore the copy in tests/analysis/data/"
+    )
