@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, OperationalError, connection, connections, transaction
 from django.utils import timezone
 
+from tests.conftest import skip_or_fail
 from trials import services
 from trials.audit import (
     CHAIN_SPLIT_ACTION,
@@ -28,6 +29,14 @@ from trials.models import AuditAction, AuditEvent, Study, StudyDesign
 pytestmark = pytest.mark.django_db
 
 TRIGGER = "trials_auditevent_no_change"
+
+
+@pytest.fixture
+def postgresql_only() -> None:
+    """The chain lock and the append-only trigger exist on PostgreSQL only: skipped on the
+    embedded SQLite, a failure in CI (FONTANELLE_REQUIRE_SERVICES), which runs PostgreSQL."""
+    if connection.vendor != "postgresql":
+        skip_or_fail(f"needs PostgreSQL (the database is {connection.vendor})")
 
 
 def _some_history(coordinator: Any) -> Study:
@@ -209,7 +218,7 @@ def test_an_altered_row_of_the_old_global_chain_is_still_named(coordinator: Any)
     _assert_names_the_row(rows[1].id)
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the chain lock is taken on PostgreSQL only")
+@pytest.mark.usefixtures("postgresql_only")
 @pytest.mark.django_db(transaction=True)
 def test_writes_wait_for_their_own_studys_chain_only(coordinator: Any) -> None:
     busy = services.study_create(actor=coordinator, title="Busy", design=StudyDesign.STANDALONE)
@@ -243,7 +252,7 @@ def test_writes_wait_for_their_own_studys_chain_only(coordinator: Any) -> None:
     assert audit_verify().ok
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the append-only trigger exists on PostgreSQL only")
+@pytest.mark.usefixtures("postgresql_only")
 def test_postgresql_refuses_update_and_delete(coordinator: Any) -> None:
     _some_history(coordinator)
     row = AuditEvent.objects.order_by("id").first()
@@ -259,7 +268,7 @@ def test_postgresql_refuses_update_and_delete(coordinator: Any) -> None:
     assert audit_verify().ok
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the append-only trigger exists on PostgreSQL only")
+@pytest.mark.usefixtures("postgresql_only")
 def test_postgresql_verify_audit_names_a_row_altered_with_the_trigger_disabled(coordinator: Any) -> None:
     _some_history(coordinator)
     target = AuditEvent.objects.order_by("id")[1].id
