@@ -12,8 +12,8 @@ from inference.ncls.labels import Condition
 from readers.models import ReaderTier
 from readers.services import ReadAnswer
 from readers.tool_use import tool_use_clean
+from trials.forms import StudyMemberForm
 from trials.models import Dataset, Role, Study
-from trials.selectors import active_user_by_username, membership_conflict
 
 CONDITION_LABELS = {
     Condition.NORMAL: _("Normal"),
@@ -122,7 +122,7 @@ def draft_initial(draft: dict[str, Any]) -> dict[str, Any]:
     return initial
 
 
-class EnrolForm(forms.Form):
+class EnrolForm(StudyMemberForm):
     """Enrol an existing user as a reader of the study.
 
     An unknown username is not an error (enrolment must not tell which usernames
@@ -130,24 +130,12 @@ class EnrolForm(forms.Form):
     the study is refused: he may not read in it.
     """
 
-    username = forms.CharField(label=_("Username"), max_length=150)
     tier = forms.ChoiceField(label=_("Tier"), choices=ReaderTier.choices)
     years_experience = forms.IntegerField(label=_("Years of CUS experience"), min_value=0,
                                           max_value=60, initial=0)
 
-    def __init__(self, *args: Any, study: Study, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.study = study
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        user = active_user_by_username(username=cleaned.get("username", ""))
-        if user is not None:
-            conflict = membership_conflict(study=self.study, user=user, role=Role.READER)
-            if conflict:
-                raise forms.ValidationError(conflict)
-        cleaned["user"] = user
-        return cleaned
+    def member_role(self, cleaned: dict[str, Any]) -> str | None:
+        return Role.READER
 
 
 class SessionCreateForm(forms.Form):

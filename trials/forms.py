@@ -113,7 +113,37 @@ class DatasetForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=DatasetKind.choices)
 
 
-class MemberForm(forms.Form):
+class StudyMemberForm(forms.Form):
+    """Name a user (``username``) for a role in the study (``member_role``).
+
+    An unknown username is not an error (the page must not tell which usernames exist);
+    ``cleaned_data["user"]`` is then None. A known user is refused a role that conflicts
+    with one he holds in the study (separation of duties: ``membership_conflict``).
+    """
+
+    username = forms.CharField(label=_("Username"), max_length=150)
+
+    def __init__(self, *args: Any, study: Study, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.study = study
+
+    def member_role(self, cleaned: dict[str, Any]) -> str | None:
+        """The role the user is to take (None when the form has none yet: no check)."""
+        raise NotImplementedError
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        user = active_user_by_username(username=cleaned.get("username", ""))
+        role = self.member_role(cleaned)
+        if user is not None and role:
+            conflict = membership_conflict(study=self.study, user=user, role=role)
+            if conflict:
+                raise forms.ValidationError(conflict)
+        cleaned["user"] = user
+        return cleaned
+
+
+class MemberForm(StudyMemberForm):
     """Give a user a role in the study.
 
     An unknown username is not an error (the page must not tell which usernames exist);
@@ -121,19 +151,7 @@ class MemberForm(forms.Form):
     study, nor the reverse (separation of duties).
     """
 
-    username = forms.CharField(label=_("Username"), max_length=150)
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
 
-    def __init__(self, *args: Any, study: Study, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.study = study
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        user = active_user_by_username(username=cleaned.get("username", ""))
-        if user is not None and cleaned.get("role"):
-            conflict = membership_conflict(study=self.study, user=user, role=cleaned["role"])
-            if conflict:
-                raise forms.ValidationError(conflict)
-        cleaned["user"] = user
-        return cleaned
+    def member_role(self, cleaned: dict[str, Any]) -> str | None:
+        return cleaned.get("role")
