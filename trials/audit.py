@@ -145,8 +145,7 @@ def audit_record(
     }
     actor_id = getattr(actor, "pk", None)
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", list(chain_lock_key(study_id)))
+        return _append_postgresql(actor_id=actor_id, study_id=study_id, fields=fields)
     prev_hash = _chain_head(study_id)
     created = timezone.now()
     digest = event_hash(
@@ -164,6 +163,57 @@ def audit_record(
         hash=digest,
         **fields,
     )
+
+
+# The statements run under the chain's lock on PostgreSQL (table trials_auditevent; the
+# head's read uses the index trials_auditevent_chain).
+_HEAD_SQL = (
+    'SELECT "hash" FROM "trials_auditevent" WHERE "study_id" = %s ORDER BY "id" DESC LIMIT 1'
+)
+_HEAD_SQL_NO_STUDY = (
+    'SELECT "hash" FROM "trials_auditevent" WHERE "study_id" IS NULL ORDER BY "id" DESC LIMIT 1'
+)
+_INSERT_SQL = (
+    'INSERT INTO "trials_auditevent" ("created", "actor_id", "study_id", "action", "target_type",'
+    ' "target_id", "before", "after", "reason", "prev_hash", "hash")'
+    " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s) RETURNING \"id\""
+)
+
+
+def _append_postgresql(*, actor_id: Any, study_id: Any, fields: dict[str, Any]) -> AuditEvent:
+    """Append under the chain's advisory lock, holding it as briefly as the chain allows.
+
+    Everything that does not depend on the chain's head (the key, the JSON text of the
+    content, the statements) is ready before the lock; under it run only the head's
+    read, one hash and the insert (plain SQL: no ORM to compile while others wait), and
+    the lock ends with the caller's commit. The head is read by a statement of its own
+    after the lock is granted, so its snapshot sees the previous holder's commit.
+    """
+    study = None if study_id is None else uuid.UUID(str(study_id))
+    key = list(chain_lock_key(study_id))
+    before_text = json.dumps(fields["before"], sort_keys=True)
+    after_text = json.dumps(fields["after"], sort_keys=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", key)
+        if study is None:
+            cursor.execute(_HEAD_SQL_NO_STUDY)
+        else:
+            cursor.execute(_HEAD_SQL, [study])
+        row = cursor.fetchone()
+        prev_hash = row[0] if row else GENESIS_HASH
+        created = timezone.now()
+        digest = event_hash(prev_hash=prev_hash, created=created.isoformat(), actor_id=actor_id,
+                            study_id=study_id, **fields)
+        cursor.execute(_INSERT_SQL, [
+            created, actor_id, study, fields["action"], fields["target_type"], fields["target_id"],
+            before_text, after_text, fields["reason"], prev_hash, digest,
+        ])
+        event_id = cursor.fetchone()[0]
+    event = AuditEvent(id=event_id, created=created, actor_id=actor_id, study_id=study,
+                       prev_hash=prev_hash, hash=digest, **fields)
+    event._state.adding = False
+    event._state.db = connection.alias
+    return event
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # The logged-in person's stored language (after LocaleMiddleware: it overrides the browser's).
     "preferences.middleware.UserLanguageMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's MessageMiddleware for pages; skipped on /api/ (no view there flashes a message).
+    "config.middleware.PageMessageMiddleware",
     # Before any process_view (CSRF reads the body there): refuses a too-large declared length.
     "config.uploads.UploadLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -117,6 +118,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The API throttles count here: in production a cache every process shares (e.g. redis://).
 CACHES = {"default": env.cache("DJANGO_CACHE_URL", default="locmemcache://")}
+#: Where sessions live: "db" (the embedded default), "cached_db" (read from the cache, written
+#: through to the database) or "cache" (the cache only), or any dotted SESSION_ENGINE. A cached
+#: engine needs a cache every process shares (DJANGO_CACHE_URL=redis://…), or a logout in one
+#: process would leave the session alive in the others' local caches: with the local-memory
+#: cache the default stays "db"; with a shared cache it is "cached_db" (one query less per request).
+_shared_cache = "locmem" not in CACHES["default"]["BACKEND"] and "dummy" not in CACHES["default"]["BACKEND"]
+_session_engine = env.str("FONTANELLE_SESSION_ENGINE", default="cached_db" if _shared_cache else "db")
+SESSION_ENGINE = _session_engine if "." in _session_engine else f"django.contrib.sessions.backends.{_session_engine}"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
