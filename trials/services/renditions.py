@@ -103,6 +103,20 @@ def rendition_make_for_asset(*, asset_id: Any) -> Rendition:
     return _store(rendition, data=data, content_type=content_type, width=width, height=height, frames=frames)
 
 
+def _material_set_rendition(material_set: MaterialSet, view: str, purpose: str) -> Rendition:
+    """The material set's image rendition of ``view`` for ``purpose``: the stored one, or a new
+    (unsaved) one."""
+    return Rendition.objects.filter(
+        material_set=material_set, view=view, purpose=purpose
+    ).first() or Rendition(
+        case=material_set.case,
+        material_set=material_set,
+        purpose=purpose,
+        kind=RenditionKind.IMAGE,
+        view=view,
+    )
+
+
 def rendition_make_for_view(
     *,
     material_set: MaterialSet,
@@ -116,15 +130,7 @@ def rendition_make_for_view(
     ``frame`` is the picked image (from a sweep or an upload); ``None`` records the view
     as not obtainable. Must run inside the transaction that builds the material set.
     """
-    rendition = Rendition.objects.filter(
-        material_set=material_set, view=view, purpose=RenditionPurpose.MATERIAL_VIEW
-    ).first() or Rendition(
-        case=material_set.case,
-        material_set=material_set,
-        purpose=RenditionPurpose.MATERIAL_VIEW,
-        kind=RenditionKind.IMAGE,
-        view=view,
-    )
+    rendition = _material_set_rendition(material_set, view, RenditionPurpose.MATERIAL_VIEW)
     rendition.frame_index = frame_index
     if frame is None:
         rendition.not_obtainable = True
@@ -157,15 +163,7 @@ def rendition_make_explanation(*, material_set: MaterialSet, view: str, overlay:
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
     if not ok:
         raise ValidationError(_("The explanation overlay could not be encoded."))
-    rendition = Rendition.objects.filter(
-        material_set=material_set, view=view, purpose=RenditionPurpose.EXPLANATION
-    ).first() or Rendition(
-        case=material_set.case,
-        material_set=material_set,
-        purpose=RenditionPurpose.EXPLANATION,
-        kind=RenditionKind.IMAGE,
-        view=view,
-    )
+    rendition = _material_set_rendition(material_set, view, RenditionPurpose.EXPLANATION)
     return _store(rendition, data=encoded.tobytes(), content_type="image/png",
                   width=int(overlay.shape[1]), height=int(overlay.shape[0]), frames=1)
 
