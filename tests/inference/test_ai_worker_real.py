@@ -32,7 +32,6 @@ def worker_with_real_pipeline(request, monkeypatch):
 
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(not any(DEMO_MODEL_DIR.glob("detect*/*.safetensors")), reason="demo models not shipped")
 def test_twenty_phantom_cases_with_the_real_pipeline_survive_a_killed_worker(
     worker_with_real_pipeline, django_user_model, tmp_path: Path
 ):

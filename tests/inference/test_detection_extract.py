@@ -54,9 +54,8 @@ def test_train_command_writes_a_checked_checkpoint(tmp_path: Path, capsys: pytes
         load_detector(out)
 
 
-@pytest.mark.skipif(not (DEMO / "detector.json").exists(), reason="demo detector not shipped")
 def test_extract_phantom_sweep_with_demo_detector(tmp_path: Path) -> None:
-    phantom = pytest.importorskip("inference.phantom")
+    import inference.phantom as phantom
     from inference.phantom.writer import write_video
 
     case = phantom.render_case(4242, n_frames=70, case_type="normal", orientations=("coronal",))
@@ -85,12 +84,11 @@ def test_extract_phantom_sweep_with_demo_detector(tmp_path: Path) -> None:
         assert abs(chosen["frame_index"] - sweep.ideal_frames[view]) <= 4, (view, chosen["frame_index"])
 
 
-@pytest.mark.skipif(not (DEMO / "detector.json").exists(), reason="demo detector not shipped")
 def test_demo_detector_finds_views_in_a_hydrocephalic_brain(tmp_path: Path) -> None:
     """Severe cases matter most: the demo-3 detector found nothing in a hydrocephalic brain
     but one "AHV" (from the sagittal sweep, called coronal); demo-4 was fine-tuned on data rich
     in dilated ventricles. Its AHV and TVV are still missed there (see the detector README)."""
-    phantom = pytest.importorskip("inference.phantom")
+    import inference.phantom as phantom
     from inference.phantom.writer import write_video
 
     case = phantom.render_case(13, n_frames=70, case_type="hydrocephalus")

@@ -69,7 +69,6 @@ def test_ensemble_rejects_unknown_view(trained: tuple[Path, Path]) -> None:
 DEMO_MODELS = Path(__file__).resolve().parents[2] / "inference" / "ncls" / "demo_models"
 
 
-@pytest.mark.skipif(not (DEMO_MODELS / "detector-lite" / "detector.json").exists(), reason="demo models not shipped")
 def test_evaluate_from_videos_runs_both_stages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import csv
 
