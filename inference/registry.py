@@ -553,3 +553,25 @@ def metric_lines(metrics: dict[str, Any]) -> list[tuple[str, list[tuple[str, Any
 def notice(model_version: ModelVersion) -> str:
     """The demo notice of a demo model, else empty."""
     return DEMO_NOTICE if model_version.is_demo else ""
+
+
+def model_body(model: ModelVersion) -> dict[str, Any]:
+    """A model version as the API shows it (the registry's fields; the models list shows
+    a part of them)."""
+    return {
+        "id": str(model.pk),
+        "name": model.name,
+        "version": model.version,
+        "profile": model.profile,
+        "provenance": model.provenance,
+        "provenance_detail": model.provenance_detail,
+        "directory": model.directory,
+        "demo": model.is_demo,
+        "notice": notice(model),
+        "metrics": model.metrics,
+        "files": model.files,
+        "registered_at": model.created,
+        "verified_at": model.verified_at,
+        "verification_ok": model.verification_ok,
+        "verification_problems": model.verification_problems,
+    }

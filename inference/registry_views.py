@@ -29,6 +29,7 @@ from inference.models import ModelVersion
 from inference.registry import (
     can_manage_models,
     metric_lines,
+    model_body,
     model_register,
     model_verify,
     notice,
@@ -172,26 +173,6 @@ class RegistryErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-def _model_body(model: ModelVersion) -> dict[str, Any]:
-    return {
-        "id": str(model.pk),
-        "name": model.name,
-        "version": model.version,
-        "profile": model.profile,
-        "provenance": model.provenance,
-        "provenance_detail": model.provenance_detail,
-        "directory": model.directory,
-        "demo": model.is_demo,
-        "notice": notice(model),
-        "metrics": model.metrics,
-        "files": model.files,
-        "registered_at": model.created,
-        "verified_at": model.verified_at,
-        "verification_ok": model.verification_ok,
-        "verification_problems": model.verification_problems,
-    }
-
-
 @extend_schema(
     request=RegisterModelSerializer,
     responses={
@@ -210,7 +191,7 @@ def api_model_register(request: Request) -> Response:
         model = model_register(actor=request.user, **serializer.validated_data)
     except ValidationError as exc:
         return Response({"detail": "; ".join(exc.messages)}, status=400)
-    return Response(RegisteredModelSerializer(_model_body(model)).data, status=201)
+    return Response(RegisteredModelSerializer(model_body(model)).data, status=201)
 
 
 @extend_schema(
@@ -226,4 +207,4 @@ def api_model_verify(request: Request, model_id: str) -> Response:
     _require_manager(request.user)
     model = get_object_or_404(ModelVersion, pk=model_id)
     model_verify(actor=request.user, model_version=model)
-    return Response(RegisteredModelSerializer(_model_body(model)).data)
+    return Response(RegisteredModelSerializer(model_body(model)).data)

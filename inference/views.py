@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from inference import services
 from inference.models import AIRun, Heatmap, ModelVersion
+from inference.registry import model_body
 from inference.selectors import latest_model_versions, run_progress, run_results
 from trials.models import Membership, Role
 from trials.permissions import access_study
@@ -202,12 +203,5 @@ def api_models(request: Request) -> Response:
     statisticians and staff: a reader must not learn which model a study runs)."""
     _require_model_registry_access(request.user)
     return Response(
-        [
-            {
-                "id": str(m.pk), "name": m.name, "version": m.version, "profile": m.profile,
-                "demo": m.is_demo, "notice": services.DEMO_NOTICE if m.is_demo else "",
-                "metrics": m.metrics, "files": m.files,
-            }
-            for m in latest_model_versions()
-        ]
+        [ModelVersionSerializer(model_body(m)).data for m in latest_model_versions()]
     )
