@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -56,10 +57,15 @@ from trials.services.studies import SIGNED_TRANSITIONS
 from trials.signatures import signature_make, signatures_of, signatures_of_study
 
 
+def _studies_with_roles(user: Any) -> list[tuple[Study, list[str]]]:
+    """The studies the user belongs to, each with his roles in it (sorted)."""
+    return [(s, sorted(study_roles(user, s))) for s in studies_for_user(user=user)]
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """Landing page: the studies the user belongs to, with his roles."""
-    studies = [(s, sorted(study_roles(request.user, s))) for s in studies_for_user(user=request.user)]
+    studies = _studies_with_roles(request.user)
     return render(request, "home.html", {"studies": studies, "form": StudyForm()})
 
 
@@ -71,7 +77,7 @@ def study_create(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(_("Creating studies needs the platform permission to do so."))
     form = StudyForm(request.POST)
     if not form.is_valid():
-        studies = [(s, sorted(study_roles(request.user, s))) for s in studies_for_user(user=request.user)]
+        studies = _studies_with_roles(request.user)
         return render(request, "home.html", {"studies": studies, "form": form}, status=400)
     try:
         study = services.study_create(actor=request.user, **form.cleaned_data)
