@@ -54,12 +54,18 @@ from trials.selectors import (
 from trials.services.archives import archive_extract
 from trials.services.gold_standards import gold_standard_content_sha256
 from trials.services.studies import SIGNED_TRANSITIONS
-from trials.signatures import signature_make, signatures_of, signatures_of_study
+from trials.signatures import Signature, signature_make, signatures_of, signatures_of_study
 
 
 def _studies_with_roles(user: Any) -> list[tuple[Study, list[str]]]:
     """The studies the user belongs to, each with his roles in it (sorted)."""
     return [(s, sorted(study_roles(user, s))) for s in studies_for_user(user=user)]
+
+
+def _signature(request: HttpRequest, data: dict[str, Any]) -> Signature:
+    """The user's signature with the form's ``password`` and ``meaning`` (a wrong password
+    raises ValidationError before any change)."""
+    return signature_make(user=request.user, password=data["password"], meaning=data["meaning"], request=request)
 
 
 @login_required
@@ -125,10 +131,7 @@ def study_transition(request: HttpRequest, study_id: str) -> HttpResponse:
     try:
         signature = None
         if to in SIGNED_TRANSITIONS:  # a wrong password is refused here, before any change
-            signature = signature_make(
-                user=request.user, password=form.cleaned_data["password"],
-                meaning=form.cleaned_data["meaning"], request=request,
-            )
+            signature = _signature(request, form.cleaned_data)
         services.study_transition(
             actor=request.user, study=study, to=to, reason=form.cleaned_data["reason"],
             signature=signature,
@@ -287,10 +290,7 @@ def gold_standard_sign_off(request: HttpRequest, case_id: str) -> HttpResponse:
     if not form.is_valid():
         return _case_page(request, case, sign_off_form=form, status=400)
     try:
-        signature = signature_make(
-            user=request.user, password=form.cleaned_data["password"],
-            meaning=form.cleaned_data["meaning"], request=request,
-        )
+        signature = _signature(request, form.cleaned_data)
         services.gold_standard_sign_off(
             actor=request.user, gold_standard=case.gold_standard, signature=signature
         )
@@ -311,9 +311,7 @@ def gold_standard_amend(request: HttpRequest, case_id: str) -> HttpResponse:
         return _case_page(request, case, amend_form=form, status=400)
     data = form.cleaned_data
     try:
-        signature = signature_make(
-            user=request.user, password=data["password"], meaning=data["meaning"], request=request
-        )
+        signature = _signature(request, data)
         services.gold_standard_amend(
             actor=request.user, gold_standard=case.gold_standard, signature=signature,
             reason=data["reason"], conditions=data["conditions"], ivh_grade=data["ivh_grade"],
