@@ -115,6 +115,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 60}
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+    "FONTANELLE_DB_SERVER_SIDE_BINDING", default=False
+):
+    # Parameters bound by the server: psycopg prepares a statement run five times on a
+    # connection, so PostgreSQL stops parsing and planning the hot path's queries each time.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The API throttles count here: in production a cache every process shares (e.g. redis://).
 CACHES = {"default": env.cache("DJANGO_CACHE_URL", default="locmemcache://")}
