@@ -20,7 +20,7 @@ $(BIN)/python:
 
 install: $(BIN)/python system-deps
 	$(BIN)/pip install --quiet -r $(LOCK)
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/pip check
 
 ## Re-resolve the newest releases that pyproject.toml allows and pin them.
