@@ -369,7 +369,11 @@
     var v = video(); if (!v) { return; }
     v.pause();
     v.currentTime = Math.max(0, Math.min(v.duration || 0, v.currentTime + frames / fpsOf(v)));
+    showFrame(v);  // at once: the seek's own event comes later
     countTool("frame_step");
+  }
+  function showFrame(v) {
+    if (frameLabel) { frameLabel.textContent = String(Math.round(v.currentTime * fpsOf(v)) + 1); }
   }
   function setSpeed(delta) {
     speedIndex = Math.max(0, Math.min(speeds.length - 1, speedIndex + delta));
@@ -393,11 +397,8 @@
       onWheel(videoViews[i], event);
     }, {passive: false});
     ["play", "pause"].forEach(function (name) { v.addEventListener(name, function () { if (i === current) { showPlaying(); } }); });
-    v.addEventListener("timeupdate", function () {
-      if (i === current && frameLabel) { frameLabel.textContent = String(Math.round(v.currentTime * fpsOf(v)) + 1); }
-    });
-    v.addEventListener("seeked", function () {
-      if (i === current && frameLabel) { frameLabel.textContent = String(Math.round(v.currentTime * fpsOf(v)) + 1); }
+    ["timeupdate", "seeked"].forEach(function (name) {
+      v.addEventListener(name, function () { if (i === current) { showFrame(v); } });
     });
   });
   markCurrent();

@@ -77,7 +77,7 @@ def test_window_level_zoom_frame_step_and_the_counts_saved_with_the_read(page_fo
     # Frame step with the arrow key: one frame at the sweep's rate.
     page.keyboard.press("ArrowRight")
     wait_until_true(page, f"document.querySelector('{VIDEO}').currentTime > 0.03")
-    assert page.locator("[data-cine-frame]").inner_text() == "2"
+    wait_until_true(page, "document.querySelector('[data-cine-frame]').textContent === '2'")
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("ArrowRight")
     # Zoom by key, pan by Shift+drag, then reset.
