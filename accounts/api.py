@@ -45,8 +45,11 @@ class StudyInvitationsApi(APIView):
         rows = Invitation.objects.filter(study=study).select_related("invited_by")
         return Response(InvitationSerializer(rows, many=True).data)
 
-    @extend_schema(operation_id="study_invitations_create", request=InvitationSerializer,
-                   responses={201: InvitationSerializer})
+    @extend_schema(
+        operation_id="study_invitations_create",
+        request=InvitationSerializer,
+        responses={201: InvitationSerializer},
+    )
     def post(self, request: Request, study_pk: Any) -> Response:
         study = access_study(request.user, study_pk, roles=(Role.COORDINATOR,))
         serializer = InvitationSerializer(data=request.data)
@@ -54,13 +57,19 @@ class StudyInvitationsApi(APIView):
         data = serializer.validated_data
         try:
             issued = services.invitation_create(
-                actor=request.user, study=study, email=data["email"], role=data["role"],
-                tier=data.get("tier", ""), years_experience=data.get("years_experience", 0),
+                actor=request.user,
+                study=study,
+                email=data["email"],
+                role=data["role"],
+                tier=data.get("tier", ""),
+                years_experience=data.get("years_experience", 0),
                 base_url=site_base_url(request),
             )
         except DjangoValidationError as exc:
             raise _as_drf(exc) from exc
-        return Response(InvitationSerializer(issued.invitation).data, status=status.HTTP_201_CREATED)
+        return Response(
+            InvitationSerializer(issued.invitation).data, status=status.HTTP_201_CREATED
+        )
 
 
 class InvitationWithdrawApi(APIView):
@@ -68,8 +77,9 @@ class InvitationWithdrawApi(APIView):
 
     serializer_class = InvitationSerializer
 
-    @extend_schema(operation_id="study_invitations_withdraw", request=None,
-                   responses=InvitationSerializer)
+    @extend_schema(
+        operation_id="study_invitations_withdraw", request=None, responses=InvitationSerializer
+    )
     def post(self, request: Request, study_pk: Any, pk: Any) -> Response:
         study = access_study(request.user, study_pk, roles=(Role.COORDINATOR,))
         invitation = get_object_or_404(Invitation, pk=pk, study=study)
@@ -91,8 +101,11 @@ class InvitationAcceptApi(APIView):
     permission_classes = [permissions.AllowAny]
     serializer_class = AcceptInvitationSerializer
 
-    @extend_schema(operation_id="invitations_accept", request=AcceptInvitationSerializer,
-                   responses={201: AcceptedInvitationSerializer})
+    @extend_schema(
+        operation_id="invitations_accept",
+        request=AcceptInvitationSerializer,
+        responses={201: AcceptedInvitationSerializer},
+    )
     def post(self, request: Request) -> Response:
         serializer = AcceptInvitationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -101,15 +114,20 @@ class InvitationAcceptApi(APIView):
             membership = services.invitation_accept(
                 token=data["token"],
                 user=request.user if request.user.is_authenticated else None,
-                username=data["username"], password=data["password"],
+                username=data["username"],
+                password=data["password"],
             )
         except services.InvitationRefused as exc:
             code = {"unknown": 404, "login": 403, "other_account": 403}.get(exc.code, 410)
             return Response({"detail": exc.message, "code": exc.code}, status=code)
         except DjangoValidationError as exc:
             raise _as_drf(exc) from exc
-        body = {"membership": membership.pk, "study": membership.study_id, "role": membership.role,
-                "username": membership.user.get_username()}
+        body = {
+            "membership": membership.pk,
+            "study": membership.study_id,
+            "role": membership.role,
+            "username": membership.user.get_username(),
+        }
         return Response(AcceptedInvitationSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
@@ -118,16 +136,22 @@ class MembershipEndApi(APIView):
 
     serializer_class = EndMembershipSerializer
 
-    @extend_schema(operation_id="study_members_end", request=EndMembershipSerializer,
-                   responses=EndedMembershipSerializer)
+    @extend_schema(
+        operation_id="study_members_end",
+        request=EndMembershipSerializer,
+        responses=EndedMembershipSerializer,
+    )
     def post(self, request: Request, study_pk: Any, pk: Any) -> Response:
         study = access_study(request.user, study_pk, roles=(Role.COORDINATOR,))
         membership = get_object_or_404(Membership, pk=pk, study=study)
         serializer = EndMembershipSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            membership = membership_end(actor=request.user, membership=membership,
-                                        reason=serializer.validated_data["reason"])
+            membership = membership_end(
+                actor=request.user,
+                membership=membership,
+                reason=serializer.validated_data["reason"],
+            )
         except DjangoValidationError as exc:
             raise _as_drf(exc) from exc
         return Response(EndedMembershipSerializer(membership).data)
@@ -140,15 +164,22 @@ class ApiTokensApi(APIView):
 
     @extend_schema(operation_id="api_tokens_list", responses=ApiTokenSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(ApiTokenSerializer(ApiToken.objects.filter(user=request.user), many=True).data)
+        return Response(
+            ApiTokenSerializer(ApiToken.objects.filter(user=request.user), many=True).data
+        )
 
-    @extend_schema(operation_id="api_tokens_create", request=ApiTokenSerializer,
-                   responses={201: IssuedApiTokenSerializer})
+    @extend_schema(
+        operation_id="api_tokens_create",
+        request=ApiTokenSerializer,
+        responses={201: IssuedApiTokenSerializer},
+    )
     def post(self, request: Request) -> Response:
         serializer = ApiTokenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            issued = services.api_token_create(user=request.user, name=serializer.validated_data["name"])
+            issued = services.api_token_create(
+                user=request.user, name=serializer.validated_data["name"]
+            )
         except DjangoValidationError as exc:
             raise _as_drf(exc) from exc
         body = {**ApiTokenSerializer(issued.api_token).data, "token": issued.token}
@@ -167,5 +198,3 @@ class ApiTokenRevokeApi(APIView):
         api_token = get_object_or_404(ApiToken, pk=pk, user=request.user)
         api_token = services.api_token_revoke(user=request.user, api_token=api_token)
         return Response(ApiTokenSerializer(api_token).data)
-
-

@@ -25,8 +25,10 @@ class InvitationForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         cleaned["years_experience"] = cleaned.get("years_experience") or 0
-        if cleaned.get("role") and cleaned["role"] != Role.READER and (
-            cleaned.get("tier") or cleaned["years_experience"]
+        if (
+            cleaned.get("role")
+            and cleaned["role"] != Role.READER
+            and (cleaned.get("tier") or cleaned["years_experience"])
         ):
             raise forms.ValidationError(_("Only a reader has a tier and years of experience."))
         return cleaned
@@ -40,17 +42,20 @@ class AcceptInvitationForm(forms.Form):
     """A new account through an invitation: its username and password (typed twice)."""
 
     username = forms.CharField(
-        label=_("Username"), max_length=150,
+        label=_("Username"),
+        max_length=150,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
         help_text=get_user_model()._meta.get_field("username").help_text,
     )
     password1 = forms.CharField(
-        label=_("Password"), strip=False,
+        label=_("Password"),
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text=password_validators_help_text_html(),
     )
     password2 = forms.CharField(
-        label=_("Password again"), strip=False,
+        label=_("Password again"),
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
@@ -63,7 +68,8 @@ class AcceptInvitationForm(forms.Form):
 
 class OtpCodeForm(forms.Form):
     code = forms.CharField(
-        label=_("Code from your authenticator app"), max_length=12,
+        label=_("Code from your authenticator app"),
+        max_length=12,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
         ),

@@ -86,8 +86,14 @@ def invitation_create(
         old.save(update_fields=["withdrawn_at"])
     token = new_invitation_token()
     invitation = Invitation(
-        study=study, email=email, role=role, tier=tier, years_experience=years_experience,
-        token_sha256=sha256_hex(token), invited_by=actor, expires_at=now + invitation_lifetime(),
+        study=study,
+        email=email,
+        role=role,
+        tier=tier,
+        years_experience=years_experience,
+        token_sha256=sha256_hex(token),
+        invited_by=actor,
+        expires_at=now + invitation_lifetime(),
     )
     invitation.full_clean()
     invitation.save()
@@ -96,11 +102,22 @@ def invitation_create(
         actor=actor,
         action=AuditAction.INVITATION_SENT,
         target=invitation,
-        after={"email": email, "role": role, "tier": tier, "years_experience": years_experience,
-               "expires_at": invitation.expires_at, "replaces": [str(o.pk) for o in earlier]},
+        after={
+            "email": email,
+            "role": role,
+            "tier": tier,
+            "years_experience": years_experience,
+            "expires_at": invitation.expires_at,
+            "replaces": [str(o.pk) for o in earlier],
+        },
     )
-    context = {"invitation": invitation, "study": study, "link": link, "inviter": actor,
-               "days": settings.FONTANELLE_INVITATION_DAYS}
+    context = {
+        "invitation": invitation,
+        "study": study,
+        "link": link,
+        "inviter": actor,
+        "days": settings.FONTANELLE_INVITATION_DAYS,
+    }
     # In the language of the page the coordinator invites from (active for this request).
     subject = " ".join(render_to_string("accounts/invitation_subject.txt", context).split())
     body = render_to_string("accounts/invitation_email.txt", context)
@@ -117,8 +134,12 @@ def invitation_withdraw(*, actor: Any, invitation: Invitation) -> Invitation:
         raise ValidationError(_("Only a pending invitation can be withdrawn."))
     invitation.withdrawn_at = timezone.now()
     invitation.save(update_fields=["withdrawn_at"])
-    audit_record(actor=actor, action=AuditAction.INVITATION_WITHDRAWN, target=invitation,
-                 after={"email": invitation.email, "role": invitation.role})
+    audit_record(
+        actor=actor,
+        action=AuditAction.INVITATION_WITHDRAWN,
+        target=invitation,
+        after={"email": invitation.email, "role": invitation.role},
+    )
     return invitation
 
 
@@ -135,8 +156,10 @@ def invitation_by_token(token: str, *, lock: bool = False) -> Invitation:
         )
     if invitation.used_at is not None:
         raise InvitationRefused(
-            _("This invitation has already been used. Log in with the account it made, or ask "
-              "the study's coordinator for a new invitation."),
+            _(
+                "This invitation has already been used. Log in with the account it made, or ask "
+                "the study's coordinator for a new invitation."
+            ),
             code="used",
         )
     if invitation.withdrawn_at is not None:
@@ -180,8 +203,10 @@ def invitation_accept(
     if getattr(user, "is_authenticated", False):
         if not any(account.pk == user.pk for account in existing):
             raise InvitationRefused(
-                _("This invitation was sent to another e-mail address than your account's. "
-                  "Log out, or ask the coordinator to invite your account's address."),
+                _(
+                    "This invitation was sent to another e-mail address than your account's. "
+                    "Log out, or ask the coordinator to invite your account's address."
+                ),
                 code="other_account",
             )
         account = user
@@ -195,8 +220,12 @@ def invitation_accept(
         account = _account_create(username=username, email=invitation.email, password=password)
         created = True
     membership = membership_add(
-        actor=invitation.invited_by, study=invitation.study, user=account, role=invitation.role,
-        tier=invitation.tier, years_experience=invitation.years_experience,
+        actor=invitation.invited_by,
+        study=invitation.study,
+        user=account,
+        role=invitation.role,
+        tier=invitation.tier,
+        years_experience=invitation.years_experience,
     )
     invitation.used_at = timezone.now()
     invitation.accepted_by = account
@@ -205,8 +234,12 @@ def invitation_accept(
         actor=account,
         action=AuditAction.INVITATION_ACCEPTED,
         target=invitation,
-        after={"user": account.get_username(), "role": invitation.role,
-               "membership": str(membership.pk), "account_created": created},
+        after={
+            "user": account.get_username(),
+            "role": invitation.role,
+            "membership": str(membership.pk),
+            "account_created": created,
+        },
     )
     return membership
 
@@ -251,12 +284,17 @@ def api_token_create(*, user: Any, name: str) -> IssuedToken:
     if not name:
         raise ValidationError({"name": [_("Name the token (e.g. the script that uses it).")]})
     token = new_api_token()
-    api_token = ApiToken(user=user, name=name, prefix=token[:API_TOKEN_PREFIX_LENGTH],
-                         token_sha256=sha256_hex(token))
+    api_token = ApiToken(
+        user=user, name=name, prefix=token[:API_TOKEN_PREFIX_LENGTH], token_sha256=sha256_hex(token)
+    )
     api_token.full_clean()
     api_token.save()
-    audit_record(actor=user, action=AuditAction.API_TOKEN_CREATED, target=api_token,
-                 after={"name": name, "prefix": api_token.prefix})
+    audit_record(
+        actor=user,
+        action=AuditAction.API_TOKEN_CREATED,
+        target=api_token,
+        after={"name": name, "prefix": api_token.prefix},
+    )
     return IssuedToken(api_token, token)
 
 
@@ -267,8 +305,12 @@ def api_token_revoke(*, user: Any, api_token: ApiToken) -> ApiToken:
     if api_token.revoked_at is None:
         api_token.revoked_at = timezone.now()
         api_token.save(update_fields=["revoked_at"])
-        audit_record(actor=user, action=AuditAction.API_TOKEN_REVOKED, target=api_token,
-                     after={"name": api_token.name, "prefix": api_token.prefix})
+        audit_record(
+            actor=user,
+            action=AuditAction.API_TOKEN_REVOKED,
+            target=api_token,
+            after={"name": api_token.name, "prefix": api_token.prefix},
+        )
     return api_token
 
 
@@ -316,12 +358,18 @@ def totp_confirm(*, user: Any, code: str) -> Any:
     """Confirm the pending device with a code from the app: two-factor login is on."""
     device = totp_pending_device(user)
     if not device.verify_token((code or "").strip().replace(" ", "")):
-        raise ValidationError({"code": [_("That code is not right (or too old). Try the newest one.")]})
+        raise ValidationError(
+            {"code": [_("That code is not right (or too old). Try the newest one.")]}
+        )
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     type(device).objects.filter(user=user).exclude(pk=device.pk).delete()
-    audit_record(actor=user, action=AuditAction.TWO_FACTOR_ENABLED, target=None,
-                 after={"user": user.get_username(), "method": "totp"})
+    audit_record(
+        actor=user,
+        action=AuditAction.TWO_FACTOR_ENABLED,
+        target=None,
+        after={"user": user.get_username(), "method": "totp"},
+    )
     return device
 
 
@@ -332,7 +380,13 @@ def totp_disable(*, user: Any, code: str) -> None:
     if device is None:
         return
     if not device.verify_token((code or "").strip().replace(" ", "")):
-        raise ValidationError({"code": [_("That code is not right (or too old). Try the newest one.")]})
+        raise ValidationError(
+            {"code": [_("That code is not right (or too old). Try the newest one.")]}
+        )
     type(device).objects.filter(user=user).delete()
-    audit_record(actor=user, action=AuditAction.TWO_FACTOR_DISABLED, target=None,
-                 after={"user": user.get_username(), "method": "totp"})
+    audit_record(
+        actor=user,
+        action=AuditAction.TWO_FACTOR_DISABLED,
+        target=None,
+        after={"user": user.get_username(), "method": "totp"},
+    )

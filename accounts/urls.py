@@ -26,13 +26,24 @@ urlpatterns = [
         name="member-end",
     ),
     # API
-    path("api/invitations/accept/", api.InvitationAcceptApi.as_view(), name="api-invitation-accept"),
-    path("api/studies/<uuid:study_pk>/invitations/", api.StudyInvitationsApi.as_view(),
-         name="api-invitations"),
-    path("api/studies/<uuid:study_pk>/invitations/<uuid:pk>/withdraw/",
-         api.InvitationWithdrawApi.as_view(), name="api-invitation-withdraw"),
-    path("api/studies/<uuid:study_pk>/members/<uuid:pk>/end/", api.MembershipEndApi.as_view(),
-         name="api-member-end"),
+    path(
+        "api/invitations/accept/", api.InvitationAcceptApi.as_view(), name="api-invitation-accept"
+    ),
+    path(
+        "api/studies/<uuid:study_pk>/invitations/",
+        api.StudyInvitationsApi.as_view(),
+        name="api-invitations",
+    ),
+    path(
+        "api/studies/<uuid:study_pk>/invitations/<uuid:pk>/withdraw/",
+        api.InvitationWithdrawApi.as_view(),
+        name="api-invitation-withdraw",
+    ),
+    path(
+        "api/studies/<uuid:study_pk>/members/<uuid:pk>/end/",
+        api.MembershipEndApi.as_view(),
+        name="api-member-end",
+    ),
     path("api/tokens/", api.ApiTokensApi.as_view(), name="api-tokens"),
     path("api/tokens/<uuid:pk>/revoke/", api.ApiTokenRevokeApi.as_view(), name="api-token-revoke"),
 ]

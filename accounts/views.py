@@ -82,7 +82,10 @@ def invite(request: HttpRequest, study_id: Any) -> HttpResponse:
     if form.is_valid():
         try:
             issued = services.invitation_create(
-                actor=request.user, study=study, base_url=site_base_url(request), **form.cleaned_data
+                actor=request.user,
+                study=study,
+                base_url=site_base_url(request),
+                **form.cleaned_data,
             )
         except ValidationError as exc:
             messages.error(request, "; ".join(exc.messages))
@@ -93,8 +96,9 @@ def invite(request: HttpRequest, study_id: Any) -> HttpResponse:
                 % {"email": issued.invitation.email, "days": settings.FONTANELLE_INVITATION_DAYS},
             )
             return redirect("accounts:members", study_id=study.pk)
-    return render(request, "accounts/members.html", _members_context(study, invite_form=form),
-                  status=400)
+    return render(
+        request, "accounts/members.html", _members_context(study, invite_form=form), status=400
+    )
 
 
 @login_required
@@ -122,7 +126,9 @@ def member_end(request: HttpRequest, study_id: Any, membership_id: Any) -> HttpR
         messages.error(request, _("Ending a membership needs a reason."))
         return redirect("accounts:members", study_id=study.pk)
     try:
-        membership_end(actor=request.user, membership=membership, reason=form.cleaned_data["reason"])
+        membership_end(
+            actor=request.user, membership=membership, reason=form.cleaned_data["reason"]
+        )
     except ValidationError as exc:
         messages.error(request, "; ".join(exc.messages))
     else:
@@ -159,12 +165,15 @@ def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
         if form is None or form.is_valid():
             try:
                 membership = services.invitation_accept(
-                    token=token, user=request.user if logged_in else None,
-                    username=username, password=password,
+                    token=token,
+                    user=request.user if logged_in else None,
+                    username=username,
+                    password=password,
                 )
             except services.InvitationRefused as exc:
-                return render(request, "accounts/invitation.html", {"refusal": exc.message},
-                              status=410)
+                return render(
+                    request, "accounts/invitation.html", {"refusal": exc.message}, status=410
+                )
             except ValidationError as exc:
                 if form is not None and hasattr(exc, "error_dict"):
                     for field, errors in exc.message_dict.items():
@@ -173,8 +182,11 @@ def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
                     messages.error(request, "; ".join(exc.messages))
             else:
                 if not logged_in:
-                    auth_login(request, membership.user,
-                               backend="django.contrib.auth.backends.ModelBackend")
+                    auth_login(
+                        request,
+                        membership.user,
+                        backend="django.contrib.auth.backends.ModelBackend",
+                    )
                 messages.success(
                     request,
                     _("Welcome: you are now a %(role)s of “%(study)s”.")
@@ -272,12 +284,19 @@ def admin_login(request: HttpRequest) -> HttpResponseBase:
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
     """The person's account: two-factor login and API tokens."""
-    return render(request, "accounts/account.html", {
-        "two_factor_on": services.totp_confirmed_device(request.user) is not None,
-        "token_count": ApiToken.objects.filter(user=request.user, revoked_at__isnull=True).count(),
-        "is_coordinator": Membership.objects.active()
-        .filter(user=request.user, role=Role.COORDINATOR).exists(),
-    })
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "two_factor_on": services.totp_confirmed_device(request.user) is not None,
+            "token_count": ApiToken.objects.filter(
+                user=request.user, revoked_at__isnull=True
+            ).count(),
+            "is_coordinator": Membership.objects.active()
+            .filter(user=request.user, role=Role.COORDINATOR)
+            .exists(),
+        },
+    )
 
 
 def _qr_svg(text: str) -> str:
@@ -291,7 +310,7 @@ def _qr_svg(text: str) -> str:
     buffer = io.BytesIO()
     image.save(buffer)
     svg = buffer.getvalue().decode()
-    return svg[svg.index("<svg"):] if "<svg" in svg else svg
+    return svg[svg.index("<svg") :] if "<svg" in svg else svg
 
 
 @login_required

@@ -57,7 +57,9 @@ def image_features(data: bytes) -> dict[str, float]:
     rows = np.flatnonzero(nonzero.any(axis=1))
     cols = np.flatnonzero(nonzero.any(axis=0))
     header = data[16:29] if data[:8] == b"\x89PNG\r\n\x1a\n" else b"\0" * 13
-    _width, _height, bit_depth, colour_type = struct.unpack(">IIBB", header[:10]) if len(header) >= 10 else (0, 0, 0, 0)
+    _width, _height, bit_depth, colour_type = (
+        struct.unpack(">IIBB", header[:10]) if len(header) >= 10 else (0, 0, 0, 0)
+    )
     chunks = png_chunks(data)
     p10, p50, p90 = np.percentile(inside, (10, 50, 90)) if inside.size else (0.0, 0.0, 0.0)
     return {
@@ -106,9 +108,24 @@ def material_features(observation: MaterialObservation, views: Sequence[str]) ->
 
 
 _IMAGE_FEATURE_NAMES: tuple[str, ...] = (
-    "file_bytes", "width", "height", "bit_depth", "colour_type", "chunk_count", "chunk_signature",
-    "crop_top", "crop_bottom", "crop_left", "crop_right", "sector_fraction",
-    "mean", "std", "p10", "p50", "p90", "dark_fraction",
+    "file_bytes",
+    "width",
+    "height",
+    "bit_depth",
+    "colour_type",
+    "chunk_count",
+    "chunk_signature",
+    "crop_top",
+    "crop_bottom",
+    "crop_left",
+    "crop_right",
+    "sector_fraction",
+    "mean",
+    "std",
+    "p10",
+    "p50",
+    "p90",
+    "dark_fraction",
 )
 
 
@@ -146,11 +163,13 @@ DEFAULT_SEEDS = 8
 N_TREES = 100
 
 
-def _out_of_fold(features: np.ndarray, labels: np.ndarray, groups: list[str], seed: int,
-                 n_jobs: int | None) -> np.ndarray:
+def _out_of_fold(
+    features: np.ndarray, labels: np.ndarray, groups: list[str], seed: int, n_jobs: int | None
+) -> np.ndarray:
     n_splits = min(5, int(labels.sum()), int((1 - labels).sum()))
-    classifier = RandomForestClassifier(n_estimators=N_TREES, min_samples_leaf=2, random_state=seed,
-                                        n_jobs=n_jobs)
+    classifier = RandomForestClassifier(
+        n_estimators=N_TREES, min_samples_leaf=2, random_state=seed, n_jobs=n_jobs
+    )
     if all(groups):
         # Grouped by case: a classifier that learnt a case's look from one of its
         # materials is never tested on the other, so only source cues can score.
@@ -182,7 +201,9 @@ def blinding_audit(
     labels = np.array([1 if o.source == "ai" else 0 for o in observations])
     n_ai, n_junior = int(labels.sum()), int((1 - labels).sum())
     if min(n_ai, n_junior) < 5:
-        raise ValueError(f"the audit needs at least 5 materials of each source (AI {n_ai}, junior {n_junior})")
+        raise ValueError(
+            f"the audit needs at least 5 materials of each source (AI {n_ai}, junior {n_junior})"
+        )
     names = ["missing_views", "latency_ms"] + [
         f"{view}.{name}" for view in views for name in (*_IMAGE_FEATURE_NAMES, "frame_position")
     ]
@@ -198,7 +219,9 @@ def blinding_audit(
         if progress:
             progress(k + 1, n_seeds)
     auc = roc_auc(labels, total / n_seeds, level=level)
-    classifier = RandomForestClassifier(n_estimators=N_TREES, min_samples_leaf=2, random_state=seed, n_jobs=n_jobs)
+    classifier = RandomForestClassifier(
+        n_estimators=N_TREES, min_samples_leaf=2, random_state=seed, n_jobs=n_jobs
+    )
     classifier.fit(features, labels)
     ranked = sorted(zip(names, classifier.feature_importances_, strict=True), key=lambda p: -p[1])
     return BlindingAuditResult(
@@ -214,7 +237,8 @@ def blinding_audit(
 
 
 def audit_features(
-    observations: Sequence[MaterialObservation], views: Sequence[str],
+    observations: Sequence[MaterialObservation],
+    views: Sequence[str],
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """The feature matrix of the observations (one row each); ``progress(i, n)`` as it goes."""

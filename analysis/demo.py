@@ -77,33 +77,49 @@ def _readers_by_tier(study: Study) -> dict[str, list[Any]]:
     return tiers
 
 
-def _ai_materials(study: Study, case_ids: dict[str, Case], data_ai: pd.DataFrame) -> dict[str, MaterialSet]:
+def _ai_materials(
+    study: Study, case_ids: dict[str, Case], data_ai: pd.DataFrame
+) -> dict[str, MaterialSet]:
     """The AI's material set per case code; a simulated AI is registered where none read."""
     existing = {
         m.case.code: m
-        for m in MaterialSet.objects.filter(case__study=study, source=MaterialSource.AI,
-                                            status=MaterialStatus.COMPLETE).select_related("case")
+        for m in MaterialSet.objects.filter(
+            case__study=study, source=MaterialSource.AI, status=MaterialStatus.COMPLETE
+        ).select_related("case")
     }
     if ai_predictions(study=study) and existing:
         return existing
     model, _created = ModelVersion.objects.get_or_create(
-        name=SIMULATED_AI_NAME, version="1",
-        defaults={"profile": "simulated", "directory": "", "is_demo": True,
-                  "metrics": {"note": "reader simulator, not a trained model"}},
+        name=SIMULATED_AI_NAME,
+        version="1",
+        defaults={
+            "profile": "simulated",
+            "directory": "",
+            "is_demo": True,
+            "metrics": {"note": "reader simulator, not a trained model"},
+        },
     )
     materials = {}
     for row in data_ai.itertuples(index=False):
         case = case_ids[row.case]
         probability = float(row.rating) / 100.0
         material = MaterialSet.objects.create(
-            case=case, source=MaterialSource.AI, author_model_id=model.pk,
+            case=case,
+            source=MaterialSource.AI,
+            author_model_id=model.pk,
             author_model_label=f"{SIMULATED_AI_NAME} 1 (demo model, not for clinical use)",
-            status=MaterialStatus.COMPLETE, initial_severe=bool(row.decision),
+            status=MaterialStatus.COMPLETE,
+            initial_severe=bool(row.decision),
             initial_probability=probability,
         )
         AICaseResult.objects.create(
-            case=case, model_version=model, status=ResultStatus.COMPLETE, material_set=material,
-            severe_probability=probability, severe=bool(row.decision), rule="simulated",
+            case=case,
+            model_version=model,
+            status=ResultStatus.COMPLETE,
+            material_set=material,
+            severe_probability=probability,
+            severe=bool(row.decision),
+            rule="simulated",
             read_time_s=float(row.read_time_s) if np.isfinite(row.read_time_s) else None,
         )
         materials[row.case] = material
@@ -118,8 +134,13 @@ def _session(study: Study, reader: Any, phase: str, codes: list[str], seed: int)
 
 
 def _write(
-    study: Study, reader: Any, phase: str, rows: list[dict[str, Any]], case_ids: dict[str, Case],
-    start: Any, seed: int,
+    study: Study,
+    reader: Any,
+    phase: str,
+    rows: list[dict[str, Any]],
+    case_ids: dict[str, Case],
+    start: Any,
+    seed: int,
 ) -> int:
     """One reader's session in ``phase`` with a read per row (keys: case, severe, confidence,
     seconds, material, answer, rating)."""
@@ -139,17 +160,34 @@ def _write(
         answered = served + timedelta(seconds=seconds)
         clock = answered + timedelta(seconds=5)
         assignment = Assignment.objects.create(
-            session=session, position=position, case=case_ids[row["case"]], material_set=row.get("material"),
-            served_at=served, answered_at=answered, last_seen_at=answered, active_ms=int(seconds * 1000),
-        )
-        reads.append(Read(
-            assignment=assignment, reader=reader, client_event_id=uuid.uuid4(), severe=bool(row["severe"]),
-            confidence=int(row["confidence"]), rating=row.get("rating"), answer=row.get("answer", {}),
+            session=session,
+            position=position,
+            case=case_ids[row["case"]],
+            material_set=row.get("material"),
             served_at=served,
-            answered_at=answered, wall_ms=int(seconds * 1000), active_ms=int(seconds * 1000),
-        ))
+            answered_at=answered,
+            last_seen_at=answered,
+            active_ms=int(seconds * 1000),
+        )
+        reads.append(
+            Read(
+                assignment=assignment,
+                reader=reader,
+                client_event_id=uuid.uuid4(),
+                severe=bool(row["severe"]),
+                confidence=int(row["confidence"]),
+                rating=row.get("rating"),
+                answer=row.get("answer", {}),
+                served_at=served,
+                answered_at=answered,
+                wall_ms=int(seconds * 1000),
+                active_ms=int(seconds * 1000),
+            )
+        )
     Read.objects.bulk_create(reads)
-    session.case_order = [str(a) for a in session.assignments.order_by("position").values_list("case_id", flat=True)]
+    session.case_order = [
+        str(a) for a in session.assignments.order_by("position").values_list("case_id", flat=True)
+    ]
     session.started_at = session.started_at or start
     session.completed_at = clock
     session.save(update_fields=["case_order", "started_at", "completed_at", "modified"])
@@ -169,7 +207,9 @@ def fill_demo_reads(
     cases = study_cases_frame(study=study)
     if cases.empty:
         return DemoReads(0, 0, 0, skipped="the study has no cases with a gold standard")
-    blind_names = set(study.datasets.filter(kind=DatasetKind.BLIND_SWEEP).values_list("name", flat=True))
+    blind_names = set(
+        study.datasets.filter(kind=DatasetKind.BLIND_SWEEP).values_list("name", flat=True)
+    )
     read_cases = cases[~cases["dataset"].isin(blind_names)].reset_index(drop=True)
     sweep_cases = cases.loc[cases["dataset"].isin(blind_names), "case"].tolist()
     tiers = _readers_by_tier(study)
@@ -177,8 +217,9 @@ def fill_demo_reads(
     users = {u.get_username(): u for group in tiers.values() for u in group}
     rated = study.collects_rating  # simulated readers then rate from their latent values too
     config = SimulationConfig(seed=seed, prevalence=0.2, ratings=rated)
-    data = simulate_study(config, cases=read_cases, qualitative_cases=sweep_cases, readers=names,
-                          title=study.title)
+    data = simulate_study(
+        config, cases=read_cases, qualitative_cases=sweep_cases, readers=names, title=study.title
+    )
     case_ids = {c.code: c for c in Case.objects.filter(study=study)}
     materials = _ai_materials(study, case_ids, data.reads[data.reads["reader"] == AI_READER])
     start = timezone.now() - timedelta(days=60)
@@ -189,12 +230,19 @@ def fill_demo_reads(
         phase = SessionPhase.AIDED if modality == "aided" else SessionPhase.UNAIDED
         offset = timedelta(days=35) if phase == SessionPhase.AIDED else timedelta(0)
         payload = [
-            {"case": r.case, "severe": r.decision, "confidence": r.confidence, "seconds": r.read_time_s,
-             "material": materials.get(r.case) if phase == SessionPhase.AIDED else None,
-             "rating": int(getattr(r, READER_RATING_COLUMN)) if rated else None}
+            {
+                "case": r.case,
+                "severe": r.decision,
+                "confidence": r.confidence,
+                "seconds": r.read_time_s,
+                "material": materials.get(r.case) if phase == SessionPhase.AIDED else None,
+                "rating": int(getattr(r, READER_RATING_COLUMN)) if rated else None,
+            }
             for r in rows.itertuples(index=False)
         ]
-        total += _write(study, users[reader], phase, payload, case_ids, start + offset, seed + index)
+        total += _write(
+            study, users[reader], phase, payload, case_ids, start + offset, seed + index
+        )
 
     blinded = 0
     for index, (senior, rows) in enumerate(data.blinded.groupby("senior", sort=True)):
@@ -204,15 +252,32 @@ def fill_demo_reads(
                 material = materials[r.case]
             else:
                 material = MaterialSet.objects.create(
-                    case=case_ids[r.case], source=MaterialSource.JUNIOR, author_user=users[r.author],
-                    status=MaterialStatus.COMPLETE, initial_severe=bool(r.initial_decision),
+                    case=case_ids[r.case],
+                    source=MaterialSource.JUNIOR,
+                    author_user=users[r.author],
+                    status=MaterialStatus.COMPLETE,
+                    initial_severe=bool(r.initial_decision),
                 )
-            payload.append({"case": r.case, "severe": r.secondary_decision, "confidence": 80,
-                            "rating": (90 if r.secondary_decision else 10) if rated else None,
-                            "seconds": r.read_time_s, "material": material,
-                            "answer": {"source_guess": r.guess}})
-        blinded += _write(study, users[senior], SessionPhase.BLINDED_REVIEW, payload, case_ids,
-                          start + timedelta(days=50), seed + 100 + index)
+            payload.append(
+                {
+                    "case": r.case,
+                    "severe": r.secondary_decision,
+                    "confidence": 80,
+                    "rating": (90 if r.secondary_decision else 10) if rated else None,
+                    "seconds": r.read_time_s,
+                    "material": material,
+                    "answer": {"source_guess": r.guess},
+                }
+            )
+        blinded += _write(
+            study,
+            users[senior],
+            SessionPhase.BLINDED_REVIEW,
+            payload,
+            case_ids,
+            start + timedelta(days=50),
+            seed + 100 + index,
+        )
 
     qualitative = 0
     raters = (names["senior"] + names["mid_level"])[:2]
@@ -220,13 +285,29 @@ def fill_demo_reads(
     for rater_label, username in zip(sorted(scores["rater"].unique()), raters, strict=False):
         part = scores[scores["rater"] == rater_label]
         payload = [
-            {"case": case, "severe": False, "confidence": 0, "seconds": 30.0,
-             "material": materials.get(case),
-             "answer": {"scores": {str(c): int(s) for c, s in zip(g["criterion"], g["score"], strict=True)}}}
+            {
+                "case": case,
+                "severe": False,
+                "confidence": 0,
+                "seconds": 30.0,
+                "material": materials.get(case),
+                "answer": {
+                    "scores": {
+                        str(c): int(s) for c, s in zip(g["criterion"], g["score"], strict=True)
+                    }
+                },
+            }
             for case, g in part.groupby("case", sort=True)
         ]
-        qualitative += _write(study, users[username], SessionPhase.QUALITATIVE, payload, case_ids,
-                              start + timedelta(days=55), seed + 200)
+        qualitative += _write(
+            study,
+            users[username],
+            SessionPhase.QUALITATIVE,
+            payload,
+            case_ids,
+            start + timedelta(days=55),
+            seed + 200,
+        )
     _finish(study, coordinator_password)
     return DemoReads(total, blinded, qualitative)
 
@@ -250,7 +331,17 @@ def _finish(study: Study, coordinator_password: str | None = None) -> None:
             continue
         signature = None
         if target in SIGNED_TRANSITIONS:
-            signature = signature_make(user=actor, password=coordinator_password or DEMO_PASSWORD,
-                                       meaning=SignatureMeaning.APPROVAL)
-        study_transition(actor=actor, study=study, to=target, signature=signature,
-                         reason="Demo study: simulated reads complete." if target == StudyStatus.UNBLINDED else "")
+            signature = signature_make(
+                user=actor,
+                password=coordinator_password or DEMO_PASSWORD,
+                meaning=SignatureMeaning.APPROVAL,
+            )
+        study_transition(
+            actor=actor,
+            study=study,
+            to=target,
+            signature=signature,
+            reason="Demo study: simulated reads complete."
+            if target == StudyStatus.UNBLINDED
+            else "",
+        )

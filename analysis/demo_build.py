@@ -71,13 +71,21 @@ class DemoSpec:
 _AFTER_DRAFT = (StudyStatus.OPEN, StudyStatus.LOCKED, StudyStatus.UNBLINDED)
 #: The demo studies in the order they are built: the smallest first.
 SPECS: tuple[DemoSpec, ...] = (
-    DemoSpec("practice", PRACTICE_TITLE, _cases(DatasetKind.INTERNAL), "_build_practice", _AFTER_DRAFT),
     DemoSpec(
-        "source-trial", SOURCE_TRIAL_TITLE, _cases(DatasetKind.INTERNAL, DatasetKind.EXTERNAL),
-        "_build_source_trial", _AFTER_DRAFT,
+        "practice", PRACTICE_TITLE, _cases(DatasetKind.INTERNAL), "_build_practice", _AFTER_DRAFT
     ),
     DemoSpec(
-        "reader-study", READER_STUDY_TITLE, _cases(*DatasetKind.values), "_build_reader_study",
+        "source-trial",
+        SOURCE_TRIAL_TITLE,
+        _cases(DatasetKind.INTERNAL, DatasetKind.EXTERNAL),
+        "_build_source_trial",
+        _AFTER_DRAFT,
+    ),
+    DemoSpec(
+        "reader-study",
+        READER_STUDY_TITLE,
+        _cases(*DatasetKind.values),
+        "_build_reader_study",
         (StudyStatus.UNBLINDED,),
     ),
 )
@@ -94,8 +102,13 @@ def records_prepare(*, pid: int | None = None) -> None:
         )
         if not created and record.state != DemoBuildState.READY:
             DemoBuild.objects.filter(key=spec.key).update(
-                title=spec.title, position=position, state=DemoBuildState.PENDING, step="", error="",
-                pid=pid, updated_at=timezone.now(),
+                title=spec.title,
+                position=position,
+                state=DemoBuildState.PENDING,
+                step="",
+                error="",
+                pid=pid,
+                updated_at=timezone.now(),
             )
 
 
@@ -127,7 +140,11 @@ def _build_source_trial(log: Log) -> Study:
         r = audit.result
         log(
             f"Blinding audit ({audit.scope}): AUC {r.auc:.3f} (95% CI {r.ci.low:.3f}–{r.ci.high:.3f}) — "
-            + ("sources DISTINGUISHABLE: " + r.warning if r.distinguishable else "no machine-detectable source cue")
+            + (
+                "sources DISTINGUISHABLE: " + r.warning
+                if r.distinguishable
+                else "no machine-detectable source cue"
+            )
         )
     else:
         log(f"Blinding audit not run: {audit.problem}")
@@ -159,7 +176,9 @@ def _build_reader_study(log: Log) -> Study:
 def renditions_complete(study: Study) -> int:
     """Make the renditions an interrupted import left unmade; return how many were made."""
     ready = Rendition.objects.filter(asset=OuterRef("pk"), status=RenditionStatus.READY)
-    missing = Asset.objects.filter(case__study=study).exclude(Exists(ready)).values_list("pk", flat=True)
+    missing = (
+        Asset.objects.filter(case__study=study).exclude(Exists(ready)).values_list("pk", flat=True)
+    )
     made = 0
     for asset_id in list(missing):
         rendition_make_for_asset(asset_id=asset_id)
@@ -183,8 +202,15 @@ def build_all(*, log: Log = print) -> bool:
             log(f"{spec.title}: built already, reused.")
             continue
         log(f"Building {spec.title} ...")
-        record_set(spec.key, state=DemoBuildState.BUILDING, step="", error="", started_at=timezone.now(),
-                   finished_at=None, pid=os.getpid())
+        record_set(
+            spec.key,
+            state=DemoBuildState.BUILDING,
+            step="",
+            error="",
+            started_at=timezone.now(),
+            finished_at=None,
+            pid=os.getpid(),
+        )
         try:
             study = globals()[spec.build](log)
             made = renditions_complete(study)
@@ -194,11 +220,19 @@ def build_all(*, log: Log = print) -> bool:
             ok = False
             logger.exception("Building the demo study %r failed", spec.title)
             detail = "".join(traceback.format_exception_only(exc)).strip()
-            record_set(spec.key, state=DemoBuildState.FAILED, error=detail[:4000], finished_at=timezone.now())
+            record_set(
+                spec.key,
+                state=DemoBuildState.FAILED,
+                error=detail[:4000],
+                finished_at=timezone.now(),
+            )
             continue
         except BaseException:
-            record_set(spec.key, state=DemoBuildState.STOPPED,
-                       error="The build was stopped; the next `make demo` resumes it.")
+            record_set(
+                spec.key,
+                state=DemoBuildState.STOPPED,
+                error="The build was stopped; the next `make demo` resumes it.",
+            )
             raise
         record_set(spec.key, state=DemoBuildState.READY, step="", finished_at=timezone.now())
         log(f"{spec.title}: ready.")
@@ -240,7 +274,9 @@ def study_progress(study: Study, expected_cases: int) -> tuple[str, int | None, 
     assets = Asset.objects.filter(case__study=study).count()
     rendered = (
         Rendition.objects.filter(asset__case__study=study, status=RenditionStatus.READY)
-        .values("asset").distinct().count()
+        .values("asset")
+        .distinct()
+        .count()
     )
     if rendered < assets:
         return _("encoding sweep renditions"), rendered, assets
@@ -281,25 +317,40 @@ def panel() -> dict[str, Any]:
     rows = []
     for record in records:
         state, step, done, total = record.state, record.step, None, None
-        if state in (DemoBuildState.PENDING, DemoBuildState.BUILDING) and not _pid_alive(record.pid):
+        if state in (DemoBuildState.PENDING, DemoBuildState.BUILDING) and not _pid_alive(
+            record.pid
+        ):
             state = DemoBuildState.STOPPED
         if state == DemoBuildState.BUILDING and record.key in specs:
             spec = specs[record.key]
             study = spec.study()
             if study is None:
                 rendering = _phantom_progress(_cases(*DatasetKind.values))
-                step, done, total = (_("rendering phantom cases"), *rendering) if rendering else (_("starting"), None, None)
+                step, done, total = (
+                    (_("rendering phantom cases"), *rendering)
+                    if rendering
+                    else (_("starting"), None, None)
+                )
             else:
                 live, done, total = study_progress(study, spec.cases)
                 step = record.step if (done is None and record.step) else live
         error = record.error
         if state == DemoBuildState.STOPPED and not error:
             error = _("The builder stopped; the next `make demo` resumes the build.")
-        rows.append(PanelRow(
-            key=record.key, title=record.title, state=state,
-            state_label=str(DemoBuildState(state).label), step=step, done=done, total=total, error=error,
-            started_at=record.started_at, finished_at=record.finished_at,
-        ))
+        rows.append(
+            PanelRow(
+                key=record.key,
+                title=record.title,
+                state=state,
+                state_label=str(DemoBuildState(state).label),
+                step=step,
+                done=done,
+                total=total,
+                error=error,
+                started_at=record.started_at,
+                finished_at=record.finished_at,
+            )
+        )
     ready = sum(1 for row in rows if row.state == DemoBuildState.READY)
     active = any(row.state in (DemoBuildState.PENDING, DemoBuildState.BUILDING) for row in rows)
     show = any(row.state != DemoBuildState.READY for row in rows)

@@ -104,14 +104,28 @@ def report_xlsx(reports: Report | Iterable[Report]) -> bytes:
     used = {"about"}
     for report in chosen:
         for table in report.tables:
-            sheet_name = _sheet_name(f"{report.key}_{table.name}" if len(chosen) > 1 else table.name, used)
+            sheet_name = _sheet_name(
+                f"{report.key}_{table.name}" if len(chosen) > 1 else table.name, used
+            )
             sheet = book.create_sheet(sheet_name)
             sheet.append([str(c) for c in table.frame.columns])
             for row in table.frame.itertuples(index=False):
                 sheet.append([_cell(v) for v in row])
             for i, column in enumerate(table.frame.columns, start=1):
-                sheet.column_dimensions[get_column_letter(i)].width = max(10, min(40, len(str(column)) + 2))
-            about.append([report.key, table.name, sheet_name, table.title, table.n, table.methods, report.snapshot])
+                sheet.column_dimensions[get_column_letter(i)].width = max(
+                    10, min(40, len(str(column)) + 2)
+                )
+            about.append(
+                [
+                    report.key,
+                    table.name,
+                    sheet_name,
+                    table.title,
+                    table.n,
+                    table.methods,
+                    report.snapshot,
+                ]
+            )
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -124,14 +138,18 @@ def long_format(data: StudyData, modalities: Iterable[str] | None = None) -> pd.
         reads = reads[reads["modality"].isin(list(modalities))]
     frame = reads.loc[:, list(LONG_COLUMNS)].copy()
     frame["truth"] = frame["truth"].astype(int)
-    return frame.sort_values(["modality", "reader", "case"], kind="mergesort").reset_index(drop=True)
+    return frame.sort_values(["modality", "reader", "case"], kind="mergesort").reset_index(
+        drop=True
+    )
 
 
 def long_format_csv(frame: pd.DataFrame) -> bytes:
     """A long-format frame as CSV (full precision)."""
-    return frame.loc[:, list(LONG_COLUMNS)].to_csv(
-        index=False, lineterminator="\n", float_format="%.17g"
-    ).encode()
+    return (
+        frame.loc[:, list(LONG_COLUMNS)]
+        .to_csv(index=False, lineterminator="\n", float_format="%.17g")
+        .encode()
+    )
 
 
 #: Column of ``StudyData.reads`` (from the database) with the workstation's tool counts of a
@@ -164,8 +182,12 @@ def read_long_csv(content: bytes | str) -> pd.DataFrame:
 
 def _imrmc_id(value: Any, what: str) -> str:
     text = str(value)
-    if (not text or any(ch in text for ch in ",") or any(ch.isspace() for ch in text)
-            or text in ("-1", "truth")):
+    if (
+        not text
+        or any(ch in text for ch in ",")
+        or any(ch.isspace() for ch in text)
+        or text in ("-1", "truth")
+    ):
         raise ValueError(f"{what} {text!r} cannot be written to an iMRMC file")
     return text
 
@@ -182,8 +204,9 @@ def _imrmc_free_line(text: str) -> str:
     return line if len(line) != 1 else line + "."
 
 
-def to_imrmc(frame: pd.DataFrame, *, title: str = "", snapshot: str = "",
-             description: Iterable[str] = ()) -> str:
+def to_imrmc(
+    frame: pd.DataFrame, *, title: str = "", snapshot: str = "", description: Iterable[str] = ()
+) -> str:
     """A long-format frame in the iMRMC input format (header, ``BEGIN DATA:``, rows).
 
     ``description``: free header lines saying what the file holds. Nothing is checked
@@ -237,7 +260,9 @@ class ImrmcComparison:
 IMRMC_MIN_PER_CLASS = 3
 
 
-def _crossed(reads: pd.DataFrame, readers: list[str], modalities: list[str]) -> tuple[pd.DataFrame, int]:
+def _crossed(
+    reads: pd.DataFrame, readers: list[str], modalities: list[str]
+) -> tuple[pd.DataFrame, int]:
     """The reads of ``readers`` in ``modalities`` on the cases each of them read in each; and
     how many cases were left out for not being read by all."""
     rows = reads[reads["reader"].isin(readers) & reads["modality"].isin(modalities)]
@@ -250,13 +275,15 @@ def _crossed(reads: pd.DataFrame, readers: list[str], modalities: list[str]) -> 
 #: The header line of an iMRMC file saying what its scores are (by ``StudyData.score_source``).
 IMRMC_SCORE_LINES = {
     SCORE_RATINGS: "Scores: reader ratings 0-100 (each reader's probability that the case is severe); "
-                   "the AI's severe probability x 100.",
+    "the AI's severe probability x 100.",
     SCORE_BINARY: "Scores: binary answers (0 = not severe, 100 = severe); the study collects no ratings. "
-                  "The AI's severe probability x 100.",
+    "The AI's severe probability x 100.",
 }
-IMRMC_SCORE_INCOMPLETE = ("Scores: binary answers (0 = not severe, 100 = severe): the study collects "
-                          "ratings but some reads have none, so no reader is scored by his rating. "
-                          "The AI's severe probability x 100.")
+IMRMC_SCORE_INCOMPLETE = (
+    "Scores: binary answers (0 = not severe, 100 = severe): the study collects "
+    "ratings but some reads have none, so no reader is scored by his rating. "
+    "The AI's severe probability x 100."
+)
 
 
 def imrmc_comparisons(data: StudyData) -> tuple[list[ImrmcComparison], list[str]]:
@@ -282,14 +309,23 @@ def imrmc_comparisons(data: StudyData) -> tuple[list[ImrmcComparison], list[str]
     left_out: list[str] = []
     for tier in tiers:
         part = human[human["tier"] == tier]
-        both = sorted(set(part.loc[part["modality"] == "unaided", "reader"])
-                      & set(part.loc[part["modality"] == "aided", "reader"]))
+        both = sorted(
+            set(part.loc[part["modality"] == "unaided", "reader"])
+            & set(part.loc[part["modality"] == "aided", "reader"])
+        )
         if both:
             rows, dropped = _crossed(part, both, ["unaided", "aided"])
-            wanted.append((f"{tier}_unaided_vs_aided", [
-                f"Comparison: {tier} readers unaided vs aided (modalities unaided, aided).",
-                f"Readers: {len(both)} ({tier} readers who read in both sessions).",
-            ], rows, dropped))
+            wanted.append(
+                (
+                    f"{tier}_unaided_vs_aided",
+                    [
+                        f"Comparison: {tier} readers unaided vs aided (modalities unaided, aided).",
+                        f"Readers: {len(both)} ({tier} readers who read in both sessions).",
+                    ],
+                    rows,
+                    dropped,
+                )
+            )
     ai = reads[reads["tier"] == "ai"].drop_duplicates("case", keep="last")
     panels = [(tier, [tier]) for tier in tiers]
     if len(tiers) > 1:
@@ -303,32 +339,51 @@ def imrmc_comparisons(data: StudyData) -> tuple[list[ImrmcComparison], list[str]
             rows, dropped = _crossed(part, readers, ["unaided"])
             rows = rows[rows["case"].isin(set(ai["case"]))]
             dropped += int(len(set(part["case"])) - dropped - rows["case"].nunique())
-            copies = [ai[ai["case"].isin(set(rows["case"]))].assign(reader=reader, modality="ai")
-                      for reader in readers]
-            wanted.append((f"ai_vs_{label}_unaided", [
-                f"Comparison: the AI vs {' and '.join(members)} readers unaided (modalities ai, unaided).",
-                f"Readers: {len(readers)}. The AI is one fixed reader: its rating of each case is repeated "
-                f"under every reader ID in modality ai (reader {AI_READER}), so the file is fully crossed "
-                "and the AI modality has no reader variability.",
-            ], pd.concat([rows, *copies], ignore_index=True), dropped))
+            copies = [
+                ai[ai["case"].isin(set(rows["case"]))].assign(reader=reader, modality="ai")
+                for reader in readers
+            ]
+            wanted.append(
+                (
+                    f"ai_vs_{label}_unaided",
+                    [
+                        f"Comparison: the AI vs {' and '.join(members)} readers unaided (modalities ai, unaided).",
+                        f"Readers: {len(readers)}. The AI is one fixed reader: its rating of each case is repeated "
+                        f"under every reader ID in modality ai (reader {AI_READER}), so the file is fully crossed "
+                        "and the AI modality has no reader variability.",
+                    ],
+                    pd.concat([rows, *copies], ignore_index=True),
+                    dropped,
+                )
+            )
     comparisons = []
     for name, description, rows, dropped in wanted:
         truth = rows.drop_duplicates("case")["truth"].astype(int)
         n0, n1 = int((truth == 0).sum()), int((truth == 1).sum())
         if min(n0, n1) < IMRMC_MIN_PER_CLASS:
-            left_out.append(f"{name}: {n0} signal-absent and {n1} signal-present cases fully crossed; "
-                            f"iMRMC needs at least {IMRMC_MIN_PER_CLASS} of each")
+            left_out.append(
+                f"{name}: {n0} signal-absent and {n1} signal-present cases fully crossed; "
+                f"iMRMC needs at least {IMRMC_MIN_PER_CLASS} of each"
+            )
             continue
         frame = rows.loc[:, list(LONG_COLUMNS)].copy()
         frame["truth"] = frame["truth"].astype(int)
-        frame = frame.sort_values(["modality", "reader", "case"], kind="mergesort").reset_index(drop=True)
-        comparisons.append(ImrmcComparison(name, (
-            *description,
-            f"Cases: {n0 + n1} read by every reader in every modality of this file "
-            f"({n0} non-severe, {n1} severe); {dropped} left out for not being read by all.",
-            "Design: fully crossed (every reader rated every case in every modality).",
-            IMRMC_SCORE_LINES.get(data.score_source, IMRMC_SCORE_INCOMPLETE),
-        ), frame))
+        frame = frame.sort_values(["modality", "reader", "case"], kind="mergesort").reset_index(
+            drop=True
+        )
+        comparisons.append(
+            ImrmcComparison(
+                name,
+                (
+                    *description,
+                    f"Cases: {n0 + n1} read by every reader in every modality of this file "
+                    f"({n0} non-severe, {n1} severe); {dropped} left out for not being read by all.",
+                    "Design: fully crossed (every reader rated every case in every modality).",
+                    IMRMC_SCORE_LINES.get(data.score_source, IMRMC_SCORE_INCOMPLETE),
+                ),
+                frame,
+            )
+        )
     return comparisons, left_out
 
 
@@ -338,16 +393,27 @@ def imrmc_zip(data: StudyData) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for comparison in comparisons:
-            archive.writestr(f"{comparison.name}.imrmc", to_imrmc(
-                comparison.frame, title=data.title, snapshot=data.snapshot, description=comparison.description))
+            archive.writestr(
+                f"{comparison.name}.imrmc",
+                to_imrmc(
+                    comparison.frame,
+                    title=data.title,
+                    snapshot=data.snapshot,
+                    description=comparison.description,
+                ),
+            )
         archive.writestr("README.txt", _imrmc_readme(comparisons, left_out, data))
     return buffer.getvalue()
 
 
 def _imrmc_readme(comparisons: list[ImrmcComparison], left_out: list[str], data: StudyData) -> str:
-    lines = [f"iMRMC input files of {data.title}, one per analysable comparison",
-             f"Data snapshot (SHA-256): {data.snapshot}", "",
-             "Run each with iMRMC 4 (DIDSR/iMRMC): MRMC FILE.imrmc OUTDIR (a display is needed: xvfb-run).", ""]
+    lines = [
+        f"iMRMC input files of {data.title}, one per analysable comparison",
+        f"Data snapshot (SHA-256): {data.snapshot}",
+        "",
+        "Run each with iMRMC 4 (DIDSR/iMRMC): MRMC FILE.imrmc OUTDIR (a display is needed: xvfb-run).",
+        "",
+    ]
     for comparison in comparisons:
         lines += [f"{comparison.name}.imrmc", *(f"  {line}" for line in comparison.description), ""]
     if left_out:
@@ -418,12 +484,21 @@ def manifest(reports: Iterable[Report], data: StudyData, files: dict[str, str]) 
                 "methods": report.methods,
                 "notes": list(report.notes),
                 "tables": [
-                    {"name": t.name, "title": t.title, "n": t.n, "methods": t.methods,
-                     "file": f"tables/{report.key}/{t.name}.csv"}
+                    {
+                        "name": t.name,
+                        "title": t.title,
+                        "n": t.n,
+                        "methods": t.methods,
+                        "file": f"tables/{report.key}/{t.name}.csv",
+                    }
                     for t in report.tables
                 ],
                 "figures": [
-                    {"name": f.name, "title": f.title, "file": f"figures/{report.key}_{f.name}.html"}
+                    {
+                        "name": f.name,
+                        "title": f.title,
+                        "file": f"figures/{report.key}_{f.name}.html",
+                    }
                     for f in report.figures
                 ],
             }
@@ -448,24 +523,43 @@ def analysis_zip(reports: Iterable[Report], data: StudyData) -> bytes:
             for table in report.tables:
                 put(f"tables/{report.key}/{table.name}.csv", table_csv(table), table.title)
             for figure in report.figures:
-                put(f"figures/{report.key}_{figure.name}.html", figure_html(figure.figure, figure.title),
-                    figure.title)
+                put(
+                    f"figures/{report.key}_{figure.name}.html",
+                    figure_html(figure.figure, figure.title),
+                    figure.title,
+                )
         put("tables/all_tables.xlsx", report_xlsx(chosen), "every table, one sheet each")
         long = long_format(data)
         put("data/reads_long.csv", long_format_csv(long), "all reads, long format")
-        put("data/reads.csv", reads_csv(data), "all reads with read times and workstation tool counts")
+        put(
+            "data/reads.csv",
+            reads_csv(data),
+            "all reads with read times and workstation tool counts",
+        )
         comparisons, left_out = imrmc_comparisons(data)
         for comparison in comparisons:
-            put(f"data/imrmc/{comparison.name}.imrmc",
-                to_imrmc(comparison.frame, title=data.title, snapshot=data.snapshot,
-                         description=comparison.description),
-                "iMRMC input: " + " ".join(comparison.description))
-        put("data/imrmc/README.txt", _imrmc_readme(comparisons, left_out, data),
-            "what each iMRMC file holds, and the comparisons left out")
+            put(
+                f"data/imrmc/{comparison.name}.imrmc",
+                to_imrmc(
+                    comparison.frame,
+                    title=data.title,
+                    snapshot=data.snapshot,
+                    description=comparison.description,
+                ),
+                "iMRMC input: " + " ".join(comparison.description),
+            )
+        put(
+            "data/imrmc/README.txt",
+            _imrmc_readme(comparisons, left_out, data),
+            "what each iMRMC file holds, and the comparisons left out",
+        )
         methods = "\n\n".join(
-            f"{report.title}\n" + "\n".join(f"- {t.title} (n: {t.n}): {t.methods}" for t in report.tables)
+            f"{report.title}\n"
+            + "\n".join(f"- {t.title} (n: {t.n}): {t.methods}" for t in report.tables)
             for report in chosen
         )
         put("METHODS.txt", methods + f"\n\nData snapshot (SHA-256): {data.snapshot}\n", "methods")
-        archive.writestr("manifest.json", json.dumps(manifest(chosen, data, files), indent=2, ensure_ascii=False))
+        archive.writestr(
+            "manifest.json", json.dumps(manifest(chosen, data, files), indent=2, ensure_ascii=False)
+        )
     return buffer.getvalue()

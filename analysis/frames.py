@@ -40,18 +40,43 @@ import numpy as np
 import pandas as pd
 
 READ_COLUMNS: tuple[str, ...] = (
-    "reader", "tier", "modality", "case", "truth", "rating", "decision", "confidence",
-    "read_time_s", "dataset", "probe_type", "ga_weeks", "condition",
+    "reader",
+    "tier",
+    "modality",
+    "case",
+    "truth",
+    "rating",
+    "decision",
+    "confidence",
+    "read_time_s",
+    "dataset",
+    "probe_type",
+    "ga_weeks",
+    "condition",
 )
 CASE_COLUMNS: tuple[str, ...] = ("case", "dataset", "truth", "condition", "probe_type", "ga_weeks")
 #: Case metadata that only Table 1 uses; optional (simulated studies have none of it).
 CASE_METADATA_COLUMNS: tuple[str, ...] = (
-    "ga_exact_weeks", "birth_weight_g", "sex", "age_at_exam_days", "apgar_1min", "apgar_5min",
-    "manufacturer", "site",
+    "ga_exact_weeks",
+    "birth_weight_g",
+    "sex",
+    "age_at_exam_days",
+    "apgar_1min",
+    "apgar_5min",
+    "manufacturer",
+    "site",
 )
 BLINDED_COLUMNS: tuple[str, ...] = (
-    "senior", "author", "case", "truth", "arm", "guess", "initial_decision",
-    "secondary_decision", "changed", "read_time_s",
+    "senior",
+    "author",
+    "case",
+    "truth",
+    "arm",
+    "guess",
+    "initial_decision",
+    "secondary_decision",
+    "changed",
+    "read_time_s",
 )
 QUALITATIVE_COLUMNS: tuple[str, ...] = ("rater", "case", "criterion", "score")
 #: Optional column of ``reads``: the probability-of-severe rating 0–100 the reader gave, NaN
@@ -78,11 +103,21 @@ AI_READER = "AI"
 
 #: Gold-standard condition categories of the errors table, in display order.
 CONDITIONS: tuple[str, ...] = (
-    "normal", "ivh_1", "ivh_2", "ivh_3", "ivh_4", "ependymal_cyst",
-    "ventricular_dilation", "hydrocephalus", "pvl",
+    "normal",
+    "ivh_1",
+    "ivh_2",
+    "ivh_3",
+    "ivh_4",
+    "ependymal_cyst",
+    "ventricular_dilation",
+    "hydrocephalus",
+    "pvl",
 )
 QUALITATIVE_CRITERIA: tuple[str, ...] = (
-    "view_correctness", "detection_accuracy", "anatomical_recognition", "clinical_value",
+    "view_correctness",
+    "detection_accuracy",
+    "anatomical_recognition",
+    "clinical_value",
 )
 
 
@@ -214,10 +249,17 @@ def reader_case_matrices(
         matrices[column] = matrix[:, keep]
     truth = np.zeros(len(cases), dtype=int)
     truth[case_codes] = rows["truth"].to_numpy(dtype=int)
-    return matrices, truth[keep], [str(r) for r in readers], [str(c) for c, k in zip(cases, keep, strict=True) if k]
+    return (
+        matrices,
+        truth[keep],
+        [str(r) for r in readers],
+        [str(c) for c, k in zip(cases, keep, strict=True) if k],
+    )
 
 
-def rating_matrix(rows: pd.DataFrame, column: str = "rating") -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+def rating_matrix(
+    rows: pd.DataFrame, column: str = "rating"
+) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
     """Readers × cases matrix of ``column`` with the cases' truth; only cases every reader read.
 
     Returns (matrix, truth, readers, cases), readers and cases sorted.

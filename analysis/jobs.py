@@ -62,14 +62,20 @@ class Progress:
         self._last, self._step = now, step
         percent = int(99 * done / total) if total else 0
         AnalysisJob.objects.filter(pk=self.job_id).update(
-            done=done, total=total, step=step[:200], progress=min(max(percent, 1), 99), modified=timezone.now()
+            done=done,
+            total=total,
+            step=step[:200],
+            progress=min(max(percent, 1), 99),
+            modified=timezone.now(),
         )
 
 
 Runner = Callable[[AnalysisJob, Progress], tuple[dict[str, Any], tuple[str, bytes] | None]]
 
 
-def _export_zip(job: AnalysisJob, progress: Progress) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
+def _export_zip(
+    job: AnalysisJob, progress: Progress
+) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
     from analysis import exports
     from analysis.report_i18n import localize_report
     from analysis.services import analysis_bundle
@@ -80,13 +86,20 @@ def _export_zip(job: AnalysisJob, progress: Progress) -> tuple[dict[str, Any], t
         localized = [localize_report(report) for report in reports]
         content = exports.analysis_zip(localized, data)
     name = f"analysis_{data.snapshot[:12]}.zip"
-    return {"filename": name, "reports": [r.key for r in reports], "snapshot": data.snapshot}, (name, content)
+    return {"filename": name, "reports": [r.key for r in reports], "snapshot": data.snapshot}, (
+        name,
+        content,
+    )
 
 
-def _blinding_audit(job: AnalysisJob, progress: Progress) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
+def _blinding_audit(
+    job: AnalysisJob, progress: Progress
+) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
     from readers.blinding import blinding_audit_for_study
 
-    outcome = blinding_audit_for_study(study=job.study, progress=progress, seed=int(job.params.get("seed", 0)))
+    outcome = blinding_audit_for_study(
+        study=job.study, progress=progress, seed=int(job.params.get("seed", 0))
+    )
     return outcome.as_dict(), None
 
 
@@ -98,13 +111,22 @@ def job_roles(kind: str) -> tuple[str, ...]:
     return KIND_ROLES.get(kind, (Role.STATISTICIAN, Role.COORDINATOR))
 
 
-def job_create(*, study: Study, kind: str, actor: Any, snapshot: str, params: dict[str, Any] | None = None,
-               start: bool = True) -> AnalysisJob:
+def job_create(
+    *,
+    study: Study,
+    kind: str,
+    actor: Any,
+    snapshot: str,
+    params: dict[str, Any] | None = None,
+    start: bool = True,
+) -> AnalysisJob:
     """Record a queued job (audited) and, with ``start``, queue its task once committed."""
     from analysis.services import analysis_job_create
 
     with transaction.atomic():
-        job = analysis_job_create(study=study, kind=kind, actor=actor, snapshot=snapshot, params=params or {})
+        job = analysis_job_create(
+            study=study, kind=kind, actor=actor, snapshot=snapshot, params=params or {}
+        )
         if start:
             job_queue(job)
     return job
@@ -118,8 +140,9 @@ def job_queue(job: AnalysisJob) -> None:
     transaction.on_commit(lambda: run_analysis_job.delay(job_id=job_id))
 
 
-def job_latest(*, study: Study, kind: str, snapshot: str | None = None,
-               params: dict[str, Any] | None = None) -> AnalysisJob | None:
+def job_latest(
+    *, study: Study, kind: str, snapshot: str | None = None, params: dict[str, Any] | None = None
+) -> AnalysisJob | None:
     """The newest job of ``kind`` for the study (for ``snapshot`` and ``params`` if given)."""
     jobs = AnalysisJob.objects.filter(study=study, kind=kind)
     if snapshot is not None:
@@ -130,8 +153,15 @@ def job_latest(*, study: Study, kind: str, snapshot: str | None = None,
     return None
 
 
-def job_get_or_start(*, study: Study, kind: str, actor: Any, snapshot: str, params: dict[str, Any] | None = None,
-                     again: bool = False) -> AnalysisJob:
+def job_get_or_start(
+    *,
+    study: Study,
+    kind: str,
+    actor: Any,
+    snapshot: str,
+    params: dict[str, Any] | None = None,
+    again: bool = False,
+) -> AnalysisJob:
     """The job for this snapshot and these parameters, started if there is none.
 
     ``again`` starts a new one unless one is still queued or running (a failed or finished
@@ -154,10 +184,14 @@ def job_execute(job: AnalysisJob) -> AnalysisJob:
     job.refresh_from_db()
     try:
         result, produced = runner(job, Progress(job.pk))
-    except Exception as exc:  # a job that fails must leave a failed job with its error, not a hung one
+    except (
+        Exception
+    ) as exc:  # a job that fails must leave a failed job with its error, not a hung one
         logger.exception("analysis job %s (%s) failed", job.pk, job.kind)
         AnalysisJob.objects.filter(pk=job.pk).update(
-            status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", finished_at=timezone.now(),
+            status=JobStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}",
+            finished_at=timezone.now(),
             modified=timezone.now(),
         )
         job.refresh_from_db()
@@ -172,8 +206,19 @@ def job_execute(job: AnalysisJob) -> AnalysisJob:
     job.done = job.total = max(job.total, 1)
     job.finished_at = timezone.now()
     job.error = ""
-    job.save(update_fields=["file", "result", "status", "progress", "done", "total", "finished_at", "error",
-                            "modified"])
+    job.save(
+        update_fields=[
+            "file",
+            "result",
+            "status",
+            "progress",
+            "done",
+            "total",
+            "finished_at",
+            "error",
+            "modified",
+        ]
+    )
     return job
 
 

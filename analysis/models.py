@@ -28,7 +28,9 @@ class AnalysisJob(UUIDModel):
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="analysis_jobs")
     kind = models.CharField(_("report"), max_length=32)
-    status = models.CharField(_("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    status = models.CharField(
+        _("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED
+    )
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     snapshot = models.CharField(_("data snapshot (SHA-256)"), max_length=64)
     n_resamples = models.PositiveIntegerField(default=2000)
@@ -53,7 +55,9 @@ class AnalysisJob(UUIDModel):
         ordering = ["-created"]
         indexes = [models.Index(fields=["study", "kind", "snapshot"])]
         constraints = [
-            models.CheckConstraint(condition=Q(progress__lte=100), name="analysisjob_progress_0_100"),
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="analysisjob_progress_0_100"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -78,7 +82,9 @@ class DemoBuild(models.Model):
     key = models.SlugField(primary_key=True, max_length=32)
     position = models.PositiveSmallIntegerField(default=0)
     title = models.CharField(max_length=200)
-    state = models.CharField(max_length=16, choices=DemoBuildState.choices, default=DemoBuildState.PENDING)
+    state = models.CharField(
+        max_length=16, choices=DemoBuildState.choices, default=DemoBuildState.PENDING
+    )
     step = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     #: The builder process working on it (a dead one means the build was stopped).

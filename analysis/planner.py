@@ -43,8 +43,11 @@ class PlanRefused(Exception):
 def pilot_studies(user: Any) -> list[Study]:
     """Studies whose components ``user`` may use: his role allows analysis, and locked."""
     ids = active_memberships(user).filter(role__in=ROLES).values_list("study_id", flat=True)
-    return list(Study.objects.filter(pk__in=ids, status__in=(StudyStatus.LOCKED, StudyStatus.UNBLINDED))
-                .order_by("title"))
+    return list(
+        Study.objects.filter(
+            pk__in=ids, status__in=(StudyStatus.LOCKED, StudyStatus.UNBLINDED)
+        ).order_by("title")
+    )
 
 
 def pilot_components(*, user: Any, study_id: Any) -> tuple[ORComponents, float, Study]:
@@ -58,8 +61,12 @@ def pilot_components(*, user: Any, study_id: Any) -> tuple[ORComponents, float, 
         raise PlanRefused(_("No such pilot study among the locked studies you may analyse."), 403)
     long = _long(study_data(study=study))
     if long.empty or long["reader"].nunique() < 2:
-        raise PlanRefused(_("The pilot study has no fully crossed reads alone and with AI of two or "
-                            "more junior readers."))
+        raise PlanRefused(
+            _(
+                "The pilot study has no fully crossed reads alone and with AI of two or "
+                "more junior readers."
+            )
+        )
     result = mrmc_or(long)
     return or_components_from_result(result), float(result.difference), study
 
@@ -68,27 +75,61 @@ def typed_components(method: str, values: dict[str, Any]) -> ORComponents | DBMC
     """Components typed by the user (OR with the pilot's cases, or DBM)."""
     try:
         if method == "DBM":
-            return DBMComponents(var_tr=values["var_tr"], var_tc=values["var_tc"],
-                                 var_error=values["var_error"], var_r=values.get("var_r") or math.nan)
-        return ORComponents(var_tr=values["var_tr"], var_error=values["var_error"], cov1=values["cov1"],
-                            cov2=values["cov2"], cov3=values["cov3"], n_cases=values["n_cases"],
-                            var_r=values.get("var_r") or math.nan)
+            return DBMComponents(
+                var_tr=values["var_tr"],
+                var_tc=values["var_tc"],
+                var_error=values["var_error"],
+                var_r=values.get("var_r") or math.nan,
+            )
+        return ORComponents(
+            var_tr=values["var_tr"],
+            var_error=values["var_error"],
+            cov1=values["cov1"],
+            cov2=values["cov2"],
+            cov3=values["cov3"],
+            n_cases=values["n_cases"],
+            var_r=values.get("var_r") or math.nan,
+        )
     except KeyError as exc:
-        raise PlanRefused(_("A variance component is missing: %(name)s") % {"name": exc.args[0]}) from exc
+        raise PlanRefused(
+            _("A variance component is missing: %(name)s") % {"name": exc.args[0]}
+        ) from exc
     except ValueError as exc:
         raise PlanRefused(str(exc)) from exc
 
 
-def make_plan(components: ORComponents | DBMComponents, *, effect: float, readers: int,
-              cases: int | None, power: float | None, alpha: float, analysis: str,
-              method: str) -> PowerResult:
+def make_plan(
+    components: ORComponents | DBMComponents,
+    *,
+    effect: float,
+    readers: int,
+    cases: int | None,
+    power: float | None,
+    alpha: float,
+    analysis: str,
+    method: str,
+) -> PowerResult:
     """Power for (readers, cases), or the cases that reach ``power``."""
     try:
         if cases is not None:
-            return mrmc_power(components, effect=effect, readers=readers, cases=cases, alpha=alpha,
-                              analysis=analysis, method=method)
-        return mrmc_cases_for_power(components, effect=effect, readers=readers, power=power or 0.8,
-                                    alpha=alpha, analysis=analysis, method=method)
+            return mrmc_power(
+                components,
+                effect=effect,
+                readers=readers,
+                cases=cases,
+                alpha=alpha,
+                analysis=analysis,
+                method=method,
+            )
+        return mrmc_cases_for_power(
+            components,
+            effect=effect,
+            readers=readers,
+            power=power or 0.8,
+            alpha=alpha,
+            analysis=analysis,
+            method=method,
+        )
     except ValueError as exc:
         raise PlanRefused(str(exc)) from exc
 
@@ -97,8 +138,14 @@ def check_params(plan: PowerResult) -> dict[str, Any]:
     """The simulation check's parameters for a plan: its J, δ, α, and K around its K."""
     k = plan.cases or 200
     grid = sorted({max(20, round(k / 2)), max(20, k), max(20, min(2 * k, 600))})
-    return {"readers": plan.readers, "effect": abs(plan.effect), "alpha": plan.alpha, "cases": grid,
-            "studies": CHECK_STUDIES, "seed": 0}
+    return {
+        "readers": plan.readers,
+        "effect": abs(plan.effect),
+        "alpha": plan.alpha,
+        "cases": grid,
+        "studies": CHECK_STUDIES,
+        "seed": 0,
+    }
 
 
 def power_check_runner(job: Any, progress: Any) -> tuple[dict[str, Any], None]:
@@ -116,10 +163,16 @@ def power_check_runner(job: Any, progress: Any) -> tuple[dict[str, Any], None]:
     def report(percent: int) -> None:
         progress(round(percent * points / 100), points, "Simulating studies")
 
-    check = power_check(config, readers=int(params["readers"]), cases=[int(k) for k in params["cases"]],
-                        studies=int(params["studies"]), alpha=float(params["alpha"]),
-                        null_cases=int(params["cases"][len(params["cases"]) // 2]),
-                        seed=int(params["seed"]), progress=report)
+    check = power_check(
+        config,
+        readers=int(params["readers"]),
+        cases=[int(k) for k in params["cases"]],
+        studies=int(params["studies"]),
+        alpha=float(params["alpha"]),
+        null_cases=int(params["cases"][len(params["cases"]) // 2]),
+        seed=int(params["seed"]),
+        progress=report,
+    )
     return check.to_dict(), None
 
 
@@ -137,4 +190,6 @@ def start_check(*, study: Study, actor: Any, plan: PowerResult) -> Any:
     register_runner()
     params = check_params(plan)
     snapshot = fingerprint([POWER_CHECK, *sorted(params.items())])
-    return job_get_or_start(study=study, kind=POWER_CHECK, actor=actor, snapshot=snapshot, params=params)
+    return job_get_or_start(
+        study=study, kind=POWER_CHECK, actor=actor, snapshot=snapshot, params=params
+    )

@@ -52,14 +52,22 @@ class PlanForm(forms.Form):
     method = forms.ChoiceField(label=gettext_lazy("Method"), choices=[(m, m) for m in METHODS])
     analysis = forms.ChoiceField(label=gettext_lazy("Analysis"), choices=[(a, a) for a in ANALYSES])
     readers = forms.IntegerField(label=gettext_lazy("Readers"), min_value=1, initial=10)
-    cases = forms.IntegerField(label=gettext_lazy("Cases (leave empty to find them)"), min_value=2,
-                               required=False)
-    power = forms.FloatField(label=gettext_lazy("Target power"), min_value=0.01, max_value=0.999,
-                             initial=0.8, required=False)
-    effect = forms.FloatField(label=gettext_lazy("Effect size (AUC difference)"), required=False,
-                              initial=0.05)
-    alpha = forms.FloatField(label=gettext_lazy("α (two-sided)"), min_value=0.0001, max_value=0.5,
-                             initial=0.05)
+    cases = forms.IntegerField(
+        label=gettext_lazy("Cases (leave empty to find them)"), min_value=2, required=False
+    )
+    power = forms.FloatField(
+        label=gettext_lazy("Target power"),
+        min_value=0.01,
+        max_value=0.999,
+        initial=0.8,
+        required=False,
+    )
+    effect = forms.FloatField(
+        label=gettext_lazy("Effect size (AUC difference)"), required=False, initial=0.05
+    )
+    alpha = forms.FloatField(
+        label=gettext_lazy("α (two-sided)"), min_value=0.0001, max_value=0.5, initial=0.05
+    )
     var_r = forms.FloatField(label=gettext_lazy("Var(R)"), required=False)
     var_tr = forms.FloatField(label=gettext_lazy("Var(TR)"), required=False)
     var_error = forms.FloatField(label=gettext_lazy("Var(error) (DBM: σ²_ε)"), required=False)
@@ -81,7 +89,12 @@ def _plan(user: Any, data: dict[str, Any]) -> dict[str, Any]:
     source: dict[str, Any]
     if data.get("pilot_study"):
         components, observed, pilot = pilot_components(user=user, study_id=data["pilot_study"])
-        source = {"kind": "pilot", "study": str(pilot.pk), "title": pilot.title, "observed_effect": observed}
+        source = {
+            "kind": "pilot",
+            "study": str(pilot.pk),
+            "title": pilot.title,
+            "observed_effect": observed,
+        }
         effect = data.get("effect") if data.get("effect") not in (None, "") else observed
         if data["method"] == "DBM":
             components = components.to_dbm()  # type: ignore[assignment]
@@ -93,10 +106,19 @@ def _plan(user: Any, data: dict[str, Any]) -> dict[str, Any]:
         if effect in (None, ""):
             raise PlanRefused(_("With typed components, give the effect size."))
     if data.get("cases") in (None, "") and data.get("power") in (None, ""):
-        raise PlanRefused(_("Give the number of cases (for power) or the target power (for cases)."))
-    plan = make_plan(components, effect=float(effect), readers=int(data["readers"]),
-                     cases=data.get("cases") or None, power=data.get("power"), alpha=float(data["alpha"]),
-                     analysis=data["analysis"], method=data["method"])
+        raise PlanRefused(
+            _("Give the number of cases (for power) or the target power (for cases).")
+        )
+    plan = make_plan(
+        components,
+        effect=float(effect),
+        readers=int(data["readers"]),
+        cases=data.get("cases") or None,
+        power=data.get("power"),
+        alpha=float(data["alpha"]),
+        analysis=data["analysis"],
+        method=data["method"],
+    )
     return {"plan": plan, "source": source}
 
 
@@ -119,8 +141,12 @@ def api_plan(request: Request, study_id: str) -> Response:
     if serializer.validated_data.get("simulate"):
         job = start_check(study=study, actor=request.user, plan=outcome["plan"])
         job.refresh_from_db()
-        body["check_job"] = {"id": str(job.pk), "status": job.status, "progress": job.progress,
-                             "result": job.result if job.status == "complete" else None}
+        body["check_job"] = {
+            "id": str(job.pk),
+            "status": job.status,
+            "progress": job.progress,
+            "result": job.result if job.status == "complete" else None,
+        }
     return Response(body)
 
 
@@ -129,10 +155,15 @@ def _figure(job: Any) -> dict[str, Any] | None:
 
     if job is None or job.status != "complete" or not job.result.get("points"):
         return None
-    labels = {"title": _("Simulation check (Roe–Metz, OR RRRC, Hillis df)"), "cases": _("Cases"),
-              "power": _("Power / rejection rate"), "predicted": _("predicted power"),
-              "simulated": _("simulated rejection rate (95 % MC interval)"),
-              "null": _("type-I error under the null"), "alpha": _("α")}
+    labels = {
+        "title": _("Simulation check (Roe–Metz, OR RRRC, Hillis df)"),
+        "cases": _("Cases"),
+        "power": _("Power / rejection rate"),
+        "predicted": _("predicted power"),
+        "simulated": _("simulated rejection rate (95 % MC interval)"),
+        "null": _("type-I error under the null"),
+        "alpha": _("α"),
+    }
     return power_check_figure(job.result, labels).to_plotly_json()
 
 

@@ -65,8 +65,13 @@ class PowerCheck:
     seed: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"readers": self.readers, "alpha": self.alpha, "config": self.config,
-                "seed": self.seed, "points": [p.to_dict() for p in self.points]}
+        return {
+            "readers": self.readers,
+            "alpha": self.alpha,
+            "config": self.config,
+            "seed": self.seed,
+            "points": [p.to_dict() for p in self.points],
+        }
 
 
 def shift_for_effect(config: RoeMetzConfig, effect: float) -> float:
@@ -81,8 +86,14 @@ def shift_for_effect(config: RoeMetzConfig, effect: float) -> float:
 
 
 def _point(
-    config: RoeMetzConfig, readers: int, cases: int, studies: int, alpha: float,
-    rng: np.random.Generator, null: bool, chunk: int = 100,
+    config: RoeMetzConfig,
+    readers: int,
+    cases: int,
+    studies: int,
+    alpha: float,
+    rng: np.random.Generator,
+    null: bool,
+    chunk: int = 100,
 ) -> PowerCheckPoint:
     diseased = cases // 2
     moments = roe_metz_reader_moments(config)
@@ -92,8 +103,14 @@ def _point(
     done = 0
     while done < studies:
         size = min(chunk, studies - done)
-        ratings, truth = simulate_roe_metz(config, readers=readers, diseased=diseased,
-                                           non_diseased=cases - diseased, studies=size, rng=rng)
+        ratings, truth = simulate_roe_metz(
+            config,
+            readers=readers,
+            diseased=diseased,
+            non_diseased=cases - diseased,
+            studies=size,
+            rng=rng,
+        )
         for study in ratings:
             result = mrmc_or_arrays(study, truth)
             rejected += result.pvalue < alpha
@@ -105,13 +122,22 @@ def _point(
     if null:
         predicted, df_den = alpha, float(np.median(ddf))
     else:
-        truth_components = ORComponents(var_tr=moments["var_tr"], var_error=var, cov1=cov1,
-                                        cov2=cov2, cov3=cov3, n_cases=cases)
-        plan = mrmc_power(truth_components, effect=moments["effect"], readers=readers,
-                          cases=cases, alpha=alpha)
+        truth_components = ORComponents(
+            var_tr=moments["var_tr"], var_error=var, cov1=cov1, cov2=cov2, cov3=cov3, n_cases=cases
+        )
+        plan = mrmc_power(
+            truth_components, effect=moments["effect"], readers=readers, cases=cases, alpha=alpha
+        )
         predicted, df_den = plan.power, plan.df_den
-    return PowerCheckPoint(cases=cases, effect=moments["effect"], predicted=predicted,
-                           rejected=int(rejected), studies=studies, df_den=df_den, null=null)
+    return PowerCheckPoint(
+        cases=cases,
+        effect=moments["effect"],
+        predicted=predicted,
+        rejected=int(rejected),
+        studies=studies,
+        df_den=df_den,
+        null=null,
+    )
 
 
 def power_check(
@@ -145,8 +171,9 @@ def power_check(
         points.append(_point(chosen, readers, k, studies, alpha, rng, null))
         if progress:
             progress(int(100 * (index + 1) / len(plan)))
-    return PowerCheck(readers=readers, alpha=alpha, config=asdict(config), points=tuple(points),
-                      seed=seed)
+    return PowerCheck(
+        readers=readers, alpha=alpha, config=asdict(config), points=tuple(points), seed=seed
+    )
 
 
 def power_check_figure(check: dict[str, Any], labels: dict[str, str]) -> go.Figure:
@@ -159,19 +186,37 @@ def power_check_figure(check: dict[str, Any], labels: dict[str, str]) -> go.Figu
     null = [p for p in check["points"] if p["null"]]
     figure = go.Figure()
     xs = [p["cases"] for p in alt]
-    figure.add_trace(go.Scatter(x=xs, y=[p["predicted"] for p in alt], mode="lines+markers",
-                                name=labels["predicted"]))
-    figure.add_trace(go.Scatter(
-        x=xs, y=[p["rate"] for p in alt], mode="markers", name=labels["simulated"],
-        error_y={"type": "data", "array": [1.96 * p["se"] for p in alt], "visible": True},
-    ))
+    figure.add_trace(
+        go.Scatter(
+            x=xs, y=[p["predicted"] for p in alt], mode="lines+markers", name=labels["predicted"]
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=xs,
+            y=[p["rate"] for p in alt],
+            mode="markers",
+            name=labels["simulated"],
+            error_y={"type": "data", "array": [1.96 * p["se"] for p in alt], "visible": True},
+        )
+    )
     if null:
-        figure.add_trace(go.Scatter(
-            x=[p["cases"] for p in null], y=[p["rate"] for p in null], mode="markers",
-            marker={"symbol": "x", "size": 10}, name=labels["null"],
-            error_y={"type": "data", "array": [1.96 * p["se"] for p in null], "visible": True},
-        ))
+        figure.add_trace(
+            go.Scatter(
+                x=[p["cases"] for p in null],
+                y=[p["rate"] for p in null],
+                mode="markers",
+                marker={"symbol": "x", "size": 10},
+                name=labels["null"],
+                error_y={"type": "data", "array": [1.96 * p["se"] for p in null], "visible": True},
+            )
+        )
     figure.add_hline(y=check["alpha"], line_dash="dot", annotation_text=labels["alpha"])
-    figure.update_layout(title=labels["title"], xaxis_title=labels["cases"],
-                         yaxis_title=labels["power"], yaxis_range=[0, 1], template="plotly_white")
+    figure.update_layout(
+        title=labels["title"],
+        xaxis_title=labels["cases"],
+        yaxis_title=labels["power"],
+        yaxis_range=[0, 1],
+        template="plotly_white",
+    )
     return figure

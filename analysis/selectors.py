@@ -49,22 +49,26 @@ def study_cases_frame(*, study: Study) -> pd.DataFrame:
     )
     for case in cases:
         gold = case.gold_standard
-        rows.append({
-            "case": case.code,
-            "dataset": case.dataset.name,
-            "truth": int(gold.severe),
-            "condition": condition_label(gold.conditions, gold.ivh_grade),
-            "probe_type": case.probe_type or "unknown",
-            "ga_weeks": case.ga_weeks if case.ga_weeks is not None else np.nan,
-            "ga_exact_weeks": case.ga_weeks + (case.ga_days or 0) / 7.0 if case.ga_weeks is not None else np.nan,
-            "birth_weight_g": _number(case.birth_weight_g),
-            "sex": case.sex or "U",
-            "age_at_exam_days": _number(case.age_at_exam_days),
-            "apgar_1min": _number(case.apgar_1min),
-            "apgar_5min": _number(case.apgar_5min),
-            "manufacturer": case.manufacturer or "unknown",
-            "site": case.dataset.site.name if case.dataset.site_id else "unknown",
-        })
+        rows.append(
+            {
+                "case": case.code,
+                "dataset": case.dataset.name,
+                "truth": int(gold.severe),
+                "condition": condition_label(gold.conditions, gold.ivh_grade),
+                "probe_type": case.probe_type or "unknown",
+                "ga_weeks": case.ga_weeks if case.ga_weeks is not None else np.nan,
+                "ga_exact_weeks": case.ga_weeks + (case.ga_days or 0) / 7.0
+                if case.ga_weeks is not None
+                else np.nan,
+                "birth_weight_g": _number(case.birth_weight_g),
+                "sex": case.sex or "U",
+                "age_at_exam_days": _number(case.age_at_exam_days),
+                "apgar_1min": _number(case.apgar_1min),
+                "apgar_5min": _number(case.apgar_5min),
+                "manufacturer": case.manufacturer or "unknown",
+                "site": case.dataset.site.name if case.dataset.site_id else "unknown",
+            }
+        )
     return pd.DataFrame(rows, columns=list(CASE_COLUMNS + CASE_METADATA_COLUMNS))
 
 
@@ -74,7 +78,8 @@ def _number(value: float | None) -> float:
 
 def _reads(study: Study, phase: str) -> QuerySet[Read]:
     return Read.objects.filter(
-        assignment__session__study=study, assignment__session__phase=phase,
+        assignment__session__study=study,
+        assignment__session__phase=phase,
         assignment__case__excluded=False,
     )
 
@@ -90,34 +95,70 @@ def study_reads_frame(*, study: Study, cases: pd.DataFrame) -> pd.DataFrame:
     rows = []
     # A reader's tier is the one of his membership in this study (he may have another elsewhere).
     tiers = dict(
-        Membership.objects.filter(study=study, role=Role.READER).values_list("user__username", "tier")
+        Membership.objects.filter(study=study, role=Role.READER).values_list(
+            "user__username", "tier"
+        )
     )
     for phase in (SessionPhase.UNAIDED, SessionPhase.AIDED):
         values = _reads(study, phase).values_list(
-            "reader__username", "assignment__case__code", "severe", "confidence", "rating", "active_ms",
+            "reader__username",
+            "assignment__case__code",
+            "severe",
+            "confidence",
+            "rating",
+            "active_ms",
             "tool_use",
         )
         for reader, case, severe, confidence, rating, active_ms, tool_use in values:
-            rows.append({
-                "reader": reader, "tier": tiers.get(reader) or "unknown", "modality": str(phase), "case": case,
-                "rating": np.nan, "decision": int(severe),
-                "confidence": int(confidence), "read_time_s": active_ms / 1000.0,
-                READER_RATING_COLUMN: float(rating) if rating is not None else np.nan,
-                TOOL_USE_COLUMN: json.dumps(tool_use, separators=(",", ":")) if tool_use else "",
-            })
+            rows.append(
+                {
+                    "reader": reader,
+                    "tier": tiers.get(reader) or "unknown",
+                    "modality": str(phase),
+                    "case": case,
+                    "rating": np.nan,
+                    "decision": int(severe),
+                    "confidence": int(confidence),
+                    "read_time_s": active_ms / 1000.0,
+                    READER_RATING_COLUMN: float(rating) if rating is not None else np.nan,
+                    TOOL_USE_COLUMN: json.dumps(tool_use, separators=(",", ":"))
+                    if tool_use
+                    else "",
+                }
+            )
     codes = dict(Case.objects.filter(study=study).values_list("pk", "code"))
     for prediction in ai_predictions(study=study):
         probability = prediction["probability"]
         if probability is None:
             continue
-        rows.append({
-            "reader": AI_READER, "tier": "ai", "modality": "ai", "case": codes.get(prediction["case_id"]),
-            "rating": 100.0 * float(probability), "decision": int(bool(prediction["severe"])),
-            "confidence": round(100 * abs(2 * float(probability) - 1)),
-            "read_time_s": _number(prediction.get("read_time_s")), READER_RATING_COLUMN: np.nan,
-        })
-    frame = pd.DataFrame(rows, columns=["reader", "tier", "modality", "case", "rating", "decision",
-                                        "confidence", "read_time_s", READER_RATING_COLUMN, TOOL_USE_COLUMN])
+        rows.append(
+            {
+                "reader": AI_READER,
+                "tier": "ai",
+                "modality": "ai",
+                "case": codes.get(prediction["case_id"]),
+                "rating": 100.0 * float(probability),
+                "decision": int(bool(prediction["severe"])),
+                "confidence": round(100 * abs(2 * float(probability) - 1)),
+                "read_time_s": _number(prediction.get("read_time_s")),
+                READER_RATING_COLUMN: np.nan,
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "reader",
+            "tier",
+            "modality",
+            "case",
+            "rating",
+            "decision",
+            "confidence",
+            "read_time_s",
+            READER_RATING_COLUMN,
+            TOOL_USE_COLUMN,
+        ],
+    )
     frame[TOOL_USE_COLUMN] = frame[TOOL_USE_COLUMN].fillna("")
     frame = frame.merge(cases, on="case", how="inner")
     # The workstation's tool counts ride along for exports; analyses and the snapshot use
@@ -136,12 +177,19 @@ def blinded_reviews_frame(*, study: Study, cases: pd.DataFrame) -> pd.DataFrame:
     """
     truth = cases.set_index("case")["truth"]
     rows = []
-    values = _reads(study, SessionPhase.BLINDED_REVIEW).filter(
-        assignment__material_set__isnull=False
-    ).values_list(
-        "reader__username", "assignment__case__code", "assignment__material_set__source",
-        "assignment__material_set__author_user__username", "assignment__material_set__initial_severe",
-        "severe", "answer", "active_ms",
+    values = (
+        _reads(study, SessionPhase.BLINDED_REVIEW)
+        .filter(assignment__material_set__isnull=False)
+        .values_list(
+            "reader__username",
+            "assignment__case__code",
+            "assignment__material_set__source",
+            "assignment__material_set__author_user__username",
+            "assignment__material_set__initial_severe",
+            "severe",
+            "answer",
+            "active_ms",
+        )
     )
     for senior, case, source, author, initial, severe, answer, active_ms in values:
         arm = _ARM_OF_SOURCE.get(source)
@@ -149,13 +197,20 @@ def blinded_reviews_frame(*, study: Study, cases: pd.DataFrame) -> pd.DataFrame:
             continue
         guess = str((answer or {}).get(SOURCE_GUESS_KEY, "dont_know"))
         initial_decision = int(bool(initial))
-        rows.append({
-            "senior": senior, "author": AI_READER if arm == "ai" else (author or "junior"), "case": case,
-            "truth": int(truth[case]), "arm": arm,
-            "guess": guess if guess in ("ai", "junior") else "dont_know",
-            "initial_decision": initial_decision, "secondary_decision": int(severe),
-            "changed": int(int(severe) != initial_decision), "read_time_s": active_ms / 1000.0,
-        })
+        rows.append(
+            {
+                "senior": senior,
+                "author": AI_READER if arm == "ai" else (author or "junior"),
+                "case": case,
+                "truth": int(truth[case]),
+                "arm": arm,
+                "guess": guess if guess in ("ai", "junior") else "dont_know",
+                "initial_decision": initial_decision,
+                "secondary_decision": int(severe),
+                "changed": int(int(severe) != initial_decision),
+                "read_time_s": active_ms / 1000.0,
+            }
+        )
     return pd.DataFrame(rows, columns=list(BLINDED_COLUMNS))
 
 
@@ -167,7 +222,9 @@ def qualitative_frame(*, study: Study) -> pd.DataFrame:
     )
     for rater, case, answer in values:
         for criterion, score in ((answer or {}).get(QUALITATIVE_SCORES_KEY) or {}).items():
-            rows.append({"rater": rater, "case": case, "criterion": str(criterion), "score": int(score)})
+            rows.append(
+                {"rater": rater, "case": case, "criterion": str(criterion), "score": int(score)}
+            )
     return pd.DataFrame(rows, columns=list(QUALITATIVE_COLUMNS))
 
 

@@ -90,10 +90,22 @@ def _complete(job: AnalysisJob, report: Report) -> None:
     job.progress = 100
     job.finished_at = timezone.now()
     job.error = ""
-    job.save(update_fields=["result", "snapshot", "status", "progress", "finished_at", "error", "modified"])
+    job.save(
+        update_fields=[
+            "result",
+            "snapshot",
+            "status",
+            "progress",
+            "finished_at",
+            "error",
+            "modified",
+        ]
+    )
 
 
-def _compute(job: AnalysisJob, data: StudyData, progress: Callable[[int], None] | None = None) -> Report:
+def _compute(
+    job: AnalysisJob, data: StudyData, progress: Callable[[int], None] | None = None
+) -> Report:
     if progress:
         progress(30)
     return run_report(job.kind, data, n_resamples=job.n_resamples)
@@ -101,20 +113,38 @@ def _compute(job: AnalysisJob, data: StudyData, progress: Callable[[int], None] 
 
 @transaction.atomic
 def analysis_job_create(
-    *, study: Study, kind: str, actor: Any, snapshot: str, n_resamples: int = N_RESAMPLES,
+    *,
+    study: Study,
+    kind: str,
+    actor: Any,
+    snapshot: str,
+    n_resamples: int = N_RESAMPLES,
     params: dict[str, Any] | None = None,
 ) -> AnalysisJob:
     """Record a queued job (audited); the caller queues or runs it."""
-    job = AnalysisJob(study=study, kind=kind, snapshot=snapshot, n_resamples=n_resamples,
-                      params=params or {}, created_by=actor if getattr(actor, "pk", None) else None)
+    job = AnalysisJob(
+        study=study,
+        kind=kind,
+        snapshot=snapshot,
+        n_resamples=n_resamples,
+        params=params or {},
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
     job.full_clean()
     job.save()
-    audit_record(actor=actor, action=AuditAction.ANALYSIS_RUN, target=job, study=study,
-                 after={"kind": kind, "snapshot": snapshot, "n_resamples": n_resamples, **(params or {})})
+    audit_record(
+        actor=actor,
+        action=AuditAction.ANALYSIS_RUN,
+        target=job,
+        study=study,
+        after={"kind": kind, "snapshot": snapshot, "n_resamples": n_resamples, **(params or {})},
+    )
     return job
 
 
-def report_get_or_run(*, study: Study, key: str, actor: Any, data: StudyData | None = None) -> ReportOutcome:
+def report_get_or_run(
+    *, study: Study, key: str, actor: Any, data: StudyData | None = None
+) -> ReportOutcome:
     """The report for the study's current data: stored, or queued as a job.
 
     Refused (:class:`ReportRefused`) where :func:`report_refusal` says so. A report
@@ -146,8 +176,9 @@ def _run(job: AnalysisJob, data: StudyData) -> Report | None:
     job.save(update_fields=["status", "started_at", "progress", "modified"])
 
     def progress(value: int) -> None:
-        AnalysisJob.objects.filter(pk=job.pk).update(progress=value, step=REPORTS[job.kind].title,
-                                                     modified=timezone.now())
+        AnalysisJob.objects.filter(pk=job.pk).update(
+            progress=value, step=REPORTS[job.kind].title, modified=timezone.now()
+        )
 
     try:
         report = _compute(job, data, progress)
@@ -190,7 +221,9 @@ def analysis_bundle(
     """
     data = study_data(study=study)
     reports: list[Report] = []
-    allowed = [(key, spec) for key, spec in REPORTS.items() if not report_refusal(study=study, spec=spec)]
+    allowed = [
+        (key, spec) for key, spec in REPORTS.items() if not report_refusal(study=study, spec=spec)
+    ]
     for index, (key, spec) in enumerate(allowed):
         if progress:
             progress(index, len(allowed) + 1, spec.title)

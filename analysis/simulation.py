@@ -55,7 +55,10 @@ __all__ = [
 
 _SEVERE_CONDITIONS = (("ivh_3", 0.35), ("ivh_4", 0.25), ("pvl", 0.2), ("hydrocephalus", 0.2))
 _MILD_CONDITIONS = (
-    ("normal", 0.6), ("ivh_1", 0.12), ("ivh_2", 0.1), ("ependymal_cyst", 0.1),
+    ("normal", 0.6),
+    ("ivh_1", 0.12),
+    ("ivh_2", 0.1),
+    ("ependymal_cyst", 0.1),
     ("ventricular_dilation", 0.08),
 )
 _PROBES = (("microconvex", 0.6), ("linear", 0.25), ("phased", 0.15))
@@ -113,7 +116,9 @@ class SimulationConfig:
     seed: int = 0
 
 
-def _choice(rng: np.random.Generator, options: tuple[tuple[str, float], ...], size: int) -> np.ndarray:
+def _choice(
+    rng: np.random.Generator, options: tuple[tuple[str, float], ...], size: int
+) -> np.ndarray:
     names = np.array([name for name, _ in options])
     weights = np.array([w for _, w in options], dtype=float)
     return names[rng.choice(len(names), size=size, p=weights / weights.sum())]
@@ -127,9 +132,13 @@ def simulate_cases(
     for name, count in datasets:
         truth = (rng.random(count) < prevalence).astype(int)
         condition = np.where(
-            truth == 1, _choice(rng, _SEVERE_CONDITIONS, count), _choice(rng, _MILD_CONDITIONS, count)
+            truth == 1,
+            _choice(rng, _SEVERE_CONDITIONS, count),
+            _choice(rng, _MILD_CONDITIONS, count),
         )
-        ga = np.clip(np.round(rng.normal(np.where(truth == 1, 29.0, 33.0), 3.5)), 24, 42).astype(int)
+        ga = np.clip(np.round(rng.normal(np.where(truth == 1, 29.0, 33.0), 3.5)), 24, 42).astype(
+            int
+        )
         prefix = name[:3].upper()
         frames.append(
             pd.DataFrame(
@@ -146,7 +155,9 @@ def simulate_cases(
     return pd.concat(frames, ignore_index=True).loc[:, list(CASE_COLUMNS)]
 
 
-def _lognormal(rng: np.random.Generator, mean: float, size: int | tuple[int, ...], cv: float = 0.4) -> np.ndarray:
+def _lognormal(
+    rng: np.random.Generator, mean: float, size: int | tuple[int, ...], cv: float = 0.4
+) -> np.ndarray:
     sigma = np.sqrt(np.log1p(cv**2))
     return rng.lognormal(np.log(mean) - sigma**2 / 2, sigma, size=size)
 
@@ -163,8 +174,14 @@ def latent_rating(distance: np.ndarray) -> np.ndarray:
 
 
 def _reads_frame(
-    readers: list[str], tier: str, modality: str, cases: pd.DataFrame,
-    latent: np.ndarray, threshold: np.ndarray, times: np.ndarray, ratings: bool = False,
+    readers: list[str],
+    tier: str,
+    modality: str,
+    cases: pd.DataFrame,
+    latent: np.ndarray,
+    threshold: np.ndarray,
+    times: np.ndarray,
+    ratings: bool = False,
 ) -> pd.DataFrame:
     distance = latent - threshold[:, None]
     decision = (distance > 0).astype(int)
@@ -270,7 +287,9 @@ def simulate_study(
         if tier == "senior":
             continue  # seniors read in the blinded trial only
         times = _lognormal(rng, skill.read_time_s, latent.shape)
-        frames.append(_reads_frame(names, tier, "unaided", cases, latent, threshold, times, config.ratings))
+        frames.append(
+            _reads_frame(names, tier, "unaided", cases, latent, threshold, times, config.ratings)
+        )
 
     if "junior" in own:
         separation, threshold, noise, _ = own["junior"]
@@ -279,16 +298,23 @@ def simulate_study(
         renoise = rho * noise + np.sqrt(1 - rho**2) * rng.normal(0.0, 1.0, noise.shape)
         weight = rng.uniform(*config.ai_weight, len(names))[:, None]
         aided = (1 - weight) * latent_for(separation, renoise) + weight * ai_latent[None, :]
-        aided_threshold = ((1 - weight[:, 0]) * threshold + weight[:, 0] * config.ai_separation / 2)
-        times = _lognormal(rng, config.skills["junior"].read_time_s * config.aided_time_factor, aided.shape)
-        frames.append(_reads_frame(names, "junior", "aided", cases, aided, aided_threshold, times,
-                                   config.ratings))
+        aided_threshold = (1 - weight[:, 0]) * threshold + weight[:, 0] * config.ai_separation / 2
+        times = _lognormal(
+            rng, config.skills["junior"].read_time_s * config.aided_time_factor, aided.shape
+        )
+        frames.append(
+            _reads_frame(
+                names, "junior", "aided", cases, aided, aided_threshold, times, config.ratings
+            )
+        )
 
     reads = pd.concat(frames, ignore_index=True).merge(cases, on="case", how="left")
     reads = reads.loc[:, [*READ_COLUMNS, *([READER_RATING_COLUMN] if config.ratings else [])]]
     blinded = _blinded_trial(config, rng, cases, readers, own, reads)
     qualitative = _qualitative(config, rng, qualitative_cases)
-    return StudyData(title=title, reads=reads, cases=cases, blinded=blinded, qualitative=qualitative)
+    return StudyData(
+        title=title, reads=reads, cases=cases, blinded=blinded, qualitative=qualitative
+    )
 
 
 def _blinded_trial(
@@ -306,7 +332,9 @@ def _blinded_trial(
     # Juniors randomized evenly into one group per senior.
     shuffled = list(rng.permutation(juniors))
     groups = [shuffled[i :: len(seniors)] for i in range(len(seniors))]
-    unaided = reads[reads["modality"].isin(["unaided", "ai"])].set_index(["reader", "case"])["decision"]
+    unaided = reads[reads["modality"].isin(["unaided", "ai"])].set_index(["reader", "case"])[
+        "decision"
+    ]
     case_ids = cases["case"].to_numpy()
     truth = cases["truth"].to_numpy(dtype=int)
     _, senior_threshold, _, senior_latent = own["senior"]
@@ -331,7 +359,9 @@ def _blinded_trial(
         )
         secondary = np.where(override, own_call, initial)
         changed = (secondary != initial).astype(int)
-        times = _lognormal(rng, config.secondary_time_s, n, cv=0.35) + config.change_time_s * changed
+        times = (
+            _lognormal(rng, config.secondary_time_s, n, cv=0.35) + config.change_time_s * changed
+        )
         rows.append(
             pd.DataFrame(
                 {
@@ -359,16 +389,24 @@ def _qualitative(
     if not case_ids:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in QUALITATIVE_COLUMNS})
     quality = rng.normal(0.0, 0.7, len(case_ids))
-    base = {"view_correctness": 4.2, "detection_accuracy": 3.9, "anatomical_recognition": 4.0,
-            "clinical_value": 3.7}
+    base = {
+        "view_correctness": 4.2,
+        "detection_accuracy": 3.9,
+        "anatomical_recognition": 4.0,
+        "clinical_value": 3.7,
+    }
     rows = []
     for rater, bias in (("R1", 0.0), ("R2", -0.2)):
         for criterion in QUALITATIVE_CRITERIA:
             score = base[criterion] + quality + bias + rng.normal(0.0, 0.5, len(case_ids))
             rows.append(
                 pd.DataFrame(
-                    {"rater": rater, "case": case_ids, "criterion": criterion,
-                     "score": np.clip(np.round(score), 1, 5).astype(int)}
+                    {
+                        "rater": rater,
+                        "case": case_ids,
+                        "criterion": criterion,
+                        "score": np.clip(np.round(score), 1, 5).astype(int),
+                    }
                 )
             )
     return pd.concat(rows, ignore_index=True)
@@ -405,7 +443,12 @@ class RoeMetzConfig:
 
 
 def simulate_roe_metz(
-    config: RoeMetzConfig, *, readers: int, diseased: int, non_diseased: int, studies: int,
+    config: RoeMetzConfig,
+    *,
+    readers: int,
+    diseased: int,
+    non_diseased: int,
+    studies: int,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``studies`` independent studies of the Roe–Metz model, all at once.
@@ -427,9 +470,12 @@ def simulate_roe_metz(
             return rng.normal(0.0, np.sqrt(variance), shape) if variance > 0 else np.zeros(shape)
 
         x = (
-            draw(config.var_r, (s, 1, j, 1)) + draw(config.var_c, (s, 1, 1, k))
-            + draw(config.var_tr, (s, 2, j, 1)) + draw(config.var_tc, (s, 2, 1, k))
-            + draw(config.var_rc, (s, 1, j, k)) + draw(config.var_error, (s, 2, j, k))
+            draw(config.var_r, (s, 1, j, 1))
+            + draw(config.var_c, (s, 1, 1, k))
+            + draw(config.var_tr, (s, 2, j, 1))
+            + draw(config.var_tc, (s, 2, 1, k))
+            + draw(config.var_rc, (s, 1, j, k))
+            + draw(config.var_error, (s, 2, j, k))
         )
         if positive:
             x = x + mu[None, :, None, None]

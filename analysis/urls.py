@@ -8,9 +8,16 @@ app_name = "analysis"
 urlpatterns = [
     path("studies/<uuid:study_id>/analysis/", views.analysis_index, name="index"),
     path("studies/<uuid:study_id>/analysis/export.zip", views.export_zip, name="export-zip"),
-    path("studies/<uuid:study_id>/analysis/reads/<slug:fmt>/", views.export_reads, name="export-reads"),
-    path("studies/<uuid:study_id>/analysis/reads/imrmc/<slug:name>.imrmc", views.export_imrmc,
-         name="export-imrmc"),
+    path(
+        "studies/<uuid:study_id>/analysis/reads/<slug:fmt>/",
+        views.export_reads,
+        name="export-reads",
+    ),
+    path(
+        "studies/<uuid:study_id>/analysis/reads/imrmc/<slug:name>.imrmc",
+        views.export_imrmc,
+        name="export-imrmc",
+    ),
     path("studies/<uuid:study_id>/analysis/<slug:key>/", views.report_page, name="report"),
     path(
         "studies/<uuid:study_id>/analysis/<slug:key>/tables/<slug:table>.<slug:fmt>",

@@ -70,8 +70,12 @@ def _outcome(request: HttpRequest, study: Study, key: str) -> ReportOutcome:
 
 
 def _refused(request: HttpRequest, study: Study, message: str) -> HttpResponse:
-    return render(request, "analysis/refused.html", {"study": study, "message": message,
-                                                     "demo_banner": study.is_demo}, status=403)
+    return render(
+        request,
+        "analysis/refused.html",
+        {"study": study, "message": message, "demo_banner": study.is_demo},
+        status=403,
+    )
 
 
 @login_required
@@ -83,22 +87,33 @@ def analysis_index(request: HttpRequest, study_id: str) -> HttpResponse:
         for spec in REPORTS.values()
     ]
     reads_refusal = report_refusal(study=study, spec=REPORTS["performance"])
-    return render(request, "analysis/index.html", {
-        "study": study, "reports": reports, "reads_refusal": reads_refusal, "demo_banner": study.is_demo,
-    })
+    return render(
+        request,
+        "analysis/index.html",
+        {
+            "study": study,
+            "reports": reports,
+            "reads_refusal": reads_refusal,
+            "demo_banner": study.is_demo,
+        },
+    )
 
 
 def _page_tables(report: Report) -> list[dict[str, Any]]:
     tables = []
     for table in report.tables:
-        tables.append({
-            "name": table.name,
-            "title": _(table.title),
-            "methods": _(table.methods),
-            "n": table.n,
-            "columns": [column_label(c) for c in table.frame.columns],
-            "rows": [[display_value(v) for v in row] for row in table.frame.itertuples(index=False)],
-        })
+        tables.append(
+            {
+                "name": table.name,
+                "title": _(table.title),
+                "methods": _(table.methods),
+                "n": table.n,
+                "columns": [column_label(c) for c in table.frame.columns],
+                "rows": [
+                    [display_value(v) for v in row] for row in table.frame.itertuples(index=False)
+                ],
+            }
+        )
     return tables
 
 
@@ -111,17 +126,32 @@ def report_page(request: HttpRequest, study_id: str, key: str) -> HttpResponse:
         outcome = _outcome(request, study, key)
     except ReportRefused as exc:
         return _refused(request, study, exc.message)
-    context: dict[str, Any] = {"study": study, "spec": spec, "title": _(spec.title), "job": outcome.job,
-                               "demo_banner": study.is_demo}
+    context: dict[str, Any] = {
+        "study": study,
+        "spec": spec,
+        "title": _(spec.title),
+        "job": outcome.job,
+        "demo_banner": study.is_demo,
+    }
     report = outcome.report
     if report is not None:
         figures = []
         # Figures in the page's language (titles, axes, legends); the numbers are the report's.
         for figure in localize_report(report).to_dict()["figures"]:
-            figures.append({"name": figure["name"], "title": _(figure["title"]),
-                            "script_id": f"figure-{slugify(figure['name'])}", "spec": figure["figure"]})
-        context |= {"report": report, "tables": _page_tables(report), "figures": figures,
-                    "notes": [_(note) for note in report.notes]}
+            figures.append(
+                {
+                    "name": figure["name"],
+                    "title": _(figure["title"]),
+                    "script_id": f"figure-{slugify(figure['name'])}",
+                    "spec": figure["figure"],
+                }
+            )
+        context |= {
+            "report": report,
+            "tables": _page_tables(report),
+            "figures": figures,
+            "notes": [_(note) for note in report.notes],
+        }
     return render(request, "analysis/report.html", context)
 
 
@@ -167,16 +197,25 @@ def job_file(request: HttpRequest, job_id: str) -> HttpResponse:
             return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
     if job.status != JobStatus.COMPLETE or not job.file:
         raise Http404(_("No such file."))
-    response = FileResponse(job.file.open("rb"), as_attachment=True,
-                            filename=job.result.get("filename") or "result.bin")
+    response = FileResponse(
+        job.file.open("rb"), as_attachment=True, filename=job.result.get("filename") or "result.bin"
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 
 
 def _job_body(job: AnalysisJob) -> dict[str, Any]:
-    body = {"id": str(job.pk), "kind": job.kind, "status": job.status, "progress": job.progress,
-            "done": job.done, "total": job.total, "step": job.step,
-            "snapshot": job.snapshot, "error": job.error}
+    body = {
+        "id": str(job.pk),
+        "kind": job.kind,
+        "status": job.status,
+        "progress": job.progress,
+        "done": job.done,
+        "total": job.total,
+        "step": job.step,
+        "snapshot": job.snapshot,
+        "error": job.error,
+    }
     if job.status == JobStatus.COMPLETE and job.file:
         body["file"] = reverse("analysis:job-file", args=[job.pk])
     return body
@@ -196,8 +235,10 @@ def api_report(request: Request, study_id: str, key: str) -> Response:
     except ReportRefused as exc:
         return Response({"detail": exc.message}, status=403)
     if outcome.report is None:
-        return Response({"detail": _("The report is being computed."), "job": _job_body(outcome.job)},
-                        status=202)
+        return Response(
+            {"detail": _("The report is being computed."), "job": _job_body(outcome.job)},
+            status=202,
+        )
     body = outcome.report.to_dict()
     if request.query_params.get("figures") not in ("1", "true"):
         body.pop("figures")
@@ -220,8 +261,11 @@ def _ready_report(request: HttpRequest, study: Study, key: str) -> Report | Http
     except ReportRefused as exc:
         return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
     if outcome.report is None:
-        return HttpResponse(_("The report is still being computed; try again shortly."), status=409,
-                            content_type="text/plain; charset=utf-8")
+        return HttpResponse(
+            _("The report is still being computed; try again shortly."),
+            status=409,
+            content_type="text/plain; charset=utf-8",
+        )
     return outcome.report
 
 
@@ -233,7 +277,9 @@ def _attachment(content: bytes | str, filename: str, content_type: str) -> HttpR
 
 
 @login_required
-def export_table(request: HttpRequest, study_id: str, key: str, table: str, fmt: str) -> HttpResponse:
+def export_table(
+    request: HttpRequest, study_id: str, key: str, table: str, fmt: str
+) -> HttpResponse:
     """One table of a report as CSV, or the report's tables as XLSX (``table`` = "all")."""
     study = access_study(request.user, study_id, roles=ROLES)
     report = _ready_report(request, study, key)
@@ -256,7 +302,9 @@ def _export_table(report: Report, key: str, table: str, fmt: str) -> HttpRespons
             content = "\ufeff".encode() + content  # a BOM: spreadsheet programs then read UTF-8
         return _attachment(content, f"{key}_{table}.csv", "text/csv; charset=utf-8")
     if fmt == "xlsx":
-        single = Report(report.key, report.title, (chosen,), (), report.methods, report.n, report.snapshot)
+        single = Report(
+            report.key, report.title, (chosen,), (), report.methods, report.n, report.snapshot
+        )
         return _attachment(exports.report_xlsx(single), f"{key}_{table}.xlsx", XLSX)
     raise Http404(_("No such format."))
 
@@ -287,7 +335,9 @@ def export_reads(request: HttpRequest, study_id: str, fmt: str) -> HttpResponse:
     data = study_data(study=study)
     long = exports.long_format(data)
     if fmt == "long":
-        return _attachment(exports.long_format_csv(long), "reads_long.csv", "text/csv; charset=utf-8")
+        return _attachment(
+            exports.long_format_csv(long), "reads_long.csv", "text/csv; charset=utf-8"
+        )
     if fmt == "imrmc":
         # One fully crossed file per analysable comparison (iMRMC cannot analyse them mixed).
         return _attachment(exports.imrmc_zip(data), "reads_imrmc.zip", "application/zip")
@@ -306,8 +356,12 @@ def export_imrmc(request: HttpRequest, study_id: str, name: str) -> HttpResponse
     comparisons, _left_out = exports.imrmc_comparisons(data)
     for comparison in comparisons:
         if comparison.name == name:
-            text = exports.to_imrmc(comparison.frame, title=data.title, snapshot=data.snapshot,
-                                    description=comparison.description)
+            text = exports.to_imrmc(
+                comparison.frame,
+                title=data.title,
+                snapshot=data.snapshot,
+                description=comparison.description,
+            )
             return _attachment(text, f"{name}.imrmc", "text/plain; charset=utf-8")
     raise Http404(_("No such comparison."))
 
@@ -327,16 +381,29 @@ def export_zip(request: HttpRequest, study_id: str) -> HttpResponse:
     except ReportRefused as exc:
         return HttpResponse(exc.message, status=403, content_type="text/plain; charset=utf-8")
     params = {"language": export_language(request), "status": study.status}
-    job = jobs.job_get_or_start(study=study, kind=jobs.EXPORT_ZIP, actor=request.user,
-                                snapshot=study_data(study=study).snapshot, params=params,
-                                again=request.method == "POST")
+    job = jobs.job_get_or_start(
+        study=study,
+        kind=jobs.EXPORT_ZIP,
+        actor=request.user,
+        snapshot=study_data(study=study).snapshot,
+        params=params,
+        again=request.method == "POST",
+    )
     job.refresh_from_db()
     if job.status == JobStatus.COMPLETE and job.file:
         return job_file(request, str(job.pk))
-    return render(request, "analysis/job.html", {
-        "study": study, "job": job, "title": _("The whole analysis (ZIP)"), "demo_banner": study.is_demo,
-        "retry_url": reverse("analysis:export-zip", args=[study.pk]),
-    }, status=202)
+    return render(
+        request,
+        "analysis/job.html",
+        {
+            "study": study,
+            "job": job,
+            "title": _("The whole analysis (ZIP)"),
+            "demo_banner": study.is_demo,
+            "retry_url": reverse("analysis:export-zip", args=[study.pk]),
+        },
+        status=202,
+    )
 
 
 def demo_build(request: HttpRequest) -> HttpResponse:

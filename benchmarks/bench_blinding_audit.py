@@ -35,7 +35,11 @@ def _fan(rng, brightness: float, size=(300, 400)):
     frame = np.zeros((height, width, 3), np.uint8)
     yy, xx = np.mgrid[:height, :width]
     cx = width / 2
-    fan = ((xx - cx) ** 2 + (yy + 40) ** 2 < (height + 20) ** 2) & (np.abs(xx - cx) < 0.8 * (yy + 40)) & (yy > 10)
+    fan = (
+        ((xx - cx) ** 2 + (yy + 40) ** 2 < (height + 20) ** 2)
+        & (np.abs(xx - cx) < 0.8 * (yy + 40))
+        & (yy > 10)
+    )
     speckle = np.clip(rng.rayleigh(40 * brightness, size=(height, width)), 0, 255).astype(np.uint8)
     frame[fan] = speckle[fan, None]
     return frame
@@ -67,8 +71,11 @@ def build(n_cases: int, seed: int) -> object:
     )
 
     rng = np.random.default_rng(seed)
-    study = Study.objects.create(title="Blinding audit benchmark", design=StudyDesign.SOURCE_BLINDED,
-                                 status=StudyStatus.DRAFT)
+    study = Study.objects.create(
+        title="Blinding audit benchmark",
+        design=StudyDesign.SOURCE_BLINDED,
+        status=StudyStatus.DRAFT,
+    )
     coordinator = get_user_model().objects.create_user(username="bench-coordinator", password=None)
     Membership.objects.create(study=study, user=coordinator, role=Role.COORDINATOR)
     junior = get_user_model().objects.create_user(username="bench-junior", password=None)
@@ -79,7 +86,10 @@ def build(n_cases: int, seed: int) -> object:
         brightness = float(rng.uniform(0.6, 1.4))
         for source in (MaterialSource.AI, MaterialSource.JUNIOR):
             material = MaterialSet.objects.create(
-                case=case, source=source, status=MaterialStatus.COMPLETE, initial_severe=False,
+                case=case,
+                source=source,
+                status=MaterialStatus.COMPLETE,
+                initial_severe=False,
                 author_model_id=model_id if source == MaterialSource.AI else None,
                 author_model_label="bench model" if source == MaterialSource.AI else "",
                 author_user=junior if source == MaterialSource.JUNIOR else None,
@@ -87,9 +97,14 @@ def build(n_cases: int, seed: int) -> object:
             for view in VIEWS:
                 rendered = render_view(_fan(rng, brightness))
                 rendition = Rendition(
-                    case=case, material_set=material, kind=RenditionKind.IMAGE,
-                    purpose=RenditionPurpose.MATERIAL_VIEW, view=view, status=RenditionStatus.READY,
-                    content_type="image/png", size_bytes=len(rendered.data),
+                    case=case,
+                    material_set=material,
+                    kind=RenditionKind.IMAGE,
+                    purpose=RenditionPurpose.MATERIAL_VIEW,
+                    view=view,
+                    status=RenditionStatus.READY,
+                    content_type="image/png",
+                    size_bytes=len(rendered.data),
                     frame_index=int(rng.integers(20, 80)),
                 )
                 rendition.file.save("view.png", ContentFile(rendered.data), save=False)
@@ -119,10 +134,14 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     load = os.getloadavg()
-    print(f"cores: {os.cpu_count()}, load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(
+        f"cores: {os.cpu_count()}, load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
     started = time.perf_counter()
     study = build(args.cases, args.seed)
-    print(f"built {args.cases} cases × 2 sources × 6 views in {time.perf_counter() - started:.1f} s")
+    print(
+        f"built {args.cases} cases × 2 sources × 6 views in {time.perf_counter() - started:.1f} s"
+    )
 
     from readers.blinding import blinding_audit_for_study
 
@@ -137,19 +156,24 @@ def main() -> None:
             last[0], last[1] = now, step
 
     started = time.perf_counter()
-    outcome = blinding_audit_for_study(study=study, repeats=args.repeats, n_seeds=args.seeds, seed=args.seed,
-                                       progress=progress)
+    outcome = blinding_audit_for_study(
+        study=study, repeats=args.repeats, n_seeds=args.seeds, seed=args.seed, progress=progress
+    )
     total = time.perf_counter() - started
     steps[last[1]] = time.perf_counter() - last[0]
     result = outcome.result
     load = os.getloadavg()
     for step, seconds in steps.items():
         print(f"  {step}: {seconds:.1f} s")
-    print(f"audit of {outcome.materials} materials ({args.repeats} timing rounds, {args.seeds} CV seeds): "
-          f"{total:.1f} s (target ≤ 600 s)")
+    print(
+        f"audit of {outcome.materials} materials ({args.repeats} timing rounds, {args.seeds} CV seeds): "
+        f"{total:.1f} s (target ≤ 600 s)"
+    )
     if result is not None:
-        print(f"AUC {result.auc:.3f} (95 % CI {result.ci.low:.3f}–{result.ci.high:.3f}); per-seed AUC "
-              f"{result.seed_auc_range[0]:.3f}–{result.seed_auc_range[1]:.3f}")
+        print(
+            f"AUC {result.auc:.3f} (95 % CI {result.ci.low:.3f}–{result.ci.high:.3f}); per-seed AUC "
+            f"{result.seed_auc_range[0]:.3f}–{result.seed_auc_range[1]:.3f}"
+        )
     else:
         print(f"no result: {outcome.problem}")
     print(f"load average after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")

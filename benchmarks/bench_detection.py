@@ -52,7 +52,9 @@ def make_sweep(folder: Path, frames: int, seed: int) -> Path:
 
 def build(profile: str, checkpoint: str | None, device: str, dtype: str) -> Detector:
     """A detector of ``profile``: the given/demo checkpoint, else random weights."""
-    ckpt = checkpoint or (str(DEMO) if profile == "lite" and (DEMO / "detector.json").exists() else None)
+    ckpt = checkpoint or (
+        str(DEMO) if profile == "lite" and (DEMO / "detector.json").exists() else None
+    )
     if ckpt:
         model, _ = load_detector(ckpt, device)
     else:
@@ -67,7 +69,9 @@ def sync(device: str) -> None:
 
 
 def bench(profile: str, args: argparse.Namespace, video: Path) -> dict[str, object]:
-    detector = build(profile, args.checkpoint if profile == "lite" else None, args.device, args.dtype)
+    detector = build(
+        profile, args.checkpoint if profile == "lite" else None, args.device, args.dtype
+    )
     from inference.ncls.video import open_video
 
     with open_video(video) as stream:
@@ -91,17 +95,25 @@ def bench(profile: str, args: argparse.Namespace, video: Path) -> dict[str, obje
         sweep_times.append(time.perf_counter() - t0)
         stages = {k: round(v, 3) for k, v in run.timings.items()}
     return {
-        "profile": profile, "device": args.device, "dtype": args.dtype, "threads": torch.get_num_threads(),
-        "batch_size": args.batch_size, "input_size": detector.size,
+        "profile": profile,
+        "device": args.device,
+        "dtype": args.dtype,
+        "threads": torch.get_num_threads(),
+        "batch_size": args.batch_size,
+        "input_size": detector.size,
         "detection_frames_per_s": round(fps, 2),
-        "sweep_frames": args.frames, "extract_s_per_sweep": round(min(sweep_times), 3),
-        "extract_s_per_case_two_sweeps": round(2 * min(sweep_times), 3), "stages": stages,
+        "sweep_frames": args.frames,
+        "extract_s_per_sweep": round(min(sweep_times), 3),
+        "extract_s_per_case_two_sweeps": round(2 * min(sweep_times), 3),
+        "stages": stages,
         "gpu": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else None,
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--profiles", nargs="+", default=["lite", "full"], choices=["lite", "full"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="fp32", choices=list(DTYPES))
@@ -110,7 +122,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sweep-repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--checkpoint", default=None, help="lite checkpoint (default: the shipped demo)")
+    parser.add_argument(
+        "--checkpoint", default=None, help="lite checkpoint (default: the shipped demo)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.threads:

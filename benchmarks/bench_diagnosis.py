@@ -40,7 +40,9 @@ def _cases(data: Path | None, count: int) -> list[tuple[dict[str, np.ndarray], l
         views = {view.value: load_rgb(path) for view, path in record.views.items()}
         with manifest.open() as handle:
             row = next(r for r in csv.DictReader(handle) if r["code"] == record.code)
-        videos = [manifest.parent / row[k] for k in ("video_coronal", "video_sagittal") if row.get(k)]
+        videos = [
+            manifest.parent / row[k] for k in ("video_coronal", "video_sagittal") if row.get(k)
+        ]
         cases.append((views, [v for v in videos if v.is_file()]))
     return cases
 
@@ -50,7 +52,9 @@ def _full_ensemble(device: str, folds: int) -> DiagnosisEnsemble:
     for fold in range(folds):
         torch.manual_seed(fold)
         net = DiagnosisNet(architecture_for("full")).to(device).eval()
-        members.append(FoldModel(net, {"version": f"ncls-diagnosis-full-untrained-{fold}"}, Path("untrained")))
+        members.append(
+            FoldModel(net, {"version": f"ncls-diagnosis-full-untrained-{fold}"}, Path("untrained"))
+        )
     return DiagnosisEnsemble(members, device)
 
 
@@ -58,7 +62,9 @@ def main() -> None:
     """Run the benchmark and print one JSON report."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", type=Path, default=Path("inference/ncls/demo_models"))
-    parser.add_argument("--data", type=Path, default=None, help="phantom directory (views and videos)")
+    parser.add_argument(
+        "--data", type=Path, default=None, help="phantom directory (views and videos)"
+    )
     parser.add_argument("--profile", choices=("lite", "full"), default="lite")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--cases", type=int, default=5)
@@ -86,7 +92,9 @@ def main() -> None:
             whole.append(time.perf_counter() - started)
     report = {
         "profile": args.profile,
-        "device": args.device if not args.device.startswith("cuda") else torch.cuda.get_device_name(),
+        "device": args.device
+        if not args.device.startswith("cuda")
+        else torch.cuda.get_device_name(),
         "threads": args.threads,
         "cases": len(cases),
         "folds": len(pipeline.ensemble.folds),

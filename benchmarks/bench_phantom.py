@@ -27,7 +27,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--ga", type=float, default=40.0, help="gestational age (term = largest brain)")
+    parser.add_argument(
+        "--ga", type=float, default=40.0, help="gestational age (term = largest brain)"
+    )
     args = parser.parse_args()
     cv2.setNumThreads(1)
     if hasattr(os, "sched_setaffinity"):
@@ -35,14 +37,23 @@ def main() -> None:
     times = []
     for r in range(args.repeats):
         start = time.perf_counter()
-        case = render_case(100 + r, n_frames=args.frames, width=args.width, height=args.height,
-                           case_type="normal", ga_weeks=args.ga, orientations=("coronal",))
+        case = render_case(
+            100 + r,
+            n_frames=args.frames,
+            width=args.width,
+            height=args.height,
+            case_type="normal",
+            ga_weeks=args.ga,
+            orientations=("coronal",),
+        )
         times.append(time.perf_counter() - start)
         assert case.sweeps["coronal"].frames.shape == (args.frames, args.height, args.width)
     best, worst = min(times), max(times)
-    print(f"one {args.frames}-frame {args.width}x{args.height} sweep (GA {args.ga:g} w, one core): "
-          f"best {best:.2f} s, worst {worst:.2f} s over {args.repeats} runs "
-          f"({1000 * best / args.frames:.1f} ms/frame incl. brain build)")
+    print(
+        f"one {args.frames}-frame {args.width}x{args.height} sweep (GA {args.ga:g} w, one core): "
+        f"best {best:.2f} s, worst {worst:.2f} s over {args.repeats} runs "
+        f"({1000 * best / args.frames:.1f} ms/frame incl. brain build)"
+    )
 
 
 if __name__ == "__main__":

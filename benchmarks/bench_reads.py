@@ -69,8 +69,12 @@ def _pg(sql: str) -> None:
 def prepare_database(env: dict[str, str]) -> None:
     _pg(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     _pg(f"CREATE DATABASE {DB_NAME}")
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-                   cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
 
 
 @dataclass
@@ -111,8 +115,14 @@ def seed(n_readers: int, n_cases: int) -> list[Reader]:
         client = Client()
         client.force_login(user)
         session = ReadingSession.objects.get(study=study, reader=user)
-        readers.append(Reader(user.username, str(session.pk), client.cookies["sessionid"].value,
-                              secrets.token_hex(16)))
+        readers.append(
+            Reader(
+                user.username,
+                str(session.pk),
+                client.cookies["sessionid"].value,
+                secrets.token_hex(16),
+            )
+        )
     return readers
 
 
@@ -145,8 +155,10 @@ class Connection:
 
     async def post(self, path: str, body: dict | None) -> tuple[int, bytes, float]:
         payload = json.dumps(body or {}).encode()
-        request = (f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(payload)}\r\n\r\n"
-                   .encode() + payload)
+        request = (
+            f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(payload)}\r\n\r\n".encode()
+            + payload
+        )
         started = time.perf_counter()
         if self.streams is None:
             self.streams = await asyncio.open_connection(HOST, PORT)
@@ -173,7 +185,9 @@ class Connection:
 
 async def read_one_case(reader: Reader, conn: Connection, tally: Tally, rng: random.Random) -> bool:
     """Serve the reader's next case and answer it; False when his session is done or failed."""
-    status, payload, took = await conn.post(f"/api/reading/sessions/{reader.session_id}/next/", None)
+    status, payload, took = await conn.post(
+        f"/api/reading/sessions/{reader.session_id}/next/", None
+    )
     if status in (204, 403):
         tally.finished_readers += 1
         return False  # session done
@@ -182,7 +196,11 @@ async def read_one_case(reader: Reader, conn: Connection, tally: Tally, rng: ran
         return False
     token = json.loads(payload)["token"]
     event_id = str(uuid.uuid4())
-    answer = {"client_event_id": event_id, "severe": rng.random() < 0.3, "confidence": rng.randrange(101)}
+    answer = {
+        "client_event_id": event_id,
+        "severe": rng.random() < 0.3,
+        "confidence": rng.randrange(101),
+    }
     path = f"/api/reading/assignments/{token}/read/"
     status, first, took_submit = await conn.post(path, answer)
     if status not in (200, 201):
@@ -317,7 +335,8 @@ class DatabaseBackends:
 
     def pids(self) -> list[int]:
         rows = self.conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DB_NAME]
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [DB_NAME],
         ).fetchall()
         return [row[0] for row in rows]
 
@@ -356,8 +375,11 @@ def verify(acked: dict[str, str], usernames: list[str]) -> tuple[int, int, int]:
     """(reads in the database, acked reads missing, reads not acked) for these readers."""
     from readers.models import Read
 
-    stored = dict(Read.objects.filter(reader__username__in=usernames)
-                  .values_list("client_event_id", "assignment__token"))
+    stored = dict(
+        Read.objects.filter(reader__username__in=usernames).values_list(
+            "client_event_id", "assignment__token"
+        )
+    )
     stored = {str(k): v for k, v in stored.items()}
     lost = [e for e, token in acked.items() if stored.get(e) != token]
     extra = [e for e in stored if e not in acked]
@@ -368,12 +390,28 @@ def _loads() -> str:
     return "/".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def run_level(readers: list[Reader], model: str, args: argparse.Namespace, server_pid: int,
-              backends: DatabaseBackends) -> dict:
+def run_level(
+    readers: list[Reader],
+    model: str,
+    args: argparse.Namespace,
+    server_pid: int,
+    backends: DatabaseBackends,
+) -> dict:
     generator = subprocess.Popen(
-        [sys.executable, __file__, "--generate", "--model", model, "--seconds", str(args.seconds),
-         "--rate", str(args.rate)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            __file__,
+            "--generate",
+            "--model",
+            model,
+            "--seconds",
+            str(args.seconds),
+            "--rate",
+            str(args.rate),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert generator.stdin is not None and generator.stdout is not None
     generator.stdin.write(json.dumps([asdict(r) for r in readers]) + "\n")
@@ -393,35 +431,63 @@ def run_level(readers: list[Reader], model: str, args: argparse.Namespace, serve
     client, machine = result["cpu"], after.machine - before.machine
     title = f"{model} loop" if model == "closed" else f"open, Poisson arrivals at {args.rate:g}/s"
     think = f", mean think {len(readers) / args.rate:.2f} s" if model == "open" else ""
-    print(f"\n== {len(readers)} readers, {title}{think}; {elapsed:.1f} s;"
-          f" load average {loads_before} -> {loads_after}")
-    row = {"readers": len(readers), "model": model, "elapsed": elapsed, "submissions": n,
-           "load_before": loads_before, "load_after": loads_after}
+    print(
+        f"\n== {len(readers)} readers, {title}{think}; {elapsed:.1f} s;"
+        f" load average {loads_before} -> {loads_after}"
+    )
+    row = {
+        "readers": len(readers),
+        "model": model,
+        "elapsed": elapsed,
+        "submissions": n,
+        "load_before": loads_before,
+        "load_after": loads_after,
+    }
     if n:
         lat = result["submit_latencies"]
-        row |= {"rate": n / elapsed, "p50": 1000 * statistics.median(lat), "p95": 1000 * percentile(lat, 95),
-                "p99": 1000 * percentile(lat, 99), "app_ms": 1000 * app / n, "db_ms": 1000 * database / n,
-                "client_ms": 1000 * client / n}
-        print(f"submissions: {n} ({result['retries']} retried with the same id)"
-              f"  ->  {row['rate']:.0f} submissions/s")
-        print(f"submit latency  p50 {row['p50']:.1f} ms  p95 {row['p95']:.1f} ms  p99 {row['p99']:.1f} ms")
+        row |= {
+            "rate": n / elapsed,
+            "p50": 1000 * statistics.median(lat),
+            "p95": 1000 * percentile(lat, 95),
+            "p99": 1000 * percentile(lat, 99),
+            "app_ms": 1000 * app / n,
+            "db_ms": 1000 * database / n,
+            "client_ms": 1000 * client / n,
+        }
+        print(
+            f"submissions: {n} ({result['retries']} retried with the same id)"
+            f"  ->  {row['rate']:.0f} submissions/s"
+        )
+        print(
+            f"submit latency  p50 {row['p50']:.1f} ms  p95 {row['p95']:.1f} ms  p99 {row['p99']:.1f} ms"
+        )
         serve = result["serve_latencies"]
-        print(f"serve latency   p50 {1000 * statistics.median(serve):.1f} ms"
-              f"  p99 {1000 * percentile(serve, 99):.1f} ms")
+        print(
+            f"serve latency   p50 {1000 * statistics.median(serve):.1f} ms"
+            f"  p99 {1000 * percentile(serve, 99):.1f} ms"
+        )
         if result["start_delays"]:
             delays = result["start_delays"]
-            print(f"arrivals waiting for an idle reader: {sum(d > 0.01 for d in delays)} of {len(delays)}"
-                  f" (p99 wait {1000 * percentile(delays, 99):.0f} ms)")
-    print(f"reads stored {stored}; acknowledged but lost {lost}; duplicated/unacknowledged {extra};"
-          f" retry answers differing from the first {result['retry_mismatches']};"
-          f" readers whose session ran out {result['finished_readers']}")
+            print(
+                f"arrivals waiting for an idle reader: {sum(d > 0.01 for d in delays)} of {len(delays)}"
+                f" (p99 wait {1000 * percentile(delays, 99):.0f} ms)"
+            )
+    print(
+        f"reads stored {stored}; acknowledged but lost {lost}; duplicated/unacknowledged {extra};"
+        f" retry answers differing from the first {result['retry_mismatches']};"
+        f" readers whose session ran out {result['finished_readers']}"
+    )
     other = machine - client - app - database
-    print(f"CPU s over {elapsed:.1f} s x {os.cpu_count()} cores: application (gunicorn) {app:.1f},"
-          f" database (its backends) {database:.1f}, load generator {client:.1f},"
-          f" rest of the machine {other:.1f} (machine busy {machine:.1f})")
+    print(
+        f"CPU s over {elapsed:.1f} s x {os.cpu_count()} cores: application (gunicorn) {app:.1f},"
+        f" database (its backends) {database:.1f}, load generator {client:.1f},"
+        f" rest of the machine {other:.1f} (machine busy {machine:.1f})"
+    )
     if n:
-        print(f"CPU ms per submission (serve + submit + retries): application {row['app_ms']:.2f},"
-              f" database {row['db_ms']:.2f}, load generator {row['client_ms']:.2f}")
+        print(
+            f"CPU ms per submission (serve + submit + retries): application {row['app_ms']:.2f},"
+            f" database {row['db_ms']:.2f}, load generator {row['client_ms']:.2f}"
+        )
     if result["errors"]:
         print(f"errors ({len(result['errors'])}): {result['errors'][:3]}")
     return row
@@ -431,16 +497,36 @@ def audit_check() -> None:
     from trials.audit import audit_verify
 
     result = audit_verify()
-    print(f"\naudit chains: {result.rows} rows in {result.chains} chains,"
-          f" {'intact' if result.ok else f'BROKEN at row {result.first_broken}: {result.problem}'}")
+    print(
+        f"\naudit chains: {result.rows} rows in {result.chains} chains,"
+        f" {'intact' if result.ok else f'BROKEN at row {result.first_broken}: {result.problem}'}"
+    )
 
 
 def start_server(args: argparse.Namespace) -> subprocess.Popen:
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "-b", f"{HOST}:{PORT}",
-         "--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
-         "--backlog", "2048", "--log-level", "warning", "--preload"],
-        cwd=ROOT, env=os.environ.copy(), start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi",
+            "-b",
+            f"{HOST}:{PORT}",
+            "--workers",
+            str(args.workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(args.threads),
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+            "--preload",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        start_new_session=True,
     )
     ready = 0
     for _ in range(600):  # until every worker has answered a few requests
@@ -459,16 +545,30 @@ def start_server(args: argparse.Namespace) -> subprocess.Popen:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, nargs="+", default=[50, 200])
-    parser.add_argument("--models", nargs="+", choices=["closed", "open"], default=["closed", "open"])
-    parser.add_argument("--model", choices=["closed", "open"], default="closed", help=argparse.SUPPRESS)
-    parser.add_argument("--rate", type=float, default=100.0, help="open model: submissions/s offered")
+    parser.add_argument(
+        "--models", nargs="+", choices=["closed", "open"], default=["closed", "open"]
+    )
+    parser.add_argument(
+        "--model", choices=["closed", "open"], default="closed", help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--rate", type=float, default=100.0, help="open model: submissions/s offered"
+    )
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--cases", type=int, default=80)
-    parser.add_argument("--workers", type=int, nargs="+", default=[2],
-                        help="gunicorn worker processes; several: one run per count")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[2],
+        help="gunicorn worker processes; several: one run per count",
+    )
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--session-engine", default="",
-                        help="FONTANELLE_SESSION_ENGINE for the server (db, cached_db, cache, signed_cookies)")
+    parser.add_argument(
+        "--session-engine",
+        default="",
+        help="FONTANELLE_SESSION_ENGINE for the server (db, cached_db, cache, signed_cookies)",
+    )
     parser.add_argument("--cache-url", default="", help="DJANGO_CACHE_URL for the server")
     parser.add_argument("--json", default="", help="also write the rows to this file")
     parser.add_argument("--generate", action="store_true", help=argparse.SUPPRESS)
@@ -479,15 +579,18 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(ROOT))
-    os.environ.update({
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}?conn_max_age=600",
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
-        "DJANGO_LOG_LEVEL": "ERROR",
-        # Plain HTTP on loopback: production's HTTPS redirect and secure cookies off.
-        "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_SECURE_COOKIES": "false",
-        "DJANGO_STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage",
-    })
+    os.environ.update(
+        {
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}?conn_max_age=600",
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
+            "DJANGO_LOG_LEVEL": "ERROR",
+            # Plain HTTP on loopback: production's HTTPS redirect and secure cookies off.
+            "DJANGO_SECURE_SSL_REDIRECT": "false",
+            "DJANGO_SECURE_COOKIES": "false",
+            "DJANGO_STATICFILES_STORAGE": "django.contrib.staticfiles.storage.StaticFilesStorage",
+        }
+    )
     if args.session_engine:
         os.environ["FONTANELLE_SESSION_ENGINE"] = args.session_engine
     if args.cache_url:
@@ -496,8 +599,10 @@ def main() -> None:
     per_run = len(args.models) * sum(args.readers)
     t0 = time.monotonic()
     readers = seed(per_run * len(args.workers), args.cases)
-    print(f"seeded {len(readers)} readers x {args.cases} cases in {time.monotonic() - t0:.0f} s;"
-          f" session engine {args.session_engine or 'default'}, cache {args.cache_url or 'default'}")
+    print(
+        f"seeded {len(readers)} readers x {args.cases} cases in {time.monotonic() - t0:.0f} s;"
+        f" session engine {args.session_engine or 'default'}, cache {args.cache_url or 'default'}"
+    )
     from django.db import connections
 
     connections.close_all()
@@ -508,11 +613,15 @@ def main() -> None:
         args_run = argparse.Namespace(**vars(args) | {"workers": workers})
         server = start_server(args_run)
         try:
-            print(f"\ngunicorn: {workers} workers x {args.threads} threads (gthread), PostgreSQL on loopback,"
-                  f" {os.cpu_count()} CPUs shared with the load generator; load average {_loads()}")
+            print(
+                f"\ngunicorn: {workers} workers x {args.threads} threads (gthread), PostgreSQL on loopback,"
+                f" {os.cpu_count()} CPUs shared with the load generator; load average {_loads()}"
+            )
             for model in args.models:
                 for level in args.readers:
-                    row = run_level(readers[offset:offset + level], model, args, server.pid, backends)
+                    row = run_level(
+                        readers[offset : offset + level], model, args, server.pid, backends
+                    )
                     rows.append(row | {"workers": workers, "threads": args.threads})
                     offset += level
         finally:

@@ -24,9 +24,11 @@ def main() -> None:
     start = time.perf_counter()
     data = simulate_study(SimulationConfig(seed=0))
     simulated = time.perf_counter() - start
-    print(f"simulated study: {data.reads['case'].nunique()} cases, "
-          f"{data.reads.loc[data.reads['tier'] != 'ai', 'reader'].nunique()} readers, "
-          f"{len(data.reads)} reads, {len(data.blinded)} blinded reviews in {simulated:.2f} s")
+    print(
+        f"simulated study: {data.reads['case'].nunique()} cases, "
+        f"{data.reads.loc[data.reads['tier'] != 'ai', 'reader'].nunique()} readers, "
+        f"{len(data.reads)} reads, {len(data.blinded)} blinded reviews in {simulated:.2f} s"
+    )
     run_report("roc", data)  # warm-up: imports, plotly validators, snapshot hash
     best = float("inf")
     for attempt in range(1, args.repeat + 1):
@@ -38,8 +40,14 @@ def main() -> None:
             timings[key] = time.perf_counter() - t0
         total = time.perf_counter() - total_start
         best = min(best, total)
-        print(f"run {attempt}: {total:.2f} s  (" + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()) + ")")
-    print(f"best full report set: {best:.2f} s (target ≤ 10 s) — {'OK' if best <= 10 else 'TOO SLOW'}")
+        print(
+            f"run {attempt}: {total:.2f} s  ("
+            + ", ".join(f"{k} {v:.2f}" for k, v in timings.items())
+            + ")"
+        )
+    print(
+        f"best full report set: {best:.2f} s (target ≤ 10 s) — {'OK' if best <= 10 else 'TOO SLOW'}"
+    )
 
 
 if __name__ == "__main__":

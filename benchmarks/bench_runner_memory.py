@@ -34,7 +34,9 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
-def _write_sweeps(folder: Path, cases: int, width: int, height: int, frames: int) -> list[dict[str, Path]]:
+def _write_sweeps(
+    folder: Path, cases: int, width: int, height: int, frames: int
+) -> list[dict[str, Path]]:
     """Short H.264 sweeps, distinct bytes per case (the cache keys on contents)."""
     import av
     import numpy as np
@@ -66,11 +68,13 @@ class _StubPipeline:
         import numpy as np
 
         self.overlay = np.random.default_rng(1).integers(
-            0, 255, (int(0.8 * height), int(0.7 * width), 3), dtype=np.uint8)
+            0, 255, (int(0.8 * height), int(0.7 * width), 3), dtype=np.uint8
+        )
         self.overlay[::2] //= 2  # not pure noise: PNG compresses it a little, as a real overlay
 
-    def run_videos(self, videos: list[Path], *, out_dir: Path, heatmaps: bool,
-                   orientations: list[str | None]) -> Any:
+    def run_videos(
+        self, videos: list[Path], *, out_dir: Path, heatmaps: bool, orientations: list[str | None]
+    ) -> Any:
         import cv2
 
         by = dict(zip(orientations, videos, strict=True))
@@ -79,14 +83,27 @@ class _StubPipeline:
             path = out_dir / f"heatmap_{view}.png"
             cv2.imwrite(str(path), self.overlay)
             maps[view] = SimpleNamespace(overlay_path=path)
-        views = {view: {"status": "found", "frame_index": 1 + k % 3,
-                        "video": str(by["coronal" if k < 3 else "sagittal"])}
-                 for k, view in enumerate(VIEWS)}
+        views = {
+            view: {
+                "status": "found",
+                "frame_index": 1 + k % 3,
+                "video": str(by["coronal" if k < 3 else "sagittal"]),
+            }
+            for k, view in enumerate(VIEWS)
+        }
         label = SimpleNamespace(labels=["normal"], probabilities={"normal": 0.9})
-        diagnosis = SimpleNamespace(severe_probability=0.3, severe=False, rule="case_head",
-                                    image_labels=dict.fromkeys(VIEWS, label))
-        return SimpleNamespace(extraction={"views": views}, diagnosis=diagnosis, heatmaps=maps,
-                               timings_s={"total": 1.0})
+        diagnosis = SimpleNamespace(
+            severe_probability=0.3,
+            severe=False,
+            rule="case_head",
+            image_labels=dict.fromkeys(VIEWS, label),
+        )
+        return SimpleNamespace(
+            extraction={"views": views},
+            diagnosis=diagnosis,
+            heatmaps=maps,
+            timings_s={"total": 1.0},
+        )
 
 
 def _old_runner(stub: _StubPipeline) -> Any:
@@ -123,15 +140,18 @@ def _child(mode: str, data: Path, cases: int, width: int, height: int) -> dict[s
         runner.settings.FONTANELLE_AI_RESULT_CACHE_BYTES = 0
     run = _old_runner(stub) if mode == "old" else runner.run_ncls_pipeline
     sweeps = sorted(data.glob("case*_coronal.mp4"))[:cases]
-    cases_videos = [{"coronal": p, "sagittal": p.with_name(p.name.replace("coronal", "sagittal"))}
-                    for p in sweeps]
+    cases_videos = [
+        {"coronal": p, "sagittal": p.with_name(p.name.replace("coronal", "sagittal"))}
+        for p in sweeps
+    ]
     before = _rss_mib()
     started = time.perf_counter()
     kept = 0
     for videos in cases_videos:
         output = run(Path("model"), videos)
         kept = sum(f.nbytes for f, _ in filter(None, output.views.values())) + sum(
-            h.nbytes for h in output.heatmaps.values())
+            h.nbytes for h in output.heatmaps.values()
+        )
         del output
     elapsed = time.perf_counter() - started
     repeat_started = time.perf_counter()
@@ -139,11 +159,18 @@ def _child(mode: str, data: Path, cases: int, width: int, height: int) -> dict[s
         run(Path("model"), videos)
     repeat_s = (time.perf_counter() - repeat_started) / 5
     cache = runner.result_cache()
-    return {"mode": mode, "cases": len(cases_videos), "rss_before_mib": round(before, 1),
-            "rss_peak_after_mib": round(_rss_mib(), 1), "seconds": round(elapsed, 1),
-            "repeat_case_s": round(repeat_s, 3), "output_mib_per_case": round(kept / 2**20, 1),
-            "cache_entries": len(cache), "cache_mib": round(cache.nbytes / 2**20, 1),
-            "cache_bound_mib": round(cache.max_bytes / 2**20, 1)}
+    return {
+        "mode": mode,
+        "cases": len(cases_videos),
+        "rss_before_mib": round(before, 1),
+        "rss_peak_after_mib": round(_rss_mib(), 1),
+        "seconds": round(elapsed, 1),
+        "repeat_case_s": round(repeat_s, 3),
+        "output_mib_per_case": round(kept / 2**20, 1),
+        "cache_entries": len(cache),
+        "cache_mib": round(cache.nbytes / 2**20, 1),
+        "cache_bound_mib": round(cache.max_bytes / 2**20, 1),
+    }
 
 
 def main() -> int:
@@ -151,7 +178,9 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=50)
     parser.add_argument("--width", type=int, default=1442)
     parser.add_argument("--height", type=int, default=898)
-    parser.add_argument("--frames", type=int, default=4, help="frames per sweep (the stub picks 1–3)")
+    parser.add_argument(
+        "--frames", type=int, default=4, help="frames per sweep (the stub picks 1–3)"
+    )
     parser.add_argument("--modes", nargs="+", default=["old", "bounded", "off"])
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, default=None, help=argparse.SUPPRESS)
@@ -162,12 +191,26 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
         _write_sweeps(Path(scratch), args.cases, args.width, args.height, args.frames)
-        print(f"wrote {args.cases} cases of 2 sweeps {args.width}x{args.height} "
-              f"in {time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"wrote {args.cases} cases of 2 sweeps {args.width}x{args.height} "
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         for mode in args.modes:
-            command = [sys.executable, __file__, "--child", mode, "--data", scratch,
-                       "--cases", str(args.cases), "--width", str(args.width),
-                       "--height", str(args.height)]
+            command = [
+                sys.executable,
+                __file__,
+                "--child",
+                mode,
+                "--data",
+                scratch,
+                "--cases",
+                str(args.cases),
+                "--width",
+                str(args.width),
+                "--height",
+                str(args.height),
+            ]
             done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 print(done.stderr, file=sys.stderr)

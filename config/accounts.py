@@ -33,7 +33,11 @@ def client_ip_address(request: HttpRequest) -> str | None:
     proxies = int(getattr(settings, "FONTANELLE_TRUSTED_PROXY_COUNT", 0))
     if proxies <= 0:
         return remote
-    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    hops = [
+        hop.strip()
+        for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if hop.strip()
+    ]
     if not hops:
         return remote
     candidate = hops[-min(proxies, len(hops))]
@@ -67,11 +71,14 @@ class LoginThrottleHandler(AxesDatabaseHandler):
             return max(by_account, get_failure_limit(request, credentials))
         return by_account
 
-    def reset_user_attempts(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> int:
+    def reset_user_attempts(
+        self, request: HttpRequest, credentials: dict[str, Any] | None = None
+    ) -> int:
         """After a successful login: forget this account's failures from this address only."""
         username = get_client_username(request, credentials)
         count, _ = AccessAttempt.objects.filter(
-            username=username, ip_address=request.axes_ip_address  # type: ignore[attr-defined]
+            username=username,
+            ip_address=request.axes_ip_address,  # type: ignore[attr-defined]
         ).delete()
         return int(count)
 

@@ -38,8 +38,12 @@ def upload_limit() -> int:
 
 def upload_refusal(request: HttpRequest) -> HttpResponse:
     """413 with the limit: JSON for the API, a page for the browser."""
-    message = _("The upload is larger than the limit of %(limit)s.") % {"limit": filesizeformat(upload_limit())}
-    if request.path.startswith("/api/") or "application/json" in request.META.get("HTTP_ACCEPT", ""):
+    message = _("The upload is larger than the limit of %(limit)s.") % {
+        "limit": filesizeformat(upload_limit())
+    }
+    if request.path.startswith("/api/") or "application/json" in request.META.get(
+        "HTTP_ACCEPT", ""
+    ):
         return JsonResponse({"detail": message}, status=413)
     return render(request, "upload_too_large.html", {"message": message}, status=413)
 
@@ -72,8 +76,14 @@ class UploadLimitHandler(FileUploadHandler):
         super().__init__(request)
         self.received = 0
 
-    def handle_raw_input(self, input_data: Any, META: dict[str, Any], content_length: int,
-                         boundary: Any, encoding: str | None = None) -> None:
+    def handle_raw_input(
+        self,
+        input_data: Any,
+        META: dict[str, Any],
+        content_length: int,
+        boundary: Any,
+        encoding: str | None = None,
+    ) -> None:
         # Also where the middleware is not installed (a view called directly).
         if declared_length_too_large({"CONTENT_LENGTH": content_length}):
             raise UploadTooLarge(f"declared length {content_length} is over the upload limit")

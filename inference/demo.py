@@ -26,8 +26,12 @@ def demo_model_version() -> ModelVersion | None:
     from inference.registry import model_register
 
     return model_register(
-        actor=None, name=DEMO_MODEL_NAME, version=DEMO_MODEL_VERSION, directory=DEMO_MODEL_DIR,
-        is_demo=True, exist_ok=True,
+        actor=None,
+        name=DEMO_MODEL_NAME,
+        version=DEMO_MODEL_VERSION,
+        directory=DEMO_MODEL_DIR,
+        is_demo=True,
+        exist_ok=True,
     )
 
 

@@ -93,8 +93,12 @@ class AICaseResult(UUIDModel):
     """
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="ai_results")
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="results")
-    run = models.ForeignKey(AIRun, on_delete=models.PROTECT, related_name="results", null=True, blank=True)
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="results"
+    )
+    run = models.ForeignKey(
+        AIRun, on_delete=models.PROTECT, related_name="results", null=True, blank=True
+    )
     status = models.CharField(max_length=16, choices=ResultStatus.choices)
     error = models.TextField(blank=True)
     material_set = models.OneToOneField(
@@ -140,7 +144,9 @@ class Heatmap(UUIDModel):
 
     class Meta:
         ordering = ["result", "view"]
-        constraints = [models.UniqueConstraint(fields=["result", "view"], name="heatmap_unique_view")]
+        constraints = [
+            models.UniqueConstraint(fields=["result", "view"], name="heatmap_unique_view")
+        ]
 
     def __str__(self) -> str:
         return f"heatmap {self.view}"

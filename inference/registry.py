@@ -67,7 +67,14 @@ PUBLISHED_FORMAT = "ncls-published/1"
 DETECTOR_FORMAT = "ncls-rotated-rtdetr/1"
 DIAGNOSIS_FORMAT = "ncls-diagnosis/1"
 #: Keys of a JSON record that hold evaluation figures.
-METRIC_KEYS = ("metrics", "validation", "out_of_fold_auc", "held_out", "blind_sweep", "localisation")
+METRIC_KEYS = (
+    "metrics",
+    "validation",
+    "out_of_fold_auc",
+    "held_out",
+    "blind_sweep",
+    "localisation",
+)
 KNOWN_FORMATS = (
     f"{PUBLISHED_RECORD} (format {PUBLISHED_FORMAT}, from `python -m inference.ncls "
     "import-published`), fold_*.json (from train-diagnosis), or diagnosis*/ and detect*/ "
@@ -518,8 +525,15 @@ _HEADLINE_METRICS = {
     "n_severe",
 }
 #: ``localisation`` (heatmaps on phantom lesions) has a table of its own on the models page.
-_SKIPPED_METRICS = {"ap", "ground_truth", "f1_by_threshold", "rules", "config", "recorded_with",
-                    "localisation"}
+_SKIPPED_METRICS = {
+    "ap",
+    "ground_truth",
+    "f1_by_threshold",
+    "rules",
+    "config",
+    "recorded_with",
+    "localisation",
+}
 
 
 def metric_lines(metrics: dict[str, Any]) -> list[tuple[str, list[tuple[str, Any]]]]:

@@ -69,18 +69,30 @@ def localisation_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
             figures = block.get(run)
             if not isinstance(figures, dict) or not isinstance(figures.get("overall"), dict):
                 continue
-            groups = [("overall", figures["overall"]), *sorted((figures.get("per_label") or {}).items())]
+            groups = [
+                ("overall", figures["overall"]),
+                *sorted((figures.get("per_label") or {}).items()),
+            ]
             for label, group in groups:
                 if not group.get("n"):
                     continue
                 low, high = group.get("hit_rate_ci") or (None, None)
-                rows.append({
-                    "source": source, "run": run, "label": label, "n": group["n"],
-                    "hit_rate": group.get("hit_rate"), "ci_low": low, "ci_high": high,
-                    "mass_share": group.get("mass_share"), "chance": group.get("chance"),
-                    "beats_chance": bool(group.get("beats_chance")),
-                    "command": figures.get("command", ""), "data_seed": block.get("data_seed"),
-                })
+                rows.append(
+                    {
+                        "source": source,
+                        "run": run,
+                        "label": label,
+                        "n": group["n"],
+                        "hit_rate": group.get("hit_rate"),
+                        "ci_low": low,
+                        "ci_high": high,
+                        "mass_share": group.get("mass_share"),
+                        "chance": group.get("chance"),
+                        "beats_chance": bool(group.get("beats_chance")),
+                        "command": figures.get("command", ""),
+                        "data_seed": block.get("data_seed"),
+                    }
+                )
     return rows
 
 
@@ -103,8 +115,12 @@ def models_page(request: HttpRequest) -> HttpResponse:
             )
             return redirect(f"{reverse('inference:models')}#model-{model.pk}")
     models = [
-        {"model": m, "notice": notice(m), "metrics": metric_lines(m.metrics),
-         "localisation": localisation_rows(m.metrics)}
+        {
+            "model": m,
+            "notice": notice(m),
+            "metrics": metric_lines(m.metrics),
+            "localisation": localisation_rows(m.metrics),
+        }
         for m in ModelVersion.objects.select_related("registered_by").order_by("name", "-created")
     ]
     return render(request, "inference/models.html", {"form": form, "models": models})

@@ -115,7 +115,9 @@ _cache: ResultCache[CachedCase] = ResultCache(DEFAULT_RESULT_CACHE_BYTES)
 def result_cache() -> ResultCache[CachedCase]:
     """This process's cache, sized by ``FONTANELLE_AI_RESULT_CACHE_BYTES`` (re-read each call)."""
     global _cache
-    configured = int(getattr(settings, "FONTANELLE_AI_RESULT_CACHE_BYTES", DEFAULT_RESULT_CACHE_BYTES))
+    configured = int(
+        getattr(settings, "FONTANELLE_AI_RESULT_CACHE_BYTES", DEFAULT_RESULT_CACHE_BYTES)
+    )
     if configured != _cache.max_bytes:
         _cache = ResultCache(configured)
     return _cache
@@ -146,10 +148,17 @@ def _infer(model_dir: Path, videos: dict[str, Path]) -> tuple[CachedCase, bool]:
     orientation_of = {str(path): o for o, path in videos.items()}
     with tempfile.TemporaryDirectory() as scratch:
         # each sweep is analysed as the orientation declared at upload (blank: decided from its frames)
-        result = pipeline.run_videos(ordered, out_dir=Path(scratch), heatmaps=True,
-                                     orientations=[o or None for o in declared])
-        heatmap_png = {view: np.frombuffer(Path(h.overlay_path).read_bytes(), np.uint8)
-                       for view, h in result.heatmaps.items() if h.overlay_path}
+        result = pipeline.run_videos(
+            ordered,
+            out_dir=Path(scratch),
+            heatmaps=True,
+            orientations=[o or None for o in declared],
+        )
+        heatmap_png = {
+            view: np.frombuffer(Path(h.overlay_path).read_bytes(), np.uint8)
+            for view, h in result.heatmaps.items()
+            if h.overlay_path
+        }
     picks: dict[str, tuple[str, int] | None] = {}
     missing: dict[str, str] = {}
     complete = True
@@ -169,8 +178,10 @@ def _infer(model_dir: Path, videos: dict[str, Path]) -> tuple[CachedCase, bool]:
         severe_probability=float(diagnosis.severe_probability),
         severe=bool(diagnosis.severe),
         rule=str(diagnosis.rule),
-        image_labels={view: {"labels": list(p.labels), "probabilities": p.probabilities}
-                      for view, p in diagnosis.image_labels.items()},
+        image_labels={
+            view: {"labels": list(p.labels), "probabilities": p.probabilities}
+            for view, p in diagnosis.image_labels.items()
+        },
         heatmap_png=heatmap_png,
         timings=dict(result.timings_s),
     )
@@ -183,8 +194,10 @@ def _output(case: CachedCase, videos: dict[str, Path]) -> CaseAIOutput:
     for pick in case.picks.values():
         if pick is not None:
             wanted.setdefault(pick[0], set()).add(pick[1])
-    frames = {source: read_frames(videos[source] if source in videos else Path(source), indices)
-              for source, indices in wanted.items()}
+    frames = {
+        source: read_frames(videos[source] if source in videos else Path(source), indices)
+        for source, indices in wanted.items()
+    }
     views: dict[str, tuple[np.ndarray, int] | None] = {
         view: (frames[pick[0]][pick[1]], pick[1]) if pick is not None else None
         for view, pick in case.picks.items()

@@ -46,13 +46,17 @@ def run_results(*, run: AIRun) -> QuerySet[AICaseResult]:
         .select_related("case", "material_set")
         .prefetch_related(
             "heatmaps",
-            Prefetch("material_set__renditions",
-                     Rendition.objects.filter(purpose=RenditionPurpose.MATERIAL_VIEW)),
+            Prefetch(
+                "material_set__renditions",
+                Rendition.objects.filter(purpose=RenditionPurpose.MATERIAL_VIEW),
+            ),
         )
     )
 
 
-def ai_predictions(*, study: Study, model_version: ModelVersion | None = None) -> list[dict[str, Any]]:
+def ai_predictions(
+    *, study: Study, model_version: ModelVersion | None = None
+) -> list[dict[str, Any]]:
     """The AI's standalone readings of a study's cases, one row per case: the AI as a reader.
 
     With no model version given, the most recent one that read the study is used.

@@ -45,8 +45,6 @@ class ChecksumMismatch(ValidationError):
     """A checkpoint file no longer matches the sha256 recorded when it was registered."""
 
 
-
-
 def _resolve(directory: str) -> Path:
     path = Path(directory)
     return path if path.is_absolute() else Path(settings.BASE_DIR) / path
@@ -59,7 +57,8 @@ def _collect_metrics(directory: Path) -> dict[str, Any]:
             content = json.loads(meta.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ValidationError(
-                _("%(file)s in the model directory cannot be read: %(error)s") % {"file": meta.name, "error": exc}
+                _("%(file)s in the model directory cannot be read: %(error)s")
+                % {"file": meta.name, "error": exc}
             ) from exc
         if isinstance(content, dict) and "metrics" in content:
             metrics[str(meta.relative_to(directory))] = content["metrics"]
@@ -168,13 +167,19 @@ def ai_run_start(
     amendment = Study.objects.filter(pk=study.pk, status=StudyStatus.OPEN).exists()
     if amendment and not reason.strip():
         raise ValidationError(
-            _("The study is open: an AI run now amends its material. Give the reason for the amendment.")
+            _(
+                "The study is open: an AI run now amends its material. Give the reason for the amendment."
+            )
         )
     model_require_intact(model_version=model_version, actor=actor)
     with transaction.atomic():
         case_ids = list(dataset.cases.filter(excluded=False).values_list("pk", flat=True))
         run = AIRun.objects.create(
-            study=study, dataset=dataset, model_version=model_version, requested_by=actor, total=len(case_ids)
+            study=study,
+            dataset=dataset,
+            model_version=model_version,
+            requested_by=actor,
+            total=len(case_ids),
         )
         if amendment:
             audit_record(
@@ -182,21 +187,29 @@ def ai_run_start(
                 action=AuditAction.MATERIAL_AMENDED,
                 target=run,
                 study=study,
-                after={"ai_run": str(run.pk), "model_version": str(model_version.pk),
-                       "dataset": str(dataset.pk), "cases": len(case_ids)},
+                after={
+                    "ai_run": str(run.pk),
+                    "model_version": str(model_version.pk),
+                    "dataset": str(dataset.pk),
+                    "cases": len(case_ids),
+                },
                 reason=reason.strip(),
             )
         from inference.tasks import build_ai_material
 
         def enqueue() -> None:
             for case_id in case_ids:
-                build_ai_material.delay(case_id=str(case_id), model_version_id=str(model_version.pk), run_id=str(run.pk))
+                build_ai_material.delay(
+                    case_id=str(case_id), model_version_id=str(model_version.pk), run_id=str(run.pk)
+                )
 
         transaction.on_commit(enqueue)
     return run
 
 
-def ai_case_build(*, case_id: Any, model_version_id: Any, run_id: Any | None = None) -> AICaseResult:
+def ai_case_build(
+    *, case_id: Any, model_version_id: Any, run_id: Any | None = None
+) -> AICaseResult:
     """Run NCLS on one case and store its AI MaterialSet, all or nothing.
 
     Idempotent per (case, model version): a complete result is returned as it is; a
@@ -231,14 +244,21 @@ def ai_case_build(*, case_id: Any, model_version_id: Any, run_id: Any | None = N
         error = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         return _record_failure(case=case, model_version=model_version, run_id=run_id, error=error)
     try:
-        return _store_output(case=case, model_version=model_version, run_id=run_id, output=output,
-                             read_time_s=ai_read_time_s(output.timings, wall_s))
+        return _store_output(
+            case=case,
+            model_version=model_version,
+            run_id=run_id,
+            output=output,
+            read_time_s=ai_read_time_s(output.timings, wall_s),
+        )
     except IntegrityError:
         # Another worker stored this (case, model) first; its result stands.
         return AICaseResult.objects.get(case=case, model_version=model_version)
 
 
-def _record_failure(*, case: Case, model_version: ModelVersion, run_id: Any, error: str) -> AICaseResult:
+def _record_failure(
+    *, case: Case, model_version: ModelVersion, run_id: Any, error: str
+) -> AICaseResult:
     result, _created = AICaseResult.objects.update_or_create(
         case=case,
         model_version=model_version,
@@ -262,7 +282,12 @@ def ai_read_time_s(timings: dict[str, Any], wall_s: float) -> float:
 
 @transaction.atomic
 def _store_output(
-    *, case: Case, model_version: ModelVersion, run_id: Any, output: CaseAIOutput, read_time_s: float | None = None
+    *,
+    case: Case,
+    model_version: ModelVersion,
+    run_id: Any,
+    output: CaseAIOutput,
+    read_time_s: float | None = None,
 ) -> AICaseResult:
     material = MaterialSet.objects.create(
         case=case,
@@ -289,7 +314,11 @@ def _store_output(
         rule=output.rule,
         image_labels=output.image_labels,
         views={
-            view: ({"frame_index": picked[1]} if picked is not None else {"missing": output.missing_reasons.get(view, "")})
+            view: (
+                {"frame_index": picked[1]}
+                if picked is not None
+                else {"missing": output.missing_reasons.get(view, "")}
+            )
             for view, picked in output.views.items()
         },
         timings=output.timings,

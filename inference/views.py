@@ -26,7 +26,9 @@ from trials.permissions import access_study
 
 
 def _access_run(request: HttpRequest, run_id: str) -> AIRun:
-    run = AIRun.objects.select_related("study", "dataset", "model_version").filter(pk=run_id).first()
+    run = (
+        AIRun.objects.select_related("study", "dataset", "model_version").filter(pk=run_id).first()
+    )
     if run is None:
         raise Http404(_("No such run."))
     access_study(request.user, run.study_id, roles=(Role.COORDINATOR,))
@@ -45,14 +47,20 @@ def ai_page(request: HttpRequest, study_id: str) -> HttpResponse:
         else:
             try:
                 run = services.ai_run_start(
-                    actor=request.user, study=study, dataset=dataset, model_version=model_version,
+                    actor=request.user,
+                    study=study,
+                    dataset=dataset,
+                    model_version=model_version,
                     reason=request.POST.get("reason", ""),
                 )
             except ValidationError as exc:
                 messages.error(request, "; ".join(exc.messages))
             else:
                 return redirect("inference:run", run_id=run.pk)
-    runs = [(run, run_progress(run=run)) for run in study.ai_runs.select_related("dataset", "model_version")]
+    runs = [
+        (run, run_progress(run=run))
+        for run in study.ai_runs.select_related("dataset", "model_version")
+    ]
     return render(
         request,
         "inference/ai.html",
@@ -86,7 +94,9 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
 @login_required
 def heatmap_file(request: HttpRequest, heatmap_id: str) -> HttpResponse:
     """A heatmap overlay, for coordinators (readers get theirs through their workstation)."""
-    heatmap = get_object_or_404(Heatmap.objects.select_related("result__case", "rendition"), pk=heatmap_id)
+    heatmap = get_object_or_404(
+        Heatmap.objects.select_related("result__case", "rendition"), pk=heatmap_id
+    )
     access_study(request.user, heatmap.result.case.study_id, roles=(Role.COORDINATOR,))
     response = FileResponse(heatmap.rendition.file.open("rb"), content_type="image/png")
     response["Cache-Control"] = "private, no-store"
@@ -107,8 +117,13 @@ def _require_model_registry_access(user: Any) -> None:
 class RunRequestSerializer(serializers.Serializer):
     dataset = serializers.UUIDField()
     model_version = serializers.UUIDField()
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500,
-                                   help_text=_("Needed while the study is open (an amendment of its material)."))
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=500,
+        help_text=_("Needed while the study is open (an amendment of its material)."),
+    )
 
 
 class RunFailureSerializer(serializers.Serializer):
@@ -151,7 +166,9 @@ def _progress_body(run: AIRun) -> dict:
         "failed": progress.failed,
         "finished": progress.finished,
         "failures": [
-            {"case": r.case.code, "error": r.error} for r in run_results(run=run) if r.status == "failed"
+            {"case": r.case.code, "error": r.error}
+            for r in run_results(run=run)
+            if r.status == "failed"
         ],
     }
 
@@ -177,10 +194,15 @@ def api_runs(request: Request, study_id: str) -> Response:
         serializer = RunRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         dataset = get_object_or_404(study.datasets, pk=serializer.validated_data["dataset"])
-        model_version = get_object_or_404(ModelVersion, pk=serializer.validated_data["model_version"])
+        model_version = get_object_or_404(
+            ModelVersion, pk=serializer.validated_data["model_version"]
+        )
         try:
             run = services.ai_run_start(
-                actor=request.user, study=study, dataset=dataset, model_version=model_version,
+                actor=request.user,
+                study=study,
+                dataset=dataset,
+                model_version=model_version,
                 reason=serializer.validated_data["reason"],
             )
         except ValidationError as exc:
@@ -202,6 +224,4 @@ def api_models(request: Request) -> Response:
     """Registered model versions with their metrics and demo flag (coordinators,
     statisticians and staff: a reader must not learn which model a study runs)."""
     _require_model_registry_access(request.user)
-    return Response(
-        [ModelVersionSerializer(model_body(m)).data for m in latest_model_versions()]
-    )
+    return Response([ModelVersionSerializer(model_body(m)).data for m in latest_model_versions()])

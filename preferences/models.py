@@ -11,7 +11,10 @@ class UserPreference(models.Model):
     """One row per person who changed a preference; no row means the defaults."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference", verbose_name=_("user")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="preference",
+        verbose_name=_("user"),
     )
     #: A code of ``settings.LANGUAGES`` ("en", "zh-hans"); empty: the browser's language.
     language = models.CharField(_("language"), max_length=16, blank=True, default="")

@@ -49,7 +49,9 @@ class SessionListApi(APIView):
 
     serializer_class = SessionSummarySerializer
 
-    @extend_schema(operation_id="reading_sessions_list", responses=SessionSummarySerializer(many=True))
+    @extend_schema(
+        operation_id="reading_sessions_list", responses=SessionSummarySerializer(many=True)
+    )
     def get(self, request: Request) -> Response:
         return Response([summary_data(s) for s in selectors.reader_worklist(user=request.user)])
 
@@ -78,7 +80,9 @@ class SessionNextApi(APIView):
             return Response(status=status.HTTP_204_NO_CONTENT)
         if assignment is None:
             opening = services.session_availability(session=session)
-            return _refusal(services.ReadingRefused(opening.reason or "Nothing to read.", opens_at=opening.at))
+            return _refusal(
+                services.ReadingRefused(opening.reason or "Nothing to read.", opens_at=opening.at)
+            )
         return Response(assignment_data(assignment))
 
 
@@ -107,15 +111,21 @@ class ReadSubmitApi(APIView):
         payload.is_valid(raise_exception=True)
         event_id = payload.validated_data["client_event_id"]
         try:
-            read = services.read_submit(reader=request.user, assignment=assignment,
-                                        answer=payload.answer(), client_event_id=event_id,
-                                        tool_use=payload.validated_data.get("tool_use"))
+            read = services.read_submit(
+                reader=request.user,
+                assignment=assignment,
+                answer=payload.answer(),
+                client_event_id=event_id,
+                tool_use=payload.validated_data.get("tool_use"),
+            )
         except services.ReadingRefused as exc:
             return _refusal(exc)
         except ValidationError as exc:
             return _invalid(exc)
-        return Response(ReadSerializer(read).data,
-                        status=status.HTTP_200_OK if read.replayed else status.HTTP_201_CREATED)
+        return Response(
+            ReadSerializer(read).data,
+            status=status.HTTP_200_OK if read.replayed else status.HTTP_201_CREATED,
+        )
 
 
 class ReadReviseApi(APIView):
@@ -132,8 +142,12 @@ class ReadReviseApi(APIView):
         if read is None:
             return Response({"detail": _("Not answered yet.")}, status=status.HTTP_409_CONFLICT)
         try:
-            read = services.read_revise(reader=request.user, read=read, answer=payload.answer(),
-                                        reason=payload.validated_data["reason"])
+            read = services.read_revise(
+                reader=request.user,
+                read=read,
+                answer=payload.answer(),
+                reason=payload.validated_data["reason"],
+            )
         except services.ReadingRefused as exc:
             return _refusal(exc)
         except ValidationError as exc:
@@ -148,8 +162,11 @@ class DraftApi(APIView):
     def put(self, request: Request, token: str) -> Response:
         assignment = access_assignment(request.user, token)
         try:
-            services.read_draft_save(reader=request.user, assignment=assignment,
-                                     draft=request.data if isinstance(request.data, dict) else {})
+            services.read_draft_save(
+                reader=request.user,
+                assignment=assignment,
+                draft=request.data if isinstance(request.data, dict) else {},
+            )
         except services.ReadingRefused as exc:
             return _refusal(exc)
         except ValidationError as exc:
@@ -168,8 +185,9 @@ class ActivityApi(APIView):
         payload = ActivitySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:
-            services.activity_record(reader=request.user, assignment=assignment,
-                                     kind=payload.validated_data["kind"])
+            services.activity_record(
+                reader=request.user, assignment=assignment, kind=payload.validated_data["kind"]
+            )
         except services.ReadingRefused as exc:
             return _refusal(exc)
         except ValidationError as exc:
@@ -196,10 +214,16 @@ class StudyReadersApi(APIView):
 
     def get(self, request: Request, study_id: Any) -> Response:
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
-        return Response([
-            {"username": m.user.username, "tier": m.tier or None, "years_experience": m.years_experience}
-            for m in selectors.study_readers(study=study)
-        ])
+        return Response(
+            [
+                {
+                    "username": m.user.username,
+                    "tier": m.tier or None,
+                    "years_experience": m.years_experience,
+                }
+                for m in selectors.study_readers(study=study)
+            ]
+        )
 
     def post(self, request: Request, study_id: Any) -> Response:
         """Enrol a reader; the answer is the same whether or not the username exists."""
@@ -210,13 +234,24 @@ class StudyReadersApi(APIView):
         user = active_user_by_username(username=data["username"])
         if user is not None:
             try:
-                services.reader_enrol(actor=request.user, study=study, user=user,
-                                      tier=data["tier"], years_experience=data["years_experience"])
+                services.reader_enrol(
+                    actor=request.user,
+                    study=study,
+                    user=user,
+                    tier=data["tier"],
+                    years_experience=data["years_experience"],
+                )
             except ValidationError as exc:
                 return _invalid(exc)
-        return Response({"username": data["username"], "tier": data["tier"],
-                         "years_experience": data["years_experience"],
-                         "detail": ENROLMENT_ANSWER % {"username": data["username"]}}, status=202)
+        return Response(
+            {
+                "username": data["username"],
+                "tier": data["tier"],
+                "years_experience": data["years_experience"],
+                "detail": ENROLMENT_ANSWER % {"username": data["username"]},
+            },
+            status=202,
+        )
 
 
 class StudySessionsApi(APIView):
@@ -226,7 +261,9 @@ class StudySessionsApi(APIView):
 
     def get(self, request: Request, study_id: Any) -> Response:
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
-        return Response(CoordinatorSessionSerializer(selectors.study_sessions(study=study), many=True).data)
+        return Response(
+            CoordinatorSessionSerializer(selectors.study_sessions(study=study), many=True).data
+        )
 
     def post(self, request: Request, study_id: Any) -> Response:
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
@@ -237,8 +274,12 @@ class StudySessionsApi(APIView):
         if ids is not None and len(datasets or []) != len(set(ids)):
             return Response({"datasets": ["Unknown dataset."]}, status=400)
         try:
-            made = services.session_create_for_design(actor=request.user, study=study, datasets=datasets,
-                                                      seed=payload.validated_data["seed"])
+            made = services.session_create_for_design(
+                actor=request.user,
+                study=study,
+                datasets=datasets,
+                seed=payload.validated_data["seed"],
+            )
         except ValidationError as exc:
             return _invalid(exc)
         return Response({"created": len(made)}, status=201)
@@ -250,10 +291,14 @@ class StudyProgressApi(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, study_id: Any) -> Response:
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
-        return Response({
-            "sessions": CoordinatorSessionSerializer(selectors.study_sessions(study=study), many=True).data,
-            "cases": selectors.study_progress_by_case(study=study),
-        })
+        return Response(
+            {
+                "sessions": CoordinatorSessionSerializer(
+                    selectors.study_sessions(study=study), many=True
+                ).data,
+                "cases": selectors.study_progress_by_case(study=study),
+            }
+        )
 
 
 # ------------------------------------------------------------------- source trial
@@ -280,15 +325,22 @@ class SourceGuessApi(APIView):
         payload.is_valid(raise_exception=True)
         before = SourceGuess.objects.filter(assignment=assignment).exists()
         try:
-            saved = source_guess_lock(reader=request.user, assignment=assignment,
-                                      guess=payload.validated_data["guess"],
-                                      client_event_id=payload.validated_data["client_event_id"])
+            saved = source_guess_lock(
+                reader=request.user,
+                assignment=assignment,
+                guess=payload.validated_data["guess"],
+                client_event_id=payload.validated_data["client_event_id"],
+            )
         except services.ReadingRefused as exc:
             return _refusal(exc)
         except ValidationError as exc:
             return _invalid(exc)
-        body = {"token": assignment.token, "guess": saved.guess, "locked": True,
-                "guessed_at": saved.guessed_at.isoformat()}
+        body = {
+            "token": assignment.token,
+            "guess": saved.guess,
+            "locked": True,
+            "guessed_at": saved.guessed_at.isoformat(),
+        }
         return Response(body, status=status.HTTP_200_OK if before else status.HTTP_201_CREATED)
 
 
@@ -312,33 +364,48 @@ class PrepareApi(APIView):
         assignment = access_assignment(request.user, token)
         payload = PrepareSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        picks = {view: (None if frame is None else frame - 1)
-                 for view, frame in payload.validated_data["views"].items()}
+        picks = {
+            view: (None if frame is None else frame - 1)
+            for view, frame in payload.validated_data["views"].items()
+        }
         try:
-            read = material_prepare(reader=request.user, assignment=assignment, picks=picks,
-                                    initial_severe=payload.validated_data["initial_severe"],
-                                    client_event_id=payload.validated_data["client_event_id"])
+            read = material_prepare(
+                reader=request.user,
+                assignment=assignment,
+                picks=picks,
+                initial_severe=payload.validated_data["initial_severe"],
+                client_event_id=payload.validated_data["client_event_id"],
+            )
         except services.ReadingRefused as exc:
             return _refusal(exc)
         except ValidationError as exc:
             return _invalid(exc)
         replayed = getattr(read, "replayed", False)
-        return Response(ReadSerializer(read).data,
-                        status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED)
+        return Response(
+            ReadSerializer(read).data,
+            status=status.HTTP_200_OK if replayed else status.HTTP_201_CREATED,
+        )
 
 
 class AllocationCreateSerializer(serializers.Serializer):
     """Parameters of the randomization; the seed is drawn by the server and cannot be given."""
 
-    stratify_by = serializers.ChoiceField(choices=["none", "probe_type", "ga_group", "manufacturer"],
-                                          default="none")
-    block_sizes = serializers.ListField(child=serializers.IntegerField(min_value=2), default=[2, 4, 6])
+    stratify_by = serializers.ChoiceField(
+        choices=["none", "probe_type", "ga_group", "manufacturer"], default="none"
+    )
+    block_sizes = serializers.ListField(
+        child=serializers.IntegerField(min_value=2), default=[2, 4, 6]
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Refused rather than ignored: a client that sends one must not believe it was used.
         if "seed" in self.initial_data:
             raise serializers.ValidationError(
-                {"seed": _("The seed is drawn by the server from a secure random source; it cannot be chosen.")}
+                {
+                    "seed": _(
+                        "The seed is drawn by the server from a secure random source; it cannot be chosen."
+                    )
+                }
             )
         return attrs
 
@@ -357,13 +424,22 @@ class AllocationApi(APIView):
 
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
         allocation = AllocationList.objects.filter(study=study).first()
-        body: dict[str, Any] = {"status": study.status, "generated": allocation is not None,
-                                "commitment": study.allocation_commitment or None, "disclosure": None}
+        body: dict[str, Any] = {
+            "status": study.status,
+            "generated": allocation is not None,
+            "commitment": study.allocation_commitment or None,
+            "disclosure": None,
+        }
         if allocation is not None and study.status == StudyStatus.UNBLINDED:
             disclosure = allocation_disclose(study=study)
-            body["disclosure"] = {"document": disclosure.document, "seed": disclosure.seed,
-                                  "nonce": disclosure.nonce, "hash_matches": disclosure.hash_matches,
-                                  "reproducible": disclosure.reproducible, "verified": disclosure.verified}
+            body["disclosure"] = {
+                "document": disclosure.document,
+                "seed": disclosure.seed,
+                "nonce": disclosure.nonce,
+                "hash_matches": disclosure.hash_matches,
+                "reproducible": disclosure.reproducible,
+                "verified": disclosure.verified,
+            }
         return Response(body)
 
     def post(self, request: Request, study_id: Any) -> Response:
@@ -376,13 +452,24 @@ class AllocationApi(APIView):
         juniors, seniors = study_juniors_seniors(study)
         data = payload.validated_data
         try:
-            allocation = allocation_generate(actor=request.user, study=study, juniors=juniors, seniors=seniors,
-                                             stratify_by=data["stratify_by"],
-                                             block_sizes=tuple(data["block_sizes"]))
+            allocation = allocation_generate(
+                actor=request.user,
+                study=study,
+                juniors=juniors,
+                seniors=seniors,
+                stratify_by=data["stratify_by"],
+                block_sizes=tuple(data["block_sizes"]),
+            )
         except ValidationError as exc:
             return _invalid(exc)
-        return Response({"generated": True, "groups": len(allocation.groups),
-                         "entries": allocation.entries.count()}, status=status.HTTP_201_CREATED)
+        return Response(
+            {
+                "generated": True,
+                "groups": len(allocation.groups),
+                "entries": allocation.entries.count(),
+            },
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class MaterialImportSerializer(serializers.Serializer):
@@ -415,11 +502,24 @@ class MaterialImportApi(APIView):
                 manifest = archive_extract(upload=data["archive"], destination=Path(scratch))
             except ValidationError as exc:
                 return _invalid(exc)
-            report = material_import(actor=request.user, study=study, manifest=manifest,
-                                     dry_run=data["dry_run"], source=data["source"], reason=data["reason"])
-        body = {"ok": report.ok, "dry_run": report.dry_run, "rows": report.rows, "created": report.created,
-                "problems": [p.__dict__ for p in report.problems]}
-        return Response(body, status=status.HTTP_200_OK if report.ok else status.HTTP_400_BAD_REQUEST)
+            report = material_import(
+                actor=request.user,
+                study=study,
+                manifest=manifest,
+                dry_run=data["dry_run"],
+                source=data["source"],
+                reason=data["reason"],
+            )
+        body = {
+            "ok": report.ok,
+            "dry_run": report.dry_run,
+            "rows": report.rows,
+            "created": report.created,
+            "problems": [p.__dict__ for p in report.problems],
+        }
+        return Response(
+            body, status=status.HTTP_200_OK if report.ok else status.HTTP_400_BAD_REQUEST
+        )
 
 
 class BlindingAuditApi(APIView):
@@ -443,8 +543,17 @@ class BlindingAuditApi(APIView):
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
         job = blinding_audit_job(study, request.user, again=again)
         job.refresh_from_db()
-        body = {"job": {"id": str(job.pk), "status": job.status, "progress": job.progress, "done": job.done,
-                        "total": job.total, "step": job.step, "error": job.error}}
+        body = {
+            "job": {
+                "id": str(job.pk),
+                "status": job.status,
+                "progress": job.progress,
+                "done": job.done,
+                "total": job.total,
+                "step": job.step,
+                "error": job.error,
+            }
+        }
         if job.status != "complete":
             return Response(body, status=status.HTTP_202_ACCEPTED)
         return Response({**job.result, **body})

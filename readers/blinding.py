@@ -84,13 +84,23 @@ class BlindingAuditOutcome:
         """The aggregate as the page and the API show it (nothing per material)."""
         result = self.result
         return {
-            "scope": self.scope, "materials": self.materials, "problem": self.problem or None,
-            "result": None if result is None else {
-                "auc": result.auc, "ci_low": result.ci.low, "ci_high": result.ci.high,
-                "n_ai": result.n_ai, "n_junior": result.n_junior, "distinguishable": result.distinguishable,
-                "warning": result.warning, "method": result.method,
+            "scope": self.scope,
+            "materials": self.materials,
+            "problem": self.problem or None,
+            "result": None
+            if result is None
+            else {
+                "auc": result.auc,
+                "ci_low": result.ci.low,
+                "ci_high": result.ci.high,
+                "n_ai": result.n_ai,
+                "n_junior": result.n_junior,
+                "distinguishable": result.distinguishable,
+                "warning": result.warning,
+                "method": result.method,
                 "top_features": [name for name, _weight in result.top_features],
-                "seeds": result.n_seeds, "seed_auc_range": list(result.seed_auc_range),
+                "seeds": result.n_seeds,
+                "seed_auc_range": list(result.seed_auc_range),
                 "timing_repeats": self.repeats,
             },
         }
@@ -105,7 +115,9 @@ def _materials(study: Study) -> tuple[list[MaterialSet], str]:
     cross-validation) only the sources differ.
     """
     base = MaterialSet.objects.filter(
-        case__study=study, source__in=[MaterialSource.AI, MaterialSource.JUNIOR], status=MaterialStatus.COMPLETE
+        case__study=study,
+        source__in=[MaterialSource.AI, MaterialSource.JUNIOR],
+        status=MaterialStatus.COMPLETE,
     )
     sources_per_case: dict[object, set[str]] = {}
     for case_id, source in base.values_list("case_id", "source"):
@@ -117,7 +129,9 @@ def _materials(study: Study) -> tuple[list[MaterialSet], str]:
 
 
 def _probe_users(study: Study) -> Any:
-    return get_user_model().objects.filter(username__startswith=f"{PROBE_PREFIX}{study.pk.hex[:12]}-")
+    return get_user_model().objects.filter(
+        username__startswith=f"{PROBE_PREFIX}{study.pk.hex[:12]}-"
+    )
 
 
 def probe_cleanup(study: Study) -> int:
@@ -134,7 +148,9 @@ def probe_cleanup(study: Study) -> int:
 
 
 @contextmanager
-def probe_assignments(study: Study, materials: list[MaterialSet]) -> Iterator[dict[object, tuple[Any, Assignment]]]:
+def probe_assignments(
+    study: Study, materials: list[MaterialSet]
+) -> Iterator[dict[object, tuple[Any, Assignment]]]:
     """Per material: a probe reader and his blinded-review assignment showing it (see the module doc).
 
     A case's materials go to different probes (an assignment holds one case once).
@@ -149,17 +165,29 @@ def probe_assignments(study: Study, materials: list[MaterialSet]) -> Iterator[di
         with transaction.atomic():
             for index in range(n_probes):
                 user = get_user_model().objects.create_user(
-                    username=f"{PROBE_PREFIX}{study.pk.hex[:12]}-{index}-{secrets.token_hex(4)}", password=None
+                    username=f"{PROBE_PREFIX}{study.pk.hex[:12]}-{index}-{secrets.token_hex(4)}",
+                    password=None,
                 )
                 Membership.objects.create(study=study, user=user, role=Role.READER)
                 session = ReadingSession.objects.create(
-                    study=study, reader=user, phase=SessionPhase.BLINDED_REVIEW, order_seed=0, case_order=[]
+                    study=study,
+                    reader=user,
+                    phase=SessionPhase.BLINDED_REVIEW,
+                    order_seed=0,
+                    case_order=[],
                 )
                 mine = [ms[index] for ms in per_case.values() if len(ms) > index]
-                assignments = Assignment.objects.bulk_create([
-                    Assignment(session=session, position=position, case_id=material.case_id, material_set=material)
-                    for position, material in enumerate(mine)
-                ])
+                assignments = Assignment.objects.bulk_create(
+                    [
+                        Assignment(
+                            session=session,
+                            position=position,
+                            case_id=material.case_id,
+                            material_set=material,
+                        )
+                        for position, material in enumerate(mine)
+                    ]
+                )
                 for material, assignment in zip(mine, assignments, strict=True):
                     assignment.session = session
                     made[material.pk] = (user, assignment)
@@ -169,7 +197,11 @@ def probe_assignments(study: Study, materials: list[MaterialSet]) -> Iterator[di
 
 
 def serving_latencies(
-    materials: list[MaterialSet], *, seed: int, study: Study, repeats: int = DEFAULT_REPEATS,
+    materials: list[MaterialSet],
+    *,
+    seed: int,
+    study: Study,
+    repeats: int = DEFAULT_REPEATS,
     progress: ProgressFn | None = None,
 ) -> dict[object, float]:
     """Median time (ms) to fetch each material's images through the readers' media route.
@@ -203,7 +235,9 @@ def serving_latencies(
                 for url in urls[material.pk]:
                     response = client.get(url, secure=True)
                     if response.status_code != 200:
-                        raise RuntimeError(f"the readers' media route answered {response.status_code}")
+                        raise RuntimeError(
+                            f"the readers' media route answered {response.status_code}"
+                        )
                     b"".join(response.streaming_content)  # type: ignore[attr-defined]
                 timings[material.pk].append((time.perf_counter() - started) * 1000.0)
                 done += 1
@@ -260,8 +294,14 @@ def material_observation(
         count = max(frame_counts.get((case_id, o), 0) for o in options)
         if rendition.frame_index is not None and count:
             positions[rendition.view] = rendition.frame_index / count
-    return MaterialObservation(source=material.source, images=images, frame_positions=positions,
-                               missing_views=missing, latency_ms=latency_ms, group=str(material.case_id))
+    return MaterialObservation(
+        source=material.source,
+        images=images,
+        frame_positions=positions,
+        missing_views=missing,
+        latency_ms=latency_ms,
+        group=str(material.case_id),
+    )
 
 
 def audit_snapshot_parts(study: Study) -> list[Any]:
@@ -270,13 +310,20 @@ def audit_snapshot_parts(study: Study) -> list[Any]:
     parts: list[Any] = []
     for material in sorted(materials, key=lambda m: str(m.pk)):
         parts.append(material.pk)
-        parts.extend((r.pk, r.file.name, r.not_obtainable, r.frame_index) for r in material.renditions.all())
+        parts.extend(
+            (r.pk, r.file.name, r.not_obtainable, r.frame_index) for r in material.renditions.all()
+        )
     return parts
 
 
 def blinding_audit_for_study(
-    *, study: Study, seed: int = 0, coordinator: Any = None, repeats: int = DEFAULT_REPEATS,
-    n_seeds: int | None = None, progress: ProgressFn | None = None,
+    *,
+    study: Study,
+    seed: int = 0,
+    coordinator: Any = None,
+    repeats: int = DEFAULT_REPEATS,
+    n_seeds: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> BlindingAuditOutcome:
     """Run the blinding audit over the study's AI and junior material (aggregate only).
 
@@ -291,17 +338,26 @@ def blinding_audit_for_study(
         (str(case_id), orientation): count
         for case_id, orientation, count in Asset.objects.filter(
             case__study=study, kind=AssetKind.SWEEP_VIDEO
-        ).order_by("-created").values_list("case_id", "orientation", "frame_count")
+        )
+        .order_by("-created")
+        .values_list("case_id", "orientation", "frame_count")
     }
     sources = {m.source for m in materials}
     if len(materials) < 10 or len(sources) < 2:
         # Too few to classify: say so without timing anything.
-        counts = {s: sum(m.source == s for m in materials) for s in (MaterialSource.AI, MaterialSource.JUNIOR)}
-        problem = (f"the audit needs at least 5 materials of each source "
-                   f"(AI {counts[MaterialSource.AI]}, junior {counts[MaterialSource.JUNIOR]})")
+        counts = {
+            s: sum(m.source == s for m in materials)
+            for s in (MaterialSource.AI, MaterialSource.JUNIOR)
+        }
+        problem = (
+            f"the audit needs at least 5 materials of each source "
+            f"(AI {counts[MaterialSource.AI]}, junior {counts[MaterialSource.JUNIOR]})"
+        )
         if min(counts.values()) < 5:
             return BlindingAuditOutcome(None, scope, len(materials), problem, repeats)
-    latencies = serving_latencies(materials, seed=seed, study=study, repeats=repeats, progress=progress)
+    latencies = serving_latencies(
+        materials, seed=seed, study=study, repeats=repeats, progress=progress
+    )
     observations = [material_observation(m, frame_counts, latencies[m.pk]) for m in materials]
 
     def feature_progress(done: int, total: int) -> None:
@@ -314,8 +370,14 @@ def blinding_audit_for_study(
 
     try:
         features = audit_features(observations, VIEWS, progress=feature_progress)
-        result = blinding_audit(observations, VIEWS, seed=seed, n_seeds=n_seeds, features=features,
-                                progress=seed_progress)
+        result = blinding_audit(
+            observations,
+            VIEWS,
+            seed=seed,
+            n_seeds=n_seeds,
+            features=features,
+            progress=seed_progress,
+        )
     except ValueError as exc:
         return BlindingAuditOutcome(None, scope, len(observations), str(exc), repeats)
     return BlindingAuditOutcome(result, scope, len(observations), repeats=repeats)

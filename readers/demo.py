@@ -75,14 +75,21 @@ def _standin_runner(truth: dict[str, Any], rng: random.Random):
             wanted: dict[str, int] = {}
             for view, ideal in sweep["ideal_frames"].items():
                 low, high = sweep["expected_ranges"].get(view, [ideal, ideal])
-                wanted[view] = min(max(ideal + rng.randint(-2, 2), low), high, sweep["n_frames"] - 1)
+                wanted[view] = min(
+                    max(ideal + rng.randint(-2, 2), low), high, sweep["n_frames"] - 1
+                )
             frames = read_frames(path, set(wanted.values()))
             picked.update({view: (frames[index], index) for view, index in wanted.items()})
         views = {view: picked.get(view) for view in VIEWS}
         probability = min(max(rng.gauss(0.75 if truth["severe"] else 0.2, 0.15), 0.01), 0.99)
-        return CaseAIOutput(views=views, missing_reasons={v: "not found" for v, p in views.items() if p is None},
-                            severe_probability=probability, severe=probability >= 0.5, rule="stand-in",
-                            image_labels={})
+        return CaseAIOutput(
+            views=views,
+            missing_reasons={v: "not found" for v, p in views.items() if p is None},
+            severe_probability=probability,
+            severe=probability >= 0.5,
+            rule="stand-in",
+            image_labels={},
+        )
 
     return run
 
@@ -96,14 +103,24 @@ def _ai_material(study: Study, truth_dirs: dict[str, Path]) -> None:
         run_ai_on_study(study=study, model_version=shipped)
         return
     model, _created = ModelVersion.objects.get_or_create(
-        name=STANDIN_NAME, version="1",
-        defaults={"profile": "simulated", "directory": "", "files": [], "is_demo": True,
-                  "metrics": {"note": "phantom-truth stand-in for NCLS stage 1; demo, not for clinical use"}},
+        name=STANDIN_NAME,
+        version="1",
+        defaults={
+            "profile": "simulated",
+            "directory": "",
+            "files": [],
+            "is_demo": True,
+            "metrics": {
+                "note": "phantom-truth stand-in for NCLS stage 1; demo, not for clinical use"
+            },
+        },
     )
     rng = random.Random(SEED)
     try:
         for case in study.cases.filter(excluded=False).select_related("dataset").order_by("code"):
-            truth = json.loads((truth_dirs[case.dataset.kind] / "truth" / f"{case.code}.json").read_text())
+            truth = json.loads(
+                (truth_dirs[case.dataset.kind] / "truth" / f"{case.code}.json").read_text()
+            )
             set_pipeline_runner(_standin_runner(truth, rng))
             ai_case_build(case_id=case.pk, model_version_id=model.pk)
     finally:
@@ -114,8 +131,9 @@ def _junior_manifest(study: Study, manifests: list[Path], juniors: list[Any], ou
     """The phantom's view columns with an author and a simulated initial diagnosis."""
     allocated = {
         (str(e.case.code)): e.junior.get_username()
-        for e in Allocation.objects.filter(allocation_list__study=study, source="junior").select_related(
-            "case", "junior")
+        for e in Allocation.objects.filter(
+            allocation_list__study=study, source="junior"
+        ).select_related("case", "junior")
     }
     rng = random.Random(SEED + 1)
     names = [j.get_username() for j in juniors]
@@ -126,7 +144,8 @@ def _junior_manifest(study: Study, manifests: list[Path], juniors: list[Any], ou
                 if row["excluded"] == "1":
                     continue
                 severe = bool({"hydrocephalus", "pvl"} & set(row["conditions"].split(";"))) or (
-                    "ivh" in row["conditions"] and row["ivh_grade"] in ("3", "4"))
+                    "ivh" in row["conditions"] and row["ivh_grade"] in ("3", "4")
+                )
                 if rng.random() < JUNIOR_ERROR:
                     severe = not severe
                 author = allocated.get(row["code"]) or rng.choice(names)
@@ -138,8 +157,14 @@ def _junior_manifest(study: Study, manifests: list[Path], juniors: list[Any], ou
                         (out / name).parent.mkdir(parents=True, exist_ok=True)
                         shutil.copyfile(manifest.parent / row[f"view_{view}"], out / name)
                         cells[f"view_{view}"] = name
-                rows.append({"code": row["code"], "author": author,
-                             "initial_severe": "yes" if severe else "no", **cells})
+                rows.append(
+                    {
+                        "code": row["code"],
+                        "author": author,
+                        "initial_severe": "yes" if severe else "no",
+                        **cells,
+                    }
+                )
     target = out / "manifest.csv"
     with target.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -156,20 +181,36 @@ def build_source_trial_demo(*, data_dir: Path | None = None) -> SourceTrialDemo:
     users = demo_users()
     existing = Study.objects.filter(title=TITLE, is_demo=True).first()
     if existing is not None and existing.status != StudyStatus.DRAFT:
-        return SourceTrialDemo(existing, existing.cases.count(), blinding_audit_for_study(study=existing))
+        return SourceTrialDemo(
+            existing, existing.cases.count(), blinding_audit_for_study(study=existing)
+        )
     coordinator = users["coordinator"]
     data_dir = data_dir or Path(settings.BASE_DIR) / "var" / "demo-data"
-    manifests = [m for m in generate_phantom_cases(data_dir) if m.parent.name != DatasetKind.BLIND_SWEEP]
+    manifests = [
+        m for m in generate_phantom_cases(data_dir) if m.parent.name != DatasetKind.BLIND_SWEEP
+    ]
     study = existing
     if study is None:
         with transaction.atomic():
-            study = trial_services.study_create(actor=coordinator, title=TITLE, design=StudyDesign.SOURCE_BLINDED,
-                                                registry_id="DEMO-0002", is_demo=True)
+            study = trial_services.study_create(
+                actor=coordinator,
+                title=TITLE,
+                design=StudyDesign.SOURCE_BLINDED,
+                registry_id="DEMO-0002",
+                is_demo=True,
+            )
             for username, role, tier in DEMO_USERS:
-                trial_services.membership_add(actor=coordinator, study=study, user=users[username], role=role)
+                trial_services.membership_add(
+                    actor=coordinator, study=study, user=users[username], role=role
+                )
                 if role == Role.READER and tier in ("junior", "senior"):
-                    services.reader_enrol(actor=coordinator, study=study, user=users[username], tier=tier,
-                                          years_experience=2 if tier == "junior" else 15)
+                    services.reader_enrol(
+                        actor=coordinator,
+                        study=study,
+                        user=users[username],
+                        tier=tier,
+                        years_experience=2 if tier == "junior" else 15,
+                    )
     for manifest in manifests:
         if manifest_imported(study, manifest):
             continue
@@ -177,17 +218,27 @@ def build_source_trial_demo(*, data_dir: Path | None = None) -> SourceTrialDemo:
         name = "Internal test" if kind == DatasetKind.INTERNAL else "External test"
         if not study.datasets.filter(name=name).exists():
             trial_services.dataset_create(actor=coordinator, study=study, name=name, kind=kind)
-        report = trial_services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+        report = trial_services.case_import(
+            actor=coordinator, study=study, manifest=manifest, dry_run=False
+        )
         if not report.ok:
             raise RuntimeError(f"demo import of {manifest} failed: {report.problems[:3]}")
     _ai_material(study, {m.parent.name: m.parent for m in manifests})
     juniors, seniors = study_juniors_seniors(study)
     if not Allocation.objects.filter(allocation_list__study=study).exists():
-        allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, stratify_by="probe_type")
+        allocation_generate(
+            actor=coordinator,
+            study=study,
+            juniors=juniors,
+            seniors=seniors,
+            stratify_by="probe_type",
+        )
     if not MaterialSet.objects.filter(case__study=study, source=MaterialSource.JUNIOR).exists():
         with tempfile.TemporaryDirectory() as scratch:
             manifest = _junior_manifest(study, manifests, juniors, Path(scratch))
-            imported = material_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+            imported = material_import(
+                actor=coordinator, study=study, manifest=manifest, dry_run=False
+            )
         if not imported.ok:
             raise RuntimeError(f"demo junior material import failed: {imported.problems[:3]}")
     services.session_create_for_design(actor=coordinator, study=study, seed=SEED)
@@ -212,12 +263,16 @@ def build_practice_study(*, data_dir: Path | None = None) -> Study:
         return existing
     coordinator = users["coordinator"]
     data_dir = data_dir or Path(settings.BASE_DIR) / "var" / "demo-data"
-    manifests = [m for m in generate_phantom_cases(data_dir) if m.parent.name == DatasetKind.INTERNAL]
+    manifests = [
+        m for m in generate_phantom_cases(data_dir) if m.parent.name == DatasetKind.INTERNAL
+    ]
     study = existing or _create_practice_study(coordinator, users)
     for manifest in manifests:
         if manifest_imported(study, manifest):
             continue
-        report = trial_services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+        report = trial_services.case_import(
+            actor=coordinator, study=study, manifest=manifest, dry_run=False
+        )
         if not report.ok:
             raise RuntimeError(f"practice import of {manifest} failed: {report.problems[:3]}")
     _ai_material(study, {m.parent.name: m.parent for m in manifests})
@@ -228,14 +283,27 @@ def build_practice_study(*, data_dir: Path | None = None) -> Study:
 def _create_practice_study(coordinator: Any, users: dict[str, Any]) -> Study:
     with transaction.atomic():
         study = trial_services.study_create(
-            actor=coordinator, title=PRACTICE_TITLE, design=StudyDesign.ASSISTED_CROSSOVER,
-            registry_id="DEMO-0003", washout_days=0, is_demo=True,
+            actor=coordinator,
+            title=PRACTICE_TITLE,
+            design=StudyDesign.ASSISTED_CROSSOVER,
+            registry_id="DEMO-0003",
+            washout_days=0,
+            is_demo=True,
         )
         for username, role, tier in DEMO_USERS:
             if role == Role.READER:
-                services.reader_enrol(actor=coordinator, study=study, user=users[username], tier=tier,
-                                      years_experience={"junior": 2, "mid_level": 6}.get(tier, 15))
+                services.reader_enrol(
+                    actor=coordinator,
+                    study=study,
+                    user=users[username],
+                    tier=tier,
+                    years_experience={"junior": 2, "mid_level": 6}.get(tier, 15),
+                )
             else:
-                trial_services.membership_add(actor=coordinator, study=study, user=users[username], role=role)
-        trial_services.dataset_create(actor=coordinator, study=study, name="Internal test", kind=DatasetKind.INTERNAL)
+                trial_services.membership_add(
+                    actor=coordinator, study=study, user=users[username], role=role
+                )
+        trial_services.dataset_create(
+            actor=coordinator, study=study, name="Internal test", kind=DatasetKind.INTERNAL
+        )
     return study

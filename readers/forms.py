@@ -28,8 +28,9 @@ CONDITION_LABELS = {
 class ToolUseForm(forms.Form):
     """A hidden field the workstation fills with its tool counts (JSON) before submitting."""
 
-    tool_use = forms.CharField(widget=forms.HiddenInput(attrs={"data-tool-use": ""}), required=False,
-                               max_length=1000)
+    tool_use = forms.CharField(
+        widget=forms.HiddenInput(attrs={"data-tool-use": ""}), required=False, max_length=1000
+    )
 
     def clean_tool_use(self) -> dict[str, int]:
         return tool_use_clean(self.cleaned_data.get("tool_use"))
@@ -49,7 +50,9 @@ class AnswerForm(ToolUseForm):
     )
     #: Kept only where the study collects ratings (:func:`rating_field_apply`), then required.
     rating = forms.IntegerField(
-        label=_("Probability that it is severe (0–100)"), min_value=0, max_value=100,
+        label=_("Probability that it is severe (0–100)"),
+        min_value=0,
+        max_value=100,
         required=False,
         help_text=_("Your own estimate; it need not agree with your yes/no answer."),
         widget=forms.NumberInput(attrs={"data-rating": ""}),
@@ -67,8 +70,12 @@ class AnswerForm(ToolUseForm):
         empty_value=None,
         required=False,
     )
-    comment = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 2}),
-                              required=False, max_length=2000)
+    comment = forms.CharField(
+        label=_("Comment"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        max_length=2000,
+    )
     client_event_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
     def answer(self) -> ReadAnswer:
@@ -131,8 +138,9 @@ class EnrolForm(StudyMemberForm):
     """
 
     tier = forms.ChoiceField(label=_("Tier"), choices=ReaderTier.choices)
-    years_experience = forms.IntegerField(label=_("Years of CUS experience"), min_value=0,
-                                          max_value=60, initial=0)
+    years_experience = forms.IntegerField(
+        label=_("Years of CUS experience"), min_value=0, max_value=60, initial=0
+    )
 
     def member_role(self, cleaned: dict[str, Any]) -> str | None:
         return Role.READER
@@ -166,7 +174,10 @@ class PrepareForm(forms.Form):
     view -> its sweeps, e.g. MSV of left and right sagittal sweeps), the frame's sweep."""
 
     initial_severe = forms.TypedChoiceField(
-        label=_("Initial diagnosis: severe"), choices=BOOLEAN_CHOICES, coerce=_yes, widget=forms.RadioSelect
+        label=_("Initial diagnosis: severe"),
+        choices=BOOLEAN_CHOICES,
+        coerce=_yes,
+        widget=forms.RadioSelect,
     )
     client_event_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
 
@@ -182,15 +193,19 @@ class PrepareForm(forms.Form):
         self.sweep_options = {v: o for v, o in (sweep_options or {}).items() if len(o) > 1}
         for view, frame_count in views:
             self.fields[f"frame_{view}"] = forms.IntegerField(
-                label=_("%(view)s frame") % {"view": view}, min_value=1, max_value=max(frame_count, 1),
-                required=False, widget=forms.NumberInput(attrs={"data-view": view}),
+                label=_("%(view)s frame") % {"view": view},
+                min_value=1,
+                max_value=max(frame_count, 1),
+                required=False,
+                widget=forms.NumberInput(attrs={"data-view": view}),
             )
             self.fields[f"missing_{view}"] = forms.BooleanField(
                 label=_("%(view)s not obtainable") % {"view": view}, required=False
             )
             if view in self.sweep_options:
                 self.fields[f"sweep_{view}"] = forms.ChoiceField(
-                    label=_("%(view)s sweep") % {"view": view}, required=False,
+                    label=_("%(view)s sweep") % {"view": view},
+                    required=False,
                     choices=[("", "—"), *((o, o) for o in self.sweep_options[view])],
                     widget=forms.Select(attrs={"data-sweep-of": view}),
                 )
@@ -230,7 +245,11 @@ class GuessForm(forms.Form):
 
     guess = forms.ChoiceField(
         label=_("Where does this material come from?"),
-        choices=[("ai", _("AI")), ("junior", _("Junior radiologist")), ("dont_know", _("Don't know"))],
+        choices=[
+            ("ai", _("AI")),
+            ("junior", _("Junior radiologist")),
+            ("dont_know", _("Don't know")),
+        ],
         widget=forms.RadioSelect,
     )
     client_event_id = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
@@ -240,15 +259,23 @@ class ReviewForm(AnswerForm):
     """The secondary diagnosis and whether it changes the initial one."""
 
     changes_initial = forms.TypedChoiceField(
-        label=_("Does your diagnosis change the initial diagnosis?"), choices=BOOLEAN_CHOICES, coerce=_yes,
+        label=_("Does your diagnosis change the initial diagnosis?"),
+        choices=BOOLEAN_CHOICES,
+        coerce=_yes,
         widget=forms.RadioSelect,
     )
 
     def answer(self) -> ReadAnswer:
         answer = super().answer()
-        return ReadAnswer(severe=answer.severe, confidence=answer.confidence, conditions=answer.conditions,
-                          ivh_grade=answer.ivh_grade, comment=answer.comment, rating=answer.rating,
-                          extra={"changes_initial": self.cleaned_data["changes_initial"]})
+        return ReadAnswer(
+            severe=answer.severe,
+            confidence=answer.confidence,
+            conditions=answer.conditions,
+            ivh_grade=answer.ivh_grade,
+            comment=answer.comment,
+            rating=answer.rating,
+            extra={"changes_initial": self.cleaned_data["changes_initial"]},
+        )
 
 
 class QualitativeForm(ToolUseForm):
@@ -262,15 +289,21 @@ class QualitativeForm(ToolUseForm):
         super().__init__(*args, **kwargs)
         for criterion, label in QUALITATIVE_CRITERIA.items():
             self.fields[criterion] = forms.TypedChoiceField(
-                label=label, choices=[(str(i), str(i)) for i in range(1, 6)], coerce=int, widget=forms.RadioSelect
+                label=label,
+                choices=[(str(i), str(i)) for i in range(1, 6)],
+                coerce=int,
+                widget=forms.RadioSelect,
             )
 
     def answer(self) -> ReadAnswer:
         """Scores only: a qualitative rating asks no diagnosis (stored as not severe, 0)."""
         from readers.source_trial import QUALITATIVE_CRITERIA
 
-        return ReadAnswer(severe=False, confidence=0,
-                          extra={"scores": {c: self.cleaned_data[c] for c in QUALITATIVE_CRITERIA}})
+        return ReadAnswer(
+            severe=False,
+            confidence=0,
+            extra={"scores": {c: self.cleaned_data[c] for c in QUALITATIVE_CRITERIA}},
+        )
 
 
 class ReviewReviseForm(ReviewForm):
@@ -288,8 +321,12 @@ class QualitativeReviseForm(QualitativeForm):
 def revise_initial(read: Any) -> dict[str, Any]:
     """Initial values of a revise form: the read as submitted, phase fields included."""
     initial: dict[str, Any] = {
-        "severe": "yes" if read.severe else "no", "confidence": read.confidence, "rating": read.rating,
-        "conditions": read.conditions, "ivh_grade": read.ivh_grade, "comment": read.comment,
+        "severe": "yes" if read.severe else "no",
+        "confidence": read.confidence,
+        "rating": read.rating,
+        "conditions": read.conditions,
+        "ivh_grade": read.ivh_grade,
+        "comment": read.comment,
     }
     answer = read.answer or {}
     if isinstance(answer.get("changes_initial"), bool):
@@ -302,15 +339,24 @@ def revise_initial(read: Any) -> dict[str, Any]:
 class AllocationForm(forms.Form):
     """Randomize juniors into groups and allocate each senior's cases (the seed is drawn by the server)."""
 
-    stratify_by = forms.ChoiceField(label=_("Stratify by (besides the dataset)"), choices=[
-        ("none", _("Nothing else")), ("probe_type", _("Probe type")), ("ga_group", _("Gestational age group")),
-        ("manufacturer", _("Manufacturer")),
-    ])
-    block_sizes = forms.CharField(label=_("Block sizes (comma-separated, even)"), initial="2,4,6", max_length=40)
+    stratify_by = forms.ChoiceField(
+        label=_("Stratify by (besides the dataset)"),
+        choices=[
+            ("none", _("Nothing else")),
+            ("probe_type", _("Probe type")),
+            ("ga_group", _("Gestational age group")),
+            ("manufacturer", _("Manufacturer")),
+        ],
+    )
+    block_sizes = forms.CharField(
+        label=_("Block sizes (comma-separated, even)"), initial="2,4,6", max_length=40
+    )
 
     def clean_block_sizes(self) -> tuple[int, ...]:
         try:
-            sizes = tuple(int(part) for part in self.cleaned_data["block_sizes"].split(",") if part.strip())
+            sizes = tuple(
+                int(part) for part in self.cleaned_data["block_sizes"].split(",") if part.strip()
+            )
         except ValueError as exc:
             raise forms.ValidationError(_("Block sizes are whole numbers.")) from exc
         if not sizes or any(size < 2 or size % 2 for size in sizes):
@@ -322,8 +368,15 @@ class MaterialImportForm(forms.Form):
     """A ZIP of manifest.csv and view images, prepared outside the platform."""
 
     archive = forms.FileField(label=_("ZIP with manifest.csv and the images it names"))
-    source = forms.ChoiceField(label=_("Source"), choices=[("junior", _("Junior radiologist")),
-                                                         ("sonographer", _("Sonographer"))])
-    dry_run = forms.BooleanField(label=_("Dry run (check only, write nothing)"), required=False, initial=True)
-    reason = forms.CharField(label=_("Reason (needed while the study is open: an import amends its material)"),
-                             max_length=500, required=False)
+    source = forms.ChoiceField(
+        label=_("Source"),
+        choices=[("junior", _("Junior radiologist")), ("sonographer", _("Sonographer"))],
+    )
+    dry_run = forms.BooleanField(
+        label=_("Dry run (check only, write nothing)"), required=False, initial=True
+    )
+    reason = forms.CharField(
+        label=_("Reason (needed while the study is open: an import amends its material)"),
+        max_length=500,
+        required=False,
+    )

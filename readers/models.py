@@ -125,7 +125,9 @@ class Read(UUIDModel):
     """
 
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="read")
-    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reads")
+    reader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reads"
+    )
     client_event_id = models.UUIDField(unique=True)
     severe = models.BooleanField(_("severe"))
     confidence = models.PositiveSmallIntegerField(_("confidence (0–100)"))
@@ -214,7 +216,9 @@ class WashoutNotice(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    session = models.OneToOneField(ReadingSession, on_delete=models.CASCADE, related_name="washout_notice")
+    session = models.OneToOneField(
+        ReadingSession, on_delete=models.CASCADE, related_name="washout_notice"
+    )
     email = models.EmailField(blank=True)
     language = models.CharField(max_length=16)
     sent_at = models.DateTimeField()

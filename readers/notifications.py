@@ -71,8 +71,12 @@ def washout_notice_send(*, session: ReadingSession, now: datetime | None = None)
             return False
         if not reader.email:
             return False  # recorded: the worklist note is all he gets
-        context = {"reader": reader, "study": session.study, "opens": opens,
-                   "link": _site_url().rstrip("/") + reverse("readers:worklist")}
+        context = {
+            "reader": reader,
+            "study": session.study,
+            "opens": opens,
+            "link": _site_url().rstrip("/") + reverse("readers:worklist"),
+        }
         with translation.override(language):
             subject = " ".join(render_to_string("readers/washout_subject.txt", context).split())
             body = render_to_string("readers/washout_email.txt", context)
@@ -83,13 +87,13 @@ def washout_notice_send(*, session: ReadingSession, now: datetime | None = None)
 def washout_notices_due(*, now: datetime | None = None) -> list[ReadingSession]:
     """Aided sessions of crossover studies, not complete, no notice yet, whose washout is over."""
     now = now or timezone.now()
-    candidates = (
-        ReadingSession.objects.filter(
-            phase=SessionPhase.AIDED, completed_at__isnull=True, washout_notice__isnull=True,
-            study__design=StudyDesign.ASSISTED_CROSSOVER,
-            available_from__lte=now,  # set when the unaided session completes; rechecked below
-        ).select_related("study", "reader")
-    )
+    candidates = ReadingSession.objects.filter(
+        phase=SessionPhase.AIDED,
+        completed_at__isnull=True,
+        washout_notice__isnull=True,
+        study__design=StudyDesign.ASSISTED_CROSSOVER,
+        available_from__lte=now,  # set when the unaided session completes; rechecked below
+    ).select_related("study", "reader")
     return [s for s in candidates if (opens := washout_opens_at(s)) is not None and opens <= now]
 
 

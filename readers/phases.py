@@ -124,7 +124,9 @@ def ai_material_for_case(case: Case, *, made_before: datetime | None = None) -> 
     (an audited amendment) reaches only sessions created after it, and every reader of
     the session's cases sees the same material whenever he is served.
     """
-    materials = MaterialSet.objects.filter(case=case, source=MaterialSource.AI, status=MaterialStatus.COMPLETE)
+    materials = MaterialSet.objects.filter(
+        case=case, source=MaterialSource.AI, status=MaterialStatus.COMPLETE
+    )
     if made_before is not None:
         materials = materials.filter(created__lte=made_before)
     return materials.order_by("-created").first()
@@ -146,7 +148,9 @@ def _aided_opening(session: ReadingSession) -> Opening:
     # can open the aided session early.
     unaided = _unaided_session(session)
     if unaided is None or unaided.completed_at is None:
-        return Opening(None, _("This session opens after the washout that follows your first session."))
+        return Opening(
+            None, _("This session opens after the washout that follows your first session.")
+        )
     return Opening(unaided.completed_at + timedelta(days=session.study.washout_days))
 
 
@@ -170,8 +174,10 @@ def _unaided_revision_gate(assignment: Assignment) -> str:
     # Once the reader has seen the AI (his aided session has started), an unaided answer
     # changed afterwards would no longer be unaided.
     started = ReadingSession.objects.filter(
-        study_id=assignment.session.study_id, reader_id=assignment.session.reader_id,
-        phase=SessionPhase.AIDED, started_at__isnull=False,
+        study_id=assignment.session.study_id,
+        reader_id=assignment.session.reader_id,
+        phase=SessionPhase.AIDED,
+        started_at__isnull=False,
     ).exists()
     if started:
         return _("Your aided session has started: your unaided answers can no longer change.")
@@ -179,7 +185,9 @@ def _unaided_revision_gate(assignment: Assignment) -> str:
 
 
 PHASE_RULES: dict[str, PhaseRules] = {
-    SessionPhase.UNAIDED: PhaseRules(on_completed=_unaided_completed, revision_gate=_unaided_revision_gate),
+    SessionPhase.UNAIDED: PhaseRules(
+        on_completed=_unaided_completed, revision_gate=_unaided_revision_gate
+    ),
     SessionPhase.AIDED: PhaseRules(
         opening=_aided_opening,
         material_for=session_ai_material,
@@ -220,6 +228,8 @@ def heatmaps_for_material(material_set: MaterialSet) -> list[Rendition]:
     """
     return list(
         Rendition.objects.filter(
-            material_set=material_set, purpose=RenditionPurpose.EXPLANATION, status=RenditionStatus.READY
+            material_set=material_set,
+            purpose=RenditionPurpose.EXPLANATION,
+            status=RenditionStatus.READY,
         ).order_by("view")
     )

@@ -87,6 +87,7 @@ def case_view_sweeps(case: Case) -> dict[str, tuple[str, ...]]:
     """:func:`view_sweeps` of the case's sweeps (those of :func:`case_sweeps`)."""
     return view_sweeps(case_sweeps(case=case))
 
+
 #: Mean absolute grey difference (0–255, on a 96×72 thumbnail) under which an imported
 #: image counts as a frame of its sweep. Lossy video coding moves a frame by 1–4 levels;
 #: neighbouring frames of a sweep differ by 3–5 (DESIGN.md), other views by far more.
@@ -116,15 +117,20 @@ def _thumb(frame: np.ndarray) -> np.ndarray:
     return cv2.resize(gray, _THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def sweep_frames_locate(path: Path, images: Mapping[str, np.ndarray]) -> dict[str, tuple[int, np.ndarray]]:
+def sweep_frames_locate(
+    path: Path, images: Mapping[str, np.ndarray]
+) -> dict[str, tuple[int, np.ndarray]]:
     """The frame of the sweep at ``path`` that each image shows: view -> (index, frame).
 
     One pass through the video for all images. An image is missing from the result when
     its size differs from the sweep's or no frame is within :data:`LOCATE_TOLERANCE`.
     """
     nearest = _nearest_frames(path, images)
-    return {view: (index, frame) for view, (index, frame, distance) in nearest.items()
-            if distance <= LOCATE_TOLERANCE}
+    return {
+        view: (index, frame)
+        for view, (index, frame, distance) in nearest.items()
+        if distance <= LOCATE_TOLERANCE
+    }
 
 
 def _nearest_frames(
@@ -260,10 +266,14 @@ def material_build(
     for view in VIEWS:
         frame, index, _sweep = frames.get(view, (None, None, ""))
         try:
-            rendition_make_for_view(material_set=material, view=view, frame=frame, frame_index=index, actor=actor)
+            rendition_make_for_view(
+                material_set=material, view=view, frame=frame, frame_index=index, actor=actor
+            )
         except media.MediaError as exc:
-            raise ValidationError(_("The %(view)s frame cannot be rendered: %(reason)s") % {
-                "view": view, "reason": str(exc)}) from exc
+            raise ValidationError(
+                _("The %(view)s frame cannot be rendered: %(reason)s")
+                % {"view": view, "reason": str(exc)}
+            ) from exc
     material.status = MaterialStatus.COMPLETE
     material.save(update_fields=["status", "modified"])
     audit_record(
@@ -307,8 +317,11 @@ def material_prepare(
             raise AlreadyAnswered(_("This submission id was used for another case."))
         existing.replayed = True  # type: ignore[attr-defined]
         return existing
-    assignment = Assignment.objects.select_for_update(of=("self",)).select_related(
-        "session__study", "case").get(pk=assignment.pk)
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("session__study", "case")
+        .get(pk=assignment.pk)
+    )
     if assignment.session.reader_id != reader.pk:
         raise ReadingRefused(_("This case is not assigned to you."))
     if assignment.session.phase != SessionPhase.PREPARATION:
@@ -318,12 +331,19 @@ def material_prepare(
     if assignment.served_at is None:
         raise ReadingRefused(_("Open the case before answering it."))
     if set(picks) != set(VIEWS):
-        raise ValidationError(_("Give a frame, or mark it not obtainable, for every standard view."))
+        raise ValidationError(
+            _("Give a frame, or mark it not obtainable, for every standard view.")
+        )
     if not isinstance(initial_severe, bool):
         raise ValidationError(_("Severe must be yes or no."))
     material = material_build(
-        actor=reader, case=assignment.case, source=MaterialSource.JUNIOR, author=reader,
-        initial_severe=initial_severe, picks=picks, sweeps=sweeps,
+        actor=reader,
+        case=assignment.case,
+        source=MaterialSource.JUNIOR,
+        author=reader,
+        initial_severe=initial_severe,
+        picks=picks,
+        sweeps=sweeps,
     )
     assignment.material_set = material
     assignment.save(update_fields=["material_set", "modified"])
@@ -333,8 +353,10 @@ def material_prepare(
         answer=ReadAnswer(
             severe=initial_severe,
             confidence=100 if initial_severe else 0,
-            extra={"picks": {v: picks[v] for v in VIEWS},
-                   **({"sweeps": dict(sweeps)} if sweeps else {})},
+            extra={
+                "picks": {v: picks[v] for v in VIEWS},
+                **({"sweeps": dict(sweeps)} if sweeps else {}),
+            },
         ),
         client_event_id=client_event_id,
     )
@@ -414,14 +436,23 @@ def material_import(
     report = MaterialImportReport(dry_run=dry_run)
     amendment = not dry_run and Study.objects.filter(pk=study.pk, status=StudyStatus.OPEN).exists()
     if amendment and not reason.strip():
-        report.problems.append(MaterialImportProblem(0, "", _(
-            "The study is open: an import now amends its material. Give the reason for the amendment.")))
+        report.problems.append(
+            MaterialImportProblem(
+                0,
+                "",
+                _(
+                    "The study is open: an import now amends its material. Give the reason for the amendment."
+                ),
+            )
+        )
         return report
     try:
         with manifest.open(newline="", encoding="utf-8-sig") as handle:
             rows = list(csv.DictReader(handle))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        report.problems.append(MaterialImportProblem(0, "", _("The manifest cannot be read: %s") % exc))
+        report.problems.append(
+            MaterialImportProblem(0, "", _("The manifest cannot be read: %s") % exc)
+        )
         return report
     report.rows = len(rows)
     if not rows:
@@ -429,7 +460,9 @@ def material_import(
         return report
     columns = set(rows[0])
     if "code" not in columns:
-        report.problems.append(MaterialImportProblem(0, "code", _("The manifest needs a code column.")))
+        report.problems.append(
+            MaterialImportProblem(0, "code", _("The manifest needs a code column."))
+        )
         return report
     users = get_user_model().objects
     cases = {c.code: c for c in study.cases.all()}
@@ -437,14 +470,30 @@ def material_import(
     try:
         with transaction.atomic():
             for number, row in enumerate(rows, start=1):
-                _import_row(actor, study, row, number, manifest.parent, cases, users, seen,
-                            source, default_author, report)
+                _import_row(
+                    actor,
+                    study,
+                    row,
+                    number,
+                    manifest.parent,
+                    cases,
+                    users,
+                    seen,
+                    source,
+                    default_author,
+                    report,
+                )
             if dry_run or report.problems:
                 transaction.set_rollback(True)
             elif amendment:
-                audit_record(actor=actor, action=AuditAction.MATERIAL_AMENDED, target=study, study=study,
-                             after={"import": manifest.name, "source": source, "created": report.created},
-                             reason=reason.strip())
+                audit_record(
+                    actor=actor,
+                    action=AuditAction.MATERIAL_AMENDED,
+                    target=study,
+                    study=study,
+                    after={"import": manifest.name, "source": source, "created": report.created},
+                    reason=reason.strip(),
+                )
     except ValidationError as exc:  # pragma: no cover - rows record their own problems
         report.problems.append(MaterialImportProblem(0, "", " ".join(exc.messages)))
     if report.problems:
@@ -453,8 +502,16 @@ def material_import(
 
 
 def _import_row(
-    actor: Any, study: Study, row: dict[str, str], number: int, base: Path, cases: dict[str, Case],
-    users: Any, seen: set[tuple[str, str]], default_source: str, default_author: Any,
+    actor: Any,
+    study: Study,
+    row: dict[str, str],
+    number: int,
+    base: Path,
+    cases: dict[str, Case],
+    users: Any,
+    seen: set[tuple[str, str]],
+    default_source: str,
+    default_author: Any,
     report: MaterialImportReport,
 ) -> None:
     def problem(column: str, message: str) -> None:
@@ -478,7 +535,10 @@ def _import_row(
         problem("initial_severe", _("Give the initial diagnosis: severe yes or no."))
         return
     key = (case.code, author.get_username())
-    if key in seen or MaterialSet.objects.filter(case=case, author_user=author, source=source).exists():
+    if (
+        key in seen
+        or MaterialSet.objects.filter(case=case, author_user=author, source=source).exists()
+    ):
         problem("code", _("This author has material for this case already."))
         return
     seen.add(key)
@@ -492,8 +552,15 @@ def _import_row(
     sweeps = {v: cell for v in VIEWS if (cell := (row.get(f"sweep_{v}") or "").strip())}
     try:
         with transaction.atomic():
-            material_build(actor=actor, case=case, source=source, author=author,
-                           initial_severe=severe_cell in _TRUE, picks=picks, sweeps=sweeps)
+            material_build(
+                actor=actor,
+                case=case,
+                source=source,
+                author=author,
+                initial_severe=severe_cell in _TRUE,
+                picks=picks,
+                sweeps=sweeps,
+            )
     except ValidationError as exc:
         problem("", " ".join(exc.messages))
         return

@@ -113,9 +113,15 @@ class Slot:
     def as_public(self) -> dict[str, Any]:
         """What a reader may see of the slot (never the rendition)."""
         spacing = self.pixel_spacing_mm
-        return {"name": self.name, "kind": self.kind, "label": self.label,
-                "group": self.group, "available": self.available, "fps": self.fps,
-                "pixel_spacing_mm": list(spacing) if spacing else None}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "label": self.label,
+            "group": self.group,
+            "available": self.available,
+            "fps": self.fps,
+            "pixel_spacing_mm": list(spacing) if spacing else None,
+        }
 
 
 def slot_name(assignment: Assignment, rendition: Rendition) -> str:
@@ -149,19 +155,34 @@ def assignment_slots(*, assignment: Assignment) -> list[Slot]:
     """
     ready = Rendition.objects.filter(status=RenditionStatus.READY)
     rules = phase_rules(assignment.session.phase)
-    slots = _slots(
-        assignment,
-        # Only what was uploaded before the session was made: its media never change.
-        list(ready.filter(case_id=assignment.case_id, purpose=RenditionPurpose.CASE_MEDIA,
-                          asset__case_id=assignment.case_id,
-                          asset__created__lte=assignment.session.created)),
-        "case",
-    ) if rules.shows_case_media else []
+    slots = (
+        _slots(
+            assignment,
+            # Only what was uploaded before the session was made: its media never change.
+            list(
+                ready.filter(
+                    case_id=assignment.case_id,
+                    purpose=RenditionPurpose.CASE_MEDIA,
+                    asset__case_id=assignment.case_id,
+                    asset__created__lte=assignment.session.created,
+                )
+            ),
+            "case",
+        )
+        if rules.shows_case_media
+        else []
+    )
     if assignment.material_set_id is not None:
-        material = ready.filter(material_set_id=assignment.material_set_id, kind=RenditionKind.IMAGE)
-        slots += _slots(assignment, list(material.filter(purpose=RenditionPurpose.MATERIAL_VIEW)), "material")
+        material = ready.filter(
+            material_set_id=assignment.material_set_id, kind=RenditionKind.IMAGE
+        )
+        slots += _slots(
+            assignment, list(material.filter(purpose=RenditionPurpose.MATERIAL_VIEW)), "material"
+        )
         if rules.shows_ai:
-            slots += _slots(assignment, list(material.filter(purpose=RenditionPurpose.EXPLANATION)), "heatmap")
+            slots += _slots(
+                assignment, list(material.filter(purpose=RenditionPurpose.EXPLANATION)), "heatmap"
+            )
     return slots
 
 
@@ -205,7 +226,11 @@ def reader_reads(*, user: Any) -> QuerySet[Read]:
 
 def study_readers(*, study: Study) -> QuerySet[Membership]:
     """The study's reader memberships (each with the reader's tier in this study)."""
-    return Membership.objects.filter(study=study, role=Role.READER).select_related("user").order_by("user__username")
+    return (
+        Membership.objects.filter(study=study, role=Role.READER)
+        .select_related("user")
+        .order_by("user__username")
+    )
 
 
 def study_sessions(*, study: Study) -> QuerySet[ReadingSession]:

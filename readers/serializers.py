@@ -52,12 +52,16 @@ class ReadSerializer(serializers.Serializer):
     token = serializers.CharField(source="assignment.token")
     client_event_id = serializers.UUIDField()
     severe = serializers.BooleanField()
-    confidence = serializers.IntegerField(min_value=0, max_value=100, label=_model_label("confidence"))
-    rating = serializers.IntegerField(min_value=0, max_value=100, allow_null=True, required=False,
-                                      label=_model_label("rating"))
+    confidence = serializers.IntegerField(
+        min_value=0, max_value=100, label=_model_label("confidence")
+    )
+    rating = serializers.IntegerField(
+        min_value=0, max_value=100, allow_null=True, required=False, label=_model_label("rating")
+    )
     conditions = serializers.JSONField(required=False, label=_model_label("conditions"))
-    ivh_grade = serializers.IntegerField(min_value=1, max_value=4, allow_null=True, required=False,
-                                         label=_model_label("ivh_grade"))
+    ivh_grade = serializers.IntegerField(
+        min_value=1, max_value=4, allow_null=True, required=False, label=_model_label("ivh_grade")
+    )
     comment = serializers.CharField(allow_blank=True, required=False)
     answer = serializers.JSONField(required=False)
     tool_use = serializers.JSONField(required=False)
@@ -85,12 +89,17 @@ def assignment_data(assignment: Assignment) -> dict[str, Any]:
         public = slot.as_public()
         public["url"] = (
             reverse("readers:media", kwargs={"token": assignment.token, "slot": slot.name})
-            if slot.available else None
+            if slot.available
+            else None
         )
         slots.append(public)
     material = assignment_material(assignment=assignment)
     # Read and answered_at are written in one transaction: no read without answered_at.
-    read = Read.objects.filter(assignment=assignment).first() if assignment.answered_at is not None else None
+    read = (
+        Read.objects.filter(assignment=assignment).first()
+        if assignment.answered_at is not None
+        else None
+    )
     return {
         "token": assignment.token,
         "session": str(session.pk),
@@ -101,7 +110,9 @@ def assignment_data(assignment: Assignment) -> dict[str, Any]:
         "allow_revisits": session.study.allow_revisits,
         "collects_rating": session.study.collects_rating,
         "slots": slots,
-        "material": None if material is None else {
+        "material": None
+        if material is None
+        else {
             "initial_severe": material.initial_severe,
             **({"probability": material.probability} if material.shows_ai else {}),
         },
@@ -119,14 +130,24 @@ class AnswerSerializer(serializers.Serializer):
     severe = serializers.BooleanField()
     confidence = serializers.IntegerField(min_value=0, max_value=100)
     rating = serializers.IntegerField(
-        min_value=0, max_value=100, required=False, allow_null=True, default=None,
-        help_text=_("probability that the case is severe, 0–100: required where the study collects "
-                    "ratings (collects_rating), refused where it does not"),
+        min_value=0,
+        max_value=100,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_(
+            "probability that the case is severe, 0–100: required where the study collects "
+            "ratings (collects_rating), refused where it does not"
+        ),
     )
     conditions = serializers.ListField(
-        child=serializers.ChoiceField(choices=[c.value for c in Condition]), required=False, default=list
+        child=serializers.ChoiceField(choices=[c.value for c in Condition]),
+        required=False,
+        default=list,
     )
-    ivh_grade = serializers.IntegerField(min_value=1, max_value=4, required=False, allow_null=True, default=None)
+    ivh_grade = serializers.IntegerField(
+        min_value=1, max_value=4, required=False, allow_null=True, default=None
+    )
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
     extra = serializers.DictField(required=False, default=dict)
 
@@ -134,8 +155,12 @@ class AnswerSerializer(serializers.Serializer):
         """The validated answer."""
         data = self.validated_data
         return ReadAnswer(
-            severe=data["severe"], confidence=data["confidence"], conditions=tuple(data["conditions"]),
-            ivh_grade=data["ivh_grade"], comment=data["comment"], extra=data["extra"],
+            severe=data["severe"],
+            confidence=data["confidence"],
+            conditions=tuple(data["conditions"]),
+            ivh_grade=data["ivh_grade"],
+            comment=data["comment"],
+            extra=data["extra"],
             rating=data["rating"],
         )
 
@@ -146,7 +171,9 @@ class SubmitSerializer(AnswerSerializer):
     client_event_id = serializers.UUIDField()
     # How often each workstation tool was used (counts only; keys: readers.tool_use.TOOL_KEYS).
     tool_use = serializers.DictField(
-        child=serializers.IntegerField(min_value=0, max_value=TOOL_COUNT_MAX), required=False, default=dict,
+        child=serializers.IntegerField(min_value=0, max_value=TOOL_COUNT_MAX),
+        required=False,
+        default=dict,
     )
 
     def validate_tool_use(self, value: dict[str, int]) -> dict[str, int]:
@@ -179,8 +206,9 @@ class EnrolSerializer(serializers.Serializer):
 class SessionCreateSerializer(serializers.Serializer):
     """Create the sessions of the study's design."""
 
-    datasets = serializers.ListField(child=serializers.UUIDField(), required=False, allow_null=True,
-                                     default=None)
+    datasets = serializers.ListField(
+        child=serializers.UUIDField(), required=False, allow_null=True, default=None
+    )
     seed = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0)
 
 

@@ -71,7 +71,9 @@ QUALITATIVE_CRITERIA: dict[str, Any] = {
 def reader_tier(study: Study, user: Any) -> str:
     """The user's reader tier in ``study`` ('' when he is not one of its readers)."""
     tier = (
-        Membership.objects.filter(study=study, user=user, role=Role.READER).values_list("tier", flat=True).first()
+        Membership.objects.filter(study=study, user=user, role=Role.READER)
+        .values_list("tier", flat=True)
+        .first()
     )
     return tier or ""
 
@@ -79,7 +81,9 @@ def reader_tier(study: Study, user: Any) -> str:
 def study_juniors_seniors(study: Study) -> tuple[list[Any], list[Any]]:
     """The study's enrolled junior and senior readers (by their tier in it), by username."""
     members = (
-        Membership.objects.filter(study=study, role=Role.READER, tier__in=[ReaderTier.JUNIOR, ReaderTier.SENIOR])
+        Membership.objects.filter(
+            study=study, role=Role.READER, tier__in=[ReaderTier.JUNIOR, ReaderTier.SENIOR]
+        )
         .select_related("user")
         .order_by("user__username")
     )
@@ -92,7 +96,10 @@ def study_juniors_seniors(study: Study) -> tuple[list[Any], list[Any]]:
 
 
 def _juniors_only(study: Study, reader: Any) -> bool:
-    return study.design == StudyDesign.SOURCE_BLINDED and reader_tier(study, reader) == ReaderTier.JUNIOR
+    return (
+        study.design == StudyDesign.SOURCE_BLINDED
+        and reader_tier(study, reader) == ReaderTier.JUNIOR
+    )
 
 
 def _preparation_gate(assignment: Assignment) -> str:
@@ -107,9 +114,12 @@ def _preparation_answer(assignment: Assignment, extra: dict[str, Any]) -> dict[s
     # ``sweeps``: the sweep of a view more than one sweep shows (MSV of left and right
     # sagittal sweeps), as material_prepare passes it.
     picks, sweeps = extra.get("picks"), extra.get("sweeps", {})
-    if (not set(extra) <= {"picks", "sweeps"} or not isinstance(picks, dict)
-            or not isinstance(sweeps, dict)
-            or not all(isinstance(v, str) for v in sweeps.values())):
+    if (
+        not set(extra) <= {"picks", "sweeps"}
+        or not isinstance(picks, dict)
+        or not isinstance(sweeps, dict)
+        or not all(isinstance(v, str) for v in sweeps.values())
+    ):
         raise ValidationError(_("A preparation records the picked frames and nothing else."))
     return {"picks": picks, **({"sweeps": sweeps} if sweeps else {})}
 
@@ -118,7 +128,10 @@ def _preparation_answer(assignment: Assignment, extra: dict[str, Any]) -> dict[s
 
 
 def _seniors_only(study: Study, reader: Any) -> bool:
-    return study.design == StudyDesign.SOURCE_BLINDED and reader_tier(study, reader) == ReaderTier.SENIOR
+    return (
+        study.design == StudyDesign.SOURCE_BLINDED
+        and reader_tier(study, reader) == ReaderTier.SENIOR
+    )
 
 
 def _allocated_cases(session: ReadingSession, cases: dict[str, Case]) -> dict[str, Case]:
@@ -132,9 +145,13 @@ def _allocated_cases(session: ReadingSession, cases: dict[str, Case]) -> dict[st
 
 def allocated_material(session: ReadingSession, case: Case) -> MaterialSet | None:
     """The allocated material of a senior's case: the AI's, or his group junior's (if ready)."""
-    entry = Allocation.objects.filter(
-        allocation_list__study_id=session.study_id, senior_id=session.reader_id, case=case
-    ).select_related("case").first()
+    entry = (
+        Allocation.objects.filter(
+            allocation_list__study_id=session.study_id, senior_id=session.reader_id, case=case
+        )
+        .select_related("case")
+        .first()
+    )
     return None if entry is None else material_of_allocation(entry, made_before=session.created)
 
 
@@ -149,7 +166,9 @@ def material_of_allocation(entry: Allocation, *, made_before: Any = None) -> Mat
         return ai_material_for_case(entry.case, made_before=made_before)
     return (
         MaterialSet.objects.filter(
-            case_id=entry.case_id, source=MaterialSource.JUNIOR, author_user_id=entry.junior_id,
+            case_id=entry.case_id,
+            source=MaterialSource.JUNIOR,
+            author_user_id=entry.junior_id,
             status=MaterialStatus.COMPLETE,
         )
         .order_by("created")
@@ -162,7 +181,9 @@ def _review_opening(session: ReadingSession) -> Opening:
     # tell the senior which cases wait for a person.
     for assignment in session.assignments.filter(material_set__isnull=True).select_related("case"):
         if allocated_material(session, assignment.case) is None:
-            return Opening(None, _("This session opens when the material of all its cases is ready."))
+            return Opening(
+                None, _("This session opens when the material of all its cases is ready.")
+            )
     return Opening()
 
 
@@ -179,12 +200,17 @@ def _review_answer(assignment: Assignment, extra: dict[str, Any]) -> dict[str, A
     if not isinstance(changes, bool):
         raise ValidationError(_("Say whether your diagnosis changes the initial diagnosis."))
     guess = SourceGuess.objects.get(assignment=assignment)
-    return {SOURCE_GUESS_KEY: guess.guess, CHANGES_INITIAL_KEY: changes,
-            "guess_locked_at": guess.guessed_at.isoformat()}
+    return {
+        SOURCE_GUESS_KEY: guess.guess,
+        CHANGES_INITIAL_KEY: changes,
+        "guess_locked_at": guess.guessed_at.isoformat(),
+    }
 
 
 @transaction.atomic
-def source_guess_lock(*, reader: Any, assignment: Assignment, guess: str, client_event_id: UUID) -> SourceGuess:
+def source_guess_lock(
+    *, reader: Any, assignment: Assignment, guess: str, client_event_id: UUID
+) -> SourceGuess:
     """Save a senior's source guess, once; the same ``client_event_id`` returns it again.
 
     Refused outside a blinded review, before the case is served, after it is answered,
@@ -212,10 +238,18 @@ def source_guess_lock(*, reader: Any, assignment: Assignment, guess: str, client
         raise ReadingRefused(opening.reason, opens_at=opening.at)
     if assignment.served_at is None:
         raise ReadingRefused(_("Open the case before answering it."))
-    if assignment.answered_at is not None or SourceGuess.objects.filter(assignment=assignment).exists():
+    if (
+        assignment.answered_at is not None
+        or SourceGuess.objects.filter(assignment=assignment).exists()
+    ):
         raise AlreadyAnswered(_("Your source guess is locked and cannot change."))
-    saved = SourceGuess(assignment=assignment, reader=reader, guess=guess, client_event_id=client_event_id,
-                        guessed_at=timezone.now())
+    saved = SourceGuess(
+        assignment=assignment,
+        reader=reader,
+        guess=guess,
+        client_event_id=client_event_id,
+        guessed_at=timezone.now(),
+    )
     saved.full_clean(exclude=["assignment", "reader"], validate_unique=False)
     saved.save()
     audit_record(
@@ -223,7 +257,11 @@ def source_guess_lock(*, reader: Any, assignment: Assignment, guess: str, client
         action=AuditAction.SOURCE_GUESSED,
         target=saved,
         study=session.study,
-        after={"assignment": assignment.token, "guess": guess, "guessed_at": saved.guessed_at.isoformat()},
+        after={
+            "assignment": assignment.token,
+            "guess": guess,
+            "guessed_at": saved.guessed_at.isoformat(),
+        },
     )
     return saved
 
@@ -233,36 +271,53 @@ def source_guess_lock(*, reader: Any, assignment: Assignment, guess: str, client
 
 def _qualitative_answer(assignment: Assignment, extra: dict[str, Any]) -> dict[str, Any]:
     scores = extra.get(SCORES_KEY)
-    if set(extra) != {SCORES_KEY} or not isinstance(scores, dict) or set(scores) != set(QUALITATIVE_CRITERIA):
+    if (
+        set(extra) != {SCORES_KEY}
+        or not isinstance(scores, dict)
+        or set(scores) != set(QUALITATIVE_CRITERIA)
+    ):
         raise ValidationError(_("Score each of the four criteria."))
     for criterion, score in scores.items():
         if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
-            raise ValidationError(_("%(criterion)s must be scored 1 to 5.") % {
-                "criterion": QUALITATIVE_CRITERIA[criterion]})
+            raise ValidationError(
+                _("%(criterion)s must be scored 1 to 5.")
+                % {"criterion": QUALITATIVE_CRITERIA[criterion]}
+            )
     return {SCORES_KEY: {c: int(scores[c]) for c in QUALITATIVE_CRITERIA}}
 
 
 def register() -> None:
     """Install the rules of the source trial's and the qualitative design's phases."""
-    phase_rules_register(SessionPhase.PREPARATION, PhaseRules(
-        takes_reader=_juniors_only,
-        answer_clean=_preparation_answer,
-        form_gate=_preparation_gate,
-    ))
-    phase_rules_register(SessionPhase.BLINDED_REVIEW, PhaseRules(
-        opening=_review_opening,
-        material_for=allocated_material,
-        shows_ai=False,
-        answer_clean=_review_answer,
-        form_gate=_review_gate,
-        shows_case_media=False,
-        takes_reader=_seniors_only,
-        cases_for=_allocated_cases,
-    ))
-    phase_rules_register(SessionPhase.QUALITATIVE, PhaseRules(
-        material_for=session_ai_material,
-        shows_ai=True,
-        answer_clean=_qualitative_answer,
-    ))
-    design_phases_register(StudyDesign.SOURCE_BLINDED, (SessionPhase.PREPARATION, SessionPhase.BLINDED_REVIEW))
+    phase_rules_register(
+        SessionPhase.PREPARATION,
+        PhaseRules(
+            takes_reader=_juniors_only,
+            answer_clean=_preparation_answer,
+            form_gate=_preparation_gate,
+        ),
+    )
+    phase_rules_register(
+        SessionPhase.BLINDED_REVIEW,
+        PhaseRules(
+            opening=_review_opening,
+            material_for=allocated_material,
+            shows_ai=False,
+            answer_clean=_review_answer,
+            form_gate=_review_gate,
+            shows_case_media=False,
+            takes_reader=_seniors_only,
+            cases_for=_allocated_cases,
+        ),
+    )
+    phase_rules_register(
+        SessionPhase.QUALITATIVE,
+        PhaseRules(
+            material_for=session_ai_material,
+            shows_ai=True,
+            answer_clean=_qualitative_answer,
+        ),
+    )
+    design_phases_register(
+        StudyDesign.SOURCE_BLINDED, (SessionPhase.PREPARATION, SessionPhase.BLINDED_REVIEW)
+    )
     design_phases_register(StudyDesign.QUALITATIVE, (SessionPhase.QUALITATIVE,))

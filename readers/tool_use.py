@@ -16,7 +16,13 @@ from django.utils.translation import gettext as _
 
 #: The counters a read may carry, in export order.
 TOOL_KEYS: tuple[str, ...] = (
-    "window_level", "zoom", "pan", "frame_step", "cine", "caliper", "reset",
+    "window_level",
+    "zoom",
+    "pan",
+    "frame_step",
+    "cine",
+    "caliper",
+    "reset",
 )
 #: Upper bound of one counter (a case read for hours with the wheel held stays below it).
 TOOL_COUNT_MAX = 100_000
@@ -48,7 +54,11 @@ def tool_use_clean(value: Any) -> dict[str, int]:
     counts: dict[str, int] = {}
     for key in TOOL_KEYS:
         count = value.get(key, 0)
-        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= TOOL_COUNT_MAX:
+        if (
+            isinstance(count, bool)
+            or not isinstance(count, int)
+            or not 0 <= count <= TOOL_COUNT_MAX
+        ):
             raise ValidationError(
                 _("The count of %(name)s must be a whole number from 0 to %(max)s.")
                 % {"name": key, "max": TOOL_COUNT_MAX}

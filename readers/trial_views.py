@@ -35,7 +35,9 @@ from trials.services.allocation import allocation_disclose, allocation_generate
 from trials.services.archives import archive_extract
 
 
-def _refused(request: HttpRequest, exc: services.ReadingRefused, assignment: Assignment) -> HttpResponse:
+def _refused(
+    request: HttpRequest, exc: services.ReadingRefused, assignment: Assignment
+) -> HttpResponse:
     context = {"reason": exc.message, "opens_at": exc.opens_at, "session": assignment.session}
     return render(request, "readers/refused.html", context, status=exc.status_code)
 
@@ -60,10 +62,14 @@ def prepare_page(request: HttpRequest, assignment: Assignment) -> HttpResponse:
         form = PrepareForm(request.POST, views=views, sweep_options=options)
         if form.is_valid():
             try:
-                material_prepare(reader=request.user, assignment=assignment, picks=form.picks(),
-                                 initial_severe=form.cleaned_data["initial_severe"],
-                                 client_event_id=form.cleaned_data["client_event_id"],
-                                 sweeps=form.sweeps())
+                material_prepare(
+                    reader=request.user,
+                    assignment=assignment,
+                    picks=form.picks(),
+                    initial_severe=form.cleaned_data["initial_severe"],
+                    client_event_id=form.cleaned_data["client_event_id"],
+                    sweeps=form.sweeps(),
+                )
             except services.AlreadyAnswered:
                 return redirect("readers:session", session_id=session.pk)
             except services.ReadingRefused as exc:
@@ -93,8 +99,13 @@ def prepare_page(request: HttpRequest, assignment: Assignment) -> HttpResponse:
         # view, its sweeps (space-separated, as the cine slots are labelled), frame, not
         # obtainable, and the sweep choice where more than one sweep shows the view
         "view_rows": [
-            (view, " ".join(options[view]), form[f"frame_{view}"], form[f"missing_{view}"],
-             form[f"sweep_{view}"] if f"sweep_{view}" in form.fields else None)
+            (
+                view,
+                " ".join(options[view]),
+                form[f"frame_{view}"],
+                form[f"missing_{view}"],
+                form[f"sweep_{view}"] if f"sweep_{view}" in form.fields else None,
+            )
             for view, _count in views
         ],
     }
@@ -112,8 +123,12 @@ def case_guess(request: HttpRequest, token: str) -> HttpResponse:
         messages.error(request, _("Choose AI, junior or don't know."))
         return redirect("readers:case", token=token)
     try:
-        source_guess_lock(reader=request.user, assignment=assignment, guess=form.cleaned_data["guess"],
-                          client_event_id=form.cleaned_data["client_event_id"])
+        source_guess_lock(
+            reader=request.user,
+            assignment=assignment,
+            guess=form.cleaned_data["guess"],
+            client_event_id=form.cleaned_data["client_event_id"],
+        )
     except services.ReadingRefused as exc:
         return _refused(request, exc, assignment)
     except ValidationError as exc:
@@ -139,17 +154,26 @@ def source_trial(request: HttpRequest, study_id: Any) -> HttpResponse:
     """Randomization and allocation, the commitment, unblinding and the verification."""
     study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
     if study.design != StudyDesign.SOURCE_BLINDED:
-        return render(request, "readers/refused.html",
-                      {"reason": _("This study is not a blinded source trial.")}, status=404)
+        return render(
+            request,
+            "readers/refused.html",
+            {"reason": _("This study is not a blinded source trial.")},
+            status=404,
+        )
     juniors, seniors = study_juniors_seniors(study)
     form = AllocationForm(request.POST or None, initial={"stratify_by": "none"})
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                allocation_generate(actor=request.user, study=study, juniors=juniors, seniors=seniors,
-                                    stratify_by=form.cleaned_data["stratify_by"],
-                                    block_sizes=form.cleaned_data["block_sizes"])
+                allocation_generate(
+                    actor=request.user,
+                    study=study,
+                    juniors=juniors,
+                    seniors=seniors,
+                    stratify_by=form.cleaned_data["stratify_by"],
+                    block_sizes=form.cleaned_data["block_sizes"],
+                )
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
             else:
@@ -170,7 +194,9 @@ def source_trial(request: HttpRequest, study_id: Any) -> HttpResponse:
         "seniors": seniors,
         "form": form,
         "allocation": allocation,
-        "group_sizes": [len(members) for members in allocation.groups.values()] if allocation else [],
+        "group_sizes": [len(members) for members in allocation.groups.values()]
+        if allocation
+        else [],
         "commitment": study.allocation_commitment,
         "disclosure": disclosure,
         "unblind_form": TransitionForm(initial={"to": StudyStatus.UNBLINDED}),
@@ -192,14 +218,20 @@ def materials_import(request: HttpRequest, study_id: Any) -> HttpResponse:
         if form.is_valid():
             with tempfile.TemporaryDirectory() as scratch:
                 try:
-                    manifest = archive_extract(upload=form.cleaned_data["archive"], destination=Path(scratch))
+                    manifest = archive_extract(
+                        upload=form.cleaned_data["archive"], destination=Path(scratch)
+                    )
                 except ValidationError as exc:
                     messages.error(request, " ".join(exc.messages))
                 else:
-                    report = material_import(actor=request.user, study=study, manifest=manifest,
-                                             dry_run=form.cleaned_data["dry_run"],
-                                             source=form.cleaned_data["source"],
-                                             reason=form.cleaned_data["reason"])
+                    report = material_import(
+                        actor=request.user,
+                        study=study,
+                        manifest=manifest,
+                        dry_run=form.cleaned_data["dry_run"],
+                        source=form.cleaned_data["source"],
+                        reason=form.cleaned_data["reason"],
+                    )
                     status = 200 if report.ok else 400
     context = {"study": study, "demo_banner": study.is_demo, "form": form, "report": report}
     return render(request, "readers/materials_import.html", context, status=status)
@@ -214,8 +246,13 @@ def blinding_audit_job(study: Any, actor: Any, *, again: bool = False) -> Any:
     from analysis.jobs import BLINDING_AUDIT, fingerprint, job_get_or_start
     from readers.blinding import audit_snapshot_parts
 
-    return job_get_or_start(study=study, kind=BLINDING_AUDIT, actor=actor,
-                            snapshot=fingerprint(audit_snapshot_parts(study)), again=again)
+    return job_get_or_start(
+        study=study,
+        kind=BLINDING_AUDIT,
+        actor=actor,
+        snapshot=fingerprint(audit_snapshot_parts(study)),
+        again=again,
+    )
 
 
 @login_required
@@ -232,8 +269,11 @@ def blinding_audit_page(request: HttpRequest, study_id: Any) -> HttpResponse:
     if request.method == "POST":
         return redirect("readers:blinding-audit", study_id=study.pk)
     job.refresh_from_db()
-    context = {"study": study, "demo_banner": study.is_demo, "job": job,
-               "outcome": job.result if job.status == "complete" else None,
-               "retry_url": reverse("readers:blinding-audit", args=[study.pk])}
+    context = {
+        "study": study,
+        "demo_banner": study.is_demo,
+        "job": job,
+        "outcome": job.result if job.status == "complete" else None,
+        "retry_url": reverse("readers:blinding-audit", args=[study.pk]),
+    }
     return render(request, "readers/blinding_audit.html", context)
-

@@ -18,29 +18,83 @@ urlpatterns = [
     # coordinator pages
     path("studies/<uuid:study_id>/reading/", views.coordinate, name="coordinate"),
     path("studies/<uuid:study_id>/reading/progress/", views.progress, name="progress"),
-    path("studies/<uuid:study_id>/reading/source-trial/", trial_views.source_trial, name="source-trial"),
-    path("studies/<uuid:study_id>/reading/materials/import/", trial_views.materials_import,
-         name="materials-import"),
-    path("studies/<uuid:study_id>/reading/blinding-audit/", trial_views.blinding_audit_page,
-         name="blinding-audit"),
+    path(
+        "studies/<uuid:study_id>/reading/source-trial/",
+        trial_views.source_trial,
+        name="source-trial",
+    ),
+    path(
+        "studies/<uuid:study_id>/reading/materials/import/",
+        trial_views.materials_import,
+        name="materials-import",
+    ),
+    path(
+        "studies/<uuid:study_id>/reading/blinding-audit/",
+        trial_views.blinding_audit_page,
+        name="blinding-audit",
+    ),
     # API
     path("api/reading/sessions/", api.SessionListApi.as_view(), name="api-sessions"),
-    path("api/reading/sessions/<uuid:session_id>/", api.SessionDetailApi.as_view(), name="api-session"),
-    path("api/reading/sessions/<uuid:session_id>/next/", api.SessionNextApi.as_view(), name="api-session-next"),
-    path("api/reading/assignments/<str:token>/", api.AssignmentApi.as_view(), name="api-assignment"),
+    path(
+        "api/reading/sessions/<uuid:session_id>/",
+        api.SessionDetailApi.as_view(),
+        name="api-session",
+    ),
+    path(
+        "api/reading/sessions/<uuid:session_id>/next/",
+        api.SessionNextApi.as_view(),
+        name="api-session-next",
+    ),
+    path(
+        "api/reading/assignments/<str:token>/", api.AssignmentApi.as_view(), name="api-assignment"
+    ),
     path("api/reading/assignments/<str:token>/read/", api.ReadSubmitApi.as_view(), name="api-read"),
-    path("api/reading/assignments/<str:token>/revise/", api.ReadReviseApi.as_view(), name="api-revise"),
+    path(
+        "api/reading/assignments/<str:token>/revise/",
+        api.ReadReviseApi.as_view(),
+        name="api-revise",
+    ),
     path("api/reading/assignments/<str:token>/draft/", api.DraftApi.as_view(), name="api-draft"),
-    path("api/reading/assignments/<str:token>/activity/", api.ActivityApi.as_view(), name="api-activity"),
-    path("api/reading/assignments/<str:token>/guess/", api.SourceGuessApi.as_view(), name="api-guess"),
-    path("api/reading/assignments/<str:token>/prepare/", api.PrepareApi.as_view(), name="api-prepare"),
+    path(
+        "api/reading/assignments/<str:token>/activity/",
+        api.ActivityApi.as_view(),
+        name="api-activity",
+    ),
+    path(
+        "api/reading/assignments/<str:token>/guess/", api.SourceGuessApi.as_view(), name="api-guess"
+    ),
+    path(
+        "api/reading/assignments/<str:token>/prepare/", api.PrepareApi.as_view(), name="api-prepare"
+    ),
     path("api/reading/reads/", api.MyReadsApi.as_view(), name="api-reads"),
-    path("api/reading/studies/<uuid:study_id>/readers/", api.StudyReadersApi.as_view(), name="api-study-readers"),
-    path("api/reading/studies/<uuid:study_id>/sessions/", api.StudySessionsApi.as_view(), name="api-study-sessions"),
-    path("api/reading/studies/<uuid:study_id>/progress/", api.StudyProgressApi.as_view(), name="api-study-progress"),
-    path("api/reading/studies/<uuid:study_id>/allocation/", api.AllocationApi.as_view(), name="api-allocation"),
-    path("api/reading/studies/<uuid:study_id>/materials/import/", api.MaterialImportApi.as_view(),
-         name="api-materials-import"),
-    path("api/reading/studies/<uuid:study_id>/blinding-audit/", api.BlindingAuditApi.as_view(),
-         name="api-blinding-audit"),
+    path(
+        "api/reading/studies/<uuid:study_id>/readers/",
+        api.StudyReadersApi.as_view(),
+        name="api-study-readers",
+    ),
+    path(
+        "api/reading/studies/<uuid:study_id>/sessions/",
+        api.StudySessionsApi.as_view(),
+        name="api-study-sessions",
+    ),
+    path(
+        "api/reading/studies/<uuid:study_id>/progress/",
+        api.StudyProgressApi.as_view(),
+        name="api-study-progress",
+    ),
+    path(
+        "api/reading/studies/<uuid:study_id>/allocation/",
+        api.AllocationApi.as_view(),
+        name="api-allocation",
+    ),
+    path(
+        "api/reading/studies/<uuid:study_id>/materials/import/",
+        api.MaterialImportApi.as_view(),
+        name="api-materials-import",
+    ),
+    path(
+        "api/reading/studies/<uuid:study_id>/blinding-audit/",
+        api.BlindingAuditApi.as_view(),
+        name="api-blinding-audit",
+    ),
 ]

@@ -55,7 +55,9 @@ _CHUNK = 64 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-def _refused(request: HttpRequest, exc: services.ReadingRefused, session: ReadingSession | None) -> HttpResponse:
+def _refused(
+    request: HttpRequest, exc: services.ReadingRefused, session: ReadingSession | None
+) -> HttpResponse:
     context = {"reason": exc.message, "opens_at": exc.opens_at, "session": session}
     return render(request, "readers/refused.html", context, status=exc.status_code)
 
@@ -64,7 +66,11 @@ def _refused(request: HttpRequest, exc: services.ReadingRefused, session: Readin
 @never_cache
 def worklist(request: HttpRequest) -> HttpResponse:
     """The reader's sessions: progress, what is open and when the next opens."""
-    return render(request, "readers/worklist.html", {"summaries": selectors.reader_worklist(user=request.user)})
+    return render(
+        request,
+        "readers/worklist.html",
+        {"summaries": selectors.reader_worklist(user=request.user)},
+    )
 
 
 @login_required
@@ -77,7 +83,9 @@ def session_continue(request: HttpRequest, session_id: Any) -> HttpResponse:
         return redirect("readers:case", token=summary.next_token)
     if session.completed_at is not None:
         return render(request, "readers/session_done.html", {"summary": summary})
-    exc = services.ReadingRefused(summary.opening.reason or _("Nothing to read."), opens_at=summary.opening.at)
+    exc = services.ReadingRefused(
+        summary.opening.reason or _("Nothing to read."), opens_at=summary.opening.at
+    )
     return _refused(request, exc, session)
 
 
@@ -155,7 +163,9 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
     except services.ReadingRefused as exc:
         return _refused(request, exc, session)
     if assignment.answered_at is not None:  # a revisit, where the study allows it
-        form = PHASE_REVISE_FORMS.get(session.phase, ReviseForm)(initial=revise_initial(assignment.read))
+        form = PHASE_REVISE_FORMS.get(session.phase, ReviseForm)(
+            initial=revise_initial(assignment.read)
+        )
     else:
         form = form_class(initial=draft_initial(assignment.draft))
     rating_field_apply(form, collects_rating=collects_rating)
@@ -168,16 +178,22 @@ def case(request: HttpRequest, token: str) -> HttpResponse:
 def case_revise(request: HttpRequest, token: str) -> HttpResponse:
     """Change a submitted answer, with a reason (only where the study allows revisits)."""
     assignment = access_assignment(request.user, token)
-    form = rating_field_apply(PHASE_REVISE_FORMS.get(assignment.session.phase, ReviseForm)(request.POST),
-                              collects_rating=assignment.session.study.collects_rating)
+    form = rating_field_apply(
+        PHASE_REVISE_FORMS.get(assignment.session.phase, ReviseForm)(request.POST),
+        collects_rating=assignment.session.study.collects_rating,
+    )
     if form.is_valid():
         try:
             read = assignment.read
         except Assignment.read.RelatedObjectDoesNotExist as exc:  # type: ignore[attr-defined]
             raise Http404(_("No such read.")) from exc
         try:
-            services.read_revise(reader=request.user, read=read, answer=form.answer(),
-                                 reason=form.cleaned_data["reason"])
+            services.read_revise(
+                reader=request.user,
+                read=read,
+                answer=form.answer(),
+                reason=form.cleaned_data["reason"],
+            )
         except services.ReadingRefused as exc:
             return _refused(request, exc, assignment.session)
         except ValidationError as exc:
@@ -203,7 +219,9 @@ def case_draft(request: HttpRequest, token: str) -> HttpResponse:
     """Autosave of the answer form (JSON body); 204 when kept."""
     assignment = access_assignment(request.user, token)
     try:
-        services.read_draft_save(reader=request.user, assignment=assignment, draft=_json_body(request))
+        services.read_draft_save(
+            reader=request.user, assignment=assignment, draft=_json_body(request)
+        )
     except services.ReadingRefused as exc:
         return JsonResponse({"detail": exc.message}, status=exc.status_code)
     except ValidationError as exc:
@@ -218,8 +236,11 @@ def case_activity(request: HttpRequest, token: str) -> HttpResponse:
     """A visibility or idle event of the case page (JSON ``{"kind": ...}``); 204."""
     assignment = access_assignment(request.user, token)
     try:
-        services.activity_record(reader=request.user, assignment=assignment,
-                                 kind=str(_json_body(request).get("kind", "")))
+        services.activity_record(
+            reader=request.user,
+            assignment=assignment,
+            kind=str(_json_body(request).get("kind", "")),
+        )
     except services.ReadingRefused as exc:
         return JsonResponse({"detail": exc.message}, status=exc.status_code)
     except ValidationError as exc:
@@ -303,19 +324,27 @@ def coordinate(request: HttpRequest, study_id: Any) -> HttpResponse:
                 if enrol_form.is_valid():
                     data = enrol_form.cleaned_data
                     if data["user"] is not None:  # an unknown username gets the same answer
-                        services.reader_enrol(actor=request.user, study=study, user=data["user"],
-                                              tier=data["tier"], years_experience=data["years_experience"])
+                        services.reader_enrol(
+                            actor=request.user,
+                            study=study,
+                            user=data["user"],
+                            tier=data["tier"],
+                            years_experience=data["years_experience"],
+                        )
                     messages.success(request, ENROLMENT_ANSWER % {"username": data["username"]})
                     return redirect("readers:coordinate", study_id=study.pk)
             else:
                 sessions_form = SessionCreateForm(request.POST, prefix="sessions", study=study)
                 if sessions_form.is_valid():
                     made = services.session_create_for_design(
-                        actor=request.user, study=study,
+                        actor=request.user,
+                        study=study,
                         datasets=sessions_form.cleaned_data["datasets"],
                         seed=sessions_form.cleaned_data["seed"],
                     )
-                    messages.success(request, _("%(count)d sessions created.") % {"count": len(made)})
+                    messages.success(
+                        request, _("%(count)d sessions created.") % {"count": len(made)}
+                    )
                     return redirect("readers:progress", study_id=study.pk)
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))

@@ -65,7 +65,9 @@ def chromium():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         yield browser
         browser.close()
 
@@ -95,13 +97,16 @@ def browser_login(context, live_server, user) -> None:
     client = Client()
     client.force_login(user)
     host = urlparse(live_server.url).hostname
-    context.add_cookies([{
-        "name": settings.SESSION_COOKIE_NAME,
-        "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-        "domain": host,
-        "path": "/",
-    }])
-
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "domain": host,
+                "path": "/",
+            }
+        ]
+    )
 
 
 @pytest.fixture
@@ -133,6 +138,7 @@ def page_for(chromium, live_server, browser_viewport):
     time.sleep(0.5)
     for context in contexts:
         context.close()
+
 
 # --- a real Celery worker (tests marked celery_worker) --------------------------------------
 
@@ -191,10 +197,25 @@ class CeleryWorkerProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker",
-                "-Q", WORKER_QUEUES, "--concurrency", "1", "--pool", "prefork",
-                "--loglevel", "INFO", "--hostname", self.name,
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                WORKER_QUEUES,
+                "--concurrency",
+                "1",
+                "--pool",
+                "prefork",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                self.name,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
             ],
             cwd=PROJECT_ROOT,
             env=self.env,
@@ -213,7 +234,9 @@ class CeleryWorkerProcess:
                     return
             time.sleep(0.2)
         self.stop()
-        raise RuntimeError(f"the Celery worker did not start in {WORKER_START_TIMEOUT} s:\n{self.log()}")
+        raise RuntimeError(
+            f"the Celery worker did not start in {WORKER_START_TIMEOUT} s:\n{self.log()}"
+        )
 
     def children(self) -> list[int]:
         """Process ids of the worker's pool children."""
@@ -262,7 +285,9 @@ class CeleryWorkerProcess:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db: None, worker_id: str, tmp_path: Path) -> Iterator[CeleryWorkerProcess]:
+def celery_worker_process(
+    transactional_db: None, worker_id: str, tmp_path: Path
+) -> Iterator[CeleryWorkerProcess]:
     """A real Celery worker on the test database, for ``django_db(transaction=True)`` tests.
 
     Needs PostgreSQL (a worker cannot share an in-memory SQLite database) and Redis at
@@ -279,7 +304,9 @@ def celery_worker_process(transactional_db: None, worker_id: str, tmp_path: Path
         skip_or_fail("a real Celery worker needs PostgreSQL (DATABASE_URL)")
     base_broker = os.environ.get("CELERY_BROKER_URL", "")
     if not base_broker.startswith("redis://") or not _redis_answers(base_broker):
-        skip_or_fail(f"a real Celery worker needs Redis at CELERY_BROKER_URL ({base_broker or 'unset'})")
+        skip_or_fail(
+            f"a real Celery worker needs Redis at CELERY_BROKER_URL ({base_broker or 'unset'})"
+        )
     broker = _broker_for(base_broker, worker_id)
     import redis
 
@@ -299,16 +326,22 @@ def celery_worker_process(transactional_db: None, worker_id: str, tmp_path: Path
     keys = ("task_always_eager", "broker_url", "result_backend")
     saved = {f"CELERY_{key.upper()}": app.conf[key] for key in keys}
     # Celery lets the CELERY_BROKER_URL environment variable override any configured broker.
-    saved_environ = {key: os.environ.get(key) for key in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")}
+    saved_environ = {
+        key: os.environ.get(key) for key in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+    }
     os.environ["CELERY_BROKER_URL"] = os.environ["CELERY_RESULT_BACKEND"] = broker
     app.close()  # drop pooled connections to the previous broker
-    app.conf.update(CELERY_TASK_ALWAYS_EAGER=False, CELERY_BROKER_URL=broker, CELERY_RESULT_BACKEND=broker)
+    app.conf.update(
+        CELERY_TASK_ALWAYS_EAGER=False, CELERY_BROKER_URL=broker, CELERY_RESULT_BACKEND=broker
+    )
     worker = CeleryWorkerProcess(
         env=env, name=f"test-{worker_id}@%h", log_path=tmp_path / "celery-worker.log"
     )
     try:
         if app.conf.task_always_eager or app.conf.broker_url != broker:
-            pytest.fail(f"the Celery app still points at {app.conf.broker_url}, not the test broker {broker}")
+            pytest.fail(
+                f"the Celery app still points at {app.conf.broker_url}, not the test broker {broker}"
+            )
         worker.start()
         yield worker
     finally:

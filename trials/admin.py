@@ -38,7 +38,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 for model in (
-    Study, Site, Dataset, Case, GoldStandard, GoldStandardAmendment, Asset, MaterialSet, Rendition,
+    Study,
+    Site,
+    Dataset,
+    Case,
+    GoldStandard,
+    GoldStandardAmendment,
+    Asset,
+    MaterialSet,
+    Rendition,
     Membership,
 ):
     admin.site.register(model, ReadOnlyAdmin)

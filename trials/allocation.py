@@ -53,7 +53,9 @@ class AllocationParameters:
 
     def __post_init__(self) -> None:
         if not self.block_sizes or any(b <= 0 or b % 2 for b in self.block_sizes):
-            raise ValueError(f"block sizes must be positive and even (two arms), got {self.block_sizes}")
+            raise ValueError(
+                f"block sizes must be positive and even (two arms), got {self.block_sizes}"
+            )
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,9 @@ class AllocationEntry:
     block: int
 
 
-def randomize_groups(juniors: Sequence[str], seniors: Sequence[str], *, seed: int) -> dict[str, list[str]]:
+def randomize_groups(
+    juniors: Sequence[str], seniors: Sequence[str], *, seed: int
+) -> dict[str, list[str]]:
     """Randomize juniors evenly into one group per senior (sizes differ by at most one)."""
     if not seniors:
         raise ValueError("at least one senior is needed")
@@ -146,15 +150,15 @@ def canonical_document(
     """The exact text committed to: parameters, groups, the sorted allocation list and the nonce."""
     if not _NONCE.fullmatch(nonce):
         # The value is secret: name its length, never the value.
-        raise ValueError(f"the nonce must be {2 * NONCE_BYTES} lowercase hex digits, got {len(nonce)} characters")
+        raise ValueError(
+            f"the nonce must be {2 * NONCE_BYTES} lowercase hex digits, got {len(nonce)} characters"
+        )
     document = {
         "algorithm": ALGORITHM,
         "nonce": nonce,
         "parameters": {**asdict(parameters), "block_sizes": list(parameters.block_sizes)},
         "groups": {s: sorted(g) for s, g in sorted(groups.items())},
-        "allocation": [
-            asdict(e) for e in sorted(entries, key=lambda e: (e.senior, e.case_id))
-        ],
+        "allocation": [asdict(e) for e in sorted(entries, key=lambda e: (e.senior, e.case_id))],
     }
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
@@ -167,7 +171,9 @@ def commitment(
     nonce: str,
 ) -> str:
     """SHA-256 of the canonical document."""
-    return hashlib.sha256(canonical_document(entries, groups, parameters, nonce=nonce).encode()).hexdigest()
+    return hashlib.sha256(
+        canonical_document(entries, groups, parameters, nonce=nonce).encode()
+    ).hexdigest()
 
 
 def verify_commitment(document: str, expected: str) -> bool:

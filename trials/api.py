@@ -133,7 +133,9 @@ class StudyViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
         """Electronic signatures in the study's audit chain (lock, unblinding; gold standards
         for whoever may see them now)."""
         study = access_study(request.user, pk, roles=STAFF_ROLES)
-        object_type = None if not gold_standard_refusal(request.user, study) else Study._meta.label_lower
+        object_type = (
+            None if not gold_standard_refusal(request.user, study) else Study._meta.label_lower
+        )
         views = signatures_of_study(study.pk, object_type=object_type)
         return Response(SignatureSerializer([v.as_dict() for v in views], many=True).data)
 
@@ -146,11 +148,16 @@ class StudyViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
         serializer.is_valid(raise_exception=True)
         with tempfile.TemporaryDirectory() as scratch:
             try:
-                manifest = archive_extract(upload=serializer.validated_data["archive"], destination=Path(scratch))
+                manifest = archive_extract(
+                    upload=serializer.validated_data["archive"], destination=Path(scratch)
+                )
             except DjangoValidationError as exc:
                 raise _as_drf(exc) from exc
             report = services.case_import(
-                actor=request.user, study=study, manifest=manifest, dry_run=serializer.validated_data["dry_run"]
+                actor=request.user,
+                study=study,
+                manifest=manifest,
+                dry_run=serializer.validated_data["dry_run"],
             )
         body = {
             "ok": report.ok,
@@ -160,7 +167,9 @@ class StudyViewSet(viewsets.GenericViewSet, mixins.ListModelMixin):
             "created_assets": report.created_assets,
             "problems": [p.__dict__ for p in report.problems],
         }
-        return Response(body, status=status.HTTP_200_OK if report.ok else status.HTTP_400_BAD_REQUEST)
+        return Response(
+            body, status=status.HTTP_200_OK if report.ok else status.HTTP_400_BAD_REQUEST
+        )
 
 
 class StudyChildViewSet(viewsets.GenericViewSet):
@@ -172,7 +181,9 @@ class StudyChildViewSet(viewsets.GenericViewSet):
     def get_study(self, *, write: bool = False) -> Study:
         """The study in the URL, if the user holds a role allowed to read (or write) it."""
         return access_study(
-            self.request.user, self.kwargs["study_pk"], roles=self.write_roles if write else self.read_roles
+            self.request.user,
+            self.kwargs["study_pk"],
+            roles=self.write_roles if write else self.read_roles,
         )
 
 
@@ -189,7 +200,9 @@ class SiteViewSet(StudyChildViewSet, mixins.ListModelMixin):
         serializer = SiteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            site = services.site_create(actor=request.user, study=study, name=serializer.validated_data["name"])
+            site = services.site_create(
+                actor=request.user, study=study, name=serializer.validated_data["name"]
+            )
         except DjangoValidationError as exc:
             raise _as_drf(exc) from exc
         return Response(SiteSerializer(site).data, status=status.HTTP_201_CREATED)
@@ -212,7 +225,11 @@ class DatasetViewSet(StudyChildViewSet, mixins.ListModelMixin):
         data = serializer.validated_data
         try:
             dataset = services.dataset_create(
-                actor=request.user, study=study, name=data["name"], kind=data["kind"], site=data.get("site")
+                actor=request.user,
+                study=study,
+                name=data["name"],
+                kind=data["kind"],
+                site=data.get("site"),
             )
         except DjangoValidationError as exc:
             raise _as_drf(exc) from exc
@@ -240,7 +257,11 @@ class MembershipViewSet(StudyChildViewSet, mixins.ListModelMixin):
                 services.membership_add(actor=request.user, study=study, user=user, role=role)
             except DjangoValidationError as exc:
                 raise _as_drf(exc) from exc
-        body = {"username": username, "role": role, "detail": ENROLMENT_ANSWER % {"username": username}}
+        body = {
+            "username": username,
+            "role": role,
+            "detail": ENROLMENT_ANSWER % {"username": username},
+        }
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
@@ -267,7 +288,10 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
         access_case(request.user, pk, roles=self.read_roles)  # 404 for malformed or unknown ids
         case = (
             Case.objects.filter(study=study, pk=pk)
-            .prefetch_related("assets__renditions", Prefetch("renditions", Rendition.objects.filter(material_set__isnull=True)))
+            .prefetch_related(
+                "assets__renditions",
+                Prefetch("renditions", Rendition.objects.filter(material_set__isnull=True)),
+            )
             .select_related("gold_standard")
             .first()
         )
@@ -299,7 +323,9 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
             return Response({"detail": _("No such case.")}, status=status.HTTP_404_NOT_FOUND)
         serializer = ExclusionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        case = services.case_exclude(actor=request.user, case=case, reason=serializer.validated_data["reason"])
+        case = services.case_exclude(
+            actor=request.user, case=case, reason=serializer.validated_data["reason"]
+        )
         return Response(CaseSerializer(case).data)
 
     def _coordinator_case(self, request: Request, study_pk: str, pk: str) -> Case:
@@ -317,11 +343,18 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
         serializer.is_valid(raise_exception=True)
         gold = GoldStandard.objects.get(case=case)
         try:
-            signature = signature_make(user=request.user, request=request, **serializer.validated_data)
-            services.gold_standard_sign_off(actor=request.user, gold_standard=gold, signature=signature)
+            signature = signature_make(
+                user=request.user, request=request, **serializer.validated_data
+            )
+            services.gold_standard_sign_off(
+                actor=request.user, gold_standard=gold, signature=signature
+            )
         except DjangoValidationError as exc:
             raise _as_drf(exc) from exc
-        return Response(SignatureSerializer(signatures_of(gold)[-1].as_dict()).data, status=status.HTTP_201_CREATED)
+        return Response(
+            SignatureSerializer(signatures_of(gold)[-1].as_dict()).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     @extend_schema(request=GoldStandardAmendSerializer, responses=GoldStandardAmendmentSerializer)
     @action(detail=True, methods=["post"], url_path="gold-standard/amend")
@@ -334,14 +367,19 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
         gold = GoldStandard.objects.get(case=case)
         try:
             signature = signature_make(
-                user=request.user, request=request, password=data.pop("password"), meaning=data.pop("meaning")
+                user=request.user,
+                request=request,
+                password=data.pop("password"),
+                meaning=data.pop("meaning"),
             )
             amendment = services.gold_standard_amend(
                 actor=request.user, gold_standard=gold, signature=signature, **data
             )
         except DjangoValidationError as exc:
             raise _as_drf(exc) from exc
-        return Response(GoldStandardAmendmentSerializer(amendment).data, status=status.HTTP_201_CREATED)
+        return Response(
+            GoldStandardAmendmentSerializer(amendment).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(request=AssetUploadSerializer, responses=AssetSerializer)
     @action(detail=True, methods=["post"])
@@ -380,7 +418,9 @@ class MaterialSetViewSet(StudyChildViewSet, mixins.ListModelMixin):
     def get_queryset(self) -> QuerySet[MaterialSet]:
         if getattr(self, "swagger_fake_view", False):
             return MaterialSet.objects.none()
-        return MaterialSet.objects.filter(case__study=self.get_study()).prefetch_related("renditions")
+        return MaterialSet.objects.filter(case__study=self.get_study()).prefetch_related(
+            "renditions"
+        )
 
 
 class AuditViewSet(StudyChildViewSet, mixins.ListModelMixin):
@@ -402,5 +442,8 @@ class AuditViewSet(StudyChildViewSet, mixins.ListModelMixin):
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
         if not getattr(self, "swagger_fake_view", False):
-            context["redact_answers"] = self.get_study().status not in (StudyStatus.LOCKED, StudyStatus.UNBLINDED)
+            context["redact_answers"] = self.get_study().status not in (
+                StudyStatus.LOCKED,
+                StudyStatus.UNBLINDED,
+            )
         return context

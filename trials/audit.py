@@ -87,7 +87,9 @@ def chain_lock_key(study_id: Any) -> tuple[int, int]:
 
     Two studies whose keys collide only wait for each other; their chains stay apart.
     """
-    name = "" if study_id is None else str(uuid.UUID(str(study_id)))  # one key per study, however spelt
+    name = (
+        "" if study_id is None else str(uuid.UUID(str(study_id)))
+    )  # one key per study, however spelt
     digest = hashlib.sha256(f"audit-chain:{name}".encode()).digest()
     return _CHAIN_LOCK_CLASS, int.from_bytes(digest[:4], "big", signed=True)
 
@@ -105,8 +107,10 @@ def _target_study_id(target: models.Model | None) -> Any:
 
 def _chain_head(study_id: Any) -> str:
     """The hash of the newest row of the study's chain (index ``trials_auditevent_chain``)."""
-    rows = AuditEvent.objects.filter(study_id=study_id) if study_id is not None else (
-        AuditEvent.objects.filter(study__isnull=True)
+    rows = (
+        AuditEvent.objects.filter(study_id=study_id)
+        if study_id is not None
+        else (AuditEvent.objects.filter(study__isnull=True))
     )
     return rows.order_by("-id").values_list("hash", flat=True).first() or GENESIS_HASH
 
@@ -176,7 +180,7 @@ _HEAD_SQL_NO_STUDY = (
 _INSERT_SQL = (
     'INSERT INTO "trials_auditevent" ("created", "actor_id", "study_id", "action", "target_type",'
     ' "target_id", "before", "after", "reason", "prev_hash", "hash")'
-    " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s) RETURNING \"id\""
+    ' VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s) RETURNING "id"'
 )
 
 
@@ -202,15 +206,39 @@ def _append_postgresql(*, actor_id: Any, study_id: Any, fields: dict[str, Any]) 
         row = cursor.fetchone()
         prev_hash = row[0] if row else GENESIS_HASH
         created = timezone.now()
-        digest = event_hash(prev_hash=prev_hash, created=created.isoformat(), actor_id=actor_id,
-                            study_id=study_id, **fields)
-        cursor.execute(_INSERT_SQL, [
-            created, actor_id, study, fields["action"], fields["target_type"], fields["target_id"],
-            before_text, after_text, fields["reason"], prev_hash, digest,
-        ])
+        digest = event_hash(
+            prev_hash=prev_hash,
+            created=created.isoformat(),
+            actor_id=actor_id,
+            study_id=study_id,
+            **fields,
+        )
+        cursor.execute(
+            _INSERT_SQL,
+            [
+                created,
+                actor_id,
+                study,
+                fields["action"],
+                fields["target_type"],
+                fields["target_id"],
+                before_text,
+                after_text,
+                fields["reason"],
+                prev_hash,
+                digest,
+            ],
+        )
         event_id = cursor.fetchone()[0]
-    event = AuditEvent(id=event_id, created=created, actor_id=actor_id, study_id=study,
-                       prev_hash=prev_hash, hash=digest, **fields)
+    event = AuditEvent(
+        id=event_id,
+        created=created,
+        actor_id=actor_id,
+        study_id=study,
+        prev_hash=prev_hash,
+        hash=digest,
+        **fields,
+    )
     event._state.adding = False
     event._state.db = connection.alias
     return event
@@ -266,7 +294,9 @@ def _verify_rows(events: Iterable[AuditEvent], split_id: int | None) -> ChainVer
         in_global_chain = split_id is not None and event.id <= split_id
         expected_prev = global_head if in_global_chain else heads.get(chain, GENESIS_HASH)
         if event.prev_hash != expected_prev:
-            return ChainVerification(rows, event.id, "its prev_hash does not match the row before it in its chain")
+            return ChainVerification(
+                rows, event.id, "its prev_hash does not match the row before it in its chain"
+            )
         if _expected_hash(event) != event.hash:
             return ChainVerification(rows, event.id, "its content does not match its hash")
         global_head = event.hash
@@ -305,21 +335,38 @@ def audit_chains_split(*, event_model: type[models.Model] = AuditEvent) -> Any:
         "after": {"global_chain_rows": rows.count(), "global_chain_last_id": last.id},
         "reason": "From here on each study has its own hash chain.",
     }
-    digest = event_hash(prev_hash=last.hash, created=created.isoformat(), actor_id=None, study_id=None, **fields)
-    return rows.create(created=created, actor_id=None, study_id=None, prev_hash=last.hash, hash=digest, **fields)
+    digest = event_hash(
+        prev_hash=last.hash, created=created.isoformat(), actor_id=None, study_id=None, **fields
+    )
+    return rows.create(
+        created=created, actor_id=None, study_id=None, prev_hash=last.hash, hash=digest, **fields
+    )
 
 
 #: Actions whose rows hold what a reader answered: his read, its revisions, his source
 #: guess, a junior's prepared material (views and initial diagnosis).
-ANSWER_ACTIONS: frozenset[str] = frozenset({
-    AuditAction.READ_SUBMITTED, AuditAction.READ_REVISED, AuditAction.SOURCE_GUESSED,
-    AuditAction.MATERIAL_CREATED,
-})
+ANSWER_ACTIONS: frozenset[str] = frozenset(
+    {
+        AuditAction.READ_SUBMITTED,
+        AuditAction.READ_REVISED,
+        AuditAction.SOURCE_GUESSED,
+        AuditAction.MATERIAL_CREATED,
+    }
+)
 #: Keys of those rows that tell nothing of the answer (kept in a redacted row).
-_ANSWER_NEUTRAL_KEYS = frozenset({
-    "assignment", "served_at", "wall_ms", "active_ms", "revision", "guessed_at", "source", "author",
-    "model_version",
-})
+_ANSWER_NEUTRAL_KEYS = frozenset(
+    {
+        "assignment",
+        "served_at",
+        "wall_ms",
+        "active_ms",
+        "revision",
+        "guessed_at",
+        "source",
+        "author",
+        "model_version",
+    }
+)
 
 
 @dataclass(frozen=True)

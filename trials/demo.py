@@ -77,11 +77,30 @@ def generate_phantom_cases(out: Path) -> list[Path]:
         manifest = target / "manifest.csv"
         if not manifest.exists():
             command = [
-                sys.executable, "-m", "inference.phantom", "generate",
-                "--cases", str(count), "--out", str(target), "--seed", str(seed),
-                "--dataset", name, "--dataset-kind", kind, "--site", site,
-                "--severe-prevalence", "0.12", "--frames-min", "80", "--frames-max", "110",
-                "--dota-every", "0",
+                sys.executable,
+                "-m",
+                "inference.phantom",
+                "generate",
+                "--cases",
+                str(count),
+                "--out",
+                str(target),
+                "--seed",
+                str(seed),
+                "--dataset",
+                name,
+                "--dataset-kind",
+                kind,
+                "--site",
+                site,
+                "--severe-prevalence",
+                "0.12",
+                "--frames-min",
+                "80",
+                "--frames-max",
+                "110",
+                "--dota-every",
+                "0",
             ]
             if blind:
                 command.append("--blind-sweep")
@@ -120,9 +139,13 @@ def build_demo_study(*, data_dir: Path | None = None) -> DemoResult:
     for manifest in generate_phantom_cases(data_dir):
         if manifest_imported(study, manifest):
             continue
-        report = services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+        report = services.case_import(
+            actor=coordinator, study=study, manifest=manifest, dry_run=False
+        )
         if not report.ok:
-            problems = "; ".join(f"row {p.row} {p.column}: {p.message}" for p in report.problems[:5])
+            problems = "; ".join(
+                f"row {p.row} {p.column}: {p.message}" for p in report.problems[:5]
+            )
             raise RuntimeError(f"demo import of {manifest} failed: {problems}")
     return DemoResult(study, users, study.cases.count())
 
@@ -138,8 +161,14 @@ def _create_demo_study(coordinator: Any, users: dict[str, Any]) -> Study:
             is_demo=True,
         )
         for username, role, tier in DEMO_USERS:
-            services.membership_add(actor=coordinator, study=study, user=users[username], role=role, tier=tier,
-                                    years_experience=DEMO_YEARS.get(tier, 0))
+            services.membership_add(
+                actor=coordinator,
+                study=study,
+                user=users[username],
+                role=role,
+                tier=tier,
+                years_experience=DEMO_YEARS.get(tier, 0),
+            )
         for name, kind, site_name, _count, _seed, _blind in DEMO_DATASETS:
             site = services.site_create(actor=coordinator, study=study, name=site_name)
             services.dataset_create(actor=coordinator, study=study, name=name, kind=kind, site=site)

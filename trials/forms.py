@@ -17,9 +17,13 @@ class StudyForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=200)
     registry_id = forms.CharField(label=_("Registry id"), max_length=64, required=False)
     design = forms.ChoiceField(label=_("Design"), choices=StudyDesign.choices)
-    washout_days = forms.IntegerField(label=_("Washout (days)"), min_value=0, max_value=365, initial=28)
+    washout_days = forms.IntegerField(
+        label=_("Washout (days)"), min_value=0, max_value=365, initial=28
+    )
     allow_revisits = forms.BooleanField(label=_("Readers may revisit a case"), required=False)
-    cine_fps = forms.IntegerField(label=_("Cine frame rate"), min_value=1, max_value=120, initial=25)
+    cine_fps = forms.IntegerField(
+        label=_("Cine frame rate"), min_value=1, max_value=120, initial=25
+    )
     collects_rating = forms.BooleanField(
         label=_("Readers also give a probability-of-severe rating (0–100)"), required=False
     )
@@ -55,7 +59,8 @@ class SignatureFields(forms.Form):
         strip=False,
     )
     meaning = forms.ChoiceField(
-        label=_("Meaning of your signature"), choices=SignatureMeaning.choices,
+        label=_("Meaning of your signature"),
+        choices=SignatureMeaning.choices,
         initial=SignatureMeaning.APPROVAL,
     )
 
@@ -71,7 +76,9 @@ class TransitionForm(SignatureFields):
 
     to = forms.ChoiceField(choices=StudyStatus.choices, widget=forms.HiddenInput)
     confirm = forms.BooleanField(label=_("I confirm this change; it cannot be undone."))
-    reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     field_order = ["to", "confirm", "reason", "password", "meaning"]
 
@@ -84,24 +91,32 @@ class GoldStandardAmendForm(SignatureFields):
     """Correct a gold standard: new values, a reason and a signature."""
 
     conditions = forms.MultipleChoiceField(
-        label=_("Conditions"), choices=[(c.value, c.value) for c in Condition],
+        label=_("Conditions"),
+        choices=[(c.value, c.value) for c in Condition],
         widget=forms.CheckboxSelectMultiple,
     )
     ivh_grade = forms.TypedChoiceField(
-        label=_("IVH grade (Papile)"), choices=[("", "—"), *((str(g), str(g)) for g in range(1, 5))],
-        coerce=int, empty_value=None, required=False,
+        label=_("IVH grade (Papile)"),
+        choices=[("", "—"), *((str(g), str(g)) for g in range(1, 5))],
+        coerce=int,
+        empty_value=None,
+        required=False,
     )
     volpe_grade = forms.ChoiceField(
         label=_("IVH grade (Volpe)"), choices=[("", "—"), *VolpeGrade.choices], required=False
     )
-    reason = forms.CharField(label=_("Reason for the correction"), widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        label=_("Reason for the correction"), widget=forms.Textarea(attrs={"rows": 2})
+    )
 
     field_order = ["conditions", "ivh_grade", "volpe_grade", "reason", "password", "meaning"]
 
 
 class ImportForm(forms.Form):
     archive = forms.FileField(label=_("ZIP with manifest.csv and the files it names"))
-    dry_run = forms.BooleanField(label=_("Dry run (check only, write nothing)"), required=False, initial=True)
+    dry_run = forms.BooleanField(
+        label=_("Dry run (check only, write nothing)"), required=False, initial=True
+    )
 
 
 class SiteForm(forms.Form):

@@ -359,7 +359,8 @@ class MaterialSet(UUIDModel):
                 name="material_ai_needs_model",
             ),
             models.CheckConstraint(
-                condition=Q(source=MaterialSource.AI) | Q(author_user__isnull=False)
+                condition=Q(source=MaterialSource.AI)
+                | Q(author_user__isnull=False)
                 | Q(author_model_label__gt=""),
                 name="material_human_needs_author",
             ),
@@ -445,7 +446,9 @@ class Rendition(UUIDModel):
         ordering = ["case", "kind", "orientation", "view"]
         constraints = [
             models.UniqueConstraint(
-                fields=["asset"], condition=Q(material_set__isnull=True), name="rendition_one_per_asset"
+                fields=["asset"],
+                condition=Q(material_set__isnull=True),
+                name="rendition_one_per_asset",
             ),
             models.UniqueConstraint(
                 fields=["material_set", "view", "purpose"],
@@ -600,7 +603,11 @@ class AuditEvent(models.Model):
         related_name="+",
     )
     study = models.ForeignKey(
-        Study, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True,
+        Study,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
         related_name="+",
     )
     action = models.CharField(max_length=64)
@@ -643,7 +650,9 @@ class AllocationList(UUIDModel):
 class Allocation(UUIDModel):
     """Which material one senior reviews for one case: the AI's or a given junior's."""
 
-    allocation_list = models.ForeignKey(AllocationList, on_delete=models.PROTECT, related_name="entries")
+    allocation_list = models.ForeignKey(
+        AllocationList, on_delete=models.PROTECT, related_name="entries"
+    )
     senior = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="allocations")
     source = models.CharField(max_length=16, choices=MaterialSource.choices)
@@ -656,9 +665,12 @@ class Allocation(UUIDModel):
     class Meta:
         ordering = ["allocation_list", "senior", "case"]
         constraints = [
-            models.UniqueConstraint(fields=["allocation_list", "senior", "case"], name="allocation_unique"),
+            models.UniqueConstraint(
+                fields=["allocation_list", "senior", "case"], name="allocation_unique"
+            ),
             models.CheckConstraint(
-                condition=(Q(source="ai") & Q(junior__isnull=True)) | (Q(source="junior") & Q(junior__isnull=False)),
+                condition=(Q(source="ai") & Q(junior__isnull=True))
+                | (Q(source="junior") & Q(junior__isnull=False)),
                 name="allocation_source_matches_junior",
             ),
         ]

@@ -43,7 +43,11 @@ def access_study(user: Any, study_id: UUID | str, *, roles: tuple[str, ...] = tu
     """
     try:
         study = Study.objects.get(pk=study_id)
-    except (Study.DoesNotExist, ValueError, ValidationError) as exc:  # a malformed id is unknown too
+    except (
+        Study.DoesNotExist,
+        ValueError,
+        ValidationError,
+    ) as exc:  # a malformed id is unknown too
         raise Http404(_("No such study.")) from exc
     held = study_roles(user, study)
     if not held:

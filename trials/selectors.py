@@ -38,7 +38,9 @@ def studies_for_user(*, user: Any) -> QuerySet[Study]:
     """The studies ``user`` belongs to in any role."""
     if not getattr(user, "is_authenticated", False):
         return Study.objects.none()
-    return Study.objects.filter(pk__in=Membership.objects.active().filter(user=user).values("study"))
+    return Study.objects.filter(
+        pk__in=Membership.objects.active().filter(user=user).values("study")
+    )
 
 
 def studies_coordinated_by(*, user: Any) -> QuerySet[Study]:
@@ -50,10 +52,14 @@ def studies_coordinated_by(*, user: Any) -> QuerySet[Study]:
 
 def study_datasets_with_counts(*, study: Study) -> QuerySet[Dataset]:
     """The study's datasets with their case counts (all and not excluded)."""
-    return study.datasets.select_related("site").annotate(
-        case_count=Count("cases"),
-        included_count=Count("cases", filter=Q(cases__excluded=False)),
-    ).order_by("name")
+    return (
+        study.datasets.select_related("site")
+        .annotate(
+            case_count=Count("cases"),
+            included_count=Count("cases", filter=Q(cases__excluded=False)),
+        )
+        .order_by("name")
+    )
 
 
 def study_members(*, study: Study) -> QuerySet[Membership]:
@@ -63,9 +69,11 @@ def study_members(*, study: Study) -> QuerySet[Membership]:
 
 def study_cases(*, study: Study) -> QuerySet[Case]:
     """The study's cases with dataset and gold standard, for coordinator pages."""
-    return study.cases.select_related("dataset", "gold_standard").annotate(
-        asset_count=Count("assets", distinct=True)
-    ).order_by("code")
+    return (
+        study.cases.select_related("dataset", "gold_standard")
+        .annotate(asset_count=Count("assets", distinct=True))
+        .order_by("code")
+    )
 
 
 def membership_conflict(*, study: Study, user: Any, role: str) -> str:

@@ -36,13 +36,33 @@ class StudySerializer(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = [
-            "id", "title", "registry_id", "design", "status", "washout_days", "allow_revisits",
-            "cine_fps", "collects_rating", "is_demo", "allocation_commitment", "opened_at", "locked_at",
-            "unblinded_at", "created", "modified",
+            "id",
+            "title",
+            "registry_id",
+            "design",
+            "status",
+            "washout_days",
+            "allow_revisits",
+            "cine_fps",
+            "collects_rating",
+            "is_demo",
+            "allocation_commitment",
+            "opened_at",
+            "locked_at",
+            "unblinded_at",
+            "created",
+            "modified",
         ]
         read_only_fields = [
-            "id", "status", "is_demo", "allocation_commitment", "opened_at", "locked_at",
-            "unblinded_at", "created", "modified",
+            "id",
+            "status",
+            "is_demo",
+            "allocation_commitment",
+            "opened_at",
+            "locked_at",
+            "unblinded_at",
+            "created",
+            "modified",
         ]
 
 
@@ -73,7 +93,9 @@ class SignatureInputSerializer(serializers.Serializer):
     """An electronic signature: the signer's password again and its meaning."""
 
     password = serializers.CharField(
-        write_only=True, trim_whitespace=False, style={"input_type": "password"},
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
         help_text=_("your password, re-entered to sign"),
     )
     meaning = serializers.ChoiceField(choices=SignatureMeaning.choices)
@@ -83,12 +105,19 @@ class TransitionSerializer(serializers.Serializer):
     to = serializers.ChoiceField(choices=StudyStatus.choices)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
     password = serializers.CharField(
-        required=False, allow_blank=True, default="", write_only=True, trim_whitespace=False,
+        required=False,
+        allow_blank=True,
+        default="",
+        write_only=True,
+        trim_whitespace=False,
         style={"input_type": "password"},
         help_text=_("locking and unblinding are signed: your password, re-entered"),
     )
     meaning = serializers.ChoiceField(
-        choices=SignatureMeaning.choices, required=False, allow_blank=True, default="",
+        choices=SignatureMeaning.choices,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text=_("locking and unblinding are signed: what the signature means"),
     )
 
@@ -114,8 +143,14 @@ class GoldStandardAmendmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = GoldStandardAmendment
         fields = [
-            "id", "amended_by", "reason", "before", "after", "signature_meaning",
-            "signature_sha256", "signed_at",
+            "id",
+            "amended_by",
+            "reason",
+            "before",
+            "after",
+            "signature_meaning",
+            "signature_sha256",
+            "signed_at",
         ]
 
 
@@ -130,7 +165,9 @@ class GoldStandardAmendSerializer(SignatureInputSerializer):
         child=serializers.ChoiceField(choices=[c.value for c in Condition]), required=False
     )
     ivh_grade = serializers.IntegerField(min_value=1, max_value=4, required=False, allow_null=True)
-    volpe_grade = serializers.ChoiceField(choices=VolpeGrade.choices, required=False, allow_blank=True)
+    volpe_grade = serializers.ChoiceField(
+        choices=VolpeGrade.choices, required=False, allow_blank=True
+    )
     reason = serializers.CharField()
 
 
@@ -142,7 +179,9 @@ class SiteSerializer(serializers.ModelSerializer):
 
 
 class DatasetSerializer(serializers.ModelSerializer):
-    site = serializers.PrimaryKeyRelatedField(queryset=Site.objects.all(), allow_null=True, required=False)
+    site = serializers.PrimaryKeyRelatedField(
+        queryset=Site.objects.all(), allow_null=True, required=False
+    )
     kind = serializers.ChoiceField(choices=DatasetKind.choices)
     case_count = serializers.IntegerField(read_only=True)
 
@@ -174,8 +213,21 @@ class RenditionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Rendition
         fields = [
-            "id", "kind", "purpose", "orientation", "view", "status", "error", "not_obtainable",
-            "frame_index", "content_type", "width", "height", "frame_count", "size_bytes", "sha256",
+            "id",
+            "kind",
+            "purpose",
+            "orientation",
+            "view",
+            "status",
+            "error",
+            "not_obtainable",
+            "frame_index",
+            "content_type",
+            "width",
+            "height",
+            "frame_count",
+            "size_bytes",
+            "sha256",
         ]
 
 
@@ -185,8 +237,20 @@ class AssetSerializer(serializers.ModelSerializer):
     class Meta:
         model = Asset
         fields = [
-            "id", "kind", "orientation", "view", "media_format", "original_name", "sha256",
-            "size_bytes", "width", "height", "frame_count", "fps", "rendition_status", "created",
+            "id",
+            "kind",
+            "orientation",
+            "view",
+            "media_format",
+            "original_name",
+            "sha256",
+            "size_bytes",
+            "width",
+            "height",
+            "frame_count",
+            "fps",
+            "rendition_status",
+            "created",
         ]
 
     def get_rendition_status(self, asset: Asset) -> str | None:
@@ -197,14 +261,22 @@ class AssetSerializer(serializers.ModelSerializer):
 class AssetUploadSerializer(serializers.Serializer):
     file = serializers.FileField()
     kind = serializers.ChoiceField(choices=AssetKind.choices)
-    orientation = serializers.ChoiceField(choices=Orientation.choices, required=False, allow_blank=True, default="")
-    view = serializers.ChoiceField(choices=ViewChoices.choices, required=False, allow_blank=True, default="")
+    orientation = serializers.ChoiceField(
+        choices=Orientation.choices, required=False, allow_blank=True, default=""
+    )
+    view = serializers.ChoiceField(
+        choices=ViewChoices.choices, required=False, allow_blank=True, default=""
+    )
 
     def validate(self, attrs: dict) -> dict:
         if attrs["kind"] == AssetKind.SWEEP_VIDEO and not attrs["orientation"]:
-            raise serializers.ValidationError({"orientation": _("a sweep video needs its orientation")})
+            raise serializers.ValidationError(
+                {"orientation": _("a sweep video needs its orientation")}
+            )
         if attrs["kind"] == AssetKind.VIEW_IMAGE and not attrs["view"]:
-            raise serializers.ValidationError({"view": _("a standard-view image needs its view label")})
+            raise serializers.ValidationError(
+                {"view": _("a standard-view image needs its view label")}
+            )
         return attrs
 
 
@@ -215,9 +287,23 @@ class CaseSerializer(serializers.ModelSerializer):
     class Meta:
         model = Case
         fields = [
-            "id", "code", "dataset", "ga_weeks", "ga_days", "birth_weight_g", "sex",
-            "age_at_exam_days", "apgar_1min", "apgar_5min", "probe_type", "manufacturer",
-            "device_model", "transducer_mhz", "excluded", "exclusion_reason", "gold_standard",
+            "id",
+            "code",
+            "dataset",
+            "ga_weeks",
+            "ga_days",
+            "birth_weight_g",
+            "sex",
+            "age_at_exam_days",
+            "apgar_1min",
+            "apgar_5min",
+            "probe_type",
+            "manufacturer",
+            "device_model",
+            "transducer_mhz",
+            "excluded",
+            "exclusion_reason",
+            "gold_standard",
             "created",
         ]
         read_only_fields = ["id", "created", "gold_standard", "excluded", "exclusion_reason"]
@@ -227,7 +313,9 @@ class CaseCreateSerializer(CaseSerializer):
     conditions = serializers.ListField(
         child=serializers.ChoiceField(choices=[c.value for c in Condition]), write_only=True
     )
-    ivh_grade = serializers.IntegerField(min_value=1, max_value=4, required=False, allow_null=True, write_only=True)
+    ivh_grade = serializers.IntegerField(
+        min_value=1, max_value=4, required=False, allow_null=True, write_only=True
+    )
     volpe_grade = serializers.ChoiceField(
         choices=VolpeGrade.choices, required=False, allow_blank=True, default="", write_only=True
     )
@@ -244,7 +332,10 @@ class CaseDetailSerializer(CaseSerializer):
 
     class Meta(CaseSerializer.Meta):
         fields = [
-            *CaseSerializer.Meta.fields, "assets", "renditions", "gold_standard_signatures",
+            *CaseSerializer.Meta.fields,
+            "assets",
+            "renditions",
+            "gold_standard_signatures",
             "gold_standard_amendments",
         ]
 
@@ -257,9 +348,11 @@ class CaseDetailSerializer(CaseSerializer):
 
     @extend_schema_field(GoldStandardAmendmentSerializer(many=True))
     def get_gold_standard_amendments(self, case: Case) -> list[dict]:
-        amendments = GoldStandardAmendment.objects.filter(gold_standard__case=case).select_related(
-            "amended_by"
-        ).order_by("created")
+        amendments = (
+            GoldStandardAmendment.objects.filter(gold_standard__case=case)
+            .select_related("amended_by")
+            .order_by("created")
+        )
         return GoldStandardAmendmentSerializer(amendments, many=True).data
 
 
@@ -269,13 +362,23 @@ class MaterialSetSerializer(serializers.ModelSerializer):
     class Meta:
         model = MaterialSet
         fields = [
-            "id", "case", "source", "author_user", "author_model_label", "status",
-            "initial_severe", "initial_probability", "renditions", "created",
+            "id",
+            "case",
+            "source",
+            "author_user",
+            "author_model_label",
+            "status",
+            "initial_severe",
+            "initial_probability",
+            "renditions",
+            "created",
         ]
 
 
 class ImportSerializer(serializers.Serializer):
-    archive = serializers.FileField(help_text=_("a ZIP with manifest.csv at its root and the files it names"))
+    archive = serializers.FileField(
+        help_text=_("a ZIP with manifest.csv at its root and the files it names")
+    )
     dry_run = serializers.BooleanField(default=True)
 
 
@@ -291,8 +394,18 @@ class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = [
-            "id", "created", "actor", "action", "target_type", "target_id", "before", "after",
-            "reason", "prev_hash", "hash", "redacted",
+            "id",
+            "created",
+            "actor",
+            "action",
+            "target_type",
+            "target_id",
+            "before",
+            "after",
+            "reason",
+            "prev_hash",
+            "hash",
+            "redacted",
         ]
 
     def get_redacted(self, event: AuditEvent) -> bool:

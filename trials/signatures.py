@@ -79,8 +79,10 @@ def signature_make(*, user: Any, password: str, meaning: str, request: Any = Non
     """
     if meaning not in SignatureMeaning.values:
         raise ValidationError(
-            {"meaning": _("Choose what your signature means: %s.")
-             % ", ".join(str(label) for label in SignatureMeaning.labels)}
+            {
+                "meaning": _("Choose what your signature means: %s.")
+                % ", ".join(str(label) for label in SignatureMeaning.labels)
+            }
         )
     if user is None or not getattr(user, "is_authenticated", False) or not password:
         raise SignatureRefused({"password": _("Re-enter your password to sign.")})
@@ -109,7 +111,11 @@ def content_sha256(content: Any) -> str:
 
 
 def signature_apply(
-    *, signature: Signature | None, actor: Any, target: models.Model, purpose: str,
+    *,
+    signature: Signature | None,
+    actor: Any,
+    target: models.Model,
+    purpose: str,
     content: dict[str, Any],
 ) -> AuditEvent:
     """Record ``signature`` over ``content`` (of ``target``) in the audit chain.

@@ -65,7 +65,9 @@ def _studies_with_roles(user: Any) -> list[tuple[Study, list[str]]]:
 def _signature(request: HttpRequest, data: dict[str, Any]) -> Signature:
     """The user's signature with the form's ``password`` and ``meaning`` (a wrong password
     raises ValidationError before any change)."""
-    return signature_make(user=request.user, password=data["password"], meaning=data["meaning"], request=request)
+    return signature_make(
+        user=request.user, password=data["password"], meaning=data["meaning"], request=request
+    )
 
 
 @login_required
@@ -133,7 +135,10 @@ def study_transition(request: HttpRequest, study_id: str) -> HttpResponse:
         if to in SIGNED_TRANSITIONS:  # a wrong password is refused here, before any change
             signature = _signature(request, form.cleaned_data)
         services.study_transition(
-            actor=request.user, study=study, to=to, reason=form.cleaned_data["reason"],
+            actor=request.user,
+            study=study,
+            to=to,
+            reason=form.cleaned_data["reason"],
             signature=signature,
         )
     except ValidationError as exc:
@@ -185,7 +190,9 @@ def study_add(request: HttpRequest, study_id: str, what: str) -> HttpResponse:
                     services.membership_add(
                         actor=request.user, study=study, user=user, role=form.cleaned_data["role"]
                     )
-                messages.success(request, ENROLMENT_ANSWER % {"username": form.cleaned_data["username"]})
+                messages.success(
+                    request, ENROLMENT_ANSWER % {"username": form.cleaned_data["username"]}
+                )
         if not form.is_valid():
             messages.error(request, _("Please correct the form: %s") % form.errors.as_text())
     except ValidationError as exc:
@@ -203,13 +210,18 @@ def case_import(request: HttpRequest, study_id: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         with tempfile.TemporaryDirectory() as scratch:
             try:
-                manifest = archive_extract(upload=form.cleaned_data["archive"], destination=Path(scratch))
+                manifest = archive_extract(
+                    upload=form.cleaned_data["archive"], destination=Path(scratch)
+                )
             except ValidationError as exc:
                 messages.error(request, "; ".join(exc.messages))
                 status = 400
             else:
                 report = services.case_import(
-                    actor=request.user, study=study, manifest=manifest, dry_run=form.cleaned_data["dry_run"]
+                    actor=request.user,
+                    study=study,
+                    manifest=manifest,
+                    dry_run=form.cleaned_data["dry_run"],
                 )
                 status = 200 if report.ok else 400
     elif request.method == "POST":
@@ -252,8 +264,11 @@ def _case_page(
     gold = GoldStandard.objects.filter(case=case).first()
     if amend_form is None and gold is not None:
         amend_form = GoldStandardAmendForm(
-            initial={"conditions": gold.conditions, "ivh_grade": gold.ivh_grade,
-                     "volpe_grade": gold.volpe_grade}
+            initial={
+                "conditions": gold.conditions,
+                "ivh_grade": gold.ivh_grade,
+                "volpe_grade": gold.volpe_grade,
+            }
         )
     context = {
         "case": case,
@@ -313,8 +328,12 @@ def gold_standard_amend(request: HttpRequest, case_id: str) -> HttpResponse:
     try:
         signature = _signature(request, data)
         services.gold_standard_amend(
-            actor=request.user, gold_standard=case.gold_standard, signature=signature,
-            reason=data["reason"], conditions=data["conditions"], ivh_grade=data["ivh_grade"],
+            actor=request.user,
+            gold_standard=case.gold_standard,
+            signature=signature,
+            reason=data["reason"],
+            conditions=data["conditions"],
+            ivh_grade=data["ivh_grade"],
             volpe_grade=data["volpe_grade"],
         )
     except ValidationError as exc:

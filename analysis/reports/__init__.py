@@ -50,13 +50,25 @@ REPORTS: dict[str, ReportSpec] = {
     spec.key: spec
     for spec in (
         ReportSpec("characteristics", _("Case characteristics (Table 1)"), characteristics_report),
-        ReportSpec("performance", _("Diagnostic performance"), performance_report, heavy=True, resampled=True),
+        ReportSpec(
+            "performance",
+            _("Diagnostic performance"),
+            performance_report,
+            heavy=True,
+            resampled=True,
+        ),
         ReportSpec("roc", _("ROC curves and reader operating points"), roc_report),
         ReportSpec("agreement", _("Inter-reader agreement"), agreement_report, resampled=True),
         ReportSpec("errors", _("Errors by condition"), errors_report),
         ReportSpec("read_time", _("Read time"), read_time_report),
-        ReportSpec("blinded", _("Blinded source trial"), blinded_report, reveals_allocation=True,
-                   heavy=True, resampled=True),
+        ReportSpec(
+            "blinded",
+            _("Blinded source trial"),
+            blinded_report,
+            reveals_allocation=True,
+            heavy=True,
+            resampled=True,
+        ),
         ReportSpec("qualitative", _("Qualitative assessment"), qualitative_report),
         ReportSpec("subgroups", _("Subgroup analysis"), subgroups_report),
         ReportSpec("mrmc", _("MRMC analysis"), mrmc_report, heavy=True),
@@ -64,7 +76,9 @@ REPORTS: dict[str, ReportSpec] = {
 }
 
 
-def run_report(key: str, data: StudyData, *, n_resamples: int = 2000, seed: int = 0, **options: Any) -> Report:
+def run_report(
+    key: str, data: StudyData, *, n_resamples: int = 2000, seed: int = 0, **options: Any
+) -> Report:
     """Compute report ``key`` from ``data``; ``KeyError`` for an unknown key."""
     spec = REPORTS[key]
     if spec.resampled:

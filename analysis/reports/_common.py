@@ -46,7 +46,9 @@ def counts(data: StudyData) -> dict[str, int]:
     reads = data.reads
     return {
         "cases": int(reads["case"].nunique()) if not reads.empty else 0,
-        "readers": int(reads.loc[reads["tier"] != "ai", "reader"].nunique()) if not reads.empty else 0,
+        "readers": int(reads.loc[reads["tier"] != "ai", "reader"].nunique())
+        if not reads.empty
+        else 0,
         "reads": len(reads),
         "blinded_reviews": len(data.blinded),
         "qualitative_scores": len(data.qualitative),

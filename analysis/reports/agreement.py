@@ -36,15 +36,33 @@ def agreement_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 0)
         try:
             result = fleiss_kappa(decisions.T.astype(int), n_resamples=n_resamples, seed=seed)
         except ValueError as exc:
-            fleiss_rows.append({"group": group, "readers": len(readers), "cases": len(cases),
-                                "kappa": float("nan"), "ci_low": float("nan"), "ci_high": float("nan"),
-                                "z": float("nan"), "pvalue": float("nan"), "note": str(exc)})
+            fleiss_rows.append(
+                {
+                    "group": group,
+                    "readers": len(readers),
+                    "cases": len(cases),
+                    "kappa": float("nan"),
+                    "ci_low": float("nan"),
+                    "ci_high": float("nan"),
+                    "z": float("nan"),
+                    "pvalue": float("nan"),
+                    "note": str(exc),
+                }
+            )
             continue
-        fleiss_rows.append({
-            "group": group, "readers": len(readers), "cases": len(cases), "kappa": result.kappa,
-            "ci_low": result.ci.low, "ci_high": result.ci.high, "z": result.statistic,
-            "pvalue": result.pvalue, "note": "",
-        })
+        fleiss_rows.append(
+            {
+                "group": group,
+                "readers": len(readers),
+                "cases": len(cases),
+                "kappa": result.kappa,
+                "ci_low": result.ci.low,
+                "ci_high": result.ci.high,
+                "z": result.statistic,
+                "pvalue": result.pvalue,
+                "note": "",
+            }
+        )
 
     ai = data.reads[data.reads["reader"] == AI_READER].set_index("case")["decision"]
     cohen_rows: list[dict[str, Any]] = []
@@ -61,13 +79,20 @@ def agreement_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 0)
                     kappa = cohen_kappa(mine, theirs, categories=[0, 1])
                 except ValueError:
                     continue
-                cohen_rows.append({
-                    "group": group, "reader": str(reader), "cases": int(mine.size),
-                    "kappa": kappa.kappa, "ci_low": kappa.ci.low, "ci_high": kappa.ci.high,
-                    "agreement": float((mine == theirs).mean()),
-                })
+                cohen_rows.append(
+                    {
+                        "group": group,
+                        "reader": str(reader),
+                        "cases": int(mine.size),
+                        "kappa": kappa.kappa,
+                        "ci_low": kappa.ci.low,
+                        "ci_high": kappa.ci.high,
+                        "agreement": float((mine == theirs).mean()),
+                    }
+                )
     fleiss_frame = pd.DataFrame(
-        fleiss_rows, columns=["group", "readers", "cases", "kappa", "ci_low", "ci_high", "z", "pvalue", "note"]
+        fleiss_rows,
+        columns=["group", "readers", "cases", "kappa", "ci_low", "ci_high", "z", "pvalue", "note"],
     )
     cohen_frame = pd.DataFrame(
         cohen_rows, columns=["group", "reader", "cases", "kappa", "ci_low", "ci_high", "agreement"]
@@ -78,11 +103,22 @@ def agreement_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 0)
         key="agreement",
         title=_("Inter-reader agreement"),
         tables=(
-            ReportTable("fleiss", _("Fleiss' κ within each group"), fleiss_frame, FLEISS_METHODS, n_text),
-            ReportTable("cohen_vs_ai", _("Cohen's κ of each reader with the AI"), cohen_frame,
-                        COHEN_METHODS, n_text),
+            ReportTable(
+                "fleiss", _("Fleiss' κ within each group"), fleiss_frame, FLEISS_METHODS, n_text
+            ),
+            ReportTable(
+                "cohen_vs_ai",
+                _("Cohen's κ of each reader with the AI"),
+                cohen_frame,
+                COHEN_METHODS,
+                n_text,
+            ),
         ),
-        figures=(ReportFigure("cohen_box", _("Cohen's κ with the AI, readers by group"), _figure(cohen_frame)),),
+        figures=(
+            ReportFigure(
+                "cohen_box", _("Cohen's κ with the AI, readers by group"), _figure(cohen_frame)
+            ),
+        ),
         methods=f"{FLEISS_METHODS} {COHEN_METHODS}",
         n=n,
         snapshot=data.snapshot,
@@ -93,9 +129,15 @@ def _figure(cohen: pd.DataFrame) -> go.Figure:
     figure = go.Figure()
     for group, rows in cohen.groupby("group", sort=False):
         figure.add_trace(
-            go.Box(y=rows["kappa"], name=GROUP_LABELS.get(str(group), str(group)), boxpoints="all",
-                   text=rows["reader"], marker_color=COLORS.get(str(group)))
+            go.Box(
+                y=rows["kappa"],
+                name=GROUP_LABELS.get(str(group), str(group)),
+                boxpoints="all",
+                text=rows["reader"],
+                marker_color=COLORS.get(str(group)),
+            )
         )
-    figure.update_layout(yaxis={"title": "Cohen's κ vs AI"}, template="plotly_white", height=420,
-                         showlegend=False)
+    figure.update_layout(
+        yaxis={"title": "Cohen's κ vs AI"}, template="plotly_white", height=420, showlegend=False
+    )
     return figure

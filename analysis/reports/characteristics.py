@@ -58,7 +58,9 @@ VALUES_METHODS = _(
 )
 
 
-def characteristics_report(data: StudyData, *, n_resamples: int = N_RESAMPLES, seed: int = 0) -> Report:
+def characteristics_report(
+    data: StudyData, *, n_resamples: int = N_RESAMPLES, seed: int = 0
+) -> Report:
     """Table 1 of the cases of ``data``: one row per characteristic (level), one column per dataset."""
     cases = data.cases.copy()
     notes: list[str] = []
@@ -74,21 +76,46 @@ def characteristics_report(data: StudyData, *, n_resamples: int = N_RESAMPLES, s
         datasets = list(pd.unique(cases["dataset"]))
         display: list[dict[str, Any]] = []
         values: list[dict[str, Any]] = []
-        display.append({"characteristic": "Cases", "level": "n", **{d: str(int((cases["dataset"] == d).sum()))
-                                                                      for d in datasets},
-                        "all": str(len(cases)), "test": "", "statistic": np.nan, "df": np.nan, "pvalue": np.nan})
+        display.append(
+            {
+                "characteristic": "Cases",
+                "level": "n",
+                **{d: str(int((cases["dataset"] == d).sum())) for d in datasets},
+                "all": str(len(cases)),
+                "test": "",
+                "statistic": np.nan,
+                "df": np.nan,
+                "pvalue": np.nan,
+            }
+        )
         for column, label in CONTINUOUS:
             if column in cases:
                 _continuous(cases, column, label, datasets, display, values, notes)
         for column, label in CATEGORICAL:
             if column in cases:
-                _categorical(cases, column, label, datasets, display, values, notes, n_resamples, seed)
+                _categorical(
+                    cases, column, label, datasets, display, values, notes, n_resamples, seed
+                )
         n_text = f"{len(cases)} cases in {len(datasets)} datasets"
-        tables.append(ReportTable("table1", _("Table 1: case characteristics per dataset"),
-                                  pd.DataFrame(display), METHODS, n_text))
-        tables.append(ReportTable("values", _("Table 1, the numbers"), pd.DataFrame(values), VALUES_METHODS,
-                                  n_text))
-        figures.append(ReportFigure("conditions", _("Conditions per dataset"), _conditions_figure(cases, datasets)))
+        tables.append(
+            ReportTable(
+                "table1",
+                _("Table 1: case characteristics per dataset"),
+                pd.DataFrame(display),
+                METHODS,
+                n_text,
+            )
+        )
+        tables.append(
+            ReportTable(
+                "values", _("Table 1, the numbers"), pd.DataFrame(values), VALUES_METHODS, n_text
+            )
+        )
+        figures.append(
+            ReportFigure(
+                "conditions", _("Conditions per dataset"), _conditions_figure(cases, datasets)
+            )
+        )
     return Report(
         key="characteristics",
         title=_("Case characteristics (Table 1)"),
@@ -108,8 +135,15 @@ def _summary(values: np.ndarray) -> tuple[float, float, float]:
     return float(median), float(q1), float(q3)
 
 
-def _continuous(cases: pd.DataFrame, column: str, label: str, datasets: list[str],
-                display: list[dict[str, Any]], values: list[dict[str, Any]], notes: list[str]) -> None:
+def _continuous(
+    cases: pd.DataFrame,
+    column: str,
+    label: str,
+    datasets: list[str],
+    display: list[dict[str, Any]],
+    values: list[dict[str, Any]],
+    notes: list[str],
+) -> None:
     numbers = pd.to_numeric(cases[column], errors="coerce").astype(float)
     if numbers.notna().sum() == 0:
         return
@@ -122,9 +156,20 @@ def _continuous(cases: pd.DataFrame, column: str, label: str, datasets: list[str
         missing = int(part.isna().sum())
         text = f"{median:.1f} ({q1:.1f}–{q3:.1f})" if present.size else "–"
         row[dataset] = text + (f"; {missing} missing" if missing else "")
-        values.append({"characteristic": label, "level": "", "dataset": dataset, "n": int(present.size),
-                       "missing": missing, "median": median, "q1": q1, "q3": q3,
-                       "count": np.nan, "percent": np.nan})
+        values.append(
+            {
+                "characteristic": label,
+                "level": "",
+                "dataset": dataset,
+                "n": int(present.size),
+                "missing": missing,
+                "median": median,
+                "q1": q1,
+                "q3": q3,
+                "count": np.nan,
+                "percent": np.nan,
+            }
+        )
         if dataset != "all" and present.size:
             samples.append(present)
     row |= _test(lambda: kruskal_wallis(*samples), label, notes) if len(samples) > 1 else _no_test()
@@ -140,30 +185,56 @@ def _levels(column: str, observed: list[str]) -> list[str]:
     return known + [v for v in ("unknown",) if v in observed]
 
 
-def _categorical(cases: pd.DataFrame, column: str, label: str, datasets: list[str],
-                 display: list[dict[str, Any]], values: list[dict[str, Any]], notes: list[str],
-                 n_resamples: int, seed: int) -> None:
+def _categorical(
+    cases: pd.DataFrame,
+    column: str,
+    label: str,
+    datasets: list[str],
+    display: list[dict[str, Any]],
+    values: list[dict[str, Any]],
+    notes: list[str],
+    n_resamples: int,
+    seed: int,
+) -> None:
     labels = cases[column].fillna("unknown").astype(str).replace("", "unknown")
     levels = _levels(column, list(pd.unique(labels)))
-    table = pd.crosstab(labels, cases["dataset"]).reindex(index=levels, columns=datasets, fill_value=0)
+    table = pd.crosstab(labels, cases["dataset"]).reindex(
+        index=levels, columns=datasets, fill_value=0
+    )
     totals = cases["dataset"].value_counts()
     tested = table.drop(index=[v for v in MISSING if v in table.index])
     tested = tested.loc[tested.sum(axis=1) > 0, tested.sum(axis=0) > 0]
     if tested.shape[0] > 1 and tested.shape[1] > 1:
-        test = _test(lambda: contingency_test(tested.to_numpy().T, n_resamples=n_resamples, seed=seed),
-                     label, notes)
+        test = _test(
+            lambda: contingency_test(tested.to_numpy().T, n_resamples=n_resamples, seed=seed),
+            label,
+            notes,
+        )
     else:
         test = _no_test()
     for i, level in enumerate(levels):
         row: dict[str, Any] = {"characteristic": label, "level": level}
         for dataset in [*datasets, "all"]:
-            count = int(table.loc[level].sum()) if dataset == "all" else int(table.loc[level, dataset])
+            count = (
+                int(table.loc[level].sum()) if dataset == "all" else int(table.loc[level, dataset])
+            )
             total = len(cases) if dataset == "all" else int(totals[dataset])
             percent = 100.0 * count / total if total else np.nan
             row[dataset] = f"{count} ({percent:.1f} %)"
-            values.append({"characteristic": label, "level": level, "dataset": dataset, "n": total,
-                           "missing": np.nan, "median": np.nan, "q1": np.nan, "q3": np.nan,
-                           "count": count, "percent": percent})
+            values.append(
+                {
+                    "characteristic": label,
+                    "level": level,
+                    "dataset": dataset,
+                    "n": total,
+                    "missing": np.nan,
+                    "median": np.nan,
+                    "q1": np.nan,
+                    "q3": np.nan,
+                    "count": count,
+                    "percent": percent,
+                }
+            )
         row |= test if i == 0 else _no_test()
         display.append(row)
 
@@ -178,8 +249,12 @@ def _test(run: Any, label: str, notes: list[str]) -> dict[str, Any]:
     except ValueError as exc:
         notes.append(f"{label}: {exc}")
         return _no_test()
-    return {"test": result.method, "statistic": result.statistic,
-            "df": result.df if result.df is not None else np.nan, "pvalue": result.pvalue}
+    return {
+        "test": result.method,
+        "statistic": result.statistic,
+        "df": result.df if result.df is not None else np.nan,
+        "pvalue": result.pvalue,
+    }
 
 
 def _conditions_figure(cases: pd.DataFrame, datasets: list[str]) -> go.Figure:
@@ -190,6 +265,11 @@ def _conditions_figure(cases: pd.DataFrame, datasets: list[str]) -> go.Figure:
         part = cases.loc[cases["dataset"] == dataset, "condition"].astype(str)
         shares = part.value_counts(normalize=True).reindex(levels, fill_value=0.0) * 100.0
         figure.add_trace(go.Bar(name=dataset, x=levels, y=shares.to_numpy(dtype=float)))
-    figure.update_layout(barmode="group", template="plotly_white", height=420,
-                         yaxis_title="per cent of the dataset's cases", xaxis_title="condition")
+    figure.update_layout(
+        barmode="group",
+        template="plotly_white",
+        height=420,
+        yaxis_title="per cent of the dataset's cases",
+        xaxis_title="condition",
+    )
     return figure

@@ -26,7 +26,9 @@ CHANGE_METHODS = _(
 def errors_report(data: StudyData) -> Report:
     """Severe/non-severe calls per condition and group; corrections with AI help."""
     reads = data.reads
-    present = list(CONDITIONS) + sorted(set(reads["condition"].dropna().astype(str)) - set(CONDITIONS))
+    present = list(CONDITIONS) + sorted(
+        set(reads["condition"].dropna().astype(str)) - set(CONDITIONS)
+    )
     rows: list[dict[str, Any]] = []
     for condition in present:
         selected = reads[reads["condition"] == condition]
@@ -38,7 +40,9 @@ def errors_report(data: StudyData) -> Report:
             "cases": int(selected["case"].nunique()),
         }
         for group, tier, modality in GROUPS:
-            calls = selected[(selected["tier"] == tier) & (selected["modality"] == modality)]["decision"]
+            calls = selected[(selected["tier"] == tier) & (selected["modality"] == modality)][
+                "decision"
+            ]
             row[f"{group}_severe"] = int(calls.sum())
             row[f"{group}_non_severe"] = int((calls == 0).sum())
             row[f"{group}_wrong"] = int((calls != int(row["severe_truth"])).sum())
@@ -55,33 +59,55 @@ def errors_report(data: StudyData) -> Report:
         both["corrected"] = ~right_alone & right_aided
         both["wrongly_changed"] = right_alone & ~right_aided
         for condition, part in both.groupby("condition", sort=False):
-            change_rows.append({
-                "condition": str(condition), "reads": len(part),
-                "wrong_alone": int((part["decision"] != part["truth"]).sum()),
-                "corrected": int(part["corrected"].sum()),
-                "wrongly_changed": int(part["wrongly_changed"].sum()),
-            })
+            change_rows.append(
+                {
+                    "condition": str(condition),
+                    "reads": len(part),
+                    "wrong_alone": int((part["decision"] != part["truth"]).sum()),
+                    "corrected": int(part["corrected"].sum()),
+                    "wrongly_changed": int(part["wrongly_changed"].sum()),
+                }
+            )
         order = {c: i for i, c in enumerate(present)}
         change_rows.sort(key=lambda r: order.get(r["condition"], len(order)))
-        change_rows.append({
-            "condition": "total", "reads": len(both),
-            "wrong_alone": int((both["decision"] != both["truth"]).sum()),
-            "corrected": int(both["corrected"].sum()),
-            "wrongly_changed": int(both["wrongly_changed"].sum()),
-        })
-    changes = pd.DataFrame(change_rows, columns=["condition", "reads", "wrong_alone", "corrected", "wrongly_changed"])
+        change_rows.append(
+            {
+                "condition": "total",
+                "reads": len(both),
+                "wrong_alone": int((both["decision"] != both["truth"]).sum()),
+                "corrected": int(both["corrected"].sum()),
+                "wrongly_changed": int(both["wrongly_changed"].sum()),
+            }
+        )
+    changes = pd.DataFrame(
+        change_rows, columns=["condition", "reads", "wrong_alone", "corrected", "wrongly_changed"]
+    )
     n = counts(data)
     n_text = f"{n['cases']} cases, {n['readers']} readers (+ AI), {n['reads']} reads"
     return Report(
         key="errors",
         title=_("Errors by condition"),
         tables=(
-            ReportTable("by_condition", _("Severe and non-severe calls per gold-standard condition"),
-                        by_condition, CONDITION_METHODS, n_text),
-            ReportTable("ai_help", _("Junior calls corrected and wrongly changed with AI help"),
-                        changes, CHANGE_METHODS, n_text),
+            ReportTable(
+                "by_condition",
+                _("Severe and non-severe calls per gold-standard condition"),
+                by_condition,
+                CONDITION_METHODS,
+                n_text,
+            ),
+            ReportTable(
+                "ai_help",
+                _("Junior calls corrected and wrongly changed with AI help"),
+                changes,
+                CHANGE_METHODS,
+                n_text,
+            ),
         ),
-        figures=(ReportFigure("wrong_calls", _("Wrong calls per condition and group"), _figure(by_condition)),),
+        figures=(
+            ReportFigure(
+                "wrong_calls", _("Wrong calls per condition and group"), _figure(by_condition)
+            ),
+        ),
         methods=f"{CONDITION_METHODS} {CHANGE_METHODS}",
         n=n,
         snapshot=data.snapshot,
@@ -94,8 +120,18 @@ def _figure(by_condition: pd.DataFrame) -> go.Figure:
         for group, _tier, _modality in GROUPS:
             total = by_condition[f"{group}_severe"] + by_condition[f"{group}_non_severe"]
             share = (by_condition[f"{group}_wrong"] / total.where(total > 0)).fillna(0.0)
-            figure.add_trace(go.Bar(name=GROUP_LABELS[group], x=by_condition["condition"], y=share,
-                                    marker_color=COLORS[group]))
-    figure.update_layout(barmode="group", yaxis={"title": "share of calls wrong", "range": [0, 1]},
-                         template="plotly_white", height=420)
+            figure.add_trace(
+                go.Bar(
+                    name=GROUP_LABELS[group],
+                    x=by_condition["condition"],
+                    y=share,
+                    marker_color=COLORS[group],
+                )
+            )
+    figure.update_layout(
+        barmode="group",
+        yaxis={"title": "share of calls wrong", "range": [0, 1]},
+        template="plotly_white",
+        height=420,
+    )
     return figure

@@ -59,12 +59,25 @@ def _long(data: StudyData) -> pd.DataFrame:
 
 def _or_row(label: str, result: MRMCResult) -> dict[str, Any]:
     return {
-        "endpoint": label, "readers": result.n_readers, "cases": result.n_cases,
-        "alone": result.auc.get("unaided", np.nan), "with_ai": result.auc.get("aided", np.nan),
-        "difference": result.difference, "ci_low": result.ci.low, "ci_high": result.ci.high,
-        "F": result.statistic, "df_num": result.df_num, "df_den": result.df_den, "pvalue": result.pvalue,
-        "var_r": result.var_r, "var_tr": result.var_tr, "var_error": result.var_error,
-        "cov1": result.cov1, "cov2": result.cov2, "cov3": result.cov3, "method": result.method,
+        "endpoint": label,
+        "readers": result.n_readers,
+        "cases": result.n_cases,
+        "alone": result.auc.get("unaided", np.nan),
+        "with_ai": result.auc.get("aided", np.nan),
+        "difference": result.difference,
+        "ci_low": result.ci.low,
+        "ci_high": result.ci.high,
+        "F": result.statistic,
+        "df_num": result.df_num,
+        "df_den": result.df_den,
+        "pvalue": result.pvalue,
+        "var_r": result.var_r,
+        "var_tr": result.var_tr,
+        "var_error": result.var_error,
+        "cov1": result.cov1,
+        "cov2": result.cov2,
+        "cov3": result.cov3,
+        "method": result.method,
     }
 
 
@@ -89,20 +102,39 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
             except ValueError as exc:
                 notes.append(f"OR {endpoint}: {exc}")
         dbm = mrmc_dbm(long)
-        or_rows.append({
-            "endpoint": "auc (DBM)", "readers": pilot.n_readers, "cases": pilot.n_cases,
-            "alone": dbm.auc.get("unaided", np.nan), "with_ai": dbm.auc.get("aided", np.nan),
-            "difference": dbm.difference, "ci_low": dbm.ci.low, "ci_high": dbm.ci.high, "F": dbm.statistic,
-            "df_num": dbm.df_num, "df_den": dbm.df_den, "pvalue": dbm.pvalue, "var_r": np.nan,
-            "var_tr": np.nan, "var_error": np.nan, "cov1": np.nan, "cov2": np.nan, "cov3": np.nan,
-            "method": dbm.method,
-        })
+        or_rows.append(
+            {
+                "endpoint": "auc (DBM)",
+                "readers": pilot.n_readers,
+                "cases": pilot.n_cases,
+                "alone": dbm.auc.get("unaided", np.nan),
+                "with_ai": dbm.auc.get("aided", np.nan),
+                "difference": dbm.difference,
+                "ci_low": dbm.ci.low,
+                "ci_high": dbm.ci.high,
+                "F": dbm.statistic,
+                "df_num": dbm.df_num,
+                "df_den": dbm.df_den,
+                "pvalue": dbm.pvalue,
+                "var_r": np.nan,
+                "var_tr": np.nan,
+                "var_error": np.nan,
+                "cov1": np.nan,
+                "cov2": np.nan,
+                "cov3": np.nan,
+                "method": dbm.method,
+            }
+        )
     or_frame = pd.DataFrame(or_rows)
 
     panel_rows: list[dict[str, Any]] = []
     reads = data.reads
     ai = reads[reads["reader"] == AI_READER].set_index("case")["rating"]
-    panels = {"junior": ("junior",), "mid_level": ("mid_level",), "junior + mid_level": ("junior", "mid_level")}
+    panels = {
+        "junior": ("junior",),
+        "mid_level": ("mid_level",),
+        "junior + mid_level": ("junior", "mid_level"),
+    }
     if not ai.empty:
         for label, tiers in panels.items():
             panel = reads[reads["tier"].isin(tiers) & (reads["modality"] == "unaided")]
@@ -112,17 +144,30 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
             complete = panel.groupby("case")["reader"].nunique()
             panel = panel[panel["case"].isin(complete[complete == panel["reader"].nunique()].index)]
             try:
-                result = mrmc_model_vs_readers(panel.loc[:, ["reader", "modality", "case", "truth", "rating"]],
-                                               ai, modality="unaided")
+                result = mrmc_model_vs_readers(
+                    panel.loc[:, ["reader", "modality", "case", "truth", "rating"]],
+                    ai,
+                    modality="unaided",
+                )
             except ValueError as exc:
                 notes.append(f"AI vs {label}: {exc}")
                 continue
-            panel_rows.append({
-                "panel": label, "readers": int(panel["reader"].nunique()), "cases": int(panel["case"].nunique()),
-                "ai_auc": result.model_auc, "panel_mean_auc": result.reader_mean_auc,
-                "difference": result.difference, "ci_low": result.ci.low, "ci_high": result.ci.high,
-                "t": result.statistic, "df": result.df, "pvalue": result.pvalue, "method": result.method,
-            })
+            panel_rows.append(
+                {
+                    "panel": label,
+                    "readers": int(panel["reader"].nunique()),
+                    "cases": int(panel["case"].nunique()),
+                    "ai_auc": result.model_auc,
+                    "panel_mean_auc": result.reader_mean_auc,
+                    "difference": result.difference,
+                    "ci_low": result.ci.low,
+                    "ci_high": result.ci.high,
+                    "t": result.statistic,
+                    "df": result.df,
+                    "pvalue": result.pvalue,
+                    "method": result.method,
+                }
+            )
     panel_frame = pd.DataFrame(panel_rows)
 
     size_frame = pd.DataFrame(columns=["readers", "cases", "power", "df_den", "effect"])
@@ -133,24 +178,54 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
             size_frame = size.table.assign(effect=delta)
         except ValueError as exc:
             notes.append(f"sample size: {exc}")
-    dfs = pd.to_numeric(pd.Series([*or_frame.get("df_den", []), *panel_frame.get("df", [])], dtype=object),
-                        errors="coerce")
+    dfs = pd.to_numeric(
+        pd.Series([*or_frame.get("df_den", []), *panel_frame.get("df", [])], dtype=object),
+        errors="coerce",
+    )
     if np.isinf(dfs.astype(float)).any():
         notes.append(INFINITE_DF_NOTE)
     n = counts(data)
-    n_text = (f"{long['case'].nunique()} cases, {long['reader'].nunique()} junior readers × 2 modalities"
-              if not long.empty else "0 cases")
+    n_text = (
+        f"{long['case'].nunique()} cases, {long['reader'].nunique()} junior readers × 2 modalities"
+        if not long.empty
+        else "0 cases"
+    )
     return Report(
         key="mrmc",
         title=_("MRMC analysis"),
         tables=(
-            ReportTable("or", _("Obuchowski–Rockette: junior alone vs with AI"), or_frame, OR_METHODS, n_text),
-            ReportTable("reader_auc", _("Reader AUCs alone and with AI"), reader_auc, score_text(data), n_text),
-            ReportTable("ai_vs_panel", _("The AI against reader panels"), panel_frame, PANEL_METHODS,
-                        f"{n['cases']} cases, {n['readers']} readers (+ AI)"),
-            ReportTable("sample_size", _("Sample size of a follow-up study"), size_frame, SIZE_METHODS, n_text),
+            ReportTable(
+                "or",
+                _("Obuchowski–Rockette: junior alone vs with AI"),
+                or_frame,
+                OR_METHODS,
+                n_text,
+            ),
+            ReportTable(
+                "reader_auc",
+                _("Reader AUCs alone and with AI"),
+                reader_auc,
+                score_text(data),
+                n_text,
+            ),
+            ReportTable(
+                "ai_vs_panel",
+                _("The AI against reader panels"),
+                panel_frame,
+                PANEL_METHODS,
+                f"{n['cases']} cases, {n['readers']} readers (+ AI)",
+            ),
+            ReportTable(
+                "sample_size",
+                _("Sample size of a follow-up study"),
+                size_frame,
+                SIZE_METHODS,
+                n_text,
+            ),
         ),
-        figures=(ReportFigure("reader_auc", _("Reader AUC alone vs with AI"), _figure(reader_auc)),),
+        figures=(
+            ReportFigure("reader_auc", _("Reader AUC alone vs with AI"), _figure(reader_auc)),
+        ),
         methods=f"{OR_METHODS} {score_text(data)} {PANEL_METHODS} {SIZE_METHODS}",
         n=n,
         snapshot=data.snapshot,
@@ -161,11 +236,30 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
 def _figure(reader_auc: pd.DataFrame) -> go.Figure:
     figure = go.Figure()
     if not reader_auc.empty and {"unaided", "aided"} <= set(reader_auc.columns):
-        figure.add_trace(go.Scatter(x=reader_auc["unaided"], y=reader_auc["aided"], mode="markers+text",
-                                    text=reader_auc["reader"].astype(str), textposition="top center",
-                                    marker={"size": 10, "color": "#ff7f0e"}, name="junior readers"))
-    figure.add_trace(go.Scatter(x=[0.5, 1], y=[0.5, 1], mode="lines", line={"dash": "dot", "color": "#999"},
-                                showlegend=False))
-    figure.update_layout(xaxis={"title": "AUC alone", "range": [0.5, 1]},
-                         yaxis={"title": "AUC with AI", "range": [0.5, 1]}, template="plotly_white", height=420)
+        figure.add_trace(
+            go.Scatter(
+                x=reader_auc["unaided"],
+                y=reader_auc["aided"],
+                mode="markers+text",
+                text=reader_auc["reader"].astype(str),
+                textposition="top center",
+                marker={"size": 10, "color": "#ff7f0e"},
+                name="junior readers",
+            )
+        )
+    figure.add_trace(
+        go.Scatter(
+            x=[0.5, 1],
+            y=[0.5, 1],
+            mode="lines",
+            line={"dash": "dot", "color": "#999"},
+            showlegend=False,
+        )
+    )
+    figure.update_layout(
+        xaxis={"title": "AUC alone", "range": [0.5, 1]},
+        yaxis={"title": "AUC with AI", "range": [0.5, 1]},
+        template="plotly_white",
+        height=420,
+    )
     return figure

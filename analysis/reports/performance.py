@@ -69,22 +69,49 @@ def _metric_cols(metrics: BinaryMetrics) -> dict[str, Any]:
     return row
 
 
-def _ai_row(dataset: str, reader: str, decisions: np.ndarray, ratings: np.ndarray,
-            truth: np.ndarray, n_resamples: int, seed: int) -> dict[str, Any]:
+def _ai_row(
+    dataset: str,
+    reader: str,
+    decisions: np.ndarray,
+    ratings: np.ndarray,
+    truth: np.ndarray,
+    n_resamples: int,
+    seed: int,
+) -> dict[str, Any]:
     metrics = binary_metrics(truth, decisions, level=LEVEL, seed=seed, n_resamples=n_resamples)
-    row: dict[str, Any] = {"dataset": dataset, "group": "ai", "reader": reader, "cases": int(truth.size)}
+    row: dict[str, Any] = {
+        "dataset": dataset,
+        "group": "ai",
+        "reader": reader,
+        "cases": int(truth.size),
+    }
     row |= _metric_cols(metrics)
     auc = roc_auc(truth, ratings, level=LEVEL)
     row |= ci_cols("auc", auc.auc, auc.ci)
     return row
 
 
-def _group_rows(dataset: str, group: str, readers: list[str], decisions: np.ndarray, ratings: np.ndarray,
-                truth: np.ndarray, n_resamples: int, seed: int) -> list[dict[str, Any]]:
-    per = binary_metrics_by_reader(truth, decisions, level=LEVEL, n_resamples=n_resamples, seed=seed)
+def _group_rows(
+    dataset: str,
+    group: str,
+    readers: list[str],
+    decisions: np.ndarray,
+    ratings: np.ndarray,
+    truth: np.ndarray,
+    n_resamples: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    per = binary_metrics_by_reader(
+        truth, decisions, level=LEVEL, n_resamples=n_resamples, seed=seed
+    )
     rows = []
     for i, reader in enumerate(readers):
-        row: dict[str, Any] = {"dataset": dataset, "group": group, "reader": reader, "cases": int(truth.size)}
+        row: dict[str, Any] = {
+            "dataset": dataset,
+            "group": group,
+            "reader": reader,
+            "cases": int(truth.size),
+        }
         row |= _metric_cols(per[i])
         auc = roc_auc(truth, ratings[i], level=LEVEL)
         row |= ci_cols("auc", auc.auc, auc.ci)
@@ -110,32 +137,62 @@ def performance_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 
                 notes.append(f"{dataset} / {group}: one truth class only; skipped.")
                 continue
             if group == "ai":
-                reader_rows = [_ai_row(dataset, readers[0], decisions[0], ratings[0], truth, n_resamples, seed)]
+                reader_rows = [
+                    _ai_row(dataset, readers[0], decisions[0], ratings[0], truth, n_resamples, seed)
+                ]
             else:
-                reader_rows = _group_rows(dataset, group, readers, decisions, ratings, truth, n_resamples, seed)
+                reader_rows = _group_rows(
+                    dataset, group, readers, decisions, ratings, truth, n_resamples, seed
+                )
             per_reader.extend(reader_rows)
-            base = {"dataset": dataset, "group": group, "readers": len(readers), "cases": len(cases)}
+            base = {
+                "dataset": dataset,
+                "group": group,
+                "readers": len(readers),
+                "cases": len(cases),
+            }
             if len(readers) == 1:
                 only = reader_rows[0]
                 boot = {m: (only[m], only[f"{m}_low"], only[f"{m}_high"]) for m in METRICS}
             else:
-                found = reader_case_bootstrap_metrics(truth, ratings=ratings, calls=decisions, metrics=METRICS,
-                                                      n_resamples=n_resamples, level=LEVEL, seed=seed)
+                found = reader_case_bootstrap_metrics(
+                    truth,
+                    ratings=ratings,
+                    calls=decisions,
+                    metrics=METRICS,
+                    n_resamples=n_resamples,
+                    level=LEVEL,
+                    seed=seed,
+                )
                 boot = {m: (e.value, e.ci.low, e.ci.high) for m, e in found.items()}
             for metric in METRICS:
                 value, low, high = boot[metric]
-                table2.append(base | {"metric": metric, "estimate": value, "ci_low": low, "ci_high": high})
+                table2.append(
+                    base | {"metric": metric, "estimate": value, "ci_low": low, "ci_high": high}
+                )
         deltas.extend(_delta_auc(data, dataset, n_resamples, seed))
         versus_ai.extend(_delong_vs_ai(data, dataset))
 
     table2_frame = pd.DataFrame(
-        table2, columns=["dataset", "group", "readers", "cases", "metric", "estimate", "ci_low", "ci_high"]
+        table2,
+        columns=["dataset", "group", "readers", "cases", "metric", "estimate", "ci_low", "ci_high"],
     )
     reader_frame = pd.DataFrame(per_reader)
     delta_frame = pd.DataFrame(
         deltas,
-        columns=["dataset", "readers", "cases", "mean_auc_unaided", "mean_auc_aided", "mean_delta",
-                 "delta_ci_low", "delta_ci_high", "wilcoxon_v", "pvalue_one_sided", "test"],
+        columns=[
+            "dataset",
+            "readers",
+            "cases",
+            "mean_auc_unaided",
+            "mean_auc_aided",
+            "mean_delta",
+            "delta_ci_low",
+            "delta_ci_high",
+            "wilcoxon_v",
+            "pvalue_one_sided",
+            "test",
+        ],
     )
     delong_frame = pd.DataFrame(versus_ai, columns=list(DELONG_COLUMNS))
     n = counts(data)
@@ -144,14 +201,34 @@ def performance_report(data: StudyData, *, n_resamples: int = 2000, seed: int = 
         key="performance",
         title=_("Diagnostic performance"),
         tables=(
-            ReportTable("table2", _("Table 2: diagnostic performance per group and dataset"),
-                        table2_frame, TABLE2_METHODS, n_text),
-            ReportTable("delta_auc", _("Reader-level ΔAUC, junior with vs without AI"),
-                        delta_frame, DELTA_METHODS, n_text),
-            ReportTable("delong_vs_ai", _("Readers against the AI on the same cases: paired DeLong tests"),
-                        delong_frame, DELONG_METHODS, n_text),
-            ReportTable("per_reader", _("Supplementary: performance of each reader"),
-                        reader_frame, READER_METHODS, n_text),
+            ReportTable(
+                "table2",
+                _("Table 2: diagnostic performance per group and dataset"),
+                table2_frame,
+                TABLE2_METHODS,
+                n_text,
+            ),
+            ReportTable(
+                "delta_auc",
+                _("Reader-level ΔAUC, junior with vs without AI"),
+                delta_frame,
+                DELTA_METHODS,
+                n_text,
+            ),
+            ReportTable(
+                "delong_vs_ai",
+                _("Readers against the AI on the same cases: paired DeLong tests"),
+                delong_frame,
+                DELONG_METHODS,
+                n_text,
+            ),
+            ReportTable(
+                "per_reader",
+                _("Supplementary: performance of each reader"),
+                reader_frame,
+                READER_METHODS,
+                n_text,
+            ),
         ),
         figures=(ReportFigure("auc_bars", _("AUC per group and dataset"), _figure(table2_frame)),),
         methods=" ".join((TABLE2_METHODS, DELTA_METHODS, DELONG_METHODS, READER_METHODS)),
@@ -184,23 +261,46 @@ def _delta_auc(data: StudyData, dataset: str, n_resamples: int, seed: int) -> li
     auc_u = np.array([roc_auc(truth, row).auc for row in unaided_m])
     auc_a = np.array([roc_auc(truth, row).auc for row in aided_m])
     diff = auc_a - auc_u
-    paired = reader_case_bootstrap(np.stack([aided_m, unaided_m]), truth, metric="auc",
-                                   n_resamples=n_resamples, seed=seed)
+    paired = reader_case_bootstrap(
+        np.stack([aided_m, unaided_m]), truth, metric="auc", n_resamples=n_resamples, seed=seed
+    )
     if np.any(diff != 0):
         test = wilcoxon_signed_rank(diff, alternative="greater")
         v, p, method = test.statistic, test.pvalue, test.method
     else:
         v, p, method = np.nan, np.nan, "Wilcoxon signed rank (all differences zero: undefined)"
-    return [{
-        "dataset": dataset, "readers": len(readers), "cases": len(cases),
-        "mean_auc_unaided": float(auc_u.mean()), "mean_auc_aided": float(auc_a.mean()),
-        "mean_delta": float(diff.mean()), "delta_ci_low": paired.ci.low, "delta_ci_high": paired.ci.high,
-        "wilcoxon_v": v, "pvalue_one_sided": p, "test": method,
-    }]
+    return [
+        {
+            "dataset": dataset,
+            "readers": len(readers),
+            "cases": len(cases),
+            "mean_auc_unaided": float(auc_u.mean()),
+            "mean_auc_aided": float(auc_a.mean()),
+            "mean_delta": float(diff.mean()),
+            "delta_ci_low": paired.ci.low,
+            "delta_ci_high": paired.ci.high,
+            "wilcoxon_v": v,
+            "pvalue_one_sided": p,
+            "test": method,
+        }
+    ]
 
 
-DELONG_COLUMNS = ("dataset", "group", "reader", "readers", "cases", "reader_auc", "ai_auc", "difference",
-                  "ci_low", "ci_high", "z", "pvalue", "test")
+DELONG_COLUMNS = (
+    "dataset",
+    "group",
+    "reader",
+    "readers",
+    "cases",
+    "reader_auc",
+    "ai_auc",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "z",
+    "pvalue",
+    "test",
+)
 
 
 def _delong_vs_ai(data: StudyData, dataset: str) -> list[dict[str, Any]]:
@@ -208,7 +308,9 @@ def _delong_vs_ai(data: StudyData, dataset: str) -> list[dict[str, Any]]:
     ai = group_reads(data.reads, "ai", dataset)
     if ai.empty:
         return []
-    ai_rating = ai.assign(case=ai["case"].astype(str)).drop_duplicates("case").set_index("case")["rating"]
+    ai_rating = (
+        ai.assign(case=ai["case"].astype(str)).drop_duplicates("case").set_index("case")["rating"]
+    )
     rows: list[dict[str, Any]] = []
     for group in ("junior", "mid_level", "junior_ai"):
         reads = group_reads(data.reads, group, dataset)
@@ -220,26 +322,64 @@ def _delong_vs_ai(data: StudyData, dataset: str) -> list[dict[str, Any]]:
             if not has_both_classes(truth):
                 continue
             model = ai_rating.reindex(answers["case"].astype(str)).to_numpy(dtype=float)
-            rows.append(_delong_row(dataset, group, str(reader), 1, truth,
-                                    delong_test(truth, answers["rating"].to_numpy(dtype=float), model),
-                                    roc_auc(truth, answers["rating"]).auc, roc_auc(truth, model).auc))
+            rows.append(
+                _delong_row(
+                    dataset,
+                    group,
+                    str(reader),
+                    1,
+                    truth,
+                    delong_test(truth, answers["rating"].to_numpy(dtype=float), model),
+                    roc_auc(truth, answers["rating"]).auc,
+                    roc_auc(truth, model).auc,
+                )
+            )
         ratings, truth, readers, cases = rating_matrix(reads)
         if len(readers) < 2 or not has_both_classes(truth):
             continue
         model = ai_rating.reindex(cases).to_numpy(dtype=float)
         test = delong_test_mean(truth, ratings, model)
         mean_auc = float(np.mean([roc_auc(truth, row).auc for row in ratings]))
-        rows.append(_delong_row(dataset, group, "mean of readers", len(readers), truth, test, mean_auc,
-                                roc_auc(truth, model).auc))
+        rows.append(
+            _delong_row(
+                dataset,
+                group,
+                "mean of readers",
+                len(readers),
+                truth,
+                test,
+                mean_auc,
+                roc_auc(truth, model).auc,
+            )
+        )
     return rows
 
 
-def _delong_row(dataset: str, group: str, reader: str, readers: int, truth: np.ndarray, test: Any,
-                reader_auc: float, ai_auc: float) -> dict[str, Any]:
-    return {"dataset": dataset, "group": group, "reader": reader, "readers": readers, "cases": int(truth.size),
-            "reader_auc": reader_auc, "ai_auc": ai_auc, "difference": test.estimate,
-            "ci_low": test.ci.low, "ci_high": test.ci.high, "z": test.statistic, "pvalue": test.pvalue,
-            "test": test.method}
+def _delong_row(
+    dataset: str,
+    group: str,
+    reader: str,
+    readers: int,
+    truth: np.ndarray,
+    test: Any,
+    reader_auc: float,
+    ai_auc: float,
+) -> dict[str, Any]:
+    return {
+        "dataset": dataset,
+        "group": group,
+        "reader": reader,
+        "readers": readers,
+        "cases": int(truth.size),
+        "reader_auc": reader_auc,
+        "ai_auc": ai_auc,
+        "difference": test.estimate,
+        "ci_low": test.ci.low,
+        "ci_high": test.ci.high,
+        "z": test.statistic,
+        "pvalue": test.pvalue,
+        "test": test.method,
+    }
 
 
 def _figure(table2: pd.DataFrame) -> go.Figure:
@@ -260,6 +400,10 @@ def _figure(table2: pd.DataFrame) -> go.Figure:
                 },
             )
         )
-    figure.update_layout(barmode="group", yaxis={"title": "AUC", "range": [0.5, 1.0]},
-                         template="plotly_white", height=420)
+    figure.update_layout(
+        barmode="group",
+        yaxis={"title": "AUC", "range": [0.5, 1.0]},
+        template="plotly_white",
+        height=420,
+    )
     return figure

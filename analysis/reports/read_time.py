@@ -53,21 +53,48 @@ def read_time_report(data: StudyData) -> Report:
     if not groups:
         notes.append(_("No read times yet."))
     else:
-        tables.append(ReportTable("by_group", _("Seconds per case by reader group"), _by_group(groups),
-                                  GROUP_METHODS, f"{len(reads)} timed reads"))
+        tables.append(
+            ReportTable(
+                "by_group",
+                _("Seconds per case by reader group"),
+                _by_group(groups),
+                GROUP_METHODS,
+                f"{len(reads)} timed reads",
+            )
+        )
         if "ai" not in groups:
-            notes.append(_("The AI's time per case is not recorded for this study's AI run; "
-                           "the comparison with the AI is left out."))
+            notes.append(
+                _(
+                    "The AI's time per case is not recorded for this study's AI run; "
+                    "the comparison with the AI is left out."
+                )
+            )
         else:
             frame = _vs_ai(groups, notes)
             if not frame.empty:
-                tables.append(ReportTable("vs_ai", _("Readers' time per case against the AI's"), frame,
-                                          VS_AI_METHODS, f"{int(frame['cases'].max())} cases at most"))
+                tables.append(
+                    ReportTable(
+                        "vs_ai",
+                        _("Readers' time per case against the AI's"),
+                        frame,
+                        VS_AI_METHODS,
+                        f"{int(frame['cases'].max())} cases at most",
+                    )
+                )
         aided = _aided(reads, notes)
         if not aided.empty:
-            tables.append(ReportTable("aided_vs_unaided", _("Junior readers' time aided vs unaided"), aided,
-                                      AIDED_METHODS, f"{len(aided) - 1} junior readers"))
-        figures.append(ReportFigure("read_times", _("Seconds per read by reader group"), _figure(groups)))
+            tables.append(
+                ReportTable(
+                    "aided_vs_unaided",
+                    _("Junior readers' time aided vs unaided"),
+                    aided,
+                    AIDED_METHODS,
+                    f"{len(aided) - 1} junior readers",
+                )
+            )
+        figures.append(
+            ReportFigure("read_times", _("Seconds per read by reader group"), _figure(groups))
+        )
     return Report(
         key="read_time",
         title=_("Read time"),
@@ -90,10 +117,19 @@ def _by_group(groups: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for key, part in groups.items():
         seconds = part["read_time_s"].to_numpy(dtype=float)
         median, q1, q3 = _quartiles(seconds)
-        rows.append({"group": key, "readers": int(part["reader"].nunique()), "cases": int(part["case"].nunique()),
-                     "reads": int(seconds.size), "mean_s": float(seconds.mean()),
-                     "sd_s": float(seconds.std(ddof=1)) if seconds.size > 1 else np.nan,
-                     "median_s": median, "q1_s": q1, "q3_s": q3})
+        rows.append(
+            {
+                "group": key,
+                "readers": int(part["reader"].nunique()),
+                "cases": int(part["case"].nunique()),
+                "reads": int(seconds.size),
+                "mean_s": float(seconds.mean()),
+                "sd_s": float(seconds.std(ddof=1)) if seconds.size > 1 else np.nan,
+                "median_s": median,
+                "q1_s": q1,
+                "q3_s": q3,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -113,9 +149,15 @@ def _vs_ai(groups: dict[str, pd.DataFrame], notes: list[str]) -> pd.DataFrame:
             notes.append(f"{key}: fewer than two cases timed for both the group and the AI")
             continue
         x, y = own[shared].to_numpy(dtype=float), ai[shared].to_numpy(dtype=float)
-        row: dict[str, Any] = {"group": key, "cases": int(shared.size), "group_mean_s": float(x.mean()),
-                               "ai_mean_s": float(y.mean()), "group_median_s": float(np.median(x)),
-                               "ai_median_s": float(np.median(y)), "mean_difference": float(x.mean() - y.mean())}
+        row: dict[str, Any] = {
+            "group": key,
+            "cases": int(shared.size),
+            "group_mean_s": float(x.mean()),
+            "ai_mean_s": float(y.mean()),
+            "group_median_s": float(np.median(x)),
+            "ai_median_s": float(np.median(y)),
+            "mean_difference": float(x.mean() - y.mean()),
+        }
         try:
             u = mann_whitney(x, y)
             row |= {"mann_whitney_u": u.statistic, "pvalue_mann_whitney": u.pvalue}
@@ -134,17 +176,24 @@ def _vs_ai(groups: dict[str, pd.DataFrame], notes: list[str]) -> pd.DataFrame:
 
 def _aided(reads: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     juniors = reads[reads["tier"] == "junior"]
-    unaided = juniors[juniors["modality"] == "unaided"].groupby(["reader", "case"])["read_time_s"].mean()
-    aided = juniors[juniors["modality"] == "aided"].groupby(["reader", "case"])["read_time_s"].mean()
+    unaided = (
+        juniors[juniors["modality"] == "unaided"].groupby(["reader", "case"])["read_time_s"].mean()
+    )
+    aided = (
+        juniors[juniors["modality"] == "aided"].groupby(["reader", "case"])["read_time_s"].mean()
+    )
     paired = pd.concat({"unaided": unaided, "aided": aided}, axis=1).dropna()
     rows: list[dict[str, Any]] = []
     means = []
     for reader, part in paired.groupby(level="reader"):
         difference = (part["aided"] - part["unaided"]).to_numpy(dtype=float)
-        row: dict[str, Any] = {"reader": str(reader), "cases": len(part),
-                               "unaided_mean_s": float(part["unaided"].mean()),
-                               "aided_mean_s": float(part["aided"].mean()),
-                               "median_difference": float(np.median(difference))}
+        row: dict[str, Any] = {
+            "reader": str(reader),
+            "cases": len(part),
+            "unaided_mean_s": float(part["unaided"].mean()),
+            "aided_mean_s": float(part["aided"].mean()),
+            "median_difference": float(np.median(difference)),
+        }
         row |= _wilcoxon(difference, f"{reader}", notes)
         rows.append(row)
         means.append((row["unaided_mean_s"], row["aided_mean_s"]))
@@ -152,9 +201,13 @@ def _aided(reads: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
         return pd.DataFrame()
     pairs = np.asarray(means, dtype=float)
     difference = pairs[:, 1] - pairs[:, 0]
-    summary: dict[str, Any] = {"reader": "all readers", "cases": int(paired.index.get_level_values("case").nunique()),
-                               "unaided_mean_s": float(pairs[:, 0].mean()), "aided_mean_s": float(pairs[:, 1].mean()),
-                               "median_difference": float(np.median(difference))}
+    summary: dict[str, Any] = {
+        "reader": "all readers",
+        "cases": int(paired.index.get_level_values("case").nunique()),
+        "unaided_mean_s": float(pairs[:, 0].mean()),
+        "aided_mean_s": float(pairs[:, 1].mean()),
+        "median_difference": float(np.median(difference)),
+    }
     summary |= _wilcoxon(difference, "all readers", notes)
     return pd.DataFrame([*rows, summary])
 
@@ -171,8 +224,15 @@ def _wilcoxon(difference: np.ndarray, label: str, notes: list[str]) -> dict[str,
 def _figure(groups: dict[str, pd.DataFrame]) -> go.Figure:
     figure = go.Figure()
     for key, part in groups.items():
-        figure.add_trace(go.Box(y=part["read_time_s"].to_numpy(dtype=float), name=GROUP_LABELS.get(key, key),
-                                marker_color=COLORS.get(key), boxmean=True))
-    figure.update_layout(template="plotly_white", height=420, showlegend=False,
-                         yaxis_title="seconds per read")
+        figure.add_trace(
+            go.Box(
+                y=part["read_time_s"].to_numpy(dtype=float),
+                name=GROUP_LABELS.get(key, key),
+                marker_color=COLORS.get(key),
+                boxmean=True,
+            )
+        )
+    figure.update_layout(
+        template="plotly_white", height=420, showlegend=False, yaxis_title="seconds per read"
+    )
     return figure

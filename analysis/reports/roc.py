@@ -48,9 +48,17 @@ def roc_report(data: StudyData) -> Report:
             fpr, tpr, thresholds = roc_curve_points(truth, scores)
             auc = roc_auc(truth, scores)
             for f, t, th in zip(fpr, tpr, thresholds, strict=True):
-                curves.append({"dataset": dataset, "fpr": float(f), "tpr": float(t),
-                               "threshold": float(th) if np.isfinite(th) else np.nan,
-                               "auc": auc.auc, "auc_low": auc.ci.low, "auc_high": auc.ci.high})
+                curves.append(
+                    {
+                        "dataset": dataset,
+                        "fpr": float(f),
+                        "tpr": float(t),
+                        "threshold": float(th) if np.isfinite(th) else np.nan,
+                        "auc": auc.auc,
+                        "auc_low": auc.ci.low,
+                        "auc_high": auc.ci.high,
+                    }
+                )
         for group, tier, modality in GROUPS:
             selected = rows[(rows["tier"] == tier) & (rows["modality"] == modality)]
             for reader, answers in selected.groupby("reader", sort=True):
@@ -64,19 +72,36 @@ def roc_report(data: StudyData) -> Report:
                 if rated:
                     fpr, tpr, _thresholds = roc_curve_points(reader_truth, reader_scores)
                     reader_curves.append((dataset, str(group), str(reader), fpr, tpr))
-                reader_aucs.append({"dataset": dataset, "group": group, "reader": str(reader),
-                                    "cases": len(answers), "auc": auc.auc, "auc_low": auc.ci.low,
-                                    "auc_high": auc.ci.high})
-                points.append({
-                    "dataset": dataset, "group": group, "reader": str(reader),
-                    "fpr": float(negatives["decision"].mean()),
-                    "tpr": float(positives["decision"].mean()),
-                    "cases": len(answers),
-                })
-    curve_frame = pd.DataFrame(curves, columns=["dataset", "fpr", "tpr", "threshold", "auc", "auc_low", "auc_high"])
-    point_frame = pd.DataFrame(points, columns=["dataset", "group", "reader", "fpr", "tpr", "cases"])
-    auc_frame = pd.DataFrame(reader_aucs, columns=["dataset", "group", "reader", "cases", "auc", "auc_low",
-                                                   "auc_high"])
+                reader_aucs.append(
+                    {
+                        "dataset": dataset,
+                        "group": group,
+                        "reader": str(reader),
+                        "cases": len(answers),
+                        "auc": auc.auc,
+                        "auc_low": auc.ci.low,
+                        "auc_high": auc.ci.high,
+                    }
+                )
+                points.append(
+                    {
+                        "dataset": dataset,
+                        "group": group,
+                        "reader": str(reader),
+                        "fpr": float(negatives["decision"].mean()),
+                        "tpr": float(positives["decision"].mean()),
+                        "cases": len(answers),
+                    }
+                )
+    curve_frame = pd.DataFrame(
+        curves, columns=["dataset", "fpr", "tpr", "threshold", "auc", "auc_low", "auc_high"]
+    )
+    point_frame = pd.DataFrame(
+        points, columns=["dataset", "group", "reader", "fpr", "tpr", "cases"]
+    )
+    auc_frame = pd.DataFrame(
+        reader_aucs, columns=["dataset", "group", "reader", "cases", "auc", "auc_low", "auc_high"]
+    )
     n = counts(data)
     n_text = f"{n['cases']} cases, {n['readers']} readers (+ AI)"
     scores = score_text(data)
@@ -85,11 +110,18 @@ def roc_report(data: StudyData) -> Report:
         title=_("ROC curves and reader operating points"),
         tables=(
             ReportTable("ai_roc", _("The AI's ROC curve"), curve_frame, CURVE_METHODS, n_text),
-            ReportTable("operating_points", _("Reader operating points"), point_frame, POINT_METHODS, n_text),
+            ReportTable(
+                "operating_points", _("Reader operating points"), point_frame, POINT_METHODS, n_text
+            ),
             ReportTable("reader_auc", _("Reader AUCs"), auc_frame, scores, n_text),
         ),
-        figures=(ReportFigure("roc", _("ROC: AI curve and reader operating points"),
-                              _figure(curve_frame, point_frame, datasets, reader_curves)),),
+        figures=(
+            ReportFigure(
+                "roc",
+                _("ROC: AI curve and reader operating points"),
+                _figure(curve_frame, point_frame, datasets, reader_curves),
+            ),
+        ),
         methods=f"{CURVE_METHODS} {POINT_METHODS} {scores}",
         n=n,
         snapshot=data.snapshot,
@@ -97,39 +129,75 @@ def roc_report(data: StudyData) -> Report:
     )
 
 
-def _figure(curves: pd.DataFrame, points: pd.DataFrame, datasets: list[str],
-            reader_curves: list[tuple[str, str, str, np.ndarray, np.ndarray]] = ()) -> go.Figure:
+def _figure(
+    curves: pd.DataFrame,
+    points: pd.DataFrame,
+    datasets: list[str],
+    reader_curves: list[tuple[str, str, str, np.ndarray, np.ndarray]] = (),
+) -> go.Figure:
     columns = max(len(datasets), 1)
     figure = make_subplots(rows=1, cols=columns, subplot_titles=datasets or [""])
     shown: set[str] = set()
     for index, dataset in enumerate(datasets, start=1):
         for _dataset, group, reader, fpr, tpr in (c for c in reader_curves if c[0] == dataset):
             figure.add_trace(
-                go.Scatter(x=fpr, y=tpr, mode="lines", line={"color": COLORS.get(group), "width": 1},
-                           opacity=0.45, text=reader, hoverinfo="text", legendgroup=group, showlegend=False),
-                row=1, col=index,
+                go.Scatter(
+                    x=fpr,
+                    y=tpr,
+                    mode="lines",
+                    line={"color": COLORS.get(group), "width": 1},
+                    opacity=0.45,
+                    text=reader,
+                    hoverinfo="text",
+                    legendgroup=group,
+                    showlegend=False,
+                ),
+                row=1,
+                col=index,
             )
         curve = curves[curves["dataset"] == dataset]
         if not curve.empty:
             auc = curve["auc"].iloc[0]
             figure.add_trace(
-                go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=f"AI (AUC {auc:.3f})",
-                           line={"color": COLORS["ai"]}, legendgroup=f"ai-{dataset}"),
-                row=1, col=index,
+                go.Scatter(
+                    x=curve["fpr"],
+                    y=curve["tpr"],
+                    mode="lines",
+                    name=f"AI (AUC {auc:.3f})",
+                    line={"color": COLORS["ai"]},
+                    legendgroup=f"ai-{dataset}",
+                ),
+                row=1,
+                col=index,
             )
         for group, rows in points[points["dataset"] == dataset].groupby("group", sort=False):
             label = GROUP_LABELS.get(str(group), str(group))
             figure.add_trace(
-                go.Scatter(x=rows["fpr"], y=rows["tpr"], mode="markers", name=label,
-                           marker={"color": COLORS.get(str(group)), "size": 8},
-                           text=rows["reader"], legendgroup=str(group), showlegend=label not in shown),
-                row=1, col=index,
+                go.Scatter(
+                    x=rows["fpr"],
+                    y=rows["tpr"],
+                    mode="markers",
+                    name=label,
+                    marker={"color": COLORS.get(str(group)), "size": 8},
+                    text=rows["reader"],
+                    legendgroup=str(group),
+                    showlegend=label not in shown,
+                ),
+                row=1,
+                col=index,
             )
             shown.add(label)
         figure.add_trace(
-            go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#999"},
-                       showlegend=False, hoverinfo="skip"),
-            row=1, col=index,
+            go.Scatter(
+                x=[0, 1],
+                y=[0, 1],
+                mode="lines",
+                line={"dash": "dot", "color": "#999"},
+                showlegend=False,
+                hoverinfo="skip",
+            ),
+            row=1,
+            col=index,
         )
         figure.update_xaxes(title_text="1 − specificity", range=[0, 1], row=1, col=index)
         figure.update_yaxes(title_text="sensitivity", range=[0, 1], row=1, col=index)

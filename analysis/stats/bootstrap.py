@@ -94,9 +94,13 @@ def bootstrap_ci(
     rng = np.random.default_rng(seed)
     if strata is None:
         result = stats.bootstrap(
-            (np.arange(n),), lambda idx: statistic(*(array[idx] for array in data)),
-            vectorized=False, n_resamples=n_resamples, confidence_level=level,
-            method="percentile", rng=rng,
+            (np.arange(n),),
+            lambda idx: statistic(*(array[idx] for array in data)),
+            vectorized=False,
+            n_resamples=n_resamples,
+            confidence_level=level,
+            method="percentile",
+            rng=rng,
         )
         values = np.asarray(result.bootstrap_distribution, dtype=np.float64)
     else:
@@ -110,8 +114,6 @@ def bootstrap_ci(
     alpha = 1.0 - level
     low, high = np.quantile(values, [alpha / 2, 1 - alpha / 2])
     return ConfidenceInterval(float(low), float(high), level, "percentile bootstrap")
-
-
 
 
 def resample_counts(rng: np.random.Generator, n: int, n_resamples: int) -> NDArray[np.float64]:
@@ -141,7 +143,9 @@ def _stack(values: Any, name: str, cases: int) -> NDArray[np.float64]:
     return array if array.ndim == 3 else array[None]
 
 
-def _reader_mean(per_reader: NDArray[np.float64], reader_w: NDArray[np.float64]) -> NDArray[np.float64]:
+def _reader_mean(
+    per_reader: NDArray[np.float64], reader_w: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Weighted mean over readers per resample; a reader undefined in a resample is left out."""
     finite = np.isfinite(per_reader)
     weights = reader_w * finite
@@ -305,6 +309,11 @@ def reader_case_bootstrap(
     values = np.asarray(ratings, dtype=np.float64)
     calls = None if threshold is None else (values >= threshold).astype(float)
     return reader_case_bootstrap_metrics(
-        truth, ratings=values, calls=calls, metrics=(metric,), n_resamples=n_resamples,
-        level=level, seed=seed,
+        truth,
+        ratings=values,
+        calls=calls,
+        metrics=(metric,),
+        n_resamples=n_resamples,
+        level=level,
+        seed=seed,
     )[metric]

@@ -237,7 +237,9 @@ def fisher_exact(table: Any, n_resamples: int = 9999, seed: int = 0) -> TestResu
     if counts.shape == (2, 2):
         result = stats.fisher_exact(counts.astype(int), alternative="two-sided")
         odds = float(result.statistic)
-        return TestResult(odds, float(result.pvalue), None, odds, None, "Fisher's exact test (2 x 2)")
+        return TestResult(
+            odds, float(result.pvalue), None, odds, None, "Fisher's exact test (2 x 2)"
+        )
     r, c = counts.shape
     cells = counts.astype(int).ravel()
     rows = np.repeat(np.repeat(np.arange(r), c), cells)
@@ -247,16 +249,26 @@ def fisher_exact(table: Any, n_resamples: int = 9999, seed: int = 0) -> TestResu
         columns = np.moveaxis(np.asarray(columns), axis, -1)
         batch = columns.reshape(-1, columns.shape[-1])
         index = rows * c + batch + (np.arange(batch.shape[0]) * r * c)[:, None]
-        tables = np.bincount(index.ravel(), minlength=batch.shape[0] * r * c).reshape(batch.shape[0], r * c)
+        tables = np.bincount(index.ravel(), minlength=batch.shape[0] * r * c).reshape(
+            batch.shape[0], r * c
+        )
         value = special.gammaln(tables + 1.0).sum(axis=1)
         return value.reshape(columns.shape[:-1])
 
     result = stats.permutation_test(
-        (cols,), log_improbability, permutation_type="pairings", vectorized=True,
-        n_resamples=n_resamples, alternative="greater", rng=np.random.default_rng(seed), batch=500,
+        (cols,),
+        log_improbability,
+        permutation_type="pairings",
+        vectorized=True,
+        n_resamples=n_resamples,
+        alternative="greater",
+        rng=np.random.default_rng(seed),
+        batch=500,
     )
-    method = (f"Fisher-Freeman-Halton exact test ({r} x {c}), Monte Carlo p-value from "
-              f"{n_resamples} tables with the observed margins")
+    method = (
+        f"Fisher-Freeman-Halton exact test ({r} x {c}), Monte Carlo p-value from "
+        f"{n_resamples} tables with the observed margins"
+    )
     return TestResult(float(result.statistic), float(result.pvalue), None, None, None, method)
 
 
@@ -290,8 +302,14 @@ def kruskal_wallis(*samples: Any) -> TestResult:
     if np.all(pooled == pooled[0]):
         raise ValueError("all values are identical; the Kruskal-Wallis test is undefined")
     result = stats.kruskal(*groups)
-    return TestResult(float(result.statistic), float(result.pvalue), float(len(groups) - 1), None, None,
-                      "Kruskal-Wallis rank sum test")
+    return TestResult(
+        float(result.statistic),
+        float(result.pvalue),
+        float(len(groups) - 1),
+        None,
+        None,
+        "Kruskal-Wallis rank sum test",
+    )
 
 
 def benjamini_hochberg(

@@ -302,8 +302,13 @@ def mrmc_or_arrays(
 
 
 def _or_analysis(
-    design: _Design, covariance: str, readers: str, cases: str, endpoint: str,
-    threshold: float | None, level: float,
+    design: _Design,
+    covariance: str,
+    readers: str,
+    cases: str,
+    endpoint: str,
+    threshold: float | None,
+    level: float,
 ) -> MRMCResult:
     t, r, _ = design.ratings.shape
     if t < 2:
@@ -646,8 +651,22 @@ def mrmc_sample_size(
     for count in readers:
         if int(count) < 2:
             raise ValueError(f"readers must be at least 2, got {count}")
-        plan = mrmc_cases_for_power(components, effect=effect, readers=int(count), power=power,
-                                    alpha=alpha, analysis="RRRC", method="OR", max_cases=max_cases)
-        rows.append({"readers": int(count), "cases": np.nan if plan.cases is None else plan.cases,
-                     "power": plan.power, "df_den": plan.df_den})
+        plan = mrmc_cases_for_power(
+            components,
+            effect=effect,
+            readers=int(count),
+            power=power,
+            alpha=alpha,
+            analysis="RRRC",
+            method="OR",
+            max_cases=max_cases,
+        )
+        rows.append(
+            {
+                "readers": int(count),
+                "cases": np.nan if plan.cases is None else plan.cases,
+                "power": plan.power,
+                "df_den": plan.df_den,
+            }
+        )
     return SampleSizeResult(pd.DataFrame(rows), float(effect), alpha, power)

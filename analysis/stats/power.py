@@ -85,7 +85,9 @@ class ORComponents:
             object.__setattr__(self, name, _finite(name, getattr(self, name)))
         object.__setattr__(self, "var_r", float(self.var_r))
         if int(self.n_cases) != self.n_cases or self.n_cases < 2:
-            raise ValueError(f"n_cases (pilot cases K*) must be an integer ≥ 2, got {self.n_cases!r}")
+            raise ValueError(
+                f"n_cases (pilot cases K*) must be an integer ≥ 2, got {self.n_cases!r}"
+            )
         object.__setattr__(self, "n_cases", int(self.n_cases))
         if self.var_error <= 0:
             raise ValueError(f"var_error must be positive, got {self.var_error!r}")
@@ -117,7 +119,9 @@ class DBMComponents:
             object.__setattr__(self, name, _finite(name, getattr(self, name)))
         object.__setattr__(self, "var_r", float(self.var_r))
         if self.var_error <= 0:
-            raise ValueError(f"var_error (σ²_ε of the pseudovalues) must be positive, got {self.var_error!r}")
+            raise ValueError(
+                f"var_error (σ²_ε of the pseudovalues) must be positive, got {self.var_error!r}"
+            )
 
 
 def or_components_from_result(result: MRMCResult) -> ORComponents:
@@ -127,8 +131,13 @@ def or_components_from_result(result: MRMCResult) -> ORComponents:
     if len(result.modalities) != 2:
         raise ValueError("the pilot must compare exactly two modalities")
     return ORComponents(
-        var_tr=result.var_tr, var_error=result.var_error, cov1=result.cov1, cov2=result.cov2,
-        cov3=result.cov3, n_cases=result.n_cases, var_r=result.var_r,
+        var_tr=result.var_tr,
+        var_error=result.var_error,
+        cov1=result.cov1,
+        cov2=result.cov2,
+        cov3=result.cov3,
+        n_cases=result.n_cases,
+        var_r=result.var_r,
     )
 
 
@@ -155,7 +164,9 @@ class PowerResult:
         """JSON-ready (an infinite df becomes None)."""
         body = asdict(self)
         body["df_den"] = None if math.isinf(self.df_den) else self.df_den
-        body["components"] = {k: v if math.isfinite(v) else None for k, v in self.components.items()}
+        body["components"] = {
+            k: v if math.isfinite(v) else None for k, v in self.components.items()
+        }
         return body
 
 
@@ -178,12 +189,19 @@ def _check(effect: float, alpha: float, readers: int, analysis: str, method: str
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
     minimum = 1 if analysis == "FRRC" else 2
     if int(readers) != readers or readers < minimum:
-        raise ValueError(f"{analysis} needs an integer number of readers ≥ {minimum}, got {readers!r}")
+        raise ValueError(
+            f"{analysis} needs an integer number of readers ≥ {minimum}, got {readers!r}"
+        )
 
 
 def _power_grid(
-    dbm: DBMComponents, effect: float, alpha: float, readers: int,
-    cases: NDArray[np.float64], analysis: str, method: str,
+    dbm: DBMComponents,
+    effect: float,
+    alpha: float,
+    readers: int,
+    cases: NDArray[np.float64],
+    analysis: str,
+    method: str,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Power, ddf, noncentrality and critical value for each number of cases (vectorised)."""
     var_tr = max(dbm.var_tr, 0.0)
@@ -192,7 +210,9 @@ def _power_grid(
     if analysis == "RRRC":
         denominator = var_tr + (dbm.var_error + j * var_tc) / cases
         ms_tr = var_tr + dbm.var_error / cases
-        ddf = np.array([hillis_ddf(d, m, readers - 1) for d, m in zip(denominator, ms_tr, strict=True)])
+        ddf = np.array(
+            [hillis_ddf(d, m, readers - 1) for d, m in zip(denominator, ms_tr, strict=True)]
+        )
     elif analysis == "FRRC":
         denominator = (dbm.var_error + j * var_tc) / cases
         ddf = np.full_like(cases, np.inf) if method == "OR" else cases - 1.0
@@ -217,24 +237,44 @@ def _describe(analysis: str, method: str) -> str:
         "FRRC": "chi-square(1)" if method == "OR" else "F(1, K - 1)",
         "RRFC": "F(1, J - 1)",
     }[analysis]
-    return (f"{method} {analysis} power, noncentral {test}; Hillis, Obuchowski & Berbaum 2011, "
-            "Hillis & Schartz 2018")
+    return (
+        f"{method} {analysis} power, noncentral {test}; Hillis, Obuchowski & Berbaum 2011, "
+        "Hillis & Schartz 2018"
+    )
 
 
 def _result(
-    components: ORComponents | DBMComponents, effect: float, alpha: float, readers: int,
-    cases: int | None, grid: tuple[Any, ...], index: int, analysis: str, method: str,
+    components: ORComponents | DBMComponents,
+    effect: float,
+    alpha: float,
+    readers: int,
+    cases: int | None,
+    grid: tuple[Any, ...],
+    index: int,
+    analysis: str,
+    method: str,
     target: float | None,
 ) -> PowerResult:
     power, ddf, noncentrality, critical = grid
     used = {k: float(v) for k, v in asdict(components).items()}
     if isinstance(components, ORComponents):
-        used |= {f"dbm_{k}": float(v) for k, v in asdict(components.to_dbm()).items() if k != "var_r"}
+        used |= {
+            f"dbm_{k}": float(v) for k, v in asdict(components.to_dbm()).items() if k != "var_r"
+        }
     return PowerResult(
-        readers=int(readers), cases=cases, power=float(power[index]), effect=float(effect),
-        alpha=float(alpha), analysis=analysis, method=method, df_num=1.0,
-        df_den=float(ddf[index]), noncentrality=float(noncentrality[index]),
-        critical_value=float(critical[index]), components=used, target_power=target,
+        readers=int(readers),
+        cases=cases,
+        power=float(power[index]),
+        effect=float(effect),
+        alpha=float(alpha),
+        analysis=analysis,
+        method=method,
+        df_num=1.0,
+        df_den=float(ddf[index]),
+        noncentrality=float(noncentrality[index]),
+        critical_value=float(critical[index]),
+        components=used,
+        target_power=target,
         description=_describe(analysis, method),
     )
 
@@ -272,8 +312,9 @@ def mrmc_power(
     _check(effect, alpha, readers, analysis, method)
     if int(cases) != cases or cases < 2:
         raise ValueError(f"cases must be an integer ≥ 2, got {cases!r}")
-    grid = _power_grid(_dbm(components), effect, alpha, int(readers),
-                       np.array([float(cases)]), analysis, method)
+    grid = _power_grid(
+        _dbm(components), effect, alpha, int(readers), np.array([float(cases)]), analysis, method
+    )
     return _result(components, effect, alpha, readers, int(cases), grid, 0, analysis, method, None)
 
 
@@ -309,8 +350,20 @@ def mrmc_cases_for_power(
         hits = np.flatnonzero(grid[0] >= power)
         if hits.size:
             index = int(hits[0])
-            return _result(components, effect, alpha, readers, int(ks[index]), grid, index,
-                           analysis, method, power)
+            return _result(
+                components,
+                effect,
+                alpha,
+                readers,
+                int(ks[index]),
+                grid,
+                index,
+                analysis,
+                method,
+                power,
+            )
         start, block = stop, block * 4
-    last = _power_grid(dbm, effect, alpha, int(readers), np.array([float(max_cases)]), analysis, method)
+    last = _power_grid(
+        dbm, effect, alpha, int(readers), np.array([float(max_cases)]), analysis, method
+    )
     return _result(components, effect, alpha, readers, None, last, 0, analysis, method, power)

@@ -69,8 +69,10 @@ def clopper_pearson_limits(
     empty = trials == 0
     with np.errstate(divide="ignore", invalid="ignore"):
         low, high = proportion_confint(
-            np.atleast_1d(successes), np.atleast_1d(np.where(empty, 1.0, trials)),
-            alpha=1.0 - level, method="beta",
+            np.atleast_1d(successes),
+            np.atleast_1d(np.where(empty, 1.0, trials)),
+            alpha=1.0 - level,
+            method="beta",
         )
     low = np.where(empty, np.nan, np.reshape(low, successes.shape))
     high = np.where(empty, np.nan, np.reshape(high, successes.shape))
@@ -120,9 +122,7 @@ def confusion_counts(
     raw = np.asarray(calls)
     rows = np.atleast_2d(raw)
     if rows.ndim != 2 or rows.shape[1] != truth.size:
-        raise ValueError(
-            f"y_true and y_pred differ in length: {truth.size} != {rows.shape[-1]}"
-        )
+        raise ValueError(f"y_true and y_pred differ in length: {truth.size} != {rows.shape[-1]}")
     predicted = np.vstack([as_binary(row, "y_pred") for row in rows]).astype(np.float64)
     tp = predicted[:, truth].sum(axis=1)
     fp = predicted[:, ~truth].sum(axis=1)
@@ -154,8 +154,15 @@ def _f1_intervals(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Percentile case-bootstrap limits of each reader's F1 (``scipy.stats.bootstrap``)."""
     result = stats.bootstrap(
-        (calls, truth), _f1, paired=True, vectorized=True, axis=-1, n_resamples=n_resamples,
-        confidence_level=level, method="percentile", rng=np.random.default_rng(seed),
+        (calls, truth),
+        _f1,
+        paired=True,
+        vectorized=True,
+        axis=-1,
+        n_resamples=n_resamples,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
     )
     low = np.atleast_1d(np.asarray(result.confidence_interval.low, dtype=np.float64))
     high = np.atleast_1d(np.asarray(result.confidence_interval.high, dtype=np.float64))
@@ -191,8 +198,10 @@ def binary_metrics_by_reader(
     f1_low, f1_high = _f1_intervals(predicted, truth, level, n_resamples, seed)
     numerators = {"sensitivity": tp, "specificity": tn, "ppv": tp, "npv": tn}
     denominators = {"sensitivity": tp + fn, "specificity": tn + fp, "ppv": tp + fp, "npv": tn + fn}
-    limits = {name: clopper_pearson_limits(numerators[name], denominators[name], level)
-              for name in numerators}
+    limits = {
+        name: clopper_pearson_limits(numerators[name], denominators[name], level)
+        for name in numerators
+    }
     acc_low, acc_high = clopper_pearson_limits(tp + tn, truth.size, level)
     boot_method = "percentile bootstrap over cases"
     results = []
@@ -255,9 +264,7 @@ def binary_metrics(
     return binary_metrics_by_reader(truth, pred[None, :], level, n_resamples, seed)[0]
 
 
-def proportion_difference(
-    k1: int, n1: int, k2: int, n2: int, level: float = 0.95
-) -> Estimate:
+def proportion_difference(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> Estimate:
     """k1/n1 − k2/n2 with the unpooled Wald CI (statsmodels' ``confint_proportions_2indep``)."""
     level = check_level(level)
     if min(n1, n2) < 1:

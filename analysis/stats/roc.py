@@ -232,13 +232,21 @@ def delong_test(
     truth, a = _split(y_true, scores_a, "scores_a")
     _, b = _split(y_true, scores_b, "scores_b")
     return _delong_contrast(
-        truth, np.vstack([a, b]), np.array([1.0, -1.0]), alternative, level,
+        truth,
+        np.vstack([a, b]),
+        np.array([1.0, -1.0]),
+        alternative,
+        level,
         "DeLong's test for two correlated ROC curves",
     )
 
 
 def delong_test_mean(
-    y_true: Any, reader_scores: Any, model_scores: Any, *, alternative: str = "two-sided",
+    y_true: Any,
+    reader_scores: Any,
+    model_scores: Any,
+    *,
+    alternative: str = "two-sided",
     level: float = 0.95,
 ) -> TestResult:
     """DeLong's paired Z test of the mean AUC of several readers against a model's AUC.
@@ -277,7 +285,11 @@ def delong_test_mean(
     count = len(rows)
     contrast = np.r_[np.full(count, 1.0 / count), -1.0]
     return _delong_contrast(
-        truth, np.vstack([*rows, model]), contrast, alternative, level,
+        truth,
+        np.vstack([*rows, model]),
+        contrast,
+        alternative,
+        level,
         f"DeLong's test of the mean AUC of {count} readers vs one model, same cases",
     )
 

@@ -105,7 +105,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'fontanelle.sqlite3'}"),
+    "default": env.db(
+        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'fontanelle.sqlite3'}"
+    ),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -129,9 +131,17 @@ CACHES = {"default": env.cache("DJANGO_CACHE_URL", default="locmemcache://")}
 #: engine needs a cache every process shares (DJANGO_CACHE_URL=redis://…), or a logout in one
 #: process would leave the session alive in the others' local caches: with the local-memory
 #: cache the default stays "db"; with a shared cache it is "cached_db" (one query less per request).
-_shared_cache = "locmem" not in CACHES["default"]["BACKEND"] and "dummy" not in CACHES["default"]["BACKEND"]
-_session_engine = env.str("FONTANELLE_SESSION_ENGINE", default="cached_db" if _shared_cache else "db")
-SESSION_ENGINE = _session_engine if "." in _session_engine else f"django.contrib.sessions.backends.{_session_engine}"
+_shared_cache = (
+    "locmem" not in CACHES["default"]["BACKEND"] and "dummy" not in CACHES["default"]["BACKEND"]
+)
+_session_engine = env.str(
+    "FONTANELLE_SESSION_ENGINE", default="cached_db" if _shared_cache else "db"
+)
+SESSION_ENGINE = (
+    _session_engine
+    if "." in _session_engine
+    else f"django.contrib.sessions.backends.{_session_engine}"
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -212,11 +222,15 @@ CSRF_COOKIE_HTTPONLY = False
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not EMBEDDED_DEFAULT)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not EMBEDDED_DEFAULT)
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if EMBEDDED_DEFAULT else 365 * 24 * 3600)
+SECURE_HSTS_SECONDS = env.int(
+    "DJANGO_SECURE_HSTS_SECONDS", default=0 if EMBEDDED_DEFAULT else 365 * 24 * 3600
+)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 # Without a proxy in front, the header is the client's to forge (and would pass for HTTPS).
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if FONTANELLE_TRUSTED_PROXY_COUNT else None
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if FONTANELLE_TRUSTED_PROXY_COUNT else None
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -251,7 +265,9 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 
 # Media on any django-storages backend when configured (e.g. S3 via AWS_* variables).
-_media_backend = env.str("DJANGO_MEDIA_STORAGE", default="django.core.files.storage.FileSystemStorage")
+_media_backend = env.str(
+    "DJANGO_MEDIA_STORAGE", default="django.core.files.storage.FileSystemStorage"
+)
 STORAGES = {
     "default": {"BACKEND": _media_backend},
     "staticfiles": {
@@ -284,7 +300,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     # Counted in the default cache (CACHES above), per user, or per client address.
-    "DEFAULT_THROTTLE_CLASSES": ["config.accounts.AnonymousApiThrottle", "config.accounts.UserApiThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.accounts.AnonymousApiThrottle",
+        "config.accounts.UserApiThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("FONTANELLE_API_ANON_RATE", default="60/minute"),
         "user": env.str("FONTANELLE_API_USER_RATE", default="1200/minute"),
@@ -313,7 +332,9 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis broker in production; eager in the embedded default.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="cache+memory://")
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
+CELERY_TASK_ALWAYS_EAGER = env.bool(
+    "CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://"
+)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ACKS_LATE = True
@@ -331,10 +352,14 @@ FONTANELLE_PIPELINE_RUNNER = env.str(
 
 # Bytes of NCLS results each worker process keeps for sweeps it has already read (frame
 # indices and heatmap PNGs, not decoded frames; least recently used dropped first; 0: none).
-FONTANELLE_AI_RESULT_CACHE_BYTES = env.int("FONTANELLE_AI_RESULT_CACHE_BYTES", default=256 * 1024 * 1024)
+FONTANELLE_AI_RESULT_CACHE_BYTES = env.int(
+    "FONTANELLE_AI_RESULT_CACHE_BYTES", default=256 * 1024 * 1024
+)
 
 # Where trained model checkpoints live (the model registry points into it).
-FONTANELLE_MODEL_DIR = Path(env.str("FONTANELLE_MODEL_DIR", default=str(BASE_DIR / "var" / "models")))
+FONTANELLE_MODEL_DIR = Path(
+    env.str("FONTANELLE_MODEL_DIR", default=str(BASE_DIR / "var" / "models"))
+)
 
 LOGGING = {
     "version": 1,

@@ -3,7 +3,9 @@
 import os
 from pathlib import Path
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdefghij")
+os.environ.setdefault(
+    "DJANGO_SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdefghij"
+)
 
 from config.settings.base import *  # noqa: F403
 from config.settings.base import BASE_DIR, REST_FRAMEWORK, env

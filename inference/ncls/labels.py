@@ -79,7 +79,9 @@ PLANE_QUALITY_HEADER = "plane-quality:"
 #: sonographer annotates on that view's frames, and what stage 1's view rules count.
 VIEW_STRUCTURES: dict[View, frozenset[str]] = {
     View.AHV: frozenset({"cor_corpus_callosum", "cor_anterior_horn", "cor_thalamus"}),
-    View.TVV: frozenset({"cor_corpus_callosum", "cor_anterior_horn", "cor_thalamus", "cor_third_ventricle"}),
+    View.TVV: frozenset(
+        {"cor_corpus_callosum", "cor_anterior_horn", "cor_thalamus", "cor_third_ventricle"}
+    ),
     View.BV: frozenset({"cor_lateral_ventricle"}),
     View.MSV: frozenset({"sag_corpus_callosum", "sag_trigone", "sag_cerebellum"}),
     View.RPSV: frozenset({"sag_lateral_ventricle", "sag_thalamus"}),

@@ -78,7 +78,12 @@ def find_sector(frame: np.ndarray, *, black_level: int = BLACK_LEVEL) -> SectorR
     if core.any():
         mask &= core.astype(bool)
     ys, xs = np.nonzero(mask)
-    x, y, w, h = int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+    x, y, w, h = (
+        int(xs.min()),
+        int(ys.min()),
+        int(xs.max() - xs.min() + 1),
+        int(ys.max() - ys.min() + 1),
+    )
     # Fill holes inside the sector (anechoic fluid can be black).
     filled = mask.astype(np.uint8)
     contours, _ = cv2.findContours(filled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)

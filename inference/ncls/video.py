@@ -84,7 +84,9 @@ class VideoStream:
     #: Spacing); None otherwise.
     pixel_spacing_mm: tuple[float, float] | None = None
 
-    def __init__(self, path: Path, video_format: VideoFormat, *, require_cine: bool = False) -> None:
+    def __init__(
+        self, path: Path, video_format: VideoFormat, *, require_cine: bool = False
+    ) -> None:
         self.path = path
         self.format = video_format
         self.decoded_count: int | None = None
@@ -93,8 +95,11 @@ class VideoStream:
         else:
             self._probe_av()
         if require_cine and 0 < self.frame_count < MIN_CINE_FRAMES:
-            raise _error(path, f"a single frame (a still image) where a cine sweep of at least "
-                               f"{MIN_CINE_FRAMES} frames is required")
+            raise _error(
+                path,
+                f"a single frame (a still image) where a cine sweep of at least "
+                f"{MIN_CINE_FRAMES} frames is required",
+            )
 
     # -- context manager -------------------------------------------------------------
     def __enter__(self) -> VideoStream:
@@ -244,8 +249,14 @@ def dicom_pixel_spacing(ds: Any) -> tuple[float, float] | None:
         dx, dy = region.get("PhysicalDeltaX"), region.get("PhysicalDeltaY")
         if units != (_UNITS_CM, _UNITS_CM) or not dx or not dy:
             continue
-        x0, y0 = int(region.get("RegionLocationMinX0", 0)), int(region.get("RegionLocationMinY0", 0))
-        x1, y1 = int(region.get("RegionLocationMaxX1", 0)), int(region.get("RegionLocationMaxY1", 0))
+        x0, y0 = (
+            int(region.get("RegionLocationMinX0", 0)),
+            int(region.get("RegionLocationMinY0", 0)),
+        )
+        x1, y1 = (
+            int(region.get("RegionLocationMaxX1", 0)),
+            int(region.get("RegionLocationMaxY1", 0)),
+        )
         regions.append(((x1 - x0) * (y1 - y0), abs(float(dx)) * 10.0, abs(float(dy)) * 10.0))
     if regions:
         _, dx_mm, dy_mm = max(regions)
@@ -331,8 +342,11 @@ def _is_native_ybr_422(ds: Any) -> bool:
     syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     return (
         str(ds.get("PhotometricInterpretation", "")) == "YBR_FULL_422"
-        and syntax is not None and not syntax.is_compressed and syntax.is_little_endian
-        and not syntax.is_deflated and int(ds.get("BitsAllocated", 8)) == 8
+        and syntax is not None
+        and not syntax.is_compressed
+        and syntax.is_little_endian
+        and not syntax.is_deflated
+        and int(ds.get("BitsAllocated", 8)) == 8
     )
 
 
@@ -494,7 +508,9 @@ def _acquisition_key(ds: Any, path: Path) -> tuple[int, str, int, str]:
         except (TypeError, ValueError):
             return 0
 
-    time = str(ds.get("AcquisitionDateTime") or ds.get("ContentTime") or ds.get("AcquisitionTime") or "")
+    time = str(
+        ds.get("AcquisitionDateTime") or ds.get("ContentTime") or ds.get("AcquisitionTime") or ""
+    )
     return number("SeriesNumber"), time, number("InstanceNumber"), path.name
 
 
@@ -527,7 +543,10 @@ def dicom_cines(directory: str | Path) -> DicomFolder:
         cine = DicomCine(path, frames, dicom_frame_rate(ds), dicom_orientation(text), text)
         found.append((_acquisition_key(ds, path), cine))
     if not found:
-        why = "; ".join(f"{p.name}: {r}" for p, r in list(skipped.items())[:5]) or "the folder is empty"
+        why = (
+            "; ".join(f"{p.name}: {r}" for p, r in list(skipped.items())[:5])
+            or "the folder is empty"
+        )
         raise _error(root, f"no DICOM cine in the folder ({why})")
     found.sort(key=lambda item: item[0])
     return DicomFolder([cine for _, cine in found], skipped)

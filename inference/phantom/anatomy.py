@@ -92,8 +92,15 @@ for _tissue, _amp in ECHOGENICITY.items():
 
 #: Fluid-filled tissues (anechoic); their walls get a bright lining.
 FLUID = (
-    Tissue.CSF, Tissue.LATERAL_VENTRICLE, Tissue.THIRD_VENTRICLE, Tissue.FOURTH_VENTRICLE,
-    Tissue.CSP, Tissue.CISTERN, Tissue.PVL_CYST, Tissue.EPENDYMAL_CYST, Tissue.TEMPORAL_HORN,
+    Tissue.CSF,
+    Tissue.LATERAL_VENTRICLE,
+    Tissue.THIRD_VENTRICLE,
+    Tissue.FOURTH_VENTRICLE,
+    Tissue.CSP,
+    Tissue.CISTERN,
+    Tissue.PVL_CYST,
+    Tissue.EPENDYMAL_CYST,
+    Tissue.TEMPORAL_HORN,
 )
 #: What the lateral-ventricle detector classes cover: the lumen and what fills it.
 VENTRICLE_LUMEN = (Tissue.LATERAL_VENTRICLE, Tissue.CHOROID, Tissue.BLOOD)
@@ -155,8 +162,15 @@ class BrainParams:
         # The skin at the fontanelle is the origin: the brain top lies csf + scalp below.
         z_b = scalp + csf + 1.0 + a_z * math.sqrt(1.0 - (y_b / a_y) ** 2)
         return cls(
-            ga_weeks=ga_weeks, a_x=a_x, a_y=a_y, a_z=a_z, y_b=y_b, z_b=z_b,
-            csf_mm=csf, skull_mm=rng.uniform(1.5, 2.5), scalp_mm=scalp,
+            ga_weeks=ga_weeks,
+            a_x=a_x,
+            a_y=a_y,
+            a_z=a_z,
+            y_b=y_b,
+            z_b=z_b,
+            csf_mm=csf,
+            skull_mm=rng.uniform(1.5, 2.5),
+            scalp_mm=scalp,
             fontanelle_mm=rng.uniform(11.0, 16.0) - 3.0 * maturity,
             sulcal_depth_mm=9.0 * maturity**1.3,
             sulcal_scale_mm=9.0 - 3.0 * maturity,
@@ -267,8 +281,13 @@ class _Painter:
         return win, dx, dy, dz
 
     def ellipsoid(
-        self, center: np.ndarray, semi: tuple[float, float, float], label: Tissue, *,
-        tilt_deg: float = 0.0, only: tuple[Tissue, ...] | None = None,
+        self,
+        center: np.ndarray,
+        semi: tuple[float, float, float],
+        label: Tissue,
+        *,
+        tilt_deg: float = 0.0,
+        only: tuple[Tissue, ...] | None = None,
         keep: tuple[Tissue, ...] | None = None,
     ) -> None:
         """Paint an ellipsoid, optionally tilted about the y axis (lateral end down)."""
@@ -284,8 +303,12 @@ class _Painter:
         self._assign(win, inside, label, only, keep)
 
     def _assign(
-        self, win: tuple[slice, slice, slice], inside: np.ndarray, label: Tissue,
-        only: tuple[Tissue, ...] | None, keep: tuple[Tissue, ...] | None,
+        self,
+        win: tuple[slice, slice, slice],
+        inside: np.ndarray,
+        label: Tissue,
+        only: tuple[Tissue, ...] | None,
+        keep: tuple[Tissue, ...] | None,
     ) -> None:
         sub = self.labels[win]
         inside = np.broadcast_to(inside, sub.shape)
@@ -297,8 +320,10 @@ class _Painter:
 
 
 def _resample_path(
-    path: tuple[tuple[float, float, float, float, float, float], ...], params: BrainParams,
-    side_sign: float, step_mm: float,
+    path: tuple[tuple[float, float, float, float, float, float], ...],
+    params: BrainParams,
+    side_sign: float,
+    step_mm: float,
 ) -> list[tuple[np.ndarray, float, float, float, float]]:
     """Points along a centre line every ``step_mm``: (centre, half-width, half-height, tilt,
     position along the path in control-point units)."""
@@ -368,15 +393,22 @@ def view_angles(params: BrainParams) -> ViewAngles:
     tvv = phi(monro)
     bv = phi(atrium)
     return ViewAngles(
-        ahv=phi(fh), tvv=tvv, bv=bv, psv=psv,
+        ahv=phi(fh),
+        tvv=tvv,
+        bv=bv,
+        psv=psv,
         horn_split=tvv - 0.33 * (tvv - bv),
         trigone_split=(phi(body) + bv) / 2,
     )
 
 
 def build_brain(
-    rng: np.random.Generator, params: BrainParams, plan: LesionPlan, voxel_mm: float = 0.7,
-    *, lesion_rng: np.random.Generator | None = None,
+    rng: np.random.Generator,
+    params: BrainParams,
+    plan: LesionPlan,
+    voxel_mm: float = 0.7,
+    *,
+    lesion_rng: np.random.Generator | None = None,
 ) -> BrainVolume:
     """Build the label and echogenicity volume of one brain with its lesions.
 
@@ -434,17 +466,30 @@ def build_brain(
 
     # Deep grey matter.
     for s in (-1.0, 1.0):
-        paint.ellipsoid(p.point(s * 0.40, 0.05, 0.0), (0.13 * p.a_x, 0.22 * p.a_y, 0.16 * p.a_z),
-                        Tissue.BASAL_GANGLIA)
-        paint.ellipsoid(p.point(s * 0.24, 0.26, -0.12), (0.10 * p.a_x, 0.14 * p.a_y, 0.10 * p.a_z),
-                        Tissue.BASAL_GANGLIA)
-        paint.ellipsoid(p.point(s * 0.20, -0.08, 0.0), (0.17 * p.a_x, 0.22 * p.a_y, 0.15 * p.a_z),
-                        Tissue.THALAMUS)
+        paint.ellipsoid(
+            p.point(s * 0.40, 0.05, 0.0),
+            (0.13 * p.a_x, 0.22 * p.a_y, 0.16 * p.a_z),
+            Tissue.BASAL_GANGLIA,
+        )
+        paint.ellipsoid(
+            p.point(s * 0.24, 0.26, -0.12),
+            (0.10 * p.a_x, 0.14 * p.a_y, 0.10 * p.a_z),
+            Tissue.BASAL_GANGLIA,
+        )
+        paint.ellipsoid(
+            p.point(s * 0.20, -0.08, 0.0),
+            (0.17 * p.a_x, 0.22 * p.a_y, 0.15 * p.a_z),
+            Tissue.THALAMUS,
+        )
     # Posterior fossa.
     cereb_c = p.point(0.0, -0.52, 0.56)
     cereb_s = (0.42 * p.a_x, 0.27 * p.a_y, 0.25 * p.a_z)
-    paint.ellipsoid(cereb_c, (cereb_s[0], cereb_s[1] * 1.08, cereb_s[2] * 1.1), Tissue.TENTORIUM,
-                    only=(Tissue.WHITE_MATTER, Tissue.CORTEX, Tissue.SULCUS))
+    paint.ellipsoid(
+        cereb_c,
+        (cereb_s[0], cereb_s[1] * 1.08, cereb_s[2] * 1.1),
+        Tissue.TENTORIUM,
+        only=(Tissue.WHITE_MATTER, Tissue.CORTEX, Tissue.SULCUS),
+    )
     paint.ellipsoid(cereb_c, cereb_s, Tissue.CEREBELLUM)
     got = paint.local(cereb_c, np.array(cereb_s))
     if got is not None:
@@ -457,12 +502,21 @@ def build_brain(
         folia = (np.sin(np.hypot(dy, dz) / (1.6 * k)) > 0.55) & (np.abs(dx) >= 0.11 * p.a_x)
         ell = (dx / cereb_s[0]) ** 2 + (dy / cereb_s[1]) ** 2 + (dz / cereb_s[2]) ** 2 <= 0.95
         paint._assign(win, folia & ell, Tissue.SULCUS, None, None)
-    paint.ellipsoid(p.point(0.0, -0.18, 0.50), (0.13 * p.a_x, 0.13 * p.a_y, 0.40 * p.a_z),
-                    Tissue.BRAINSTEM, keep=(Tissue.BACKGROUND, Tissue.SCALP, Tissue.SKULL, Tissue.CSF))
-    paint.ellipsoid(p.point(0.0, -0.335, 0.50), (2.0 * k, 0.05 * p.a_y, 0.06 * p.a_z),
-                    Tissue.FOURTH_VENTRICLE)
-    paint.ellipsoid(p.point(0.0, -0.76, 0.72), (0.16 * p.a_x, 0.10 * p.a_y, 0.10 * p.a_z),
-                    Tissue.CISTERN, keep=(Tissue.BACKGROUND, Tissue.SCALP, Tissue.SKULL))
+    paint.ellipsoid(
+        p.point(0.0, -0.18, 0.50),
+        (0.13 * p.a_x, 0.13 * p.a_y, 0.40 * p.a_z),
+        Tissue.BRAINSTEM,
+        keep=(Tissue.BACKGROUND, Tissue.SCALP, Tissue.SKULL, Tissue.CSF),
+    )
+    paint.ellipsoid(
+        p.point(0.0, -0.335, 0.50), (2.0 * k, 0.05 * p.a_y, 0.06 * p.a_z), Tissue.FOURTH_VENTRICLE
+    )
+    paint.ellipsoid(
+        p.point(0.0, -0.76, 0.72),
+        (0.16 * p.a_x, 0.10 * p.a_y, 0.10 * p.a_z),
+        Tissue.CISTERN,
+        keep=(Tissue.BACKGROUND, Tissue.SCALP, Tissue.SKULL),
+    )
 
     # Interhemispheric fissure and falx above the callosum, cingulate sulcus.
     cc_c = (p.y_b - 0.02 * p.a_y, p.z_b - 0.02 * p.a_z)
@@ -479,16 +533,17 @@ def build_brain(
     if p.ga_weeks >= 28:
         cing = brain & (np.abs(rho - 1.55) < 0.04) & (beta > 5) & (beta < 175) & (ax_abs < 6.0 * k)
         labels[cing] = Tissue.SULCUS
-    pericallosal = brain & (np.abs(rho - 1.12) < 0.035) & (beta > -25) & (beta < 195) & (
-        ax_abs < 7.0 * k
+    pericallosal = (
+        brain & (np.abs(rho - 1.12) < 0.035) & (beta > -25) & (beta < 195) & (ax_abs < 7.0 * k)
     )
     labels[pericallosal] = Tissue.SULCUS
     del fissure, above_cc
 
     # Cavum septi pellucidi (under the callosum), then the callosum itself.
     if p.csp_width_mm > 0:
-        paint.ellipsoid(p.point(0.0, 0.20, -0.22), (p.csp_width_mm, 0.15 * p.a_y, 0.055 * p.a_z),
-                        Tissue.CSP)
+        paint.ellipsoid(
+            p.point(0.0, 0.20, -0.22), (p.csp_width_mm, 0.15 * p.a_y, 0.055 * p.a_z), Tissue.CSP
+        )
     thick = np.where(beta < 40, 3.4, np.where(beta > 150, 3.8, 2.2)) * k / (cc_b * 2)
     cc = (np.abs(rho - 1.0) < thick) & (beta > -40) & (beta < 195) & (ax_abs < 0.2 * p.a_x)
     labels[cc & brain] = Tissue.CORPUS_CALLOSUM
@@ -512,13 +567,15 @@ def build_brain(
                 tl = 0.0
             # The roof (callosum) and the septum hold: growth goes lateral and downwards.
             c2 = c + np.array([sign * 0.9 * (rl2 - rl * k), 0.0, 0.8 * (rv2 - rv * k)])
-            paint.ellipsoid(c2, (rl2, max(rl2, rv2, 0.9), rv2), Tissue.LATERAL_VENTRICLE,
-                            tilt_deg=-sign * tl)
+            paint.ellipsoid(
+                c2, (rl2, max(rl2, rv2, 0.9), rv2), Tissue.LATERAL_VENTRICLE, tilt_deg=-sign * tl
+            )
             ventricles[side].append(VentricleSample(c2, rl2, rv2, pos))
         for c, rl, rv, _, _ in _resample_path(_TEMPORAL_PATH, p, sign, 0.6):
             g = 1.0 + 0.5 * (f - 1.0)
-            paint.ellipsoid(c, (rl * k * g, rl * k * g * 1.2, rv * k * g), Tissue.TEMPORAL_HORN,
-                            keep=lumen)
+            paint.ellipsoid(
+                c, (rl * k * g, rl * k * g * 1.2, rv * k * g), Tissue.TEMPORAL_HORN, keep=lumen
+            )
         # Choroid plexus from the foramen of Monro to the glomus in the atrium, on the floor.
         for v in ventricles[side]:
             if v.position < _CHOROID_FROM or v.position > _GLOMUS + 0.6:
@@ -526,8 +583,9 @@ def build_brain(
             near_glomus = math.exp(-(((v.position - _GLOMUS) / 0.6) ** 2))
             r = (1.0 + 2.8 * near_glomus) * k
             floor = v.centre + np.array([0.0, 0.0, max(0.0, v.half_height - r * 0.7)])
-            paint.ellipsoid(floor, (r, r * 1.3, r * (0.8 + 0.3 * near_glomus)), Tissue.CHOROID,
-                            only=lumen)
+            paint.ellipsoid(
+                floor, (r, r * 1.3, r * (0.8 + 0.3 * near_glomus)), Tissue.CHOROID, only=lumen
+            )
 
     # Dilated ventricles stretch the callosum but do not break through it.
     for side in (0, 1):
@@ -536,17 +594,22 @@ def build_brain(
             labels[callosum & half & (labels == Tissue.LATERAL_VENTRICLE)] = Tissue.CORPUS_CALLOSUM
     del callosum
     # Third ventricle (dilates in hydrocephalus).
-    paint.ellipsoid(p.point(0.0, -0.04, 0.02),
-                    (1.0 * k * plan.v3_dilation, 0.16 * p.a_y, 0.14 * p.a_z * min(1.6, plan.v3_dilation**0.3)),
-                    Tissue.THIRD_VENTRICLE)
+    paint.ellipsoid(
+        p.point(0.0, -0.04, 0.02),
+        (1.0 * k * plan.v3_dilation, 0.16 * p.a_y, 0.14 * p.a_z * min(1.6, plan.v3_dilation**0.3)),
+        Tissue.THIRD_VENTRICLE,
+    )
 
     _paint_lesions(lesion_rng or rng, paint, p, plan, ventricles)
 
     echo = ECHO_LUT[labels]
     # Bright ependymal lining and periventricular white matter, smooth tissue texture.
     fluid = np.isin(labels, [int(t) for t in FLUID if t != Tissue.CSF])
-    idx = np.nonzero(fluid.any(axis=(1, 2)))[0], np.nonzero(fluid.any(axis=(0, 2)))[0], np.nonzero(
-        fluid.any(axis=(0, 1)))[0]
+    idx = (
+        np.nonzero(fluid.any(axis=(1, 2)))[0],
+        np.nonzero(fluid.any(axis=(0, 2)))[0],
+        np.nonzero(fluid.any(axis=(0, 1)))[0],
+    )
     margin = math.ceil(6.0 / voxel_mm)
     win_x, win_y, win_z = (
         slice(max(0, int(i.min()) - margin), min(n, int(i.max()) + margin + 1))
@@ -555,32 +618,54 @@ def build_brain(
     win = (win_x, win_y, win_z)
     halo = ndimage.gaussian_filter(fluid[win].astype(np.float32), 1.1 / voxel_mm)
     sub_labels = labels[win]
-    tissue = ~np.isin(sub_labels, [int(t) for t in (*FLUID, Tissue.BACKGROUND, Tissue.SKULL,
-                                                   Tissue.SCALP, Tissue.CHOROID, Tissue.BLOOD)])
+    tissue = ~np.isin(
+        sub_labels,
+        [
+            int(t)
+            for t in (
+                *FLUID,
+                Tissue.BACKGROUND,
+                Tissue.SKULL,
+                Tissue.SCALP,
+                Tissue.CHOROID,
+                Tissue.BLOOD,
+            )
+        ],
+    )
     echo[win] *= np.where(tissue, 1.0 + 2.0 * np.clip(halo * 2.5, 0.0, 1.0), 1.0).astype(np.float32)
     texture = _smooth_noise(rng, labels.shape, max(2, int(3.0 / voxel_mm)), 1.0)
     echo *= np.where(brain, np.exp(0.38 * texture), 1.0).astype(np.float32)
     echo = np.clip(echo, 0.0, None).astype(np.float32)
-    return BrainVolume(params=p, labels=labels, echo=echo, origin=lo, voxel_mm=voxel_mm,
-                       angles=view_angles(p))
+    return BrainVolume(
+        params=p, labels=labels, echo=echo, origin=lo, voxel_mm=voxel_mm, angles=view_angles(p)
+    )
 
 
 def _paint_lesions(
-    rng: np.random.Generator, paint: _Painter, p: BrainParams, plan: LesionPlan,
+    rng: np.random.Generator,
+    paint: _Painter,
+    p: BrainParams,
+    plan: LesionPlan,
     ventricles: dict[int, list[VentricleSample]],
 ) -> None:
     """Blood, infarcts, cysts: drawn over the normal brain."""
     k = p.size_factor
     lumen = (Tissue.LATERAL_VENTRICLE, Tissue.CHOROID)
-    parenchyma = (Tissue.WHITE_MATTER, Tissue.CORTEX, Tissue.SULCUS, Tissue.BASAL_GANGLIA,
-                  Tissue.THALAMUS)
+    parenchyma = (
+        Tissue.WHITE_MATTER,
+        Tissue.CORTEX,
+        Tissue.SULCUS,
+        Tissue.BASAL_GANGLIA,
+        Tissue.THALAMUS,
+    )
     for side in plan.gmh_sides:
         sign = -1.0 if side == 0 else 1.0
         # Caudothalamic groove: below and lateral to the ventricle near the foramen of Monro.
         c = p.point(sign * 0.21, 0.12, -0.15)
         r = plan.gmh_radius_mm * k
-        paint.ellipsoid(c, (r, r * 1.3, r * 0.9), Tissue.GMH,
-                        keep=(Tissue.LATERAL_VENTRICLE, Tissue.CHOROID))
+        paint.ellipsoid(
+            c, (r, r * 1.3, r * 0.9), Tissue.GMH, keep=(Tissue.LATERAL_VENTRICLE, Tissue.CHOROID)
+        )
     for side in (0, 1):
         fill = plan.clot_fill[side]
         if fill <= 0:
@@ -596,14 +681,22 @@ def _paint_lesions(
             paint.ellipsoid(blob, (r, r, r), Tissue.BLOOD, only=lumen)
         # A clot cast also sits in the body next to the germinal matrix.
         body = min(samples, key=lambda v: abs(v.position - 2.7))
-        paint.ellipsoid(body.centre + np.array([0.0, 0.0, 0.3 * body.half_height]),
-                        (0.8 * body.half_width, 5.0 * k * f, 0.8 * body.half_height),
-                        Tissue.BLOOD, only=lumen)
+        paint.ellipsoid(
+            body.centre + np.array([0.0, 0.0, 0.3 * body.half_height]),
+            (0.8 * body.half_width, 5.0 * k * f, 0.8 * body.half_height),
+            Tissue.BLOOD,
+            only=lumen,
+        )
     if plan.pvhi_side is not None:
         sign = -1.0 if plan.pvhi_side == 0 else 1.0
         c = p.point(sign * 0.40, -0.05, -0.30)
-        paint.ellipsoid(c, (0.14 * p.a_x, 0.26 * p.a_y, 0.13 * p.a_z), Tissue.PVHI,
-                        tilt_deg=-sign * 25, only=parenchyma)
+        paint.ellipsoid(
+            c,
+            (0.14 * p.a_x, 0.26 * p.a_y, 0.13 * p.a_z),
+            Tissue.PVHI,
+            tilt_deg=-sign * 25,
+            only=parenchyma,
+        )
     if plan.pvl_cysts:
         for _ in range(plan.pvl_cysts):
             sign = -1.0 if rng.random() < 0.5 else 1.0
@@ -616,11 +709,18 @@ def _paint_lesions(
             uy = float(rng.choice([rng.uniform(0.15, 0.45), rng.uniform(-0.5, -0.2)]))
             c = p.point(sign * rng.uniform(0.30, 0.42), uy, rng.uniform(-0.36, -0.18))
             r = float(rng.uniform(2.0, 4.0)) * k
-            paint.ellipsoid(c, (r, r * rng.uniform(0.9, 1.4), r), Tissue.PVL_CYST,
-                            only=(*parenchyma, Tissue.PVL_FLARE))
+            paint.ellipsoid(
+                c,
+                (r, r * rng.uniform(0.9, 1.4), r),
+                Tissue.PVL_CYST,
+                only=(*parenchyma, Tissue.PVL_FLARE),
+            )
     for i, side in enumerate(plan.ependymal_cysts):
         sign = -1.0 if side == 0 else 1.0
-        c = p.point(sign * rng.uniform(0.20, 0.25), 0.10 + 0.07 * i + rng.uniform(-0.03, 0.03),
-                    -0.16 + rng.uniform(-0.02, 0.02))
+        c = p.point(
+            sign * rng.uniform(0.20, 0.25),
+            0.10 + 0.07 * i + rng.uniform(-0.03, 0.03),
+            -0.16 + rng.uniform(-0.02, 0.02),
+        )
         r = float(rng.uniform(2.0, 3.5)) * k
         paint.ellipsoid(c, (r, r * 1.2, r), Tissue.EPENDYMAL_CYST, keep=(Tissue.LATERAL_VENTRICLE,))

@@ -24,8 +24,12 @@ from inference.phantom.sweep import ORIENTATIONS, SIDES, Sweep, SweepOptions, re
 
 #: Which sweep each standard view comes from.
 VIEW_ORIENTATION: dict[View, str] = {
-    View.AHV: "coronal", View.TVV: "coronal", View.BV: "coronal",
-    View.MSV: "sagittal", View.RPSV: "sagittal", View.LPSV: "sagittal",
+    View.AHV: "coronal",
+    View.TVV: "coronal",
+    View.BV: "coronal",
+    View.MSV: "sagittal",
+    View.RPSV: "sagittal",
+    View.LPSV: "sagittal",
 }
 #: How the sagittal plane is swept: ``combined``, one sweep from right to left (today's
 #: default), or ``split``, one left and one right sweep (``sagittal_left`` /
@@ -84,8 +88,9 @@ class PhantomCase:
         sweep = self.sweeps[self.view_sweeps[view]]
         if sweep.lesion_tissues is None:
             return None
-        return lesion_label_image(sweep.lesion_tissues[self.view_picks[view]], sweep.geometry,
-                                  self.labels.conditions)
+        return lesion_label_image(
+            sweep.lesion_tissues[self.view_picks[view]], sweep.geometry, self.labels.conditions
+        )
 
 
 def _birth_weight(rng: np.random.Generator, ga: float) -> int:
@@ -101,10 +106,13 @@ def sample_meta(rng: np.random.Generator, ga_weeks: float | None) -> CaseMeta:
     apgar1 = int(np.clip(round(rng.normal(7 if ga > 32 else 5.5, 1.6)), 1, 10))
     apgar5 = int(np.clip(apgar1 + rng.integers(0, 3), apgar1, 10))
     return CaseMeta(
-        ga_weeks=weeks, ga_days=days, birth_weight_g=_birth_weight(rng, ga),
+        ga_weeks=weeks,
+        ga_days=days,
+        birth_weight_g=_birth_weight(rng, ga),
         sex="F" if rng.random() < 0.48 else "M",
         age_at_exam_days=int(rng.integers(1, 15 if ga < 37 else 8)),
-        apgar_1min=apgar1, apgar_5min=apgar5,
+        apgar_1min=apgar1,
+        apgar_5min=apgar5,
     )
 
 
@@ -130,22 +138,31 @@ class _SweepPlan:
     seed: np.random.SeedSequence
 
 
-def _sweep_plans(seed: int, orientations: tuple[str, ...], sagittal_sweeps: str) -> list[_SweepPlan]:
+def _sweep_plans(
+    seed: int, orientations: tuple[str, ...], sagittal_sweeps: str
+) -> list[_SweepPlan]:
     """The sweeps of a case; split sagittal sweeps get seeds of their own.
 
     The coronal sweep (and, combined, the sagittal one) keep today's seeds, so a split
     case shares its baby, machine and coronal sweep with its combined twin.
     """
     if sagittal_sweeps not in SAGITTAL_SWEEP_MODES:
-        raise ValueError(f"sagittal sweeps must be one of {SAGITTAL_SWEEP_MODES}, got {sagittal_sweeps!r}")
+        raise ValueError(
+            f"sagittal sweeps must be one of {SAGITTAL_SWEEP_MODES}, got {sagittal_sweeps!r}"
+        )
     seeds = np.random.SeedSequence([seed, 0x5EEF]).spawn(len(ORIENTATIONS))
-    plans = [_SweepPlan(o, o, None, s) for o, s in zip(ORIENTATIONS, seeds, strict=True)
-             if o in orientations]
+    plans = [
+        _SweepPlan(o, o, None, s)
+        for o, s in zip(ORIENTATIONS, seeds, strict=True)
+        if o in orientations
+    ]
     if sagittal_sweeps == "split" and "sagittal" in orientations:
         side_seeds = np.random.SeedSequence([seed, 0x5EEF, 0x51DE]).spawn(len(SIDES))
         plans = [p for p in plans if p.orientation != "sagittal"]
-        plans += [_SweepPlan(f"sagittal_{side}", "sagittal", side, s)
-                  for side, s in zip(SIDES, side_seeds, strict=True)]
+        plans += [
+            _SweepPlan(f"sagittal_{side}", "sagittal", side, s)
+            for side, s in zip(SIDES, side_seeds, strict=True)
+        ]
     return plans
 
 
@@ -161,17 +178,31 @@ def _view_sweeps(sweeps: dict[str, Sweep]) -> dict[View, str]:
         return -1.0 if i is None else sweep.truth[i].closeness
 
     msv = max(("sagittal_right", "sagittal_left"), key=msv_closeness)
-    return dict(VIEW_ORIENTATION) | {View.MSV: msv, View.RPSV: "sagittal_right",
-                                     View.LPSV: "sagittal_left"}
+    return dict(VIEW_ORIENTATION) | {
+        View.MSV: msv,
+        View.RPSV: "sagittal_right",
+        View.LPSV: "sagittal_left",
+    }
 
 
 def render_case(
-    seed: int, *, blind_sweep: bool = False, n_frames: int | None = None,
-    frames_min: int = 80, frames_max: int = 250, width: int = 640, height: int = 480,
-    severe_prevalence: float = 0.12, case_type: str | None = None,
-    ga_weeks: float | None = None, style: str | None = None, overlays: bool = True,
-    orientations: tuple[str, ...] = ORIENTATIONS, sagittal_sweeps: str = "combined",
-    speckle_correlation: float | None = None, layout: str = "standard",
+    seed: int,
+    *,
+    blind_sweep: bool = False,
+    n_frames: int | None = None,
+    frames_min: int = 80,
+    frames_max: int = 250,
+    width: int = 640,
+    height: int = 480,
+    severe_prevalence: float = 0.12,
+    case_type: str | None = None,
+    ga_weeks: float | None = None,
+    style: str | None = None,
+    overlays: bool = True,
+    orientations: tuple[str, ...] = ORIENTATIONS,
+    sagittal_sweeps: str = "combined",
+    speckle_correlation: float | None = None,
+    layout: str = "standard",
     lesion_masks: bool = False,
 ) -> PhantomCase:
     """Render one case, deterministically for a seed.
@@ -204,21 +235,44 @@ def render_case(
     volume = build_brain(rng_brain, params, plan, lesion_rng=rng_lesion)
     head_depth = params.z_b + params.a_z * 1.0 + params.skull_mm + 4.0
     depth_mm = 5.0 * math.ceil(head_depth / 5.0)
-    geometry = make_sector(width, height, half_angle_deg=machine.half_angle_deg,
-                           depth_mm=depth_mm, r0_mm=machine.r0_mm,
-                           top_margin=LAYOUT_TOP_MARGIN[layout])
+    geometry = make_sector(
+        width,
+        height,
+        half_angle_deg=machine.half_angle_deg,
+        depth_mm=depth_mm,
+        r0_mm=machine.r0_mm,
+        top_margin=LAYOUT_TOP_MARGIN[layout],
+    )
     sweeps: dict[str, Sweep] = {}
     for sweep_plan in plans:
         rng = np.random.default_rng(sweep_plan.seed)
         frames = n_frames or int(rng.integers(frames_min, frames_max + 1))
-        overlay = (draw_overlays(geometry, machine, rng, orientation=sweep_plan.orientation,
-                                 depth_mm=depth_mm, side=sweep_plan.side, layout=layout)
-                   if overlays else None)
+        overlay = (
+            draw_overlays(
+                geometry,
+                machine,
+                rng,
+                orientation=sweep_plan.orientation,
+                depth_mm=depth_mm,
+                side=sweep_plan.side,
+                layout=layout,
+            )
+            if overlays
+            else None
+        )
         sweeps[sweep_plan.key] = render_sweep(
-            rng, volume, machine, geometry, sweep_plan.orientation,
-            SweepOptions(n_frames=frames, blind=blind_sweep,
-                         speckle_correlation=speckle_correlation, side=sweep_plan.side,
-                         lesion_masks=lesion_masks),
+            rng,
+            volume,
+            machine,
+            geometry,
+            sweep_plan.orientation,
+            SweepOptions(
+                n_frames=frames,
+                blind=blind_sweep,
+                speckle_correlation=speckle_correlation,
+                side=sweep_plan.side,
+                lesion_masks=lesion_masks,
+            ),
             overlay,
         )
     view_sweeps = _view_sweeps(sweeps)
@@ -228,6 +282,16 @@ def render_case(
             pick = junior_pick(rng_picks, sweeps[key], view)
             if pick is not None:
                 picks[view] = pick
-    return PhantomCase(seed=seed, case_type=kind, labels=labels, meta=meta, style=machine,
-                       plan=plan, volume=volume, sweeps=sweeps, view_picks=picks,
-                       blind_sweep=blind_sweep, view_sweeps=view_sweeps)
+    return PhantomCase(
+        seed=seed,
+        case_type=kind,
+        labels=labels,
+        meta=meta,
+        style=machine,
+        plan=plan,
+        volume=volume,
+        sweeps=sweeps,
+        view_picks=picks,
+        blind_sweep=blind_sweep,
+        view_sweeps=view_sweeps,
+    )

@@ -146,7 +146,11 @@ class SectorGeometry:
         """Scan-convert a polar image (n_depth × n_lines) into the frame (black outside)."""
         mx, my = self.remap_maps
         return cv2.remap(
-            polar, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+            polar,
+            mx,
+            my,
+            interpolation=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
             borderValue=0,
         )
 
@@ -166,8 +170,15 @@ class SectorGeometry:
 
 
 def make_sector(
-    width: int, height: int, *, half_angle_deg: float, depth_mm: float, r0_mm: float,
-    top_margin: float = 0.07, depth_fraction: float = 0.78, side_margin_px: int | None = None,
+    width: int,
+    height: int,
+    *,
+    half_angle_deg: float,
+    depth_mm: float,
+    r0_mm: float,
+    top_margin: float = 0.07,
+    depth_fraction: float = 0.78,
+    side_margin_px: int | None = None,
 ) -> SectorGeometry:
     """Fit a sector into a frame, leaving black margins for the machine's overlays."""
     if width < 96 or height < 96:
@@ -184,8 +195,14 @@ def make_sector(
         half_angle_deg = math.degrees(math.asin(max_half / (r0_px + depth_px)))
     apex_y = top - r0_px * math.cos(math.radians(half_angle_deg))
     return SectorGeometry(
-        width=width, height=height, apex_x=width / 2.0, apex_y=apex_y, r0_px=r0_px,
-        depth_px=depth_px, half_angle_deg=half_angle_deg, depth_mm=depth_mm,
+        width=width,
+        height=height,
+        apex_x=width / 2.0,
+        apex_y=apex_y,
+        r0_px=r0_px,
+        depth_px=depth_px,
+        half_angle_deg=half_angle_deg,
+        depth_mm=depth_mm,
         n_depth=max(96, min(320, int(depth_px / 1.5))),
         n_lines=max(64, min(160, int(width / 5))),
     )

@@ -86,8 +86,9 @@ class ImageFormer:
         # A small pool of scatterer fields, read at random offsets: much cheaper than
         # drawing two fresh complex fields per frame, and just as random to the eye.
         pad = 48
-        self._pool = [complex_gaussian(self.rng, (g.n_depth + pad, g.n_lines + pad))
-                      for _ in range(3)]
+        self._pool = [
+            complex_gaussian(self.rng, (g.n_depth + pad, g.n_lines + pad)) for _ in range(3)
+        ]
         self._pad = pad
         self._axial = psf_kernel(self.style.axial_psf * self.blur * g.n_depth / 256.0)
         self._lateral = psf_kernel(self.style.lateral_psf * self.blur * g.n_lines / 128.0)
@@ -102,7 +103,9 @@ class ImageFormer:
         self._noise = np.float32(10.0 ** ((black_db + 4.0) / 20.0))
         self._noise_field: np.ndarray | None = None
         if self.speckle_correlation is not None and not 0.0 <= self.speckle_correlation < 1.0:
-            raise ValueError(f"speckle correlation must be in [0, 1), got {self.speckle_correlation}")
+            raise ValueError(
+                f"speckle correlation must be in [0, 1), got {self.speckle_correlation}"
+            )
 
     def _draw(self) -> np.ndarray:
         g = self.geometry
@@ -154,8 +157,14 @@ def _ar1(previous: np.ndarray | None, fresh: np.ndarray, rho: float) -> np.ndarr
 
 
 def draw_overlays(
-    geometry: SectorGeometry, style: MachineStyle, rng: np.random.Generator, *,
-    orientation: str, depth_mm: float, side: str | None = None, layout: str = "standard",
+    geometry: SectorGeometry,
+    style: MachineStyle,
+    rng: np.random.Generator,
+    *,
+    orientation: str,
+    depth_mm: float,
+    side: str | None = None,
+    layout: str = "standard",
 ) -> np.ndarray:
     """Burned-in text and marks outside the sector, as a grey frame (0 where none).
 
@@ -176,11 +185,14 @@ def draw_overlays(
     hour, minute, sec = int(rng.integers(7, 20)), int(rng.integers(0, 60)), int(rng.integers(0, 60))
     operator = "".join(chr(ord("A") + int(rng.integers(0, 26))) for _ in range(2))
     cv2.putText(canvas, f"{year}/{month:02d}/{day:02d}", (6, line), font, fs, grey, th, cv2.LINE_AA)
-    cv2.putText(canvas, f"{hour:02d}:{minute:02d}:{sec:02d}", (6, 2 * line), font, fs, grey, th,
-                cv2.LINE_AA)
+    cv2.putText(
+        canvas, f"{hour:02d}:{minute:02d}:{sec:02d}", (6, 2 * line), font, fs, grey, th, cv2.LINE_AA
+    )
     cv2.putText(canvas, f"OP: {operator}", (6, 3 * line), font, fs, grey, th, cv2.LINE_AA)
     _x0, _y0, _x1, _y1 = geometry.bbox
-    top_right_x = int(geometry.apex_x + geometry.r0_px * math.sin(math.radians(geometry.half_angle_deg)))
+    top_right_x = int(
+        geometry.apex_x + geometry.r0_px * math.sin(math.radians(geometry.half_angle_deg))
+    )
     cv2.putText(canvas, style.model, (top_right_x + 14, line), font, fs, grey, th, cv2.LINE_AA)
     preset = "Neo Head" if orientation == "coronal" else "Neo Head SAG"
     (tw, _), _ = cv2.getTextSize(style.probe, font, fs, th)
@@ -221,11 +233,18 @@ def _draw_depth_scale(
         major = mm % 10 == 0
         cv2.line(canvas, (sx, y), (sx + (8 if major else 4), y), int(grey * 0.9), 1)
         if major and mm > 0:
-            cv2.putText(canvas, str(mm // 10), (sx + 10, y + 4), font, fs * 0.8, grey, 1, cv2.LINE_AA)
+            cv2.putText(
+                canvas, str(mm // 10), (sx + 10, y + 4), font, fs * 0.8, grey, 1, cv2.LINE_AA
+            )
 
 
 def _draw_real_panel(
-    canvas: np.ndarray, geometry: SectorGeometry, style: MachineStyle, *, fs: float, line: int,
+    canvas: np.ndarray,
+    geometry: SectorGeometry,
+    style: MachineStyle,
+    *,
+    fs: float,
+    line: int,
     depth_mm: float,
 ) -> None:
     """The rest of a scanner screen's info bars (``layout="real"``).
@@ -240,9 +259,15 @@ def _draw_real_panel(
     font = cv2.FONT_HERSHEY_SIMPLEX
     grey = style.text_grey
     small = fs * 0.85
-    params = (f"Frq {style.transducer_mhz:.1f}", f"Gn {50 + style.gain_db:.0f}", "E/A 2/2",
-              f"D {depth_mm / 10:.1f}", f"DR {style.dynamic_range_db + 20:.0f}", f"FR {style.fps}",
-              f"AO {100:d}%")
+    params = (
+        f"Frq {style.transducer_mhz:.1f}",
+        f"Gn {50 + style.gain_db:.0f}",
+        "E/A 2/2",
+        f"D {depth_mm / 10:.1f}",
+        f"DR {style.dynamic_range_db + 20:.0f}",
+        f"FR {style.fps}",
+        f"AO {100:d}%",
+    )
     y = 4 * line + line // 2
     for text in params:
         cv2.putText(canvas, text, (6, y), font, small, grey, 1, cv2.LINE_AA)

@@ -35,10 +35,16 @@ LESION_TISSUES: dict[Condition, tuple[Tissue, ...]] = {
     Condition.EPENDYMAL_CYST: (Tissue.EPENDYMAL_CYST,),
     Condition.PVL: (Tissue.PVL_CYST, Tissue.PVL_FLARE),
     Condition.VENTRICULAR_DILATION: (
-        Tissue.LATERAL_VENTRICLE, Tissue.CHOROID, Tissue.TEMPORAL_HORN, Tissue.THIRD_VENTRICLE,
+        Tissue.LATERAL_VENTRICLE,
+        Tissue.CHOROID,
+        Tissue.TEMPORAL_HORN,
+        Tissue.THIRD_VENTRICLE,
     ),
     Condition.HYDROCEPHALUS: (
-        Tissue.LATERAL_VENTRICLE, Tissue.CHOROID, Tissue.TEMPORAL_HORN, Tissue.THIRD_VENTRICLE,
+        Tissue.LATERAL_VENTRICLE,
+        Tissue.CHOROID,
+        Tissue.TEMPORAL_HORN,
+        Tissue.THIRD_VENTRICLE,
     ),
 }
 #: Tissue labels worth keeping per frame (everything else is stored as 0).
@@ -57,8 +63,13 @@ def lesion_lut(conditions: Iterable[Condition]) -> np.ndarray:
     Blood counts as IVH even inside a dilated ventricle (the later entry wins)."""
     found = set(conditions)
     lut = np.zeros(256, dtype=np.uint8)
-    order = (Condition.VENTRICULAR_DILATION, Condition.HYDROCEPHALUS, Condition.PVL,
-             Condition.EPENDYMAL_CYST, Condition.IVH)
+    order = (
+        Condition.VENTRICULAR_DILATION,
+        Condition.HYDROCEPHALUS,
+        Condition.PVL,
+        Condition.EPENDYMAL_CYST,
+        Condition.IVH,
+    )
     for condition in order:
         if condition in found:
             lut[[int(t) for t in LESION_TISSUES[condition]]] = IMAGE_LABELS.index(condition)
@@ -71,8 +82,14 @@ def lesion_label_image(
     """Frame-sized uint8 image of IMAGE_LABELS indices (0: no lesion) from polar tissue labels."""
     polar = lesion_lut(conditions)[polar_tissues]
     mx, my = geometry.remap_maps
-    return cv2.remap(polar, mx, my, interpolation=cv2.INTER_NEAREST,
-                     borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.remap(
+        polar,
+        mx,
+        my,
+        interpolation=cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
 
 
 def lesion_pixel_counts(label_image: np.ndarray) -> dict[str, int]:

@@ -114,36 +114,56 @@ def plan_lesions(rng: np.random.Generator, case_type: str) -> LesionPlan:
         return LesionPlan(lv_dilation=(jitter(0.85, 1.15), jitter(0.85, 1.15)))
     if case_type == "ventricular_dilation":
         base = jitter(1.7, 2.2)
-        return LesionPlan(lv_dilation=(base * jitter(0.9, 1.1), base * jitter(0.9, 1.1)),
-                          v3_dilation=jitter(1.2, 1.8))
+        return LesionPlan(
+            lv_dilation=(base * jitter(0.9, 1.1), base * jitter(0.9, 1.1)),
+            v3_dilation=jitter(1.2, 1.8),
+        )
     if case_type == "hydrocephalus":
         base = jitter(3.4, 4.4)
-        return LesionPlan(lv_dilation=(base * jitter(0.92, 1.08), base * jitter(0.92, 1.08)),
-                          round_horns=True, v3_dilation=jitter(3.5, 5.0))
+        return LesionPlan(
+            lv_dilation=(base * jitter(0.92, 1.08), base * jitter(0.92, 1.08)),
+            round_horns=True,
+            v3_dilation=jitter(3.5, 5.0),
+        )
     if case_type == "ependymal_cyst":
         n = int(rng.integers(1, 4))
-        return LesionPlan(lv_dilation=(jitter(0.9, 1.15), jitter(0.9, 1.15)),
-                          ependymal_cysts=tuple(int(rng.integers(0, 2)) for _ in range(n)))
+        return LesionPlan(
+            lv_dilation=(jitter(0.9, 1.15), jitter(0.9, 1.15)),
+            ependymal_cysts=tuple(int(rng.integers(0, 2)) for _ in range(n)),
+        )
     if case_type == "pvl":
-        return LesionPlan(lv_dilation=(jitter(1.0, 1.4), jitter(1.0, 1.4)),
-                          pvl_cysts=int(rng.integers(16, 32)))
+        return LesionPlan(
+            lv_dilation=(jitter(1.0, 1.4), jitter(1.0, 1.4)), pvl_cysts=int(rng.integers(16, 32))
+        )
     # IVH grades
     sides: tuple[int, ...] = (0, 1) if rng.random() < 0.5 else (int(rng.integers(0, 2)),)
     if case_type == "ivh1":
-        return LesionPlan(lv_dilation=(jitter(0.9, 1.15), jitter(0.9, 1.15)), gmh_sides=sides,
-                          gmh_radius_mm=jitter(2.5, 4.0))
+        return LesionPlan(
+            lv_dilation=(jitter(0.9, 1.15), jitter(0.9, 1.15)),
+            gmh_sides=sides,
+            gmh_radius_mm=jitter(2.5, 4.0),
+        )
     fill = [0.0, 0.0]
     if case_type == "ivh2":
         for s in sides:
             fill[s] = jitter(0.2, 0.45)
-        return LesionPlan(lv_dilation=(jitter(0.95, 1.2), jitter(0.95, 1.2)), gmh_sides=sides,
-                          gmh_radius_mm=jitter(3.0, 4.5), clot_fill=(fill[0], fill[1]))
+        return LesionPlan(
+            lv_dilation=(jitter(0.95, 1.2), jitter(0.95, 1.2)),
+            gmh_sides=sides,
+            gmh_radius_mm=jitter(3.0, 4.5),
+            clot_fill=(fill[0], fill[1]),
+        )
     # grade III and IV: clot fills more than half of at least one dilated ventricle
     dil = [jitter(1.1, 1.4), jitter(1.1, 1.4)]
     for s in sides:
         fill[s] = jitter(0.55, 0.9)
         dil[s] = jitter(2.4, 3.2)
     pvhi = sides[int(rng.integers(0, len(sides)))] if case_type == "ivh4" else None
-    return LesionPlan(lv_dilation=(dil[0], dil[1]), v3_dilation=jitter(1.5, 2.5),
-                      gmh_sides=sides, gmh_radius_mm=jitter(3.5, 5.0),
-                      clot_fill=(fill[0], fill[1]), pvhi_side=pvhi)
+    return LesionPlan(
+        lv_dilation=(dil[0], dil[1]),
+        v3_dilation=jitter(1.5, 2.5),
+        gmh_sides=sides,
+        gmh_radius_mm=jitter(3.5, 5.0),
+        clot_fill=(fill[0], fill[1]),
+        pvhi_side=pvhi,
+    )

@@ -23,7 +23,12 @@ from inference.phantom.styles import MachineStyle
 
 #: Half-width (degrees) of the tilt window in which a frame counts as a standard view.
 VIEW_TOLERANCE_DEG: dict[View, float] = {
-    View.AHV: 5.0, View.TVV: 4.5, View.BV: 5.5, View.MSV: 4.0, View.RPSV: 5.0, View.LPSV: 5.0,
+    View.AHV: 5.0,
+    View.TVV: 4.5,
+    View.BV: 5.5,
+    View.MSV: 4.0,
+    View.RPSV: 5.0,
+    View.LPSV: 5.0,
 }
 #: Smallest cut area (mm²) for a structure to count as visible.
 MIN_AREA_MM2: dict[str, float] = dict.fromkeys(ANATOMY_CLASSES, 8.0) | {
@@ -213,7 +218,9 @@ def plan_trajectory(
     return tilt, roll, yaw, shift, direction
 
 
-def one_sided_range(rng: np.random.Generator, volume: BrainVolume, side: str) -> tuple[float, float]:
+def one_sided_range(
+    rng: np.random.Generator, volume: BrainVolume, side: str
+) -> tuple[float, float]:
     """Tilt range of a one-sided sagittal sweep: centred on its side's parasagittal plane.
 
     As a sonographer records a left or right sweep: from a few degrees past the midline
@@ -230,7 +237,10 @@ def one_sided_range(rng: np.random.Generator, volume: BrainVolume, side: str) ->
 
 
 def _frame_points(
-    geometry: SectorGeometry, origin: np.ndarray, lateral: np.ndarray, depth: np.ndarray,
+    geometry: SectorGeometry,
+    origin: np.ndarray,
+    lateral: np.ndarray,
+    depth: np.ndarray,
     r0_mm: float,
 ) -> np.ndarray:
     """3-D millimetre points (n_depth × n_lines × 3) of the polar samples of one frame."""
@@ -241,7 +251,9 @@ def _frame_points(
     return apex[None, None, :] + rs[:, None, None] * dirs[None, :, :]
 
 
-def _distortion(rng: np.random.Generator, amplitude_mm: float) -> list[tuple[np.ndarray, np.ndarray, float]]:
+def _distortion(
+    rng: np.random.Generator, amplitude_mm: float
+) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """A few random plane waves that bend the anatomy (blind sweeps)."""
     waves = []
     for _ in range(3):
@@ -273,7 +285,10 @@ class _ClassMasks:
         self.tvv = a.tvv
 
     def boxes(
-        self, labels: np.ndarray, points: np.ndarray, geometry: SectorGeometry,
+        self,
+        labels: np.ndarray,
+        points: np.ndarray,
+        geometry: SectorGeometry,
         cell_area: np.ndarray,
     ) -> tuple[Box, ...]:
         """Rotated boxes of the visible structures."""
@@ -293,8 +308,13 @@ class _ClassMasks:
                 ("cor_corpus_callosum", cc, False),
                 ("cor_anterior_horn", lumen & (tphi >= t(self.horn_split)), True),
                 ("cor_lateral_ventricle", lumen & (tphi < t(self.horn_split)), True),
-                ("cor_third_ventricle", (labels == Tissue.THIRD_VENTRICLE)
-                 & (tphi >= t(self.tvv - 7.0)) & (tphi <= t(self.tvv + 7.0)), False),
+                (
+                    "cor_third_ventricle",
+                    (labels == Tissue.THIRD_VENTRICLE)
+                    & (tphi >= t(self.tvv - 7.0))
+                    & (tphi <= t(self.tvv + 7.0)),
+                    False,
+                ),
                 ("cor_thalamus", thal, True),
             ]
         else:
@@ -339,8 +359,13 @@ def _view_of(
 
 
 def render_sweep(
-    rng: np.random.Generator, volume: BrainVolume, style: MachineStyle, geometry: SectorGeometry,
-    orientation: str, options: SweepOptions, overlay: np.ndarray | None,
+    rng: np.random.Generator,
+    volume: BrainVolume,
+    style: MachineStyle,
+    geometry: SectorGeometry,
+    orientation: str,
+    options: SweepOptions,
+    overlay: np.ndarray | None,
 ) -> Sweep:
     """Render one sweep: frames (uint8 grey) and per-frame truth."""
     if orientation not in ORIENTATIONS:
@@ -349,19 +374,28 @@ def render_sweep(
         raise ValueError(f"a sweep needs at least 2 frames, got {options.n_frames}")
     tilt, roll, yaw, shift, direction = plan_trajectory(rng, volume, orientation, options)
     targets = view_targets(volume, orientation)
-    former = ImageFormer(geometry, style, rng, blur=1.5 if options.blind else 1.0,
-                         speckle_correlation=options.speckle_correlation)
+    former = ImageFormer(
+        geometry,
+        style,
+        rng,
+        blur=1.5 if options.blind else 1.0,
+        speckle_correlation=options.speckle_correlation,
+    )
     masks = _ClassMasks(volume, orientation)
     waves = _distortion(rng, float(rng.uniform(1.5, 3.5))) if options.blind else []
     dr = geometry.depth_mm / (geometry.n_depth - 1)
     dth = 2 * math.radians(geometry.half_angle_deg) / (geometry.n_lines - 1)
     cell_area = np.broadcast_to(
-        (dr * (style.r0_mm + geometry.depths_mm) * dth)[:, None], (geometry.n_depth, geometry.n_lines)
+        (dr * (style.r0_mm + geometry.depths_mm) * dth)[:, None],
+        (geometry.n_depth, geometry.n_lines),
     )
     frames = np.empty((options.n_frames, geometry.height, geometry.width), dtype=np.uint8)
     truth: list[FrameTruth] = []
-    lesion_tissues = (np.zeros((options.n_frames, geometry.n_depth, geometry.n_lines), dtype=np.uint8)
-                      if options.lesion_masks else None)
+    lesion_tissues = (
+        np.zeros((options.n_frames, geometry.n_depth, geometry.n_lines), dtype=np.uint8)
+        if options.lesion_masks
+        else None
+    )
     previous: np.ndarray | None = None
     for i in range(options.n_frames):
         lateral, depth = _plane_basis(orientation, float(tilt[i]))
@@ -381,8 +415,10 @@ def render_sweep(
             lesion_tissues[i] = lesion_tissue_labels(labels)
         bone = np.cumsum(labels == Tissue.SKULL, axis=0) * dr
         reflect = (echo * np.exp(-SKULL_ATTENUATION_PER_MM * bone)).astype(np.float32)
-        moved = 0.0 if previous is None else float(
-            np.linalg.norm(points[::16, ::16] - previous[::16, ::16], axis=-1).mean()
+        moved = (
+            0.0
+            if previous is None
+            else float(np.linalg.norm(points[::16, ::16] - previous[::16, ::16], axis=-1).mean())
         )
         previous = points
         polar = former.form(reflect, moved)
@@ -392,8 +428,13 @@ def render_sweep(
         frames[i] = frame
         view, closeness = _view_of(orientation, lateral, depth, targets)
         boxes = masks.boxes(labels, points, geometry, cell_area)
-        position = float(math.degrees(math.atan2(depth[1], depth[2]) if orientation == "coronal"
-                                      else math.atan2(depth[0], depth[2])))
+        position = float(
+            math.degrees(
+                math.atan2(depth[1], depth[2])
+                if orientation == "coronal"
+                else math.atan2(depth[0], depth[2])
+            )
+        )
         truth.append(FrameTruth(i, position, view, max(0.0, closeness), boxes))
     ideal: dict[View, int] = {}
     for view in targets:
@@ -406,5 +447,15 @@ def render_sweep(
         inside = np.nonzero(np.abs(tilt - target) <= VIEW_TOLERANCE_DEG[view] + 2.0)[0]
         if len(inside):
             expected[view] = (int(inside.min()), int(inside.max()))
-    return Sweep(orientation, frames, style.fps, geometry, truth, direction, ideal, expected,
-                 side=options.side, lesion_tissues=lesion_tissues)
+    return Sweep(
+        orientation,
+        frames,
+        style.fps,
+        geometry,
+        truth,
+        direction,
+        ideal,
+        expected,
+        side=options.side,
+        lesion_tissues=lesion_tissues,
+    )

@@ -83,19 +83,29 @@ class GenerateOptions:
 
     def __post_init__(self) -> None:
         if self.sagittal_sweeps not in SAGITTAL_SWEEP_MODES:
-            raise ValueError(f"--sagittal-sweeps must be one of {SAGITTAL_SWEEP_MODES}, got {self.sagittal_sweeps!r}")
+            raise ValueError(
+                f"--sagittal-sweeps must be one of {SAGITTAL_SWEEP_MODES}, got {self.sagittal_sweeps!r}"
+            )
         if self.machine_layout not in LAYOUTS:
-            raise ValueError(f"--machine-layout must be one of {LAYOUTS}, got {self.machine_layout!r}")
+            raise ValueError(
+                f"--machine-layout must be one of {LAYOUTS}, got {self.machine_layout!r}"
+            )
         if self.speckle_correlation is not None and not 0.0 <= self.speckle_correlation < 1.0:
-            raise ValueError(f"--speckle-correlation must be in [0, 1), got {self.speckle_correlation}")
+            raise ValueError(
+                f"--speckle-correlation must be in [0, 1), got {self.speckle_correlation}"
+            )
         if self.cases < 1:
             raise ValueError(f"--cases must be at least 1, got {self.cases}")
         if self.dota_every < 0:
             raise ValueError(f"--dota-every must be >= 0, got {self.dota_every}")
         if self.dota_labels not in DOTA_LABEL_MODES:
-            raise ValueError(f"--dota-labels must be one of {DOTA_LABEL_MODES}, got {self.dota_labels!r}")
+            raise ValueError(
+                f"--dota-labels must be one of {DOTA_LABEL_MODES}, got {self.dota_labels!r}"
+            )
         if self.dataset_kind is not None and self.dataset_kind not in DATASET_KINDS:
-            raise ValueError(f"--dataset-kind must be one of {DATASET_KINDS}, got {self.dataset_kind!r}")
+            raise ValueError(
+                f"--dataset-kind must be one of {DATASET_KINDS}, got {self.dataset_kind!r}"
+            )
 
     def case_frame_size(self, case_seed: int) -> tuple[int, int]:
         """The (width, height) of a case's frames."""
@@ -158,7 +168,11 @@ def dota_lines(sweep: Sweep, index: int, mode: str = "views") -> list[str]:
         return []
     lines = [f"{PLANE_QUALITY_HEADER}{truth.closeness:.3f}"] if mode == "views" else []
     for box in truth.boxes:
-        if mode == "views" and truth.view is not None and box.class_name not in VIEW_STRUCTURES[truth.view]:
+        if (
+            mode == "views"
+            and truth.view is not None
+            and box.class_name not in VIEW_STRUCTURES[truth.view]
+        ):
             continue
         corners = box.box.corners()
         coords = " ".join(f"{v:.1f}" for v in corners.reshape(-1))
@@ -187,7 +201,9 @@ def sweep_truth(case: PhantomCase, sweep: Sweep, video_path: str) -> dict[str, o
     }
 
 
-def case_truth(case: PhantomCase, code: str, videos: dict[str, str], views: dict[View, str]) -> dict[str, object]:
+def case_truth(
+    case: PhantomCase, code: str, videos: dict[str, str], views: dict[View, str]
+) -> dict[str, object]:
     """JSON truth of a case."""
     p = case.volume.params
     return {
@@ -209,15 +225,17 @@ def case_truth(case: PhantomCase, code: str, videos: dict[str, str], views: dict
             v.value: {"path": path, "orientation": case.view_sweeps[v], "frame": case.view_picks[v]}
             for v, path in views.items()
         },
-        "videos": {
-            o: sweep_truth(case, s, videos[o]) for o, s in case.sweeps.items()
-        },
+        "videos": {o: sweep_truth(case, s, videos[o]) for o, s in case.sweeps.items()},
     }
 
 
 def _manifest_row(
-    case: PhantomCase, code: str, options: GenerateOptions, videos: dict[str, str],
-    views: dict[View, str], excluded: bool,
+    case: PhantomCase,
+    code: str,
+    options: GenerateOptions,
+    videos: dict[str, str],
+    views: dict[View, str],
+    excluded: bool,
 ) -> dict[str, str]:
     m = case.meta
     row = {
@@ -312,14 +330,22 @@ def iter_cases(options: GenerateOptions) -> Iterator[tuple[str, PhantomCase]]:
     for i in range(options.cases):
         seed = case_seed(options.seed, i)
         width, height = options.case_frame_size(seed)
-        yield case_code(options.dataset, options.seed, i + 1), render_case(
-            seed, blind_sweep=options.blind_sweep,
-            frames_min=options.frames_min, frames_max=options.frames_max,
-            width=width, height=height,
-            severe_prevalence=options.severe_prevalence, overlays=options.overlays,
-            sagittal_sweeps=options.sagittal_sweeps,
-            speckle_correlation=options.speckle_correlation, layout=options.machine_layout,
-            lesion_masks=options.lesion_masks,
+        yield (
+            case_code(options.dataset, options.seed, i + 1),
+            render_case(
+                seed,
+                blind_sweep=options.blind_sweep,
+                frames_min=options.frames_min,
+                frames_max=options.frames_max,
+                width=width,
+                height=height,
+                severe_prevalence=options.severe_prevalence,
+                overlays=options.overlays,
+                sagittal_sweeps=options.sagittal_sweeps,
+                speckle_correlation=options.speckle_correlation,
+                layout=options.machine_layout,
+                lesion_masks=options.lesion_masks,
+            ),
         )
 
 

@@ -176,14 +176,23 @@ def read_submit(
     )
     # Uniqueness is settled under the row lock above and the check constraints are in
     # the database; skipping their per-field queries keeps submission fast.
-    read.full_clean(exclude=["assignment", "reader"], validate_unique=False, validate_constraints=False)
+    read.full_clean(
+        exclude=["assignment", "reader"], validate_unique=False, validate_constraints=False
+    )
     read.save(force_insert=True)
     read.replayed = False  # type: ignore[attr-defined]
     assignment.answered_at = now
     assignment.last_seen_at = now
     assignment.draft = {}
     assignment.save(
-        update_fields=["answered_at", "active_ms", "active_since", "last_seen_at", "draft", "modified"]
+        update_fields=[
+            "answered_at",
+            "active_ms",
+            "active_since",
+            "last_seen_at",
+            "draft",
+            "modified",
+        ]
     )
     completed = not session.assignments.filter(answered_at__isnull=True).exists()
     if completed:
@@ -196,7 +205,8 @@ def read_submit(
         action=AuditAction.READ_SUBMITTED,
         target=read,
         study=session.study,
-        after=_answer_record(answer) | {
+        after=_answer_record(answer)
+        | {
             "assignment": assignment.token,
             "served_at": read.served_at.isoformat(),
             "wall_ms": wall_ms,
@@ -212,7 +222,11 @@ def read_submit(
 @transaction.atomic
 def read_revise(*, reader: Any, read: Read, answer: ReadAnswer, reason: str) -> Read:
     """Change a submitted answer where the study allows revisits; every revision is audited."""
-    read = Read.objects.select_for_update().select_related("assignment__session__study").get(pk=read.pk)
+    read = (
+        Read.objects.select_for_update()
+        .select_related("assignment__session__study")
+        .get(pk=read.pk)
+    )
     session = read.assignment.session
     if read.reader_id != reader.pk:
         raise ReadingRefused(_("This read is not yours."))

@@ -42,7 +42,9 @@ def assignment_lock(assignment: Assignment, reader: Any) -> Assignment:
     ``assignments``): read unlocked moments before, they are what a join would have read
     unlocked now, and joining them again cost a third of a submission's queries' time.
     """
-    if Assignment.session.is_cached(assignment) and ReadingSession.study.is_cached(assignment.session):
+    if Assignment.session.is_cached(assignment) and ReadingSession.study.is_cached(
+        assignment.session
+    ):
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
         locked.session = assignment.session
     else:
@@ -72,7 +74,9 @@ def _serve(*, reader: Any, assignment: Assignment, known_next: bool) -> Assignme
     session = assignment.session
     if assignment.answered_at is not None:
         if not session.study.allow_revisits:
-            raise AlreadyAnswered(_("You have answered this case; this study does not allow revisits."))
+            raise AlreadyAnswered(
+                _("You have answered this case; this study does not allow revisits.")
+            )
         return assignment
     session_require_open(session=session, now=now)
     if not known_next:
@@ -143,8 +147,10 @@ def activity_record(*, reader: Any, assignment: Assignment, kind: str) -> Assign
         return assignment  # nothing is being timed: late beacons are ignored
     if kind in (ActivityKind.HIDDEN, ActivityKind.IDLE):
         stretch_close(assignment, now)
-    elif assignment.active_since is not None and assignment.last_seen_at is not None and (
-        now - assignment.last_seen_at > ACTIVITY_GAP
+    elif (
+        assignment.active_since is not None
+        and assignment.last_seen_at is not None
+        and (now - assignment.last_seen_at > ACTIVITY_GAP)
     ):
         stretch_close(assignment, now)  # a gap: count up to its clamp, restart now
         assignment.active_since = now

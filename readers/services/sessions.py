@@ -32,8 +32,14 @@ def reader_enrol(
     study never changes it (see :func:`trials.services.membership_add`, which also
     refuses a reader who coordinates or analyses the study).
     """
-    return membership_add(actor=actor, study=study, user=user, role=Role.READER, tier=tier,
-                          years_experience=years_experience)
+    return membership_add(
+        actor=actor,
+        study=study,
+        user=user,
+        role=Role.READER,
+        tier=tier,
+        years_experience=years_experience,
+    )
 
 
 def case_order_for(case_ids: Iterable[Any], seed: int) -> list[str]:
@@ -68,10 +74,7 @@ def session_create_for_design(
     chosen = list(datasets) if datasets is not None else list(study.datasets.all())
     if any(dataset.study_id != study.pk for dataset in chosen):
         raise ValidationError(_("A dataset belongs to another study."))
-    cases = {
-        str(case.pk): case
-        for case in study.cases.filter(dataset__in=chosen, excluded=False)
-    }
+    cases = {str(case.pk): case for case in study.cases.filter(dataset__in=chosen, excluded=False)}
     if not cases:
         raise ValidationError(_("The chosen datasets hold no cases to read."))
     members = Membership.objects.active().filter(study=study, role=Role.READER)
@@ -90,8 +93,9 @@ def session_create_for_design(
                 continue
             if ReadingSession.objects.filter(study=study, reader=user, phase=phase).exists():
                 continue
-            session = _session_make(actor=actor, study=study, reader=user, phase=phase,
-                                    cases=cases, seed=session_seed)
+            session = _session_make(
+                actor=actor, study=study, reader=user, phase=phase, cases=cases, seed=session_seed
+            )
             if session is not None:
                 made.append(session)
     return made
@@ -145,7 +149,9 @@ def session_availability(*, session: ReadingSession, now: datetime | None = None
         return opening
     opens_at = max(filter(None, [opening.at, session.available_from]), default=None)
     if opens_at is not None and now < opens_at:
-        return Opening(opens_at, _("This session opens on %(date)s.") % {"date": opens_at.date().isoformat()})
+        return Opening(
+            opens_at, _("This session opens on %(date)s.") % {"date": opens_at.date().isoformat()}
+        )
     return Opening()
 
 

@@ -24,8 +24,9 @@ def coordinator(db: None) -> Any:
 
 @pytest.fixture
 def study(coordinator: Any) -> Any:
-    return services.study_create(actor=coordinator, title="Invitations study",
-                                 design=StudyDesign.STANDALONE)
+    return services.study_create(
+        actor=coordinator, title="Invitations study", design=StudyDesign.STANDALONE
+    )
 
 
 def link_in(message: Any) -> str:

@@ -36,8 +36,12 @@ def test_a_token_made_on_the_page_authenticates_until_revoked() -> None:
     row.refresh_from_db()
     assert row.last_used_at is not None
     # A token needs no CSRF token (it is not a cookie).
-    created = script.post("/api/studies/", {"title": "x", "design": "standalone"},
-                          content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}")
+    created = script.post(
+        "/api/studies/",
+        {"title": "x", "design": "standalone"},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
     assert created.status_code != 403 or "CSRF" not in created.content.decode()
 
     bad = script.get("/api/studies/", HTTP_AUTHORIZATION=f"Bearer {token[:-2]}xx")
@@ -73,7 +77,9 @@ def test_an_inactive_users_token_fails() -> None:
     user = UserFactory(username="gone")
     client = Client()
     client.force_login(user)
-    token = client.post("/api/tokens/", {"name": "x"}, content_type="application/json").json()["token"]
+    token = client.post("/api/tokens/", {"name": "x"}, content_type="application/json").json()[
+        "token"
+    ]
     user.is_active = False
     user.save()
     assert Client().get("/api/tokens/", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 403

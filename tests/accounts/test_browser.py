@@ -28,9 +28,13 @@ def _log_in(page: Any, live_server: Any, username: str, password: str) -> None:
     page.wait_for_url(f"{live_server.url}/")
 
 
-def test_an_invitation_is_sent_from_the_people_page_and_accepted(chromium: Any, live_server: Any) -> None:
+def test_an_invitation_is_sent_from_the_people_page_and_accepted(
+    chromium: Any, live_server: Any
+) -> None:
     coordinator = UserFactory(username="coordinator")
-    study = services.study_create(actor=coordinator, title="Browser invitations", design="standalone")
+    study = services.study_create(
+        actor=coordinator, title="Browser invitations", design="standalone"
+    )
     context = chromium.new_context()
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -62,7 +66,11 @@ def test_an_invitation_is_sent_from_the_people_page_and_accepted(chromium: Any, 
         page.wait_for_url(f"{live_server.url}/")
         page.wait_for_selector("text=Welcome")
         membership = Membership.objects.get(user__username="invited")
-        assert (membership.study, membership.role, membership.tier) == (study, Role.READER, "junior")
+        assert (membership.study, membership.role, membership.tier) == (
+            study,
+            Role.READER,
+            "junior",
+        )
         page.goto(link)
         page.wait_for_selector("#invitation-refused")
         assert "already been used" in page.inner_text("#invitation-refused")

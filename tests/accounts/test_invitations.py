@@ -28,9 +28,12 @@ BASE = "http://testserver"
 
 def _invite(coordinator: Any, study: Any, email: str = "new.reader@example.org", **kw: Any):
     kw.setdefault("role", Role.READER)
-    with_tier = {"tier": ReaderTier.JUNIOR, "years_experience": 2} if kw["role"] == Role.READER else {}
-    return services.invitation_create(actor=coordinator, study=study, email=email, base_url=BASE,
-                                      **{**with_tier, **kw})
+    with_tier = (
+        {"tier": ReaderTier.JUNIOR, "years_experience": 2} if kw["role"] == Role.READER else {}
+    )
+    return services.invitation_create(
+        actor=coordinator, study=study, email=email, base_url=BASE, **{**with_tier, **kw}
+    )
 
 
 def test_invitation_by_service_makes_an_account_and_a_membership_once(
@@ -45,11 +48,16 @@ def test_invitation_by_service_makes_an_account_and_a_membership_once(
     assert invitation.token_sha256 == sha256_hex(issued.token)
     assert issued.token not in str(Invitation.objects.values().get())
 
-    membership = services.invitation_accept(token=issued.token, username="newreader",
-                                            password=NEW_PASSWORD)
+    membership = services.invitation_accept(
+        token=issued.token, username="newreader", password=NEW_PASSWORD
+    )
     user = get_user_model().objects.get(username="newreader")
     assert user.email == "new.reader@example.org" and user.check_password(NEW_PASSWORD)
-    assert (membership.user, membership.role, membership.tier) == (user, Role.READER, ReaderTier.JUNIOR)
+    assert (membership.user, membership.role, membership.tier) == (
+        user,
+        Role.READER,
+        ReaderTier.JUNIOR,
+    )
     invitation.refresh_from_db()
     assert invitation.used_at is not None and invitation.accepted_by == user
     actions = list(AuditEvent.objects.filter(study=study).values_list("action", flat=True))
@@ -64,7 +72,9 @@ def test_invitation_by_service_makes_an_account_and_a_membership_once(
 
 def test_expired_withdrawn_and_unknown_links_are_refused(coordinator: Any, study: Any) -> None:
     expired = _invite(coordinator, study, email="late@example.org")
-    Invitation.objects.filter(pk=expired.invitation.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    Invitation.objects.filter(pk=expired.invitation.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
     with pytest.raises(services.InvitationRefused) as refused:
         services.invitation_accept(token=expired.token, username="late", password=NEW_PASSWORD)
     assert refused.value.code == "expired"
@@ -82,7 +92,9 @@ def test_expired_withdrawn_and_unknown_links_are_refused(coordinator: Any, study
     assert not Membership.objects.filter(user__username__in=["late", "x"]).exists()
 
 
-def test_an_existing_account_is_not_duplicated_and_must_log_in(coordinator: Any, study: Any) -> None:
+def test_an_existing_account_is_not_duplicated_and_must_log_in(
+    coordinator: Any, study: Any
+) -> None:
     existing = UserFactory(username="known", email="Known@Example.org")
     issued = _invite(coordinator, study, email="known@example.org", role=Role.STATISTICIAN)
     with pytest.raises(services.InvitationRefused) as refused:
@@ -99,7 +111,9 @@ def test_an_existing_account_is_not_duplicated_and_must_log_in(coordinator: Any,
     assert get_user_model().objects.count() == users_before
 
 
-def test_separation_of_duties_refuses_and_leaves_the_link_unused(coordinator: Any, study: Any) -> None:
+def test_separation_of_duties_refuses_and_leaves_the_link_unused(
+    coordinator: Any, study: Any
+) -> None:
     coordinator.email = "coord@example.org"
     coordinator.save()
     issued = _invite(coordinator, study, email="coord@example.org")  # as a reader of his own study
@@ -118,15 +132,23 @@ def test_weak_password_or_taken_username_is_refused(coordinator: Any, study: Any
     assert Invitation.objects.get(pk=issued.invitation.pk).used_at is None
 
 
-def test_invitation_through_the_pages(coordinator: Any, study: Any,
-                                      django_capture_on_commit_callbacks: Any) -> None:
+def test_invitation_through_the_pages(
+    coordinator: Any, study: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     client = Client()
     client.force_login(coordinator)
     people = f"/studies/{study.pk}/people/"
     assert client.get(people).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"{people}invite/", {"email": "web@example.org", "role": Role.READER,
-                                                    "tier": ReaderTier.SENIOR, "years_experience": 9})
+        response = client.post(
+            f"{people}invite/",
+            {
+                "email": "web@example.org",
+                "role": Role.READER,
+                "tier": ReaderTier.SENIOR,
+                "years_experience": 9,
+            },
+        )
     assert response.status_code == 302
     page = client.get(people).content.decode()
     assert "web@example.org" in page and "pending" in page
@@ -135,19 +157,32 @@ def test_invitation_through_the_pages(coordinator: Any, study: Any,
     invitee = Client()
     page = invitee.get(link)
     assert page.status_code == 200 and b"Invitations study" in page.content
-    bad = invitee.post(link, {"username": "webreader", "password1": NEW_PASSWORD, "password2": "other"})
-    assert bad.status_code == 400 and not get_user_model().objects.filter(username="webreader").exists()
-    done = invitee.post(link, {"username": "webreader", "password1": NEW_PASSWORD,
-                               "password2": NEW_PASSWORD}, follow=True)
+    bad = invitee.post(
+        link, {"username": "webreader", "password1": NEW_PASSWORD, "password2": "other"}
+    )
+    assert (
+        bad.status_code == 400
+        and not get_user_model().objects.filter(username="webreader").exists()
+    )
+    done = invitee.post(
+        link,
+        {"username": "webreader", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+        follow=True,
+    )
     assert done.status_code == 200 and "Welcome" in done.content.decode()
     membership = Membership.objects.get(user__username="webreader")
-    assert (membership.role, membership.tier, membership.years_experience) == (Role.READER, ReaderTier.SENIOR, 9)
+    assert (membership.role, membership.tier, membership.years_experience) == (
+        Role.READER,
+        ReaderTier.SENIOR,
+        9,
+    )
 
     again = Client().get(link)
     assert again.status_code == 410 and "already been used" in again.content.decode()
     invitation = Invitation.objects.get()
-    Invitation.objects.filter(pk=invitation.pk).update(used_at=None, accepted_by=None,
-                                                      expires_at=timezone.now() - timedelta(days=1))
+    Invitation.objects.filter(pk=invitation.pk).update(
+        used_at=None, accepted_by=None, expires_at=timezone.now() - timedelta(days=1)
+    )
     expired = Client().get(link)
     assert expired.status_code == 410 and "expired" in expired.content.decode()
     assert Client().get("/accounts/invitations/nonsense/").status_code == 404
@@ -161,7 +196,9 @@ def test_an_existing_account_logs_in_then_accepts_on_the_page(coordinator: Any, 
     page = client.get(link).content.decode()
     assert "Log in to accept" in page and 'name="password1"' not in page
     assert client.post(link).status_code == 403  # not logged in: nothing happens
-    response = client.post("/accounts/login/", {"username": "member", "password": PASSWORD, "next": link})
+    response = client.post(
+        "/accounts/login/", {"username": "member", "password": PASSWORD, "next": link}
+    )
     assert response.status_code == 302 and response["Location"] == link
     assert "Accept the invitation" in client.get(link).content.decode()
     assert client.post(link).status_code == 302
@@ -169,14 +206,23 @@ def test_an_existing_account_logs_in_then_accepts_on_the_page(coordinator: Any, 
     assert get_user_model().objects.filter(email__iexact="member@example.org").count() == 1
 
 
-def test_invitation_through_the_api(coordinator: Any, study: Any,
-                                    django_capture_on_commit_callbacks: Any) -> None:
+def test_invitation_through_the_api(
+    coordinator: Any, study: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     client = Client()
     client.force_login(coordinator)
     url = f"/api/studies/{study.pk}/invitations/"
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url, {"email": "api@example.org", "role": "reader", "tier": "mid_level",
-                                     "years_experience": 4}, content_type="application/json")
+        response = client.post(
+            url,
+            {
+                "email": "api@example.org",
+                "role": "reader",
+                "tier": "mid_level",
+                "years_experience": 4,
+            },
+            content_type="application/json",
+        )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["state"] == "pending" and "token" not in body
@@ -184,22 +230,30 @@ def test_invitation_through_the_api(coordinator: Any, study: Any,
     token = link_in(mail.outbox[-1]).rstrip("/").rsplit("/", 1)[-1]
 
     anonymous = Client()
-    accept = anonymous.post("/api/invitations/accept/", {"token": token, "username": "apireader",
-                                                         "password": NEW_PASSWORD},
-                            content_type="application/json")
+    accept = anonymous.post(
+        "/api/invitations/accept/",
+        {"token": token, "username": "apireader", "password": NEW_PASSWORD},
+        content_type="application/json",
+    )
     assert accept.status_code == 201, accept.content
     assert accept.json()["role"] == "reader" and accept.json()["username"] == "apireader"
     assert Membership.objects.get(user__username="apireader").tier == ReaderTier.MID_LEVEL
-    again = anonymous.post("/api/invitations/accept/", {"token": token, "username": "apireader2",
-                                                        "password": NEW_PASSWORD},
-                           content_type="application/json")
+    again = anonymous.post(
+        "/api/invitations/accept/",
+        {"token": token, "username": "apireader2", "password": NEW_PASSWORD},
+        content_type="application/json",
+    )
     assert again.status_code == 410 and again.json()["code"] == "used"
 
     # A reader of the study may not invite; a stranger does not even see the study.
     reader = get_user_model().objects.get(username="apireader")
     client.force_login(reader)
-    assert client.post(url, {"email": "x@example.org", "role": "reader"},
-                       content_type="application/json").status_code == 403
+    assert (
+        client.post(
+            url, {"email": "x@example.org", "role": "reader"}, content_type="application/json"
+        ).status_code
+        == 403
+    )
     client.force_login(UserFactory(username="stranger"))
     assert client.get(url).status_code == 404
 
@@ -219,8 +273,12 @@ def test_withdrawing_an_invitation_by_page_and_api(coordinator: Any, study: Any)
 
 def test_reinviting_an_ended_member_resumes_his_membership(coordinator: Any, study: Any) -> None:
     reader = UserFactory(username="back", email="back@example.org")
-    membership = trial_services.membership_add(actor=coordinator, study=study, user=reader, role=Role.READER)
-    trial_services.membership_end(actor=coordinator, membership=membership, reason="left the hospital")
+    membership = trial_services.membership_add(
+        actor=coordinator, study=study, user=reader, role=Role.READER
+    )
+    trial_services.membership_end(
+        actor=coordinator, membership=membership, reason="left the hospital"
+    )
     issued = _invite(coordinator, study, email="back@example.org")
     resumed = services.invitation_accept(token=issued.token, user=reader)
     assert resumed.pk == membership.pk and resumed.ended_at is None

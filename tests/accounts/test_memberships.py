@@ -31,7 +31,9 @@ def read_once() -> Any:
     session = setup.session_of(reader)
     first = reading.session_next_assignment(session=session)
     reading.assignment_serve(reader=reader, assignment=first)
-    read = reading.read_submit(reader=reader, assignment=first, answer=ANSWER, client_event_id=uuid.uuid4())
+    read = reading.read_submit(
+        reader=reader, assignment=first, answer=ANSWER, client_event_id=uuid.uuid4()
+    )
     following = reading.session_next_assignment(session=session)
     return setup, reader, session, first, following, read
 
@@ -46,8 +48,9 @@ def test_an_ended_reader_loses_pages_and_api_but_his_reads_stay(read_once: Any) 
     coordinator = Client()
     coordinator.force_login(setup.coordinator)
     membership = Membership.objects.get(study=setup.study, user=reader, role=Role.READER)
-    response = coordinator.post(f"/studies/{setup.study.pk}/people/{membership.pk}/end/",
-                                {"reason": "left the hospital"})
+    response = coordinator.post(
+        f"/studies/{setup.study.pk}/people/{membership.pk}/end/", {"reason": "left the hospital"}
+    )
     assert response.status_code == 302
     membership.refresh_from_db()
     assert membership.ended_at is not None and membership.ended_by == setup.coordinator
@@ -56,12 +59,18 @@ def test_an_ended_reader_loses_pages_and_api_but_his_reads_stay(read_once: Any) 
 
     assert study_roles(reader, setup.study) == set()
     assert client.post(f"/read/{first.token}/revise/", {"severe": "no"}).status_code == 404
-    for url in (f"/read/{following.token}/", f"/read/session/{session.pk}/", f"/api/reading/sessions/{session.pk}/",
-                f"/api/reading/assignments/{following.token}/"):
+    for url in (
+        f"/read/{following.token}/",
+        f"/read/session/{session.pk}/",
+        f"/api/reading/sessions/{session.pk}/",
+        f"/api/reading/assignments/{following.token}/",
+    ):
         assert client.get(url).status_code == 404, url
-    submit = client.post(f"/api/reading/assignments/{following.token}/read/",
-                         {"severe": True, "confidence": 50, "client_event_id": str(uuid.uuid4())},
-                         content_type="application/json")
+    submit = client.post(
+        f"/api/reading/assignments/{following.token}/read/",
+        {"severe": True, "confidence": 50, "client_event_id": str(uuid.uuid4())},
+        content_type="application/json",
+    )
     assert submit.status_code == 404
     assert client.get("/api/reading/sessions/").json() == []
     assert setup.study.title not in client.get("/read/").content.decode()
@@ -76,8 +85,9 @@ def test_an_ended_statistician_loses_the_study_through_the_api(db: None) -> None
     coordinator = UserFactory(username="c1")
     statistician = UserFactory(username="s1")
     study = services.study_create(actor=coordinator, title="Ended", design="standalone")
-    membership = services.membership_add(actor=coordinator, study=study, user=statistician,
-                                         role=Role.STATISTICIAN)
+    membership = services.membership_add(
+        actor=coordinator, study=study, user=statistician, role=Role.STATISTICIAN
+    )
     client = Client()
     client.force_login(statistician)
     assert client.get(f"/api/studies/{study.pk}/").status_code == 200
@@ -120,4 +130,6 @@ def test_an_ended_reader_gets_no_new_sessions(read_once: Any) -> None:
     membership = Membership.objects.get(study=setup.study, user=reader, role=Role.READER)
     services.membership_end(actor=setup.coordinator, membership=membership, reason="left")
     with pytest.raises(ValidationError):
-        reading.session_create_for_design(actor=setup.coordinator, study=setup.study, readers=[reader])
+        reading.session_create_for_design(
+            actor=setup.coordinator, study=setup.study, readers=[reader]
+        )

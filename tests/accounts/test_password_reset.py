@@ -35,7 +35,10 @@ def test_password_reset_link_works_once() -> None:
     login = Client().post("/accounts/login/", {"username": "forgetful", "password": NEW_PASSWORD})
     assert login.status_code == 302 and login["Location"] == "/"
     again = Client().get(link, follow=True)
-    assert "not valid" in again.content.decode() and 'name="new_password1"' not in again.content.decode()
+    assert (
+        "not valid" in again.content.decode()
+        and 'name="new_password1"' not in again.content.decode()
+    )
 
 
 def test_an_unknown_address_gets_the_same_answer_and_no_mail() -> None:

@@ -47,7 +47,9 @@ def test_totp_is_required_at_login_once_enrolled() -> None:
     assert response.status_code == 302 and response["Location"] == "/accounts/login/verify/"
     assert fresh.get("/").status_code == 302  # not logged in before the code
     assert fresh.get("/api/studies/").status_code == 403
-    wrong = fresh.post("/accounts/login/verify/", {"code": "123456" if code_of(device) != "123456" else "654321"})
+    wrong = fresh.post(
+        "/accounts/login/verify/", {"code": "123456" if code_of(device) != "123456" else "654321"}
+    )
     assert wrong.status_code == 400
     device.refresh_from_db()
     device.throttling_failure_count = 0  # the test does not wait out django-otp's back-off

@@ -22,29 +22,48 @@ CONDITION_OF = {
 }
 
 
-def make_study(*, cases_per_dataset: int = 24, sweeps: int = 8, prefix: str = "A") -> tuple[Study, dict[str, Any]]:
+def make_study(
+    *, cases_per_dataset: int = 24, sweeps: int = 8, prefix: str = "A"
+) -> tuple[Study, dict[str, Any]]:
     """An assisted-crossover study with two read datasets, a blind-sweep set and its people."""
     study = StudyFactory(design=StudyDesign.ASSISTED_CROSSOVER)
     users: dict[str, Any] = {}
     for name, role, tier in (
-        ("coordinator", Role.COORDINATOR, ""), ("statistician", Role.STATISTICIAN, ""),
-        ("junior1", Role.READER, "junior"), ("junior2", Role.READER, "junior"),
-        ("junior3", Role.READER, "junior"), ("mid1", Role.READER, "mid_level"),
-        ("mid2", Role.READER, "mid_level"), ("senior1", Role.READER, "senior"),
+        ("coordinator", Role.COORDINATOR, ""),
+        ("statistician", Role.STATISTICIAN, ""),
+        ("junior1", Role.READER, "junior"),
+        ("junior2", Role.READER, "junior"),
+        ("junior3", Role.READER, "junior"),
+        ("mid1", Role.READER, "mid_level"),
+        ("mid2", Role.READER, "mid_level"),
+        ("senior1", Role.READER, "senior"),
     ):
         user = UserFactory(username=f"{prefix}-{name}")
         MembershipFactory(study=study, user=user, role=role, tier=tier)
         users[name] = user
-    conditions = [["normal"], ["ependymal_cyst"], ["pvl"], ["hydrocephalus"], ["ventricular_dilation"]]
+    conditions = [
+        ["normal"],
+        ["ependymal_cyst"],
+        ["pvl"],
+        ["hydrocephalus"],
+        ["ventricular_dilation"],
+    ]
     n = 0
-    for name, kind, count in (("Internal", DatasetKind.INTERNAL, cases_per_dataset),
-                              ("External", DatasetKind.EXTERNAL, cases_per_dataset),
-                              ("Sweeps", DatasetKind.BLIND_SWEEP, sweeps)):
+    for name, kind, count in (
+        ("Internal", DatasetKind.INTERNAL, cases_per_dataset),
+        ("External", DatasetKind.EXTERNAL, cases_per_dataset),
+        ("Sweeps", DatasetKind.BLIND_SWEEP, sweeps),
+    ):
         dataset = DatasetFactory(study=study, name=name, kind=kind)
         for i in range(count):
             n += 1
-            case = CaseFactory(dataset=dataset, study=study, code=f"{prefix}{n:04d}",
-                               probe_type=("linear", "microconvex")[i % 2], ga_weeks=25 + (i * 3) % 16)
+            case = CaseFactory(
+                dataset=dataset,
+                study=study,
+                code=f"{prefix}{n:04d}",
+                probe_type=("linear", "microconvex")[i % 2],
+                ga_weeks=25 + (i * 3) % 16,
+            )
             if i % 4 == 0:
                 GoldStandardFactory(case=case, conditions=["ivh"], ivh_grade=3 + (i // 4) % 2)
             elif i % 7 == 1:
@@ -60,4 +79,6 @@ def vandyke_frame() -> pd.DataFrame:
 
     path = Path(__file__).parent / "data" / "VanDyke_long.csv"
     frame = pd.read_csv(path)
-    return frame.rename(columns={"treatment": "modality"}).loc[:, ["reader", "modality", "case", "truth", "rating"]]
+    return frame.rename(columns={"treatment": "modality"}).loc[
+        :, ["reader", "modality", "case", "truth", "rating"]
+    ]

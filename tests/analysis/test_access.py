@@ -29,20 +29,34 @@ def test_standalone_results_wait_for_lock() -> None:
             assert api.status_code == 403 and "locked" in api.json()["detail"], who
             page = client.get(reverse("analysis:report", args=[study.pk, "performance"]))
             assert page.status_code == 403 and "locked" in page.content.decode()
-            for url in (reverse("analysis:export-reads", args=[study.pk, "long"]),
-                        reverse("analysis:export-zip", args=[study.pk]),
-                        reverse("analysis:export-table", args=[study.pk, "performance", "table2", "csv"])):
+            for url in (
+                reverse("analysis:export-reads", args=[study.pk, "long"]),
+                reverse("analysis:export-zip", args=[study.pk]),
+                reverse("analysis:export-table", args=[study.pk, "performance", "table2", "csv"]),
+            ):
                 response = client.get(url)
                 assert response.status_code == 403 and "locked" in response.content.decode(), url
 
 
 def _read(study: Study, reader, case, phase: str = SessionPhase.UNAIDED) -> Read:
-    session, _ = ReadingSession.objects.get_or_create(study=study, reader=reader, phase=phase,
-                                                      defaults={"order_seed": 1})
-    assignment = Assignment.objects.create(session=session, position=session.assignments.count() + 1, case=case)
+    session, _ = ReadingSession.objects.get_or_create(
+        study=study, reader=reader, phase=phase, defaults={"order_seed": 1}
+    )
+    assignment = Assignment.objects.create(
+        session=session, position=session.assignments.count() + 1, case=case
+    )
     now = timezone.now()
-    return Read.objects.create(assignment=assignment, reader=reader, client_event_id=uuid.uuid4(), severe=True,
-                               confidence=70, served_at=now, answered_at=now, wall_ms=1000, active_ms=900)
+    return Read.objects.create(
+        assignment=assignment,
+        reader=reader,
+        client_event_id=uuid.uuid4(),
+        severe=True,
+        confidence=70,
+        served_at=now,
+        answered_at=now,
+        wall_ms=1000,
+        active_ms=900,
+    )
 
 
 def test_reads_carry_the_tier_of_the_membership_in_their_study() -> None:

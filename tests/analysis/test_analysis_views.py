@@ -36,8 +36,13 @@ def world(django_capture_on_commit_callbacks):
     filled = fill_demo_reads(study, coordinator_password=PASSWORD)
     assert not filled.skipped
     study.refresh_from_db()
-    return {"study": study, "users": users, "other": other, "other_users": other_users,
-            "capture": django_capture_on_commit_callbacks}
+    return {
+        "study": study,
+        "users": users,
+        "other": other,
+        "other_users": other_users,
+        "capture": django_capture_on_commit_callbacks,
+    }
 
 
 def _client(user) -> Client:
@@ -97,11 +102,15 @@ def test_page_api_and_exports_agree(world) -> None:
     api_frame = pd.DataFrame(table["rows"], columns=table["columns"])
     for value in api_frame["estimate"].tolist() + api_frame["ci_low"].tolist():
         assert f"<td>{display_value(value)}</td>" in page
-    csv = client.get(reverse("analysis:export-table", args=[study.pk, "performance", "table2", "csv"]))
+    csv = client.get(
+        reverse("analysis:export-table", args=[study.pk, "performance", "table2", "csv"])
+    )
     assert csv.status_code == 200
     csv_frame = pd.read_csv(io.BytesIO(csv.content))
     pd.testing.assert_frame_equal(csv_frame, api_frame, check_dtype=False, rtol=0, atol=0)
-    xlsx = client.get(reverse("analysis:export-table", args=[study.pk, "performance", "table2", "xlsx"]))
+    xlsx = client.get(
+        reverse("analysis:export-table", args=[study.pk, "performance", "table2", "xlsx"])
+    )
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content))["table2"]
     values = list(sheet.values)
     assert list(values[0]) == table["columns"]
@@ -109,13 +118,27 @@ def test_page_api_and_exports_agree(world) -> None:
     archive = _zip(world, client, study)
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["snapshot_sha256"] == body["snapshot"]
-    assert set(manifest["software"]) >= {"python", "numpy", "scipy", "statsmodels", "pandas", "fontanelle"}
+    assert set(manifest["software"]) >= {
+        "python",
+        "numpy",
+        "scipy",
+        "statsmodels",
+        "pandas",
+        "fontanelle",
+    }
     assert archive.read("tables/performance/table2.csv") == csv.content
-    assert {f"figures/{k}" for k in ("performance_auc_bars.html", "roc_roc.html")} <= set(archive.namelist())
+    assert {f"figures/{k}" for k in ("performance_auc_bars.html", "roc_roc.html")} <= set(
+        archive.namelist()
+    )
     assert "Plotly" in archive.read("figures/roc_roc.html").decode()[:5_000_000]
-    long = read_long_csv(client.get(reverse("analysis:export-reads", args=[study.pk, "long"])).content)
+    long = read_long_csv(
+        client.get(reverse("analysis:export-reads", args=[study.pk, "long"])).content
+    )
     assert set(long.columns) == {"reader", "modality", "case", "truth", "rating"}
-    assert archive.read("data/reads_long.csv").decode().splitlines()[0] == "reader,modality,case,truth,rating"
+    assert (
+        archive.read("data/reads_long.csv").decode().splitlines()[0]
+        == "reader,modality,case,truth,rating"
+    )
 
 
 def test_statistician_of_another_study_gets_404(world) -> None:
@@ -197,14 +220,19 @@ def test_export_zip_is_a_job_with_progress_and_a_download(world) -> None:
     assert f'hx-get="{reverse("analysis:job", args=[job.pk])}"' in body and "<script>" not in body
     queued[0]()  # the worker runs the task
     job.refresh_from_db()
-    assert job.status == JobStatus.COMPLETE and job.file and job.total >= 2 and job.done == job.total
+    assert (
+        job.status == JobStatus.COMPLETE and job.file and job.total >= 2 and job.done == job.total
+    )
     poll = client.get(reverse("analysis:job", args=[job.pk]))
     assert 'id="job-download"' in poll.content.decode()
     api = client.get(reverse("analysis:api-job", args=[job.pk])).json()
     assert api["status"] == "complete" and api["file"].endswith("/file")
     download = client.get(api["file"])
     assert download.status_code == 200 and "attachment" in download["Content-Disposition"]
-    assert "manifest.json" in zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).namelist()
+    assert (
+        "manifest.json"
+        in zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).namelist()
+    )
     assert client.get(url).status_code == 200  # the same snapshot and language: served, not redone
     assert AnalysisJob.objects.filter(study=study, kind="export_zip").count() == 1
     # Another study's statistician reaches neither the job nor its file.

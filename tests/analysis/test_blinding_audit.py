@@ -21,18 +21,26 @@ def _fan(seed: int, brightness: float = 1.0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     frame = np.zeros((300, 400, 3), np.uint8)
     yy, xx = np.mgrid[:300, :400]
-    fan = ((xx - 200) ** 2 + (yy + 40) ** 2 < 320**2) & (np.abs(xx - 200) < 0.8 * (yy + 40)) & (yy > 10)
+    fan = (
+        ((xx - 200) ** 2 + (yy + 40) ** 2 < 320**2)
+        & (np.abs(xx - 200) < 0.8 * (yy + 40))
+        & (yy > 10)
+    )
     speckle = np.clip(rng.rayleigh(40 * brightness, size=(300, 400)), 0, 255).astype(np.uint8)
     frame[fan] = speckle[fan, None]
     return frame
 
 
-def _observation(source: str, seed: int, *, brightness: float = 1.0, position: float | None = None) -> MaterialObservation:
+def _observation(
+    source: str, seed: int, *, brightness: float = 1.0, position: float | None = None
+) -> MaterialObservation:
     rng = np.random.default_rng(seed + 1000)
     return MaterialObservation(
         source=source,
         images={v: render_view(_fan(seed * 7 + i, brightness)).data for i, v in enumerate(VIEWS)},
-        frame_positions={v: position if position is not None else float(rng.uniform(0.2, 0.8)) for v in VIEWS},
+        frame_positions={
+            v: position if position is not None else float(rng.uniform(0.2, 0.8)) for v in VIEWS
+        },
         missing_views=0,
         latency_ms=float(rng.normal(20, 3)),
     )
@@ -76,8 +84,12 @@ def test_grouping_by_case_keeps_case_looks_from_passing_for_source_cues():
             base = _observation(source, case, brightness=brightness, position=0.5)
             observations.append(
                 MaterialObservation(
-                    source=base.source, images=base.images, frame_positions=base.frame_positions,
-                    missing_views=0, latency_ms=20.0, group=f"case{case}",
+                    source=base.source,
+                    images=base.images,
+                    frame_positions=base.frame_positions,
+                    missing_views=0,
+                    latency_ms=20.0,
+                    group=f"case{case}",
                 )
             )
     grouped = blinding_audit(observations, VIEWS, seed=2)

@@ -20,16 +20,24 @@ from trials.models import DatasetKind, StudyStatus
 
 pytestmark = pytest.mark.django_db
 
-EXPENSIVE = ("build_practice_study", "build_source_trial_demo", "build_demo_study", "run_ai_on_study",
-             "fill_demo_reads", "demo_model_version")
+EXPENSIVE = (
+    "build_practice_study",
+    "build_source_trial_demo",
+    "build_demo_study",
+    "run_ai_on_study",
+    "fill_demo_reads",
+    "demo_model_version",
+)
 
 
 def _forbid_building(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     called: list[str] = []
     for name in EXPENSIVE:
+
         def fake(*args: Any, _name: str = name, **kwargs: Any) -> Any:
             called.append(_name)
             raise AssertionError(f"{_name} must not run for a study built already")
+
         monkeypatch.setattr(demo_build, name, fake)
     return called
 
@@ -77,7 +85,9 @@ def test_a_failure_is_recorded_shown_and_the_next_study_still_built(monkeypatch,
     built = []
 
     def source_trial(*args: Any, **kwargs: Any):
-        study = StudyFactory(title=_spec("source-trial").title, is_demo=True, status=StudyStatus.OPEN)
+        study = StudyFactory(
+            title=_spec("source-trial").title, is_demo=True, status=StudyStatus.OPEN
+        )
         built.append(study)
         audit = SimpleNamespace(result=None, problem="no material", scope="")
         return SimpleNamespace(study=study, cases=0, audit=audit)
@@ -112,10 +122,14 @@ def test_pages_show_building_with_progress_then_ready() -> None:
     study = StudyFactory(title=spec.title, is_demo=True, status=StudyStatus.DRAFT)
     dataset = DatasetFactory(study=study, kind=DatasetKind.INTERNAL)
     cases = [CaseFactory(dataset=dataset) for _ in range(spec.cases)]
-    model = ModelVersion.objects.create(name="ncls-lite-demo", version="t", profile="lite", directory="")
+    model = ModelVersion.objects.create(
+        name="ncls-lite-demo", version="t", profile="lite", directory=""
+    )
     for case in cases[:5]:
         AICaseResult.objects.create(case=case, model_version=model, status=ResultStatus.FAILED)
-    record_set("practice", state=DemoBuildState.BUILDING, started_at=timezone.now(), pid=os.getpid())
+    record_set(
+        "practice", state=DemoBuildState.BUILDING, started_at=timezone.now(), pid=os.getpid()
+    )
 
     anonymous = Client().get("/accounts/login/").content.decode()
     assert spec.title in anonymous and "Being built" in anonymous
@@ -143,13 +157,17 @@ def test_a_dead_builder_shows_as_stopped() -> None:
     assert "Stopped" in page and "resumes" in page and "hx-trigger" not in page
 
 
-def test_demo_reader_study_import_resumes_only_the_missing_datasets(monkeypatch, tmp_path: Path) -> None:
+def test_demo_reader_study_import_resumes_only_the_missing_datasets(
+    monkeypatch, tmp_path: Path
+) -> None:
     from trials import demo as trials_demo
 
     existing = StudyFactory(title=trials_demo.TITLE, is_demo=True, status=StudyStatus.DRAFT)
     CaseFactory(dataset=DatasetFactory(study=existing, kind=DatasetKind.INTERNAL))
     DatasetFactory(study=existing, kind=DatasetKind.EXTERNAL)
-    manifests = [tmp_path / kind / "manifest.csv" for kind in (DatasetKind.INTERNAL, DatasetKind.EXTERNAL)]
+    manifests = [
+        tmp_path / kind / "manifest.csv" for kind in (DatasetKind.INTERNAL, DatasetKind.EXTERNAL)
+    ]
     monkeypatch.setattr(trials_demo, "generate_phantom_cases", lambda _out: manifests)
     imported: list[Path] = []
 

@@ -44,10 +44,19 @@ def _vandyke_study() -> StudyData:
     frame["reader"] = "R" + frame["reader"].astype(str)
     frame["case"] = "C" + frame["case"].astype(str).str.zfill(3)
     frame["modality"] = frame["modality"].map({1: "unaided", 2: "aided"})
-    reads = frame.assign(tier="junior", decision=(frame["rating"] >= 3).astype(int), confidence=0,
-                         read_time_s=np.nan, dataset="vandyke", probe_type="unknown", ga_weeks=np.nan,
-                         condition="normal")
-    cases = reads.drop_duplicates("case").loc[:, ["case", "dataset", "truth", "condition", "probe_type", "ga_weeks"]]
+    reads = frame.assign(
+        tier="junior",
+        decision=(frame["rating"] >= 3).astype(int),
+        confidence=0,
+        read_time_s=np.nan,
+        dataset="vandyke",
+        probe_type="unknown",
+        ga_weeks=np.nan,
+        condition="normal",
+    )
+    cases = reads.drop_duplicates("case").loc[
+        :, ["case", "dataset", "truth", "condition", "probe_type", "ga_weeks"]
+    ]
     return StudyData("Van Dyke 1993", reads, cases)
 
 
@@ -70,7 +79,7 @@ def test_vandyke_imrmc_round_trip_gives_published_or() -> None:
     lines = text.splitlines()
     assert "BEGIN DATA:" in lines
     assert "NR: 5" in lines and "N0: 69" in lines and "N1: 45" in lines and "NM: 2" in lines
-    body = lines[lines.index("BEGIN DATA:") + 1:]
+    body = lines[lines.index("BEGIN DATA:") + 1 :]
     assert sum(1 for line in body if line.startswith("-1,")) == 114
     assert all(line.split(",")[2] == "0" for line in body if line.startswith("-1,"))
     _check_published(mrmc_or(read_imrmc(text)))
@@ -94,9 +103,20 @@ def test_read_imrmc_rejects_missing_truth() -> None:
 
 @pytest.fixture(scope="module")
 def small() -> tuple[StudyData, list]:
-    data = simulate_study(SimulationConfig(datasets=(("internal", 60), ("external", 60)), n_junior=4,
-                                           n_mid=3, n_senior=2, blind_sweep_cases=10, prevalence=0.3, seed=5))
-    return data, [run_report(key, data, n_resamples=200) for key in ("performance", "roc", "blinded")]
+    data = simulate_study(
+        SimulationConfig(
+            datasets=(("internal", 60), ("external", 60)),
+            n_junior=4,
+            n_mid=3,
+            n_senior=2,
+            blind_sweep_cases=10,
+            prevalence=0.3,
+            seed=5,
+        )
+    )
+    return data, [
+        run_report(key, data, n_resamples=200) for key in ("performance", "roc", "blinded")
+    ]
 
 
 def test_table_csv_and_xlsx_keep_every_number(small) -> None:
@@ -117,7 +137,9 @@ def test_zip_holds_tables_figures_reads_and_manifest(small) -> None:
     archive = zipfile.ZipFile(io.BytesIO(analysis_zip(reports, data)))
     manifest = json.loads(archive.read("manifest.json"))
     assert manifest["snapshot_sha256"] == data.snapshot
-    assert {"python", "numpy", "scipy", "statsmodels", "pandas", "fontanelle"} <= set(manifest["software"])
+    assert {"python", "numpy", "scipy", "statsmodels", "pandas", "fontanelle"} <= set(
+        manifest["software"]
+    )
     for report in manifest["reports"]:
         for table in report["tables"]:
             assert table["methods"] and table["n"] and table["file"] in archive.namelist()
@@ -147,12 +169,20 @@ def test_infinite_hillis_df_is_shown_as_infinity_with_a_note() -> None:
 
     frame = equal_gain_sensitivity()
     rng = np.random.default_rng(1)
-    reads = frame.assign(tier="junior", decision=frame["rating"].astype(int),
-                         rating=50 * frame["rating"] + rng.uniform(0, 40, len(frame)), confidence=0,
-                         read_time_s=np.nan, dataset="demo", probe_type="unknown", ga_weeks=np.nan,
-                         condition="normal")
-    cases = reads.drop_duplicates("case").loc[:, ["case", "dataset", "truth", "condition", "probe_type",
-                                                  "ga_weeks"]]
+    reads = frame.assign(
+        tier="junior",
+        decision=frame["rating"].astype(int),
+        rating=50 * frame["rating"] + rng.uniform(0, 40, len(frame)),
+        confidence=0,
+        read_time_s=np.nan,
+        dataset="demo",
+        probe_type="unknown",
+        ga_weeks=np.nan,
+        condition="normal",
+    )
+    cases = reads.drop_duplicates("case").loc[
+        :, ["case", "dataset", "truth", "condition", "probe_type", "ga_weeks"]
+    ]
     report = run_report("mrmc", StudyData("equal gains", reads, cases))
     row = report.table("or").frame.set_index("endpoint").loc["sensitivity"]
     assert row["df_den"] == np.inf

@@ -28,8 +28,16 @@ from analysis.simulation import SimulationConfig, simulate_study
 from analysis.stats import contingency_test, fisher_exact, kruskal_wallis
 from inference.services import ai_read_time_s
 
-CONFIG = SimulationConfig(datasets=(("internal", 40), ("external", 50)), n_junior=4, n_mid=3, n_senior=2,
-                          blind_sweep_cases=10, prevalence=0.3, unblinding=0.3, seed=5)
+CONFIG = SimulationConfig(
+    datasets=(("internal", 40), ("external", 50)),
+    n_junior=4,
+    n_mid=3,
+    n_senior=2,
+    blind_sweep_cases=10,
+    prevalence=0.3,
+    unblinding=0.3,
+    seed=5,
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +51,12 @@ def _ffh_exact(table: np.ndarray) -> float:
     n = table.sum()
 
     def log_p(t: np.ndarray) -> float:
-        return (sum(math.lgamma(v + 1) for v in rows) + sum(math.lgamma(v + 1) for v in cols)
-                - math.lgamma(n + 1) - sum(math.lgamma(v + 1) for v in t.ravel()))
+        return (
+            sum(math.lgamma(v + 1) for v in rows)
+            + sum(math.lgamma(v + 1) for v in cols)
+            - math.lgamma(n + 1)
+            - sum(math.lgamma(v + 1) for v in t.ravel())
+        )
 
     observed = log_p(table)
     total = 0.0
@@ -92,20 +104,44 @@ def _table1_data() -> StudyData:
     for dataset, n, shift in (("internal", 30, 0.0), ("external", 40, 1.5), ("sweeps", 12, 0.5)):
         for i in range(n):
             truth = int(rng.random() < 0.3)
-            rows.append({
-                "case": f"{dataset[:2]}{i:03d}", "dataset": dataset, "truth": truth,
-                "condition": "pvl" if truth else ("normal" if i % 3 else "ependymal_cyst"),
-                "probe_type": ("linear", "microconvex")[i % 2], "ga_weeks": 30 + i % 8,
-                "ga_exact_weeks": 30 + i % 8 + (i % 7) / 7 + shift,
-                "birth_weight_g": np.nan if i == 0 else 1500 + 40 * i + 200 * shift,
-                "sex": ("F", "M", "U")[i % 3] if dataset != "sweeps" else ("F", "M")[i % 2],
-                "age_at_exam_days": float(1 + i % 10), "apgar_1min": float(5 + i % 5),
-                "apgar_5min": float(7 + i % 3), "manufacturer": ("GE", "Philips")[i % 2],
-                "site": {"internal": "A", "external": ("B", "C", "D")[i % 3], "sweeps": "A"}[dataset],
-            })
+            rows.append(
+                {
+                    "case": f"{dataset[:2]}{i:03d}",
+                    "dataset": dataset,
+                    "truth": truth,
+                    "condition": "pvl" if truth else ("normal" if i % 3 else "ependymal_cyst"),
+                    "probe_type": ("linear", "microconvex")[i % 2],
+                    "ga_weeks": 30 + i % 8,
+                    "ga_exact_weeks": 30 + i % 8 + (i % 7) / 7 + shift,
+                    "birth_weight_g": np.nan if i == 0 else 1500 + 40 * i + 200 * shift,
+                    "sex": ("F", "M", "U")[i % 3] if dataset != "sweeps" else ("F", "M")[i % 2],
+                    "age_at_exam_days": float(1 + i % 10),
+                    "apgar_1min": float(5 + i % 5),
+                    "apgar_5min": float(7 + i % 3),
+                    "manufacturer": ("GE", "Philips")[i % 2],
+                    "site": {"internal": "A", "external": ("B", "C", "D")[i % 3], "sweeps": "A"}[
+                        dataset
+                    ],
+                }
+            )
     cases = pd.DataFrame(rows)
-    reads = pd.DataFrame(columns=["reader", "tier", "modality", "case", "truth", "rating", "decision",
-                                  "confidence", "read_time_s", "dataset", "probe_type", "ga_weeks", "condition"])
+    reads = pd.DataFrame(
+        columns=[
+            "reader",
+            "tier",
+            "modality",
+            "case",
+            "truth",
+            "rating",
+            "decision",
+            "confidence",
+            "read_time_s",
+            "dataset",
+            "probe_type",
+            "ga_weeks",
+            "condition",
+        ]
+    )
     return StudyData("Table 1", reads, cases)
 
 
@@ -117,14 +153,18 @@ def test_table1_numbers_and_tests_against_independent_calls() -> None:
     cases = data.cases
     # continuous: median (IQR) per dataset; Kruskal-Wallis across datasets
     weights = cases.groupby("dataset")["birth_weight_g"]
-    row = values[(values["characteristic"] == "Birth weight (g)") & (values["dataset"] == "internal")].iloc[0]
+    row = values[
+        (values["characteristic"] == "Birth weight (g)") & (values["dataset"] == "internal")
+    ].iloc[0]
     internal = cases.loc[cases["dataset"] == "internal", "birth_weight_g"].dropna()
     assert row["median"] == pytest.approx(np.median(internal))
     assert (row["q1"], row["q3"]) == pytest.approx(tuple(np.quantile(internal, [0.25, 0.75])))
     assert row["missing"] == 1 and row["n"] == 29
     expected = stats.kruskal(*[w.dropna() for _, w in weights])
     kw = table.loc[("Birth weight (g)", "median (IQR)")]
-    assert kw["test"] == "Kruskal-Wallis rank sum test" and kw["pvalue"] == pytest.approx(expected.pvalue)
+    assert kw["test"] == "Kruskal-Wallis rank sum test" and kw["pvalue"] == pytest.approx(
+        expected.pvalue
+    )
     assert "1 missing" in kw["internal"]
     # categorical: sex without "unknown" in the test; chi-squared or Fisher by expected counts
     known = cases[cases["sex"] != "U"]
@@ -139,9 +179,13 @@ def test_table1_numbers_and_tests_against_independent_calls() -> None:
     assert table.loc[("Sex", "unknown"), "internal"] == "10 (33.3 %)"
     # site: a 3 x 4 table with small expected counts -> Fisher-Freeman-Halton, said so
     assert "Fisher-Freeman-Halton exact test (3 x 4)" in table.loc[("Site", "A"), "test"]
-    severe = values[(values["characteristic"] == "Severity (gold standard)") & (values["level"] == "severe")]
+    severe = values[
+        (values["characteristic"] == "Severity (gold standard)") & (values["level"] == "severe")
+    ]
     assert severe.set_index("dataset")["count"].to_dict() == {
-        **cases.groupby("dataset")["truth"].sum().to_dict(), "all": int(cases["truth"].sum())}
+        **cases.groupby("dataset")["truth"].sum().to_dict(),
+        "all": int(cases["truth"].sum()),
+    }
     assert report.figures and report.figures[0].name == "conditions"
 
 
@@ -155,17 +199,24 @@ def test_read_time_against_independent_tests(data) -> None:
     shared = junior.index.intersection(ai.index)
     x, y = junior[shared].to_numpy(), ai[shared].to_numpy()
     assert vs_ai.loc["junior", "pvalue_welch"] == pytest.approx(
-        stats.ttest_ind(x, y, equal_var=False).pvalue, rel=1e-9, abs=1e-300)
+        stats.ttest_ind(x, y, equal_var=False).pvalue, rel=1e-9, abs=1e-300
+    )
     u = stats.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic", use_continuity=True)
     assert vs_ai.loc["junior", "mann_whitney_u"] == pytest.approx(u.statistic)
-    assert vs_ai.loc["junior", "pvalue_mann_whitney"] == pytest.approx(u.pvalue, rel=1e-6, abs=1e-300)
+    assert vs_ai.loc["junior", "pvalue_mann_whitney"] == pytest.approx(
+        u.pvalue, rel=1e-6, abs=1e-300
+    )
     aided = report.table("aided_vs_unaided").frame.set_index("reader")
     reads = data.reads[data.reads["tier"] == "junior"]
-    means = reads.pivot_table(index="reader", columns="modality", values="read_time_s", aggfunc="mean")
+    means = reads.pivot_table(
+        index="reader", columns="modality", values="read_time_s", aggfunc="mean"
+    )
     exact = stats.wilcoxon(means["aided"] - means["unaided"], method="exact")
     assert aided.loc["all readers", "pvalue"] == pytest.approx(exact.pvalue)
     first = means.index[0]
-    pairs = reads[reads["reader"] == first].pivot_table(index="case", columns="modality", values="read_time_s")
+    pairs = reads[reads["reader"] == first].pivot_table(
+        index="case", columns="modality", values="read_time_s"
+    )
     expected = stats.wilcoxon(pairs["aided"] - pairs["unaided"], method="approx", correction=True)
     assert aided.loc[first, "pvalue"] == pytest.approx(expected.pvalue, rel=1e-9)
 
@@ -195,8 +246,12 @@ def test_blinding_index_figure_has_band_and_the_table_cis(data) -> None:
     wald = next(t for t in figure.figure.data if t.name == "Wald CI")
     boot = next(t for t in figure.figure.data if t.name == "bootstrap CI")
     np.testing.assert_allclose(wald.y, bang["estimate"].to_numpy())
-    np.testing.assert_allclose(np.asarray(wald.y) + np.asarray(wald.error_y.array), bang["ci_high"].to_numpy())
-    np.testing.assert_allclose(np.asarray(boot.y) - np.asarray(boot.error_y.arrayminus), bang["boot_low"].to_numpy())
+    np.testing.assert_allclose(
+        np.asarray(wald.y) + np.asarray(wald.error_y.array), bang["ci_high"].to_numpy()
+    )
+    np.testing.assert_allclose(
+        np.asarray(boot.y) - np.asarray(boot.error_y.arrayminus), bang["boot_low"].to_numpy()
+    )
     assert any(a.text.startswith("ideal blinding") for a in figure.figure.layout.annotations)
 
 
@@ -217,7 +272,7 @@ def _parse_like_imrmc(text: str) -> dict:
         position += 1
     truth: dict[str, int] = {}
     scores: dict[tuple[str, str, str], float] = {}
-    for line in lines[position + 1:]:
+    for line in lines[position + 1 :]:
         fields = [re.sub(r"\s", "", f) for f in line.split(",")]
         assert len(fields) >= 4, f"invalid input row {line!r}"
         reader, case, modality, score = fields[:4]
@@ -233,8 +288,12 @@ def _parse_like_imrmc(text: str) -> dict:
 def test_imrmc_files_are_fully_crossed_and_give_the_platform_aucs(data) -> None:
     comparisons, left_out = imrmc_comparisons(data)
     names = {c.name for c in comparisons}
-    assert {"junior_unaided_vs_aided", "ai_vs_junior_unaided", "ai_vs_mid_level_unaided",
-            "ai_vs_panel_unaided"} <= names and not left_out
+    assert {
+        "junior_unaided_vs_aided",
+        "ai_vs_junior_unaided",
+        "ai_vs_mid_level_unaided",
+        "ai_vs_panel_unaided",
+    } <= names and not left_out
     archive = zipfile.ZipFile(io.BytesIO(imrmc_zip(data)))
     for comparison in comparisons:
         text = archive.read(f"{comparison.name}.imrmc").decode()
@@ -245,14 +304,21 @@ def test_imrmc_files_are_fully_crossed_and_give_the_platform_aucs(data) -> None:
         # fully crossed: every reader x case x modality, nothing else; truth for every case
         assert set(parsed["scores"]) == set(itertools.product(readers, cases, modalities))
         n0 = sum(1 for v in parsed["truth"].values() if v == 0)
-        assert parsed["header"] == {"NR": len(readers), "N0": n0, "N1": len(cases) - n0, "NM": len(modalities)}
+        assert parsed["header"] == {
+            "NR": len(readers),
+            "N0": n0,
+            "N1": len(cases) - n0,
+            "NM": len(modalities),
+        }
         assert min(n0, len(cases) - n0) >= 3
         assert "Comparison: " in text.split("BEGIN DATA:")[0] and "fully crossed" in text
         # the reader-averaged AUC per modality is the platform's group AUC
         for modality in modalities:
             truth = [parsed["truth"][c] for c in sorted(cases)]
-            aucs = [roc_auc_score(truth, [parsed["scores"][(r, c, modality)] for c in sorted(cases)])
-                    for r in sorted(readers)]
+            aucs = [
+                roc_auc_score(truth, [parsed["scores"][(r, c, modality)] for c in sorted(cases)])
+                for r in sorted(readers)
+            ]
             group = {"ai": "ai", "aided": "junior_ai"}.get(modality, "junior")
             if comparison.name == "ai_vs_mid_level_unaided" and modality == "unaided":
                 group = "mid_level"
@@ -260,7 +326,9 @@ def test_imrmc_files_are_fully_crossed_and_give_the_platform_aucs(data) -> None:
                 continue
             rows = group_reads(data.reads, group)
             rows = rows[rows["case"].isin(cases)]
-            expected = np.mean([roc_auc_score(r["truth"], r["rating"]) for _, r in rows.groupby("reader")])
+            expected = np.mean(
+                [roc_auc_score(r["truth"], r["rating"]) for _, r in rows.groupby("reader")]
+            )
             assert np.mean(aucs) == pytest.approx(expected, abs=1e-12), (comparison.name, modality)
     assert "README.txt" in archive.namelist()
 
@@ -276,8 +344,15 @@ def test_the_old_mixed_file_is_not_fully_crossed(data) -> None:
 
 
 def test_imrmc_header_never_carries_a_count_token_in_free_text() -> None:
-    frame = pd.DataFrame({"reader": ["r1"] * 6, "modality": ["m"] * 6, "case": list("abcdef"),
-                          "truth": [0, 0, 0, 1, 1, 1], "rating": [1.0, 2, 3, 4, 5, 6]})
+    frame = pd.DataFrame(
+        {
+            "reader": ["r1"] * 6,
+            "modality": ["m"] * 6,
+            "case": list("abcdef"),
+            "truth": [0, 0, 0, 1, 1, 1],
+            "rating": [1.0, 2, 3, 4, 5, 6],
+        }
+    )
     text = to_imrmc(frame, title="nr: trick N0:9", description=["BEGIN DATA: not yet", "x"])
     parsed = _parse_like_imrmc(text)
     assert parsed["header"] == {"NR": 1, "N0": 3, "N1": 3, "NM": 1}
@@ -319,15 +394,24 @@ def test_pages_api_and_exports_of_the_new_reports(django_capture_on_commit_callb
         csv = client.get(reverse("analysis:export-table", args=[study.pk, key, table, "csv"]))
         assert csv.status_code == 200
         assert pd.read_csv(io.BytesIO(csv.content)).shape[0] == len(frame["rows"])
-    zh = client.get(reverse("analysis:report", args=[study.pk, "read_time"]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+    zh = client.get(
+        reverse("analysis:report", args=[study.pk, "read_time"]), HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
     assert "阅片时间" in zh.content.decode()
-    by_group = next(t for t in _api(client, study, "read_time", django_capture_on_commit_callbacks)["tables"]
-                    if t["name"] == "by_group")
+    by_group = next(
+        t
+        for t in _api(client, study, "read_time", django_capture_on_commit_callbacks)["tables"]
+        if t["name"] == "by_group"
+    )
     assert "ai" in [row[0] for row in by_group["rows"]]  # the AI's seconds reach the report
     blinded = _api(client, study, "blinded", django_capture_on_commit_callbacks, "?figures=1")
     assert blinded["figures"][0]["name"] == "blinding_index"
-    bundle = zipfile.ZipFile(io.BytesIO(client.get(reverse("analysis:export-reads", args=[study.pk, "imrmc"])).content))
+    bundle = zipfile.ZipFile(
+        io.BytesIO(client.get(reverse("analysis:export-reads", args=[study.pk, "imrmc"])).content)
+    )
     assert "README.txt" in bundle.namelist()
     one = client.get(reverse("analysis:export-imrmc", args=[study.pk, "junior_unaided_vs_aided"]))
     assert one.status_code == 200 and one.content == bundle.read("junior_unaided_vs_aided.imrmc")
-    assert client.get(reverse("analysis:export-imrmc", args=[study.pk, "nothing"])).status_code == 404
+    assert (
+        client.get(reverse("analysis:export-imrmc", args=[study.pk, "nothing"])).status_code == 404
+    )

@@ -35,10 +35,22 @@ def test_reader_moments_match_brute_force() -> None:
 def test_simulator_shapes_and_seed() -> None:
     import numpy as np
 
-    a, truth = simulate_roe_metz(RoeMetzConfig(), readers=3, diseased=4, non_diseased=6, studies=2,
-                                 rng=np.random.default_rng(1))
-    b, _ = simulate_roe_metz(RoeMetzConfig(), readers=3, diseased=4, non_diseased=6, studies=2,
-                             rng=np.random.default_rng(1))
+    a, truth = simulate_roe_metz(
+        RoeMetzConfig(),
+        readers=3,
+        diseased=4,
+        non_diseased=6,
+        studies=2,
+        rng=np.random.default_rng(1),
+    )
+    b, _ = simulate_roe_metz(
+        RoeMetzConfig(),
+        readers=3,
+        diseased=4,
+        non_diseased=6,
+        studies=2,
+        rng=np.random.default_rng(1),
+    )
     assert a.shape == (2, 2, 3, 10) and truth.tolist() == [True] * 4 + [False] * 6
     assert (a == b).all()
 
@@ -53,7 +65,16 @@ def test_simulated_rejection_rate_matches_predicted_power_and_alpha() -> None:
     assert abs(power.rate - power.predicted) <= 3 * power.se
     assert null.null and null.predicted == 0.05
     assert abs(null.rate - 0.05) <= 3 * null.se
-    figure = power_check_figure(check.to_dict(), {
-        "title": "t", "cases": "K", "power": "p", "predicted": "pred", "simulated": "sim",
-        "null": "null", "alpha": "alpha"})
+    figure = power_check_figure(
+        check.to_dict(),
+        {
+            "title": "t",
+            "cases": "K",
+            "power": "p",
+            "predicted": "pred",
+            "simulated": "sim",
+            "null": "null",
+            "alpha": "alpha",
+        },
+    )
     assert len(figure.data) == 3

@@ -41,8 +41,12 @@ def _study(*, collects_rating: bool, unrated: int = 0, seed: int = 5):
     """Three juniors read 24 cases alone and with AI; ratings drawn so that they carry more
     than the yes/no answer (their AUC differs from the binary one)."""
     rng = np.random.default_rng(seed)
-    study = StudyFactory(design=StudyDesign.ASSISTED_CROSSOVER, status=StudyStatus.LOCKED,
-                         title="Rated", collects_rating=collects_rating)
+    study = StudyFactory(
+        design=StudyDesign.ASSISTED_CROSSOVER,
+        status=StudyStatus.LOCKED,
+        title="Rated",
+        collects_rating=collects_rating,
+    )
     dataset = DatasetFactory(study=study, name="Rated internal")
     truth = np.array([i % 3 == 0 for i in range(N_CASES)])
     cases = []
@@ -56,30 +60,56 @@ def _study(*, collects_rating: bool, unrated: int = 0, seed: int = 5):
         user = UserFactory(username=name)
         MembershipFactory(study=study, user=user, role=Role.READER, tier="junior")
         for phase, shift in ((SessionPhase.UNAIDED, 0.0), (SessionPhase.AIDED, 0.8)):
-            session = ReadingSession.objects.create(study=study, reader=user, phase=phase, order_seed=0,
-                                                    case_order=[])
+            session = ReadingSession.objects.create(
+                study=study, reader=user, phase=phase, order_seed=0, case_order=[]
+            )
             latent = truth * (1.2 + shift) + rng.normal(0, 1, N_CASES)
             ratings = np.clip(np.round(50 + 20 * (latent - 0.6)), 0, 100).astype(int)
             for position, (case, rating) in enumerate(zip(cases, ratings, strict=True), start=1):
-                assignment = Assignment(session=session, position=position, case=case, served_at=now,
-                                        answered_at=now)
+                assignment = Assignment(
+                    session=session, position=position, case=case, served_at=now, answered_at=now
+                )
                 assignments.append(assignment)
                 severe = bool(latent[position - 1] > 0.6)
-                given = None if (collects_rating and len(reads) < unrated) or not collects_rating else int(rating)
-                reads.append(Read(assignment=assignment, reader=user, client_event_id=uuid.uuid4(),
-                                  severe=severe, confidence=60, rating=given, served_at=now, answered_at=now,
-                                  wall_ms=1000, active_ms=1000))
-                expected.append({"reader": name, "modality": str(phase), "case": case.code,
-                                 "truth": int(truth[position - 1]), "rating": int(rating),
-                                 "decision": int(severe)})
+                given = (
+                    None
+                    if (collects_rating and len(reads) < unrated) or not collects_rating
+                    else int(rating)
+                )
+                reads.append(
+                    Read(
+                        assignment=assignment,
+                        reader=user,
+                        client_event_id=uuid.uuid4(),
+                        severe=severe,
+                        confidence=60,
+                        rating=given,
+                        served_at=now,
+                        answered_at=now,
+                        wall_ms=1000,
+                        active_ms=1000,
+                    )
+                )
+                expected.append(
+                    {
+                        "reader": name,
+                        "modality": str(phase),
+                        "case": case.code,
+                        "truth": int(truth[position - 1]),
+                        "rating": int(rating),
+                        "decision": int(severe),
+                    }
+                )
     Assignment.objects.bulk_create(assignments)
     Read.objects.bulk_create(reads)
     return study, pd.DataFrame(expected)
 
 
 def _reader_aucs(expected: pd.DataFrame, column: str) -> dict[tuple[str, str], float]:
-    return {(reader, modality): roc_auc_score(rows["truth"], rows[column])
-            for (reader, modality), rows in expected.groupby(["reader", "modality"])}
+    return {
+        (reader, modality): roc_auc_score(rows["truth"], rows[column])
+        for (reader, modality), rows in expected.groupby(["reader", "modality"])
+    }
 
 
 def _roc_table(report) -> dict[tuple[str, str], float]:
@@ -89,7 +119,9 @@ def _roc_table(report) -> dict[tuple[str, str], float]:
 
 
 def _reader_curves(report) -> list[str]:
-    return [t.text for t in report.figures[0].figure.data if t.mode == "lines" and t.line.width == 1]
+    return [
+        t.text for t in report.figures[0].figure.data if t.mode == "lines" and t.line.width == 1
+    ]
 
 
 def _mrmc_table(report) -> dict[tuple[str, str], float]:
@@ -105,7 +137,10 @@ def test_reports_use_the_ratings_where_the_study_collects_them():
     assert wanted != pytest.approx(_reader_aucs(expected, "decision"))  # the ratings carry more
     roc = roc_report(data)
     assert _roc_table(roc) == pytest.approx(wanted, abs=1e-12)
-    assert "reader ratings 0–100" in roc.methods and roc.table("reader_auc").methods == SCORE_TEXTS[SCORE_RATINGS]
+    assert (
+        "reader ratings 0–100" in roc.methods
+        and roc.table("reader_auc").methods == SCORE_TEXTS[SCORE_RATINGS]
+    )
     assert not any("binary answers" in note for note in roc.notes)
     assert len(_reader_curves(roc)) == len(READERS) * 2  # each reader's ROC curve is drawn
     mrmc = mrmc_report(data)
@@ -117,9 +152,13 @@ def test_reports_use_the_ratings_where_the_study_collects_them():
     assert (rated["reader_rating"] == rated["rating"]).all()
     comparisons, _left_out = imrmc_comparisons(data)
     (junior,) = [c for c in comparisons if c.name == "junior_unaided_vs_aided"]
-    merged = junior.frame.merge(expected, on=["reader", "modality", "case"], suffixes=("", "_given"))
+    merged = junior.frame.merge(
+        expected, on=["reader", "modality", "case"], suffixes=("", "_given")
+    )
     assert len(merged) == len(expected) and (merged["rating"] == merged["rating_given"]).all()
-    text = to_imrmc(junior.frame, title=data.title, snapshot=data.snapshot, description=junior.description)
+    text = to_imrmc(
+        junior.frame, title=data.title, snapshot=data.snapshot, description=junior.description
+    )
     assert "Scores: reader ratings 0-100" in text.split("BEGIN DATA:")[0]
 
 
@@ -159,14 +198,17 @@ def test_reports_fall_back_to_the_binary_answers_when_some_reads_lack_a_rating()
 
 
 def test_simulated_readers_rate_from_their_latent_values():
-    config = SimulationConfig(datasets=(("internal", 80),), blind_sweep_cases=4, n_junior=3, n_mid=2,
-                              n_senior=1, seed=3)
+    config = SimulationConfig(
+        datasets=(("internal", 80),), blind_sweep_cases=4, n_junior=3, n_mid=2, n_senior=1, seed=3
+    )
     plain = simulate_study(config)
     rated = simulate_study(SimulationConfig(**{**config.__dict__, "ratings": True}))
     assert "reader_rating" not in plain.reads.columns
     human = rated.reads[rated.reads["tier"] != "ai"]
     ratings = human["reader_rating"].to_numpy()
-    assert np.array_equal(ratings, np.round(ratings)) and ratings.min() >= 0 and ratings.max() <= 100
+    assert (
+        np.array_equal(ratings, np.round(ratings)) and ratings.min() >= 0 and ratings.max() <= 100
+    )
     assert (human["rating"] == human["reader_rating"]).all()
     assert rated.reads.loc[rated.reads["tier"] == "ai", "reader_rating"].isna().all()
     # Nothing else changes: the same draws, the same calls.
@@ -180,8 +222,13 @@ def test_simulated_readers_rate_from_their_latent_values():
     assert (human.loc[human["decision"] == 0, "reader_rating"] <= 50).all()
     # The confidence-based ordering of the same latent values: one ranking, up to rounding.
     for _reader, rows in human.groupby("reader"):
-        assert abs(roc_auc_score(rows["truth"], rows["reader_rating"])
-                   - roc_auc_score(rows["truth"], plain.reads.loc[rows.index, "rating"])) < 0.01
+        assert (
+            abs(
+                roc_auc_score(rows["truth"], rows["reader_rating"])
+                - roc_auc_score(rows["truth"], plain.reads.loc[rows.index, "rating"])
+            )
+            < 0.01
+        )
 
 
 def test_the_demo_fills_ratings_where_the_study_collects_them() -> None:
@@ -196,10 +243,16 @@ def test_the_demo_fills_ratings_where_the_study_collects_them() -> None:
     data = study_data(study=study)
     assert data.score_source == SCORE_RATINGS
     human = data.reads[data.reads["tier"] != "ai"]
-    assert human["reader_rating"].notna().all() and (human["rating"] == human["reader_rating"]).all()
-    reviews = Read.objects.filter(assignment__session__study=study,
-                                  assignment__session__phase=SessionPhase.BLINDED_REVIEW)
+    assert (
+        human["reader_rating"].notna().all() and (human["rating"] == human["reader_rating"]).all()
+    )
+    reviews = Read.objects.filter(
+        assignment__session__study=study, assignment__session__phase=SessionPhase.BLINDED_REVIEW
+    )
     assert reviews.exists() and all(r.rating == (90 if r.severe else 10) for r in reviews)
-    assert not Read.objects.filter(assignment__session__study=study, rating__isnull=False,
-                                   assignment__session__phase=SessionPhase.QUALITATIVE).exists()
+    assert not Read.objects.filter(
+        assignment__session__study=study,
+        rating__isnull=False,
+        assignment__session__phase=SessionPhase.QUALITATIVE,
+    ).exists()
     assert "reader ratings 0–100" in mrmc_report(data).methods

@@ -11,8 +11,15 @@ from analysis.reports import Report, run_report
 from analysis.simulation import SimulationConfig, simulate_study
 from analysis.stats import binary_metrics, roc_auc, wilcoxon_signed_rank
 
-CONFIG = SimulationConfig(datasets=(("internal", 70), ("external", 90)), n_junior=5, n_mid=4, n_senior=2,
-                          blind_sweep_cases=10, prevalence=0.3, seed=11)
+CONFIG = SimulationConfig(
+    datasets=(("internal", 70), ("external", 90)),
+    n_junior=5,
+    n_mid=4,
+    n_senior=2,
+    blind_sweep_cases=10,
+    prevalence=0.3,
+    seed=11,
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +34,9 @@ def report(data) -> Report:
 
 def _row(report: Report, dataset: str, group: str, metric: str):
     frame = report.table("table2").frame
-    return frame[(frame["dataset"] == dataset) & (frame["group"] == group) & (frame["metric"] == metric)].iloc[0]
+    return frame[
+        (frame["dataset"] == dataset) & (frame["group"] == group) & (frame["metric"] == metric)
+    ].iloc[0]
 
 
 def test_ai_row_is_the_statistics_library(data, report) -> None:
@@ -60,7 +69,11 @@ def test_per_reader_table_matches_the_library(data, report) -> None:
     mine = rows[rows["reader"] == reader].sort_values("case")
     metrics = binary_metrics(mine["truth"], mine["decision"])
     table = report.table("per_reader").frame
-    row = table[(table["reader"] == reader) & (table["group"] == "junior") & (table["dataset"] == "internal")].iloc[0]
+    row = table[
+        (table["reader"] == reader)
+        & (table["group"] == "junior")
+        & (table["dataset"] == "internal")
+    ].iloc[0]
     for name in ("sensitivity", "specificity", "ppv", "npv"):
         estimate = getattr(metrics, name)
         assert row[name] == pytest.approx(estimate.value, abs=1e-15)
@@ -75,7 +88,9 @@ def test_delta_auc_is_the_paired_wilcoxon_of_reader_differences(data, report) ->
     row = delta[delta["dataset"] == "internal"].iloc[0]
     unaided, truth, readers, _ = rating_matrix(group_reads(data.reads, "junior", "internal"))
     aided, _, _, _ = rating_matrix(group_reads(data.reads, "junior_ai", "internal"))
-    diff = np.array([roc_auc(truth, a).auc - roc_auc(truth, u).auc for a, u in zip(aided, unaided, strict=True)])
+    diff = np.array(
+        [roc_auc(truth, a).auc - roc_auc(truth, u).auc for a, u in zip(aided, unaided, strict=True)]
+    )
     test = wilcoxon_signed_rank(diff, alternative="greater")
     assert row["mean_delta"] == pytest.approx(diff.mean(), abs=1e-12)
     assert row["wilcoxon_v"] == test.statistic and row["pvalue_one_sided"] == test.pvalue
@@ -95,7 +110,9 @@ def _slow_placements(truth: np.ndarray, scores: np.ndarray) -> tuple[float, np.n
     return float(psi.mean()), psi.mean(axis=1), psi.mean(axis=0)
 
 
-def _slow_paired_z(truth: np.ndarray, readers: np.ndarray, model: np.ndarray) -> tuple[float, float]:
+def _slow_paired_z(
+    truth: np.ndarray, readers: np.ndarray, model: np.ndarray
+) -> tuple[float, float]:
     """Mean reader AUC − model AUC and its Z from brute-force placements.
 
     The mean of several AUCs is the AUC-like U-statistic whose placements are the mean of
@@ -117,7 +134,9 @@ def test_paired_delong_against_the_ai_equals_the_slow_definition(data, report) -
     for group in ("junior", "mid_level"):
         ratings, truth, readers, cases = rating_matrix(group_reads(data.reads, group, "external"))
         model = ai.reindex(cases).to_numpy(dtype=float)
-        rows = table[(table["dataset"] == "external") & (table["group"] == group)].set_index("reader")
+        rows = table[(table["dataset"] == "external") & (table["group"] == group)].set_index(
+            "reader"
+        )
         assert len(rows) == len(readers) + 1
         for reader, scores in zip(readers, ratings, strict=True):
             diff, z = _slow_paired_z(truth, scores[None, :], model)
@@ -137,5 +156,6 @@ def test_round_trip_through_json_is_exact(report) -> None:
     for table in report.tables:
         got = back.table(table.name).frame
         assert list(got.columns) == list(table.frame.columns)
-        np.testing.assert_array_equal(got.select_dtypes("number").to_numpy(),
-                                      table.frame.select_dtypes("number").to_numpy())
+        np.testing.assert_array_equal(
+            got.select_dtypes("number").to_numpy(), table.frame.select_dtypes("number").to_numpy()
+        )

@@ -20,8 +20,16 @@ from analysis.stats import (
     welch_t,
 )
 
-CONFIG = SimulationConfig(datasets=(("internal", 60), ("external", 80)), n_junior=6, n_mid=3, n_senior=3,
-                          blind_sweep_cases=20, prevalence=0.3, unblinding=0.3, seed=21)
+CONFIG = SimulationConfig(
+    datasets=(("internal", 60), ("external", 80)),
+    n_junior=6,
+    n_mid=3,
+    n_senior=3,
+    blind_sweep_cases=20,
+    prevalence=0.3,
+    unblinding=0.3,
+    seed=21,
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +52,9 @@ def test_every_report_has_tables_with_methods_n_and_snapshot(data, reports) -> N
 
 def test_blinding_indices_follow_the_guess_table(data, reports) -> None:
     trial = data.blinded
-    table = pd.crosstab(trial["arm"], trial["guess"]).reindex(index=["ai", "junior"],
-                                                              columns=["ai", "junior", "dont_know"], fill_value=0)
+    table = pd.crosstab(trial["arm"], trial["guess"]).reindex(
+        index=["ai", "junior"], columns=["ai", "junior", "dont_know"], fill_value=0
+    )
     expected = bang_blinding_index(table.to_numpy(), n_resamples=300, seed=0)
     frame = reports["blinded"].table("blinding").frame
     bang = frame[frame["index"] == "Bang"]
@@ -65,18 +74,25 @@ def test_change_rates_chi_square_and_read_time(data, reports) -> None:
     assert changes.loc["ai", "rate"] == pytest.approx(rates["ai"])
     assert changes.loc["junior", "rate"] == pytest.approx(rates["junior"])
     k = trial.groupby("arm")["changed"].agg(["sum", "count"])
-    test = chi_square([[k.loc[a, "sum"], k.loc[a, "count"] - k.loc[a, "sum"]] for a in ("ai", "junior")])
+    test = chi_square(
+        [[k.loc[a, "sum"], k.loc[a, "count"] - k.loc[a, "sum"]] for a in ("ai", "junior")]
+    )
     assert changes.iloc[2]["chi2"] == pytest.approx(test.statistic)
     times = reports["blinded"].table("read_time").frame
-    expected = welch_t(trial.loc[trial["arm"] == "junior", "read_time_s"], trial.loc[trial["arm"] == "ai", "read_time_s"],
-                       alternative="greater")
+    expected = welch_t(
+        trial.loc[trial["arm"] == "junior", "read_time_s"],
+        trial.loc[trial["arm"] == "ai", "read_time_s"],
+        alternative="greater",
+    )
     assert times["pvalue_one_sided"].iloc[0] == pytest.approx(expected.pvalue)
 
 
 def test_fleiss_with_and_without_ai(data, reports) -> None:
     frame = reports["agreement"].table("fleiss").frame.set_index("group")
     decisions, *_ = rating_matrix(group_reads(data.reads, "junior_ai"), "decision")
-    assert frame.loc["junior_ai", "kappa"] == pytest.approx(fleiss_kappa(decisions.T.astype(int)).kappa)
+    assert frame.loc["junior_ai", "kappa"] == pytest.approx(
+        fleiss_kappa(decisions.T.astype(int)).kappa
+    )
     cohen = reports["agreement"].table("cohen_vs_ai").frame
     assert len(cohen) == 6 + 6 + 3
 
@@ -97,7 +113,9 @@ def test_errors_by_condition_count_every_read(data, reports) -> None:
 
 def test_qualitative_paired_t(data, reports) -> None:
     scores = data.qualitative
-    wide = scores[scores["criterion"] == "clinical_value"].pivot(index="case", columns="rater", values="score")
+    wide = scores[scores["criterion"] == "clinical_value"].pivot(
+        index="case", columns="rater", values="score"
+    )
     expected = paired_t(wide["R1"], wide["R2"])
     frame = reports["qualitative"].table("paired_t").frame.set_index("criterion")
     assert frame.loc["clinical_value", "pvalue"] == pytest.approx(expected.pvalue)
@@ -123,7 +141,9 @@ def test_roc_points_reach_the_corners(data, reports) -> None:
 
 
 def test_mrmc_matches_a_direct_call(data, reports) -> None:
-    juniors = data.reads[data.reads["tier"] == "junior"].loc[:, ["reader", "modality", "case", "truth", "rating"]]
+    juniors = data.reads[data.reads["tier"] == "junior"].loc[
+        :, ["reader", "modality", "case", "truth", "rating"]
+    ]
     direct = mrmc_or(juniors)
     row = reports["mrmc"].table("or").frame.iloc[0]
     assert row["F"] == direct.statistic and row["df_den"] == direct.df_den
@@ -136,8 +156,16 @@ def test_mrmc_matches_a_direct_call(data, reports) -> None:
 
 
 def test_blinded_report_without_trial_data_says_so() -> None:
-    data = simulate_study(SimulationConfig(datasets=(("internal", 30),), n_junior=2, n_mid=2, n_senior=0,
-                                           blind_sweep_cases=0, prevalence=0.4))
+    data = simulate_study(
+        SimulationConfig(
+            datasets=(("internal", 30),),
+            n_junior=2,
+            n_mid=2,
+            n_senior=0,
+            blind_sweep_cases=0,
+            prevalence=0.4,
+        )
+    )
     report = run_report("blinded", data, n_resamples=50)
     assert not report.tables and report.notes
     assert not run_report("qualitative", data).tables

@@ -83,8 +83,9 @@ def test_two_way_binary_metrics_equal_brute_force() -> None:
     rng = np.random.default_rng(7)
     truth = np.r_[np.ones(5, int), np.zeros(9, int)]
     calls = (rng.random((3, 14)) < 0.3).astype(int)
-    result = reader_case_bootstrap_metrics(truth, calls=calls, metrics=("ppv", "npv", "f1"),
-                                           n_resamples=80, seed=4)
+    result = reader_case_bootstrap_metrics(
+        truth, calls=calls, metrics=("ppv", "npv", "f1"), n_resamples=80, seed=4
+    )
     pos, neg = np.flatnonzero(truth == 1), np.flatnonzero(truth == 0)
     draws = np.random.default_rng(4)
     rw = draws.integers(0, 3, size=(80, 3))
@@ -99,7 +100,11 @@ def test_two_way_binary_metrics_equal_brute_force() -> None:
                 c, t = calls[r, cases], truth[cases]
                 tp, fp = np.sum((c == 1) & (t == 1)), np.sum((c == 1) & (t == 0))
                 fn, tn = np.sum((c == 0) & (t == 1)), np.sum((c == 0) & (t == 0))
-                num, den = {"ppv": (tp, tp + fp), "npv": (tn, tn + fn), "f1": (2 * tp, 2 * tp + fp + fn)}[metric]
+                num, den = {
+                    "ppv": (tp, tp + fp),
+                    "npv": (tn, tn + fn),
+                    "f1": (2 * tp, 2 * tp + fp + fn),
+                }[metric]
                 if den:
                     values.append(num / den)
             boot.append(np.mean(values) if values else np.nan)

@@ -164,8 +164,15 @@ def test_jackknife_equals_brute_force(vandyke: pd.DataFrame) -> None:
 # x reader x case ANOVA of the jackknife pseudovalues.  JAFROC computes in single
 # precision (its own two printings of the second treatment mean differ in the 7th digit),
 # so the mean squares agree to ~2e-6 relative.
-JAFROC_DBM_MS = {"ms_t": 0.54676316, "ms_r": 0.43732679, "ms_c": 0.39686891, "ms_tr": 0.06281753,
-                 "ms_tc": 0.09984813, "ms_rc": 0.06450099, "ms_trc": 0.03997167}
+JAFROC_DBM_MS = {
+    "ms_t": 0.54676316,
+    "ms_r": 0.43732679,
+    "ms_c": 0.39686891,
+    "ms_tr": 0.06281753,
+    "ms_tc": 0.09984813,
+    "ms_rc": 0.06450099,
+    "ms_trc": 0.03997167,
+}
 
 
 def test_dbm_mean_squares_match_jafroc(vandyke: pd.DataFrame) -> None:
@@ -212,9 +219,17 @@ def test_franken_matches_iowa_or_dbm_mrmc(franken: pd.DataFrame) -> None:
     assert result.difference == pytest.approx(0.01085482, abs=5e-9)
     assert result.reader_auc.loc[1, 1] == pytest.approx(0.85345997, abs=5e-9)
     assert result.reader_auc.loc[4, 2] == pytest.approx(0.81433740, abs=5e-9)
-    printed = {"ms_t": 0.00023565, "ms_r": 0.00068406, "ms_tr": 0.00005020, "var_r": 0.00003776,
-               "var_tr": -0.00071276, "cov1": 0.00079168, "cov2": 0.00048364, "cov3": 0.00051251,
-               "var_error": 0.00152578}
+    printed = {
+        "ms_t": 0.00023565,
+        "ms_r": 0.00068406,
+        "ms_tr": 0.00005020,
+        "var_r": 0.00003776,
+        "var_tr": -0.00071276,
+        "cov1": 0.00079168,
+        "cov2": 0.00048364,
+        "cov3": 0.00051251,
+        "var_error": 0.00152578,
+    }
     for name, value in printed.items():
         assert getattr(result, name) == pytest.approx(value, abs=5e-9), name
     assert round(result.statistic, 2) == 4.69 and round(result.df_den, 2) == 3.00
@@ -286,7 +301,9 @@ def equal_gain_sensitivity() -> pd.DataFrame:
             if modality == "aided":
                 hit[15:19] = True
             rows += [(f"R{r}", modality, f"P{c:02d}", 1, float(hit[c])) for c in range(20)]
-            rows += [(f"R{r}", modality, f"N{c:02d}", 0, float(false_positive[c])) for c in range(20)]
+            rows += [
+                (f"R{r}", modality, f"N{c:02d}", 0, float(false_positive[c])) for c in range(20)
+            ]
     return pd.DataFrame(rows, columns=["reader", "modality", "case", "truth", "rating"])
 
 

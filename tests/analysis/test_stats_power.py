@@ -33,7 +33,9 @@ EFFECT = -0.043800322
 def pilot() -> ORComponents:
     frame = pd.read_csv(validation_file("mrmc_vandyke", "VanDyke_long.csv"))
     frame = frame.rename(columns={"treatment": "modality"})
-    return or_components_from_result(mrmc_or(frame[["reader", "modality", "case", "truth", "rating"]]))
+    return or_components_from_result(
+        mrmc_or(frame[["reader", "modality", "case", "truth", "rating"]])
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,8 +55,9 @@ def pilot() -> ORComponents:
 def test_power_matches_rjafroc(
     pilot: ORComponents, readers: int, cases: int, analysis: str, method: str, expected: float
 ) -> None:
-    result = mrmc_power(pilot, effect=EFFECT, readers=readers, cases=cases, analysis=analysis,
-                        method=method)
+    result = mrmc_power(
+        pilot, effect=EFFECT, readers=readers, cases=cases, analysis=analysis, method=method
+    )
     assert result.power == pytest.approx(expected, abs=5e-8)
 
 
@@ -76,12 +79,14 @@ def test_power_matches_rjafroc(
 def test_cases_match_rjafroc(
     pilot: ORComponents, readers: int, power: float, analysis: str, method: str, cases: int
 ) -> None:
-    plan = mrmc_cases_for_power(pilot, effect=EFFECT, readers=readers, power=power,
-                                analysis=analysis, method=method)
+    plan = mrmc_cases_for_power(
+        pilot, effect=EFFECT, readers=readers, power=power, analysis=analysis, method=method
+    )
     assert plan.cases == cases
     assert plan.power >= power
-    before = mrmc_power(pilot, effect=EFFECT, readers=readers, cases=cases - 1,
-                        analysis=analysis, method=method)
+    before = mrmc_power(
+        pilot, effect=EFFECT, readers=readers, cases=cases - 1, analysis=analysis, method=method
+    )
     assert before.power < power
 
 

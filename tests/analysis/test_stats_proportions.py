@@ -91,8 +91,15 @@ def test_f1_interval_is_scipys_percentile_bootstrap() -> None:
         tp = np.sum((t == 1) & (p == 1))
         return 2 * tp / (2 * tp + np.sum(t != p))
 
-    expected = stats.bootstrap((y_true, y_pred), f1, paired=True, vectorized=False, n_resamples=500,
-                               method="percentile", rng=np.random.default_rng(3))
+    expected = stats.bootstrap(
+        (y_true, y_pred),
+        f1,
+        paired=True,
+        vectorized=False,
+        n_resamples=500,
+        method="percentile",
+        rng=np.random.default_rng(3),
+    )
     result = binary_metrics(y_true, y_pred, seed=3, n_resamples=500)
     assert result.f1.ci.low == pytest.approx(expected.confidence_interval.low)
     assert result.f1.ci.high == pytest.approx(expected.confidence_interval.high)

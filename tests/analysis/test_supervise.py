@@ -47,7 +47,13 @@ def _wait_for(path: Path, timeout: float = 20.0) -> int:
 def _start(tmp_path: Path, server_seconds: float, server_code: int = 0) -> subprocess.Popen[bytes]:
     fake = tmp_path / "fake.py"
     fake.write_text(FAKE)
-    server = [sys.executable, str(fake), str(tmp_path / "server"), str(server_seconds), str(server_code)]
+    server = [
+        sys.executable,
+        str(fake),
+        str(tmp_path / "server"),
+        str(server_seconds),
+        str(server_code),
+    ]
     builder = [sys.executable, str(fake), str(tmp_path / "builder"), "120", "0"]
     # A process started in the background by a non-interactive shell (as CI runners may start
     # pytest) inherits SIGINT ignored, and Python then raises no KeyboardInterrupt: the fake

@@ -9,8 +9,9 @@ import pytest
 from tests.analysis.validation import validation_file
 
 
-def test_a_missing_validation_file_fails_naming_the_paths(monkeypatch: pytest.MonkeyPatch,
-                                                          tmp_path: Path) -> None:
+def test_a_missing_validation_file_fails_naming_the_paths(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("FONTANELLE_VALIDATION_DIR", str(tmp_path))
     with pytest.raises(FileNotFoundError) as failure:
         validation_file("proc_asah", "no-such.csv")

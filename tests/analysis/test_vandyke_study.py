@@ -44,8 +44,12 @@ PHASE_OF_TREATMENT = {1: SessionPhase.UNAIDED, 2: SessionPhase.AIDED}
 @pytest.fixture
 def vandyke_study():
     frame = vandyke_frame()
-    study = StudyFactory(design=StudyDesign.ASSISTED_CROSSOVER, status=StudyStatus.LOCKED, title="Van Dyke",
-                         collects_rating=True)
+    study = StudyFactory(
+        design=StudyDesign.ASSISTED_CROSSOVER,
+        status=StudyStatus.LOCKED,
+        title="Van Dyke",
+        collects_rating=True,
+    )
     statistician = UserFactory(username="vd-statistician")
     MembershipFactory(study=study, user=statistician, role=Role.STATISTICIAN)
     dataset = DatasetFactory(study=study, name="Van Dyke")
@@ -60,17 +64,39 @@ def vandyke_study():
         user = UserFactory(username=f"vd-reader{reader_id}")
         if not Membership.objects.filter(study=study, user=user).exists():
             MembershipFactory(study=study, user=user, role=Role.READER, tier="junior")
-        session = ReadingSession.objects.create(study=study, reader=user, phase=PHASE_OF_TREATMENT[treatment],
-                                                order_seed=0, case_order=[])
-        for position, (case_id, rating) in enumerate(rows[["case", "rating"]].itertuples(index=False), start=1):
-            assignment = Assignment(session=session, position=position, case=cases[case_id],
-                                    served_at=now, answered_at=now)
+        session = ReadingSession.objects.create(
+            study=study,
+            reader=user,
+            phase=PHASE_OF_TREATMENT[treatment],
+            order_seed=0,
+            case_order=[],
+        )
+        for position, (case_id, rating) in enumerate(
+            rows[["case", "rating"]].itertuples(index=False), start=1
+        ):
+            assignment = Assignment(
+                session=session,
+                position=position,
+                case=cases[case_id],
+                served_at=now,
+                answered_at=now,
+            )
             assignments.append(assignment)
             severe, confidence = ANSWER_OF_RATING[int(rating)]
-            reads.append(Read(assignment=assignment, reader=user, client_event_id=uuid.uuid4(), severe=severe,
-                              confidence=confidence, rating=25 * (int(rating) - 1), served_at=now,
-                              answered_at=now, wall_ms=1000,
-                              active_ms=1000))
+            reads.append(
+                Read(
+                    assignment=assignment,
+                    reader=user,
+                    client_event_id=uuid.uuid4(),
+                    severe=severe,
+                    confidence=confidence,
+                    rating=25 * (int(rating) - 1),
+                    served_at=now,
+                    answered_at=now,
+                    wall_ms=1000,
+                    active_ms=1000,
+                )
+            )
     Assignment.objects.bulk_create(assignments)
     Read.objects.bulk_create(reads)
     client = Client()
@@ -89,13 +115,17 @@ def test_vandyke_study_exports_give_back_published_or(vandyke_study) -> None:
     imrmc = client.get(reverse("analysis:export-imrmc", args=[study.pk, "junior_unaided_vs_aided"]))
     assert imrmc.status_code == 200
     _check(mrmc_or(read_imrmc(imrmc.content.decode())))
-    bundle = zipfile.ZipFile(io.BytesIO(client.get(reverse("analysis:export-reads", args=[study.pk, "imrmc"])).content))
+    bundle = zipfile.ZipFile(
+        io.BytesIO(client.get(reverse("analysis:export-reads", args=[study.pk, "imrmc"])).content)
+    )
     assert bundle.read("junior_unaided_vs_aided.imrmc") == imrmc.content
     long = client.get(reverse("analysis:export-reads", args=[study.pk, "long"]))
     _check(mrmc_or(read_long_csv(long.content)))
 
 
-def test_vandyke_study_mrmc_report_gives_published_or(vandyke_study, django_capture_on_commit_callbacks) -> None:
+def test_vandyke_study_mrmc_report_gives_published_or(
+    vandyke_study, django_capture_on_commit_callbacks
+) -> None:
     study, client = vandyke_study
     url = reverse("analysis:api-report", args=[study.pk, "mrmc"])
     with django_capture_on_commit_callbacks(execute=True):

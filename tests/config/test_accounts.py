@@ -43,7 +43,9 @@ def test_an_account_is_locked_after_failures_from_many_addresses(limits: tuple[i
     for index in range(account_limit):
         client, _ = _login("victim", "wrong-password-x", ip=f"198.51.100.{index + 1}")
         assert not _logged_in(client)
-    client, response = _login("victim", PASSWORD, ip="203.0.113.77")  # the right password, a new address
+    client, response = _login(
+        "victim", PASSWORD, ip="203.0.113.77"
+    )  # the right password, a new address
     assert response.status_code in (403, 429) and not _logged_in(client)
     UserFactory(username="bystander")
     client, response = _login("bystander", PASSWORD, ip="203.0.113.77")
@@ -75,7 +77,9 @@ def test_fewer_failures_per_address_than_its_limit_lock_nobody(limits: tuple[int
     assert response.status_code == 302 and _logged_in(client)
 
 
-def test_logging_in_to_ones_own_account_does_not_clear_failures_against_another(limits: tuple[int, int]) -> None:
+def test_logging_in_to_ones_own_account_does_not_clear_failures_against_another(
+    limits: tuple[int, int],
+) -> None:
     account_limit, _ = limits
     UserFactory(username="target")
     UserFactory(username="attacker")
@@ -101,32 +105,47 @@ def test_a_successful_login_clears_ones_own_failures(limits: tuple[int, int]) ->
     assert _logged_in(client)
 
 
-@pytest.mark.parametrize(("proxies", "forwarded", "expected"), [
-    (0, "203.0.113.5", "10.0.0.1"),  # no proxy declared: the header is the client's to forge
-    (1, "203.0.113.5", "203.0.113.5"),
-    (1, "6.6.6.6, 203.0.113.5", "203.0.113.5"),  # the forged left-most entry is ignored
-    (2, "6.6.6.6, 203.0.113.5, 10.0.0.2", "203.0.113.5"),
-    (2, "203.0.113.5", "203.0.113.5"),  # fewer hops than proxies: the first proxy's peer
-    (1, "", "10.0.0.1"),
-    (1, "not-an-address", "10.0.0.1"),
-])
-def test_the_client_address_behind_trusted_proxies(settings: Any, proxies: int, forwarded: str, expected: str) -> None:
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (0, "203.0.113.5", "10.0.0.1"),  # no proxy declared: the header is the client's to forge
+        (1, "203.0.113.5", "203.0.113.5"),
+        (1, "6.6.6.6, 203.0.113.5", "203.0.113.5"),  # the forged left-most entry is ignored
+        (2, "6.6.6.6, 203.0.113.5, 10.0.0.2", "203.0.113.5"),
+        (2, "203.0.113.5", "203.0.113.5"),  # fewer hops than proxies: the first proxy's peer
+        (1, "", "10.0.0.1"),
+        (1, "not-an-address", "10.0.0.1"),
+    ],
+)
+def test_the_client_address_behind_trusted_proxies(
+    settings: Any, proxies: int, forwarded: str, expected: str
+) -> None:
     settings.FONTANELLE_TRUSTED_PROXY_COUNT = proxies
     request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded)
     assert client_ip_address(request) == expected
 
 
-def test_lockout_counts_the_proxied_client_not_the_proxy(settings: Any, limits: tuple[int, int]) -> None:
+def test_lockout_counts_the_proxied_client_not_the_proxy(
+    settings: Any, limits: tuple[int, int]
+) -> None:
     _, ip_limit = limits
     settings.FONTANELLE_TRUSTED_PROXY_COUNT = 1
     UserFactory(username="behind-proxy")
     for index in range(ip_limit):  # one attacker, forging the left-most entry each time
-        _login(f"guess{index % 3}", "wrong-password-x", ip="10.0.0.1",
-               HTTP_X_FORWARDED_FOR=f"6.6.6.{index}, 198.51.100.50")
-    client, response = _login("behind-proxy", PASSWORD, ip="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.50")
+        _login(
+            f"guess{index % 3}",
+            "wrong-password-x",
+            ip="10.0.0.1",
+            HTTP_X_FORWARDED_FOR=f"6.6.6.{index}, 198.51.100.50",
+        )
+    client, response = _login(
+        "behind-proxy", PASSWORD, ip="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.50"
+    )
     assert response.status_code in (403, 429) and not _logged_in(client)
     # Another client through the same proxy is not locked.
-    client, response = _login("behind-proxy", PASSWORD, ip="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.51")
+    client, response = _login(
+        "behind-proxy", PASSWORD, ip="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.51"
+    )
     assert response.status_code == 302 and _logged_in(client)
 
 
@@ -155,13 +174,23 @@ def test_the_api_throttles_anonymous_clients(settings: Any) -> None:
 
     view = OpenProbe.as_view()
     factory = APIRequestFactory()
-    answers = [view(factory.get("/probe/", REMOTE_ADDR="198.51.100.60")).status_code for _ in range(4)]
+    answers = [
+        view(factory.get("/probe/", REMOTE_ADDR="198.51.100.60")).status_code for _ in range(4)
+    ]
     assert answers == [200, 200, 200, 429]
-    assert view(factory.get("/probe/", REMOTE_ADDR="198.51.100.61")).status_code == 200  # per address
+    assert (
+        view(factory.get("/probe/", REMOTE_ADDR="198.51.100.61")).status_code == 200
+    )  # per address
     # Behind a proxy, per client: forging the left-most X-Forwarded-For entry does not help.
     settings.FONTANELLE_TRUSTED_PROXY_COUNT = 1
-    proxied = [view(factory.get("/probe/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"6.6.6.{i}, 198.51.100.62"))
-               .status_code for i in range(4)]
+    proxied = [
+        view(
+            factory.get(
+                "/probe/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"6.6.6.{i}, 198.51.100.62"
+            )
+        ).status_code
+        for i in range(4)
+    ]
     assert proxied == [200, 200, 200, 429]
 
 

@@ -52,7 +52,11 @@ def read_po(path: Path) -> list[Entry]:
                 continue
             match = _LINE.match(line)
             if match:
-                keyword, index, literal = match.group(1), match.group(2), ast.literal_eval(match.group(3))
+                keyword, index, literal = (
+                    match.group(1),
+                    match.group(2),
+                    ast.literal_eval(match.group(3)),
+                )
                 if keyword == "msgid":
                     entry.msgid, last, seen_msgid = literal, ("msgid", 0), True
                 elif keyword == "msgctxt":

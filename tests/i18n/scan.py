@@ -26,10 +26,29 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 PYTHON_ROOTS = ("trials", "readers", "inference", "analysis", "config", "preferences")
 PYTHON_SKIP = ("migrations", "inference/ncls", "inference/phantom", "management")
 
-MARKERS = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy", "pgettext", "pgettext_lazy",
-           "npgettext", "npgettext_lazy", "format_lazy"}
-EXCEPTIONS = {"ValidationError", "PermissionDenied", "Http404", "NotFound", "ParseError",
-              "AuthenticationFailed", "NotAuthenticated", "MethodNotAllowed", "APIException"}
+MARKERS = {
+    "_",
+    "gettext",
+    "gettext_lazy",
+    "ngettext",
+    "ngettext_lazy",
+    "pgettext",
+    "pgettext_lazy",
+    "npgettext",
+    "npgettext_lazy",
+    "format_lazy",
+}
+EXCEPTIONS = {
+    "ValidationError",
+    "PermissionDenied",
+    "Http404",
+    "NotFound",
+    "ParseError",
+    "AuthenticationFailed",
+    "NotAuthenticated",
+    "MethodNotAllowed",
+    "APIException",
+}
 MESSAGE_LEVELS = {"success", "error", "info", "warning", "debug", "add_message"}
 TEXT_KEYWORDS = {"label", "help_text", "verbose_name", "verbose_name_plural"}
 RESPONSES = {"Response", "JsonResponse"}
@@ -78,10 +97,16 @@ def unmarked_python_strings() -> list[str]:
             found.append(f"{rel}:{node.lineno}: {ast.unparse(node)[:90]}")
 
         for node in ast.walk(tree):
-            if isinstance(node, ast.ClassDef) and any(_name(b) in CHOICES_BASES for b in node.bases):
+            if isinstance(node, ast.ClassDef) and any(
+                _name(b) in CHOICES_BASES for b in node.bases
+            ):
                 for item in node.body:
-                    if (isinstance(item, ast.Assign) and isinstance(item.value, ast.Tuple)
-                            and len(item.value.elts) >= 2 and _is_text(item.value.elts[-1])):
+                    if (
+                        isinstance(item, ast.Assign)
+                        and isinstance(item.value, ast.Tuple)
+                        and len(item.value.elts) >= 2
+                        and _is_text(item.value.elts[-1])
+                    ):
                         flag(item.value.elts[-1])
             if not isinstance(node, ast.Call):
                 continue
@@ -90,8 +115,11 @@ def unmarked_python_strings() -> list[str]:
                 continue
             if func in EXCEPTIONS and node.args and _is_text(node.args[0]):
                 flag(node.args[0])
-            if (isinstance(node.func, ast.Attribute) and node.func.attr in MESSAGE_LEVELS
-                    and _name(node.func.value) == "messages"):
+            if (
+                isinstance(node.func, ast.Attribute)
+                and node.func.attr in MESSAGE_LEVELS
+                and _name(node.func.value) == "messages"
+            ):
                 for arg in node.args[1:2] if node.func.attr != "add_message" else node.args[2:3]:
                     if _is_text(arg):
                         flag(arg)
@@ -108,13 +136,31 @@ def unmarked_python_strings() -> list[str]:
 # ---- templates ----
 
 TAG = re.compile(r"{%.*?%}|{{.*?}}|{#.*?#}", re.S)
-TRANS_BLOCK = re.compile(r"{%\s*(?:blocktrans|blocktranslate)\b.*?{%\s*(?:endblocktrans|endblocktranslate)\s*%}", re.S)
+TRANS_BLOCK = re.compile(
+    r"{%\s*(?:blocktrans|blocktranslate)\b.*?{%\s*(?:endblocktrans|endblocktranslate)\s*%}", re.S
+)
 #: Text that is the same in every language: the product's name, units, format names, symbols.
 TEMPLATE_ALLOWED = {
     "Fontanelle",  # the product's name, as in the paper's acknowledgements: never translated
-    "Papile", "Volpe",  # the grading systems' names, kept in Chinese too ("Papile 分级")
-    "CSV", "XLSX", "JSON", "ZIP", "HTML", "API", "SHA-256", "AUC", "ROC", "MRMC",  # formats, acronyms
-    "fps", "px", "mm", "ms", "Esc", "Space", "Enter",  # units; key names as printed on keyboards
+    "Papile",
+    "Volpe",  # the grading systems' names, kept in Chinese too ("Papile 分级")
+    "CSV",
+    "XLSX",
+    "JSON",
+    "ZIP",
+    "HTML",
+    "API",
+    "SHA-256",
+    "AUC",
+    "ROC",
+    "MRMC",  # formats, acronyms
+    "fps",
+    "px",
+    "mm",
+    "ms",
+    "Esc",
+    "Space",
+    "Enter",  # units; key names as printed on keyboards
 }
 
 
@@ -132,7 +178,11 @@ class _TextNodes(HTMLParser):
         if tag in ("script", "style"):
             self._skip += 1
         for name, value in attrs:
-            if name in self.VISIBLE_ATTRIBUTES and value and not (tag == "input" and name == "value"):
+            if (
+                name in self.VISIBLE_ATTRIBUTES
+                and value
+                and not (tag == "input" and name == "value")
+            ):
                 self.texts.append(value)
 
     def handle_endtag(self, tag: str) -> None:
@@ -145,7 +195,8 @@ class _TextNodes(HTMLParser):
 
 
 _ALLOWED = re.compile(
-    r"(?<![A-Za-z])(?:" + "|".join(re.escape(t) for t in sorted(TEMPLATE_ALLOWED, key=len, reverse=True))
+    r"(?<![A-Za-z])(?:"
+    + "|".join(re.escape(t) for t in sorted(TEMPLATE_ALLOWED, key=len, reverse=True))
     + r")(?![A-Za-z])"
 )
 
@@ -170,5 +221,7 @@ def bare_template_text(template_dir: Path | None = None) -> list[str]:
         parser.close()
         for text in parser.texts:
             if _words(text):
-                found.append(f"{path.relative_to(template_dir).as_posix()}: {' '.join(text.split())[:80]}")
+                found.append(
+                    f"{path.relative_to(template_dir).as_posix()}: {' '.join(text.split())[:80]}"
+                )
     return found

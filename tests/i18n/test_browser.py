@@ -44,8 +44,18 @@ def test_reader_switches_to_chinese_and_reads_a_case(page_for, live_server):
     assert page.locator(".ws-views").get_attribute("aria-label") == "标准切面"
     form = page.locator("#answer-form")
     form_text = form.inner_text()
-    for text in ("重度", "是（Y）", "判断为重度的置信度（0–100，C）", "影像所见", "脑室内出血（IVH）",
-                 "脑室周围白质软化（PVL）", "脑室扩张", "脑积水", "IVH 分级（Papile）", "备注"):
+    for text in (
+        "重度",
+        "是（Y）",
+        "判断为重度的置信度（0–100，C）",
+        "影像所见",
+        "脑室内出血（IVH）",
+        "脑室周围白质软化（PVL）",
+        "脑室扩张",
+        "脑积水",
+        "IVH 分级（Papile）",
+        "备注",
+    ):
         assert text in form_text, text
     assert page.locator("#submit-next").inner_text() == "提交并进入下一例（Enter）"
     assert "键盘快捷键" in page.locator(".ws-keys summary").inner_text()
@@ -55,7 +65,9 @@ def test_reader_switches_to_chinese_and_reads_a_case(page_for, live_server):
     # under the CSP), then severe, confidence and submit by keyboard, as in English.
     form.get_by_label("脑室内出血（IVH）").check()
     form.get_by_label("IVH 分级（Papile）").select_option("3")
-    wait_until_true(page, "document.querySelector('[data-draft-status]').textContent === '草稿已保存 ✓'")
+    wait_until_true(
+        page, "document.querySelector('[data-draft-status]').textContent === '草稿已保存 ✓'"
+    )
     page.keyboard.press("Escape")
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("y")
@@ -67,4 +79,9 @@ def test_reader_switches_to_chinese_and_reads_a_case(page_for, live_server):
     page.wait_for_selector("#answer-form")
     assert page.locator(".ws-views h2").inner_text() == "第 2 例，共 2 例"
     read = Read.objects.get(reader=reader)
-    assert (read.severe, read.confidence, list(read.conditions), read.ivh_grade) == (True, 85, ["ivh"], 3)
+    assert (read.severe, read.confidence, list(read.conditions), read.ivh_grade) == (
+        True,
+        85,
+        ["ivh"],
+        3,
+    )

@@ -25,15 +25,28 @@ LOCALE = ROOT / "locale"
 CATALOG_DIR = LOCALE / "zh_Hans" / "LC_MESSAGES"
 #: What is extracted: the apps' Python, the templates and our own JavaScript (not vendored
 #: minified libraries). The same sources as the Makefile's ``messages`` target.
-SOURCES = ("trials", "readers", "inference", "analysis", "config", "preferences", "templates", "static/js")
+SOURCES = (
+    "trials",
+    "readers",
+    "inference",
+    "analysis",
+    "config",
+    "preferences",
+    "templates",
+    "static/js",
+)
 SOURCE_SUFFIXES = {".py", ".html", ".txt", ".js"}
 
 
 def _copy_sources(target: Path) -> None:
     for top in SOURCES:
         for path in (ROOT / top).rglob("*"):
-            if (path.is_file() and path.suffix in SOURCE_SUFFIXES and not path.name.endswith(".min.js")
-                    and "__pycache__" not in path.parts):
+            if (
+                path.is_file()
+                and path.suffix in SOURCE_SUFFIXES
+                and not path.name.endswith(".min.js")
+                and "__pycache__" not in path.parts
+            ):
                 dest = target / path.relative_to(ROOT)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, dest)
@@ -65,7 +78,11 @@ def test_every_extracted_string_has_a_chinese_translation(fresh_extraction, doma
     missing = []
     for entry in fresh_extraction[domain]:
         have = committed.get(entry.key)
-        if have is None or not have.translated or (entry.msgid_plural and have.msgid_plural != entry.msgid_plural):
+        if (
+            have is None
+            or not have.translated
+            or (entry.msgid_plural and have.msgid_plural != entry.msgid_plural)
+        ):
             where = entry.references[0] if entry.references else "?"
             missing.append(f"{where}: {entry.msgid[:100]!r}")
     assert fresh_extraction[domain], "the extraction found no string at all"
@@ -91,7 +108,9 @@ def test_compiled_catalog_matches_its_po_file(domain: str) -> None:
         else:
             expected[msgid] = e.msgstr[0]
     stale = sorted(str(k)[:80] for k in expected.keys() ^ compiled.keys())
-    changed = sorted(str(k)[:80] for k in expected.keys() & compiled.keys() if expected[k] != compiled[k])
+    changed = sorted(
+        str(k)[:80] for k in expected.keys() & compiled.keys() if expected[k] != compiled[k]
+    )
     assert not stale and not changed, (
         f"locale/zh_Hans/LC_MESSAGES/{domain}.mo is out of date with its .po (run `make messages`): "
         f"{stale[:10]} {changed[:10]}"
@@ -117,12 +136,16 @@ def test_placeholders_survive_translation() -> None:
 
 def test_python_strings_shown_to_users_are_marked_for_translation() -> None:
     found = unmarked_python_strings()
-    assert not found, "user-facing strings not wrapped in gettext()/gettext_lazy():\n" + "\n".join(found)
+    assert not found, "user-facing strings not wrapped in gettext()/gettext_lazy():\n" + "\n".join(
+        found
+    )
 
 
 def test_templates_have_no_bare_english_text() -> None:
     found = bare_template_text()
-    assert not found, "template text outside {% translate %}/{% blocktranslate %}:\n" + "\n".join(found)
+    assert not found, "template text outside {% translate %}/{% blocktranslate %}:\n" + "\n".join(
+        found
+    )
 
 
 def test_the_scans_catch_what_they_are_for(tmp_path: Path) -> None:
@@ -130,7 +153,7 @@ def test_the_scans_catch_what_they_are_for(tmp_path: Path) -> None:
     allow-list are not."""
     (tmp_path / "t.html").write_text(
         '{% load i18n %}<h1>Fontanelle</h1><p title="Bare title">{% translate "Fine" %}</p>'
-        '<p>{% blocktranslate %}Also {{ x }} fine{% endblocktranslate %} · CSV · {{ value }}</p>'
+        "<p>{% blocktranslate %}Also {{ x }} fine{% endblocktranslate %} · CSV · {{ value }}</p>"
         "<p>Severe findings</p><script>var notText = 1;</script>",
         encoding="utf-8",
     )

@@ -21,11 +21,15 @@ from tests.trials.factories import PASSWORD
 
 
 def test_localize_report_translates_titles_methods_columns_and_figures() -> None:
-    data = simulate_study(SimulationConfig(datasets=(("internal", 30),), n_junior=3, n_mid=2, seed=3))
+    data = simulate_study(
+        SimulationConfig(datasets=(("internal", 30),), n_junior=3, n_mid=2, seed=3)
+    )
     report = run_report("roc", data, n_resamples=50)
     with translation.override("en"):
         english = localize_report(report)
-    assert [list(t.frame.columns) for t in english.tables] == [list(t.frame.columns) for t in report.tables]
+    assert [list(t.frame.columns) for t in english.tables] == [
+        list(t.frame.columns) for t in report.tables
+    ]
     assert english.title == report.title and english.tables[0].methods == report.tables[0].methods
     with translation.override("zh-hans"):
         chinese = localize_report(report)
@@ -36,7 +40,9 @@ def test_localize_report_translates_titles_methods_columns_and_figures() -> None
     assert chinese.methods == " ".join(t.methods for t in chinese.tables)
     # The numbers are the report's, untouched.
     original = report.tables[0].frame
-    pd.testing.assert_frame_equal(chinese.tables[0].frame.set_axis(original.columns, axis=1), original)
+    pd.testing.assert_frame_equal(
+        chinese.tables[0].frame.set_axis(original.columns, axis=1), original
+    )
     figure = chinese.figures[0]
     assert figure.title == "ROC：AI 曲线与阅片者工作点"
     assert figure.figure.layout.xaxis.title.text == "1 − 特异度"
@@ -48,7 +54,9 @@ def test_localize_report_translates_titles_methods_columns_and_figures() -> None
 
 
 @pytest.mark.django_db
-def test_exports_follow_the_lang_parameter_and_the_users_language(django_capture_on_commit_callbacks) -> None:
+def test_exports_follow_the_lang_parameter_and_the_users_language(
+    django_capture_on_commit_callbacks,
+) -> None:
     study, users = make_study(prefix="Z")
     fill_demo_reads(study, coordinator_password=PASSWORD)
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
@@ -64,15 +72,19 @@ def test_exports_follow_the_lang_parameter_and_the_users_language(django_capture
     csv_url = reverse("analysis:export-table", args=[study.pk, "performance", "table2", "csv"])
     english = client.get(csv_url)
     chinese = client.get(csv_url + "?lang=zh-hans")
-    assert not english.content.startswith(b"\xef\xbb\xbf") and chinese.content.startswith(b"\xef\xbb\xbf")
+    assert not english.content.startswith(b"\xef\xbb\xbf") and chinese.content.startswith(
+        b"\xef\xbb\xbf"
+    )
     en_frame = pd.read_csv(io.BytesIO(english.content))
     zh_frame = pd.read_csv(io.BytesIO(chinese.content), encoding="utf-8-sig")
     assert "estimate" in en_frame.columns and "ci_low" in en_frame.columns
     assert "估计值" in zh_frame.columns and "95% CI 下限" in zh_frame.columns
     assert zh_frame.astype(str).to_numpy().tolist() == en_frame.astype(str).to_numpy().tolist()
 
-    xlsx = client.get(reverse("analysis:export-table", args=[study.pk, "performance", "all", "xlsx"])
-                      + "?lang=zh-hans")
+    xlsx = client.get(
+        reverse("analysis:export-table", args=[study.pk, "performance", "all", "xlsx"])
+        + "?lang=zh-hans"
+    )
     book = openpyxl.load_workbook(io.BytesIO(xlsx.content))
     about = list(book["about"].values)
     assert "表 2：按组别和数据集的诊断效能" in [row[3] for row in about[1:]]
@@ -83,8 +95,14 @@ def test_exports_follow_the_lang_parameter_and_the_users_language(django_capture
     figure = client.get(reverse("analysis:export-figure", args=[study.pk, "roc", "roc"]))
     assert figure.status_code == 200, figure.content[:300]
     html = figure.content.decode()
-    assert any(text in html for text in ("ROC：AI 曲线与阅片者工作点", json.dumps("ROC：AI 曲线与阅片者工作点")[1:-1]))
-    assert "估计值" in pd.read_csv(io.BytesIO(client.get(csv_url).content), encoding="utf-8-sig").columns
+    assert any(
+        text in html
+        for text in ("ROC：AI 曲线与阅片者工作点", json.dumps("ROC：AI 曲线与阅片者工作点")[1:-1])
+    )
+    assert (
+        "估计值"
+        in pd.read_csv(io.BytesIO(client.get(csv_url).content), encoding="utf-8-sig").columns
+    )
     assert "estimate" in pd.read_csv(io.BytesIO(client.get(csv_url + "?lang=en").content)).columns
     page = client.get(reverse("analysis:report", args=[study.pk, "performance"])).content.decode()
     assert "<th>估计值</th>" in page and "表 2：按组别和数据集的诊断效能" in page

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.django_db
 
 def login(client: Client, user, **headers) -> None:
     """A real login through the login page (the axes backend and the login signal run)."""
-    response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD}, **headers)
+    response = client.post(
+        reverse("login"), {"username": user.username, "password": PASSWORD}, **headers
+    )
     assert response.status_code == 302, response.content[:500]
 
 
@@ -60,7 +62,10 @@ def test_every_page_has_the_language_switch() -> None:
     for url in (reverse("login"), reverse("home"), reverse("readers:worklist")):
         body = client.get(url).content.decode()
         assert 'id="language-switch"' in body and f'action="{reverse("set_language")}"' in body, url
-        assert 'name="csrfmiddlewaretoken"' in body.split('id="language-switch"')[1].split("</form>")[0]
+        assert (
+            'name="csrfmiddlewaretoken"'
+            in body.split('id="language-switch"')[1].split("</form>")[0]
+        )
         assert 'value="zh-hans" lang="zh-hans">简体中文</button>' in body
         assert 'value="en" lang="en" aria-pressed="true" disabled>English</button>' in body
 
@@ -137,8 +142,10 @@ def test_javascript_catalog_is_a_script_file_in_the_users_language() -> None:
 
 def test_dates_and_numbers_are_formatted_per_language() -> None:
     when = dt.datetime(2025, 3, 7, 14, 5, tzinfo=dt.UTC)
-    template = Template('{{ when|date:"SHORT_DATETIME_FORMAT" }} · {{ when|date:"DATETIME_FORMAT" }}'
-                        " · {{ x|floatformat:2 }}")
+    template = Template(
+        '{{ when|date:"SHORT_DATETIME_FORMAT" }} · {{ when|date:"DATETIME_FORMAT" }}'
+        " · {{ x|floatformat:2 }}"
+    )
     context = Context({"when": when, "x": 1234.5})
     with translation.override("zh-hans"):
         chinese = template.render(context)

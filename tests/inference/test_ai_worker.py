@@ -30,15 +30,23 @@ def test_twenty_cases_end_with_twenty_complete_ai_material_sets(
 ):
     worker = worker_with_fake_pipeline
     coordinator = django_user_model.objects.create_user("coord", password="x-long-password-1")
-    study = trial_services.study_create(actor=coordinator, title="AI on a worker", design="standalone")
-    dataset = trial_services.dataset_create(actor=coordinator, study=study, name="Internal", kind="internal")
+    study = trial_services.study_create(
+        actor=coordinator, title="AI on a worker", design="standalone"
+    )
+    dataset = trial_services.dataset_create(
+        actor=coordinator, study=study, name="Internal", kind="internal"
+    )
     video = make_mp4(tmp_path / "sweep.mp4", make_sweep_frames(6, 320, 256))
     for index in range(CASES):
         case = trial_services.case_create(
             actor=coordinator, dataset=dataset, code=f"W{index:02d}", conditions=["normal"]
         )
         trial_services.asset_ingest(
-            actor=coordinator, case=case, path=video, kind=AssetKind.SWEEP_VIDEO, orientation="coronal"
+            actor=coordinator,
+            case=case,
+            path=video,
+            kind=AssetKind.SWEEP_VIDEO,
+            orientation="coronal",
         )
     model_dir = tmp_path / "models"
     model_dir.mkdir()
@@ -49,14 +57,22 @@ def test_twenty_cases_end_with_twenty_complete_ai_material_sets(
     ai_run_start(actor=coordinator, study=study, dataset=dataset, model_version=model)
 
     def complete() -> int:
-        return AICaseResult.objects.filter(model_version=model, status=ResultStatus.COMPLETE).count()
+        return AICaseResult.objects.filter(
+            model_version=model, status=ResultStatus.COMPLETE
+        ).count()
 
     kill_midway(worker, complete, CASES, timeout_s=120)
     assert complete() == CASES, worker.log()
-    assert "Task inference.tasks.build_ai_material[" in worker.log()  # the worker did it, not this process
+    assert (
+        "Task inference.tasks.build_ai_material[" in worker.log()
+    )  # the worker did it, not this process
     sets = MaterialSet.objects.filter(case__study=study, source="ai")
     assert sets.count() == CASES
     assert not sets.exclude(status=MaterialStatus.COMPLETE).exists()
     for material in sets:
         assert material.renditions.filter(status="ready").count() == 2
-    assert not AICaseResult.objects.filter(model_version=model).exclude(status=ResultStatus.COMPLETE).exists()
+    assert (
+        not AICaseResult.objects.filter(model_version=model)
+        .exclude(status=ResultStatus.COMPLETE)
+        .exists()
+    )

@@ -39,23 +39,64 @@ def test_twenty_phantom_cases_with_the_real_pipeline_survive_a_killed_worker(
 
     worker = worker_with_real_pipeline
     data = tmp_path / "phantom"
-    assert phantom_main(["generate", "--cases", str(CASES), "--out", str(data), "--seed", "606",
-                         "--frames-min", "50", "--frames-max", "60", "--width", "320", "--height", "240",
-                         "--dota-every", "0", "--quiet"]) == 0
+    assert (
+        phantom_main(
+            [
+                "generate",
+                "--cases",
+                str(CASES),
+                "--out",
+                str(data),
+                "--seed",
+                "606",
+                "--frames-min",
+                "50",
+                "--frames-max",
+                "60",
+                "--width",
+                "320",
+                "--height",
+                "240",
+                "--dota-every",
+                "0",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     with (data / "manifest.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     coordinator = django_user_model.objects.create_user("coord", password="x-long-password-1")
-    study = trial_services.study_create(actor=coordinator, title="Real NCLS on a worker", design="standalone")
-    dataset = trial_services.dataset_create(actor=coordinator, study=study, name="Internal", kind="internal")
+    study = trial_services.study_create(
+        actor=coordinator, title="Real NCLS on a worker", design="standalone"
+    )
+    dataset = trial_services.dataset_create(
+        actor=coordinator, study=study, name="Internal", kind="internal"
+    )
     for row in rows:
-        case = trial_services.case_create(actor=coordinator, dataset=dataset, code=row["code"],
-                                          conditions=row["conditions"].split(";"),
-                                          ivh_grade=int(row["ivh_grade"]) if row["ivh_grade"] else None)
+        case = trial_services.case_create(
+            actor=coordinator,
+            dataset=dataset,
+            code=row["code"],
+            conditions=row["conditions"].split(";"),
+            ivh_grade=int(row["ivh_grade"]) if row["ivh_grade"] else None,
+        )
         for orientation in ("coronal", "sagittal"):
-            trial_services.asset_ingest(actor=coordinator, case=case, path=data / row[f"video_{orientation}"],
-                                        kind=AssetKind.SWEEP_VIDEO, orientation=orientation)
-    model = model_version_register(actor=None, name="ncls-demo", version="worker-test", profile="lite",
-                                   directory=DEMO_MODEL_DIR, is_demo=True)
+            trial_services.asset_ingest(
+                actor=coordinator,
+                case=case,
+                path=data / row[f"video_{orientation}"],
+                kind=AssetKind.SWEEP_VIDEO,
+                orientation=orientation,
+            )
+    model = model_version_register(
+        actor=None,
+        name="ncls-demo",
+        version="worker-test",
+        profile="lite",
+        directory=DEMO_MODEL_DIR,
+        is_demo=True,
+    )
     ai_run_start(actor=coordinator, study=study, dataset=dataset, model_version=model)
 
     def done() -> int:

@@ -33,9 +33,13 @@ def cv2_iou(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.fixture
 def pairs() -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(3)
-    b1 = torch.rand(300, 5, generator=gen, dtype=torch.float64) * torch.tensor([60, 60, 40, 40, 360.0])
+    b1 = torch.rand(300, 5, generator=gen, dtype=torch.float64) * torch.tensor(
+        [60, 60, 40, 40, 360.0]
+    )
     b1 = b1 + torch.tensor([20, 20, 2, 2, -180.0], dtype=torch.float64)
-    b2 = b1 + torch.randn(300, 5, generator=gen, dtype=torch.float64) * torch.tensor([6, 6, 5, 5, 30.0])
+    b2 = b1 + torch.randn(300, 5, generator=gen, dtype=torch.float64) * torch.tensor(
+        [6, 6, 5, 5, 30.0]
+    )
     b2[:, 2:4] = b2[:, 2:4].abs() + 1
     return b1, b2
 
@@ -70,20 +74,26 @@ def test_periodicity_and_swap(pairs: tuple[torch.Tensor, torch.Tensor]) -> None:
     swapped_minus[:, 4] -= 90.0
     for other in (shifted, swapped, swapped_minus):
         torch.testing.assert_close(torch.diagonal(rotated_iou(other, b2)), base, atol=1e-4, rtol=0)
-        torch.testing.assert_close(rotated_iou_diff(other, b2)[0], rotated_iou_diff(b1, b2)[0], atol=1e-4, rtol=0)
+        torch.testing.assert_close(
+            rotated_iou_diff(other, b2)[0], rotated_iou_diff(b1, b2)[0], atol=1e-4, rtol=0
+        )
         # the same box in every form: identical canonical form and IoU 1 with the original
         torch.testing.assert_close(canonical(other), canonical(b1), atol=1e-6, rtol=0)
         np.testing.assert_allclose(torch.diagonal(rotated_iou(other, b1)).numpy(), 1.0, atol=1e-4)
 
 
 def test_canonical_form() -> None:
-    boxes = torch.tensor([[0, 0, 10.0, 20.0, 30.0], [0, 0, 20.0, 10.0, 95.0], [0, 0, 20.0, 10.0, -90.0]])
+    boxes = torch.tensor(
+        [[0, 0, 10.0, 20.0, 30.0], [0, 0, 20.0, 10.0, 95.0], [0, 0, 20.0, 10.0, -90.0]]
+    )
     out = canonical(boxes)
     assert (out[:, 2] >= out[:, 3]).all()
     assert ((out[:, 4] >= -90) & (out[:, 4] < 90)).all()
     torch.testing.assert_close(out[0], torch.tensor([0, 0, 20.0, 10.0, -60.0]))
     torch.testing.assert_close(out[1], torch.tensor([0, 0, 20.0, 10.0, -85.0]))
-    torch.testing.assert_close(wrap_angle_deg(torch.tensor([90.0, -90.0, 270.0])), torch.tensor([-90.0, -90.0, -90.0]))
+    torch.testing.assert_close(
+        wrap_angle_deg(torch.tensor([90.0, -90.0, 270.0])), torch.tensor([-90.0, -90.0, -90.0])
+    )
 
 
 def test_corners_match_opencv_and_round_trip() -> None:

@@ -19,11 +19,33 @@ torch.set_num_threads(1)
 DEMO = Path(__file__).resolve().parents[2] / "inference" / "ncls" / "demo_models" / "detector-lite"
 
 
-def test_train_command_writes_a_checked_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_command_writes_a_checked_checkpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = write_dota(tmp_path / "dota", 6, seed=5)
     out = tmp_path / "ckpt"
-    assert main(["train-detector", "--data", str(data), "--out", str(out), "--profile", "lite",
-                 "--epochs", "1", "--batch-size", "4", "--seed", "3", "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "train-detector",
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--profile",
+                "lite",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--seed",
+                "3",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     record = json.loads((out / "detector.json").read_text())
     assert record["profile"] == "lite" and record["seed"] == 3 and len(record["data_hash"]) == 64
     assert record["architecture"]["backbone"] == "resnet10"
@@ -31,13 +53,40 @@ def test_train_command_writes_a_checked_checkpoint(tmp_path: Path, capsys: pytes
     assert "ap" in record["metrics"]["validation"]
     model, _ = load_detector(out)
     assert not model.training
-    assert main(["evaluate-detector", "--data", str(data), "--detector", str(out), "--threads", "1"]) == 0
+    assert (
+        main(["evaluate-detector", "--data", str(data), "--detector", str(out), "--threads", "1"])
+        == 0
+    )
     assert '"map"' in capsys.readouterr().out
     # --init starts from the checkpoint's weights: with a zero learning rate its parameters come
     # out unchanged (batch-norm running statistics still move)
     out2 = tmp_path / "ckpt2"
-    assert main(["train-detector", "--data", str(data), "--out", str(out2), "--profile", "lite", "--epochs", "1",
-                 "--batch-size", "4", "--seed", "4", "--threads", "1", "--lr", "0", "--init", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train-detector",
+                "--data",
+                str(data),
+                "--out",
+                str(out2),
+                "--profile",
+                "lite",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+                "--seed",
+                "4",
+                "--threads",
+                "1",
+                "--lr",
+                "0",
+                "--init",
+                str(out),
+            ]
+        )
+        == 0
+    )
     record2 = json.loads((out2 / "detector.json").read_text())
     assert record2["init_from"]["weights_sha256"] == record["weights_sha256"]
     assert "--init" in record2["command"]
@@ -45,8 +94,23 @@ def test_train_command_writes_a_checked_checkpoint(tmp_path: Path, capsys: pytes
     for (name, a), b in zip(model.named_parameters(), model2.parameters(), strict=True):
         assert torch.equal(a, b), name
     with pytest.raises(CheckpointError, match="not the 'full' profile's"):
-        main(["train-detector", "--data", str(data), "--out", str(tmp_path / "x"), "--profile", "full",
-              "--epochs", "1", "--threads", "1", "--init", str(out)])
+        main(
+            [
+                "train-detector",
+                "--data",
+                str(data),
+                "--out",
+                str(tmp_path / "x"),
+                "--profile",
+                "full",
+                "--epochs",
+                "1",
+                "--threads",
+                "1",
+                "--init",
+                str(out),
+            ]
+        )
     # a changed weights file is refused
     weights = out / "detector.safetensors"
     weights.write_bytes(weights.read_bytes()[:-4] + b"\0\0\0\0")
@@ -63,7 +127,10 @@ def test_extract_phantom_sweep_with_demo_detector(tmp_path: Path) -> None:
     video = tmp_path / "coronal.mp4"
     write_video(video, sweep.frames, sweep.fps)
     out = tmp_path / "out"
-    assert main(["extract", str(video), "--detector", str(DEMO), "--out", str(out), "--threads", "1"]) == 0
+    assert (
+        main(["extract", str(video), "--detector", str(DEMO), "--out", str(out), "--threads", "1"])
+        == 0
+    )
     result = json.loads((out / "views.json").read_text())
     assert set(result["views"]) == {v.value for v in View}
     (vid,) = result["videos"]
@@ -75,13 +142,18 @@ def test_extract_phantom_sweep_with_demo_detector(tmp_path: Path) -> None:
         else:
             assert view["reason"]  # never silently absent
     # no sagittal video: sagittal views are missing, with a reason, never invented
-    assert all(result["views"][v.value]["status"] == "missing" for v in (View.MSV, View.RPSV, View.LPSV))
+    assert all(
+        result["views"][v.value]["status"] == "missing" for v in (View.MSV, View.RPSV, View.LPSV)
+    )
     # the demo detector finds every coronal view of a normal sweep, near the ideal frame
     # (measured: 1, 2 and 0 frames off; held-out median over 10 cases: 3)
     for view in CORONAL_VIEWS:
         chosen = result["views"][view.value]
         assert chosen["status"] == "found", (view, chosen)
-        assert abs(chosen["frame_index"] - sweep.ideal_frames[view]) <= 4, (view, chosen["frame_index"])
+        assert abs(chosen["frame_index"] - sweep.ideal_frames[view]) <= 4, (
+            view,
+            chosen["frame_index"],
+        )
 
 
 def test_demo_detector_finds_views_in_a_hydrocephalic_brain(tmp_path: Path) -> None:
@@ -97,10 +169,26 @@ def test_demo_detector_finds_views_in_a_hydrocephalic_brain(tmp_path: Path) -> N
         videos.append(tmp_path / f"{orientation}.mp4")
         write_video(videos[-1], sweep.frames, sweep.fps)
     out = tmp_path / "out"
-    assert main(["extract", *map(str, videos), "--detector", str(DEMO), "--out", str(out), "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "extract",
+                *map(str, videos),
+                "--detector",
+                str(DEMO),
+                "--out",
+                str(out),
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     result = json.loads((out / "views.json").read_text())
-    assert {Path(v["video"]).stem: v["orientation"] for v in result["videos"]} == {"coronal": "coronal",
-                                                                                  "sagittal": "sagittal"}
+    assert {Path(v["video"]).stem: v["orientation"] for v in result["videos"]} == {
+        "coronal": "coronal",
+        "sagittal": "sagittal",
+    }
     found = {name for name, view in result["views"].items() if view["status"] == "found"}
     assert found >= {"BV", "MSV", "RPSV", "LPSV"}, result["views"]
     # measured: BV 3 frames off, MSV 0
@@ -114,7 +202,9 @@ def test_demo_detector_finds_views_in_a_hydrocephalic_brain(tmp_path: Path) -> N
 
     model, record = load_detector(DEMO)
     detector = Detector(model, threshold=checkpoint_threshold(record))
-    summary = extract([tmp_path / "coronal.mp4"], detector, tmp_path / "declared", orientations=["sagittal"])
+    summary = extract(
+        [tmp_path / "coronal.mp4"], detector, tmp_path / "declared", orientations=["sagittal"]
+    )
     (vid,) = summary["videos"]
     assert vid["declared_orientation"] == "sagittal" and vid["orientation"] == "sagittal"
     assert all(summary["views"][v.value]["status"] == "missing" for v in CORONAL_VIEWS)
@@ -157,7 +247,10 @@ def test_plane_quality_header_scales_every_box_of_the_frame(tmp_path: Path) -> N
         parse_plane_quality("plane-quality:high\n")
     (tmp_path / "images").mkdir()
     (tmp_path / "labelTxt").mkdir()
-    for name, head, other in (("a", "plane-quality:0.4\n", "corpus_callosum"), ("b", "", "lateral_ventricle")):
+    for name, head, other in (
+        ("a", "plane-quality:0.4\n", "corpus_callosum"),
+        ("b", "", "lateral_ventricle"),
+    ):
         cv2.imwrite(str(tmp_path / "images" / f"{name}.png"), np.full((60, 80), 90, np.uint8))
         text = head + line.replace("thalamus", other) + line.replace("thalamus", "third_ventricle")
         (tmp_path / "labelTxt" / f"{name}.txt").write_text(text)
@@ -181,13 +274,23 @@ def test_plane_quality_header_scales_every_box_of_the_frame(tmp_path: Path) -> N
     from inference.ncls.detection.train import TrainOptions, quality_floors
     from inference.ncls.labels import ANATOMY_CLASSES
 
-    floors = quality_floors(TrainOptions(data="", out="", class_quality_floors=(("cor_corpus_callosum", 0.0),)))
-    assert floors[ANATOMY_CLASSES.index("cor_corpus_callosum")] == 0.0 and floors.sum() == len(ANATOMY_CLASSES) - 1
+    floors = quality_floors(
+        TrainOptions(data="", out="", class_quality_floors=(("cor_corpus_callosum", 0.0),))
+    )
+    assert (
+        floors[ANATOMY_CLASSES.index("cor_corpus_callosum")] == 0.0
+        and floors.sum() == len(ANATOMY_CLASSES) - 1
+    )
     per_class = TrainSet(samples, mosaic=0.0, mixup=0.0, quality_floor=floors)[0][1]
-    assert dict(zip(per_class["labels"].tolist(), per_class["quality"].tolist(), strict=True)) == pytest.approx(
-        {ANATOMY_CLASSES.index("cor_corpus_callosum"): 0.4, ANATOMY_CLASSES.index("cor_third_ventricle"): 1.0})
+    assert dict(
+        zip(per_class["labels"].tolist(), per_class["quality"].tolist(), strict=True)
+    ) == pytest.approx(
+        {
+            ANATOMY_CLASSES.index("cor_corpus_callosum"): 0.4,
+            ANATOMY_CLASSES.index("cor_third_ventricle"): 1.0,
+        }
+    )
     with pytest.raises(ValueError, match="unknown class 'brainstem'"):
         quality_floors(TrainOptions(data="", out="", class_quality_floors=(("brainstem", 0.0),)))
     with pytest.raises(ValueError, match="quality floor must be in"):
         quality_floors(TrainOptions(data="", out="", quality_floor=1.5))
-

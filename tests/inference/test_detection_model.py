@@ -17,7 +17,9 @@ torch.set_num_threads(1)
 
 
 def _targets(batch: int) -> list[dict[str, torch.Tensor]]:
-    boxes = torch.tensor([[0.5, 0.4, 0.3, 0.1, 0.1], [0.3, 0.6, 0.15, 0.08, -0.3], [0.7, 0.6, 0.15, 0.08, 0.45]])
+    boxes = torch.tensor(
+        [[0.5, 0.4, 0.3, 0.1, 0.1], [0.3, 0.6, 0.15, 0.08, -0.3], [0.7, 0.6, 0.15, 0.08, 0.45]]
+    )
     return [{"labels": torch.tensor([0, 1, 4]), "boxes": boxes.clone()} for _ in range(batch)]
 
 
@@ -56,10 +58,22 @@ def test_forward_backward_shapes(profile: str, size: int, batch: int) -> None:
 def test_matcher_hand_made_case() -> None:
     # Query 2 is exactly target 0 with the right class; query 0 is target 1 but rotated by
     # 179° — the same box up to 1° — so periodic matching must still pick it.
-    targets = [{"labels": torch.tensor([3, 7]),
-                "boxes": torch.tensor([[0.5, 0.5, 0.2, 0.1, 0.2], [0.2, 0.3, 0.1, 0.05, -0.45]])}]
-    boxes = torch.tensor([[[0.2, 0.3, 0.1, 0.05, 0.44], [0.8, 0.8, 0.1, 0.1, 0.0], [0.5, 0.5, 0.2, 0.1, 0.2],
-                           [0.5, 0.52, 0.2, 0.1, 0.0]]])
+    targets = [
+        {
+            "labels": torch.tensor([3, 7]),
+            "boxes": torch.tensor([[0.5, 0.5, 0.2, 0.1, 0.2], [0.2, 0.3, 0.1, 0.05, -0.45]]),
+        }
+    ]
+    boxes = torch.tensor(
+        [
+            [
+                [0.2, 0.3, 0.1, 0.05, 0.44],
+                [0.8, 0.8, 0.1, 0.1, 0.0],
+                [0.5, 0.5, 0.2, 0.1, 0.2],
+                [0.5, 0.52, 0.2, 0.1, 0.0],
+            ]
+        ]
+    )
     logits = torch.full((1, 4, 10), -4.0)
     logits[0, 2, 3] = 4.0
     logits[0, 0, 7] = 4.0
@@ -70,7 +84,9 @@ def test_matcher_hand_made_case() -> None:
 
 def test_loss_decreases_on_tiny_overfit() -> None:
     torch.manual_seed(0)
-    cfg = profile_config("lite", input_size=128, num_queries=10, num_decoder_layers=2, num_denoising=0)
+    cfg = profile_config(
+        "lite", input_size=128, num_queries=10, num_decoder_layers=2, num_denoising=0
+    )
     model = RotatedRTDETR(cfg)
     images = torch.rand(2, 3, 128, 128)
     targets = _targets(2)

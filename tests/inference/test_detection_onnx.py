@@ -84,12 +84,19 @@ def test_onnx_matches_pytorch_on_random_batches(exported: Path, demo_model: Rota
     for batch in (2, 2, 1, 3):  # 1 and 3 were never traced: the batch axis is dynamic
         images = torch.rand(batch, 3, 256, 256, generator=generator)
         logit_gap, box_gap = _gaps(demo_model, session, images)
-        assert logit_gap < PARITY_TOLERANCE and box_gap < PARITY_TOLERANCE, (batch, logit_gap, box_gap)
+        assert logit_gap < PARITY_TOLERANCE and box_gap < PARITY_TOLERANCE, (
+            batch,
+            logit_gap,
+            box_gap,
+        )
 
 
 def test_onnx_matches_pytorch_on_a_phantom_frame(exported: Path, demo_model: RotatedRTDETR) -> None:
     import inference.phantom as phantom
-    sweep = phantom.render_case(4242, n_frames=5, case_type="normal", orientations=("coronal",)).sweeps["coronal"]
+
+    sweep = phantom.render_case(
+        4242, n_frames=5, case_type="normal", orientations=("coronal",)
+    ).sweeps["coronal"]
     grey, _ = prepare_image(sweep.frames[sweep.ideal_frames[View.BV]], 256)
     images = to_input(grey.astype(np.float32) / 255.0)[None]
     session = _session(exported / "detection" / "detector.onnx")

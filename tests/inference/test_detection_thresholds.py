@@ -17,8 +17,11 @@ BOX = np.array([[50.0, 50.0, 40.0, 10.0, 30.0]])
 
 def _frame(cls: str, present: bool, score: float | None):
     """One frame: a truth box of ``cls`` if ``present``; a detection of it at ``score``."""
-    preds = ((BOX, np.array([C[cls]]), np.array([score])) if score is not None
-             else (np.zeros((0, 5)), np.zeros(0, np.int64), np.zeros(0)))
+    preds = (
+        (BOX, np.array([C[cls]]), np.array([score]))
+        if score is not None
+        else (np.zeros((0, 5)), np.zeros(0, np.int64), np.zeros(0))
+    )
     truth = (BOX, np.array([C[cls]])) if present else (np.zeros((0, 5)), np.zeros(0, np.int64))
     return preds, truth
 
@@ -49,7 +52,9 @@ def test_checkpoint_threshold_precedence() -> None:
     per_class = {"cor_third_ventricle": 0.3}
     assert checkpoint_threshold({}) == 0.6
     assert checkpoint_threshold({"score_threshold": 0.45}) == 0.45
-    assert checkpoint_threshold({"score_threshold": 0.45, "score_thresholds": per_class}) == per_class
+    assert (
+        checkpoint_threshold({"score_threshold": 0.45, "score_thresholds": per_class}) == per_class
+    )
     assert checkpoint_threshold({"score_thresholds": per_class}, override=0.5) == 0.5
     arr = class_thresholds(per_class)
     assert arr[C["cor_third_ventricle"]] == 0.3 and arr[C["cor_thalamus"]] == 0.6
@@ -69,8 +74,12 @@ def test_detector_applies_thresholds_per_class() -> None:
     low = ANATOMY_CLASSES[int(everything.classes[np.argmin(everything.scores)])]
     cut[low] = 0.0
     kept = Detector(model, threshold=cut).detect([frame], 0, None)[0]
-    want = [(c, s) for c, s in zip(everything.classes, everything.scores, strict=True)
-            if s >= cut[ANATOMY_CLASSES[int(c)]]]
+    want = [
+        (c, s)
+        for c, s in zip(everything.classes, everything.scores, strict=True)
+        if s >= cut[ANATOMY_CLASSES[int(c)]]
+    ]
     assert sorted(zip(kept.classes.tolist(), kept.scores.tolist(), strict=True)) == sorted(
-        (int(c), float(s)) for c, s in want)
+        (int(c), float(s)) for c, s in want
+    )
     assert 0 < len(kept.scores) < 12

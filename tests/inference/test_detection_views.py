@@ -25,8 +25,14 @@ C = {name: i for i, name in enumerate(ANATOMY_CLASSES)}
 # Structures shown in each view, by construction.
 SHOWN = {
     View.AHV: ["cor_corpus_callosum", "cor_anterior_horn", "cor_anterior_horn"],
-    View.TVV: ["cor_corpus_callosum", "cor_anterior_horn", "cor_anterior_horn", "cor_third_ventricle",
-               "cor_thalamus", "cor_thalamus"],
+    View.TVV: [
+        "cor_corpus_callosum",
+        "cor_anterior_horn",
+        "cor_anterior_horn",
+        "cor_third_ventricle",
+        "cor_thalamus",
+        "cor_thalamus",
+    ],
     View.BV: ["cor_lateral_ventricle", "cor_lateral_ventricle"],
     View.MSV: ["sag_corpus_callosum", "sag_trigone", "sag_cerebellum"],
     View.RPSV: ["sag_lateral_ventricle", "sag_thalamus"],
@@ -36,12 +42,17 @@ SHOWN = {
 
 def frame(index: int, names: list[str], conf: float | list[float] = 0.9) -> FrameDetections:
     confs = [conf] * len(names) if isinstance(conf, float) else conf
-    return FrameDetections(index, np.zeros((len(names), 5)), np.array([C[n] for n in names], dtype=np.int64),
-                           np.array(confs, dtype=float))
+    return FrameDetections(
+        index,
+        np.zeros((len(names), 5)),
+        np.array([C[n] for n in names], dtype=np.int64),
+        np.array(confs, dtype=float),
+    )
 
 
-def sweep(segments: list[tuple[View, int, int, int]], total: int, strays: dict[int, View] | None = None
-          ) -> list[FrameDetections]:
+def sweep(
+    segments: list[tuple[View, int, int, int]], total: int, strays: dict[int, View] | None = None
+) -> list[FrameDetections]:
     """Frames showing a view over [start, end] with confidence peaking at ``ideal``."""
     out = [frame(i, []) for i in range(total)]
     for view, start, end, ideal in segments:
@@ -56,7 +67,10 @@ def sweep(segments: list[tuple[View, int, int, int]], total: int, strays: dict[i
 def test_rules() -> None:
     assert candidate_groups(frame(0, SHOWN[View.TVV])) == [COR2]
     assert candidate_groups(frame(0, ["cor_corpus_callosum"])) == [COR1]
-    assert candidate_groups(frame(0, ["cor_corpus_callosum", "cor_lateral_ventricle"])) == [COR1, COR3]
+    assert candidate_groups(frame(0, ["cor_corpus_callosum", "cor_lateral_ventricle"])) == [
+        COR1,
+        COR3,
+    ]
     assert candidate_groups(frame(0, ["sag_corpus_callosum"])) == []  # MSV needs two of three
     assert candidate_groups(frame(0, ["sag_corpus_callosum", "sag_cerebellum"])) == [SAG1]
     assert candidate_groups(frame(0, ["sag_thalamus"])) == [SAG2]
@@ -70,26 +84,42 @@ def test_scores_weights_limits_and_penalty() -> None:
     three_horns = [*SHOWN[View.TVV], "cor_anterior_horn"]
     assert group_score(frame(0, three_horns, 1.0), COR2) == pytest.approx(1.0)
     # a foreign detection costs 0.2 × its confidence
-    assert group_score(frame(0, ["cor_lateral_ventricle", "cor_thalamus"], [1.0, 0.5]), COR3) == pytest.approx(0.5 - 0.1)
-    assert group_score(frame(0, ["sag_lateral_ventricle", "sag_thalamus"], 1.0), SAG2) == pytest.approx(1.0)
+    assert group_score(
+        frame(0, ["cor_lateral_ventricle", "cor_thalamus"], [1.0, 0.5]), COR3
+    ) == pytest.approx(0.5 - 0.1)
+    assert group_score(
+        frame(0, ["sag_lateral_ventricle", "sag_thalamus"], 1.0), SAG2
+    ) == pytest.approx(1.0)
     assert group_score(frame(0, SHOWN[View.MSV], 1.0), SAG1) == pytest.approx(0.99)
     # the frame takes its best candidate
-    fv = classify_frame(frame(3, ["cor_corpus_callosum", "cor_lateral_ventricle", "cor_lateral_ventricle"], 1.0))
+    fv = classify_frame(
+        frame(3, ["cor_corpus_callosum", "cor_lateral_ventricle", "cor_lateral_ventricle"], 1.0)
+    )
     assert (fv.frame_index, fv.group) == (3, COR3)
 
 
 def test_coronal_sweep_views_direction_and_strays() -> None:
-    dets = sweep([(View.AHV, 10, 22, 15), (View.TVV, 35, 50, 43), (View.BV, 65, 80, 71)], 100,
-                 strays={90: View.TVV, 3: View.BV})
+    dets = sweep(
+        [(View.AHV, 10, 22, 15), (View.TVV, 35, 50, 43), (View.BV, 65, 80, 71)],
+        100,
+        strays={90: View.TVV, 3: View.BV},
+    )
     result = analyse_sweep(dets)
     assert result.orientation == "coronal" and result.dropped_reason is None
     assert result.sweep_direction == "anterior_to_posterior"
     chosen = {v: r.frame_index for v, r in result.views.items()}
     # clusters of >= 6 frames pull the choice towards their centre (Gaussian weighting)
-    assert all(abs((chosen[v] or -99) - ideal) <= 1 for v, ideal in ((View.AHV, 15), (View.TVV, 43), (View.BV, 71)))
+    assert all(
+        abs((chosen[v] or -99) - ideal) <= 1
+        for v, ideal in ((View.AHV, 15), (View.TVV, 43), (View.BV, 71))
+    )
     # reversed sweep
-    rev = analyse_sweep([frame(99 - d.frame_index, [ANATOMY_CLASSES[c] for c in d.classes], list(d.scores))
-                         for d in reversed(dets)])
+    rev = analyse_sweep(
+        [
+            frame(99 - d.frame_index, [ANATOMY_CLASSES[c] for c in d.classes], list(d.scores))
+            for d in reversed(dets)
+        ]
+    )
     assert rev.sweep_direction == "posterior_to_anterior"
     assert abs((rev.views[View.TVV].frame_index or -99) - (99 - 43)) <= 1
 
@@ -154,7 +184,14 @@ def test_view_rules_count_the_structures_the_views_are_annotated_with() -> None:
     from inference.ncls.detection.views import VIEW_WEIGHTS
     from inference.ncls.labels import VIEW_STRUCTURES
 
-    groups = {View.AHV: COR1, View.TVV: COR2, View.BV: COR3, View.MSV: SAG1, View.RPSV: SAG2, View.LPSV: SAG2}
+    groups = {
+        View.AHV: COR1,
+        View.TVV: COR2,
+        View.BV: COR3,
+        View.MSV: SAG1,
+        View.RPSV: SAG2,
+        View.LPSV: SAG2,
+    }
     for view, group in groups.items():
         assert {ANATOMY_CLASSES[c] for c in VIEW_WEIGHTS[group]} == VIEW_STRUCTURES[view], view
 
@@ -165,15 +202,24 @@ def test_declared_orientation_overrides_the_vote_and_never_relabels() -> None:
     dets = sweep([(View.AHV, 5, 40, 20), (View.MSV, 50, 60, 55)], 80)
     assert analyse_sweep(dets).orientation == "coronal"
     declared = analyse_sweep(dets, orientation="sagittal")
-    assert declared.orientation == "sagittal" and set(declared.views) == {View.MSV, View.RPSV, View.LPSV}
+    assert declared.orientation == "sagittal" and set(declared.views) == {
+        View.MSV,
+        View.RPSV,
+        View.LPSV,
+    }
     assert declared.views[View.MSV].frame_index == 55
     assert abs(declared.candidate_fraction - 11 / 80) < 1e-9
     # declared coronal: only 0 % coronal candidates left after MSV-only frames -> dropped, with why
     only_sag = sweep([(View.MSV, 30, 60, 45)], 80)
     dropped = analyse_sweep(only_sag, orientation="coronal")
     assert dropped.dropped_reason is not None
-    assert "declared coronal" in dropped.dropped_reason and "39% of its frames look sagittal" in dropped.dropped_reason
-    assert set(dropped.views) == {View.AHV, View.TVV, View.BV} and not any(r.found for r in dropped.views.values())
+    assert (
+        "declared coronal" in dropped.dropped_reason
+        and "39% of its frames look sagittal" in dropped.dropped_reason
+    )
+    assert set(dropped.views) == {View.AHV, View.TVV, View.BV} and not any(
+        r.found for r in dropped.views.values()
+    )
     # a frame that is a candidate of both orientations counts as the declared one
     both = [frame(i, ["cor_corpus_callosum", "sag_thalamus"], [0.9, 0.5]) for i in range(10)]
     assert analyse_sweep(both).orientation == "coronal"

@@ -63,8 +63,15 @@ def toy_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_tiny_overfit(toy_manifest: Path) -> None:
     data = load_cases(read_manifest(toy_manifest)[:8], 32)
-    config = TrainingConfig(epochs=30, batch_size=8, image_size=32, learning_rate=3e-3, warmup_epochs=2,
-                            regmixup_weight=0.0, progress=False)
+    config = TrainingConfig(
+        epochs=30,
+        batch_size=8,
+        image_size=32,
+        learning_rate=3e-3,
+        warmup_epochs=2,
+        regmixup_weight=0.0,
+        progress=False,
+    )
     net, loss = train_fold(data, np.arange(len(data.codes)), config, fold=0)
     with torch.no_grad():
         image_logits, case_logits = net(normalise(data.images), data.masks)

@@ -17,7 +17,9 @@ torch.set_num_threads(2)
 def test_onnx_matches_pytorch(tmp_path: Path) -> None:
     for fold in range(2):
         torch.manual_seed(fold)
-        save_fold(DiagnosisNet(architecture_for("lite", 64)), tmp_path / "models", fold, {"demo": True})
+        save_fold(
+            DiagnosisNet(architecture_for("lite", 64)), tmp_path / "models", fold, {"demo": True}
+        )
     paths = export_directory(tmp_path / "models", tmp_path / "onnx")
     assert [p.name for p in paths] == ["fold_0.onnx", "fold_1.onnx"]
     generator = torch.Generator().manual_seed(3)

@@ -24,8 +24,24 @@ NOTICE = "demo model — not for clinical use"
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("train")
     manifest = write_toy_manifest(root / "data", 12, seed=5)
-    status = main(["train-diagnosis", "--data", str(root / "data"), "--out", str(root / "models"),
-                   "--folds", "2", "--epochs", "1", "--image-size", "64", "--seed", "1", "--demo"])
+    status = main(
+        [
+            "train-diagnosis",
+            "--data",
+            str(root / "data"),
+            "--out",
+            str(root / "models"),
+            "--folds",
+            "2",
+            "--epochs",
+            "1",
+            "--image-size",
+            "64",
+            "--seed",
+            "1",
+            "--demo",
+        ]
+    )
     assert status == 0
     return manifest, root / "models"
 
@@ -38,13 +54,22 @@ def test_training_writes_verified_fold_checkpoints(trained: tuple[Path, Path]) -
     for fold in range(2):
         record = json.loads((models / f"fold_{fold}.json").read_text())
         assert record["notice"] == NOTICE
-        assert record["image_labels"] == ["normal", "ivh", "ependymal_cyst", "ventricular_dilation", "hydrocephalus", "pvl"]
+        assert record["image_labels"] == [
+            "normal",
+            "ivh",
+            "ependymal_cyst",
+            "ventricular_dilation",
+            "hydrocephalus",
+            "pvl",
+        ]
         assert set(record["validation"]) >= {"auc", "sensitivity", "specificity"}
         assert record["architecture"]["profile"] == "lite"
         assert record["command"].startswith("python -m inference.ncls train-diagnosis")
 
 
-def test_pipeline_on_extracted_views_writes_result(trained: tuple[Path, Path], tmp_path: Path) -> None:
+def test_pipeline_on_extracted_views_writes_result(
+    trained: tuple[Path, Path], tmp_path: Path
+) -> None:
     manifest, models = trained
     record = read_manifest(manifest)[1]
     views = {view.value: load_rgb(path) for view, path in record.views.items()}
@@ -69,24 +94,61 @@ def test_ensemble_rejects_unknown_view(trained: tuple[Path, Path]) -> None:
 DEMO_MODELS = Path(__file__).resolve().parents[2] / "inference" / "ncls" / "demo_models"
 
 
-def test_evaluate_from_videos_runs_both_stages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_evaluate_from_videos_runs_both_stages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import csv
 
     from inference.phantom.cli import main as phantom_main
     from inference.phantom.writer import write_video
 
     data = tmp_path / "phantom"
-    assert phantom_main(["generate", "--cases", "2", "--out", str(data), "--seed", "77", "--frames-min", "40",
-                         "--frames-max", "50", "--width", "320", "--height", "240", "--dota-every", "0",
-                         "--quiet"]) == 0
+    assert (
+        phantom_main(
+            [
+                "generate",
+                "--cases",
+                "2",
+                "--out",
+                str(data),
+                "--seed",
+                "77",
+                "--frames-min",
+                "40",
+                "--frames-max",
+                "50",
+                "--width",
+                "320",
+                "--height",
+                "240",
+                "--dota-every",
+                "0",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     with (data / "manifest.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     # the second case's sweeps are black: stage 1 finds nothing, the case is reported, not guessed
     for column in ("video_coronal", "video_sagittal"):
         write_video(data / rows[1][column], np.zeros((30, 240, 320), np.uint8), 25)
     out = tmp_path / "report.json"
-    assert main(["evaluate-diagnosis", "--models", str(DEMO_MODELS), "--data", str(data), "--from-videos",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "evaluate-diagnosis",
+                "--models",
+                str(DEMO_MODELS),
+                "--data",
+                str(data),
+                "--from-videos",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     report = json.loads(out.read_text())
     assert list(report["failed"]) == [rows[1]["code"]]
     assert "no standard view" in report["failed"][rows[1]["code"]]

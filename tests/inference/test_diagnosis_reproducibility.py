@@ -22,7 +22,9 @@ import pytest
 from inference.ncls.diagnosis.train import reproducibility_run
 from inference.phantom.cli import main as phantom_main
 
-SHIPPED = Path(__file__).resolve().parents[2] / "inference/ncls/demo_models/diagnosis-lite/diagnosis.json"
+SHIPPED = (
+    Path(__file__).resolve().parents[2] / "inference/ncls/demo_models/diagnosis-lite/diagnosis.json"
+)
 
 
 @pytest.mark.slow
@@ -35,8 +37,15 @@ def test_training_code_path_and_phantom_bytes_are_deterministic_on_the_locked_de
     words[words.index("DIR")] = str(tmp_path / "data")
     assert phantom_main(words) == 0
     config = recorded["config"]
-    rerun = reproducibility_run(tmp_path / "data", profile=config["profile"], seed=config["seed"],
-                                cases=config["cases"], image_size=config["image_size"])
-    assert rerun["data_hash"] == recorded["data_hash"], "the phantom no longer renders the same bytes"
+    rerun = reproducibility_run(
+        tmp_path / "data",
+        profile=config["profile"],
+        seed=config["seed"],
+        cases=config["cases"],
+        image_size=config["image_size"],
+    )
+    assert rerun["data_hash"] == recorded["data_hash"], (
+        "the phantom no longer renders the same bytes"
+    )
     for key in ("final_train_loss", "validation_auc", "validation_mean_severe_probability"):
         assert rerun[key] == pytest.approx(recorded[key], abs=recorded["tolerance"]), key

@@ -38,7 +38,9 @@ HYDRO = frozenset({C.HYDROCEPHALUS})
         (0.0, [], False, DecidingRule.CASE_HEAD_NON_SEVERE),
     ],
 )
-def test_rule_truth_table(probability: float, images: list, severe: bool, rule: DecidingRule) -> None:
+def test_rule_truth_table(
+    probability: float, images: list, severe: bool, rule: DecidingRule
+) -> None:
     decision = decide(probability, images)
     assert (decision.severe, decision.rule) == (severe, rule)
 

@@ -70,8 +70,16 @@ def _ybr_422(ybr: np.ndarray) -> bytes:
     return out.tobytes()
 
 
-def write_cine(path: Path, photometric: str, *, frames: int = T, jpeg: bool = False,
-               timing: str = "CineRate", description: str = "", series: int = 1) -> Path:
+def write_cine(
+    path: Path,
+    photometric: str,
+    *,
+    frames: int = T,
+    jpeg: bool = False,
+    timing: str = "CineRate",
+    description: str = "",
+    series: int = 1,
+) -> Path:
     """A small ultrasound multi-frame DICOM of :data:`RGB` / :data:`GREY` in one encoding."""
     ds = _dataset(path, JPEGBaseline8Bit if jpeg else ExplicitVRLittleEndian)
     ds.NumberOfFrames = frames
@@ -125,10 +133,18 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("photometric", "jpeg", "expect", "mean_tol", "max_tol"), CASES,
-                         ids=[f"{c[0]}{'-jpeg' if c[1] else ''}" for c in CASES])
+@pytest.mark.parametrize(
+    ("photometric", "jpeg", "expect", "mean_tol", "max_tol"),
+    CASES,
+    ids=[f"{c[0]}{'-jpeg' if c[1] else ''}" for c in CASES],
+)
 def test_photometric_interpretations_decode_to_the_source_picture(
-    tmp_path: Path, photometric: str, jpeg: bool, expect: str, mean_tol: float, max_tol: int,
+    tmp_path: Path,
+    photometric: str,
+    jpeg: bool,
+    expect: str,
+    mean_tol: float,
+    max_tol: int,
 ) -> None:
     path = write_cine(tmp_path / "cine.dcm", photometric, jpeg=jpeg)
     with open_video(path, require_cine=True) as video:
@@ -188,7 +204,9 @@ def test_a_single_frame_is_refused_where_a_cine_is_required(tmp_path: Path) -> N
         open_video(path, require_cine=True)
 
 
-def test_dicom_folder_lists_cines_in_acquisition_order_with_their_orientation(tmp_path: Path) -> None:
+def test_dicom_folder_lists_cines_in_acquisition_order_with_their_orientation(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "sub").mkdir()
     write_cine(tmp_path / "b.dcm", "MONOCHROME2", description="NEO HEAD SAG RT", series=3)
     write_cine(tmp_path / "sub" / "a.dcm", "RGB", description="Neo Head COR", series=1)
@@ -205,16 +223,26 @@ def test_dicom_folder_lists_cines_in_acquisition_order_with_their_orientation(tm
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "still.dcm").write_bytes((tmp_path / "still.dcm").read_bytes())
-    with pytest.raises(VideoError, match=r"no DICOM cine in the folder .*still\.dcm: a single frame"):
+    with pytest.raises(
+        VideoError, match=r"no DICOM cine in the folder .*still\.dcm: a single frame"
+    ):
         dicom_cines(empty)
     with pytest.raises(VideoError, match="does not exist"):
         dicom_cines(tmp_path / "missing")
 
 
-@pytest.mark.parametrize(("text", "orientation"), [
-    ("NEO HEAD COR", "coronal"), ("Coronal sweep", "coronal"), ("SAG", "sagittal"),
-    ("Sag R", "sagittal_right"), ("PARASAG LT", "sagittal_left"), ("Neo Head", None),
-    ("COR/SAG", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("text", "orientation"),
+    [
+        ("NEO HEAD COR", "coronal"),
+        ("Coronal sweep", "coronal"),
+        ("SAG", "sagittal"),
+        ("Sag R", "sagittal_right"),
+        ("PARASAG LT", "sagittal_left"),
+        ("Neo Head", None),
+        ("COR/SAG", None),
+        ("", None),
+    ],
+)
 def test_dicom_orientation_from_the_series_description(text: str, orientation: str | None) -> None:
     assert dicom_orientation(text) == orientation

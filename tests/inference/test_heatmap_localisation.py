@@ -54,7 +54,9 @@ def test_mass_share_matches_slow_definition() -> None:
     sector = np.zeros((17, 23), bool)
     sector[2:15, 3:20] = True
     lesion = sector & mask
-    assert mass_share(sector.astype(np.float32), lesion) == pytest.approx(lesion_share(lesion, sector))
+    assert mass_share(sector.astype(np.float32), lesion) == pytest.approx(
+        lesion_share(lesion, sector)
+    )
 
 
 def test_summarise_clopper_pearson_and_chance() -> None:
@@ -112,8 +114,13 @@ def test_heatmaps_respect_the_sector_mask() -> None:
 def test_phantom_lesion_masks_opt_in_change_no_pixel() -> None:
     from inference.phantom import render_case
 
-    kwargs = {"n_frames": 12, "width": 160, "height": 120, "case_type": "pvl",
-              "orientations": ("coronal",)}
+    kwargs = {
+        "n_frames": 12,
+        "width": 160,
+        "height": 120,
+        "case_type": "pvl",
+        "orientations": ("coronal",),
+    }
     plain = render_case(11, **kwargs)  # type: ignore[arg-type]
     masked = render_case(11, lesion_masks=True, **kwargs)  # type: ignore[arg-type]
     assert all(plain.view_lesion_labels(view) is None for view in plain.view_picks)
@@ -130,7 +137,10 @@ def test_recorded_localisation_beats_chance() -> None:
     block = json.loads((DEMO / "diagnosis.json").read_text())["localisation"]
     assert block["data_seed"] == 6000 and "--lesion-masks" in block["phantom_command"]
     before, after = block["before"]["overall"], block["after"]["overall"]
-    assert "--legacy" in block["before"]["command"] and "evaluate-heatmaps" in block["after"]["command"]
+    assert (
+        "--legacy" in block["before"]["command"]
+        and "evaluate-heatmaps" in block["after"]["command"]
+    )
     assert not before["beats_chance"]
     assert after["beats_chance"] and after["hit_rate_ci"][0] > after["chance"]
     assert after["mass_share"] > after["chance"] > before["mass_share"]
@@ -144,12 +154,19 @@ def test_end_to_end_on_a_few_hydrocephalus_cases(tmp_path: Path) -> None:
     from inference.phantom import render_case
     from inference.phantom.writer import GenerateOptions, write_case
 
-    options = GenerateOptions(cases=3, out=tmp_path, dota_every=0, lesion_masks=True,
-                              width=320, height=240)
+    options = GenerateOptions(
+        cases=3, out=tmp_path, dota_every=0, lesion_masks=True, width=320, height=240
+    )
     rows = []
     for i in range(3):
-        case = render_case(900 + i, n_frames=40, width=320, height=240, case_type="hydrocephalus",
-                           lesion_masks=True)
+        case = render_case(
+            900 + i,
+            n_frames=40,
+            width=320,
+            height=240,
+            case_type="hydrocephalus",
+            lesion_masks=True,
+        )
         rows.append(write_case(case, f"PH-900-{i:04d}", options))
     with (tmp_path / "manifest.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(options.manifest_columns))
@@ -166,9 +183,15 @@ def test_models_page_rows_of_the_recorded_localisation() -> None:
     from inference.registry_views import localisation_rows
 
     summary = json.loads((DEMO / "diagnosis.json").read_text())
-    rows = localisation_rows({"diagnosis-lite/diagnosis.json": {"localisation": summary["localisation"]}})
+    rows = localisation_rows(
+        {"diagnosis-lite/diagnosis.json": {"localisation": summary["localisation"]}}
+    )
     runs = {(r["run"], r["label"]) for r in rows}
     assert ("before", "overall") in runs and ("after", "hydrocephalus") in runs
     after = next(r for r in rows if r["run"] == "after" and r["label"] == "overall")
-    assert after["beats_chance"] and after["data_seed"] == 6000 and "evaluate-heatmaps" in after["command"]
+    assert (
+        after["beats_chance"]
+        and after["data_seed"] == 6000
+        and "evaluate-heatmaps" in after["command"]
+    )
     assert localisation_rows({"x.json": {"auc": 0.9}}) == []

@@ -22,8 +22,14 @@ def registered(tmp_path: Path):
     directory.mkdir()
     (directory / "fold0.safetensors").write_bytes(b"weights")
     (directory / "fold0.json").write_text(json.dumps({"metrics": {"auc": 0.91}}))
-    return model_version_register(actor=None, name="ncls-secret", version="v7", profile="lite",
-                                  directory=directory, is_demo=False)
+    return model_version_register(
+        actor=None,
+        name="ncls-secret",
+        version="v7",
+        profile="lite",
+        directory=directory,
+        is_demo=False,
+    )
 
 
 def _get(user) -> object:

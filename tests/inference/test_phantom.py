@@ -45,8 +45,9 @@ def normal_case(request: pytest.FixtureRequest) -> PhantomCase:
 
 def test_speckle_is_fully_developed_in_a_homogeneous_region() -> None:
     rng = np.random.default_rng(0)
-    env = speckle_envelope(np.ones((512, 256), np.float32), complex_gaussian(rng, (512, 256)),
-                           2.0, 2.5)
+    env = speckle_envelope(
+        np.ones((512, 256), np.float32), complex_gaussian(rng, (512, 256)), 2.0, 2.5
+    )
     inner = env[20:-20, 20:-20]
     assert pytest.approx(1.913, abs=1e-3) == RAYLEIGH_SNR
     assert inner.mean() / inner.std() == pytest.approx(RAYLEIGH_SNR, abs=0.08)
@@ -70,8 +71,10 @@ def test_standard_views_appear_in_their_frame_ranges_with_their_structures(
 ) -> None:
     coronal = normal_case.sweeps["coronal"]
     sagittal = normal_case.sweeps["sagittal"]
-    for sweep, views in ((coronal, (View.AHV, View.TVV, View.BV)),
-                         (sagittal, (View.RPSV, View.MSV, View.LPSV))):
+    for sweep, views in (
+        (coronal, (View.AHV, View.TVV, View.BV)),
+        (sagittal, (View.RPSV, View.MSV, View.LPSV)),
+    ):
         for view in views:
             assert view in sweep.ideal_frames, view
             lo, hi = sweep.expected_ranges[view]
@@ -92,8 +95,14 @@ def test_standard_views_appear_in_their_frame_ranges_with_their_structures(
         assert "sag_trigone" in psv
     # Sweep order follows the direction; the parasagittal views lie either side of the midline.
     order = [coronal.ideal_frames[v] for v in (View.AHV, View.TVV, View.BV)]
-    assert order == sorted(order) if coronal.direction == "anterior_to_posterior" else order == sorted(order, reverse=True)
-    positions = {v: sagittal.truth[sagittal.ideal_frames[v]].position_deg for v in sagittal.ideal_frames}
+    assert (
+        order == sorted(order)
+        if coronal.direction == "anterior_to_posterior"
+        else order == sorted(order, reverse=True)
+    )
+    positions = {
+        v: sagittal.truth[sagittal.ideal_frames[v]].position_deg for v in sagittal.ideal_frames
+    }
     assert positions[View.RPSV] < positions[View.MSV] < positions[View.LPSV]
 
 
@@ -120,7 +129,9 @@ def test_find_sector_matches_the_sector_geometry_despite_overlays(normal_case: P
         assert (outside > 100).sum() > 50  # overlays are there
         for i in (0, len(sweep.truth) // 2, len(sweep.truth) - 1):
             roi = find_sector(sweep.frames[i])
-            for got, want in zip((roi.x0, roi.y0, roi.x1, roi.y1), sweep.geometry.bbox, strict=True):
+            for got, want in zip(
+                (roi.x0, roi.y0, roi.x1, roi.y1), sweep.geometry.bbox, strict=True
+            ):
                 assert abs(got - want) <= 2
 
 
@@ -146,8 +157,9 @@ def test_rotated_box_convention() -> None:
 
 
 def _coronal(case_type: str) -> Sweep:
-    case = render_case(21, n_frames=48, case_type=case_type, ga_weeks=33.0,
-                       orientations=("coronal",), **SMALL)
+    case = render_case(
+        21, n_frames=48, case_type=case_type, ga_weeks=33.0, orientations=("coronal",), **SMALL
+    )
     return case.sweeps["coronal"]
 
 
@@ -172,7 +184,9 @@ def test_hydrocephalus_dilates_the_ventricles(normal_coronal: Sweep) -> None:
 
 
 @pytest.mark.parametrize("case_type", ["ivh1", "ivh3", "ependymal_cyst", "pvl"])
-def test_lesions_change_the_image_near_the_ventricles(normal_coronal: Sweep, case_type: str) -> None:
+def test_lesions_change_the_image_near_the_ventricles(
+    normal_coronal: Sweep, case_type: str
+) -> None:
     lesion = _coronal(case_type)
     # Same baby, same hand: frames differ only where the lesion is.
     changed_frames = 0
@@ -212,9 +226,32 @@ def test_same_seed_same_bytes() -> None:
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("phantom")
-    args = ["generate", "--cases", "3", "--out", str(out), "--seed", "4", "--frames-min", "30",
-            "--frames-max", "40", "--width", "320", "--height", "240", "--severe-prevalence",
-            "0.6", "--dataset", "Demo int", "--site", "Site A", "--dota-every", "10", "--quiet"]
+    args = [
+        "generate",
+        "--cases",
+        "3",
+        "--out",
+        str(out),
+        "--seed",
+        "4",
+        "--frames-min",
+        "30",
+        "--frames-max",
+        "40",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--severe-prevalence",
+        "0.6",
+        "--dataset",
+        "Demo int",
+        "--site",
+        "Site A",
+        "--dota-every",
+        "10",
+        "--quiet",
+    ]
     assert cli_main(args) == 0
     return out
 
@@ -260,7 +297,11 @@ def _assert_dota_matches(out: Path, views_only: bool) -> int:
         boxes = frame_truth["boxes"]
         if views_only:
             view = frame_truth["view"]
-            boxes = [b for b in boxes if view is not None and b["class_name"] in VIEW_STRUCTURES[View(view)]]
+            boxes = [
+                b
+                for b in boxes
+                if view is not None and b["class_name"] in VIEW_STRUCTURES[View(view)]
+            ]
         negatives += not boxes
         lines = path.read_text().splitlines()
         if views_only and frame_truth["view"] is not None:
@@ -284,17 +325,59 @@ def test_dota_labels_match_the_truth(generated: Path) -> None:
 
 
 def test_dota_labels_all_structures(tmp_path: Path) -> None:
-    args = ["generate", "--cases", "1", "--out", str(tmp_path), "--seed", "4", "--frames-min", "30",
-            "--frames-max", "40", "--width", "320", "--height", "240", "--dota-every", "10",
-            "--dota-labels", "all", "--quiet"]
+    args = [
+        "generate",
+        "--cases",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--seed",
+        "4",
+        "--frames-min",
+        "30",
+        "--frames-max",
+        "40",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--dota-every",
+        "10",
+        "--dota-labels",
+        "all",
+        "--quiet",
+    ]
     assert cli_main(args) == 0
     _assert_dota_matches(tmp_path, views_only=False)
 
 
 def test_generate_is_byte_identical_for_a_seed(generated: Path, tmp_path: Path) -> None:
-    args = ["generate", "--cases", "1", "--out", str(tmp_path), "--seed", "4", "--frames-min", "30",
-            "--frames-max", "40", "--width", "320", "--height", "240", "--severe-prevalence",
-            "0.6", "--dataset", "Demo int", "--site", "Site A", "--dota-every", "10", "--quiet"]
+    args = [
+        "generate",
+        "--cases",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--seed",
+        "4",
+        "--frames-min",
+        "30",
+        "--frames-max",
+        "40",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--severe-prevalence",
+        "0.6",
+        "--dataset",
+        "Demo int",
+        "--site",
+        "Site A",
+        "--dota-every",
+        "10",
+        "--quiet",
+    ]
     assert cli_main(args) == 0
     for path in sorted(tmp_path.rglob("*")):
         if path.is_file() and path.name != "manifest.csv":
@@ -302,9 +385,27 @@ def test_generate_is_byte_identical_for_a_seed(generated: Path, tmp_path: Path) 
 
 
 def test_blind_sweep_and_contact_sheet(tmp_path: Path) -> None:
-    args = ["generate", "--cases", "1", "--out", str(tmp_path), "--seed", "9", "--blind-sweep",
-            "--frames-min", "20", "--frames-max", "24", "--width", "320", "--height", "240",
-            "--dota-every", "0", "--quiet"]
+    args = [
+        "generate",
+        "--cases",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--seed",
+        "9",
+        "--blind-sweep",
+        "--frames-min",
+        "20",
+        "--frames-max",
+        "24",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--dota-every",
+        "0",
+        "--quiet",
+    ]
     assert cli_main(args) == 0
     with (tmp_path / "manifest.csv").open() as fh:
         row = next(csv.DictReader(fh))
@@ -321,7 +422,11 @@ def test_sagittal_sweeps_follow_the_protocol_direction() -> None:
         case = render_case(seed, n_frames=24, orientations=("sagittal",), **SMALL)
         sweep = case.sweeps["sagittal"]
         assert sweep.direction == "right_to_left"
-        assert sweep.ideal_frames[View.RPSV] < sweep.ideal_frames[View.MSV] < sweep.ideal_frames[View.LPSV]
+        assert (
+            sweep.ideal_frames[View.RPSV]
+            < sweep.ideal_frames[View.MSV]
+            < sweep.ideal_frames[View.LPSV]
+        )
 
 
 # --- opt-in realism: split sagittal sweeps, real machine layout, smooth speckle ---------
@@ -345,28 +450,47 @@ def test_speckle_correlation_gives_the_temporal_change_of_real_sweeps(seed: int,
     """Real sweeps change by 3.4–5.5 grey levels per frame inside the sector; the default
     speckle by 11–12 (kept for the shipped demo models); --speckle-correlation 0.99 lands
     inside the envelope without leaving DESIGN.md's grey statistics."""
-    case = render_case(seed, n_frames=150, case_type="normal", ga_weeks=ga, speckle_correlation=0.99,
-                       orientations=("coronal",), **SMALL)
+    case = render_case(
+        seed,
+        n_frames=150,
+        case_type="normal",
+        ga_weeks=ga,
+        speckle_correlation=0.99,
+        orientations=("coronal",),
+        **SMALL,
+    )
     sweep = case.sweeps["coronal"]
     stats = sector_statistics(sweep.frames, sweep.geometry.mask)
     assert 3.4 <= stats.temporal_change <= 5.5, stats
     assert 63 <= stats.mean <= 100 and 44 <= stats.sd <= 58, stats
     assert 0.07 <= stats.dark_fraction <= 0.35, stats
-    default = render_case(seed, n_frames=30, case_type="normal", ga_weeks=ga,
-                          orientations=("coronal",), **SMALL).sweeps["coronal"]
+    default = render_case(
+        seed, n_frames=30, case_type="normal", ga_weeks=ga, orientations=("coronal",), **SMALL
+    ).sweeps["coronal"]
     assert temporal_change(default.frames, default.geometry.mask) > 8.0
     with pytest.raises(ValueError, match="speckle correlation"):
         render_case(seed, n_frames=4, speckle_correlation=1.0, orientations=("coronal",), **SMALL)
 
 
 def test_split_sagittal_sweeps_are_one_sided_and_cross_the_midline() -> None:
-    case = render_case(3, n_frames=48, case_type="normal", ga_weeks=34.0, sagittal_sweeps="split",
-                       orientations=("sagittal",), **SMALL)
+    case = render_case(
+        3,
+        n_frames=48,
+        case_type="normal",
+        ga_weeks=34.0,
+        sagittal_sweeps="split",
+        orientations=("sagittal",),
+        **SMALL,
+    )
     assert list(case.sweeps) == ["sagittal_left", "sagittal_right"]
     psv = case.volume.angles.psv
     for side, own, other in (("left", View.LPSV, View.RPSV), ("right", View.RPSV, View.LPSV)):
         sweep = case.sweeps[f"sagittal_{side}"]
-        assert sweep.side == side and sweep.orientation == "sagittal" and sweep.name == f"sagittal_{side}"
+        assert (
+            sweep.side == side
+            and sweep.orientation == "sagittal"
+            and sweep.name == f"sagittal_{side}"
+        )
         assert {View.MSV, own} <= set(sweep.ideal_frames) and other not in sweep.ideal_frames
         assert all(t.view != other for t in sweep.truth)
         positions = np.array([t.position_deg for t in sweep.truth])
@@ -379,21 +503,46 @@ def test_split_sagittal_sweeps_are_one_sided_and_cross_the_midline() -> None:
     h = left.shape[0]
     assert (left[h - 30 :, :60] > 100).any() and (right[h - 30 :, :60] > 100).any()
     assert not np.array_equal(left[h - 30 :, :60], right[h - 30 :, :60])
-    assert case.view_sweeps[View.LPSV] == "sagittal_left" and case.view_sweeps[View.RPSV] == "sagittal_right"
+    assert (
+        case.view_sweeps[View.LPSV] == "sagittal_left"
+        and case.view_sweeps[View.RPSV] == "sagittal_right"
+    )
     assert case.view_sweeps[View.MSV] in case.sweeps
 
 
 def test_generate_split_sweeps_at_a_real_machine_size(tmp_path: Path) -> None:
-    args = ["generate", "--cases", "1", "--out", str(tmp_path), "--seed", "4", "--frames-min", "14",
-            "--frames-max", "16", "--frame-size", "850x648", "--machine-layout", "real",
-            "--sagittal-sweeps", "split", "--speckle-correlation", "0.99", "--dota-every", "8",
-            "--quiet"]
+    args = [
+        "generate",
+        "--cases",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--seed",
+        "4",
+        "--frames-min",
+        "14",
+        "--frames-max",
+        "16",
+        "--frame-size",
+        "850x648",
+        "--machine-layout",
+        "real",
+        "--sagittal-sweeps",
+        "split",
+        "--speckle-correlation",
+        "0.99",
+        "--dota-every",
+        "8",
+        "--quiet",
+    ]
     assert cli_main(args) == 0
     with (tmp_path / "manifest.csv").open() as fh:
         reader = csv.DictReader(fh)
         columns = tuple(reader.fieldnames or ())
         row = next(reader)
-    assert set(SPLIT_VIDEO_COLUMNS) <= set(columns) and set(PHANTOM_MANIFEST_COLUMNS) <= set(columns)
+    assert set(SPLIT_VIDEO_COLUMNS) <= set(columns) and set(PHANTOM_MANIFEST_COLUMNS) <= set(
+        columns
+    )
     assert row["video_sagittal"] == ""
     truth = json.loads((tmp_path / "truth" / f"{row['code']}.json").read_text())
     assert set(truth["videos"]) == {"coronal", "sagittal_left", "sagittal_right"}
@@ -403,9 +552,15 @@ def test_generate_split_sweeps_at_a_real_machine_size(tmp_path: Path) -> None:
         video = truth["videos"][f"sagittal_{side}"]
         assert video["side"] == side and video["declared_orientation"] == f"sagittal_{side}"
         assert len(video["frames"]) == video["n_frames"]
-        assert (tmp_path / "dota" / "labelTxt" / f"{row['code']}_sagittal_{side}_0008.txt").is_file()
-    frames = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in
-                       sorted((tmp_path / "dota" / "images").glob("*_sagittal_left_*.png"))])
+        assert (
+            tmp_path / "dota" / "labelTxt" / f"{row['code']}_sagittal_{side}_0008.txt"
+        ).is_file()
+    frames = np.stack(
+        [
+            cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+            for p in sorted((tmp_path / "dota" / "images").glob("*_sagittal_left_*.png"))
+        ]
+    )
     assert frames.shape[1:] == (648, 850)
     sector = truth["videos"]["sagittal_left"]["sector"]
     roi = find_sector(frames[0])
@@ -427,6 +582,8 @@ def test_real_layout_draws_a_real_frame_size_per_case(tmp_path: Path) -> None:
     assert sizes == set(REAL_FRAME_SIZES)
     assert GenerateOptions(cases=1, out=tmp_path).case_frame_size(0) == (640, 480)
     with pytest.raises(SystemExit):
-        cli_main(["generate", "--cases", "1", "--out", str(tmp_path), "--frame-size", "850", "--quiet"])
+        cli_main(
+            ["generate", "--cases", "1", "--out", str(tmp_path), "--frame-size", "850", "--quiet"]
+        )
     with pytest.raises(ValueError, match="sagittal-sweeps"):
         GenerateOptions(cases=1, out=tmp_path, sagittal_sweeps="both")

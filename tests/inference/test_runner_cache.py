@@ -52,8 +52,9 @@ class _StubPipeline:
     def __init__(self) -> None:
         self.runs = 0
 
-    def run_videos(self, videos: list[Path], *, out_dir: Path, heatmaps: bool,
-                   orientations: list[str | None]) -> Any:
+    def run_videos(
+        self, videos: list[Path], *, out_dir: Path, heatmaps: bool, orientations: list[str | None]
+    ) -> Any:
         self.runs += 1
         by_orientation = dict(zip(orientations, videos, strict=True))
         overlay = np.full((40, 50, 3), 90, np.uint8)
@@ -69,10 +70,15 @@ class _StubPipeline:
             "BV": {"status": "not_found", "reason": "no candidate frame"},
         }
         label = SimpleNamespace(labels=["normal"], probabilities={"normal": 0.9})
-        diagnosis = SimpleNamespace(severe_probability=0.25, severe=False, rule="case_head",
-                                    image_labels={"AHV": label})
-        return SimpleNamespace(extraction={"views": views}, diagnosis=diagnosis, heatmaps=maps,
-                               timings_s={"total": 1.5})
+        diagnosis = SimpleNamespace(
+            severe_probability=0.25, severe=False, rule="case_head", image_labels={"AHV": label}
+        )
+        return SimpleNamespace(
+            extraction={"views": views},
+            diagnosis=diagnosis,
+            heatmaps=maps,
+            timings_s={"total": 1.5},
+        )
 
 
 @pytest.fixture
@@ -86,8 +92,10 @@ def stub(monkeypatch: pytest.MonkeyPatch) -> _StubPipeline:
 def _case(folder: Path, seed: int) -> dict[str, Path]:
     folder.mkdir(parents=True)
     frames = make_sweep_frames(8, 64, 48, seed=seed)  # distinct bytes per case
-    return {o: make_dicom_cine(folder / f"{o}.dcm", frames, jpeg=False, with_phi=False)
-            for o in ("coronal", "sagittal")}
+    return {
+        o: make_dicom_cine(folder / f"{o}.dcm", frames, jpeg=False, with_phi=False)
+        for o in ("coronal", "sagittal")
+    }
 
 
 def test_a_hit_rebuilds_the_same_output_from_the_sweeps_without_running_again(
@@ -115,7 +123,9 @@ def test_a_hit_rebuilds_the_same_output_from_the_sweeps_without_running_again(
     assert runner.result_cache().nbytes <= runner.DEFAULT_RESULT_CACHE_BYTES
 
 
-def test_the_setting_bounds_the_runner_cache(stub: _StubPipeline, tmp_path: Path, settings: Any) -> None:
+def test_the_setting_bounds_the_runner_cache(
+    stub: _StubPipeline, tmp_path: Path, settings: Any
+) -> None:
     cases = [_case(tmp_path / f"c{k}", k) for k in range(4)]
     run_ncls_pipeline(tmp_path / "model", cases[0])
     entry = runner.result_cache().nbytes  # every stub case has the same size

@@ -35,7 +35,10 @@ def test_ai_and_junior_material_come_from_the_same_sweep(tmp_path: Path):
     assert digests[first_coronal.pk] != digests[second_coronal.pk]
 
     chosen = case_sweeps(case=case)
-    assert {o: a.pk for o, a in chosen.items()} == {"coronal": first_coronal.pk, "sagittal": sagittal.pk}
+    assert {o: a.pk for o, a in chosen.items()} == {
+        "coronal": first_coronal.pk,
+        "sagittal": sagittal.pk,
+    }
     # The junior's preparation picks frames from the chosen sweeps...
     assert sweep_asset(case, "coronal").pk == first_coronal.pk
     assert sweep_asset(case, "sagittal").pk == sagittal.pk
@@ -44,14 +47,26 @@ def test_ai_and_junior_material_come_from_the_same_sweep(tmp_path: Path):
     directory = tmp_path / "model"
     directory.mkdir()
     (directory / "fold0.safetensors").write_bytes(b"weights")
-    model = model_version_register(actor=None, name="ncls", version="sweeps", profile="lite",
-                                   directory=directory, is_demo=False)
+    model = model_version_register(
+        actor=None,
+        name="ncls",
+        version="sweeps",
+        profile="lite",
+        directory=directory,
+        is_demo=False,
+    )
     seen: dict[str, str] = {}
 
     def run(model_dir: Path, videos: dict[str, Path]) -> CaseAIOutput:
         seen.update({o: hashlib.sha256(p.read_bytes()).hexdigest() for o, p in videos.items()})
-        return CaseAIOutput(views={"AHV": None}, missing_reasons={"AHV": "none"}, severe_probability=0.2,
-                            severe=False, rule="case_head", image_labels={})
+        return CaseAIOutput(
+            views={"AHV": None},
+            missing_reasons={"AHV": "none"},
+            severe_probability=0.2,
+            severe=False,
+            rule="case_head",
+            image_labels={},
+        )
 
     inference_services.set_pipeline_runner(run)
     try:

@@ -150,8 +150,13 @@ def _asset_of(rendition: Any) -> Asset | None:
     if rendition.material_set is not None:
         return None
     if rendition.kind == RenditionKind.VIDEO:
-        return AssetFactory(case=rendition.case, kind=AssetKind.SWEEP_VIDEO, view="",
-                            orientation=rendition.orientation or "coronal", media_format="mp4")
+        return AssetFactory(
+            case=rendition.case,
+            kind=AssetKind.SWEEP_VIDEO,
+            view="",
+            orientation=rendition.orientation or "coronal",
+            media_format="mp4",
+        )
     return AssetFactory(case=rendition.case, view=rendition.view or "AHV")
 
 
@@ -163,14 +168,22 @@ class RenditionFactory(factory.django.DjangoModelFactory):
     material_set = None
     asset = factory.LazyAttribute(_asset_of)
     purpose = factory.LazyAttribute(
-        lambda o: RenditionPurpose.MATERIAL_VIEW if o.material_set is not None else RenditionPurpose.CASE_MEDIA
+        lambda o: (
+            RenditionPurpose.MATERIAL_VIEW
+            if o.material_set is not None
+            else RenditionPurpose.CASE_MEDIA
+        )
     )
     kind = RenditionKind.IMAGE
     status = RenditionStatus.READY
     file = factory.LazyAttribute(
-        lambda o: ContentFile(tiny_mp4() if o.kind == RenditionKind.VIDEO else tiny_png(), name="rendition")
+        lambda o: ContentFile(
+            tiny_mp4() if o.kind == RenditionKind.VIDEO else tiny_png(), name="rendition"
+        )
     )
-    content_type = factory.LazyAttribute(lambda o: "video/mp4" if o.kind == RenditionKind.VIDEO else "image/png")
+    content_type = factory.LazyAttribute(
+        lambda o: "video/mp4" if o.kind == RenditionKind.VIDEO else "image/png"
+    )
     width = 32
     height = 24
 
@@ -186,8 +199,14 @@ def case_with_media(*, dataset: Dataset, code: str, ai: bool = True, **gold: Any
     if ai:
         material = MaterialSetFactory(case=case)
         for view in VIEWS:
-            RenditionFactory(case=case, material_set=material, kind=RenditionKind.IMAGE, view=view,
-                             not_obtainable=view == "LPSV", file=None if view == "LPSV" else ContentFile(tiny_png(120), name="r"))
+            RenditionFactory(
+                case=case,
+                material_set=material,
+                kind=RenditionKind.IMAGE,
+                view=view,
+                not_obtainable=view == "LPSV",
+                file=None if view == "LPSV" else ContentFile(tiny_png(120), name="r"),
+            )
     return case
 
 
@@ -218,16 +237,20 @@ def reading_study(
     **study_fields: Any,
 ) -> ReadingStudy:
     """Build a study of ``design`` with enrolled readers and their sessions."""
-    study = StudyFactory(design=design, washout_days=washout_days, allow_revisits=allow_revisits,
-                         **study_fields)
+    study = StudyFactory(
+        design=design, washout_days=washout_days, allow_revisits=allow_revisits, **study_fields
+    )
     coordinator = UserFactory(username=f"{prefix}-coordinator")
     Membership.objects.create(study=study, user=coordinator, role=Role.COORDINATOR)
     dataset = DatasetFactory(study=study, name=f"{prefix} internal")
-    cases = [case_with_media(dataset=dataset, code=f"{prefix.upper()}-CODE-{i:03d}", ai=ai)
-             for i in range(n_cases)]
+    cases = [
+        case_with_media(dataset=dataset, code=f"{prefix.upper()}-CODE-{i:03d}", ai=ai)
+        for i in range(n_cases)
+    ]
     readers = [UserFactory(username=f"{prefix}-reader{i}") for i in range(n_readers)]
     for reader in readers:
-        services.reader_enrol(actor=coordinator, study=study, user=reader, tier=ReaderTier.JUNIOR,
-                              years_experience=3)
+        services.reader_enrol(
+            actor=coordinator, study=study, user=reader, tier=ReaderTier.JUNIOR, years_experience=3
+        )
     sessions = services.session_create_for_design(actor=coordinator, study=study, seed=seed)
     return ReadingStudy(study, coordinator, readers, cases, sessions)

@@ -58,9 +58,19 @@ def sweep_mp4(seed: int) -> bytes:
 
 def sweep_asset_make(case: Case, orientation: str, seed: int) -> Asset:
     data = sweep_mp4(seed)
-    asset = Asset(case=case, kind=AssetKind.SWEEP_VIDEO, orientation=orientation, media_format="mp4",
-                  original_name=f"DOE_{orientation}.mp4", sha256="0" * 64, size_bytes=len(data),
-                  width=320, height=256, frame_count=FRAMES, fps=25.0)
+    asset = Asset(
+        case=case,
+        kind=AssetKind.SWEEP_VIDEO,
+        orientation=orientation,
+        media_format="mp4",
+        original_name=f"DOE_{orientation}.mp4",
+        sha256="0" * 64,
+        size_bytes=len(data),
+        width=320,
+        height=256,
+        frame_count=FRAMES,
+        fps=25.0,
+    )
     asset.file.save("upload", ContentFile(data), save=False)
     asset.save()
     rendition_make_for_asset(asset_id=asset.pk)
@@ -70,8 +80,12 @@ def sweep_asset_make(case: Case, orientation: str, seed: int) -> Asset:
 def ai_material_make(case: Case, assets: dict[str, Asset], *, severe: bool = True) -> MaterialSet:
     """The AI's material as the inference app makes it (frames from the original sweeps)."""
     material = MaterialSet.objects.create(
-        case=case, source=MaterialSource.AI, author_model_id=uuid.uuid4(), author_model_label=MODEL_LABEL,
-        initial_severe=severe, initial_probability=PROBABILITY,
+        case=case,
+        source=MaterialSource.AI,
+        author_model_id=uuid.uuid4(),
+        author_model_label=MODEL_LABEL,
+        initial_severe=severe,
+        initial_probability=PROBABILITY,
     )
     for view, index in AI_PICKS.items():
         frame = None
@@ -95,11 +109,15 @@ class SourceTrial:
     cases: list[Case]
 
 
-def source_trial_study(*, prefix: str = "st", n_cases: int = 2, n_juniors: int = 1, n_seniors: int = 1,
-                       ai: bool = True) -> SourceTrial:
+def source_trial_study(
+    *, prefix: str = "st", n_cases: int = 2, n_juniors: int = 1, n_seniors: int = 1, ai: bool = True
+) -> SourceTrial:
     """A draft source-blinded study: cases with real sweeps (and AI material), readers enrolled."""
-    study = StudyFactory(design=StudyDesign.SOURCE_BLINDED, status=StudyStatus.DRAFT,
-                         title=f"{prefix} blinded source trial")
+    study = StudyFactory(
+        design=StudyDesign.SOURCE_BLINDED,
+        status=StudyStatus.DRAFT,
+        title=f"{prefix} blinded source trial",
+    )
     coordinator = UserFactory(username=f"{prefix}-coordinator")
     statistician = UserFactory(username=f"{prefix}-statistician")
     Membership.objects.create(study=study, user=coordinator, role=Role.COORDINATOR)
@@ -108,13 +126,23 @@ def source_trial_study(*, prefix: str = "st", n_cases: int = 2, n_juniors: int =
     cases = []
     for i in range(n_cases):
         case = CaseFactory(dataset=dataset, study=study, code=f"{prefix.upper()}-CASE-{i:03d}")
-        GoldStandardFactory(case=case, severe=bool(i % 2), conditions=["hydrocephalus"] if i % 2 else ["normal"])
-        assets = {o: sweep_asset_make(case, o, seed=10 * i + k) for k, o in enumerate(("coronal", "sagittal"))}
+        GoldStandardFactory(
+            case=case, severe=bool(i % 2), conditions=["hydrocephalus"] if i % 2 else ["normal"]
+        )
+        assets = {
+            o: sweep_asset_make(case, o, seed=10 * i + k)
+            for k, o in enumerate(("coronal", "sagittal"))
+        }
         if ai:
             ai_material_make(case, assets, severe=bool(i % 2))
         cases.append(case)
     juniors = [UserFactory(username=f"{prefix}-junior{i}") for i in range(n_juniors)]
     seniors = [UserFactory(username=f"{prefix}-senior{i}") for i in range(n_seniors)]
-    for user, tier in [*((j, ReaderTier.JUNIOR) for j in juniors), *((s, ReaderTier.SENIOR) for s in seniors)]:
-        services.reader_enrol(actor=coordinator, study=study, user=user, tier=tier, years_experience=5)
+    for user, tier in [
+        *((j, ReaderTier.JUNIOR) for j in juniors),
+        *((s, ReaderTier.SENIOR) for s in seniors),
+    ]:
+        services.reader_enrol(
+            actor=coordinator, study=study, user=user, tier=tier, years_experience=5
+        )
     return SourceTrial(study, coordinator, statistician, juniors, seniors, cases)

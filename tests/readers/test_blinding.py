@@ -37,8 +37,13 @@ OTHER_COMMENT = "OTHER-READER-CANARY-ANSWER"
 MODEL_LABEL = "NCLS-SecretModel-v9"
 GOLD_CANARY = "GSQX7"  # Volpe grade field: a string only the gold standard holds
 ORIGINAL_NAME = "DOE_BABY_2024-03-01_cranial.dcm"
-AI_MARKERS = [re.compile(r"\bAI\b"), re.compile(r"\bai\b"), re.compile(r"probabilit", re.I),
-              re.compile(r"heatmap", re.I), re.compile(r"artificial intelligence", re.I)]
+AI_MARKERS = [
+    re.compile(r"\bAI\b"),
+    re.compile(r"\bai\b"),
+    re.compile(r"probabilit", re.I),
+    re.compile(r"heatmap", re.I),
+    re.compile(r"artificial intelligence", re.I),
+]
 ALWAYS_FORBIDDEN_PATTERNS = [re.compile(r"\bgold\b", re.I), re.compile(r"ground.truth", re.I)]
 SKIP_PREFIXES = ("/accounts/logout", "/admin", "/static/", "/i18n", "/api/schema", "/api/docs")
 _ALLOWED_PNG_CHUNKS = {b"IHDR", b"IDAT", b"IEND", b"PLTE"}
@@ -51,8 +56,11 @@ class _Links(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         for name, value in attrs:
-            if value and (name in ("href", "src", "action") or name.startswith("hx-")
-                          or (name.startswith("data-") and name.endswith("-url"))):
+            if value and (
+                name in ("href", "src", "action")
+                or name.startswith("hx-")
+                or (name.startswith("data-") and name.endswith("-url"))
+            ):
                 self.urls.append(value)
 
 
@@ -70,8 +78,8 @@ def png_chunks(data: bytes) -> list[bytes]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     chunks, offset = [], 8
     while offset < len(data):
-        (length,) = struct.unpack(">I", data[offset:offset + 4])
-        chunks.append(data[offset + 4:offset + 8])
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        chunks.append(data[offset + 4 : offset + 8])
         offset += 12 + length
     return chunks
 
@@ -79,8 +87,9 @@ def png_chunks(data: bytes) -> list[bytes]:
 class LeakAuditor:
     """Fetches as the reader, remembers everything seen, and checks every response."""
 
-    def __init__(self, client: Client, forbidden: list[str], ai_forbidden: list[str],
-                 ai_bytes: bytes) -> None:
+    def __init__(
+        self, client: Client, forbidden: list[str], ai_forbidden: list[str], ai_bytes: bytes
+    ) -> None:
         self.client = client
         self.forbidden = forbidden
         self.ai_forbidden = ai_forbidden
@@ -119,7 +128,9 @@ class LeakAuditor:
             if content_type == "image/png":
                 assert set(png_chunks(body)) <= _ALLOWED_PNG_CHUNKS, f"metadata chunk in {url}"
                 if not self.ai_allowed:
-                    assert body != self.ai_bytes, f"the AI's image is served outside the aided phase: {url}"
+                    assert body != self.ai_bytes, (
+                        f"the AI's image is served outside the aided phase: {url}"
+                    )
             for needle in self._strings_forbidden():
                 assert needle.encode() not in body, f"{needle!r} in the bytes of {url}"
             return
@@ -163,16 +174,33 @@ class LeakAuditor:
 
 
 def _forbidden_for(setup, other_reads) -> tuple[list[str], list[str]]:
-    forbidden = [MODEL_LABEL, "NCLS", GOLD_CANARY, ORIGINAL_NAME, OTHER_COMMENT, "LOGIQ-CANARY",
-                 "CASE-GA-CANARY"]
+    forbidden = [
+        MODEL_LABEL,
+        "NCLS",
+        GOLD_CANARY,
+        ORIGINAL_NAME,
+        OTHER_COMMENT,
+        "LOGIQ-CANARY",
+        "CASE-GA-CANARY",
+    ]
     ai_forbidden = []
     for case in setup.cases:
-        forbidden += [case.code, str(case.pk), case.pk.hex, str(case.gold_standard.pk),
-                      str(case.dataset.pk), case.dataset.name]
+        forbidden += [
+            case.code,
+            str(case.pk),
+            case.pk.hex,
+            str(case.gold_standard.pk),
+            str(case.dataset.pk),
+            case.dataset.name,
+        ]
         for material in case.material_sets.all():
             forbidden += [str(material.pk), material.pk.hex, str(material.author_model_id)]
         for rendition in Rendition.objects.filter(case=case):
-            forbidden += [str(rendition.pk), rendition.pk.hex, rendition.file.name if rendition.file else str(rendition.pk)]
+            forbidden += [
+                str(rendition.pk),
+                rendition.pk.hex,
+                rendition.file.name if rendition.file else str(rendition.pk),
+            ]
         for asset in case.assets.all():
             forbidden += [str(asset.pk), asset.pk.hex]
     for read in other_reads:
@@ -189,14 +217,22 @@ def _decorate_cases(setup) -> None:
         case.gold_standard.volpe_grade = GOLD_CANARY
         case.gold_standard.save()
         asset = Asset.objects.create(
-            case=case, kind=AssetKind.SWEEP_VIDEO, orientation="coronal",
-            file=ContentFile(b"raw upload", name="raw"), media_format="mp4",
-            original_name=ORIGINAL_NAME, sha256="0" * 64, size_bytes=10, width=32, height=24,
+            case=case,
+            kind=AssetKind.SWEEP_VIDEO,
+            orientation="coronal",
+            file=ContentFile(b"raw upload", name="raw"),
+            media_format="mp4",
+            original_name=ORIGINAL_NAME,
+            sha256="0" * 64,
+            size_bytes=10,
+            width=32,
+            height=24,
         )
         # Uploaded with the case, before its sessions were made (a session's media are fixed then).
         Asset.objects.filter(pk=asset.pk).update(created=case.created)
-        Rendition.objects.filter(case=case, kind="video", orientation="coronal",
-                                 material_set__isnull=True).update(asset=asset)
+        Rendition.objects.filter(
+            case=case, kind="video", orientation="coronal", material_set__isnull=True
+        ).update(asset=asset)
         case.material_sets.update(author_model_label=MODEL_LABEL)
 
 
@@ -206,11 +242,14 @@ def _other_reader_reads(setup, reader) -> list:
         session = setup.session_of(reader, phase)
         while (assignment := services.session_next_assignment(session=session)) is not None:
             services.assignment_serve(reader=reader, assignment=assignment)
-            reads.append(services.read_submit(
-                reader=reader, assignment=assignment,
-                answer=ReadAnswer(severe=True, confidence=99, comment=OTHER_COMMENT),
-                client_event_id=uuid.uuid4(),
-            ))
+            reads.append(
+                services.read_submit(
+                    reader=reader,
+                    assignment=assignment,
+                    answer=ReadAnswer(severe=True, confidence=99, comment=OTHER_COMMENT),
+                    client_event_id=uuid.uuid4(),
+                )
+            )
     # A draft of the other reader's on a session he has not finished.
     return reads
 
@@ -230,18 +269,35 @@ def _read_session(auditor: LeakAuditor, session: ReadingSession) -> None:
         api = auditor.get(reverse("readers:api-assignment", kwargs={"token": token}))
         assert api.status_code == 200, api.content
         json_body = {"content_type": "application/json"}
-        auditor.send("post", reverse("readers:draft", kwargs={"token": token}),
-                     json.dumps({"severe": True, "comment": "mine"}), **json_body)
-        auditor.send("post", reverse("readers:activity", kwargs={"token": token}),
-                     json.dumps({"kind": "hidden"}), **json_body)
-        auditor.send("post", reverse("readers:api-activity", kwargs={"token": token}),
-                     json.dumps({"kind": "visible"}), **json_body)
-        auditor.send("put", reverse("readers:api-draft", kwargs={"token": token}),
-                     json.dumps({"confidence": 40}), **json_body)
+        auditor.send(
+            "post",
+            reverse("readers:draft", kwargs={"token": token}),
+            json.dumps({"severe": True, "comment": "mine"}),
+            **json_body,
+        )
+        auditor.send(
+            "post",
+            reverse("readers:activity", kwargs={"token": token}),
+            json.dumps({"kind": "hidden"}),
+            **json_body,
+        )
+        auditor.send(
+            "post",
+            reverse("readers:api-activity", kwargs={"token": token}),
+            json.dumps({"kind": "visible"}),
+            **json_body,
+        )
+        auditor.send(
+            "put",
+            reverse("readers:api-draft", kwargs={"token": token}),
+            json.dumps({"confidence": 40}),
+            **json_body,
+        )
         event_id = str(uuid.uuid4())
         if index % 2 == 0:
-            done = auditor.send("post", case_url, {"severe": "no", "confidence": "30",
-                                                   "client_event_id": event_id})
+            done = auditor.send(
+                "post", case_url, {"severe": "no", "confidence": "30", "client_event_id": event_id}
+            )
             assert done.status_code == 302, done.content
         else:
             payload = json.dumps({"severe": False, "confidence": 30, "client_event_id": event_id})
@@ -272,21 +328,39 @@ def test_reader_sees_nothing_forbidden(design):
     auditor.check_text("workstation.js", static_js)
 
     # Pages of the coordinator are not the reader's: refused, and the refusal leaks nothing.
-    for name in ("readers:coordinate", "readers:progress", "readers:api-study-progress",
-                 "readers:api-study-sessions", "readers:api-study-readers"):
-        assert auditor.get(reverse(name, kwargs={"study_id": setup.study.pk})).status_code in (403, 404)
-    auditor.crawl(reverse("readers:worklist"), reverse("readers:api-sessions"), reverse("readers:api-reads"), "/")
+    for name in (
+        "readers:coordinate",
+        "readers:progress",
+        "readers:api-study-progress",
+        "readers:api-study-sessions",
+        "readers:api-study-readers",
+    ):
+        assert auditor.get(reverse(name, kwargs={"study_id": setup.study.pk})).status_code in (
+            403,
+            404,
+        )
+    auditor.crawl(
+        reverse("readers:worklist"),
+        reverse("readers:api-sessions"),
+        reverse("readers:api-reads"),
+        "/",
+    )
     unaided = setup.session_of(reader)
     _read_session(auditor, unaided)
-    auditor.crawl(reverse("readers:worklist"), reverse("readers:api-reads"),
-                  reverse("readers:api-session", kwargs={"session_id": unaided.pk}))
+    auditor.crawl(
+        reverse("readers:worklist"),
+        reverse("readers:api-reads"),
+        reverse("readers:api-session", kwargs={"session_id": unaided.pk}),
+    )
     assert auditor.media_seen >= 3 * 8
     if design != StudyDesign.ASSISTED_CROSSOVER:
         return
     aided = setup.session_of(reader, SessionPhase.AIDED)
     refused = auditor.get(reverse("readers:session", kwargs={"session_id": aided.pk}))
     assert refused.status_code == 403
-    next_api = auditor.send("post", reverse("readers:api-session-next", kwargs={"session_id": aided.pk}))
+    next_api = auditor.send(
+        "post", reverse("readers:api-session-next", kwargs={"session_id": aided.pk})
+    )
     assert next_api.status_code == 403 and next_api.json()["opens_at"]
     later = timezone.now() + timedelta(days=setup.study.washout_days, hours=1)
     with mock.patch("django.utils.timezone.now", return_value=later):
@@ -300,7 +374,9 @@ def test_reader_sees_nothing_forbidden(design):
 
 def test_two_studies_are_isolated():
     first = reading_study(n_cases=2, n_readers=1, prefix="one")
-    second = reading_study(design=StudyDesign.ASSISTED_CROSSOVER, n_cases=2, n_readers=1, prefix="two")
+    second = reading_study(
+        design=StudyDesign.ASSISTED_CROSSOVER, n_cases=2, n_readers=1, prefix="two"
+    )
     outsider = first.readers[0]
     # The reader of the first study reaches nothing of the second.
     client = Client()
@@ -322,18 +398,27 @@ def test_two_studies_are_isolated():
     # The coordinator of the first study sees only its own sessions and cases.
     coordinator = Client()
     coordinator.force_login(first.coordinator)
-    assert coordinator.get(reverse("readers:progress", kwargs={"study_id": second.study.pk})).status_code == 404
-    body = coordinator.get(reverse("readers:progress", kwargs={"study_id": first.study.pk})).content.decode()
+    assert (
+        coordinator.get(
+            reverse("readers:progress", kwargs={"study_id": second.study.pk})
+        ).status_code
+        == 404
+    )
+    body = coordinator.get(
+        reverse("readers:progress", kwargs={"study_id": first.study.pk})
+    ).content.decode()
     assert "ONE-CODE-000" in body and "TWO-CODE-000" not in body
     # Nothing of one study can be put into the other's sessions.
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError):
-        services.session_create_for_design(actor=first.coordinator, study=first.study,
-                                           datasets=list(second.study.datasets.all()))
+        services.session_create_for_design(
+            actor=first.coordinator, study=first.study, datasets=list(second.study.datasets.all())
+        )
     with pytest.raises(ValidationError):
-        services.session_create_for_design(actor=first.coordinator, study=first.study,
-                                           readers=[second.readers[0]])
+        services.session_create_for_design(
+            actor=first.coordinator, study=first.study, readers=[second.readers[0]]
+        )
     assert ReadingSession.objects.filter(study=first.study).count() == 1
 
 
@@ -344,20 +429,35 @@ def test_coordinator_pages_and_api_enrol_and_create_sessions():
     newcomer = UserFactory(username="coord-newcomer")
     page = reverse("readers:coordinate", kwargs={"study_id": setup.study.pk})
     assert client.get(page).status_code == 200
-    response = client.post(page, {"enrol-username": "coord-newcomer", "enrol-tier": "senior",
-                                  "enrol-years_experience": "12"})
+    response = client.post(
+        page,
+        {
+            "enrol-username": "coord-newcomer",
+            "enrol-tier": "senior",
+            "enrol-years_experience": "12",
+        },
+    )
     assert response.status_code == 302
     assert setup.study.memberships.get(user=newcomer, role="reader").tier == "senior"
     api = reverse("readers:api-study-readers", kwargs={"study_id": setup.study.pk})
     other = UserFactory(username="coord-other")
-    assert client.post(api, {"username": other.username, "tier": "mid_level"},
-                       content_type="application/json").status_code == 202
+    assert (
+        client.post(
+            api, {"username": other.username, "tier": "mid_level"}, content_type="application/json"
+        ).status_code
+        == 202
+    )
     assert setup.study.memberships.get(user=other, role="reader").tier == "mid_level"
     dataset = setup.study.datasets.get()
     response = client.post(page, {"sessions-datasets": [str(dataset.pk)], "sessions-seed": "3"})
     assert response.status_code == 302
     assert ReadingSession.objects.filter(study=setup.study).count() == 2
-    progress = client.get(reverse("readers:api-study-progress", kwargs={"study_id": setup.study.pk})).json()
+    progress = client.get(
+        reverse("readers:api-study-progress", kwargs={"study_id": setup.study.pk})
+    ).json()
     assert {row["done"] for row in progress["sessions"]} == {0}
     assert len(progress["cases"]) == 2
-    assert client.get(reverse("readers:progress", kwargs={"study_id": setup.study.pk})).status_code == 200
+    assert (
+        client.get(reverse("readers:progress", kwargs={"study_id": setup.study.pk})).status_code
+        == 200
+    )

@@ -66,14 +66,22 @@ def test_reader_completes_an_unaided_session_by_keyboard(page_for, live_server):
     assert page.locator("#session-done").is_visible()
 
 
-def test_aided_session_is_refused_before_the_washout_and_works_after(page_for, live_server, chromium):
-    setup = reading_study(design=StudyDesign.ASSISTED_CROSSOVER, n_cases=1, prefix="wash", washout_days=28)
+def test_aided_session_is_refused_before_the_washout_and_works_after(
+    page_for, live_server, chromium
+):
+    setup = reading_study(
+        design=StudyDesign.ASSISTED_CROSSOVER, n_cases=1, prefix="wash", washout_days=28
+    )
     reader = setup.readers[0]
     unaided = setup.session_of(reader)
     assignment = services.session_next_assignment(session=unaided)
     services.assignment_serve(reader=reader, assignment=assignment)
-    services.read_submit(reader=reader, assignment=assignment, client_event_id=uuid.uuid4(),
-                         answer=ReadAnswer(severe=False, confidence=10))
+    services.read_submit(
+        reader=reader,
+        assignment=assignment,
+        client_event_id=uuid.uuid4(),
+        answer=ReadAnswer(severe=False, confidence=10),
+    )
     aided = setup.session_of(reader, SessionPhase.AIDED)
     url = live_server.url + reverse("readers:session", kwargs={"session_id": aided.pk})
     page = page_for(reader)
@@ -98,7 +106,10 @@ def test_active_time_excludes_a_hidden_tab_pause(page_for, live_server):
     setup = reading_study(n_cases=1, prefix="tab")
     reader = setup.readers[0]
     page = page_for(reader)
-    page.goto(live_server.url + reverse("readers:session", kwargs={"session_id": setup.session_of(reader).pk}))
+    page.goto(
+        live_server.url
+        + reverse("readers:session", kwargs={"session_id": setup.session_of(reader).pk})
+    )
     page.wait_for_selector("#answer-form")
     time.sleep(1.0)
 

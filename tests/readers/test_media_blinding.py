@@ -76,16 +76,25 @@ def ai_model(tmp_path: Path):
     directory = tmp_path / "model"
     directory.mkdir()
     (directory / "fold0.safetensors").write_bytes(b"weights")
-    model = model_version_register(actor=None, name="ncls", version="pix-1", profile="lite",
-                                   directory=directory, is_demo=False)
+    model = model_version_register(
+        actor=None, name="ncls", version="pix-1", profile="lite", directory=directory, is_demo=False
+    )
 
     def run(model_dir: Path, videos: dict[str, Path]) -> CaseAIOutput:
         frame = make_fan_frame(320, 256, overlays=True, seed=5)
-        views = {v: (frame, i) for i, v in enumerate(("AHV", "TVV", "BV", "MSV", "RPSV"))} | {"LPSV": None}
+        views = {v: (frame, i) for i, v in enumerate(("AHV", "TVV", "BV", "MSV", "RPSV"))} | {
+            "LPSV": None
+        }
         return CaseAIOutput(
-            views=views, missing_reasons={"LPSV": "not found"}, severe_probability=0.91, severe=True,
-            rule="case_head", image_labels={},
-            heatmaps={v: _colour_overlay(i) for i, v in enumerate(("AHV", "TVV", "BV", "MSV", "RPSV"))},
+            views=views,
+            missing_reasons={"LPSV": "not found"},
+            severe_probability=0.91,
+            severe=True,
+            rule="case_head",
+            image_labels={},
+            heatmaps={
+                v: _colour_overlay(i) for i, v in enumerate(("AHV", "TVV", "BV", "MSV", "RPSV"))
+            },
         )
 
     inference_services.set_pipeline_runner(run)
@@ -97,8 +106,16 @@ def _view_asset(case, view: str, seed: int) -> Asset:
     buffer = io.BytesIO()
     Image.fromarray(make_fan_frame(320, 256, overlays=True, seed=seed)).save(buffer, format="PNG")
     data = buffer.getvalue()
-    asset = Asset(case=case, kind=AssetKind.VIEW_IMAGE, view=view, media_format="png", sha256="0" * 64,
-                  size_bytes=len(data), width=320, height=256)
+    asset = Asset(
+        case=case,
+        kind=AssetKind.VIEW_IMAGE,
+        view=view,
+        media_format="png",
+        sha256="0" * 64,
+        size_bytes=len(data),
+        width=320,
+        height=256,
+    )
     asset.file.save("upload", ContentFile(data), save=False)
     asset.save()
     rendition_make_for_asset(asset_id=asset.pk)
@@ -123,7 +140,9 @@ def _study(design: str, tiers: list[str], prefix: str):
     readers = []
     for n, tier in enumerate(tiers):
         user = UserFactory(username=f"{prefix}-reader{n}")
-        services.reader_enrol(actor=coordinator, study=study, user=user, tier=tier, years_experience=4)
+        services.reader_enrol(
+            actor=coordinator, study=study, user=user, tier=tier, years_experience=4
+        )
         readers.append(user)
     return study, coordinator, cases, readers
 
@@ -146,7 +165,11 @@ def _run_ai(cases, model) -> None:
 
 def _public_slots(client: Client, token: str, groups: tuple[str, ...] = ("case",)) -> list[tuple]:
     body = client.get(reverse("readers:api-assignment", kwargs={"token": token})).json()
-    return [(s["name"], s["kind"], s["label"], s["group"], s["url"]) for s in body["slots"] if s["group"] in groups]
+    return [
+        (s["name"], s["kind"], s["label"], s["group"], s["url"])
+        for s in body["slots"]
+        if s["group"] in groups
+    ]
 
 
 def _fetchable(client: Client, token: str) -> set[str]:
@@ -164,9 +187,14 @@ def _assert_canonical_grey_of_case(client: Client, url: str, case) -> None:
     response = client.get(url)
     assert response.status_code == 200, url
     data = b"".join(response.streaming_content)
-    own = set(Rendition.objects.filter(case=case, asset__case=case, material_set__isnull=True)
-              .values_list("sha256", flat=True))
-    assert hashlib.sha256(data).hexdigest() in own, f"{url} is not a rendition of the case's own media"
+    own = set(
+        Rendition.objects.filter(
+            case=case, asset__case=case, material_set__isnull=True
+        ).values_list("sha256", flat=True)
+    )
+    assert hashlib.sha256(data).hexdigest() in own, (
+        f"{url} is not a rendition of the case's own media"
+    )
     heatmaps = {h.rendition.sha256 for h in Heatmap.objects.select_related("rendition")}
     assert hashlib.sha256(data).hexdigest() not in heatmaps, f"an AI heatmap is served at {url}"
     if response["Content-Type"] == "image/png":
@@ -183,17 +211,26 @@ def _assert_canonical_grey_of_case(client: Client, url: str, case) -> None:
             for frame in container.decode(stream):
                 rgb = frame.to_ndarray(format="rgb24").astype(int)
                 assert rgb.shape == (media.CANVAS_HEIGHT, media.CANVAS_WIDTH, 3)
-                spread = max(np.abs(rgb[..., 0] - rgb[..., 1]).max(), np.abs(rgb[..., 1] - rgb[..., 2]).max())
+                spread = max(
+                    np.abs(rgb[..., 0] - rgb[..., 1]).max(), np.abs(rgb[..., 1] - rgb[..., 2]).max()
+                )
                 assert spread <= 4, f"{url} has colour frames"
                 frames += 1
             assert frames > 0
 
 
-@pytest.mark.parametrize(("design", "tiers", "phase"), [
-    (StudyDesign.STANDALONE, [ReaderTier.MID_LEVEL], SessionPhase.UNAIDED),
-    (StudyDesign.ASSISTED_CROSSOVER, [ReaderTier.JUNIOR], SessionPhase.UNAIDED),
-    (StudyDesign.SOURCE_BLINDED, [ReaderTier.JUNIOR, ReaderTier.SENIOR], SessionPhase.PREPARATION),
-])
+@pytest.mark.parametrize(
+    ("design", "tiers", "phase"),
+    [
+        (StudyDesign.STANDALONE, [ReaderTier.MID_LEVEL], SessionPhase.UNAIDED),
+        (StudyDesign.ASSISTED_CROSSOVER, [ReaderTier.JUNIOR], SessionPhase.UNAIDED),
+        (
+            StudyDesign.SOURCE_BLINDED,
+            [ReaderTier.JUNIOR, ReaderTier.SENIOR],
+            SessionPhase.PREPARATION,
+        ),
+    ],
+)
 def test_media_without_the_ai_is_the_cases_own_grey_media_and_the_same_after_an_ai_run(
     design, tiers, phase, ai_model
 ):
@@ -210,7 +247,9 @@ def test_media_without_the_ai_is_the_cases_own_grey_media_and_the_same_after_an_
     _run_ai(cases, ai_model)
     after = _public_slots(client, first)
     assert after == before, "the case's slots change when the AI has run"
-    assert [s for s in _public_slots(client, first, ("case", "material", "heatmap")) if s[3] != "case"] == []
+    assert [
+        s for s in _public_slots(client, first, ("case", "material", "heatmap")) if s[3] != "case"
+    ] == []
     for index, token in enumerate(tokens):
         assignment = session.assignments.get(token=token)
         urls = _fetchable(client, token)
@@ -220,19 +259,31 @@ def test_media_without_the_ai_is_the_cases_own_grey_media_and_the_same_after_an_
         if phase == SessionPhase.PREPARATION:
             from readers.preparation import VIEWS, material_prepare
 
-            material_prepare(reader=reader, assignment=assignment, picks=dict.fromkeys(VIEWS) | {"AHV": 0},
-                             initial_severe=False, client_event_id=uuid.uuid4())
+            material_prepare(
+                reader=reader,
+                assignment=assignment,
+                picks=dict.fromkeys(VIEWS) | {"AHV": 0},
+                initial_severe=False,
+                client_event_id=uuid.uuid4(),
+            )
         else:
-            services.read_submit(reader=reader, assignment=assignment,
-                                 answer=ReadAnswer(severe=False, confidence=index),
-                                 client_event_id=uuid.uuid4())
+            services.read_submit(
+                reader=reader,
+                assignment=assignment,
+                answer=ReadAnswer(severe=False, confidence=index),
+                client_event_id=uuid.uuid4(),
+            )
 
 
 def test_qualitative_case_media_holds_no_heatmap(ai_model):
     """A qualitative rater sees the AI's views openly, but the case's own media stay its own."""
-    study, coordinator, cases, readers = _study(StudyDesign.QUALITATIVE, [ReaderTier.SENIOR], prefix="pix-qual")
+    study, coordinator, cases, readers = _study(
+        StudyDesign.QUALITATIVE, [ReaderTier.SENIOR], prefix="pix-qual"
+    )
     _open(study, coordinator, readers, [ReaderTier.SENIOR])
-    session = ReadingSession.objects.get(study=study, reader=readers[0], phase=SessionPhase.QUALITATIVE)
+    session = ReadingSession.objects.get(
+        study=study, reader=readers[0], phase=SessionPhase.QUALITATIVE
+    )
     client = Client()
     client.force_login(readers[0])
     token = session.assignments.order_by("position").first().token
@@ -246,8 +297,9 @@ def test_qualitative_case_media_holds_no_heatmap(ai_model):
 
 def test_heatmaps_belong_to_the_ai_material_and_reach_only_the_aided_phase(ai_model):
     """Heatmaps are stored with the AI's material, never as media of the case."""
-    study, coordinator, cases, readers = _study(StudyDesign.ASSISTED_CROSSOVER, [ReaderTier.JUNIOR],
-                                                prefix="pix-aided")
+    study, coordinator, cases, readers = _study(
+        StudyDesign.ASSISTED_CROSSOVER, [ReaderTier.JUNIOR], prefix="pix-aided"
+    )
     _run_ai(cases, ai_model)
     for heatmap in Heatmap.objects.select_related("rendition", "result"):
         assert heatmap.rendition.material_set_id == heatmap.result.material_set_id
@@ -261,7 +313,11 @@ def test_heatmaps_belong_to_the_ai_material_and_reach_only_the_aided_phase(ai_mo
     for assignment in aided.assignments.select_related("material_set"):
         slots = assignment_slots(assignment=assignment)
         groups = [s.group for s in slots]
-        assert groups.count("case") == 4 and groups.count("heatmap") == 5 and groups.count("material") == 6
+        assert (
+            groups.count("case") == 4
+            and groups.count("heatmap") == 5
+            and groups.count("material") == 6
+        )
         for slot in slots:
             if slot.group == "heatmap":
                 assert slot.rendition.material_set_id == assignment.material_set_id

@@ -58,18 +58,25 @@ def test_the_setting_changes_only_in_a_draft_and_is_audited(client):
     assert response.json()["collects_rating"] is True
     study.refresh_from_db()
     assert study.collects_rating is True
-    row = AuditEvent.objects.filter(action=AuditAction.STUDY_UPDATED, target_id=str(study.pk)).last()
+    row = AuditEvent.objects.filter(
+        action=AuditAction.STUDY_UPDATED, target_id=str(study.pk)
+    ).last()
     assert row.before == {"collects_rating": False} and row.after == {"collects_rating": True}
     # The coordinator's page: shown, and changed by its settings form.
     client.force_login(coordinator)
     page = client.get(reverse("trials:study", kwargs={"study_id": study.pk}))
     assert b'id="study-settings"' in page.content and b'name="collects_rating"' in page.content
-    posted = client.post(reverse("trials:study-settings", kwargs={"study_id": study.pk}),
-                         {"washout_days": study.washout_days, "cine_fps": study.cine_fps})
+    posted = client.post(
+        reverse("trials:study-settings", kwargs={"study_id": study.pk}),
+        {"washout_days": study.washout_days, "cine_fps": study.cine_fps},
+    )
     assert posted.status_code == 302
     study.refresh_from_db()
     assert study.collects_rating is False
-    assert AuditEvent.objects.filter(action=AuditAction.STUDY_UPDATED, target_id=str(study.pk)).count() == 2
+    assert (
+        AuditEvent.objects.filter(action=AuditAction.STUDY_UPDATED, target_id=str(study.pk)).count()
+        == 2
+    )
     # Only a coordinator, only while a draft.
     reader_api = APIClient()
     reader_api.force_authenticate(setup.readers[0])
@@ -82,8 +89,9 @@ def test_the_setting_changes_only_in_a_draft_and_is_audited(client):
 
 def test_a_new_study_may_collect_ratings():
     setup = reading_study(n_cases=1, prefix="rnew")
-    study = trial_services.study_create(actor=setup.coordinator, title="Rated", design="standalone",
-                                        collects_rating=True)
+    study = trial_services.study_create(
+        actor=setup.coordinator, title="Rated", design="standalone", collects_rating=True
+    )
     assert study.collects_rating is True
     created = AuditEvent.objects.get(action=AuditAction.STUDY_CREATED, target_id=str(study.pk))
     assert created.after["collects_rating"] is True
@@ -126,18 +134,31 @@ def test_the_api_requires_refuses_and_validates_the_rating():
     assert case["collects_rating"] is True
     url = reverse("readers:api-read", kwargs={"token": assignment.token})
     body = {"severe": False, "confidence": 30}
-    for bad in ({}, {"rating": None}, {"rating": 101}, {"rating": -3}, {"rating": "high"}, {"rating": 12.5}):
-        response = api.post(url, {**body, **bad, "client_event_id": str(uuid.uuid4())}, format="json")
+    for bad in (
+        {},
+        {"rating": None},
+        {"rating": 101},
+        {"rating": -3},
+        {"rating": "high"},
+        {"rating": 12.5},
+    ):
+        response = api.post(
+            url, {**body, **bad, "client_event_id": str(uuid.uuid4())}, format="json"
+        )
         assert response.status_code == 400, (bad, response.content)
     assert not Read.objects.filter(assignment=assignment).exists()
-    response = api.post(url, {**body, "rating": 0, "client_event_id": str(uuid.uuid4())}, format="json")
+    response = api.post(
+        url, {**body, "rating": 0, "client_event_id": str(uuid.uuid4())}, format="json"
+    )
     assert response.status_code == 201, response.content
     assert response.json()["rating"] == 0 and Read.objects.get(assignment=assignment).rating == 0
 
     _other_setup, other_reader, other = _served("rapino")
     api.force_authenticate(other_reader)
     url = reverse("readers:api-read", kwargs={"token": other.token})
-    refused = api.post(url, {**body, "rating": 50, "client_event_id": str(uuid.uuid4())}, format="json")
+    refused = api.post(
+        url, {**body, "rating": 50, "client_event_id": str(uuid.uuid4())}, format="json"
+    )
     assert refused.status_code == 400 and "collects no" in refused.json()["detail"]
     done = api.post(url, {**body, "client_event_id": str(uuid.uuid4())}, format="json")
     assert done.status_code == 201 and done.json()["rating"] is None
@@ -145,13 +166,22 @@ def test_the_api_requires_refuses_and_validates_the_rating():
 
 def test_the_service_checks_the_rating_on_revisions_too():
     _setup, reader, assignment = _served("rrev", collects_rating=True, allow_revisits=True)
-    read = services.read_submit(reader=reader, assignment=assignment, client_event_id=uuid.uuid4(),
-                                answer=ReadAnswer(severe=True, confidence=60, rating=70))
+    read = services.read_submit(
+        reader=reader,
+        assignment=assignment,
+        client_event_id=uuid.uuid4(),
+        answer=ReadAnswer(severe=True, confidence=60, rating=70),
+    )
     with pytest.raises(ValidationError):
-        services.read_revise(reader=reader, read=read, reason="typo",
-                             answer=ReadAnswer(severe=True, confidence=60))
-    revised = services.read_revise(reader=reader, read=read, reason="typo",
-                                   answer=ReadAnswer(severe=False, confidence=60, rating=30))
+        services.read_revise(
+            reader=reader, read=read, reason="typo", answer=ReadAnswer(severe=True, confidence=60)
+        )
+    revised = services.read_revise(
+        reader=reader,
+        read=read,
+        reason="typo",
+        answer=ReadAnswer(severe=False, confidence=60, rating=30),
+    )
     assert revised.rating == 30
     row = AuditEvent.objects.get(action=AuditAction.READ_REVISED, target_id=str(read.pk))
     assert row.before["rating"] == 70 and row.after["rating"] == 30
@@ -159,21 +189,29 @@ def test_the_service_checks_the_rating_on_revisions_too():
 
 def test_the_reads_export_carries_the_rating():
     setup, reader, assignment = _served("rexp", collects_rating=True)
-    services.read_submit(reader=reader, assignment=assignment, client_event_id=uuid.uuid4(),
-                         answer=ReadAnswer(severe=True, confidence=90, rating=35))
+    services.read_submit(
+        reader=reader,
+        assignment=assignment,
+        client_event_id=uuid.uuid4(),
+        answer=ReadAnswer(severe=True, confidence=90, rating=35),
+    )
     rows = list(csv.DictReader(io.StringIO(reads_csv(study_data(study=setup.study)).decode())))
     mine = [r for r in rows if r["reader"] == reader.username]
     assert float(mine[0]["reader_rating"]) == 35 and float(mine[0]["rating"]) == 35
     assert all(r["reader_rating"] == "" for r in rows if r["reader"] == "AI")
 
 
-_VOLATILE = re.compile(r'(name="csrfmiddlewaretoken" value="|name="client_event_id" value="|action="/read/)[^"/]*')
+_VOLATILE = re.compile(
+    r'(name="csrfmiddlewaretoken" value="|name="client_event_id" value="|action="/read/)[^"/]*'
+)
 _ANSWER_FORM = re.compile(r'<form method="post" id="answer-form".*?</form>', re.S)
 
 
 def test_a_blinded_reviews_rating_form_is_the_same_for_ai_and_junior_material(client):
     setup = source_trial_study(prefix="rblind", n_cases=4, n_juniors=2, n_seniors=1)
-    trial_services.study_update_settings(actor=setup.coordinator, study=setup.study, collects_rating=True)
+    trial_services.study_update_settings(
+        actor=setup.coordinator, study=setup.study, collects_rating=True
+    )
     opened(setup, seed=8)
     prepare_all(setup)
     senior = setup.seniors[0]
@@ -183,8 +221,13 @@ def test_a_blinded_reviews_rating_form_is_the_same_for_ai_and_junior_material(cl
     for assignment in session.assignments.select_related("material_set").order_by("position"):
         services.assignment_serve(reader=senior, assignment=assignment)
         url = reverse("readers:case", kwargs={"token": assignment.token})
-        assert client.post(reverse("readers:guess", kwargs={"token": assignment.token}),
-                           {"guess": "dont_know", "client_event_id": str(uuid.uuid4())}).status_code == 302
+        assert (
+            client.post(
+                reverse("readers:guess", kwargs={"token": assignment.token}),
+                {"guess": "dont_know", "client_event_id": str(uuid.uuid4())},
+            ).status_code
+            == 302
+        )
         page = client.get(url).content.decode()
         (form,) = _ANSWER_FORM.findall(page)
         assert 'name="rating"' in form
@@ -195,14 +238,21 @@ def test_a_blinded_reviews_rating_form_is_the_same_for_ai_and_junior_material(cl
         sources.add(assignment.material_set.source)
     assert sources == {"ai", "junior"}  # both arms were read
     assert len(forms) == 1  # one form, whatever the material's source
-    assert set(Read.objects.filter(assignment__session=session).values_list("rating", flat=True)) == {55}
+    assert set(
+        Read.objects.filter(assignment__session=session).values_list("rating", flat=True)
+    ) == {55}
 
 
 def test_a_draft_keeps_the_rating(client):
     _setup, reader, assignment = _served("rdraft", collects_rating=True)
     client.force_login(reader)
-    saved = client.put(reverse("readers:api-draft", kwargs={"token": assignment.token}),
-                       {"severe": True, "rating": 33}, content_type="application/json")
+    saved = client.put(
+        reverse("readers:api-draft", kwargs={"token": assignment.token}),
+        {"severe": True, "rating": 33},
+        content_type="application/json",
+    )
     assert saved.status_code == 204
     page = client.get(reverse("readers:case", kwargs={"token": assignment.token})).content.decode()
-    assert re.search(r'<input[^>]*name="rating"[^>]*value="33"|<input[^>]*value="33"[^>]*name="rating"', page)
+    assert re.search(
+        r'<input[^>]*name="rating"[^>]*value="33"|<input[^>]*value="33"[^>]*name="rating"', page
+    )

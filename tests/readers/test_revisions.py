@@ -27,18 +27,26 @@ ANSWER = ReadAnswer(severe=True, confidence=80, conditions=("hydrocephalus",))
 def _unaided_read(setup, reader) -> Read:
     assignment = services.session_next_assignment(session=setup.session_of(reader))
     services.assignment_serve(reader=reader, assignment=assignment)
-    return services.read_submit(reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4())
+    return services.read_submit(
+        reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4()
+    )
 
 
 def test_unaided_read_cannot_be_revised_once_the_aided_session_has_started():
-    setup = reading_study(design=StudyDesign.ASSISTED_CROSSOVER, n_cases=1, allow_revisits=True, prefix="rev")
+    setup = reading_study(
+        design=StudyDesign.ASSISTED_CROSSOVER, n_cases=1, allow_revisits=True, prefix="rev"
+    )
     reader = setup.readers[0]
     read = _unaided_read(setup, reader)
     later = timezone.now() + timedelta(days=setup.study.washout_days, hours=1)
     with mock.patch("django.utils.timezone.now", return_value=later):
         # Washout over, aided session not started: the unaided answer may still change.
-        services.read_revise(reader=reader, read=read, answer=ReadAnswer(severe=False, confidence=30),
-                             reason="second look")
+        services.read_revise(
+            reader=reader,
+            read=read,
+            answer=ReadAnswer(severe=False, confidence=30),
+            reason="second look",
+        )
         aided = setup.session_of(reader, SessionPhase.AIDED)
         services.session_serve_next(reader=reader, session=aided)
         with pytest.raises(services.ReadingRefused, match="aided session"):
@@ -46,14 +54,27 @@ def test_unaided_read_cannot_be_revised_once_the_aided_session_has_started():
         client = Client()
         client.force_login(reader)
         token = read.assignment.token
-        page = client.post(reverse("readers:revise", kwargs={"token": token}),
-                           {"severe": "yes", "confidence": "90", "reason": "the AI showed me",
-                            "client_event_id": str(uuid.uuid4())})
+        page = client.post(
+            reverse("readers:revise", kwargs={"token": token}),
+            {
+                "severe": "yes",
+                "confidence": "90",
+                "reason": "the AI showed me",
+                "client_event_id": str(uuid.uuid4()),
+            },
+        )
         assert page.status_code in (403, 409)
         assert "aided session" in page.content.decode()
-        api = client.post(reverse("readers:api-revise", kwargs={"token": token}),
-                          {"severe": True, "confidence": 90, "reason": "the AI showed me",
-                           "client_event_id": str(uuid.uuid4())}, content_type="application/json")
+        api = client.post(
+            reverse("readers:api-revise", kwargs={"token": token}),
+            {
+                "severe": True,
+                "confidence": 90,
+                "reason": "the AI showed me",
+                "client_event_id": str(uuid.uuid4()),
+            },
+            content_type="application/json",
+        )
         assert api.status_code in (403, 409) and "aided session" in api.json()["detail"]
     read.refresh_from_db()
     assert (read.severe, read.confidence, read.revision) == (False, 30, 1)
@@ -75,9 +96,16 @@ def test_blinded_review_read_is_revised_through_the_page():
     page = client.get(reverse("readers:case", kwargs={"token": token}))
     assert page.status_code == 200
     assert 'name="changes_initial"' in page.content.decode()
-    response = client.post(reverse("readers:revise", kwargs={"token": token}),
-                           {"severe": "no", "confidence": "15", "changes_initial": "no",
-                            "reason": "looked again", "client_event_id": str(uuid.uuid4())})
+    response = client.post(
+        reverse("readers:revise", kwargs={"token": token}),
+        {
+            "severe": "no",
+            "confidence": "15",
+            "changes_initial": "no",
+            "reason": "looked again",
+            "client_event_id": str(uuid.uuid4()),
+        },
+    )
     assert response.status_code == 302, response.content.decode()[-3000:]
     read.refresh_from_db()
     assert (read.severe, read.confidence, read.revision) == (False, 15, 1)

@@ -58,9 +58,11 @@ def sweep_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def _upload(api: APIClient, case: Any, path: Path, orientation: str) -> Any:
     with path.open("rb") as handle:
         upload = SimpleUploadedFile(path.name, handle.read(), content_type="video/mp4")
-    return api.post(f"/api/studies/{case.study_id}/cases/{case.pk}/assets/",
-                    {"file": upload, "kind": "sweep_video", "orientation": orientation},
-                    format="multipart")
+    return api.post(
+        f"/api/studies/{case.study_id}/cases/{case.pk}/assets/",
+        {"file": upload, "kind": "sweep_video", "orientation": orientation},
+        format="multipart",
+    )
 
 
 def _frame(asset: Asset, index: int):
@@ -79,15 +81,29 @@ class _RecordingPipeline:
         self.calls.append({o: Path(v).name for o, v in zip(orientations, videos, strict=True)})
 
         def found(orientation: str, index: int) -> dict[str, Any]:
-            return {"status": "found", "frame_index": index, "video": str(by_orientation[orientation])}
+            return {
+                "status": "found",
+                "frame_index": index,
+                "video": str(by_orientation[orientation]),
+            }
 
-        views = {"AHV": found("coronal", 1), "TVV": found("coronal", 3), "BV": found("coronal", 5),
-                 "MSV": found("sagittal_right", 2), "RPSV": found("sagittal_right", 6),
-                 "LPSV": found("sagittal_left", 4)}
-        diagnosis = SimpleNamespace(severe_probability=0.7, severe=True, rule="case_head",
-                                    image_labels={})
-        return SimpleNamespace(extraction={"views": views}, diagnosis=diagnosis, heatmaps={},
-                               timings_s={"view_extraction": 0.0})
+        views = {
+            "AHV": found("coronal", 1),
+            "TVV": found("coronal", 3),
+            "BV": found("coronal", 5),
+            "MSV": found("sagittal_right", 2),
+            "RPSV": found("sagittal_right", 6),
+            "LPSV": found("sagittal_left", 4),
+        }
+        diagnosis = SimpleNamespace(
+            severe_probability=0.7, severe=True, rule="case_head", image_labels={}
+        )
+        return SimpleNamespace(
+            extraction={"views": views},
+            diagnosis=diagnosis,
+            heatmaps={},
+            timings_s={"view_extraction": 0.0},
+        )
 
 
 def test_three_sweeps_through_the_api_reach_the_ai_the_junior_and_the_readers(
@@ -95,8 +111,9 @@ def test_three_sweeps_through_the_api_reach_the_ai_the_junior_and_the_readers(
 ) -> None:
     setup = source_trial_study(prefix="lr", n_cases=0, ai=False)
     dataset = setup.study.datasets.get()
-    case = trial_services.case_create(actor=setup.coordinator, dataset=dataset, code="LR-001",
-                                      conditions=["normal"])
+    case = trial_services.case_create(
+        actor=setup.coordinator, dataset=dataset, code="LR-001", conditions=["normal"]
+    )
     api = APIClient()
     api.force_authenticate(setup.coordinator)
     for orientation in SWEEPS:
@@ -117,8 +134,9 @@ def test_three_sweeps_through_the_api_reach_the_ai_the_junior_and_the_readers(
     directory = tmp_path / "model"
     directory.mkdir()
     (directory / "fold0.safetensors").write_bytes(b"weights")
-    model = model_version_register(actor=None, name="ncls", version="lr", profile="lite",
-                                   directory=directory, is_demo=False)
+    model = model_version_register(
+        actor=None, name="ncls", version="lr", profile="lite", directory=directory, is_demo=False
+    )
     pipeline = _RecordingPipeline()
     monkeypatch.setattr(ncls_runner, "_pipeline", lambda model_dir: pipeline)
     inference_services.set_pipeline_runner(run_ncls_pipeline)
@@ -129,14 +147,19 @@ def test_three_sweeps_through_the_api_reach_the_ai_the_junior_and_the_readers(
     assert result.status == "complete", result.error
     assert pipeline.calls == [{o: f"{o}.video" for o in SWEEPS}]
     ai = result.material_set
-    assert media.render_view(_frame(assets["sagittal_left"], 4)).sha256 == \
-        ai.renditions.get(view="LPSV").sha256
-    assert media.render_view(_frame(assets["sagittal_right"], 2)).sha256 == \
-        ai.renditions.get(view="MSV").sha256
+    assert (
+        media.render_view(_frame(assets["sagittal_left"], 4)).sha256
+        == ai.renditions.get(view="LPSV").sha256
+    )
+    assert (
+        media.render_view(_frame(assets["sagittal_right"], 2)).sha256
+        == ai.renditions.get(view="MSV").sha256
+    )
 
     # The junior prepares from all three sweeps, on the page.
-    allocation_generate(actor=setup.coordinator, study=setup.study, juniors=setup.juniors,
-                        seniors=setup.seniors)
+    allocation_generate(
+        actor=setup.coordinator, study=setup.study, juniors=setup.juniors, seniors=setup.seniors
+    )
     services.session_create_for_design(actor=setup.coordinator, study=setup.study, seed=3)
     trial_services.study_transition(actor=setup.coordinator, study=setup.study, to="open")
     junior = setup.juniors[0]
@@ -157,15 +180,21 @@ def test_three_sweeps_through_the_api_reach_the_ai_the_junior_and_the_readers(
     picks = {"AHV": 1, "TVV": 2, "BV": None, "MSV": 3, "RPSV": 5, "LPSV": 6}
     post = {"initial_severe": "no", "client_event_id": str(uuid.uuid4())}
     for view, index in picks.items():
-        post[f"frame_{view}" if index is not None else f"missing_{view}"] = \
+        post[f"frame_{view}" if index is not None else f"missing_{view}"] = (
             str(index + 1) if index is not None else "on"
+        )
     unsaid = client.post(page_url, post)  # MSV's sweep not said: refused, nothing saved
     assert unsaid.status_code == 400 and "Say which sweep" in unsaid.content.decode()
     done = client.post(page_url, {**post, "sweep_MSV": "sagittal_left"})
     assert done.status_code == 302
     junior_set = ai.case.material_sets.get(source=MaterialSource.JUNIOR)
-    expected = {"AHV": ("coronal", 1), "TVV": ("coronal", 2), "MSV": ("sagittal_left", 3),
-                "RPSV": ("sagittal_right", 5), "LPSV": ("sagittal_left", 6)}
+    expected = {
+        "AHV": ("coronal", 1),
+        "TVV": ("coronal", 2),
+        "MSV": ("sagittal_left", 3),
+        "RPSV": ("sagittal_right", 5),
+        "LPSV": ("sagittal_left", 6),
+    }
     for view, (orientation, index) in expected.items():
         rendition = junior_set.renditions.get(view=view)
         assert rendition.frame_index == index
@@ -178,8 +207,10 @@ def test_three_sweeps_through_the_api_reach_the_ai_the_junior_and_the_readers(
     slots = [s for s in selectors.assignment_slots(assignment=assignment) if s.group == "case"]
     assert [s.label for s in slots] == list(SWEEPS)
     renditions = [s.rendition for s in slots]
-    assert all(r.kind == "video" and r.status == "ready" and r.content_type == "video/mp4"
-               for r in renditions)
+    assert all(
+        r.kind == "video" and r.status == "ready" and r.content_type == "video/mp4"
+        for r in renditions
+    )
     assert len({(r.width, r.height) for r in renditions}) == 1
     public = [s.as_public() for s in slots]
     assert all(str(a.pk) not in str(public) and "DOE_" not in str(public) for a in assets.values())
@@ -190,31 +221,60 @@ def test_the_midsagittal_view_of_one_sided_sweeps_comes_from_either_side(
 ) -> None:
     setup = source_trial_study(prefix="lr2", n_cases=0, ai=False)
     dataset = setup.study.datasets.get()
-    case = trial_services.case_create(actor=setup.coordinator, dataset=dataset, code="LR-002",
-                                      conditions=["normal"])
+    case = trial_services.case_create(
+        actor=setup.coordinator, dataset=dataset, code="LR-002", conditions=["normal"]
+    )
     for orientation in SWEEPS:
-        trial_services.asset_ingest(actor=setup.coordinator, case=case, path=sweep_files[orientation],
-                                    kind="sweep_video", orientation=orientation)
+        trial_services.asset_ingest(
+            actor=setup.coordinator,
+            case=case,
+            path=sweep_files[orientation],
+            kind="sweep_video",
+            orientation=orientation,
+        )
     assert case_view_sweeps(case) == {
-        "AHV": ("coronal",), "TVV": ("coronal",), "BV": ("coronal",),
-        "MSV": ("sagittal_left", "sagittal_right"), "RPSV": ("sagittal_right",),
+        "AHV": ("coronal",),
+        "TVV": ("coronal",),
+        "BV": ("coronal",),
+        "MSV": ("sagittal_left", "sagittal_right"),
+        "RPSV": ("sagittal_right",),
         "LPSV": ("sagittal_left",),
     }
     junior = setup.juniors[0]
     with pytest.raises(ValidationError, match="Say which sweep the MSV frame is from"):
-        material_build(actor=junior, case=case, source="junior", author=junior,
-                       initial_severe=False, picks={"MSV": 1})
+        material_build(
+            actor=junior,
+            case=case,
+            source="junior",
+            author=junior,
+            initial_severe=False,
+            picks={"MSV": 1},
+        )
     with pytest.raises(ValidationError, match="not picked from the coronal sweep"):
-        material_build(actor=junior, case=case, source="junior", author=junior,
-                       initial_severe=False, picks={"MSV": 1}, sweeps={"MSV": "coronal"})
+        material_build(
+            actor=junior,
+            case=case,
+            source="junior",
+            author=junior,
+            initial_severe=False,
+            picks={"MSV": 1},
+            sweeps={"MSV": "coronal"},
+        )
     # An imported image of the right sweep's frame is found there without being told.
     right = case_sweeps(case=case)["sagittal_right"]
-    material = material_build(actor=junior, case=case, source="junior", author=junior,
-                              initial_severe=False,
-                              picks={"MSV": ImagePick(_frame(right, 4)), "LPSV": 2})
+    material = material_build(
+        actor=junior,
+        case=case,
+        source="junior",
+        author=junior,
+        initial_severe=False,
+        picks={"MSV": ImagePick(_frame(right, 4)), "LPSV": 2},
+    )
     assert material.renditions.get(view="MSV").frame_index == 4
-    assert material.renditions.get(view="LPSV").sha256 == media.render_view(
-        _frame(case_sweeps(case=case)["sagittal_left"], 2)).sha256
+    assert (
+        material.renditions.get(view="LPSV").sha256
+        == media.render_view(_frame(case_sweeps(case=case)["sagittal_left"], 2)).sha256
+    )
 
 
 def test_manifest_with_left_and_right_sagittal_columns(
@@ -226,14 +286,29 @@ def test_manifest_with_left_and_right_sagittal_columns(
     for path in sweep_files.values():
         (folder / "media" / path.name).write_bytes(path.read_bytes())
     # The phantom's --sagittal-sweeps split columns: video_sagittal stays, empty.
-    header = ["code", "dataset", "dataset_kind", "conditions", "video_coronal", "video_sagittal",
-              "video_sagittal_left", "video_sagittal_right"]
-    base = {"dataset": "Imported", "dataset_kind": "internal", "conditions": "normal",
-            "video_coronal": "media/DOE_coronal.mp4", "video_sagittal": "",
-            "video_sagittal_left": "media/DOE_sagittal_left.mp4",
-            "video_sagittal_right": "media/DOE_sagittal_right.mp4"}
-    rows = [{"code": "LR-IMP-1", **base},
-            {"code": "LR-IMP-2", **base, "video_sagittal": "media/DOE_coronal.mp4"}]
+    header = [
+        "code",
+        "dataset",
+        "dataset_kind",
+        "conditions",
+        "video_coronal",
+        "video_sagittal",
+        "video_sagittal_left",
+        "video_sagittal_right",
+    ]
+    base = {
+        "dataset": "Imported",
+        "dataset_kind": "internal",
+        "conditions": "normal",
+        "video_coronal": "media/DOE_coronal.mp4",
+        "video_sagittal": "",
+        "video_sagittal_left": "media/DOE_sagittal_left.mp4",
+        "video_sagittal_right": "media/DOE_sagittal_right.mp4",
+    }
+    rows = [
+        {"code": "LR-IMP-1", **base},
+        {"code": "LR-IMP-2", **base, "video_sagittal": "media/DOE_coronal.mp4"},
+    ]
 
     def manifest(rows: list[dict[str, str]]) -> Path:
         path = folder / "manifest.csv"
@@ -246,8 +321,9 @@ def test_manifest_with_left_and_right_sagittal_columns(
     mixed = case_import(actor=setup.coordinator, study=setup.study, manifest=manifest(rows))
     assert [(p.row, p.column) for p in mixed.problems] == [(2, "video_sagittal")]
     assert "either one sagittal sweep or a left and a right" in mixed.problems[0].message
-    report = case_import(actor=setup.coordinator, study=setup.study, manifest=manifest(rows[:1]),
-                         dry_run=False)
+    report = case_import(
+        actor=setup.coordinator, study=setup.study, manifest=manifest(rows[:1]), dry_run=False
+    )
     assert report.ok and report.created_cases == 1 and report.created_assets == 3, report.problems
     case = setup.study.cases.get(code="LR-IMP-1")
     sweeps = case_sweeps(case=case)
@@ -260,12 +336,33 @@ def test_a_phantom_case_with_split_sagittal_sweeps_imports_as_three_sweeps(tmp_p
     from inference.phantom.cli import main as phantom
 
     out = tmp_path / "phantom"
-    assert phantom(["generate", "--cases", "1", "--sagittal-sweeps", "split", "--frame-size",
-                    f"{WIDTH}x{HEIGHT}", "--frames-min", "12", "--frames-max", "12",
-                    "--dota-every", "0", "--quiet", "--out", str(out)]) == 0
+    assert (
+        phantom(
+            [
+                "generate",
+                "--cases",
+                "1",
+                "--sagittal-sweeps",
+                "split",
+                "--frame-size",
+                f"{WIDTH}x{HEIGHT}",
+                "--frames-min",
+                "12",
+                "--frames-max",
+                "12",
+                "--dota-every",
+                "0",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     setup = source_trial_study(prefix="lr4", n_cases=0, ai=False)
-    report = case_import(actor=setup.coordinator, study=setup.study,
-                         manifest=out / "manifest.csv", dry_run=False)
+    report = case_import(
+        actor=setup.coordinator, study=setup.study, manifest=out / "manifest.csv", dry_run=False
+    )
     assert report.ok, report.problems
     case = setup.study.cases.get()
     sweeps = case_sweeps(case=case)

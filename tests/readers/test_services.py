@@ -47,8 +47,11 @@ def read_all(reader, session: ReadingSession, clock: Clock | None = None) -> lis
         services.assignment_serve(reader=reader, assignment=assignment)
         if clock is not None:
             clock.advance(seconds=10)
-        reads.append(services.read_submit(reader=reader, assignment=assignment, answer=ANSWER,
-                                          client_event_id=uuid.uuid4()))
+        reads.append(
+            services.read_submit(
+                reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4()
+            )
+        )
     return reads
 
 
@@ -71,16 +74,22 @@ def test_idempotent_submit_returns_the_first_read():
     assignment = services.session_next_assignment(session=setup.session_of(reader))
     services.assignment_serve(reader=reader, assignment=assignment)
     event = uuid.uuid4()
-    first = services.read_submit(reader=reader, assignment=assignment, answer=ANSWER, client_event_id=event)
+    first = services.read_submit(
+        reader=reader, assignment=assignment, answer=ANSWER, client_event_id=event
+    )
     again = services.read_submit(
-        reader=reader, assignment=assignment,
-        answer=ReadAnswer(severe=False, confidence=5), client_event_id=event,
+        reader=reader,
+        assignment=assignment,
+        answer=ReadAnswer(severe=False, confidence=5),
+        client_event_id=event,
     )
     assert again.pk == first.pk and again.severe is True
     assert Read.objects.filter(assignment=assignment).count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.READ_SUBMITTED).count() == 1
     with pytest.raises(services.AlreadyAnswered):
-        services.read_submit(reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4())
+        services.read_submit(
+            reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4()
+        )
 
 
 def test_cases_are_read_in_order_and_not_revisited():
@@ -92,7 +101,9 @@ def test_cases_are_read_in_order_and_not_revisited():
         services.assignment_serve(reader=reader, assignment=second)
     first = session.assignments.get(position=1)
     services.assignment_serve(reader=reader, assignment=first)
-    services.read_submit(reader=reader, assignment=first, answer=ANSWER, client_event_id=uuid.uuid4())
+    services.read_submit(
+        reader=reader, assignment=first, answer=ANSWER, client_event_id=uuid.uuid4()
+    )
     with pytest.raises(services.AlreadyAnswered):
         services.assignment_serve(reader=reader, assignment=first)
 
@@ -104,7 +115,9 @@ def test_another_reader_cannot_serve_or_submit():
         services.assignment_serve(reader=setup.readers[1], assignment=mine)
     services.assignment_serve(reader=setup.readers[0], assignment=mine)
     with pytest.raises(services.ReadingRefused):
-        services.read_submit(reader=setup.readers[1], assignment=mine, answer=ANSWER, client_event_id=uuid.uuid4())
+        services.read_submit(
+            reader=setup.readers[1], assignment=mine, answer=ANSWER, client_event_id=uuid.uuid4()
+        )
 
 
 def test_answer_validation():
@@ -114,7 +127,10 @@ def test_answer_validation():
         ReadAnswer(severe=True, confidence=50, conditions=("ivh",)).cleaned()
     with pytest.raises(ValidationError):
         ReadAnswer(severe=True, confidence=50, conditions=("tumour",)).cleaned()
-    assert ReadAnswer(severe=True, confidence=50, conditions=("ivh",), ivh_grade=3).cleaned().ivh_grade == 3
+    assert (
+        ReadAnswer(severe=True, confidence=50, conditions=("ivh",), ivh_grade=3).cleaned().ivh_grade
+        == 3
+    )
 
 
 def test_washout_refuses_the_aided_session_until_it_has_passed(clock):
@@ -153,7 +169,9 @@ def test_active_time_excludes_hidden_time_and_clamps_gaps(clock):
     clock.advance(seconds=300)  # tab hidden: not counted
     services.activity_record(reader=reader, assignment=first, kind="visible")
     clock.advance(seconds=5)
-    read = services.read_submit(reader=reader, assignment=first, answer=ANSWER, client_event_id=uuid.uuid4())
+    read = services.read_submit(
+        reader=reader, assignment=first, answer=ANSWER, client_event_id=uuid.uuid4()
+    )
     assert read.wall_ms == 315_000
     assert read.active_ms == 15_000 == read.read_ms
 
@@ -163,7 +181,9 @@ def test_active_time_excludes_hidden_time_and_clamps_gaps(clock):
     clock.advance(seconds=10)
     services.activity_record(reader=reader, assignment=second, kind="heartbeat")
     clock.advance(seconds=600)
-    read = services.read_submit(reader=reader, assignment=second, answer=ANSWER, client_event_id=uuid.uuid4())
+    read = services.read_submit(
+        reader=reader, assignment=second, answer=ANSWER, client_event_id=uuid.uuid4()
+    )
     gap_ms = int(services.ACTIVITY_GAP.total_seconds() * 1000)
     assert read.wall_ms == 610_000
     assert read.active_ms == 10_000 + gap_ms
@@ -177,7 +197,9 @@ def test_active_time_never_exceeds_wall_time(clock):
     services.assignment_serve(reader=reader, assignment=assignment)
     Assignment.objects.filter(pk=assignment.pk).update(active_ms=10**9)  # a corrupted counter
     clock.advance(seconds=3)
-    read = services.read_submit(reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4())
+    read = services.read_submit(
+        reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4()
+    )
     assert read.active_ms == read.wall_ms == 3000
 
 
@@ -186,14 +208,24 @@ def test_draft_autosave_and_revision_audit(clock):
     reader = setup.readers[0]
     assignment = services.session_next_assignment(session=setup.session_of(reader))
     services.assignment_serve(reader=reader, assignment=assignment)
-    services.read_draft_save(reader=reader, assignment=assignment, draft={"severe": True, "junk": 1})
+    services.read_draft_save(
+        reader=reader, assignment=assignment, draft={"severe": True, "junk": 1}
+    )
     assignment.refresh_from_db()
     assert assignment.draft == {"severe": True}
-    read = services.read_submit(reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4())
+    read = services.read_submit(
+        reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4()
+    )
     with pytest.raises(ValidationError):
-        services.read_revise(reader=reader, read=read, answer=ReadAnswer(severe=False, confidence=20), reason=" ")
-    revised = services.read_revise(reader=reader, read=read, answer=ReadAnswer(severe=False, confidence=20),
-                                   reason="second look at the sweep")
+        services.read_revise(
+            reader=reader, read=read, answer=ReadAnswer(severe=False, confidence=20), reason=" "
+        )
+    revised = services.read_revise(
+        reader=reader,
+        read=read,
+        answer=ReadAnswer(severe=False, confidence=20),
+        reason="second look at the sweep",
+    )
     assert revised.revision == 1 and revised.severe is False
     event = AuditEvent.objects.get(action=AuditAction.READ_REVISED)
     assert event.before["severe"] is True and event.after["severe"] is False
@@ -205,7 +237,9 @@ def test_revision_refused_without_revisits():
     reader = setup.readers[0]
     assignment = services.session_next_assignment(session=setup.session_of(reader))
     services.assignment_serve(reader=reader, assignment=assignment)
-    read = services.read_submit(reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4())
+    read = services.read_submit(
+        reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4()
+    )
     with pytest.raises(services.ReadingRefused):
         services.read_revise(reader=reader, read=read, answer=ANSWER, reason="changed my mind")
 
@@ -219,9 +253,13 @@ def test_phase_hook_can_gate_the_form():
     assignment = services.session_next_assignment(session=setup.session_of(reader))
     services.assignment_serve(reader=reader, assignment=assignment)
     saved = PHASE_RULES[SessionPhase.UNAIDED]
-    services.phase_rules_register(SessionPhase.UNAIDED, PhaseRules(form_gate=lambda a: "guess the source first"))
+    services.phase_rules_register(
+        SessionPhase.UNAIDED, PhaseRules(form_gate=lambda a: "guess the source first")
+    )
     try:
         with pytest.raises(services.ReadingRefused, match="guess the source"):
-            services.read_submit(reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4())
+            services.read_submit(
+                reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4()
+            )
     finally:
         services.phase_rules_register(SessionPhase.UNAIDED, saved)

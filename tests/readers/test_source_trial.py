@@ -43,7 +43,9 @@ PICKS = {"AHV": 2, "TVV": 4, "BV": 6, "MSV": 1, "RPSV": None, "LPSV": 5}
 
 def opened(setup, seed: int = 11):
     """Allocate, create the sessions of the design and open the study."""
-    allocation_generate(actor=setup.coordinator, study=setup.study, juniors=setup.juniors, seniors=setup.seniors)
+    allocation_generate(
+        actor=setup.coordinator, study=setup.study, juniors=setup.juniors, seniors=setup.seniors
+    )
     services.session_create_for_design(actor=setup.coordinator, study=setup.study, seed=seed)
     return study_transition(actor=setup.coordinator, study=setup.study, to="open")
 
@@ -51,33 +53,56 @@ def opened(setup, seed: int = 11):
 def prepare_all(setup, client: Client | None = None) -> None:
     """Every junior prepares every case (through the page when a client is given)."""
     for junior in setup.juniors:
-        session = ReadingSession.objects.get(study=setup.study, reader=junior, phase=SessionPhase.PREPARATION)
+        session = ReadingSession.objects.get(
+            study=setup.study, reader=junior, phase=SessionPhase.PREPARATION
+        )
         while (assignment := services.session_next_assignment(session=session)) is not None:
             services.assignment_serve(reader=junior, assignment=assignment)
-            material_prepare(reader=junior, assignment=assignment, picks=PICKS, initial_severe=False,
-                             client_event_id=uuid.uuid4())
+            material_prepare(
+                reader=junior,
+                assignment=assignment,
+                picks=PICKS,
+                initial_severe=False,
+                client_event_id=uuid.uuid4(),
+            )
 
 
 def review_all(setup, senior) -> list[Read]:
-    session = ReadingSession.objects.get(study=setup.study, reader=senior, phase=SessionPhase.BLINDED_REVIEW)
+    session = ReadingSession.objects.get(
+        study=setup.study, reader=senior, phase=SessionPhase.BLINDED_REVIEW
+    )
     reads = []
     while (assignment := services.session_next_assignment(session=session)) is not None:
         assignment = services.assignment_serve(reader=senior, assignment=assignment)
-        source_guess_lock(reader=senior, assignment=assignment, guess="dont_know", client_event_id=uuid.uuid4())
-        reads.append(services.read_submit(
-            reader=senior, assignment=assignment,
-            answer=ReadAnswer(severe=True, confidence=70,
-                              extra={"changes_initial": not assignment.material_set.initial_severe}),
-            client_event_id=uuid.uuid4()))
+        source_guess_lock(
+            reader=senior, assignment=assignment, guess="dont_know", client_event_id=uuid.uuid4()
+        )
+        reads.append(
+            services.read_submit(
+                reader=senior,
+                assignment=assignment,
+                answer=ReadAnswer(
+                    severe=True,
+                    confidence=70,
+                    extra={"changes_initial": not assignment.material_set.initial_severe},
+                ),
+                client_event_id=uuid.uuid4(),
+            )
+        )
     return reads
 
 
 def test_sessions_by_tier_and_junior_prepares_through_the_page():
     setup = source_trial_study(prefix="prep", n_cases=2, n_juniors=2, n_seniors=1)
     opened(setup)
-    phases = dict(ReadingSession.objects.filter(study=setup.study).values_list("reader__username", "phase"))
-    assert phases == {"prep-junior0": "preparation", "prep-junior1": "preparation",
-                      "prep-senior0": "blinded_review"}
+    phases = dict(
+        ReadingSession.objects.filter(study=setup.study).values_list("reader__username", "phase")
+    )
+    assert phases == {
+        "prep-junior0": "preparation",
+        "prep-junior1": "preparation",
+        "prep-senior0": "blinded_review",
+    }
     senior_session = ReadingSession.objects.get(reader=setup.seniors[0])
     # The senior's session waits for all its material, without saying which case waits.
     assert services.session_availability(session=senior_session).reason
@@ -93,7 +118,9 @@ def test_sessions_by_tier_and_junior_prepares_through_the_page():
     assert body.count("<video") == 2 and "data-pick-view" in body
     post = {"initial_severe": "yes", "client_event_id": str(uuid.uuid4())}
     for view, index in PICKS.items():
-        post[f"frame_{view}" if index is not None else f"missing_{view}"] = str(index + 1) if index is not None else "on"
+        post[f"frame_{view}" if index is not None else f"missing_{view}"] = (
+            str(index + 1) if index is not None else "on"
+        )
     bad = client.post(page_url, {**post, "frame_TVV": str(FRAMES + 1)})
     assert bad.status_code == 400 and not MaterialSet.objects.filter(source="junior").exists()
     done = client.post(page_url, post)
@@ -126,15 +153,27 @@ def test_ai_and_junior_renditions_have_the_same_format_dimensions_metadata_and_s
         data = rendition.file.read()
         rendition.file.close()
         by_source[rendition.material_set.source].append(
-            (rendition.content_type, rendition.width, rendition.height, len(data), rendition.size_bytes,
-             tuple(png_chunks(data)), data[16:29], rendition.file.name.rsplit(".", 1)[-1])
+            (
+                rendition.content_type,
+                rendition.width,
+                rendition.height,
+                len(data),
+                rendition.size_bytes,
+                tuple(png_chunks(data)),
+                data[16:29],
+                rendition.file.name.rsplit(".", 1)[-1],
+            )
         )
     assert by_source["ai"] and by_source["junior"]
     signatures = {row for rows in by_source.values() for row in rows}
     assert len(signatures) == 1, signatures
     (content_type, width, height, length, _stored, chunks, _ihdr, ext) = signatures.pop()
-    assert (content_type, width, height, length) == ("image/png", media.CANVAS_WIDTH, media.CANVAS_HEIGHT,
-                                                     media.VIEW_BYTES)
+    assert (content_type, width, height, length) == (
+        "image/png",
+        media.CANVAS_WIDTH,
+        media.CANVAS_HEIGHT,
+        media.VIEW_BYTES,
+    )
     assert chunks == (b"IHDR", b"IDAT", b"IEND") and ext == "png"
 
 
@@ -153,22 +192,39 @@ def test_guess_is_locked_before_the_diagnosis():
     assert body.count("<video") == 0  # only the material: never the case's sweeps
     # Diagnosis before the guess: refused by the page, the API and the service.
     read_url = reverse("readers:api-read", kwargs={"token": assignment.token})
-    early = client.post(read_url, {"severe": True, "confidence": 50, "client_event_id": str(uuid.uuid4()),
-                                   "extra": {"changes_initial": True}}, content_type="application/json")
+    early = client.post(
+        read_url,
+        {
+            "severe": True,
+            "confidence": 50,
+            "client_event_id": str(uuid.uuid4()),
+            "extra": {"changes_initial": True},
+        },
+        content_type="application/json",
+    )
     assert early.status_code == 403
     # A guess smuggled into the diagnosis is not a guess.
     services.assignment_serve(reader=senior, assignment=assignment)
     guess_url = reverse("readers:api-guess", kwargs={"token": assignment.token})
     event = str(uuid.uuid4())
-    first = client.post(guess_url, {"guess": "ai", "client_event_id": event}, content_type="application/json")
+    first = client.post(
+        guess_url, {"guess": "ai", "client_event_id": event}, content_type="application/json"
+    )
     assert first.status_code == 201 and first.json()["locked"]
-    replay = client.post(guess_url, {"guess": "ai", "client_event_id": event}, content_type="application/json")
+    replay = client.post(
+        guess_url, {"guess": "ai", "client_event_id": event}, content_type="application/json"
+    )
     assert replay.status_code == 200
-    second = client.post(guess_url, {"guess": "junior", "client_event_id": str(uuid.uuid4())},
-                         content_type="application/json")
+    second = client.post(
+        guess_url,
+        {"guess": "junior", "client_event_id": str(uuid.uuid4())},
+        content_type="application/json",
+    )
     assert second.status_code == 409
-    page_second = client.post(reverse("readers:guess", kwargs={"token": assignment.token}),
-                              {"guess": "junior", "client_event_id": str(uuid.uuid4())})
+    page_second = client.post(
+        reverse("readers:guess", kwargs={"token": assignment.token}),
+        {"guess": "junior", "client_event_id": str(uuid.uuid4())},
+    )
     assert page_second.status_code == 409
     guess = SourceGuess.objects.get(assignment=assignment)
     assert guess.guess == "ai"
@@ -178,16 +234,31 @@ def test_guess_is_locked_before_the_diagnosis():
     if connection.vendor == "postgresql":
         with pytest.raises(DatabaseError), transaction.atomic():
             SourceGuess.objects.filter(pk=guess.pk).delete()
-    smuggled = client.post(read_url, {"severe": True, "confidence": 50, "client_event_id": str(uuid.uuid4()),
-                                      "extra": {"changes_initial": False, "source_guess": "junior"}},
-                           content_type="application/json")
+    smuggled = client.post(
+        read_url,
+        {
+            "severe": True,
+            "confidence": 50,
+            "client_event_id": str(uuid.uuid4()),
+            "extra": {"changes_initial": False, "source_guess": "junior"},
+        },
+        content_type="application/json",
+    )
     assert smuggled.status_code == 400
     page = client.get(reverse("readers:case", kwargs={"token": assignment.token})).content.decode()
     assert 'id="answer-form"' in page and 'id="locked-guess"' in page and "changes_initial" in page
     assignment.refresh_from_db()  # a junior-sourced material is attached when served
     initial = assignment.material_set.initial_severe
-    done = client.post(read_url, {"severe": not initial, "confidence": 50, "client_event_id": str(uuid.uuid4()),
-                                  "extra": {"changes_initial": True}}, content_type="application/json")
+    done = client.post(
+        read_url,
+        {
+            "severe": not initial,
+            "confidence": 50,
+            "client_event_id": str(uuid.uuid4()),
+            "extra": {"changes_initial": True},
+        },
+        content_type="application/json",
+    )
     assert done.status_code == 201, done.content
     read = Read.objects.get(assignment=assignment)
     assert read.answer["source_guess"] == "ai" and read.answer["changes_initial"] is True
@@ -237,27 +308,58 @@ def test_import_of_material_prepared_elsewhere():
     _ok, png = cv2.imencode(".png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     noise = np.random.default_rng(0).integers(0, 255, frame.shape, dtype=np.uint8)
     _ok, stranger = cv2.imencode(".png", noise)
-    row = {"code": case.code, "author": junior.username, "initial_severe": "yes", "view_AHV": "2",
-           "view_TVV": "", "view_BV": "8", "view_MSV": "views/msv.png", "view_RPSV": "", "view_LPSV": ""}
+    row = {
+        "code": case.code,
+        "author": junior.username,
+        "initial_severe": "yes",
+        "view_AHV": "2",
+        "view_TVV": "",
+        "view_BV": "8",
+        "view_MSV": "views/msv.png",
+        "view_RPSV": "",
+        "view_LPSV": "",
+    }
     client = Client()
     client.force_login(setup.coordinator)
     url = reverse("readers:materials-import", kwargs={"study_id": setup.study.pk})
     bad_rows = [row, {**row, "code": setup.cases[1].code, "view_MSV": "views/other.png"}]
-    bad = client.post(url, {"archive": _zip(bad_rows, {"views/msv.png": png.tobytes(),
-                                                      "views/other.png": stranger.tobytes()}),
-                            "source": "junior"})
+    bad = client.post(
+        url,
+        {
+            "archive": _zip(
+                bad_rows, {"views/msv.png": png.tobytes(), "views/other.png": stranger.tobytes()}
+            ),
+            "source": "junior",
+        },
+    )
     assert bad.status_code == 400 and "not a frame" in bad.content.decode()
     assert not MaterialSet.objects.exists()
-    done = client.post(url, {"archive": _zip([row], {"views/msv.png": png.tobytes()}), "source": "junior",
-                             "dry_run": "on"})
+    done = client.post(
+        url,
+        {
+            "archive": _zip([row], {"views/msv.png": png.tobytes()}),
+            "source": "junior",
+            "dry_run": "on",
+        },
+    )
     assert done.status_code == 200 and "Dry run: no problems" in done.content.decode()
     assert not MaterialSet.objects.exists()  # a dry run writes nothing
     api = reverse("readers:api-materials-import", kwargs={"study_id": setup.study.pk})
-    done = client.post(api, {"archive": _zip([row], {"views/msv.png": png.tobytes()}), "source": "junior",
-                             "dry_run": "false"})
+    done = client.post(
+        api,
+        {
+            "archive": _zip([row], {"views/msv.png": png.tobytes()}),
+            "source": "junior",
+            "dry_run": "false",
+        },
+    )
     assert done.status_code == 200, done.content
     material = MaterialSet.objects.get()
-    assert (material.source, material.author_user, material.initial_severe) == ("junior", junior, True)
+    assert (material.source, material.author_user, material.initial_severe) == (
+        "junior",
+        junior,
+        True,
+    )
     msv = material.renditions.get(view="MSV")
     assert msv.frame_index == 3  # the image was located in its sweep
     assert msv.sha256 == media.render_view(frame).sha256
@@ -280,12 +382,22 @@ def test_qualitative_scores_the_ai_views():
     page = client.get(reverse("readers:case", kwargs={"token": assignment.token})).content.decode()
     assert "view_correctness" in page and "clinical_value" in page
     url = reverse("readers:case", kwargs={"token": assignment.token})
-    base = {"client_event_id": str(uuid.uuid4()), "view_correctness": "5", "detection_accuracy": "4",
-            "anatomical_recognition": "4"}
+    base = {
+        "client_event_id": str(uuid.uuid4()),
+        "view_correctness": "5",
+        "detection_accuracy": "4",
+        "anatomical_recognition": "4",
+    }
     assert client.post(url, base).status_code == 400
     assert client.post(url, {**base, "clinical_value": "3"}).status_code == 302
-    assert Read.objects.get(reader=rater).answer == {"scores": {
-        "view_correctness": 5, "detection_accuracy": 4, "anatomical_recognition": 4, "clinical_value": 3}}
+    assert Read.objects.get(reader=rater).answer == {
+        "scores": {
+            "view_correctness": 5,
+            "detection_accuracy": 4,
+            "anatomical_recognition": 4,
+            "clinical_value": 3,
+        }
+    }
     with pytest.raises(ValidationError):
         from readers.source_trial import _qualitative_answer
 
@@ -298,8 +410,14 @@ def test_blinding_audit_page_shows_only_the_aggregate(django_capture_on_commit_c
     setup = source_trial_study(prefix="aud", n_cases=5, n_juniors=1, n_seniors=1)
     with transaction.atomic():
         for case in setup.cases:
-            material_build(actor=setup.coordinator, case=case, source="junior", author=setup.juniors[0],
-                           initial_severe=False, picks=PICKS)
+            material_build(
+                actor=setup.coordinator,
+                case=case,
+                source="junior",
+                author=setup.juniors[0],
+                initial_severe=False,
+                picks=PICKS,
+            )
     client = Client()
     client.force_login(setup.coordinator)
     url = reverse("readers:blinding-audit", kwargs={"study_id": setup.study.pk})
@@ -323,8 +441,9 @@ def test_blinding_audit_page_shows_only_the_aggregate(django_capture_on_commit_c
     assert not setup.study.memberships.filter(user__username__startswith="blinding-probe-").exists()
     # Allocating changes nothing: the audit compares both sources of the same cases
     # (the allocated arms hold different cases, which would pass for source cues).
-    allocation_generate(actor=setup.coordinator, study=setup.study, juniors=setup.juniors,
-                        seniors=setup.seniors)
+    allocation_generate(
+        actor=setup.coordinator, study=setup.study, juniors=setup.juniors, seniors=setup.seniors
+    )
     with django_capture_on_commit_callbacks(execute=True):
         assert client.post(api_url).status_code == 202  # run again: queued, runs on commit
     again = client.get(api_url).json()
@@ -332,4 +451,7 @@ def test_blinding_audit_page_shows_only_the_aggregate(django_capture_on_commit_c
     other = Client()
     other.force_login(setup.seniors[0])
     for name in ("readers:blinding-audit", "readers:api-blinding-audit"):
-        assert other.get(reverse(name, kwargs={"study_id": setup.study.pk})).status_code in (403, 404)
+        assert other.get(reverse(name, kwargs={"study_id": setup.study.pk})).status_code in (
+            403,
+            404,
+        )

@@ -59,13 +59,18 @@ def test_prepare_allocate_review_unblind_verify(page_for, live_server):
     with junior.expect_navigation():
         junior.get_by_role("link", name="Start").click()
     junior.wait_for_selector("#prepare-form")
-    wait_until_true(junior, "document.querySelectorAll('[data-cine] video').length === 2 && "
-                            "[...document.querySelectorAll('[data-cine] video')].every(v => v.readyState >= 1)")
+    wait_until_true(
+        junior,
+        "document.querySelectorAll('[data-cine] video').length === 2 && "
+        "[...document.querySelectorAll('[data-cine] video')].every(v => v.readyState >= 1)",
+    )
     for view in ("AHV", "TVV", "BV", "MSV", "RPSV"):
         # Step the sweep forward a couple of frames, then take the frame on screen.
         sweep = "coronal" if view in ("AHV", "TVV", "BV") else "sagittal"
         junior.locator(f'[data-cine][data-orientation="{sweep}"] video').click()
-        junior.locator(f'[data-cine][data-orientation="{sweep}"] video').click()  # play, pause: current
+        junior.locator(
+            f'[data-cine][data-orientation="{sweep}"] video'
+        ).click()  # play, pause: current
         junior.keyboard.press(".")
         junior.keyboard.press(".")
         junior.wait_for_timeout(100)
@@ -104,8 +109,12 @@ def test_prepare_allocate_review_unblind_verify(page_for, live_server):
     assert read.answer["source_guess"] == "junior" and read.answer["changes_initial"] is False
 
     # Lock; the coordinator unblinds with a reason and the allocation verifies.
-    study_transition(actor=setup.coordinator, study=study, to="locked",
-                     signature=signature_for(setup.coordinator, password=READER_PASSWORD))
+    study_transition(
+        actor=setup.coordinator,
+        study=study,
+        to="locked",
+        signature=signature_for(setup.coordinator, password=READER_PASSWORD),
+    )
     coordinator.goto(trial_url)
     coordinator.check("#unblind-form input[name=confirm]")
     coordinator.fill("#unblind-form textarea[name=reason]", "primary analysis")

@@ -35,10 +35,14 @@ pytestmark = pytest.mark.django_db
 #: checked for sameness and then set aside, like the design's name in test_blinding.
 _GUESS_FORM = re.compile(r'<form method="post" id="guess-form".*?</form>', re.S)
 _LOCKED = re.compile(r'<p class="ws-locked-guess".*?</p>', re.S)
-_VOLATILE = re.compile(r'(name="csrfmiddlewaretoken" value="|name="client_event_id" value="|action="/read/)[^"/]*')
+_VOLATILE = re.compile(
+    r'(name="csrfmiddlewaretoken" value="|name="client_event_id" value="|action="/read/)[^"/]*'
+)
 #: The senior's own guess, echoed back to him in JSON, is his answer, not the source.
 _OWN_GUESS = re.compile(r'"(source_)?guess"\s*:\s*"(ai|junior|dont_know)"')
-SOURCE_JSON = re.compile(r'"(source|author|author_model_label|initial_probability|probability)"\s*:')
+SOURCE_JSON = re.compile(
+    r'"(source|author|author_model_label|initial_probability|probability)"\s*:'
+)
 
 
 class ReviewAuditor(LeakAuditor):
@@ -62,7 +66,6 @@ class ReviewAuditor(LeakAuditor):
         match = SOURCE_JSON.search(text)
         assert match is None, f"{match.group(0)!r} leaks in {where}"
 
-
     def check(self, url: str, response):
         if not self.staff:
             return super().check(url, response)
@@ -73,21 +76,33 @@ class ReviewAuditor(LeakAuditor):
         if body[:2] == b"PK":  # an export: every file inside it
             with zipfile.ZipFile(io.BytesIO(body)) as archive:
                 for name in archive.namelist():
-                    self.check_text(f"{name} in {url}", name + archive.read(name).decode("utf-8", "replace"))
+                    self.check_text(
+                        f"{name} in {url}", name + archive.read(name).decode("utf-8", "replace")
+                    )
             return body
         self.check_text(f"body of {url}", body.decode("utf-8", errors="replace"))
         return body
 
 
 def _forbidden(setup) -> list[str]:
-    forbidden = [MODEL_LABEL, "NCLS", str(PROBABILITY), "0.873", *(j.username for j in setup.juniors)]
+    forbidden = [
+        MODEL_LABEL,
+        "NCLS",
+        str(PROBABILITY),
+        "0.873",
+        *(j.username for j in setup.juniors),
+    ]
     for material in MaterialSet.objects.filter(case__study=setup.study):
         forbidden += [str(material.pk), material.pk.hex]
     for rendition in Rendition.objects.filter(case__study=setup.study, material_set__isnull=False):
         forbidden += [str(rendition.pk), rendition.pk.hex]
     allocation = AllocationList.objects.get(study=setup.study)
-    forbidden += [str(allocation.pk), allocation.document[:60], str(allocation.seed),
-                  json.loads(allocation.document)["nonce"]]
+    forbidden += [
+        str(allocation.pk),
+        allocation.document[:60],
+        str(allocation.seed),
+        json.loads(allocation.document)["nonce"],
+    ]
     return forbidden
 
 
@@ -103,9 +118,17 @@ def test_senior_and_statistician_learn_no_source_before_unblinding():
     client.force_login(senior)
     auditor = ReviewAuditor(client, senior_forbidden, [], b"")
     auditor.guess_forms = set()
-    for name in ("readers:source-trial", "readers:blinding-audit", "readers:api-allocation",
-                 "readers:api-blinding-audit", "readers:materials-import"):
-        assert auditor.get(reverse(name, kwargs={"study_id": setup.study.pk})).status_code in (403, 404)
+    for name in (
+        "readers:source-trial",
+        "readers:blinding-audit",
+        "readers:api-allocation",
+        "readers:api-blinding-audit",
+        "readers:materials-import",
+    ):
+        assert auditor.get(reverse(name, kwargs={"study_id": setup.study.pk})).status_code in (
+            403,
+            404,
+        )
     auditor.crawl(reverse("readers:worklist"), reverse("readers:api-sessions"), "/")
     session = ReadingSession.objects.get(reader=senior, phase=SessionPhase.BLINDED_REVIEW)
     json_body = {"content_type": "application/json"}
@@ -121,20 +144,45 @@ def test_senior_and_statistician_learn_no_source_before_unblinding():
         assert api.json()["form_gate"] and set(api.json()["material"]) == {"initial_severe"}
         guess = ("ai", "junior", "dont_know")[index % 3]
         if index % 2 == 0:
-            locked = auditor.send("post", reverse("readers:guess", kwargs={"token": token}),
-                                  {"guess": guess, "client_event_id": str(uuid.uuid4())})
+            locked = auditor.send(
+                "post",
+                reverse("readers:guess", kwargs={"token": token}),
+                {"guess": guess, "client_event_id": str(uuid.uuid4())},
+            )
             assert locked.status_code == 302
             auditor.crawl(case_url)
-            done = auditor.send("post", case_url, {"severe": "yes", "confidence": "60", "changes_initial": "yes",
-                                                   "client_event_id": str(uuid.uuid4())})
+            done = auditor.send(
+                "post",
+                case_url,
+                {
+                    "severe": "yes",
+                    "confidence": "60",
+                    "changes_initial": "yes",
+                    "client_event_id": str(uuid.uuid4()),
+                },
+            )
             assert done.status_code == 302, done.content.decode()[-2000:]
         else:
-            locked = auditor.send("post", reverse("readers:api-guess", kwargs={"token": token}),
-                                  json.dumps({"guess": guess, "client_event_id": str(uuid.uuid4())}), **json_body)
+            locked = auditor.send(
+                "post",
+                reverse("readers:api-guess", kwargs={"token": token}),
+                json.dumps({"guess": guess, "client_event_id": str(uuid.uuid4())}),
+                **json_body,
+            )
             assert locked.status_code == 201
-            done = auditor.send("post", reverse("readers:api-read", kwargs={"token": token}),
-                                json.dumps({"severe": False, "confidence": 20, "client_event_id": str(uuid.uuid4()),
-                                            "extra": {"changes_initial": False}}), **json_body)
+            done = auditor.send(
+                "post",
+                reverse("readers:api-read", kwargs={"token": token}),
+                json.dumps(
+                    {
+                        "severe": False,
+                        "confidence": 20,
+                        "client_event_id": str(uuid.uuid4()),
+                        "extra": {"changes_initial": False},
+                    }
+                ),
+                **json_body,
+            )
             assert done.status_code == 201, done.content
         index += 1
     assert index == 3
@@ -145,24 +193,42 @@ def test_senior_and_statistician_learn_no_source_before_unblinding():
     # The statistician, while the study is open and once it is locked.
     for status in (StudyStatus.OPEN, StudyStatus.LOCKED):
         if status == StudyStatus.LOCKED:
-            study_transition(actor=setup.coordinator, study=setup.study, to="locked",
-                             signature=signature_for(setup.coordinator, password=READER_PASSWORD))
+            study_transition(
+                actor=setup.coordinator,
+                study=setup.study,
+                to="locked",
+                signature=signature_for(setup.coordinator, password=READER_PASSWORD),
+            )
         stats = Client()
         stats.force_login(statistician)
         stats_auditor = ReviewAuditor(stats, forbidden, [], b"")
         stats_auditor.guess_forms = set()
         stats_auditor.staff = True
         study_id = setup.study.pk
-        for name in ("readers:source-trial", "readers:blinding-audit", "readers:api-allocation",
-                     "readers:progress", "readers:api-study-progress"):
-            assert stats_auditor.get(reverse(name, kwargs={"study_id": study_id})).status_code in (403, 404)
-        for url in (f"/api/studies/{study_id}/materials/", f"/api/studies/{study_id}/audit/",
-                    reverse("analysis:report", kwargs={"study_id": study_id, "key": "blinded"})):
+        for name in (
+            "readers:source-trial",
+            "readers:blinding-audit",
+            "readers:api-allocation",
+            "readers:progress",
+            "readers:api-study-progress",
+        ):
+            assert stats_auditor.get(reverse(name, kwargs={"study_id": study_id})).status_code in (
+                403,
+                404,
+            )
+        for url in (
+            f"/api/studies/{study_id}/materials/",
+            f"/api/studies/{study_id}/audit/",
+            reverse("analysis:report", kwargs={"study_id": study_id, "key": "blinded"}),
+        ):
             assert stats_auditor.get(url).status_code in (403, 404), url
-        stats_auditor.crawl("/", reverse("trials:study", kwargs={"study_id": study_id}),
-                            f"/api/studies/{study_id}/cases/",
-                            *(f"/api/studies/{study_id}/cases/{c.pk}/" for c in setup.cases),
-                            reverse("analysis:index", kwargs={"study_id": study_id}))
+        stats_auditor.crawl(
+            "/",
+            reverse("trials:study", kwargs={"study_id": study_id}),
+            f"/api/studies/{study_id}/cases/",
+            *(f"/api/studies/{study_id}/cases/{c.pk}/" for c in setup.cases),
+            reverse("analysis:index", kwargs={"study_id": study_id}),
+        )
         assert len(stats_auditor.visited) > 5
     # Nothing was disclosed by any of this.
     assert services.session_next_assignment(session=session) is None

@@ -20,14 +20,33 @@ pytestmark = pytest.mark.django_db
 # Statements per request on PostgreSQL, BEGIN and COMMIT included (SQLite needs fewer), for
 # a case in the middle of a session (the first also starts it, the last completes it).
 # Budgets for the path every submission takes: a query added to it should be a decision.
-SERVE_QUERIES = 11  # session, user, reading session, BEGIN, next case, its lock, 2 writes, COMMIT, media, total
-SUBMIT_QUERIES = 13  # session, user, case, BEGIN, replay check, lock, 2 writes, completion, audit x3, COMMIT
+SERVE_QUERIES = (
+    11  # session, user, reading session, BEGIN, next case, its lock, 2 writes, COMMIT, media, total
+)
+SUBMIT_QUERIES = (
+    13  # session, user, case, BEGIN, replay check, lock, 2 writes, completion, audit x3, COMMIT
+)
 REPLAY_QUERIES = 6  # session, user, case, BEGIN, replay check, COMMIT
 
 # tool_use (counts of the workstation tools used) was added to reads on purpose (798d33d).
-READ_FIELDS = {"token", "client_event_id", "severe", "confidence", "rating", "conditions",
-               "ivh_grade", "comment", "answer", "tool_use", "served_at", "answered_at", "wall_ms",
-               "active_ms", "read_ms", "revision"}
+READ_FIELDS = {
+    "token",
+    "client_event_id",
+    "severe",
+    "confidence",
+    "rating",
+    "conditions",
+    "ivh_grade",
+    "comment",
+    "answer",
+    "tool_use",
+    "served_at",
+    "answered_at",
+    "wall_ms",
+    "active_ms",
+    "read_ms",
+    "revision",
+}
 
 
 def _client(user: Any) -> Client:
@@ -37,23 +56,31 @@ def _client(user: Any) -> Client:
 
 
 def _next(client: Client, session_id: Any) -> Any:
-    return client.post(reverse("readers:api-session-next", kwargs={"session_id": session_id}),
-                       content_type="application/json")
+    return client.post(
+        reverse("readers:api-session-next", kwargs={"session_id": session_id}),
+        content_type="application/json",
+    )
 
 
 def _submit(client: Client, token: str, event: str, **answer: Any) -> Any:
     body = {"client_event_id": event, "severe": True, "confidence": 70} | answer
-    return client.post(reverse("readers:api-read", kwargs={"token": token}), body,
-                       content_type="application/json")
+    return client.post(
+        reverse("readers:api-read", kwargs={"token": token}), body, content_type="application/json"
+    )
 
 
-def test_serve_submit_and_replay_stay_within_their_query_budgets(django_assert_max_num_queries: Any) -> None:
+def test_serve_submit_and_replay_stay_within_their_query_budgets(
+    django_assert_max_num_queries: Any,
+) -> None:
     setup = reading_study(n_cases=3)
     reader = setup.readers[0]
     session = setup.session_of(reader)
     client = _client(reader)
     # The first case also starts the session; measure a case in the middle.
-    assert _submit(client, _next(client, session.pk).json()["token"], str(uuid.uuid4())).status_code == 201
+    assert (
+        _submit(client, _next(client, session.pk).json()["token"], str(uuid.uuid4())).status_code
+        == 201
+    )
     with django_assert_max_num_queries(SERVE_QUERIES):
         served = _next(client, session.pk)
     assert served.status_code == 200
@@ -66,7 +93,10 @@ def test_serve_submit_and_replay_stay_within_their_query_budgets(django_assert_m
         first = _submit(client, case["token"], event)
     assert first.status_code == 201
     assert set(first.json()) == READ_FIELDS and first.json()["token"] == case["token"]
-    assert first.json()["served_at"].endswith("Z") and first.json()["read_ms"] == first.json()["active_ms"]
+    assert (
+        first.json()["served_at"].endswith("Z")
+        and first.json()["read_ms"] == first.json()["active_ms"]
+    )
     with django_assert_max_num_queries(REPLAY_QUERIES):
         again = _submit(client, case["token"], event, severe=False, confidence=1)
     assert again.status_code == 200 and again.json() == first.json()
@@ -84,7 +114,9 @@ def test_next_serves_in_order_then_says_the_session_is_done() -> None:
     while (served := _next(client, session.pk)).status_code == 200:
         case = served.json()
         positions.append(case["position"])
-        assert _next(client, session.pk).json()["token"] == case["token"]  # served again until answered
+        assert (
+            _next(client, session.pk).json()["token"] == case["token"]
+        )  # served again until answered
         assert _submit(client, case["token"], str(uuid.uuid4())).status_code == 201
     assert served.status_code == 204
     assert positions == [1, 2, 3]
@@ -117,8 +149,12 @@ def test_submission_works_with_a_bare_assignment_and_with_one_from_the_access_ch
         assert bare is not None
         services.assignment_serve(reader=reader, assignment=bare)
         bare = type(bare).objects.get(pk=bare.pk)  # nothing cached
-        read = services.read_submit(reader=reader, assignment=bare, client_event_id=uuid.uuid4(),
-                                    answer=services.ReadAnswer(severe=False, confidence=10))
+        read = services.read_submit(
+            reader=reader,
+            assignment=bare,
+            client_event_id=uuid.uuid4(),
+            answer=services.ReadAnswer(severe=False, confidence=10),
+        )
         assert read.assignment.session.study_id == setup.study.pk
     session.refresh_from_db()
     assert session.completed_at is not None

@@ -29,9 +29,13 @@ def test_enrolment_in_another_study_does_not_change_the_tier_here() -> None:
     trial, trial_coordinator = _coordinated_study("trial", design=StudyDesign.SOURCE_BLINDED)
     other, other_coordinator = _coordinated_study("other")
     senior = UserFactory(username="the-senior")
-    services.reader_enrol(actor=trial_coordinator, study=trial, user=senior, tier="senior", years_experience=15)
+    services.reader_enrol(
+        actor=trial_coordinator, study=trial, user=senior, tier="senior", years_experience=15
+    )
     # Another study's coordinator enrols the same person with another tier.
-    services.reader_enrol(actor=other_coordinator, study=other, user=senior, tier="junior", years_experience=1)
+    services.reader_enrol(
+        actor=other_coordinator, study=other, user=senior, tier="junior", years_experience=1
+    )
     assert study_juniors_seniors(trial) == ([], [senior])
     mine = Membership.objects.get(study=trial, user=senior, role=Role.READER)
     theirs = Membership.objects.get(study=other, user=senior, role=Role.READER)
@@ -43,12 +47,18 @@ def test_a_tier_changes_only_while_the_study_is_a_draft() -> None:
     study, coordinator = _coordinated_study("tiers")
     reader = UserFactory(username="tiers-reader")
     services.reader_enrol(actor=coordinator, study=study, user=reader, tier="junior")
-    services.reader_enrol(actor=coordinator, study=study, user=reader, tier="mid_level", years_experience=4)
+    services.reader_enrol(
+        actor=coordinator, study=study, user=reader, tier="mid_level", years_experience=4
+    )
     study.status = StudyStatus.OPEN
     study.save()
-    services.reader_enrol(actor=coordinator, study=study, user=reader, tier="mid_level", years_experience=4)
+    services.reader_enrol(
+        actor=coordinator, study=study, user=reader, tier="mid_level", years_experience=4
+    )
     with pytest.raises(ValidationError, match="draft"):
-        services.reader_enrol(actor=coordinator, study=study, user=reader, tier="senior", years_experience=4)
+        services.reader_enrol(
+            actor=coordinator, study=study, user=reader, tier="senior", years_experience=4
+        )
     assert Membership.objects.get(study=study, user=reader, role=Role.READER).tier == "mid_level"
 
 
@@ -58,18 +68,36 @@ def test_enrolment_answers_alike_for_unknown_usernames() -> None:
     client = Client()
     client.force_login(coordinator)
     api = reverse("readers:api-study-readers", kwargs={"study_id": study.pk})
-    known = client.post(api, {"username": "enrol-known", "tier": "junior"}, content_type="application/json")
-    unknown = client.post(api, {"username": "enrol-ghost", "tier": "junior"}, content_type="application/json")
+    known = client.post(
+        api, {"username": "enrol-known", "tier": "junior"}, content_type="application/json"
+    )
+    unknown = client.post(
+        api, {"username": "enrol-ghost", "tier": "junior"}, content_type="application/json"
+    )
     assert known.status_code == unknown.status_code
-    assert known.content.decode().replace("enrol-known", "X") == unknown.content.decode().replace("enrol-ghost", "X")
+    assert known.content.decode().replace("enrol-known", "X") == unknown.content.decode().replace(
+        "enrol-ghost", "X"
+    )
     page = reverse("readers:coordinate", kwargs={"study_id": study.pk})
     answers = []
     for name in ("enrol-known", "enrol-ghost"):
-        response = client.post(page, {"enrol-username": name, "enrol-tier": "senior",
-                                      "enrol-years_experience": "3"}, follow=True)
-        answers.append((response.status_code, [str(m).replace(name, "X") for m in response.context["messages"]]))
+        response = client.post(
+            page,
+            {"enrol-username": name, "enrol-tier": "senior", "enrol-years_experience": "3"},
+            follow=True,
+        )
+        answers.append(
+            (
+                response.status_code,
+                [str(m).replace(name, "X") for m in response.context["messages"]],
+            )
+        )
     assert answers[0] == answers[1]
-    tiers = dict(Membership.objects.filter(study=study, role=Role.READER).values_list("user__username", "tier"))
+    tiers = dict(
+        Membership.objects.filter(study=study, role=Role.READER).values_list(
+            "user__username", "tier"
+        )
+    )
     assert tiers == {"enrol-known": "senior"}
 
 
@@ -94,7 +122,9 @@ def test_migration_copies_global_tiers_into_reader_memberships() -> None:
         old_profile.objects.create(user=reader, tier="senior", years_experience=12)
         executor = MigrationExecutor(connection)
         executor.migrate(leaves)
-        rows = dict(Membership.objects.filter(study_id=study.pk).values_list("user__username", "tier"))
+        rows = dict(
+            Membership.objects.filter(study_id=study.pk).values_list("user__username", "tier")
+        )
         assert rows == {"old-reader": "senior", "old-coordinator": ""}
         assert Membership.objects.get(user__username="old-reader").years_experience == 12
     finally:

@@ -31,10 +31,21 @@ COUNTS = {"window_level": 3, "zoom": 1, "pan": 0, "frame_step": 12, "cine": 1, "
 def test_tool_use_clean_fills_known_keys_and_refuses_the_rest():
     assert tool_use_clean(None) == {} and tool_use_clean("") == {} and tool_use_clean({}) == {}
     cleaned = tool_use_clean(COUNTS)
-    assert list(cleaned) == list(TOOL_KEYS) and cleaned["reset"] == 0 and cleaned["frame_step"] == 12
+    assert (
+        list(cleaned) == list(TOOL_KEYS) and cleaned["reset"] == 0 and cleaned["frame_step"] == 12
+    )
     assert tool_use_clean(json.dumps(COUNTS)) == cleaned
-    for bad in ({"laser": 1}, {"zoom": -1}, {"zoom": 1.5}, {"zoom": True}, {"zoom": "3"},
-                {"zoom": TOOL_COUNT_MAX + 1}, [1, 2], "not json", "[]"):
+    for bad in (
+        {"laser": 1},
+        {"zoom": -1},
+        {"zoom": 1.5},
+        {"zoom": True},
+        {"zoom": "3"},
+        {"zoom": TOOL_COUNT_MAX + 1},
+        [1, 2],
+        "not json",
+        "[]",
+    ):
         with pytest.raises(ValidationError):
             tool_use_clean(bad)
     assert tool_use_clean({"zoom": TOOL_COUNT_MAX})["zoom"] == TOOL_COUNT_MAX
@@ -66,7 +77,7 @@ def test_the_case_page_saves_the_counts_with_the_read(client):
     client.force_login(reader)
     url = reverse("readers:case", kwargs={"token": assignment.token})
     response = client.get(url)
-    assert b'data-tool-use' in response.content
+    assert b"data-tool-use" in response.content
     response = client.post(url, _form_data(tool_use=json.dumps(COUNTS)))
     assert response.status_code == 302
     read = Read.objects.get(assignment=assignment)
@@ -95,8 +106,13 @@ def test_the_api_takes_validates_and_returns_the_counts():
 
 def test_the_counts_are_exported_with_the_reads():
     setup, reader, assignment = _served("tux")
-    services.read_submit(reader=reader, assignment=assignment, client_event_id=uuid.uuid4(),
-                         answer=ReadAnswer(severe=True, confidence=90), tool_use=COUNTS)
+    services.read_submit(
+        reader=reader,
+        assignment=assignment,
+        client_event_id=uuid.uuid4(),
+        answer=ReadAnswer(severe=True, confidence=90),
+        tool_use=COUNTS,
+    )
     data = study_data(study=setup.study)
     human = data.reads[data.reads["reader"] == reader.username]
     assert len(human) == 1 and json.loads(human[TOOL_USE_COLUMN].iloc[0]) == tool_use_clean(COUNTS)
@@ -113,7 +129,9 @@ def test_the_counts_are_exported_with_the_reads():
 def test_pixel_spacing_and_fps_reach_only_the_case_media():
     _setup, _reader, assignment = _served("tus")
     case = assignment.case
-    Rendition.objects.filter(case=case).update(pixel_spacing_x_mm=0.1, pixel_spacing_y_mm=0.2, fps=25.0)
+    Rendition.objects.filter(case=case).update(
+        pixel_spacing_x_mm=0.1, pixel_spacing_y_mm=0.2, fps=25.0
+    )
     slots = selectors.assignment_slots(assignment=assignment)
     for slot in slots:
         public = slot.as_public()
@@ -143,14 +161,20 @@ def test_a_dicom_sweep_rendition_keeps_its_fps_and_spacing_scaled_to_the_canvas(
     case = CaseFactory()
     made = {}
     for fmt in ("dicom", "mp4"):
-        asset = AssetFactory(case=case, kind=AssetKind.SWEEP_VIDEO, view="", media_format=fmt,
-                             orientation="coronal" if fmt == "dicom" else "sagittal",
-                             file=ContentFile(path.read_bytes(), name="upload"))
+        asset = AssetFactory(
+            case=case,
+            kind=AssetKind.SWEEP_VIDEO,
+            view="",
+            media_format=fmt,
+            orientation="coronal" if fmt == "dicom" else "sagittal",
+            file=ContentFile(path.read_bytes(), name="upload"),
+        )
         made[fmt] = rendition_make_for_asset(asset_id=asset.pk)
     dicom = made["dicom"]
     assert dicom.status == "ready" and dicom.fps == case.study.cine_fps
     info = media.render_video(path, tmp_path / "out.mp4", fps=25)
     assert (dicom.pixel_spacing_x_mm, dicom.pixel_spacing_y_mm) == pytest.approx(
-        (0.2 / info.crop.scale, 0.3 / info.crop.scale))
+        (0.2 / info.crop.scale, 0.3 / info.crop.scale)
+    )
     # Calibration is read from DICOM only.
     assert made["mp4"].pixel_spacing_x_mm is None and made["mp4"].fps == case.study.cine_fps

@@ -35,8 +35,9 @@ def clock():
 def test_washout_email_once_per_reader_in_his_language(clock, django_capture_on_commit_callbacks):
     from preferences.services import store_language
 
-    setup = reading_study(design=StudyDesign.ASSISTED_CROSSOVER, n_cases=2, n_readers=2, washout_days=28,
-                          prefix="wo")
+    setup = reading_study(
+        design=StudyDesign.ASSISTED_CROSSOVER, n_cases=2, n_readers=2, washout_days=28, prefix="wo"
+    )
     english, chinese = setup.readers
     english.email, chinese.email = "en@example.org", "zh@example.org"
     english.save(update_fields=["email"])
@@ -51,7 +52,9 @@ def test_washout_email_once_per_reader_in_his_language(clock, django_capture_on_
     for call in scheduled.call_args_list:
         session = setup.study.reading_sessions.get(pk=call.kwargs["kwargs"]["session_id"])
         assert session.phase == SessionPhase.AIDED
-        assert call.kwargs["eta"] == setup.session_of(session.reader).completed_at + timedelta(days=28)
+        assert call.kwargs["eta"] == setup.session_of(session.reader).completed_at + timedelta(
+            days=28
+        )
     # Run too early (eager Celery ignores the eta): nothing is sent, nothing recorded.
     aided = setup.session_of(english, SessionPhase.AIDED)
     assert notify_washout_ended.delay(session_id=str(aided.pk)).get() is False
@@ -79,11 +82,16 @@ def test_washout_email_once_per_reader_in_his_language(clock, django_capture_on_
 
 
 def test_a_failed_send_is_retried_by_the_sweep(clock, django_capture_on_commit_callbacks):
-    setup = reading_study(design=StudyDesign.ASSISTED_CROSSOVER, n_cases=2, washout_days=1, prefix="wf")
+    setup = reading_study(
+        design=StudyDesign.ASSISTED_CROSSOVER, n_cases=2, washout_days=1, prefix="wf"
+    )
     reader = setup.readers[0]
     reader.email = "r@example.org"
     reader.save(update_fields=["email"])
-    with mock.patch.object(notify_washout_ended, "apply_async"), django_capture_on_commit_callbacks(execute=True):
+    with (
+        mock.patch.object(notify_washout_ended, "apply_async"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         read_all(reader, setup.session_of(reader), clock)
     clock.advance(days=2)
     with mock.patch("readers.notifications.send_mail", side_effect=OSError("SMTP down")):

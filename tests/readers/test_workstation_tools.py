@@ -27,9 +27,14 @@ def open_case(page_for, live_server, prefix: str):
     setup = reading_study(n_cases=1, prefix=prefix)
     reader = setup.readers[0]
     page = page_for(reader)
-    page.goto(live_server.url + reverse("readers:session", kwargs={"session_id": setup.session_of(reader).pk}))
+    page.goto(
+        live_server.url
+        + reverse("readers:session", kwargs={"session_id": setup.session_of(reader).pk})
+    )
     page.wait_for_selector("#answer-form")
-    wait_until_true(page, f"[...document.querySelectorAll('{VIDEO}')].every(v => v.readyState >= 1)")
+    wait_until_true(
+        page, f"[...document.querySelectorAll('{VIDEO}')].every(v => v.readyState >= 1)"
+    )
     return setup, reader, page
 
 
@@ -44,11 +49,28 @@ def test_cine_and_tool_buttons_are_svg_icons_with_accessible_names(page_for, liv
         assert button.inner_text().strip() == ""  # no font glyph that could render as a box
         icon = button.locator("svg.icon").filter(has=page.locator("use")).first
         icon_box = button.locator("svg.icon:visible").first.bounding_box()
-        assert icon.count() == 1 and icon_box is not None and icon_box["width"] > 0 and icon_box["height"] > 0
+        assert (
+            icon.count() == 1
+            and icon_box is not None
+            and icon_box["width"] > 0
+            and icon_box["height"] > 0
+        )
         assert button.get_attribute("aria-label")
-    for name in ("Play/pause", "Frame back", "Frame forward", "Slower", "Faster", "Loop",
-                 "Brightness/contrast (window/level)", "Pan", "Distance caliper", "Zoom in", "Zoom out",
-                 "Reset the view", "Keyboard shortcuts"):
+    for name in (
+        "Play/pause",
+        "Frame back",
+        "Frame forward",
+        "Slower",
+        "Faster",
+        "Loop",
+        "Brightness/contrast (window/level)",
+        "Pan",
+        "Distance caliper",
+        "Zoom in",
+        "Zoom out",
+        "Reset the view",
+        "Keyboard shortcuts",
+    ):
         assert page.get_by_role("button", name=name, exact=True).count() == 1, name
     # The symbols the icons use ship with the page.
     assert page.locator("svg.ws-sprite symbol").count() >= 13
@@ -99,8 +121,15 @@ def test_window_level_zoom_frame_step_and_the_counts_saved_with_the_read(page_fo
     answer_by_keyboard(page, "70")
     read = Read.objects.get(reader=reader)
     assert set(read.tool_use) == set(TOOL_KEYS)
-    assert read.tool_use == {"window_level": 1, "zoom": 1, "pan": 1, "frame_step": 3, "cine": 1,
-                             "caliper": 0, "reset": 1}
+    assert read.tool_use == {
+        "window_level": 1,
+        "zoom": 1,
+        "pan": 1,
+        "frame_step": 3,
+        "cine": 1,
+        "caliper": 0,
+        "reset": 1,
+    }
     assert (read.severe, read.confidence) == (True, 70)  # nothing of the view state is stored
 
 
@@ -116,11 +145,14 @@ def _caliper_drag(page, selector: str, dx: float) -> None:
 
 def test_caliper_measures_millimetres_where_the_spacing_is_known_else_pixels(page_for, live_server):
     setup, reader, page = open_case(page_for, live_server, "cal")
-    Rendition.objects.filter(case__in=setup.cases, purpose=RenditionPurpose.CASE_MEDIA,
-                             kind=RenditionKind.IMAGE).update(pixel_spacing_x_mm=0.1, pixel_spacing_y_mm=0.2)
+    Rendition.objects.filter(
+        case__in=setup.cases, purpose=RenditionPurpose.CASE_MEDIA, kind=RenditionKind.IMAGE
+    ).update(pixel_spacing_x_mm=0.1, pixel_spacing_y_mm=0.2)
     page.reload()
     page.wait_for_selector("#answer-form")
-    wait_until_true(page, f"[...document.querySelectorAll('{VIDEO}')].every(v => v.readyState >= 1)")
+    wait_until_true(
+        page, f"[...document.querySelectorAll('{VIDEO}')].every(v => v.readyState >= 1)"
+    )
     assert page.locator(".ws-view img").first.get_attribute("data-spacing-x") == "0.1"
     page.keyboard.press("1")
     assert page.locator("#ws-lightbox").is_visible()

@@ -67,26 +67,52 @@ def still_frame() -> np.ndarray:
 
 
 MANIFEST_HEADER = [
-    "code", "dataset", "dataset_kind", "site", "ga_weeks", "ga_days", "birth_weight_g", "sex",
-    "conditions", "ivh_grade", "excluded", "exclusion_reason", "video_coronal",
-    "video_sagittal", "view_AHV", "view_MSV",
+    "code",
+    "dataset",
+    "dataset_kind",
+    "site",
+    "ga_weeks",
+    "ga_days",
+    "birth_weight_g",
+    "sex",
+    "conditions",
+    "ivh_grade",
+    "excluded",
+    "exclusion_reason",
+    "video_coronal",
+    "video_sagittal",
+    "view_AHV",
+    "view_MSV",
 ]
 
 
 def manifest_row(code: str, **overrides: str) -> dict[str, str]:
     """A valid manifest row (no files) with ``overrides``."""
     row = {
-        "code": code, "dataset": "Internal test", "dataset_kind": DatasetKind.INTERNAL,
-        "site": "Hospital A", "ga_weeks": "31", "ga_days": "3", "birth_weight_g": "1500",
-        "sex": "F", "conditions": "normal", "ivh_grade": "", "excluded": "0",
-        "exclusion_reason": "", "video_coronal": "", "video_sagittal": "", "view_AHV": "",
+        "code": code,
+        "dataset": "Internal test",
+        "dataset_kind": DatasetKind.INTERNAL,
+        "site": "Hospital A",
+        "ga_weeks": "31",
+        "ga_days": "3",
+        "birth_weight_g": "1500",
+        "sex": "F",
+        "conditions": "normal",
+        "ivh_grade": "",
+        "excluded": "0",
+        "exclusion_reason": "",
+        "video_coronal": "",
+        "video_sagittal": "",
+        "view_AHV": "",
         "view_MSV": "",
     }
     row.update(overrides)
     return row
 
 
-def write_manifest(folder: Path, rows: Iterable[dict[str, str]], header: list[str] | None = None) -> Path:
+def write_manifest(
+    folder: Path, rows: Iterable[dict[str, str]], header: list[str] | None = None
+) -> Path:
     """Write manifest.csv into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "manifest.csv"
@@ -115,7 +141,9 @@ def zip_bytes(rows: Iterable[dict[str, str]], files: dict[str, Path | bytes]) ->
 def case_archive(media_samples: dict[str, Path]) -> Callable[..., bytes]:
     """Build a ZIP with ``n`` cases, each with two videos and two view images."""
 
-    def build(n: int = 2, *, prefix: str = "CASE", extra_rows: Iterable[dict[str, str]] = ()) -> bytes:
+    def build(
+        n: int = 2, *, prefix: str = "CASE", extra_rows: Iterable[dict[str, str]] = ()
+    ) -> bytes:
         rows = [
             manifest_row(
                 f"{prefix}{i:03d}",
@@ -148,7 +176,9 @@ def coordinator(db: None) -> Any:
 @pytest.fixture
 def study(coordinator: Any) -> Any:
     """A draft study made through the service (its creator is coordinator), with a dataset."""
-    study = services.study_create(actor=coordinator, title="NCLS pilot", design=StudyDesign.STANDALONE)
+    study = services.study_create(
+        actor=coordinator, title="NCLS pilot", design=StudyDesign.STANDALONE
+    )
     site = services.site_create(actor=coordinator, study=study, name="Hospital A")
     services.dataset_create(
         actor=coordinator, study=study, name="Internal test", kind=DatasetKind.INTERNAL, site=site
@@ -176,21 +206,33 @@ def two_studies(db: None, media_samples: dict[str, Path]) -> TwoStudies:
     from trials.models import AssetKind, Rendition
 
     coordinator_a = UserFactory(username="coord-a")
-    study_a = services.study_create(actor=coordinator_a, title="Study A", design=StudyDesign.STANDALONE)
+    study_a = services.study_create(
+        actor=coordinator_a, title="Study A", design=StudyDesign.STANDALONE
+    )
     dataset_a = services.dataset_create(
         actor=coordinator_a, study=study_a, name="A internal", kind=DatasetKind.INTERNAL
     )
-    case_a = services.case_create(actor=coordinator_a, dataset=dataset_a, code="A-001", conditions=["pvl"])
+    case_a = services.case_create(
+        actor=coordinator_a, dataset=dataset_a, code="A-001", conditions=["pvl"]
+    )
     asset = services.asset_ingest(
-        actor=coordinator_a, case=case_a, path=media_samples["png"], kind=AssetKind.VIEW_IMAGE, view="AHV"
+        actor=coordinator_a,
+        case=case_a,
+        path=media_samples["png"],
+        kind=AssetKind.VIEW_IMAGE,
+        view="AHV",
     )
     services.rendition_make_for_asset(asset_id=asset.pk)
     coordinator_b = UserFactory(username="coord-b")
     reader_b = UserFactory(username="reader-b")
     statistician_b = UserFactory(username="stat-b")
-    study_b = services.study_create(actor=coordinator_b, title="Study B", design=StudyDesign.STANDALONE)
+    study_b = services.study_create(
+        actor=coordinator_b, title="Study B", design=StudyDesign.STANDALONE
+    )
     services.membership_add(actor=coordinator_b, study=study_b, user=reader_b, role=Role.READER)
-    services.membership_add(actor=coordinator_b, study=study_b, user=statistician_b, role=Role.STATISTICIAN)
+    services.membership_add(
+        actor=coordinator_b, study=study_b, user=statistician_b, role=Role.STATISTICIAN
+    )
     return TwoStudies(
         study_a=study_a,
         coordinator_a=coordinator_a,

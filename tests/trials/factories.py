@@ -96,7 +96,9 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
 def grant_study_creation(user: Any) -> Any:
     """Give ``user`` the platform permission to create studies (reloaded: perms are cached)."""
-    user.user_permissions.add(Permission.objects.get(content_type__app_label="trials", codename="add_study"))
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="trials", codename="add_study")
+    )
     return type(user).objects.get(pk=user.pk)
 
 

@@ -25,7 +25,10 @@ SENIORS = ["s1", "s2", "s3"]
 
 
 def _cases(n: int, datasets: int = 2) -> list[CaseStratum]:
-    return [CaseStratum(f"c{i:03d}", f"d{i % datasets}", "linear" if i % 3 else "convex") for i in range(n)]
+    return [
+        CaseStratum(f"c{i:03d}", f"d{i % datasets}", "linear" if i % 3 else "convex")
+        for i in range(n)
+    ]
 
 
 def test_groups_are_even_and_reproducible():
@@ -86,8 +89,17 @@ def test_commitment_verifies_the_disclosed_list_and_detects_any_change():
     assert verify_commitment(document, digest)
     flipped = list(entries)
     first = flipped[0]
-    flipped[0] = type(first)(first.senior, first.case_id, "ai" if first.source == "junior" else "junior", "", first.stratum, first.block)
-    assert not verify_commitment(canonical_document(flipped, groups, parameters, nonce=nonce), digest)
+    flipped[0] = type(first)(
+        first.senior,
+        first.case_id,
+        "ai" if first.source == "junior" else "junior",
+        "",
+        first.stratum,
+        first.block,
+    )
+    assert not verify_commitment(
+        canonical_document(flipped, groups, parameters, nonce=nonce), digest
+    )
     assert commitment(entries, groups, AllocationParameters(seed=6), nonce=nonce) != digest
 
 
@@ -117,7 +129,9 @@ def test_the_commitment_cannot_be_recomputed_without_the_secret_nonce():
     assert json.loads(document)["nonce"] == nonce
     unsalted = json.loads(document)
     del unsalted["nonce"]
-    guess = hashlib.sha256(json.dumps(unsalted, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    guess = hashlib.sha256(
+        json.dumps(unsalted, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
     assert guess != digest
     assert commitment(entries, groups, parameters, nonce="cd" * 32) != digest
 

@@ -50,7 +50,9 @@ def test_randomize_commit_unblind_and_verify_through_the_pages():
     for entry in Allocation.objects.filter(allocation_list=allocation).select_related("case"):
         assert entry.case.code not in body
     assert coordinator.get(api).json()["commitment"] == allocation.commitment
-    assert AuditEvent.objects.filter(action="allocation.committed", after__commitment=allocation.commitment).exists()
+    assert AuditEvent.objects.filter(
+        action="allocation.committed", after__commitment=allocation.commitment
+    ).exists()
     # Nobody else reaches the page or the API.
     for user in (setup.statistician, setup.seniors[0], setup.juniors[0]):
         other = Client()
@@ -77,11 +79,18 @@ def test_randomize_commit_unblind_and_verify_through_the_pages():
     assert study.status == "unblinded"
     assert AuditEvent.objects.filter(action="study.unblinded", reason="primary analysis").exists()
     body = coordinator.get(page).content.decode()
-    assert "Verified ✓" in body and allocation.commitment in body and 'id="allocation-document"' in body
+    assert (
+        "Verified ✓" in body
+        and allocation.commitment in body
+        and 'id="allocation-document"' in body
+    )
     disclosure = coordinator.get(api).json()["disclosure"]
     assert disclosure["verified"] and disclosure["document"] == allocation.document
     # Seed and nonce are disclosed with the document, only now.
-    assert disclosure["seed"] == allocation.seed and disclosure["nonce"] == json.loads(allocation.document)["nonce"]
+    assert (
+        disclosure["seed"] == allocation.seed
+        and disclosure["nonce"] == json.loads(allocation.document)["nonce"]
+    )
     assert disclosure["nonce"] in body
 
 
@@ -90,14 +99,20 @@ def test_tampered_allocation_does_not_verify():
     client = Client()
     client.force_login(setup.coordinator)
     api = reverse("readers:api-allocation", kwargs={"study_id": setup.study.pk})
-    assert client.post(api, {"block_sizes": [2]}, content_type="application/json").status_code == 201
+    assert (
+        client.post(api, {"block_sizes": [2]}, content_type="application/json").status_code == 201
+    )
     transition = reverse("trials:study-transition", kwargs={"study_id": setup.study.pk})
     client.post(transition, {"to": "open", "confirm": "on"})
     client.post(transition, {"to": "locked", "confirm": "on", **SIGN})
     client.post(transition, {"to": "unblinded", "confirm": "on", "reason": "analysis", **SIGN})
     allocation = AllocationList.objects.get(study=setup.study)
-    AllocationList.objects.filter(pk=allocation.pk).update(document=allocation.document.replace('"ai"', '"AI"', 1))
-    body = client.get(reverse("readers:source-trial", kwargs={"study_id": setup.study.pk})).content.decode()
+    AllocationList.objects.filter(pk=allocation.pk).update(
+        document=allocation.document.replace('"ai"', '"AI"', 1)
+    )
+    body = client.get(
+        reverse("readers:source-trial", kwargs={"study_id": setup.study.pk})
+    ).content.decode()
     assert "Not verified ✗" in body
 
 
@@ -111,7 +126,10 @@ def test_a_typed_seed_is_refused_by_the_api_and_ignored_by_the_page():
     assert refused.status_code == 400 and "seed" in refused.json()
     assert not AllocationList.objects.filter(study=setup.study).exists()
     page = reverse("readers:source-trial", kwargs={"study_id": setup.study.pk})
-    assert client.post(page, {"seed": "3", "stratify_by": "none", "block_sizes": "2"}).status_code == 302
+    assert (
+        client.post(page, {"seed": "3", "stratify_by": "none", "block_sizes": "2"}).status_code
+        == 302
+    )
     allocation = AllocationList.objects.get(study=setup.study)
     assert allocation.seed != 3
     nonce = json.loads(allocation.document)["nonce"]

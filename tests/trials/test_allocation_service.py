@@ -21,10 +21,20 @@ def trial(django_user_model):
     coordinator = django_user_model.objects.create_user("coord", password=PASSWORD)
     juniors = [django_user_model.objects.create_user(f"j{i}") for i in range(6)]
     seniors = [django_user_model.objects.create_user(f"s{i}") for i in range(2)]
-    study = services.study_create(actor=coordinator, title="Source trial", design=StudyDesign.SOURCE_BLINDED)
-    dataset = services.dataset_create(actor=coordinator, study=study, name="Internal", kind="internal")
+    study = services.study_create(
+        actor=coordinator, title="Source trial", design=StudyDesign.SOURCE_BLINDED
+    )
+    dataset = services.dataset_create(
+        actor=coordinator, study=study, name="Internal", kind="internal"
+    )
     for i in range(20):
-        services.case_create(actor=coordinator, dataset=dataset, code=f"C{i:02d}", conditions=["normal"], probe_type="convex" if i % 2 else "linear")
+        services.case_create(
+            actor=coordinator,
+            dataset=dataset,
+            code=f"C{i:02d}",
+            conditions=["normal"],
+            probe_type="convex" if i % 2 else "linear",
+        )
     return coordinator, study, juniors, seniors
 
 
@@ -47,7 +57,10 @@ def test_generate_open_lock_unblind_verify(trial):
     with pytest.raises(PermissionDenied):
         allocation_disclose(study=study)
     study = services.study_transition(
-        actor=coordinator, study=study, to="unblinded", reason="primary analysis",
+        actor=coordinator,
+        study=study,
+        to="unblinded",
+        reason="primary analysis",
         signature=signature_for(coordinator),
     )
     disclosure = allocation_disclose(study=study)
@@ -56,13 +69,19 @@ def test_generate_open_lock_unblind_verify(trial):
 
 def test_a_changed_allocation_fails_verification(trial):
     coordinator, study, juniors, seniors = trial
-    allocation_list = allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors)
+    allocation_list = allocation_generate(
+        actor=coordinator, study=study, juniors=juniors, seniors=seniors
+    )
     for to in ("open", "locked"):
         study = services.study_transition(
             actor=coordinator, study=study, to=to, signature=signature_for(coordinator)
         )
     study = services.study_transition(
-        actor=coordinator, study=study, to="unblinded", reason="analysis", signature=signature_for(coordinator)
+        actor=coordinator,
+        study=study,
+        to="unblinded",
+        reason="analysis",
+        signature=signature_for(coordinator),
     )
     tampered = allocation_list.document.replace('"source":"ai"', '"source":"junior"', 1)
     type(allocation_list).objects.filter(pk=allocation_list.pk).update(document=tampered)
@@ -87,13 +106,22 @@ def test_the_seed_is_drawn_by_the_server_and_cannot_be_chosen(trial, django_user
     """The coordinator cannot type a seed, so he cannot compute the allocation beforehand."""
     coordinator, study, juniors, seniors = trial
     with pytest.raises(TypeError):
-        allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=42)
+        allocation_generate(
+            actor=coordinator, study=study, juniors=juniors, seniors=seniors, seed=42
+        )
     first = allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors)
     twin = services.study_create(actor=coordinator, title="Twin", design=StudyDesign.SOURCE_BLINDED)
-    dataset = services.dataset_create(actor=coordinator, study=twin, name="Internal", kind="internal")
+    dataset = services.dataset_create(
+        actor=coordinator, study=twin, name="Internal", kind="internal"
+    )
     for case in study.cases.order_by("code"):
-        services.case_create(actor=coordinator, dataset=dataset, code=case.code, conditions=["normal"],
-                             probe_type=case.probe_type)
+        services.case_create(
+            actor=coordinator,
+            dataset=dataset,
+            code=case.code,
+            conditions=["normal"],
+            probe_type=case.probe_type,
+        )
     second = allocation_generate(actor=coordinator, study=twin, juniors=juniors, seniors=seniors)
     assert first.seed != second.seed
     content = json.loads(first.document)
@@ -104,8 +132,12 @@ def test_the_seed_is_drawn_by_the_server_and_cannot_be_chosen(trial, django_user
 def test_the_commitment_is_salted_with_a_secret_nonce(trial):
     """Knowing the case ids (and even the seed) does not let anyone recompute the commitment."""
     coordinator, study, juniors, seniors = trial
-    allocation_list = allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors)
-    assert hashlib.sha256(allocation_list.document.encode()).hexdigest() == allocation_list.commitment
+    allocation_list = allocation_generate(
+        actor=coordinator, study=study, juniors=juniors, seniors=seniors
+    )
+    assert (
+        hashlib.sha256(allocation_list.document.encode()).hexdigest() == allocation_list.commitment
+    )
     content = json.loads(allocation_list.document)
     nonce = content.pop("nonce")
     unsalted = json.dumps(content, sort_keys=True, separators=(",", ":"))

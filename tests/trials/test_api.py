@@ -24,14 +24,21 @@ def api(coordinator: Any) -> APIClient:
 def test_create_study_and_walk_its_states(api: APIClient, coordinator: Any) -> None:
     response = api.post(
         "/api/studies/",
-        {"title": "Crossover", "design": "assisted_crossover", "registry_id": "ChiCTR2400000001", "cine_fps": 24},
+        {
+            "title": "Crossover",
+            "design": "assisted_crossover",
+            "registry_id": "ChiCTR2400000001",
+            "cine_fps": 24,
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["status"] == "draft" and body["cine_fps"] == 24
     study_id = body["id"]
-    assert Membership.objects.filter(study_id=study_id, user=coordinator, role=Role.COORDINATOR).exists()
+    assert Membership.objects.filter(
+        study_id=study_id, user=coordinator, role=Role.COORDINATOR
+    ).exists()
     assert [s["id"] for s in api.get("/api/studies/").json()["results"]] == [study_id]
     url = f"/api/studies/{study_id}/transition/"
     sign = {"password": PASSWORD, "meaning": "approval"}
@@ -50,7 +57,9 @@ def test_create_study_and_walk_its_states(api: APIClient, coordinator: Any) -> N
 
 
 def test_study_create_validates(api: APIClient) -> None:
-    response = api.post("/api/studies/", {"title": "", "design": "freestyle", "cine_fps": 0}, format="json")
+    response = api.post(
+        "/api/studies/", {"title": "", "design": "freestyle", "cine_fps": 0}, format="json"
+    )
     assert response.status_code == 400
     assert {"title", "design", "cine_fps"} <= set(response.json())
 
@@ -59,19 +68,29 @@ def test_sites_datasets_members(api: APIClient, study: Any) -> None:
     base = f"/api/studies/{study.pk}"
     site = api.post(f"{base}/sites/", {"name": "Hospital B"}, format="json")
     assert site.status_code == 201
-    assert api.post(f"{base}/sites/", {"name": "Hospital B"}, format="json").status_code == 400  # unique
+    assert (
+        api.post(f"{base}/sites/", {"name": "Hospital B"}, format="json").status_code == 400
+    )  # unique
     dataset = api.post(
-        f"{base}/datasets/", {"name": "External", "kind": "external", "site": site.json()["id"]}, format="json"
+        f"{base}/datasets/",
+        {"name": "External", "kind": "external", "site": site.json()["id"]},
+        format="json",
     )
     assert dataset.status_code == 201, dataset.content
-    assert api.post(f"{base}/datasets/", {"name": "X", "kind": "nope"}, format="json").status_code == 400
+    assert (
+        api.post(f"{base}/datasets/", {"name": "X", "kind": "nope"}, format="json").status_code
+        == 400
+    )
     names = {d["name"]: d["case_count"] for d in api.get(f"{base}/datasets/").json()["results"]}
     assert names == {"External": 0, "Internal test": 0}
     UserFactory(username="junior1")
     member = api.post(f"{base}/members/", {"user": "junior1", "role": "reader"}, format="json")
     assert member.status_code == 202 and member.json()["username"] == "junior1"
     # An unknown username gets the same answer (enrolment reveals no usernames).
-    assert api.post(f"{base}/members/", {"user": "ghost", "role": "reader"}, format="json").status_code == 202
+    assert (
+        api.post(f"{base}/members/", {"user": "ghost", "role": "reader"}, format="json").status_code
+        == 202
+    )
     roles = {(m["username"], m["role"]) for m in api.get(f"{base}/members/").json()["results"]}
     assert roles == {("coord", "coordinator"), ("junior1", "reader")}
 
@@ -81,23 +100,50 @@ def test_cases_create_list_detail_exclude(api: APIClient, study: Any) -> None:
     dataset = study.datasets.get()
     response = api.post(
         f"{base}/cases/",
-        {"code": "C-1", "dataset": str(dataset.pk), "conditions": ["ivh"], "ivh_grade": 3, "ga_weeks": 29,
-         "ga_days": 4, "sex": "M", "probe_type": "microconvex", "transducer_mhz": 8.0},
+        {
+            "code": "C-1",
+            "dataset": str(dataset.pk),
+            "conditions": ["ivh"],
+            "ivh_grade": 3,
+            "ga_weeks": 29,
+            "ga_days": 4,
+            "sex": "M",
+            "probe_type": "microconvex",
+            "transducer_mhz": 8.0,
+        },
         format="json",
     )
     assert response.status_code == 201, response.content
     case = response.json()
-    assert case["gold_standard"] == {"conditions": ["ivh"], "ivh_grade": 3, "volpe_grade": "", "severe": True}
-    bad = api.post(f"{base}/cases/", {"code": "C-2", "dataset": str(dataset.pk), "conditions": ["ivh"]}, format="json")
+    assert case["gold_standard"] == {
+        "conditions": ["ivh"],
+        "ivh_grade": 3,
+        "volpe_grade": "",
+        "severe": True,
+    }
+    bad = api.post(
+        f"{base}/cases/",
+        {"code": "C-2", "dataset": str(dataset.pk), "conditions": ["ivh"]},
+        format="json",
+    )
     assert bad.status_code == 400 and "Papile" in str(bad.json())
-    dup = api.post(f"{base}/cases/", {"code": "C-1", "dataset": str(dataset.pk), "conditions": ["normal"]}, format="json")
+    dup = api.post(
+        f"{base}/cases/",
+        {"code": "C-1", "dataset": str(dataset.pk), "conditions": ["normal"]},
+        format="json",
+    )
     assert dup.status_code == 400
     assert [c["code"] for c in api.get(f"{base}/cases/").json()["results"]] == ["C-1"]
     detail = api.get(f"{base}/cases/{case['id']}/").json()
     assert detail["assets"] == [] and detail["renditions"] == []
     assert api.get(f"{base}/cases/not-a-uuid/").status_code == 404
-    assert api.post(f"{base}/cases/{case['id']}/exclude/", {"reason": ""}, format="json").status_code == 400
-    excluded = api.post(f"{base}/cases/{case['id']}/exclude/", {"reason": "blind sweep unreadable"}, format="json")
+    assert (
+        api.post(f"{base}/cases/{case['id']}/exclude/", {"reason": ""}, format="json").status_code
+        == 400
+    )
+    excluded = api.post(
+        f"{base}/cases/{case['id']}/exclude/", {"reason": "blind sweep unreadable"}, format="json"
+    )
     assert excluded.json()["excluded"] is True
     assert Case.objects.get(pk=case["id"]).exclusion_reason == "blind sweep unreadable"
 

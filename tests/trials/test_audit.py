@@ -82,7 +82,10 @@ def test_each_study_has_its_own_chain(coordinator: Any) -> None:
     result = audit_verify()
     assert result.ok and result.rows == AuditEvent.objects.count() and result.chains == 3
     assert result.heads is not None
-    assert result.heads[str(first.pk)] == AuditEvent.objects.filter(study=first).order_by("id").last().hash
+    assert (
+        result.heads[str(first.pk)]
+        == AuditEvent.objects.filter(study=first).order_by("id").last().hash
+    )
 
 
 def test_verify_audit_passes_on_a_clean_database(coordinator: Any) -> None:
@@ -134,7 +137,9 @@ def _append_only_trigger_disabled() -> Iterator[None]:
 def _tamper(row_id: int) -> None:
     """Change a row behind the application's back (raw SQL)."""
     with _append_only_trigger_disabled(), connection.cursor() as cursor:
-        cursor.execute("UPDATE trials_auditevent SET reason = %s WHERE id = %s", ["rewritten", row_id])
+        cursor.execute(
+            "UPDATE trials_auditevent SET reason = %s WHERE id = %s", ["rewritten", row_id]
+        )
 
 
 def _remove(row_id: int) -> None:
@@ -171,7 +176,9 @@ def test_verify_audit_names_an_altered_row_among_other_studies_rows(coordinator:
     _assert_names_the_row(target)
 
 
-def test_verify_audit_names_the_row_after_one_removed_from_its_study_chain(coordinator: Any) -> None:
+def test_verify_audit_names_the_row_after_one_removed_from_its_study_chain(
+    coordinator: Any,
+) -> None:
     first, _second = _interleaved_history(coordinator)
     ids = list(AuditEvent.objects.filter(study=first).order_by("id").values_list("id", flat=True))
     _remove(ids[1])
@@ -181,13 +188,29 @@ def test_verify_audit_names_the_row_after_one_removed_from_its_study_chain(coord
 def _global_chain_row(prev_hash: str, study: Study | None, action: str) -> AuditEvent:
     """A row as the old writer made it: linked to the row before it, whatever its study."""
     created = timezone.now()
-    fields = {"action": action, "target_type": "", "target_id": "", "before": {}, "after": {}, "reason": ""}
-    digest = event_hash(prev_hash=prev_hash, created=created.isoformat(), actor_id=None,
-                        study_id=study.pk if study else None, **fields)
-    return AuditEvent.objects.create(created=created, study=study, prev_hash=prev_hash, hash=digest, **fields)
+    fields = {
+        "action": action,
+        "target_type": "",
+        "target_id": "",
+        "before": {},
+        "after": {},
+        "reason": "",
+    }
+    digest = event_hash(
+        prev_hash=prev_hash,
+        created=created.isoformat(),
+        actor_id=None,
+        study_id=study.pk if study else None,
+        **fields,
+    )
+    return AuditEvent.objects.create(
+        created=created, study=study, prev_hash=prev_hash, hash=digest, **fields
+    )
 
 
-def test_a_database_of_the_old_global_chain_still_verifies_after_the_split(coordinator: Any) -> None:
+def test_a_database_of_the_old_global_chain_still_verifies_after_the_split(
+    coordinator: Any,
+) -> None:
     assert audit_chains_split() is None  # nothing to close on an empty trail
     first = Study.objects.create(title="Legacy one", design=StudyDesign.STANDALONE)
     second = Study.objects.create(title="Legacy two", design=StudyDesign.STANDALONE)
@@ -198,10 +221,16 @@ def test_a_database_of_the_old_global_chain_still_verifies_after_the_split(coord
         prev = legacy[-1].hash
     assert not audit_verify().ok  # the old global links do not form per-study chains
     split = audit_chains_split()
-    assert split is not None and split.action == CHAIN_SPLIT_ACTION and split.prev_hash == legacy[-1].hash
+    assert (
+        split is not None
+        and split.action == CHAIN_SPLIT_ACTION
+        and split.prev_hash == legacy[-1].hash
+    )
     assert audit_chains_split() is None  # once
     with transaction.atomic():
-        after_first = audit_record(actor=coordinator, action=AuditAction.STUDY_UPDATED, target=first)
+        after_first = audit_record(
+            actor=coordinator, action=AuditAction.STUDY_UPDATED, target=first
+        )
         after_none = audit_record(actor=coordinator, action=AuditAction.STUDY_UPDATED, target=None)
     assert after_first.prev_hash == legacy[2].hash  # the newest earlier row of its study
     assert after_none.prev_hash == split.hash  # the split row is the newest study-less row
@@ -261,7 +290,11 @@ def test_postgresql_refuses_update_and_delete(coordinator: Any) -> None:
         "UPDATE trials_auditevent SET reason = 'rewritten' WHERE id = %s",
         "DELETE FROM trials_auditevent WHERE id = %s",
     ):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
             cursor.execute(statement, [row.id])
     with pytest.raises(DatabaseError), transaction.atomic():
         AuditEvent.objects.filter(pk=row.pk).update(reason="orm")
@@ -269,11 +302,17 @@ def test_postgresql_refuses_update_and_delete(coordinator: Any) -> None:
 
 
 @pytest.mark.usefixtures("postgresql_only")
-def test_postgresql_verify_audit_names_a_row_altered_with_the_trigger_disabled(coordinator: Any) -> None:
+def test_postgresql_verify_audit_names_a_row_altered_with_the_trigger_disabled(
+    coordinator: Any,
+) -> None:
     _some_history(coordinator)
     target = AuditEvent.objects.order_by("id")[1].id
     _tamper(target)
     _assert_names_the_row(target)
     # The trigger is back on after the tamper: the trail is append-only again.
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("DELETE FROM trials_auditevent WHERE id = %s", [target])

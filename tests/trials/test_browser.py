@@ -27,7 +27,9 @@ def test_coordinator_creates_a_study_and_imports_cases(
     page = context.new_page()
     page.set_default_timeout(30_000)
     errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
     try:
         page.goto(f"{live_server.url}/accounts/login/")
         page.fill("#id_username", "coordinator")
@@ -70,7 +72,8 @@ def test_coordinator_creates_a_study_and_imports_cases(
         videos = page.locator("td video")
         assert images.count() == 2 and videos.count() == 2
         wait_until_true(
-            page, "Array.from(document.querySelectorAll('td img')).every(i => i.complete && i.naturalWidth > 0)"
+            page,
+            "Array.from(document.querySelectorAll('td img')).every(i => i.complete && i.naturalWidth > 0)",
         )
         for index in range(videos.count()):
             src = videos.nth(index).get_attribute("src")

@@ -34,9 +34,17 @@ def _bad_rows() -> list[dict[str, str]]:
 
 
 EXPECTED_PROBLEMS = {
-    (2, "code"), (2, "ga_weeks"), (3, "conditions"), (4, "sex"), (4, "ga_days"),
-    (5, "video_coronal"), (6, "view_AHV"), (7, "code"), (8, "exclusion_reason"),
-    (9, "video_sagittal"), (10, "dataset_kind"),
+    (2, "code"),
+    (2, "ga_weeks"),
+    (3, "conditions"),
+    (4, "sex"),
+    (4, "ga_days"),
+    (5, "video_coronal"),
+    (6, "view_AHV"),
+    (7, "code"),
+    (8, "exclusion_reason"),
+    (9, "video_sagittal"),
+    (10, "dataset_kind"),
 }
 
 
@@ -63,7 +71,9 @@ def test_dry_run_reports_every_problem_with_row_and_column(
     assert stored_files(media_root) == []
 
 
-def test_one_bad_row_means_zero_cases(study: Any, coordinator: Any, tmp_path: Path, media_root: Path) -> None:
+def test_one_bad_row_means_zero_cases(
+    study: Any, coordinator: Any, tmp_path: Path, media_root: Path
+) -> None:
     manifest = _folder_with_bad_manifest(tmp_path)
     report = services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
     assert not report.ok
@@ -85,15 +95,23 @@ def test_clean_import_creates_cases_assets_and_renditions(
     (folder / "ahv.jpg").write_bytes(media_samples["jpeg"].read_bytes())
     rows = [
         manifest_row("N-1", video_coronal="cor.mp4", view_AHV="ahv.jpg"),
-        manifest_row("N-2", dataset="External", dataset_kind="external", site="Hospital B",
-                     conditions="ivh;ventricular_dilation", ivh_grade="4"),
+        manifest_row(
+            "N-2",
+            dataset="External",
+            dataset_kind="external",
+            site="Hospital B",
+            conditions="ivh;ventricular_dilation",
+            ivh_grade="4",
+        ),
         manifest_row("N-3", excluded="1", exclusion_reason="blind sweep unreadable"),
     ]
     manifest = write_manifest(folder, rows)
     dry = services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=True)
     assert dry.ok and dry.dry_run and dry.rows == 3 and Case.objects.count() == 0
     with django_capture_on_commit_callbacks(execute=True):
-        report = services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
+        report = services.case_import(
+            actor=coordinator, study=study, manifest=manifest, dry_run=False
+        )
     assert report.ok and not report.dry_run
     assert (report.created_cases, report.created_assets) == (3, 2)
     assert Case.objects.get(code="N-2").gold_standard.severe is True
@@ -108,13 +126,19 @@ def test_clean_import_creates_cases_assets_and_renditions(
 
 
 def test_a_failure_during_the_write_rolls_back_everything(
-    study: Any, coordinator: Any, tmp_path: Path, media_samples: dict[str, Path],
-    media_root: Path, monkeypatch: pytest.MonkeyPatch,
+    study: Any,
+    coordinator: Any,
+    tmp_path: Path,
+    media_samples: dict[str, Path],
+    media_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     folder = tmp_path / "upload"
     folder.mkdir()
     (folder / "ahv.png").write_bytes(media_samples["png"].read_bytes())
-    manifest = write_manifest(folder, [manifest_row(f"R-{i}", view_AHV="ahv.png") for i in range(3)])
+    manifest = write_manifest(
+        folder, [manifest_row(f"R-{i}", view_AHV="ahv.png") for i in range(3)]
+    )
     from trials.services import cases
 
     real = cases.asset_ingest
@@ -139,7 +163,10 @@ def test_manifest_header_problems(study: Any, coordinator: Any, tmp_path: Path) 
     columns = {p.column for p in report.problems}
     assert {"dataset", "dataset_kind", "conditions", "colour"} <= columns
     empty = write_manifest(tmp_path / "empty", [])
-    assert any("no rows" in p.message for p in services.case_import(actor=coordinator, study=study, manifest=empty).problems)
+    assert any(
+        "no rows" in p.message
+        for p in services.case_import(actor=coordinator, study=study, manifest=empty).problems
+    )
 
 
 # --- through the API and the page -----------------------------------------------------------
@@ -152,19 +179,25 @@ def test_api_import_dry_run_then_import(
     api.force_authenticate(coordinator)
     url = f"/api/studies/{study.pk}/import/"
     archive = case_archive(2)
-    response = api.post(url, {"archive": SimpleUploadedFile("cases.zip", archive)}, format="multipart")
+    response = api.post(
+        url, {"archive": SimpleUploadedFile("cases.zip", archive)}, format="multipart"
+    )
     assert response.status_code == 200, response.content
     assert response.json()["dry_run"] is True and Case.objects.count() == 0
     with django_capture_on_commit_callbacks(execute=True):
         response = api.post(
-            url, {"archive": SimpleUploadedFile("cases.zip", archive), "dry_run": False}, format="multipart"
+            url,
+            {"archive": SimpleUploadedFile("cases.zip", archive), "dry_run": False},
+            format="multipart",
         )
     assert response.status_code == 200, response.content
     assert response.json()["created_cases"] == 2 and response.json()["created_assets"] == 8
     assert Rendition.objects.filter(status=RenditionStatus.READY).count() == 8
 
 
-def test_api_import_problems_are_400_with_rows(study: Any, coordinator: Any, case_archive: Any, media_root: Path) -> None:
+def test_api_import_problems_are_400_with_rows(
+    study: Any, coordinator: Any, case_archive: Any, media_root: Path
+) -> None:
     api = APIClient()
     api.force_authenticate(coordinator)
     archive = case_archive(1, extra_rows=[manifest_row("BAD", ga_weeks="99")])
@@ -174,7 +207,9 @@ def test_api_import_problems_are_400_with_rows(study: Any, coordinator: Any, cas
         format="multipart",
     )
     assert response.status_code == 400
-    assert response.json()["problems"] == [{"row": 2, "column": "ga_weeks", "message": "must be 20–45"}]
+    assert response.json()["problems"] == [
+        {"row": 2, "column": "ga_weeks", "message": "must be 20–45"}
+    ]
     assert Case.objects.count() == 0 and stored_files(media_root) == []
 
 
@@ -196,23 +231,35 @@ def _zip(entries: dict[str, bytes]) -> bytes:
     ],
     ids=["not-zip", "no-manifest", "zip-slip", "damaged"],
 )
-def test_bad_archives_are_refused(study: Any, coordinator: Any, content: bytes, expected: str) -> None:
+def test_bad_archives_are_refused(
+    study: Any, coordinator: Any, content: bytes, expected: str
+) -> None:
     api = APIClient()
     api.force_authenticate(coordinator)
     response = api.post(
-        f"/api/studies/{study.pk}/import/", {"archive": SimpleUploadedFile("x.zip", content)}, format="multipart"
+        f"/api/studies/{study.pk}/import/",
+        {"archive": SimpleUploadedFile("x.zip", content)},
+        format="multipart",
     )
     assert response.status_code == 400
     assert expected in str(response.json())
 
 
-def test_import_page_renders_the_problem_report(client: Any, study: Any, coordinator: Any, media_samples: dict[str, Path]) -> None:
+def test_import_page_renders_the_problem_report(
+    client: Any, study: Any, coordinator: Any, media_samples: dict[str, Path]
+) -> None:
     client.force_login(coordinator)
     archive = zip_bytes(
-        [manifest_row("P-1"), manifest_row("P-2", sex="Q"), manifest_row("P-3", view_AHV="gone.png")], {}
+        [
+            manifest_row("P-1"),
+            manifest_row("P-2", sex="Q"),
+            manifest_row("P-3", view_AHV="gone.png"),
+        ],
+        {},
     )
     response = client.post(
-        f"/studies/{study.pk}/import/", {"archive": SimpleUploadedFile("cases.zip", archive), "dry_run": "on"}
+        f"/studies/{study.pk}/import/",
+        {"archive": SimpleUploadedFile("cases.zip", archive), "dry_run": "on"},
     )
     assert response.status_code == 400
     html = response.content.decode()
@@ -224,13 +271,20 @@ def test_import_page_renders_the_problem_report(client: Any, study: Any, coordin
 
 
 def test_import_page_imports(
-    client: Any, study: Any, coordinator: Any, case_archive: Any, django_capture_on_commit_callbacks: Any
+    client: Any,
+    study: Any,
+    coordinator: Any,
+    case_archive: Any,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     client.force_login(coordinator)
     page = client.get(f"/studies/{study.pk}/import/")
     assert page.status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(f"/studies/{study.pk}/import/", {"archive": SimpleUploadedFile("c.zip", case_archive(1))})
+        response = client.post(
+            f"/studies/{study.pk}/import/",
+            {"archive": SimpleUploadedFile("c.zip", case_archive(1))},
+        )
     assert response.status_code == 200, response.content.decode()[-2000:]
     assert "Imported" in response.content.decode()
     case = Case.objects.get()

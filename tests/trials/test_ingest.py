@@ -81,7 +81,12 @@ def test_every_supported_format_is_ingested_and_rendered(
     rendition = Rendition.objects.get(asset=asset)
     assert rendition.status == RenditionStatus.READY, rendition.error
     assert rendition.content_type == ("video/mp4" if fields is VIDEO else "image/png")
-    assert Path(rendition.file.path).read_bytes()[:4] in (b"\x89PNG", b"\x00\x00\x00\x18", b"\x00\x00\x00\x1c", b"\x00\x00\x00 ")
+    assert Path(rendition.file.path).read_bytes()[:4] in (
+        b"\x89PNG",
+        b"\x00\x00\x00\x18",
+        b"\x00\x00\x00\x1c",
+        b"\x00\x00\x00 ",
+    )
 
 
 def _bad_corpus(samples: dict[str, Path], tmp: Path) -> dict[str, tuple[bytes, dict[str, str]]]:
@@ -103,7 +108,10 @@ def _bad_corpus(samples: dict[str, Path], tmp: Path) -> dict[str, tuple[bytes, d
         "random-bytes-video": (os.urandom(50_000), VIDEO),
         "text": (b"patient,name\nDOE,JANE\n", VIEW),
         "pdf": (b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n", VIEW),
-        "gif": (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x00\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;", VIEW),
+        "gif": (
+            b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00!\xf9\x04\x00\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;",
+            VIEW,
+        ),
         "image-as-video": (samples["png"].read_bytes(), VIDEO),
         "single-frame-dicom-as-video": (samples["dicom_single"].read_bytes(), VIDEO),
         "png-header-only": (samples["png"].read_bytes()[:40], VIEW),
@@ -136,7 +144,9 @@ def test_oversized_file_is_refused(
     assert stored_files(media_root) == []
 
 
-def test_missing_labels_are_refused(api: APIClient, case: Any, media_samples: dict[str, Path]) -> None:
+def test_missing_labels_are_refused(
+    api: APIClient, case: Any, media_samples: dict[str, Path]
+) -> None:
     content = media_samples["png"].read_bytes()
     assert _upload(api, case, "v.png", content, kind=AssetKind.VIEW_IMAGE).status_code == 400
     assert _upload(api, case, "v.mp4", content, kind=AssetKind.SWEEP_VIDEO).status_code == 400
@@ -168,11 +178,17 @@ def test_ingest_refused_once_the_study_is_locked(
 
     study = case.study
     services.study_transition(actor=coordinator, study=study, to="open")
-    services.study_transition(actor=coordinator, study=study, to="locked", signature=signature_for(coordinator))
+    services.study_transition(
+        actor=coordinator, study=study, to="locked", signature=signature_for(coordinator)
+    )
     case.refresh_from_db()
     with pytest.raises(ValidationError):
         services.asset_ingest(
-            actor=coordinator, case=case, path=media_samples["png"], kind=AssetKind.VIEW_IMAGE, view="AHV"
+            actor=coordinator,
+            case=case,
+            path=media_samples["png"],
+            kind=AssetKind.VIEW_IMAGE,
+            view="AHV",
         )
     assert stored_files(media_root) == []
 

@@ -19,8 +19,12 @@ def test_every_declared_orientation_has_its_video_column_in_the_one_list() -> No
     assert [f"video_{o}" for o in DECLARED_ORIENTATIONS] == list(VIDEO_COLUMNS)
     assert {"video_sagittal_left", "video_sagittal_right"} == set(SPLIT_SAGITTAL_VIDEO_COLUMNS)
     at = MANIFEST_COLUMNS.index("video_coronal")
-    assert MANIFEST_COLUMNS[at:at + 4] == (
-        "video_coronal", "video_sagittal", "video_sagittal_left", "video_sagittal_right")
+    assert MANIFEST_COLUMNS[at : at + 4] == (
+        "video_coronal",
+        "video_sagittal",
+        "video_sagittal_left",
+        "video_sagittal_right",
+    )
     assert IMPORT_COLUMNS == MANIFEST_COLUMNS
     assert set(EVALUATION_VIDEO_COLUMNS) == set(VIDEO_COLUMNS)
     assert EVALUATION_VIDEO_COLUMNS["video_sagittal_left"] == "sagittal_left"

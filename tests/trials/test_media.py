@@ -455,7 +455,15 @@ def test_text_one_pixel_from_the_fan_is_removed():
     rows = np.flatnonzero(fan.any(axis=1))
     top = int(rows[0])
     right_edge = int(np.flatnonzero(fan[top + 40])[-1])
-    _cv2.putText(frame, "LOGIQ E9", (right_edge + 2, top + 46), _cv2.FONT_HERSHEY_SIMPLEX, 0.6, (230, 230, 230), 2)
+    _cv2.putText(
+        frame,
+        "LOGIQ E9",
+        (right_edge + 2, top + 46),
+        _cv2.FONT_HERSHEY_SIMPLEX,
+        0.6,
+        (230, 230, 230),
+        2,
+    )
     text = (frame[..., 0] > 0) & ~fan
     mask = find_sector(frame).mask
     outside = mask & ~fan

@@ -63,7 +63,14 @@ def test_study_frame_rate_range() -> None:
 
 def test_asset_kind_needs_its_label() -> None:
     case = CaseFactory()
-    common = {"case": case, "media_format": "png", "sha256": "0" * 64, "size_bytes": 1, "width": 1, "height": 1}
+    common = {
+        "case": case,
+        "media_format": "png",
+        "sha256": "0" * 64,
+        "size_bytes": 1,
+        "width": 1,
+        "height": 1,
+    }
     with pytest.raises(IntegrityError), transaction.atomic():
         Asset.objects.create(kind=AssetKind.VIEW_IMAGE, view="", file="x", **common)
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -92,13 +99,21 @@ def test_only_forward_transitions_are_allowed(start: str, to: str) -> None:
     signer = UserFactory()
     if (start, to) in allowed:
         result = services.study_transition(
-            actor=signer, study=study, to=to, reason="analysis done", signature=signature_for(signer)
+            actor=signer,
+            study=study,
+            to=to,
+            reason="analysis done",
+            signature=signature_for(signer),
         )
         assert result.status == to
     else:
         with pytest.raises(ValidationError):
             services.study_transition(
-                actor=signer, study=study, to=to, reason="analysis done", signature=signature_for(signer)
+                actor=signer,
+                study=study,
+                to=to,
+                reason="analysis done",
+                signature=signature_for(signer),
             )
         study.refresh_from_db()
         assert study.status == start
@@ -118,10 +133,17 @@ def test_unblinding_needs_a_reason_and_stamps_times() -> None:
     signer = UserFactory()
     with pytest.raises(ValidationError):
         services.study_transition(
-            actor=signer, study=study, to=StudyStatus.UNBLINDED, reason="  ", signature=signature_for(signer)
+            actor=signer,
+            study=study,
+            to=StudyStatus.UNBLINDED,
+            reason="  ",
+            signature=signature_for(signer),
         )
     study = services.study_transition(
-        actor=signer, study=study, to=StudyStatus.UNBLINDED, reason="locked, analysed",
+        actor=signer,
+        study=study,
+        to=StudyStatus.UNBLINDED,
+        reason="locked, analysed",
         signature=signature_for(signer),
     )
     assert study.unblinded_at is not None
@@ -145,7 +167,9 @@ def test_unblinding_needs_a_reason_and_stamps_times() -> None:
 )
 def test_case_create_derives_severe(conditions: list[str], grade: int | None, severe: bool) -> None:
     dataset = DatasetFactory()
-    case = services.case_create(actor=None, dataset=dataset, code="X1", conditions=conditions, ivh_grade=grade)
+    case = services.case_create(
+        actor=None, dataset=dataset, code="X1", conditions=conditions, ivh_grade=grade
+    )
     assert GoldStandard.objects.get(case=case).severe is severe
 
 
@@ -153,7 +177,9 @@ def test_severe_cannot_be_typed() -> None:
     dataset = DatasetFactory()
     # Not a service argument ...
     with pytest.raises(ValidationError):
-        services.case_create(actor=None, dataset=dataset, code="X2", conditions=["normal"], severe=True)
+        services.case_create(
+            actor=None, dataset=dataset, code="X2", conditions=["normal"], severe=True
+        )
     # ... not editable in forms or admin ...
     assert GoldStandard._meta.get_field("severe").editable is False
     # ... and read-only in the API: a typed value is ignored.
@@ -167,14 +193,23 @@ def test_severe_cannot_be_typed() -> None:
 
 def test_inconsistent_gold_standard_is_refused() -> None:
     dataset = DatasetFactory()
-    for conditions, grade in ((["ivh"], None), (["normal"], 3), (["normal", "pvl"], None), (["tumour"], None)):
+    for conditions, grade in (
+        (["ivh"], None),
+        (["normal"], 3),
+        (["normal", "pvl"], None),
+        (["tumour"], None),
+    ):
         with pytest.raises(ValidationError):
-            services.case_create(actor=None, dataset=dataset, code="BAD", conditions=conditions, ivh_grade=grade)
+            services.case_create(
+                actor=None, dataset=dataset, code="BAD", conditions=conditions, ivh_grade=grade
+            )
 
 
 @settings(max_examples=30, deadline=None)
 @given(
-    conditions=st.sets(st.sampled_from([c.value for c in Condition if c != Condition.NORMAL]), min_size=1),
+    conditions=st.sets(
+        st.sampled_from([c.value for c in Condition if c != Condition.NORMAL]), min_size=1
+    ),
     grade=st.integers(1, 4),
 )
 def test_severe_rule_property(conditions: set[str], grade: int) -> None:

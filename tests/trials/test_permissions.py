@@ -28,7 +28,9 @@ def _user(world: TwoStudies, who: str) -> Any:
 def test_access_helpers(two_studies: TwoStudies) -> None:
     world = two_studies
     assert access_study(world.coordinator_a, world.study_a.pk) == world.study_a
-    assert access_case(world.coordinator_a, world.case_a.pk, roles=(Role.COORDINATOR,)) == world.case_a
+    assert (
+        access_case(world.coordinator_a, world.case_a.pk, roles=(Role.COORDINATOR,)) == world.case_a
+    )
     for user in (world.coordinator_b, world.reader_b):
         with pytest.raises(Http404):
             access_study(user, world.study_a.pk)
@@ -46,12 +48,20 @@ def test_pages_of_study_a_are_404_for_outsiders(two_studies: TwoStudies, who: st
     client = Client()
     client.force_login(_user(world, who))
     a, case, rendition = world.study_a.pk, world.case_a.pk, world.rendition_a.pk
-    for url in (f"/studies/{a}/", f"/studies/{a}/import/", f"/cases/{case}/", f"/renditions/{rendition}/"):
+    for url in (
+        f"/studies/{a}/",
+        f"/studies/{a}/import/",
+        f"/cases/{case}/",
+        f"/renditions/{rendition}/",
+    ):
         assert client.get(url).status_code == 404, url
     posts = {
         f"/studies/{a}/transition/": {"to": "open", "confirm": "on"},
         f"/studies/{a}/add/site/": {"name": "Sneaky"},
-        f"/studies/{a}/add/member/": {"username": _user(world, who).username, "role": "coordinator"},
+        f"/studies/{a}/add/member/": {
+            "username": _user(world, who).username,
+            "role": "coordinator",
+        },
         f"/studies/{a}/import/": {"archive": SimpleUploadedFile("x.zip", zip_bytes([], {}))},
     }
     for url, data in posts.items():
@@ -74,7 +84,10 @@ def test_api_of_study_a_is_404_for_outsiders(two_studies: TwoStudies, who: str) 
     assert str(a) not in str(listing)
     gets = [
         f"/api/studies/{a}/",
-        *(f"/api/studies/{a}/{child}/" for child in ("sites", "datasets", "members", "cases", "materials", "audit")),
+        *(
+            f"/api/studies/{a}/{child}/"
+            for child in ("sites", "datasets", "members", "cases", "materials", "audit")
+        ),
         f"/api/studies/{a}/cases/{case}/",
     ]
     for url in gets:
@@ -84,7 +97,11 @@ def test_api_of_study_a_is_404_for_outsiders(two_studies: TwoStudies, who: str) 
         f"/api/studies/{a}/sites/": {"name": "Sneaky"},
         f"/api/studies/{a}/datasets/": {"name": "Sneaky", "kind": "internal"},
         f"/api/studies/{a}/members/": {"user": "stranger", "role": "coordinator"},
-        f"/api/studies/{a}/cases/": {"code": "X", "dataset": str(world.case_a.dataset_id), "conditions": ["normal"]},
+        f"/api/studies/{a}/cases/": {
+            "code": "X",
+            "dataset": str(world.case_a.dataset_id),
+            "conditions": ["normal"],
+        },
         f"/api/studies/{a}/cases/{case}/exclude/": {"reason": "sneaky"},
     }
     for url, data in posts.items():
@@ -96,7 +113,9 @@ def test_api_of_study_a_is_404_for_outsiders(two_studies: TwoStudies, who: str) 
     )
     assert upload.status_code == 404
     imported = api.post(
-        f"/api/studies/{a}/import/", {"archive": SimpleUploadedFile("x.zip", zip_bytes([], {}))}, format="multipart"
+        f"/api/studies/{a}/import/",
+        {"archive": SimpleUploadedFile("x.zip", zip_bytes([], {}))},
+        format="multipart",
     )
     assert imported.status_code == 404
     assert Study.objects.get(pk=a).status == "draft"
@@ -113,7 +132,8 @@ def test_study_b_coordinator_cannot_reach_a_through_b(two_studies: TwoStudies) -
     assert api.get(f"/api/studies/{b}/cases/{case}/").status_code == 404
     assert api.post(f"/api/studies/{b}/cases/{case}/exclude/", {"reason": "x"}).status_code == 404
     response = api.post(
-        f"/api/studies/{b}/cases/", {"code": "X", "dataset": str(world.case_a.dataset_id), "conditions": ["normal"]},
+        f"/api/studies/{b}/cases/",
+        {"code": "X", "dataset": str(world.case_a.dataset_id), "conditions": ["normal"]},
         format="json",
     )
     assert response.status_code == 400
@@ -136,7 +156,9 @@ def test_roles_inside_a_study(two_studies: TwoStudies) -> None:
     assert api.get(f"/api/studies/{b}/").status_code == 200
     api.force_authenticate(world.statistician_b)
     assert api.get(f"/api/studies/{b}/datasets/").status_code == 200
-    assert api.get(f"/api/studies/{b}/cases/").status_code == 403  # the gold standard waits for lock
+    assert (
+        api.get(f"/api/studies/{b}/cases/").status_code == 403
+    )  # the gold standard waits for lock
     assert api.get(f"/api/studies/{b}/members/").status_code == 403
     assert api.post(f"/api/studies/{b}/transition/", {"to": "open"}).status_code == 403
 
@@ -155,5 +177,7 @@ def test_coordinator_a_sees_study_a(two_studies: TwoStudies) -> None:
     client.force_login(world.coordinator_a)
     assert client.get(f"/studies/{world.study_a.pk}/").status_code == 200
     page = client.get(f"/cases/{world.case_a.pk}/")
-    assert page.status_code == 200 and f"/renditions/{world.rendition_a.pk}/" in page.content.decode()
+    assert (
+        page.status_code == 200 and f"/renditions/{world.rendition_a.pk}/" in page.content.decode()
+    )
     assert client.get(f"/renditions/{world.rendition_a.pk}/").status_code == 200

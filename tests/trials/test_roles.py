@@ -65,7 +65,9 @@ def test_creating_a_study_needs_the_platform_permission() -> None:
     assert "Create study" not in _client(anyone).get("/").content.decode()
     assert not Study.objects.exists()
     creator = UserFactory(username="creator")
-    creator.user_permissions.add(Permission.objects.get(codename="add_study", content_type__app_label="trials"))
+    creator.user_permissions.add(
+        Permission.objects.get(codename="add_study", content_type__app_label="trials")
+    )
     creator = type(creator).objects.get(pk=creator.pk)  # permissions are cached per instance
     assert "Create study" in _client(creator).get("/").content.decode()
     assert _client(creator).post("/studies/new/", STUDY).status_code == 302
@@ -83,15 +85,19 @@ def test_adding_a_member_answers_alike_for_unknown_usernames(study: Any, coordin
     known = api.post(url, {"user": "real-user", "role": "statistician"}, format="json")
     unknown = api.post(url, {"user": "ghost-user", "role": "statistician"}, format="json")
     assert known.status_code == unknown.status_code
-    assert str(known.json()).replace("real-user", "X") == str(unknown.json()).replace("ghost-user", "X")
+    assert str(known.json()).replace("real-user", "X") == str(unknown.json()).replace(
+        "ghost-user", "X"
+    )
     assert study.memberships.filter(user__username="real-user", role=Role.STATISTICIAN).exists()
     client = _client(coordinator)
     page = f"/studies/{study.pk}/add/member/"
     known = client.post(page, {"username": "real-user", "role": "coordinator"}, follow=True)
     unknown = client.post(page, {"username": "ghost-user", "role": "coordinator"}, follow=True)
     assert known.status_code == unknown.status_code == 200
-    messages = [[str(m).replace(name, "X") for m in r.context["messages"]]
-                for r, name in ((known, "real-user"), (unknown, "ghost-user"))]
+    messages = [
+        [str(m).replace(name, "X") for m in r.context["messages"]]
+        for r, name in ((known, "real-user"), (unknown, "ghost-user"))
+    ]
     assert messages[0] == messages[1] and messages[0]
 
 
@@ -99,7 +105,9 @@ def test_adding_a_member_answers_alike_for_unknown_usernames(study: Any, coordin
 
 
 @pytest.mark.parametrize("staff_role", [Role.COORDINATOR, Role.STATISTICIAN])
-def test_a_reader_may_not_hold_a_staff_role_in_the_same_study(study: Any, coordinator: Any, staff_role: str) -> None:
+def test_a_reader_may_not_hold_a_staff_role_in_the_same_study(
+    study: Any, coordinator: Any, staff_role: str
+) -> None:
     person = UserFactory(username="two-hats")
     services.membership_add(actor=coordinator, study=study, user=person, role=staff_role)
     with pytest.raises(ValidationError, match="reader"):
@@ -112,7 +120,9 @@ def test_a_reader_may_not_hold_a_staff_role_in_the_same_study(study: Any, coordi
     with pytest.raises(ValidationError, match="reader"):
         services.membership_add(actor=coordinator, study=study, user=reader, role=staff_role)
     assert set(study.memberships.filter(user=person).values_list("role", flat=True)) == {staff_role}
-    assert set(study.memberships.filter(user=reader).values_list("role", flat=True)) == {Role.READER}
+    assert set(study.memberships.filter(user=reader).values_list("role", flat=True)) == {
+        Role.READER
+    }
     # Coordinating and analysing one study is allowed; reading another study is too.
     other = StudyFactory()
     services.membership_add(actor=coordinator, study=other, user=person, role=Role.READER)
@@ -126,12 +136,19 @@ def test_separation_of_duties_in_form_api_page_and_database(study: Any, coordina
     assert "reader" in form.errors.as_text()
     assert MemberForm({"username": "someone", "role": "reader"}, study=study).is_valid()
     response = _api(coordinator).post(
-        f"/api/studies/{study.pk}/members/", {"user": coordinator.username, "role": "reader"}, format="json"
+        f"/api/studies/{study.pk}/members/",
+        {"user": coordinator.username, "role": "reader"},
+        format="json",
     )
     assert response.status_code == 400 and "reader" in str(response.json())
-    _client(coordinator).post(f"/studies/{study.pk}/add/member/", {"username": coordinator.username, "role": "reader"})
-    enrol = _api(coordinator).post(f"/api/reading/studies/{study.pk}/readers/",
-                                   {"username": coordinator.username, "tier": "senior"}, format="json")
+    _client(coordinator).post(
+        f"/studies/{study.pk}/add/member/", {"username": coordinator.username, "role": "reader"}
+    )
+    enrol = _api(coordinator).post(
+        f"/api/reading/studies/{study.pk}/readers/",
+        {"username": coordinator.username, "tier": "senior"},
+        format="json",
+    )
     assert enrol.status_code == 400 and "reader" in str(enrol.json())
     assert not study.memberships.filter(user=coordinator, role=Role.READER).exists()
     # The database refuses it as well, whoever writes the row.
@@ -170,14 +187,31 @@ def test_audit_api_redacts_answers_and_guesses_until_lock() -> None:
     assignment = reader_services.session_next_assignment(session=setup.session_of(reader))
     reader_services.assignment_serve(reader=reader, assignment=assignment)
     read = reader_services.read_submit(
-        reader=reader, assignment=assignment, client_event_id=uuid.uuid4(),
-        answer=ReadAnswer(severe=True, confidence=87, conditions=("hydrocephalus",), comment="canary-comment"),
+        reader=reader,
+        assignment=assignment,
+        client_event_id=uuid.uuid4(),
+        answer=ReadAnswer(
+            severe=True, confidence=87, conditions=("hydrocephalus",), comment="canary-comment"
+        ),
     )
-    reader_services.read_revise(reader=reader, read=read, answer=ReadAnswer(severe=False, confidence=12),
-                                reason="canary-reason")
+    reader_services.read_revise(
+        reader=reader,
+        read=read,
+        answer=ReadAnswer(severe=False, confidence=12),
+        reason="canary-reason",
+    )
     with transaction.atomic():  # a source guess as the source trial records it
-        audit_record(actor=reader, action=AuditAction.SOURCE_GUESSED, target=read, study=setup.study,
-                     after={"assignment": assignment.token, "guess": "ai", "guessed_at": "2026-01-01T00:00:00"})
+        audit_record(
+            actor=reader,
+            action=AuditAction.SOURCE_GUESSED,
+            target=read,
+            study=setup.study,
+            after={
+                "assignment": assignment.token,
+                "guess": "ai",
+                "guessed_at": "2026-01-01T00:00:00",
+            },
+        )
     api = _api(setup.coordinator)
     url = f"/api/studies/{setup.study.pk}/audit/"
     for status in (StudyStatus.DRAFT, StudyStatus.OPEN):
@@ -190,8 +224,11 @@ def test_audit_api_redacts_answers_and_guesses_until_lock() -> None:
         text = str(rows)
         for canary in ("canary-comment", "canary-reason", "hydrocephalus", "'ai'"):
             assert canary not in text
-        assert all(row["redacted"] for row in rows if row["action"] in {"read.submitted", "read.revised",
-                                                                          "source.guessed"})
+        assert all(
+            row["redacted"]
+            for row in rows
+            if row["action"] in {"read.submitted", "read.revised", "source.guessed"}
+        )
     Study.objects.filter(pk=setup.study.pk).update(status=StudyStatus.LOCKED)
     body = api.get(url, {"page_size": 500}).json()
     rows = body["results"] if isinstance(body, dict) else body
@@ -228,7 +265,9 @@ def test_statisticians_see_the_gold_standard_only_after_lock() -> None:
         Study.objects.filter(pk=study.pk).update(status=status)
         assert "hydrocephalus" in client.get(f"/cases/{case.pk}/").content.decode()
         assert "hydrocephalus" in client.get(f"/studies/{study.pk}/").content.decode()
-        assert api.get(f"/api/studies/{study.pk}/cases/").json()["results"][0]["gold_standard"]["severe"]
+        assert api.get(f"/api/studies/{study.pk}/cases/").json()["results"][0]["gold_standard"][
+            "severe"
+        ]
 
 
 # ----------------------------------------------------------- the Django admin
@@ -239,14 +278,29 @@ def test_admin_cannot_change_trial_data_without_an_audit_row(coordinator: Any, s
     client = _client(admin)
     case = CaseFactory(study=study, dataset=study.datasets.get(), code="ADM-1")
     gold = GoldStandardFactory(case=case)
-    material = MaterialSet.objects.create(case=case, source=MaterialSource.JUNIOR, author_user=coordinator)
+    material = MaterialSet.objects.create(
+        case=case, source=MaterialSource.JUNIOR, author_user=coordinator
+    )
     membership = study.memberships.get()
     objects: list[tuple[str, Any, dict[str, Any]]] = [
-        ("study", study, {"title": "Changed", "design": "standalone", "status": "unblinded", "washout_days": 1,
-                          "cine_fps": 25}),
+        (
+            "study",
+            study,
+            {
+                "title": "Changed",
+                "design": "standalone",
+                "status": "unblinded",
+                "washout_days": 1,
+                "cine_fps": 25,
+            },
+        ),
         ("goldstandard", gold, {"case": str(case.pk), "conditions": '["pvl"]'}),
         ("materialset", material, {"case": str(case.pk), "source": "ai", "status": "complete"}),
-        ("membership", membership, {"study": str(study.pk), "user": str(coordinator.pk), "role": "reader"}),
+        (
+            "membership",
+            membership,
+            {"study": str(study.pk), "user": str(coordinator.pk), "role": "reader"},
+        ),
     ]
     for name, obj, data in objects:
         base = f"/admin/trials/{name}/"

@@ -25,7 +25,9 @@ def test_lockout_after_repeated_failed_logins() -> None:
     user = UserFactory(username="clumsy")
     client = Client()
     for _ in range(django_settings.AXES_FAILURE_LIMIT):
-        response = client.post("/accounts/login/", {"username": "clumsy", "password": "wrong-password-x"})
+        response = client.post(
+            "/accounts/login/", {"username": "clumsy", "password": "wrong-password-x"}
+        )
         assert "_auth_user_id" not in client.session
     # Now even the right password is refused.
     response = client.post("/accounts/login/", {"username": "clumsy", "password": PASSWORD})
@@ -62,7 +64,12 @@ def test_security_headers_and_csp(client: Client) -> None:
     response = client.get("/accounts/login/")
     assert response.status_code == 200
     csp = response["Content-Security-Policy"]
-    for directive in ("default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "form-action 'self'"):
+    for directive in (
+        "default-src 'self'",
+        "script-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ):
         assert directive in csp
     assert "unsafe-eval" not in csp
     assert response["X-Frame-Options"] == "DENY"
@@ -74,7 +81,10 @@ def test_security_headers_and_csp(client: Client) -> None:
 def test_csrf_is_enforced_on_forms() -> None:
     user = grant_study_creation(UserFactory(username="bob"))
     client = Client(enforce_csrf_checks=True)
-    assert client.post("/accounts/login/", {"username": "bob", "password": PASSWORD}).status_code == 403
+    assert (
+        client.post("/accounts/login/", {"username": "bob", "password": PASSWORD}).status_code
+        == 403
+    )
     client.force_login(user)
     data = {"title": "T", "design": "standalone", "washout_days": 28, "cine_fps": 25}
     assert client.post("/studies/new/", data).status_code == 403
@@ -128,7 +138,12 @@ def _production_env() -> dict[str, str]:
 def _deploy_check() -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=_production_env(), capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=_production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -146,7 +161,9 @@ def test_check_deploy_has_no_security_issue(deploy_check: subprocess.CompletedPr
 
 
 @pytest.mark.xdist_group("deploy-check")
-def test_check_deploy_has_no_trials_schema_issue(deploy_check: subprocess.CompletedProcess[str]) -> None:
+def test_check_deploy_has_no_trials_schema_issue(
+    deploy_check: subprocess.CompletedProcess[str],
+) -> None:
     """The API schema's own warnings (drf-spectacular runs in the deploy check) for this app.
 
     Other apps' schema warnings are theirs to fix; they are not security issues.
@@ -154,7 +171,8 @@ def test_check_deploy_has_no_trials_schema_issue(deploy_check: subprocess.Comple
     output = deploy_check.stdout + deploy_check.stderr
     issues = [line for line in output.splitlines() if "drf_spectacular" in line]
     ours = [
-        line for line in issues
+        line
+        for line in issues
         if "trials/" in line or "config/" in line or "/api/studies" in line or "Enum" in line
     ]
     assert ours == [], output
@@ -166,7 +184,12 @@ def test_production_refuses_the_embedded_secret_key() -> None:
     del env["DJANGO_SECRET_KEY"]
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--tag", "security"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and "DJANGO_SECRET_KEY" in result.stderr

@@ -19,10 +19,19 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 def _open_study() -> tuple[Any, Any, Any]:
     coordinator = UserFactory(username="signer")
-    study = services.study_create(actor=coordinator, title="Signed study", design=StudyDesign.STANDALONE)
-    dataset = services.dataset_create(actor=coordinator, study=study, name="Internal", kind=DatasetKind.INTERNAL)
+    study = services.study_create(
+        actor=coordinator, title="Signed study", design=StudyDesign.STANDALONE
+    )
+    dataset = services.dataset_create(
+        actor=coordinator, study=study, name="Internal", kind=DatasetKind.INTERNAL
+    )
     case = services.case_create(
-        actor=coordinator, dataset=dataset, code="SIG-001", conditions=["ivh"], ivh_grade=2, volpe_grade="II"
+        actor=coordinator,
+        dataset=dataset,
+        code="SIG-001",
+        conditions=["ivh"],
+        ivh_grade=2,
+        volpe_grade="II",
     )
     study = services.study_transition(actor=coordinator, study=study, to="open")
     return coordinator, study, case
@@ -34,7 +43,9 @@ def _page(chromium: Any, live_server: Any, user: Any) -> tuple[Any, Any, list[st
     page = context.new_page()
     page.set_default_timeout(30_000)
     errors: list[str] = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
     return context, page, errors
 
 
@@ -67,7 +78,11 @@ def test_coordinator_signs_the_lock_in_the_browser(chromium: Any, live_server: A
         assert page.inner_text("#study-status") == "Locked"
         signature = AuditEvent.objects.get(action="signature.applied")
         row = page.inner_text("#study-signatures tbody tr")
-        assert "signer" in row and "I am the author" in row and signature.after["content_sha256"] in row
+        assert (
+            "signer" in row
+            and "I am the author" in row
+            and signature.after["content_sha256"] in row
+        )
         assert not [e for e in errors if "Failed to load resource" not in e], errors  # favicon
     finally:
         context.close()

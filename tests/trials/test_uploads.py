@@ -43,22 +43,33 @@ def stored(monkeypatch: Any, settings: Any) -> list[int]:
 
 @pytest.fixture
 def case(study: Any, coordinator: Any) -> Any:
-    return services.case_create(actor=coordinator, dataset=study.datasets.get(), code="U-001", conditions=["normal"])
+    return services.case_create(
+        actor=coordinator, dataset=study.datasets.get(), code="U-001", conditions=["normal"]
+    )
 
 
 def _asset_upload(case: Any, coordinator: Any, content: bytes) -> Any:
     api = APIClient()
     api.force_authenticate(coordinator)
     url = f"/api/studies/{case.study_id}/cases/{case.pk}/assets/"
-    return api.post(url, {"file": SimpleUploadedFile("sweep.mp4", content), "kind": "sweep_video",
-                          "orientation": "coronal"}, format="multipart")
+    return api.post(
+        url,
+        {
+            "file": SimpleUploadedFile("sweep.mp4", content),
+            "kind": "sweep_video",
+            "orientation": "coronal",
+        },
+        format="multipart",
+    )
 
 
 def _page_import(study: Any, coordinator: Any, content: bytes) -> Any:
     client = Client()
     client.force_login(coordinator)
-    return client.post(f"/studies/{study.pk}/import/",
-                       {"archive": SimpleUploadedFile("cases.zip", content), "dry_run": "on"})
+    return client.post(
+        f"/studies/{study.pk}/import/",
+        {"archive": SimpleUploadedFile("cases.zip", content), "dry_run": "on"},
+    )
 
 
 def test_an_asset_over_the_limit_is_refused_before_its_body_is_read(

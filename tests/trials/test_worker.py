@@ -41,7 +41,8 @@ def test_import_with_videos_gets_renditions_from_the_worker(
         (folder / media_samples[name].name).write_bytes(media_samples[name].read_bytes())
     rows = [
         manifest_row(
-            f"W-{i}", dataset_kind=DatasetKind.INTERNAL,
+            f"W-{i}",
+            dataset_kind=DatasetKind.INTERNAL,
             video_coronal=media_samples["mp4"].name,
             video_sagittal=media_samples["avi" if i == 0 else "dicom_jpeg"].name,
             view_AHV=media_samples["png"].name,

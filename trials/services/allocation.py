@@ -28,7 +28,13 @@ STRATIFY_CHOICES: dict[str, Any] = {
     "none": lambda case: "",
     "probe_type": lambda case: case.probe_type or "unknown",
     "ga_group": lambda case: (
-        "unknown" if case.ga_weeks is None else "<32w" if case.ga_weeks < 32 else "32-36w" if case.ga_weeks < 37 else ">=37w"
+        "unknown"
+        if case.ga_weeks is None
+        else "<32w"
+        if case.ga_weeks < 32
+        else "32-36w"
+        if case.ga_weeks < 37
+        else ">=37w"
     ),
     "manufacturer": lambda case: case.manufacturer or "unknown",
 }
@@ -67,10 +73,15 @@ def allocation_generate(
     users = {str(u.pk): u for u in [*juniors, *seniors]}
     seed, nonce = algorithm.new_seed(), algorithm.new_nonce()
     try:
-        parameters = algorithm.AllocationParameters(seed=seed, block_sizes=tuple(block_sizes), stratify_by=stratify_by)
-        groups = algorithm.randomize_groups([str(j.pk) for j in juniors], [str(s.pk) for s in seniors], seed=seed)
+        parameters = algorithm.AllocationParameters(
+            seed=seed, block_sizes=tuple(block_sizes), stratify_by=stratify_by
+        )
+        groups = algorithm.randomize_groups(
+            [str(j.pk) for j in juniors], [str(s.pk) for s in seniors], seed=seed
+        )
         strata = [
-            algorithm.CaseStratum(str(c.pk), str(c.dataset_id), STRATIFY_CHOICES[stratify_by](c)) for c in cases
+            algorithm.CaseStratum(str(c.pk), str(c.dataset_id), STRATIFY_CHOICES[stratify_by](c))
+            for c in cases
         ]
         entries = algorithm.allocate(strata, groups, parameters)
     except ValueError as exc:
@@ -99,7 +110,11 @@ def allocation_generate(
         actor=actor,
         action=AuditAction.ALLOCATION_COMMITTED,
         target=study,
-        after={"commitment": allocation_list.commitment, "entries": len(entries), "groups": len(groups)},
+        after={
+            "commitment": allocation_list.commitment,
+            "entries": len(entries),
+            "groups": len(groups),
+        },
     )
     return allocation_list
 
@@ -147,7 +162,10 @@ def allocation_disclose(*, study: Study) -> AllocationDisclosure:
         block_sizes=tuple(content["parameters"]["block_sizes"]),
         stratify_by=content["parameters"]["stratify_by"],
     )
-    cases = {str(c.pk): c for c in Case.objects.filter(pk__in={e["case_id"] for e in content["allocation"]})}
+    cases = {
+        str(c.pk): c
+        for c in Case.objects.filter(pk__in={e["case_id"] for e in content["allocation"]})
+    }
     strata = [
         algorithm.CaseStratum(pk, str(c.dataset_id), STRATIFY_CHOICES[parameters.stratify_by](c))
         for pk, c in cases.items()
@@ -155,7 +173,10 @@ def allocation_disclose(*, study: Study) -> AllocationDisclosure:
     nonce = str(content.get("nonce", ""))
     try:
         recomputed = algorithm.canonical_document(
-            algorithm.allocate(strata, content["groups"], parameters), content["groups"], parameters, nonce=nonce
+            algorithm.allocate(strata, content["groups"], parameters),
+            content["groups"],
+            parameters,
+            nonce=nonce,
         )
     except ValueError:  # a document altered so that it no longer recomputes at all
         recomputed = None

@@ -34,7 +34,9 @@ def archive_extract(*, upload: Any, destination: Path) -> Path:
             for info in archive.infolist():
                 target = (root / info.filename).resolve()
                 if root not in target.parents and target != root:
-                    raise ValidationError(_("The archive holds a path outside its folder: %s") % info.filename)
+                    raise ValidationError(
+                        _("The archive holds a path outside its folder: %s") % info.filename
+                    )
             archive.extractall(root)
     except zipfile.BadZipFile as exc:
         raise ValidationError(_("The ZIP archive is damaged: %s") % exc) from exc

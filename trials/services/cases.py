@@ -54,8 +54,6 @@ _METADATA_FIELDS = (
 )
 
 
-
-
 def _require_draft_or_open(study: Study) -> None:
     if study.status not in (StudyStatus.DRAFT, StudyStatus.OPEN):
         raise ValidationError(_("Cases can only be added while the study is a draft or open."))
@@ -186,7 +184,9 @@ def asset_ingest(
     try:
         info = _validated_media(path, expect="video" if kind == AssetKind.SWEEP_VIDEO else "image")
     except media.MediaError as exc:
-        raise ValidationError(_("%(name)s: %(problem)s") % {"name": original_name or path.name, "problem": exc}) from exc
+        raise ValidationError(
+            _("%(name)s: %(problem)s") % {"name": original_name or path.name, "problem": exc}
+        ) from exc
     with tempfile.TemporaryDirectory() as scratch:
         stored_path = path
         if info.kind.value == "dicom":
@@ -313,7 +313,11 @@ def _parse_row(
             metadata[name] = convert(raw)
         except ValueError:
             problem(column, _("%(value)r is not a number") % {"value": raw})
-    for column, name in (("probe_type", "probe_type"), ("manufacturer", "manufacturer"), ("model", "device_model")):
+    for column, name in (
+        ("probe_type", "probe_type"),
+        ("manufacturer", "manufacturer"),
+        ("model", "device_model"),
+    ):
         metadata[name] = (row.get(column) or "").strip()
     sex = (row.get("sex") or "U").strip().upper() or "U"
     if sex not in ("F", "M", "U"):
@@ -437,12 +441,16 @@ def case_import(*, actor: Any, study: Study, manifest: Path, dry_run: bool = Tru
             )
             continue
         if plan.code in existing:
-            report.problems.append(ImportProblem(number, "code", _("the study already has this case")))
+            report.problems.append(
+                ImportProblem(number, "code", _("the study already has this case"))
+            )
             continue
         known = datasets.get(plan.dataset_name)
         if known is not None and known.kind != plan.dataset_kind:
             report.problems.append(
-                ImportProblem(number, "dataset_kind", _("the dataset exists with kind %s") % known.kind)
+                ImportProblem(
+                    number, "dataset_kind", _("the dataset exists with kind %s") % known.kind
+                )
             )
             continue
         seen_codes[plan.code] = number
@@ -474,7 +482,11 @@ def _import_planned(
                             actor=actor, study=study, name=plan.site_name
                         )
                     dataset = datasets[plan.dataset_name] = dataset_create(
-                        actor=actor, study=study, name=plan.dataset_name, kind=plan.dataset_kind, site=site
+                        actor=actor,
+                        study=study,
+                        name=plan.dataset_name,
+                        kind=plan.dataset_kind,
+                        site=site,
                     )
                 case = case_create(
                     actor=actor,
@@ -520,4 +532,3 @@ def copy_upload_to(path: Path, upload: Any) -> Path:
         for chunk in upload.chunks():
             handle.write(chunk)
     return path
-

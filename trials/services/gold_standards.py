@@ -85,7 +85,10 @@ def gold_standard_sign_off(*, actor: Any, gold_standard: GoldStandard, signature
     gold = _locked_gold(gold_standard)
     content = gold_standard_signed_content(gold)
     signature_apply(
-        signature=signature, actor=actor, target=gold, purpose="gold_standard.sign_off",
+        signature=signature,
+        actor=actor,
+        target=gold,
+        purpose="gold_standard.sign_off",
         content=content,
     )
     return content_sha256(content)
@@ -144,7 +147,10 @@ def gold_standard_amend(
         "reason": reason,
     }
     event = signature_apply(
-        signature=signature, actor=actor, target=gold, purpose="gold_standard.amend",
+        signature=signature,
+        actor=actor,
+        target=gold,
+        purpose="gold_standard.amend",
         content=content,
     )
     gold.conditions = after["conditions"]
@@ -168,8 +174,12 @@ def gold_standard_amend(
         action=AuditAction.GOLD_STANDARD_AMENDED,
         target=gold,
         before=before,
-        after={**after, "amendment": str(amendment.pk), "signature_event": event.id,
-               "signature_sha256": event.after["content_sha256"]},
+        after={
+            **after,
+            "amendment": str(amendment.pk),
+            "signature_event": event.id,
+            "signature_sha256": event.after["content_sha256"],
+        },
         reason=reason,
     )
     return amendment

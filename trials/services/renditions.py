@@ -79,18 +79,29 @@ def rendition_make_for_asset(*, asset_id: Any) -> Rendition:
         with local_path(asset.file) as source:
             # Calibration only from DICOM (the de-identified copy keeps it); other formats
             # carry none, and the caliper then measures in pixels.
-            spacing = media.dicom_pixel_spacing_of(source) if asset.media_format == "dicom" else None
+            spacing = (
+                media.dicom_pixel_spacing_of(source) if asset.media_format == "dicom" else None
+            )
             if asset.kind == AssetKind.SWEEP_VIDEO:
                 with tempfile.TemporaryDirectory() as scratch:
                     out = Path(scratch) / "rendition.mp4"
                     info = media.render_video(source, out, fps=asset.case.study.cine_fps)
                     data = out.read_bytes()
-                content_type, width, height, frames = "video/mp4", info.width, info.height, info.frame_count
+                content_type, width, height, frames = (
+                    "video/mp4",
+                    info.width,
+                    info.height,
+                    info.frame_count,
+                )
                 rendition.fps, crop = info.fps, info.crop
             else:
                 made = media.render_view(media.load_image(source))
                 data, content_type, width, height, frames = (
-                    made.data, made.content_type, made.width, made.height, 1,
+                    made.data,
+                    made.content_type,
+                    made.width,
+                    made.height,
+                    1,
                 )
                 rendition.fps, crop = None, made.crop
             on_canvas = crop.spacing_on_canvas(spacing)
@@ -100,7 +111,9 @@ def rendition_make_for_asset(*, asset_id: Any) -> Rendition:
         rendition.error = str(exc)
         rendition.save()
         return rendition
-    return _store(rendition, data=data, content_type=content_type, width=width, height=height, frames=frames)
+    return _store(
+        rendition, data=data, content_type=content_type, width=width, height=height, frames=frames
+    )
 
 
 def _material_set_rendition(material_set: MaterialSet, view: str, purpose: str) -> Rendition:
@@ -149,7 +162,9 @@ def rendition_make_for_view(
     )
 
 
-def rendition_make_explanation(*, material_set: MaterialSet, view: str, overlay: np.ndarray) -> Rendition:
+def rendition_make_explanation(
+    *, material_set: MaterialSet, view: str, overlay: np.ndarray
+) -> Rendition:
     """Store the AI's explanation overlay (an RGB heatmap) of one view of its material set.
 
     Kept with the material set as an ``explanation``, never as media of the case: only a
@@ -164,8 +179,14 @@ def rendition_make_explanation(*, material_set: MaterialSet, view: str, overlay:
     if not ok:
         raise ValidationError(_("The explanation overlay could not be encoded."))
     rendition = _material_set_rendition(material_set, view, RenditionPurpose.EXPLANATION)
-    return _store(rendition, data=encoded.tobytes(), content_type="image/png",
-                  width=int(overlay.shape[1]), height=int(overlay.shape[0]), frames=1)
+    return _store(
+        rendition,
+        data=encoded.tobytes(),
+        content_type="image/png",
+        width=int(overlay.shape[1]),
+        height=int(overlay.shape[0]),
+        frames=1,
+    )
 
 
 def _store(

@@ -28,7 +28,12 @@ from trials.signatures import Signature, content_sha256, signature_apply
 SIGNED_TRANSITIONS: tuple[str, ...] = (StudyStatus.LOCKED, StudyStatus.UNBLINDED)
 
 _SETTINGS_FIELDS = (
-    "title", "registry_id", "washout_days", "allow_revisits", "cine_fps", "collects_rating",
+    "title",
+    "registry_id",
+    "washout_days",
+    "allow_revisits",
+    "cine_fps",
+    "collects_rating",
 )
 
 
@@ -62,8 +67,12 @@ def study_create(
         actor=actor,
         action=AuditAction.STUDY_CREATED,
         target=study,
-        after={"title": title, "design": design, "registry_id": registry_id,
-               "collects_rating": collects_rating},
+        after={
+            "title": title,
+            "design": design,
+            "registry_id": registry_id,
+            "collects_rating": collects_rating,
+        },
     )
     if actor is not None:
         membership_add(actor=actor, study=study, user=actor, role=Role.COORDINATOR)
@@ -136,8 +145,13 @@ def study_transition(
         event = signature_apply(
             signature=signature, actor=actor, target=study, purpose=f"study.{to}", content=content
         )
-        signed = {"signature": {"event": event.id, "content_sha256": content_sha256(content),
-                                "meaning": event.after["meaning"]}}
+        signed = {
+            "signature": {
+                "event": event.id,
+                "content_sha256": content_sha256(content),
+                "meaning": event.after["meaning"],
+            }
+        }
     if to == StudyStatus.OPEN and study.design == StudyDesign.SOURCE_BLINDED:
         from trials.services.allocation import allocation_commit_on_open
 
@@ -154,7 +168,9 @@ def study_transition(
     study.save(update_fields=["status", "opened_at", "locked_at", "unblinded_at", "modified"])
     audit_record(
         actor=actor,
-        action=AuditAction.STUDY_UNBLINDED if to == StudyStatus.UNBLINDED else AuditAction.STUDY_STATUS_CHANGED,
+        action=AuditAction.STUDY_UNBLINDED
+        if to == StudyStatus.UNBLINDED
+        else AuditAction.STUDY_STATUS_CHANGED,
         target=study,
         before=before,
         after={"status": to, **signed},
@@ -212,13 +228,17 @@ def membership_add(
         conflict = membership_conflict(study=study, user=user, role=role)
         if conflict:
             raise ValidationError(conflict)
-        membership = Membership(study=study, user=user, role=role, tier=tier, years_experience=years_experience)
+        membership = Membership(
+            study=study, user=user, role=role, tier=tier, years_experience=years_experience
+        )
         membership.full_clean()
         membership.save()
         after = {"user": user.get_username(), "role": role}
         if role == Role.READER:
             after |= {"tier": tier, "years_experience": years_experience}
-        audit_record(actor=actor, action=AuditAction.MEMBERSHIP_ADDED, target=membership, after=after)
+        audit_record(
+            actor=actor, action=AuditAction.MEMBERSHIP_ADDED, target=membership, after=after
+        )
         return membership
     if membership.ended_at is not None:
         # Enrolled again after his membership ended: the same row resumes (audited).
@@ -226,12 +246,21 @@ def membership_add(
         membership.ended_at, membership.ended_by, membership.end_reason = None, None, ""
         membership.save(update_fields=["ended_at", "ended_by", "end_reason", "modified"])
         audit_record(
-            actor=actor, action=AuditAction.MEMBERSHIP_RESUMED, target=membership, before=before,
+            actor=actor,
+            action=AuditAction.MEMBERSHIP_RESUMED,
+            target=membership,
+            before=before,
             after={"user": user.get_username(), "role": role},
         )
-    if role == Role.READER and tier and (membership.tier, membership.years_experience) != (tier, years_experience):
+    if (
+        role == Role.READER
+        and tier
+        and (membership.tier, membership.years_experience) != (tier, years_experience)
+    ):
         if study.status != StudyStatus.DRAFT:
-            raise ValidationError(_("A reader's tier and experience can change only while the study is a draft."))
+            raise ValidationError(
+                _("A reader's tier and experience can change only while the study is a draft.")
+            )
         before = {"tier": membership.tier, "years_experience": membership.years_experience}
         membership.tier = tier
         membership.years_experience = years_experience

@@ -65,13 +65,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
-            "--background", action="store_true",
+            "--background",
+            action="store_true",
             help="run as make demo's builder: no logins printed; stops with its parent process",
         )
 
     def step(self, message: str) -> None:
         prefix = "demo build " if self.background else ""
-        self.stdout.write(f"[{prefix}{time.perf_counter() - self.started:6.0f} s] {message}", ending="\n")
+        self.stdout.write(
+            f"[{prefix}{time.perf_counter() - self.started:6.0f} s] {message}", ending="\n"
+        )
         self.stdout.flush()
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -94,5 +97,7 @@ class Command(BaseCommand):
         if not self.background:
             print_logins(self.stdout)
         if not ok:
-            raise CommandError("Some demo studies failed to build (see above); run it again to retry them.")
+            raise CommandError(
+                "Some demo studies failed to build (see above); run it again to retry them."
+            )
         self.step("Every demo study is ready.")

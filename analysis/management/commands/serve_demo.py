@@ -43,7 +43,9 @@ class Command(BaseCommand):
 
         def builder_exit(code: int) -> None:
             if code != 0:
-                records_stop_unfinished(f"The builder exited with code {code}; the next `make demo` resumes.")
+                records_stop_unfinished(
+                    f"The builder exited with code {code}; the next `make demo` resumes."
+                )
 
         code = run_with_builder(
             # The checks ran for this command already.

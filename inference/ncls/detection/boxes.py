@@ -156,7 +156,9 @@ def _intersection_area(quad1: torch.Tensor, quad2: torch.Tensor) -> torch.Tensor
     return torch.where(valid.sum(-1) >= 3, area, torch.zeros_like(area))
 
 
-def rotated_iou_diff(boxes1: torch.Tensor, boxes2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def rotated_iou_diff(
+    boxes1: torch.Tensor, boxes2: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Differentiable elementwise rotated IoU of ``(N, 5)`` box pairs; returns (iou, union)."""
     dtype = torch.float64 if boxes1.dtype == torch.float64 else torch.float32
     b1 = boxes1.to(dtype)
@@ -188,4 +190,3 @@ def to_dota_line(box: np.ndarray | list[float], class_name: str, difficult: int 
     """One DOTA v1 label line (8 corner coordinates, class name, difficult flag)."""
     pts = corners(torch.as_tensor(np.asarray(box, dtype=np.float64))).numpy().reshape(-1)
     return " ".join(f"{v:.1f}" for v in pts) + f" {class_name} {difficult}"
-

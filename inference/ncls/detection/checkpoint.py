@@ -29,9 +29,9 @@ class CheckpointError(ValueError):
     """A checkpoint that is missing, altered, or for other classes or another convention."""
 
 
-
-
-def save_detector(model: RotatedRTDETR, out_dir: str | Path, meta: dict[str, Any], *, half: bool = True) -> Path:
+def save_detector(
+    model: RotatedRTDETR, out_dir: str | Path, meta: dict[str, Any], *, half: bool = True
+) -> Path:
     """Write weights (fp16 by default, to keep demo checkpoints small) and JSON; return the JSON path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,9 @@ def resolve(path: str | Path) -> tuple[Path, Path]:
     return meta, weights
 
 
-def load_detector(path: str | Path, device: str | torch.device = "cpu") -> tuple[RotatedRTDETR, dict[str, Any]]:
+def load_detector(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[RotatedRTDETR, dict[str, Any]]:
     """Model (eval mode, float32) and its JSON record, after checking hash, classes, angle."""
     meta_path, weights = resolve(path)
     record = json.loads(meta_path.read_text())
@@ -86,9 +88,13 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> tuple
     if tuple(record.get("classes", ())) != ANATOMY_CLASSES:
         raise CheckpointError(f"{meta_path}: trained for other classes {record.get('classes')}")
     if record.get("angle_convention") != ANGLE_CONVENTION:
-        raise CheckpointError(f"{meta_path}: angle convention {record.get('angle_convention')!r} is not ours")
+        raise CheckpointError(
+            f"{meta_path}: angle convention {record.get('angle_convention')!r} is not ours"
+        )
     cfg = DetectorConfig.from_dict(record["architecture"])
     model = RotatedRTDETR(cfg)
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
+    state = {
+        k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()
+    }
     model.load_state_dict(state)
     return model.to(device).eval(), record

@@ -16,8 +16,12 @@ from inference.ncls.sweep_args import add_video_arguments, videos_of
 
 def add_commands(commands: Any) -> None:
     """Add ``train-detector``, ``extract`` and ``evaluate-detector``."""
-    train = commands.add_parser("train-detector", help="train the rotated anatomy detector on DOTA data")
-    train.add_argument("--data", required=True, help="folder with images/ and labelTxt/ (or dota/ inside)")
+    train = commands.add_parser(
+        "train-detector", help="train the rotated anatomy detector on DOTA data"
+    )
+    train.add_argument(
+        "--data", required=True, help="folder with images/ and labelTxt/ (or dota/ inside)"
+    )
     train.add_argument("--out", required=True, help="checkpoint folder to write")
     train.add_argument("--profile", choices=("lite", "full"), default="lite")
     train.add_argument("--epochs", type=int, default=12)
@@ -27,56 +31,104 @@ def add_commands(commands: Any) -> None:
     train.add_argument("--lr", type=float, default=4e-4)
     train.add_argument("--max-images", type=int, default=None, help="use at most this many images")
     train.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    train.add_argument("--init", default=None,
-                       help="start from this detector checkpoint (folder or detector.json) instead of from scratch")
-    train.add_argument("--quality-floor", type=float, default=1.0,
-                       help="score target = IoU × (floor + (1 − floor) × the label's plane quality); "
-                            "1 (default): the IoU, plane quality unused")
-    train.add_argument("--class-quality-floor", action="append", default=[], metavar="CLASS=FLOOR",
-                       help="a floor for one class, overriding --quality-floor (repeatable)")
-    train.add_argument("--workers", type=int, default=0, help="data-loader worker processes (0: in the main process)")
-    train.add_argument("--max-minutes", type=float, default=None,
-                       help="stop after this much training time (the cosine schedule follows time)")
+    train.add_argument(
+        "--init",
+        default=None,
+        help="start from this detector checkpoint (folder or detector.json) instead of from scratch",
+    )
+    train.add_argument(
+        "--quality-floor",
+        type=float,
+        default=1.0,
+        help="score target = IoU × (floor + (1 − floor) × the label's plane quality); "
+        "1 (default): the IoU, plane quality unused",
+    )
+    train.add_argument(
+        "--class-quality-floor",
+        action="append",
+        default=[],
+        metavar="CLASS=FLOOR",
+        help="a floor for one class, overriding --quality-floor (repeatable)",
+    )
+    train.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="data-loader worker processes (0: in the main process)",
+    )
+    train.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop after this much training time (the cosine schedule follows time)",
+    )
     train.set_defaults(handler=_train)
 
     ext = commands.add_parser("extract", help="standard views from sweep videos")
     add_video_arguments(ext)
-    ext.add_argument("--detector", required=True,
-                     help="local checkpoint folder or detector.json, or a published model "
-                          "directory")
-    ext.add_argument("--detections-out", default=None, metavar="FILE.jsonl",
-                     help="also write every frame's detections (class, score, rotated box in "
-                          "frame pixels)")
+    ext.add_argument(
+        "--detector",
+        required=True,
+        help="local checkpoint folder or detector.json, or a published model directory",
+    )
+    ext.add_argument(
+        "--detections-out",
+        default=None,
+        metavar="FILE.jsonl",
+        help="also write every frame's detections (class, score, rotated box in frame pixels)",
+    )
     ext.add_argument("--out", required=True)
     ext.add_argument("--device", default="cpu")
     ext.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
     ext.add_argument("--batch-size", type=int, default=16)
     ext.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    ext.add_argument("--threshold", type=float, default=None,
-                     help="one score threshold for every class (default: the checkpoint's calibrated "
-                          "per-class ones, else 0.6)")
-    ext.add_argument("--sagittal-starts-left", action="store_true",
-                     help="sagittal sweeps start on the left (default: right, so the first side is RPSV)")
+    ext.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="one score threshold for every class (default: the checkpoint's calibrated "
+        "per-class ones, else 0.6)",
+    )
+    ext.add_argument(
+        "--sagittal-starts-left",
+        action="store_true",
+        help="sagittal sweeps start on the left (default: right, so the first side is RPSV)",
+    )
     ext.set_defaults(handler=_extract)
 
-    ev = commands.add_parser("evaluate-detector", help="rotated mAP@0.5 per class on DOTA data "
-                             "(and, with --phantom, views found and frame error on phantom cases)")
-    ev.add_argument("--data", required=True, help="DOTA folder, or a phantom output folder with --phantom")
-    ev.add_argument("--phantom", action="store_true", help="DATA is a phantom folder: also run extract per case")
+    ev = commands.add_parser(
+        "evaluate-detector",
+        help="rotated mAP@0.5 per class on DOTA data "
+        "(and, with --phantom, views found and frame error on phantom cases)",
+    )
+    ev.add_argument(
+        "--data", required=True, help="DOTA folder, or a phantom output folder with --phantom"
+    )
+    ev.add_argument(
+        "--phantom", action="store_true", help="DATA is a phantom folder: also run extract per case"
+    )
     ev.add_argument("--max-cases", type=int, default=None)
-    ev.add_argument("--threshold", type=float, default=None,
-                    help="one score threshold for --phantom (default: the checkpoint's calibrated "
-                         "per-class ones, else 0.6)")
-    ev.add_argument("--detector", required=True,
-                    help="checkpoint folder or a published model directory")
+    ev.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="one score threshold for --phantom (default: the checkpoint's calibrated "
+        "per-class ones, else 0.6)",
+    )
+    ev.add_argument(
+        "--detector", required=True, help="checkpoint folder or a published model directory"
+    )
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--max-images", type=int, default=None)
     ev.add_argument("--out", default=None, help="write the result as JSON here")
     ev.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ev.set_defaults(handler=_evaluate)
 
-    cal = commands.add_parser("calibrate-detector", help="choose the score threshold (<= 0.6) by detection F1 "
-                              "on DOTA data that is neither training nor test data; stored in the checkpoint JSON")
+    cal = commands.add_parser(
+        "calibrate-detector",
+        help="choose the score threshold (<= 0.6) by detection F1 "
+        "on DOTA data that is neither training nor test data; stored in the checkpoint JSON",
+    )
     cal.add_argument("--data", required=True)
     cal.add_argument("--detector", required=True)
     cal.add_argument("--device", default="cpu")
@@ -88,8 +140,22 @@ def add_commands(commands: Any) -> None:
 def _train_command_line(args: argparse.Namespace) -> str:
     """The training command as given (rebuilt from the parsed options, so it is complete)."""
     parts = ["python", "-m", "inference.ncls", "train-detector"]
-    for name in ("data", "out", "profile", "epochs", "batch_size", "seed", "device", "lr", "max_images",
-                 "threads", "workers", "init", "quality_floor", "max_minutes"):
+    for name in (
+        "data",
+        "out",
+        "profile",
+        "epochs",
+        "batch_size",
+        "seed",
+        "device",
+        "lr",
+        "max_images",
+        "threads",
+        "workers",
+        "init",
+        "quality_floor",
+        "max_minutes",
+    ):
         value = getattr(args, name)
         if value is not None:
             parts += [f"--{name.replace('_', '-')}", str(value)]
@@ -110,12 +176,23 @@ def _class_floor(text: str) -> tuple[str, float]:
 def _train(args: argparse.Namespace) -> int:
     from inference.ncls.detection.train import TrainOptions, train_detector
 
-    opts = TrainOptions(data=args.data, out=args.out, profile=args.profile, epochs=args.epochs,
-                        batch_size=args.batch_size, seed=args.seed, device=args.device, lr=args.lr,
-                        max_images=args.max_images, threads=args.threads, workers=args.workers, init=args.init,
-                        quality_floor=args.quality_floor,
-                        class_quality_floors=tuple(_class_floor(v) for v in args.class_quality_floor),
-                        max_minutes=args.max_minutes)
+    opts = TrainOptions(
+        data=args.data,
+        out=args.out,
+        profile=args.profile,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        device=args.device,
+        lr=args.lr,
+        max_images=args.max_images,
+        threads=args.threads,
+        workers=args.workers,
+        init=args.init,
+        quality_floor=args.quality_floor,
+        class_quality_floors=tuple(_class_floor(v) for v in args.class_quality_floor),
+        max_minutes=args.max_minutes,
+    )
     path = train_detector(opts, command=_train_command_line(args))
     print(path)
     return 0
@@ -137,12 +214,21 @@ def _extract(args: argparse.Namespace) -> int:
     except (CheckpointError, PublishedCheckpointError, ModelDirError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result = extract(videos, detector, args.out, batch_size=args.batch_size,
-                     sagittal_starts_right=not args.sagittal_starts_left, checkpoint=record,
-                     orientations=orientations, detections_out=args.detections_out)
+    result = extract(
+        videos,
+        detector,
+        args.out,
+        batch_size=args.batch_size,
+        sagittal_starts_right=not args.sagittal_starts_left,
+        checkpoint=record,
+        orientations=orientations,
+        detections_out=args.detections_out,
+    )
     found = [v for v, r in result["views"].items() if r["status"] == "found"]
-    print(f"{len(found)} of 6 views found ({', '.join(found) or 'none'}); wrote {args.out}/views.json"
-          + (f" and {args.detections_out}" if args.detections_out else ""))
+    print(
+        f"{len(found)} of 6 views found ({', '.join(found) or 'none'}); wrote {args.out}/views.json"
+        + (f" and {args.detections_out}" if args.detections_out else "")
+    )
     return 0
 
 
@@ -161,9 +247,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         from inference.ncls.detection.predict import Detector, checkpoint_threshold
 
         threshold = checkpoint_threshold(record, args.threshold)
-        report = evaluate_phantom(args.data, Detector(model, device=args.device, threshold=threshold),
-                                  max_cases=args.max_cases,
-                                  max_images=args.max_images)
+        report = evaluate_phantom(
+            args.data,
+            Detector(model, device=args.device, threshold=threshold),
+            max_cases=args.max_cases,
+            max_images=args.max_images,
+        )
         text = json.dumps(report, indent=2)
         if args.out:
             with open(args.out, "w") as handle:
@@ -194,8 +283,9 @@ def _evaluate_frame_detector(args: argparse.Namespace) -> int:
         from inference.ncls.detection.phantom_eval import evaluate_phantom
 
         detector, _ = load_detector(args.detector, Options(args.device, threshold=args.threshold))
-        report = evaluate_phantom(args.data, detector, max_cases=args.max_cases,
-                                  max_images=args.max_images)
+        report = evaluate_phantom(
+            args.data, detector, max_cases=args.max_cases, max_images=args.max_images
+        )
         result = report["summary"]
     else:
         # every kept (query, class) pair is ranked for the mAP, as for our own detector
@@ -227,10 +317,16 @@ def _calibrate(args: argparse.Namespace) -> int:
     meta_path, _ = resolve(args.detector)
     record["score_threshold"] = best
     record["score_thresholds"] = per_class
-    record["calibration"] = {"data_hash": data_hash(pairs), "images": len(samples),
-                             "f1_by_threshold": {str(k): v for k, v in f1.items()},
-                             "class_f1_by_threshold": {c: {str(k): v for k, v in t.items()}
-                                                       for c, t in per_class_f1.items()}}
+    record["calibration"] = {
+        "data_hash": data_hash(pairs),
+        "images": len(samples),
+        "f1_by_threshold": {str(k): v for k, v in f1.items()},
+        "class_f1_by_threshold": {
+            c: {str(k): v for k, v in t.items()} for c, t in per_class_f1.items()
+        },
+    }
     meta_path.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps({"score_threshold": best, "score_thresholds": per_class, "f1_by_threshold": f1}))
+    print(
+        json.dumps({"score_threshold": best, "score_thresholds": per_class, "f1_by_threshold": f1})
+    )
     return 0

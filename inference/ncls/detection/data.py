@@ -38,10 +38,14 @@ def dota_root(path: str | Path) -> Path:
     for cand in (path, path / "dota"):
         if (cand / "images").is_dir() and (cand / "labelTxt").is_dir():
             return cand
-    raise FileNotFoundError(f"{path}: no DOTA data (expected images/ and labelTxt/ in it or in dota/)")
+    raise FileNotFoundError(
+        f"{path}: no DOTA data (expected images/ and labelTxt/ in it or in dota/)"
+    )
 
 
-def parse_dota_label(text: str, classes: tuple[str, ...] = ANATOMY_CLASSES) -> tuple[np.ndarray, np.ndarray]:
+def parse_dota_label(
+    text: str, classes: tuple[str, ...] = ANATOMY_CLASSES
+) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (pixel, canonical, degrees) and class indices of one DOTA v1 label file."""
     quads, labels = [], []
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -51,7 +55,9 @@ def parse_dota_label(text: str, classes: tuple[str, ...] = ANATOMY_CLASSES) -> t
         try:
             coords = [float(v) for v in parts[:8]]
         except ValueError as exc:
-            raise ValueError(f"line {lineno}: corner coordinates are not numbers: {line.strip()!r}") from exc
+            raise ValueError(
+                f"line {lineno}: corner coordinates are not numbers: {line.strip()!r}"
+            ) from exc
         name = parts[8]
         if name not in classes:
             raise ValueError(f"line {lineno}: unknown class {name!r}")
@@ -67,9 +73,11 @@ def parse_plane_quality(text: str) -> float:
     for lineno, line in enumerate(text.splitlines(), 1):
         if line.startswith(PLANE_QUALITY_HEADER):
             try:
-                q = float(line[len(PLANE_QUALITY_HEADER):])
+                q = float(line[len(PLANE_QUALITY_HEADER) :])
             except ValueError as exc:
-                raise ValueError(f"line {lineno}: plane quality is not a number: {line.strip()!r}") from exc
+                raise ValueError(
+                    f"line {lineno}: plane quality is not a number: {line.strip()!r}"
+                ) from exc
             if not 0.0 <= q <= 1.0:
                 raise ValueError(f"line {lineno}: plane quality must be in [0, 1], got {q}")
             return q
@@ -118,11 +126,20 @@ def load_samples(pairs: list[tuple[Path, Path]], size: int) -> list[Sample]:
 class TrainSet(torch.utils.data.Dataset[tuple[torch.Tensor, dict[str, torch.Tensor]]]):
     """Training samples with Mosaic (2×2 at half scale), Mixup and grey-level jitter."""
 
-    def __init__(self, samples: list[Sample], *, mosaic: float = 0.3, mixup: float = 0.15, seed: int = 0,
-                 quality_floor: float | np.ndarray = 1.0) -> None:
+    def __init__(
+        self,
+        samples: list[Sample],
+        *,
+        mosaic: float = 0.3,
+        mixup: float = 0.15,
+        seed: int = 0,
+        quality_floor: float | np.ndarray = 1.0,
+    ) -> None:
         self.samples = samples
         # one floor for every class, or one per class index
-        self.quality_floor = np.broadcast_to(np.asarray(quality_floor, dtype=np.float64), (len(ANATOMY_CLASSES),))
+        self.quality_floor = np.broadcast_to(
+            np.asarray(quality_floor, dtype=np.float64), (len(ANATOMY_CLASSES),)
+        )
         self.mosaic = mosaic
         self.mixup = mixup
         self.rng = random.Random(seed)
@@ -139,7 +156,9 @@ class TrainSet(torch.utils.data.Dataset[tuple[torch.Tensor, dict[str, torch.Tens
         for k, idx in enumerate(picks):
             s = self.samples[idx]
             ox, oy = (k % 2) * half, (k // 2) * half
-            canvas[oy : oy + half, ox : ox + half] = cv2.resize(s.image, (half, half), interpolation=cv2.INTER_AREA)
+            canvas[oy : oy + half, ox : ox + half] = cv2.resize(
+                s.image, (half, half), interpolation=cv2.INTER_AREA
+            )
             b = s.boxes.copy()
             b[:, 0] = b[:, 0] * 0.5 + ox / size
             b[:, 1] = b[:, 1] * 0.5 + oy / size
@@ -154,10 +173,14 @@ class TrainSet(torch.utils.data.Dataset[tuple[torch.Tensor, dict[str, torch.Tens
         return s.image, s.boxes, s.labels, s.box_quality()
 
     def __getitem__(self, idx: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        image, boxes, labels, quality = self._mosaic(idx) if self.rng.random() < self.mosaic else self._plain(idx)
+        image, boxes, labels, quality = (
+            self._mosaic(idx) if self.rng.random() < self.mosaic else self._plain(idx)
+        )
         img = image.astype(np.float32) / 255.0
         if self.rng.random() < self.mixup:
-            other_img, other_boxes, other_labels, other_quality = self._plain(self.rng.randrange(len(self.samples)))
+            other_img, other_boxes, other_labels, other_quality = self._plain(
+                self.rng.randrange(len(self.samples))
+            )
             lam = self.rng.uniform(0.4, 0.6)
             img = lam * img + (1 - lam) * other_img.astype(np.float32) / 255.0
             boxes = np.concatenate([boxes, other_boxes])
@@ -177,16 +200,27 @@ def to_input(gray01: np.ndarray) -> torch.Tensor:
     return t[None].expand(3, -1, -1).contiguous()
 
 
-def make_target(boxes: np.ndarray, labels: np.ndarray, quality: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+def make_target(
+    boxes: np.ndarray, labels: np.ndarray, quality: np.ndarray | None = None
+) -> dict[str, torch.Tensor]:
     """Model target: boxes normalised with the angle in half-turns, canonical; labels; and
     per box the scale of its score target (the frame's plane quality; 1 when not given)."""
-    b = canonical_np(np.asarray(boxes, dtype=np.float64).reshape(-1, 5)) if len(boxes) else np.zeros((0, 5))
+    b = (
+        canonical_np(np.asarray(boxes, dtype=np.float64).reshape(-1, 5))
+        if len(boxes)
+        else np.zeros((0, 5))
+    )
     b[:, 4] = b[:, 4] / 180.0
     q = np.ones(len(labels)) if quality is None else np.asarray(quality, dtype=np.float64)
-    return {"boxes": torch.as_tensor(b, dtype=torch.float32), "labels": torch.as_tensor(labels, dtype=torch.long),
-            "quality": torch.as_tensor(q, dtype=torch.float32)}
+    return {
+        "boxes": torch.as_tensor(b, dtype=torch.float32),
+        "labels": torch.as_tensor(labels, dtype=torch.long),
+        "quality": torch.as_tensor(q, dtype=torch.float32),
+    }
 
 
-def collate(batch: list[tuple[torch.Tensor, dict[str, torch.Tensor]]]) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
+def collate(
+    batch: list[tuple[torch.Tensor, dict[str, torch.Tensor]]],
+) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
     """Stack images; keep targets as a list."""
     return torch.stack([b[0] for b in batch]), [b[1] for b in batch]

@@ -29,9 +29,12 @@ class MapResult:
 
     def to_json(self) -> dict[str, object]:
         """JSON-ready form."""
-        return {"iou_threshold": self.iou_threshold, "map": round(self.map, 4),
-                "ap": {k: None if v is None else round(v, 4) for k, v in self.ap.items()},
-                "ground_truth": self.ground_truth}
+        return {
+            "iou_threshold": self.iou_threshold,
+            "map": round(self.map, 4),
+            "ap": {k: None if v is None else round(v, 4) for k, v in self.ap.items()},
+            "ground_truth": self.ground_truth,
+        }
 
 
 def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:
@@ -72,7 +75,9 @@ def rotated_map(
             if len(gt) == 0:
                 records.extend((float(s), False) for s in sc)
                 continue
-            ious = rotated_iou(torch.as_tensor(det, dtype=torch.float64), torch.as_tensor(gt, dtype=torch.float64)).numpy()
+            ious = rotated_iou(
+                torch.as_tensor(det, dtype=torch.float64), torch.as_tensor(gt, dtype=torch.float64)
+            ).numpy()
             taken = np.zeros(len(gt), dtype=bool)
             for i, s in enumerate(sc):
                 cand = np.where(~taken, ious[i], -1.0)
@@ -92,8 +97,12 @@ def rotated_map(
         precision = tp / np.maximum(tp + fp, 1e-9)
         aps[name] = average_precision(recall, precision) if records else 0.0
     present = [v for v in aps.values() if v is not None]
-    return MapResult(ap=aps, map=float(np.mean(present)) if present else 0.0, ground_truth=counts,
-                     iou_threshold=iou_threshold)
+    return MapResult(
+        ap=aps,
+        map=float(np.mean(present)) if present else 0.0,
+        ground_truth=counts,
+        iou_threshold=iou_threshold,
+    )
 
 
 def detection_f1(
@@ -114,8 +123,10 @@ def detection_f1(
         if len(tb) == 0:
             fp += len(pb)
             continue
-        ious = rotated_iou(torch.as_tensor(pb.reshape(-1, 5), dtype=torch.float64),
-                           torch.as_tensor(tb, dtype=torch.float64)).numpy()
+        ious = rotated_iou(
+            torch.as_tensor(pb.reshape(-1, 5), dtype=torch.float64),
+            torch.as_tensor(tb, dtype=torch.float64),
+        ).numpy()
         ious[pc[:, None] != tc[None, :]] = 0.0
         taken = np.zeros(len(tb), dtype=bool)
         for i in np.argsort(-ps):
@@ -148,7 +159,20 @@ def calibrate_threshold(
 def calibrate_class_thresholds(
     predictions: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     truths: list[tuple[np.ndarray, np.ndarray]],
-    candidates: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6),
+    candidates: tuple[float, ...] = (
+        0.05,
+        0.1,
+        0.15,
+        0.2,
+        0.25,
+        0.3,
+        0.35,
+        0.4,
+        0.45,
+        0.5,
+        0.55,
+        0.6,
+    ),
     classes: tuple[str, ...] = ANATOMY_CLASSES,
     fallback: float = 0.6,
 ) -> tuple[dict[str, float], dict[str, dict[float, float]]]:
@@ -167,13 +191,22 @@ def calibrate_class_thresholds(
         if not present.any():
             chosen[name] = fallback
             continue
-        best_score = np.array([float(np.max(np.asarray(ps)[np.asarray(pc) == c], initial=-1.0))
-                               for _, pc, ps in predictions])
+        best_score = np.array(
+            [
+                float(np.max(np.asarray(ps)[np.asarray(pc) == c], initial=-1.0))
+                for _, pc, ps in predictions
+            ]
+        )
         f1 = {}
         for t in candidates:
             seen = best_score >= t
             tp = int(np.sum(seen & present))
-            f1[t] = round(2 * tp / max(1, 2 * tp + int(np.sum(seen & ~present)) + int(np.sum(~seen & present))), 4)
+            f1[t] = round(
+                2
+                * tp
+                / max(1, 2 * tp + int(np.sum(seen & ~present)) + int(np.sum(~seen & present))),
+                4,
+            )
         table[name] = f1
         chosen[name] = max(f1, key=lambda t: (f1[t], t))
     return chosen, table

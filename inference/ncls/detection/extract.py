@@ -41,8 +41,14 @@ class VideoRun:
     timings: dict[str, float]
 
 
-def detect_video(path: Path, detector: FrameDetector, *, batch_size: int = 16,
-                 sagittal_starts_right: bool = True, orientation: str | None = None) -> VideoRun:
+def detect_video(
+    path: Path,
+    detector: FrameDetector,
+    *,
+    batch_size: int = 16,
+    sagittal_starts_right: bool = True,
+    orientation: str | None = None,
+) -> VideoRun:
     """Decode, detect per frame (batched), and analyse one sweep (as ``orientation`` if declared)."""
     timings = {"decode_s": 0.0, "roi_s": 0.0, "detect_s": 0.0}
     detections: list[FrameDetections] = []
@@ -72,7 +78,9 @@ def detect_video(path: Path, detector: FrameDetector, *, batch_size: int = 16,
             if frame is None:
                 break
     t0 = time.perf_counter()
-    analysis = analyse_sweep(detections, sagittal_starts_right=sagittal_starts_right, orientation=orientation)
+    analysis = analyse_sweep(
+        detections, sagittal_starts_right=sagittal_starts_right, orientation=orientation
+    )
     timings["views_s"] = time.perf_counter() - t0
     return VideoRun(Path(path), fps, detections, analysis, roi, timings)
 
@@ -86,7 +94,9 @@ def _view_record(run: VideoRun, result: ViewResult) -> dict[str, Any]:
         "frame_index": result.frame_index,
         "score": result.score,
         "cluster_frames": list(result.cluster) if result.cluster else None,
-        "boxes": [{**d, "class_name": ANATOMY_CLASSES[int(d["class_index"])]} for d in det.to_json()],
+        "boxes": [
+            {**d, "class_name": ANATOMY_CLASSES[int(d["class_index"])]} for d in det.to_json()
+        ],
     }
 
 
@@ -99,18 +109,29 @@ def write_detections(runs: Sequence[VideoRun], path: str | Path) -> Path:
         for run in runs:
             for det in run.detections:
                 boxes = [
-                    {"class_name": ANATOMY_CLASSES[int(d["class_index"])], **d} for d in det.to_json()
+                    {"class_name": ANATOMY_CLASSES[int(d["class_index"])], **d}
+                    for d in det.to_json()
                 ]
-                record = {"video": str(run.path), "frame_index": det.frame_index,
-                          "detections": boxes}
+                record = {
+                    "video": str(run.path),
+                    "frame_index": det.frame_index,
+                    "detections": boxes,
+                }
                 handle.write(json.dumps(record) + "\n")
     return path
 
 
-def extract(videos: Sequence[str | Path], detector: FrameDetector, out_dir: str | Path, *, batch_size: int = 16,
-            sagittal_starts_right: bool = True, checkpoint: dict[str, Any] | None = None,
-            orientations: Sequence[str | None] | None = None,
-            detections_out: str | Path | None = None) -> dict[str, Any]:
+def extract(
+    videos: Sequence[str | Path],
+    detector: FrameDetector,
+    out_dir: str | Path,
+    *,
+    batch_size: int = 16,
+    sagittal_starts_right: bool = True,
+    checkpoint: dict[str, Any] | None = None,
+    orientations: Sequence[str | None] | None = None,
+    detections_out: str | Path | None = None,
+) -> dict[str, Any]:
     """Run stage 1 on a case's videos; write ``<VIEW>.png`` and ``views.json``; return the JSON.
 
     ``orientations``: per video, the orientation it was acquired in where known (None: decided
@@ -127,28 +148,37 @@ def extract(videos: Sequence[str | Path], detector: FrameDetector, out_dir: str 
     for path, orientation in zip(videos, declared, strict=True):
         t_start = time.perf_counter()
         try:
-            run = detect_video(Path(path), detector, batch_size=batch_size, sagittal_starts_right=sagittal_starts_right,
-                               orientation=orientation)
+            run = detect_video(
+                Path(path),
+                detector,
+                batch_size=batch_size,
+                sagittal_starts_right=sagittal_starts_right,
+                orientation=orientation,
+            )
         except video_io.VideoError as exc:
             video_records.append({"video": str(path), "error": exc.reason})
             continue
         runs.append(run)
         a = run.analysis
         run.timings["total_s"] = time.perf_counter() - t_start
-        video_records.append({
-            "video": str(path),
-            "frames": a.frame_count,
-            "fps": run.fps,
-            "orientation": a.orientation,
-            "declared_orientation": orientation,
-            "candidate_fraction": round(a.candidate_fraction, 4),
-            "dropped_reason": a.dropped_reason,
-            "sweep_direction": a.sweep_direction,
-            "sector": None if run.roi is None else [run.roi.x0, run.roi.y0, run.roi.x1, run.roi.y1],
-            "frame_views": [fv.group for fv in a.frames],
-            "frame_scores": [round(fv.score, 4) for fv in a.frames],
-            "timings": {k: round(v, 3) for k, v in run.timings.items()},
-        })
+        video_records.append(
+            {
+                "video": str(path),
+                "frames": a.frame_count,
+                "fps": run.fps,
+                "orientation": a.orientation,
+                "declared_orientation": orientation,
+                "candidate_fraction": round(a.candidate_fraction, 4),
+                "dropped_reason": a.dropped_reason,
+                "sweep_direction": a.sweep_direction,
+                "sector": None
+                if run.roi is None
+                else [run.roi.x0, run.roi.y0, run.roi.x1, run.roi.y1],
+                "frame_views": [fv.group for fv in a.frames],
+                "frame_scores": [round(fv.score, 4) for fv in a.frames],
+                "timings": {k: round(v, 3) for k, v in run.timings.items()},
+            }
+        )
     views: dict[str, Any] = {}
     chosen: dict[View, tuple[VideoRun, ViewResult]] = {}
     reasons: dict[View, list[str]] = {v: [] for v in View}
@@ -182,10 +212,15 @@ def extract(videos: Sequence[str | Path], detector: FrameDetector, out_dir: str 
     result = {
         "stage": "ncls-stage1",
         "angle_convention": ANGLE_CONVENTION,
-        "box_units": ("frame pixels; PNGs are the sector crop, offset by the video's sector x0, y0"
-                      if detector.crop_views_to_sector else "frame pixels; PNGs are whole frames"),
+        "box_units": (
+            "frame pixels; PNGs are the sector crop, offset by the video's sector x0, y0"
+            if detector.crop_views_to_sector
+            else "frame pixels; PNGs are whole frames"
+        ),
         "score_threshold": detector.threshold,
-        "detector": None if checkpoint is None else {
+        "detector": None
+        if checkpoint is None
+        else {
             k: checkpoint.get(k)
             for k in ("profile", "weights_sha256", "data_hash", "note", "version")
         },

@@ -45,7 +45,10 @@ class MatchWeights:
 
 @torch.no_grad()
 def hungarian_match(
-    logits: torch.Tensor, boxes: torch.Tensor, targets: list[dict[str, torch.Tensor]], w: MatchWeights
+    logits: torch.Tensor,
+    boxes: torch.Tensor,
+    targets: list[dict[str, torch.Tensor]],
+    w: MatchWeights,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per image, (query indices, target indices) minimising focal class cost + L1 + (1 − rIoU)."""
     out = []
@@ -66,12 +69,18 @@ def hungarian_match(
         cost = w.cost_class * c_cls + w.cost_l1 * c_l1 + w.cost_iou * c_iou
         cost = torch.nan_to_num(cost, nan=1e4, posinf=1e4, neginf=-1e4)
         rows, cols = linear_sum_assignment(cost.cpu().numpy())
-        out.append((torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long)))
+        out.append(
+            (torch.as_tensor(rows, dtype=torch.long), torch.as_tensor(cols, dtype=torch.long))
+        )
     return out
 
 
 def varifocal_loss(
-    logits: torch.Tensor, target_score: torch.Tensor, onehot: torch.Tensor, alpha: float, gamma: float
+    logits: torch.Tensor,
+    target_score: torch.Tensor,
+    onehot: torch.Tensor,
+    alpha: float,
+    gamma: float,
 ) -> torch.Tensor:
     """Varifocal loss (Zhang et al. 2021), IoU-aware targets for positives."""
     p = logits.sigmoid().detach()
@@ -100,12 +109,18 @@ class DetectionLoss(torch.nn.Module):
         bi = torch.cat([torch.full_like(s, i) for i, (s, _) in enumerate(indices)]).to(dev)
         qi = torch.cat([s for s, _ in indices]).to(dev)
         pred = boxes[bi, qi]
-        tgt = torch.cat([t["boxes"][j.to(dev)] for t, (_, j) in zip(targets, indices, strict=True)]).float()
-        lab = torch.cat([t["labels"][j.to(dev)] for t, (_, j) in zip(targets, indices, strict=True)])
-        quality = torch.cat([
-            t["quality"][j.to(dev)] if "quality" in t else torch.ones(len(j), device=dev)
-            for t, (_, j) in zip(targets, indices, strict=True)
-        ]).float()
+        tgt = torch.cat(
+            [t["boxes"][j.to(dev)] for t, (_, j) in zip(targets, indices, strict=True)]
+        ).float()
+        lab = torch.cat(
+            [t["labels"][j.to(dev)] for t, (_, j) in zip(targets, indices, strict=True)]
+        )
+        quality = torch.cat(
+            [
+                t["quality"][j.to(dev)] if "quality" in t else torch.ones(len(j), device=dev)
+                for t, (_, j) in zip(targets, indices, strict=True)
+            ]
+        ).float()
         onehot = torch.zeros_like(logits)
         score = torch.zeros_like(logits)
         if len(qi):
@@ -122,12 +137,16 @@ class DetectionLoss(torch.nn.Module):
         vfl = vfl.mean(1).sum() * logits.shape[1] / num_boxes
         return {"vfl": vfl, "l1": l1, "diou": diou}
 
-    def forward(self, out: dict[str, Any], targets: list[dict[str, torch.Tensor]]) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(
+        self, out: dict[str, Any], targets: list[dict[str, torch.Tensor]]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Total loss and its named parts (floats, for logging)."""
         num_boxes = max(1.0, float(sum(int(t["labels"].numel()) for t in targets)))
         parts: dict[str, torch.Tensor] = {}
 
-        def add(prefix: str, logits: torch.Tensor, boxes: torch.Tensor, indices: Any = None) -> None:
+        def add(
+            prefix: str, logits: torch.Tensor, boxes: torch.Tensor, indices: Any = None
+        ) -> None:
             if indices is None:
                 indices = hungarian_match(logits, boxes, targets, self.w)
             for k, v in self._terms(logits, boxes, targets, indices, num_boxes).items():
@@ -145,11 +164,18 @@ class DetectionLoss(torch.nn.Module):
                 dn_idx.append((pos.cpu(), tj))
             dn_boxes_n = num_boxes * meta["groups"]
             for i in range(out["dn_logits"].shape[0]):
-                for k, v in self._terms(out["dn_logits"][i], out["dn_boxes"][i], targets, dn_idx, dn_boxes_n).items():
+                for k, v in self._terms(
+                    out["dn_logits"][i], out["dn_boxes"][i], targets, dn_idx, dn_boxes_n
+                ).items():
                     parts[f"dn{i}_{k}"] = v
         total = sum(
-            (v * {"vfl": self.w.loss_vfl, "l1": self.w.loss_l1, "diou": self.w.loss_diou}[k.rsplit("_", 1)[-1]]
-             for k, v in parts.items()),
+            (
+                v
+                * {"vfl": self.w.loss_vfl, "l1": self.w.loss_l1, "diou": self.w.loss_diou}[
+                    k.rsplit("_", 1)[-1]
+                ]
+                for k, v in parts.items()
+            ),
             start=torch.zeros((), device=out["logits"].device),
         )
         return total, {k: float(v.detach()) for k, v in parts.items()}

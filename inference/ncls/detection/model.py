@@ -59,13 +59,26 @@ class DetectorConfig:
 #: 3 decoder layers.
 PROFILES: dict[str, DetectorConfig] = {
     "full": DetectorConfig(
-        profile="full", backbone="resnet50", input_size=640, hidden_dim=256,
-        num_queries=300, num_decoder_layers=6,
+        profile="full",
+        backbone="resnet50",
+        input_size=640,
+        hidden_dim=256,
+        num_queries=300,
+        num_decoder_layers=6,
     ),
     "lite": DetectorConfig(
-        profile="lite", backbone="resnet10", input_size=256, hidden_dim=128,
-        num_queries=30, num_decoder_layers=3, num_heads=4, num_points=4,
-        encoder_ffn_dim=256, decoder_ffn_dim=256, csp_blocks=1, num_denoising=30,
+        profile="lite",
+        backbone="resnet10",
+        input_size=256,
+        hidden_dim=128,
+        num_queries=30,
+        num_decoder_layers=3,
+        num_heads=4,
+        num_points=4,
+        encoder_ffn_dim=256,
+        decoder_ffn_dim=256,
+        csp_blocks=1,
+        num_denoising=30,
     ),
 }
 
@@ -133,7 +146,9 @@ class CSPBlock(nn.Module):
         return self.body(self.a(x)) + self.b(x)
 
 
-def sincos_2d(h: int, w: int, dim: int, device: torch.device, temperature: float = 10000.0) -> torch.Tensor:
+def sincos_2d(
+    h: int, w: int, dim: int, device: torch.device, temperature: float = 10000.0
+) -> torch.Tensor:
     """Fixed 2-D sine–cosine position embedding ``(h*w, dim)``."""
     gy, gx = torch.meshgrid(
         torch.arange(h, dtype=torch.float32, device=device),
@@ -141,7 +156,9 @@ def sincos_2d(h: int, w: int, dim: int, device: torch.device, temperature: float
         indexing="ij",
     )
     quarter = dim // 4
-    omega = 1.0 / temperature ** (torch.arange(quarter, dtype=torch.float32, device=device) / quarter)
+    omega = 1.0 / temperature ** (
+        torch.arange(quarter, dtype=torch.float32, device=device) / quarter
+    )
     ox = gx.flatten()[:, None] * omega[None]
     oy = gy.flatten()[:, None] * omega[None]
     return torch.cat([ox.sin(), ox.cos(), oy.sin(), oy.cos()], dim=1)
@@ -233,7 +250,11 @@ class RotatedDeformableAttention(nn.Module):
         nn.init.zeros_(self.weights.bias)
 
     def forward(
-        self, query: torch.Tensor, ref: torch.Tensor, memory: torch.Tensor, shapes: list[tuple[int, int]]
+        self,
+        query: torch.Tensor,
+        ref: torch.Tensor,
+        memory: torch.Tensor,
+        shapes: list[tuple[int, int]],
     ) -> torch.Tensor:
         b, q, _d = query.shape
         hh, lv, pp, hd = self.heads, self.levels, self.points, self.head_dim
@@ -254,7 +275,9 @@ class RotatedDeformableAttention(nn.Module):
             v = v.reshape(b * hh, hd, fh, fw)
             start += fh * fw
             g = grid[:, :, :, lvl].permute(0, 2, 1, 3, 4).reshape(b * hh, q, pp, 2)
-            sampled = F.grid_sample(v, g.to(v.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
+            sampled = F.grid_sample(
+                v, g.to(v.dtype), mode="bilinear", padding_mode="zeros", align_corners=False
+            )
             wl = attw[:, :, :, lvl].permute(0, 2, 1, 3).reshape(b * hh, 1, q, pp)
             out = out + sampled * wl.to(sampled.dtype)
         out = out.sum(-1).view(b, hh * hd, q).transpose(1, 2)
@@ -271,7 +294,9 @@ class DecoderLayer(nn.Module):
         self.norm1 = nn.LayerNorm(d)
         self.cross = RotatedDeformableAttention(d, cfg.num_heads, 3, cfg.num_points)
         self.norm2 = nn.LayerNorm(d)
-        self.ffn = nn.Sequential(nn.Linear(d, cfg.decoder_ffn_dim), nn.ReLU(), nn.Linear(cfg.decoder_ffn_dim, d))
+        self.ffn = nn.Sequential(
+            nn.Linear(d, cfg.decoder_ffn_dim), nn.ReLU(), nn.Linear(cfg.decoder_ffn_dim, d)
+        )
         self.norm3 = nn.LayerNorm(d)
 
     def forward(
@@ -334,7 +359,9 @@ class RotatedRTDETR(nn.Module):
         self.register_buffer("pixel_mean", mean, persistent=False)
         self.register_buffer("pixel_std", std, persistent=False)
 
-    def _anchors(self, shapes: list[tuple[int, int]], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    def _anchors(
+        self, shapes: list[tuple[int, int]], device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         anchors = []
         for lvl, (h, w) in enumerate(shapes):
             gy, gx = torch.meshgrid(
@@ -349,7 +376,9 @@ class RotatedRTDETR(nn.Module):
         valid = ((anc > 0.01) & (anc < 0.99)).all(-1, keepdim=True)
         return inverse_sigmoid(anc).masked_fill(~valid, 0.0), valid
 
-    def forward(self, images: torch.Tensor, targets: list[dict[str, torch.Tensor]] | None = None) -> dict[str, Any]:
+    def forward(
+        self, images: torch.Tensor, targets: list[dict[str, torch.Tensor]] | None = None
+    ) -> dict[str, Any]:
         """``images``: ``(B, 3, S, S)`` in [0, 1]. ``targets`` (training): per image
         ``labels (N,)`` and ``boxes (N, 5)`` normalised as the model's output."""
         cfg = self.cfg
@@ -370,7 +399,9 @@ class RotatedRTDETR(nn.Module):
         idx5 = topk[..., None].expand(-1, -1, 5)
         enc_boxes_all = torch.cat([torch.sigmoid(enc_xywh), enc_a], -1)
         enc_top_boxes = torch.gather(enc_boxes_all, 1, idx5)
-        enc_top_logits = torch.gather(enc_logits.float(), 1, topk[..., None].expand(-1, -1, enc_logits.shape[-1]))
+        enc_top_logits = torch.gather(
+            enc_logits.float(), 1, topk[..., None].expand(-1, -1, enc_logits.shape[-1])
+        )
         tgt = torch.gather(out_mem, 1, topk[..., None].expand(-1, -1, out_mem.shape[-1])).detach()
         ref = enc_top_boxes.detach()
         dn_meta: dict[str, Any] | None = None
@@ -382,7 +413,9 @@ class RotatedRTDETR(nn.Module):
                 tgt = torch.cat([dn_tgt.to(tgt.dtype), tgt], 1)
                 ref = torch.cat([dn_ref.to(ref.dtype), ref], 1)
         all_logits, all_boxes = [], []
-        for layer, score_head, box_head in zip(self.layers, self.score_heads, self.box_heads, strict=True):
+        for layer, score_head, box_head in zip(
+            self.layers, self.score_heads, self.box_heads, strict=True
+        ):
             pos = self.query_pos(box_embedding_input(ref).to(tgt.dtype))
             tgt = layer(tgt, pos, ref, memory, shapes, mask)
             boxes = refine(ref, box_head(tgt).float())
@@ -398,8 +431,12 @@ class RotatedRTDETR(nn.Module):
             out["dn_boxes"], boxes_t = boxes_t[:, :, :n_dn], boxes_t[:, :, n_dn:]
             out["dn_meta"] = dn_meta
         out.update(
-            logits=logits[-1], boxes=boxes_t[-1], aux_logits=logits[:-1], aux_boxes=boxes_t[:-1],
-            enc_logits=enc_top_logits.float(), enc_boxes=enc_top_boxes.float(),
+            logits=logits[-1],
+            boxes=boxes_t[-1],
+            aux_logits=logits[:-1],
+            aux_boxes=boxes_t[:-1],
+            enc_logits=enc_top_logits.float(),
+            enc_boxes=enc_top_boxes.float(),
         )
         del b
         return out

@@ -72,7 +72,9 @@ def export_detector(model: RotatedRTDETR, path: Path) -> Path:
     size = model.cfg.input_size
     # Batch 2 when tracing so that no size-1 axis can be folded into a constant.
     example = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
-    return export_module(graph, (example,), path, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES)
+    return export_module(
+        graph, (example,), path, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES
+    )
 
 
 def export_onnx(source: str | Path | RotatedRTDETR | Detector, out_dir: str | Path) -> Path:
@@ -91,7 +93,9 @@ def export_onnx(source: str | Path | RotatedRTDETR | Detector, out_dir: str | Pa
         model, record = load_detector(source)
         threshold = checkpoint_threshold(record)
     else:
-        raise TypeError(f"cannot export {type(source).__name__}: expected a checkpoint path, Detector or RotatedRTDETR")
+        raise TypeError(
+            f"cannot export {type(source).__name__}: expected a checkpoint path, Detector or RotatedRTDETR"
+        )
     out_dir = Path(out_dir)
     onnx_path = export_detector(model, out_dir / ONNX_NAME)
     cfg = model.cfg
@@ -106,18 +110,33 @@ def export_onnx(source: str | Path | RotatedRTDETR | Detector, out_dir: str | Pa
         "classes": list(ANATOMY_CLASSES),
         "angle_convention": ANGLE_CONVENTION,
         "inputs": {
-            "images": {"shape": ["batch", 3, size, size], "dtype": "float32", "range": [0.0, 1.0],
-                       "meaning": "grey letterboxed frame / 255 on 3 channels; normalisation is in the graph"},
+            "images": {
+                "shape": ["batch", 3, size, size],
+                "dtype": "float32",
+                "range": [0.0, 1.0],
+                "meaning": "grey letterboxed frame / 255 on 3 channels; normalisation is in the graph",
+            },
         },
         "outputs": {
-            "logits": {"shape": ["batch", cfg.num_queries, cfg.num_classes], "dtype": "float32",
-                       "meaning": "raw class logits per query (sigmoid gives the score), classes in order"},
-            "boxes": {"shape": ["batch", cfg.num_queries, 5], "dtype": "float32", "layout": list(BOX_LAYOUT),
-                      "meaning": "cx, cy, w, h divided by input_size; a = theta / 180 deg in [-0.5, 0.5)"},
+            "logits": {
+                "shape": ["batch", cfg.num_queries, cfg.num_classes],
+                "dtype": "float32",
+                "meaning": "raw class logits per query (sigmoid gives the score), classes in order",
+            },
+            "boxes": {
+                "shape": ["batch", cfg.num_queries, 5],
+                "dtype": "float32",
+                "layout": list(BOX_LAYOUT),
+                "meaning": "cx, cy, w, h divided by input_size; a = theta / 180 deg in [-0.5, 0.5)",
+            },
         },
         "score_threshold": threshold,
         "architecture": cfg.to_dict(),
-        "source": {"format": FORMAT, "weights_sha256": record.get("weights_sha256"), "note": record.get("note")},
+        "source": {
+            "format": FORMAT,
+            "weights_sha256": record.get("weights_sha256"),
+            "note": record.get("note"),
+        },
         "tolerance": PARITY_TOLERANCE,
     }
     (out_dir / SIDECAR_NAME).write_text(json.dumps(sidecar, indent=2) + "\n")

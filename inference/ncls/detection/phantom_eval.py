@@ -28,8 +28,14 @@ from inference.ncls.detection.train import evaluate_samples
 from inference.ncls.labels import View
 
 
-def evaluate_phantom(root: str | Path, detector: FrameDetector, *, max_cases: int | None = None,
-                     max_images: int | None = None, out_dir: str | Path | None = None) -> dict[str, Any]:
+def evaluate_phantom(
+    root: str | Path,
+    detector: FrameDetector,
+    *,
+    max_cases: int | None = None,
+    max_images: int | None = None,
+    out_dir: str | Path | None = None,
+) -> dict[str, Any]:
     """Per-case view recovery and frame error on phantom cases, plus rotated mAP@0.5."""
     root = Path(root)
     truths = sorted((root / "truth").glob("*.json"))[: max_cases or None]
@@ -42,13 +48,19 @@ def evaluate_phantom(root: str | Path, detector: FrameDetector, *, max_cases: in
         code = truth["code"]
         videos = {o: root / v["path"] for o, v in truth["videos"].items()}
         result = extract([videos[o] for o in sorted(videos)], detector, work / code)
-        case: dict[str, Any] = {"code": code, "case_type": truth.get("case_type"),
-                                "normal": "normal" in truth.get("conditions", []), "views": {}}
+        case: dict[str, Any] = {
+            "code": code,
+            "case_type": truth.get("case_type"),
+            "normal": "normal" in truth.get("conditions", []),
+            "views": {},
+        }
         for o, v in truth["videos"].items():
             ideal = v["ideal_frames"]
             for name, ideal_frame in ideal.items():
                 got = result["views"].get(name, {})
-                found = got.get("status") == "found" and Path(got["video"]).name == Path(v["path"]).name
+                found = (
+                    got.get("status") == "found" and Path(got["video"]).name == Path(v["path"]).name
+                )
                 err = abs(int(got["frame_index"]) - int(ideal_frame)) if found else None
                 agnostic = err
                 if o == "sagittal" and name in ("RPSV", "LPSV"):
@@ -56,24 +68,36 @@ def evaluate_phantom(root: str | Path, detector: FrameDetector, *, max_cases: in
                     first_true = "RPSV" if v.get("direction") == "right_to_left" else "LPSV"
                     ours = "RPSV" if name == first_true else "LPSV"
                     g2 = result["views"].get(ours, {})
-                    agnostic = (abs(int(g2["frame_index"]) - int(ideal_frame))
-                                if g2.get("status") == "found" else None)
-                case["views"][name] = {"ideal": ideal_frame, "chosen": got.get("frame_index"),
-                                       "error": err, "error_side_agnostic": agnostic,
-                                       "missing_reason": got.get("reason")}
+                    agnostic = (
+                        abs(int(g2["frame_index"]) - int(ideal_frame))
+                        if g2.get("status") == "found"
+                        else None
+                    )
+                case["views"][name] = {
+                    "ideal": ideal_frame,
+                    "chosen": got.get("frame_index"),
+                    "error": err,
+                    "error_side_agnostic": agnostic,
+                    "missing_reason": got.get("reason"),
+                }
                 if err is not None:
                     errors.append(err)
                 if agnostic is not None:
                     errors_agnostic.append(agnostic)
         expected = [n for v in truth["videos"].values() for n in v["ideal_frames"]]
-        case["all_views_found"] = all(result["views"].get(n, {}).get("status") == "found" for n in expected)
+        case["all_views_found"] = all(
+            result["views"].get(n, {}).get("status") == "found" for n in expected
+        )
         by_video = {Path(r["video"]).name: r for r in result["videos"]}
         case["orientation_correct"] = {
-            o: by_video.get(Path(v["path"]).name, {}).get("orientation") == o for o, v in truth["videos"].items()}
+            o: by_video.get(Path(v["path"]).name, {}).get("orientation") == o
+            for o, v in truth["videos"].items()
+        }
         cor = truth["videos"].get("coronal")
         if cor is not None:
-            case["coronal_direction_correct"] = (
-                by_video.get(Path(cor["path"]).name, {}).get("sweep_direction") == cor.get("direction"))
+            case["coronal_direction_correct"] = by_video.get(Path(cor["path"]).name, {}).get(
+                "sweep_direction"
+            ) == cor.get("direction")
         case["timings"] = {Path(r["video"]).name: r.get("timings") for r in result["videos"]}
         cases.append(case)
     normal = [c for c in cases if c["normal"]]
@@ -86,13 +110,21 @@ def evaluate_phantom(root: str | Path, detector: FrameDetector, *, max_cases: in
         "orientation_correct": sum(all(c["orientation_correct"].values()) for c in cases),
         "coronal_direction_correct": sum(bool(c.get("coronal_direction_correct")) for c in cases),
         "median_frame_error": statistics.median(errors) if errors else None,
-        "median_frame_error_side_agnostic": statistics.median(errors_agnostic) if errors_agnostic else None,
+        "median_frame_error_side_agnostic": statistics.median(errors_agnostic)
+        if errors_agnostic
+        else None,
         "views_scored": len(errors),
         "views_expected": sum(len(c["views"]) for c in cases),
         "per_view_median_error": {
-            v.value: statistics.median(e) if (e := [c["views"][v.value]["error_side_agnostic"] for c in cases
-                                                     if c["views"].get(v.value, {}).get("error_side_agnostic")
-                                                     is not None]) else None
+            v.value: statistics.median(e)
+            if (
+                e := [
+                    c["views"][v.value]["error_side_agnostic"]
+                    for c in cases
+                    if c["views"].get(v.value, {}).get("error_side_agnostic") is not None
+                ]
+            )
+            else None
             for v in View
         },
     }

@@ -56,9 +56,15 @@ class FrameDetections:
     def to_json(self) -> list[dict[str, float | int]]:
         """JSON-ready list of detections."""
         return [
-            {"class_index": int(c), "score": round(float(s), 4),
-             "cx": round(float(b[0]), 2), "cy": round(float(b[1]), 2), "w": round(float(b[2]), 2),
-             "h": round(float(b[3]), 2), "angle_deg": round(float(b[4]), 2)}
+            {
+                "class_index": int(c),
+                "score": round(float(s), 4),
+                "cx": round(float(b[0]), 2),
+                "cy": round(float(b[1]), 2),
+                "w": round(float(b[2]), 2),
+                "h": round(float(b[3]), 2),
+                "angle_deg": round(float(b[4]), 2),
+            }
             for b, c, s in zip(self.boxes, self.classes, self.scores, strict=True)
         ]
 
@@ -93,33 +99,54 @@ class Detector:
     #: The letterboxed sector is what this detector sees, so its view images are sector crops.
     crop_views_to_sector = True
 
-    def __init__(self, model: RotatedRTDETR, *, device: str = "cpu", dtype: torch.dtype = torch.float32,
-                 threshold: Threshold = SCORE_THRESHOLD) -> None:
+    def __init__(
+        self,
+        model: RotatedRTDETR,
+        *,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        threshold: Threshold = SCORE_THRESHOLD,
+    ) -> None:
         self.model = model.to(device).eval()
         self.device = torch.device(device)
         self.dtype = dtype
         # as given (for reports); the per-class array and tensor are what detection uses
-        self.threshold: Threshold = dict(threshold) if isinstance(threshold, Mapping) else float(threshold)
+        self.threshold: Threshold = (
+            dict(threshold) if isinstance(threshold, Mapping) else float(threshold)
+        )
         self.thresholds = class_thresholds(threshold)
         self._thresholds = torch.as_tensor(self.thresholds, dtype=torch.float32, device=self.device)
         self.size = model.cfg.input_size
 
     @torch.inference_mode()
-    def detect(self, frames: list[np.ndarray], start_index: int, roi: SectorROI | None) -> list[FrameDetections]:
+    def detect(
+        self, frames: list[np.ndarray], start_index: int, roi: SectorROI | None
+    ) -> list[FrameDetections]:
         """Detect in a batch of frames sharing one sector ROI (None: whole frame)."""
         prepared = [prepare_image(f, self.size, roi, find=False) for f in frames]
-        batch = torch.stack([to_input(p.astype(np.float32) / 255.0) for p, _ in prepared]).to(self.device)
+        batch = torch.stack([to_input(p.astype(np.float32) / 255.0) for p, _ in prepared]).to(
+            self.device
+        )
         autocast = (
             torch.autocast(device_type=self.device.type, dtype=self.dtype)
-            if self.dtype != torch.float32 else contextlib.nullcontext()
+            if self.dtype != torch.float32
+            else contextlib.nullcontext()
         )
         with autocast:
             out = self.model(batch)
         results = []
-        for k, (scores, labels, boxes) in enumerate(postprocess(out["logits"].float(), out["boxes"].float())):
+        for k, (scores, labels, boxes) in enumerate(
+            postprocess(out["logits"].float(), out["boxes"].float())
+        ):
             keep = scores >= self._thresholds[labels]
             lb = prepared[k][1]
             frame_boxes = lb.to_frame(boxes[keep].cpu().numpy().astype(np.float64))
-            results.append(FrameDetections(start_index + k, frame_boxes, labels[keep].cpu().numpy(),
-                                           scores[keep].cpu().numpy()))
+            results.append(
+                FrameDetections(
+                    start_index + k,
+                    frame_boxes,
+                    labels[keep].cpu().numpy(),
+                    scores[keep].cpu().numpy(),
+                )
+            )
         return results

@@ -53,7 +53,9 @@ def sector_of(frames: list[np.ndarray]) -> SectorROI | None:
         return None
 
 
-def prepare_image(image: np.ndarray, size: int, roi: SectorROI | None = None, *, find: bool = True) -> tuple[np.ndarray, Letterbox]:
+def prepare_image(
+    image: np.ndarray, size: int, roi: SectorROI | None = None, *, find: bool = True
+) -> tuple[np.ndarray, Letterbox]:
     """Grey ``(size, size)`` uint8 input and its :class:`Letterbox`.
 
     ``roi`` fixes the sector (one per video); with ``find`` and no ``roi`` it is searched in
@@ -73,7 +75,9 @@ def prepare_image(image: np.ndarray, size: int, roi: SectorROI | None = None, *,
     h, w = crop.shape[:2]
     scale = size / max(h, w, 1)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    resized = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    resized = cv2.resize(
+        crop, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    )
     canvas = np.zeros((size, size), dtype=np.uint8)
     canvas[:nh, :nw] = resized
     return canvas, Letterbox(x0=x0, y0=y0, scale=scale, size=size)

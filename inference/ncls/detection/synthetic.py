@@ -17,16 +17,36 @@ from inference.ncls.labels import ANATOMY_CLASSES, View
 
 # Per view: (class name, cx, cy, w, h, angle, grey level), in a 1×1 sector frame.
 _LAYOUT: dict[View, list[tuple[str, float, float, float, float, float, int]]] = {
-    View.AHV: [("cor_corpus_callosum", .5, .35, .30, .06, 0, 220), ("cor_anterior_horn", .40, .45, .12, .05, 35, 20),
-               ("cor_anterior_horn", .60, .45, .12, .05, -35, 20)],
-    View.TVV: [("cor_corpus_callosum", .5, .33, .30, .06, 0, 220), ("cor_anterior_horn", .40, .42, .12, .05, 35, 20),
-               ("cor_anterior_horn", .60, .42, .12, .05, -35, 20), ("cor_third_ventricle", .5, .58, .14, .035, 90, 10),
-               ("cor_thalamus", .38, .62, .14, .10, 70, 150), ("cor_thalamus", .62, .62, .14, .10, -70, 150)],
-    View.BV: [("cor_lateral_ventricle", .38, .45, .22, .08, 25, 15), ("cor_lateral_ventricle", .62, .45, .22, .08, -25, 15)],
-    View.MSV: [("sag_corpus_callosum", .5, .35, .40, .07, -8, 210), ("sag_trigone", .35, .55, .10, .10, 0, 120),
-               ("sag_cerebellum", .68, .70, .18, .14, 30, 180)],
-    View.RPSV: [("sag_lateral_ventricle", .5, .45, .36, .09, 15, 15), ("sag_thalamus", .48, .62, .16, .11, -20, 160)],
-    View.LPSV: [("sag_lateral_ventricle", .5, .45, .36, .09, -15, 15), ("sag_thalamus", .52, .62, .16, .11, 20, 160)],
+    View.AHV: [
+        ("cor_corpus_callosum", 0.5, 0.35, 0.30, 0.06, 0, 220),
+        ("cor_anterior_horn", 0.40, 0.45, 0.12, 0.05, 35, 20),
+        ("cor_anterior_horn", 0.60, 0.45, 0.12, 0.05, -35, 20),
+    ],
+    View.TVV: [
+        ("cor_corpus_callosum", 0.5, 0.33, 0.30, 0.06, 0, 220),
+        ("cor_anterior_horn", 0.40, 0.42, 0.12, 0.05, 35, 20),
+        ("cor_anterior_horn", 0.60, 0.42, 0.12, 0.05, -35, 20),
+        ("cor_third_ventricle", 0.5, 0.58, 0.14, 0.035, 90, 10),
+        ("cor_thalamus", 0.38, 0.62, 0.14, 0.10, 70, 150),
+        ("cor_thalamus", 0.62, 0.62, 0.14, 0.10, -70, 150),
+    ],
+    View.BV: [
+        ("cor_lateral_ventricle", 0.38, 0.45, 0.22, 0.08, 25, 15),
+        ("cor_lateral_ventricle", 0.62, 0.45, 0.22, 0.08, -25, 15),
+    ],
+    View.MSV: [
+        ("sag_corpus_callosum", 0.5, 0.35, 0.40, 0.07, -8, 210),
+        ("sag_trigone", 0.35, 0.55, 0.10, 0.10, 0, 120),
+        ("sag_cerebellum", 0.68, 0.70, 0.18, 0.14, 30, 180),
+    ],
+    View.RPSV: [
+        ("sag_lateral_ventricle", 0.5, 0.45, 0.36, 0.09, 15, 15),
+        ("sag_thalamus", 0.48, 0.62, 0.16, 0.11, -20, 160),
+    ],
+    View.LPSV: [
+        ("sag_lateral_ventricle", 0.5, 0.45, 0.36, 0.09, -15, 15),
+        ("sag_thalamus", 0.52, 0.62, 0.16, 0.11, 20, 160),
+    ],
 }
 
 CORONAL_ORDER = (View.AHV, View.TVV, View.BV)
@@ -51,8 +71,15 @@ class SyntheticFrame:
     classes: np.ndarray
 
 
-def render(view: View | None, rng: np.random.Generator, size: tuple[int, int] = (240, 320), *,
-           strength: float = 1.0, jitter: float = 0.01, text: bool = True) -> SyntheticFrame:
+def render(
+    view: View | None,
+    rng: np.random.Generator,
+    size: tuple[int, int] = (240, 320),
+    *,
+    strength: float = 1.0,
+    jitter: float = 0.01,
+    text: bool = True,
+) -> SyntheticFrame:
     """One frame of ``view`` (None: no anatomy) with speckle, optional burned-in text."""
     h, w = size
     fan = _fan(h, w)
@@ -92,8 +119,15 @@ def sweep_plan(orientation: str, frames: int) -> tuple[list[View | None], dict[V
     return plan, ideal
 
 
-def write_sweep(path: str | Path, orientation: str, frames: int = 60, *, seed: int = 0, fps: float = 25.0,
-                size: tuple[int, int] = (240, 320)) -> dict[View, int]:
+def write_sweep(
+    path: str | Path,
+    orientation: str,
+    frames: int = 60,
+    *,
+    seed: int = 0,
+    fps: float = 25.0,
+    size: tuple[int, int] = (240, 320),
+) -> dict[View, int]:
     """Write an MP4 sweep and return the ideal frame per view."""
     rng = np.random.default_rng(seed)
     plan, ideal = sweep_plan(orientation, frames)
@@ -108,7 +142,9 @@ def write_sweep(path: str | Path, orientation: str, frames: int = 60, *, seed: i
     return ideal
 
 
-def write_dota(out_dir: str | Path, count: int, *, seed: int = 0, size: tuple[int, int] = (240, 320)) -> Path:
+def write_dota(
+    out_dir: str | Path, count: int, *, seed: int = 0, size: tuple[int, int] = (240, 320)
+) -> Path:
     """Write ``count`` labelled frames of random views as DOTA data; return the folder."""
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
@@ -118,6 +154,9 @@ def write_dota(out_dir: str | Path, count: int, *, seed: int = 0, size: tuple[in
     for i in range(count):
         frame = render(views[i % len(views)], rng, size, strength=float(rng.uniform(0.8, 1.0)))
         cv2.imwrite(str(out / "images" / f"s{i:05d}.png"), frame.image[..., 0])
-        lines = [to_dota_line(b, ANATOMY_CLASSES[int(c)]) for b, c in zip(frame.boxes, frame.classes, strict=True)]
+        lines = [
+            to_dota_line(b, ANATOMY_CLASSES[int(c)])
+            for b, c in zip(frame.boxes, frame.classes, strict=True)
+        ]
         (out / "labelTxt" / f"s{i:05d}.txt").write_text("\n".join(lines) + "\n")
     return out

@@ -111,8 +111,9 @@ def lr_factor(step: int, total: int, warmup: int, floor: float = 0.05) -> float:
 def rare_class_weights(samples: list[Sample], cap: float = 4.0) -> list[float]:
     """Sampling weight per image: images showing rare structures (the third ventricle is
     seen in few frames of a sweep) are drawn up to ``cap`` times as often."""
-    counts = np.bincount(np.concatenate([s.labels for s in samples] or [np.zeros(0, np.int64)]),
-                         minlength=1).astype(float)
+    counts = np.bincount(
+        np.concatenate([s.labels for s in samples] or [np.zeros(0, np.int64)]), minlength=1
+    ).astype(float)
     present = counts[counts > 0]
     if present.size == 0:
         return [1.0] * len(samples)
@@ -128,21 +129,26 @@ def rare_class_weights(samples: list[Sample], cap: float = 4.0) -> list[float]:
 
 
 @torch.inference_mode()
-def predict_samples(model: RotatedRTDETR, samples: list[Sample], device: torch.device, batch_size: int = 8
-                    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def predict_samples(
+    model: RotatedRTDETR, samples: list[Sample], device: torch.device, batch_size: int = 8
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Normalised predictions (boxes in degrees) for prepared samples, every query kept."""
     model.eval()
     preds = []
     for i in range(0, len(samples), batch_size):
         chunk = samples[i : i + batch_size]
-        batch = torch.stack([to_input(s.image.astype(np.float32) / 255.0) for s in chunk]).to(device)
+        batch = torch.stack([to_input(s.image.astype(np.float32) / 255.0) for s in chunk]).to(
+            device
+        )
         out = model(batch)
         for scores, labels, boxes in postprocess(out["logits"].float(), out["boxes"].float()):
             preds.append((boxes.cpu().numpy(), labels.cpu().numpy(), scores.cpu().numpy()))
     return preds
 
 
-def evaluate_samples(model: RotatedRTDETR, samples: list[Sample], device: torch.device) -> MapResult:
+def evaluate_samples(
+    model: RotatedRTDETR, samples: list[Sample], device: torch.device
+) -> MapResult:
     """Rotated mAP@0.5 on prepared samples (boxes compared in the square input's frame)."""
     preds = predict_samples(model, samples, device)
     truths = [(s.boxes, s.labels) for s in samples]
@@ -167,34 +173,61 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
     n_val = max(1, round(len(order) * opts.val_fraction)) if len(order) > 1 else 0
     val_pairs = [pairs[i] for i in sorted(order[:n_val])]
     train_pairs = [pairs[i] for i in sorted(order[n_val:])] or val_pairs
-    print(f"loading {len(train_pairs)} training and {len(val_pairs)} validation images "
-          f"at {cfg.input_size}px", file=sys.stderr)
+    print(
+        f"loading {len(train_pairs)} training and {len(val_pairs)} validation images "
+        f"at {cfg.input_size}px",
+        file=sys.stderr,
+    )
     train_samples = load_samples(train_pairs, cfg.input_size)
     val_samples = load_samples(val_pairs, cfg.input_size)
-    dataset = TrainSet(train_samples, mosaic=opts.mosaic, mixup=opts.mixup, seed=opts.seed,
-                       quality_floor=quality_floors(opts))
+    dataset = TrainSet(
+        train_samples,
+        mosaic=opts.mosaic,
+        mixup=opts.mixup,
+        seed=opts.seed,
+        quality_floor=quality_floors(opts),
+    )
     gen = torch.Generator().manual_seed(opts.seed)
-    sampler = (torch.utils.data.WeightedRandomSampler(rare_class_weights(train_samples), len(train_samples),
-                                                      replacement=True, generator=gen)
-               if opts.balance else None)
-    loader = torch.utils.data.DataLoader(dataset, batch_size=opts.batch_size, shuffle=sampler is None,
-                                         sampler=sampler, drop_last=len(dataset) > opts.batch_size,
-                                         collate_fn=collate, generator=gen, num_workers=opts.workers,
-                                         worker_init_fn=_seed_worker if opts.workers else None,
-                                         pin_memory=device.type == "cuda")
+    sampler = (
+        torch.utils.data.WeightedRandomSampler(
+            rare_class_weights(train_samples), len(train_samples), replacement=True, generator=gen
+        )
+        if opts.balance
+        else None
+    )
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=opts.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        drop_last=len(dataset) > opts.batch_size,
+        collate_fn=collate,
+        generator=gen,
+        num_workers=opts.workers,
+        worker_init_fn=_seed_worker if opts.workers else None,
+        pin_memory=device.type == "cuda",
+    )
     init_record: dict[str, object] | None = None
     if opts.init:
         model, record = load_detector(opts.init)
         if model.cfg != cfg:
-            raise CheckpointError(f"{opts.init}: its architecture is not the {opts.profile!r} profile's")
-        init_record = {"path": str(opts.init), "weights_sha256": record.get("weights_sha256"),
-                       "steps": record.get("steps"), "data_hash": record.get("data_hash")}
+            raise CheckpointError(
+                f"{opts.init}: its architecture is not the {opts.profile!r} profile's"
+            )
+        init_record = {
+            "path": str(opts.init),
+            "weights_sha256": record.get("weights_sha256"),
+            "steps": record.get("steps"),
+            "data_hash": record.get("data_hash"),
+        }
         model = model.to(device)
     else:
         model = RotatedRTDETR(cfg).to(device)
     criterion = DetectionLoss(cfg.num_classes)
     # foreach: one fused update over all parameters (the per-tensor loop costs ~10 % of a CPU step)
-    optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, foreach=True)
+    optim = torch.optim.AdamW(
+        model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, foreach=True
+    )
     total = opts.epochs * len(loader)
     warmup = min(opts.warmup_iters, max(1, total // 10))
     # With a time budget, the schedule follows whichever is further along: steps or time;
@@ -209,12 +242,20 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
         return lr_factor(max(step, int(by_time)), total, warmup)
 
     sched = torch.optim.lr_scheduler.LambdaLR(optim, schedule)
-    amp = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device.type == "cuda"
-           else contextlib.nullcontext())
+    amp = (
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else contextlib.nullcontext()
+    )
     close_mosaic = max(1, opts.epochs - max(1, opts.epochs // 5))
     # under a time budget the step count is not known in advance: the bar shows the time left
-    bar = tqdm(total=None if budget_s else total, desc=f"train {opts.profile}", unit="it", dynamic_ncols=True,
-               file=sys.stderr)
+    bar = tqdm(
+        total=None if budget_s else total,
+        desc=f"train {opts.profile}",
+        unit="it",
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
     history = []
     out_of_time = False
     for epoch in range(opts.epochs):
@@ -238,9 +279,17 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
             optim.step()
             sched.step()
             running += float(loss.detach())
-            left = {} if budget_s is None else {"left": f"{max(0.0, budget_s - (time.time() - t_train)) / 60:.1f}min"}
-            bar.set_postfix(epoch=epoch + 1, loss=f"{running / (step + 1):.3f}", lr=f"{sched.get_last_lr()[0]:.1e}",
-                            **left)
+            left = (
+                {}
+                if budget_s is None
+                else {"left": f"{max(0.0, budget_s - (time.time() - t_train)) / 60:.1f}min"}
+            )
+            bar.set_postfix(
+                epoch=epoch + 1,
+                loss=f"{running / (step + 1):.3f}",
+                lr=f"{sched.get_last_lr()[0]:.1e}",
+                **left,
+            )
             bar.update(1)
             if budget_s is not None and time.time() - t_train > budget_s:
                 out_of_time = True
@@ -263,8 +312,10 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
         "data_hash": digest,
         "data_images": len(pairs),
         # images whose labels gave a plane quality below 1 (score targets scaled by it)
-        "plane_quality_images": sum(bool(s.quality is not None and (s.quality < 1).any())
-                                    for s in train_samples + val_samples),
+        "plane_quality_images": sum(
+            bool(s.quality is not None and (s.quality < 1).any())
+            for s in train_samples + val_samples
+        ),
         "train_images": len(train_samples),
         "val_images": len(val_samples),
         "options": {k: v for k, v in opts.__dict__.items() if k not in ("data", "out")},

@@ -43,11 +43,23 @@ GROUP_VIEW = {COR1: View.AHV, COR2: View.TVV, COR3: View.BV, SAG1: View.MSV}
 #: Per view group: class index → (weight, how many detections of it count). Paired
 #: structures (anterior horns, thalami, lateral ventricles in coronal planes) count twice.
 VIEW_WEIGHTS: dict[str, dict[int, tuple[float, int]]] = {
-    COR1: {CLS["cor_corpus_callosum"]: (0.3, 1), CLS["cor_anterior_horn"]: (0.2, 2), CLS["cor_thalamus"]: (0.15, 2)},
-    COR2: {CLS["cor_corpus_callosum"]: (0.2, 1), CLS["cor_anterior_horn"]: (0.1, 2), CLS["cor_thalamus"]: (0.1, 2),
-           CLS["cor_third_ventricle"]: (0.4, 1)},
+    COR1: {
+        CLS["cor_corpus_callosum"]: (0.3, 1),
+        CLS["cor_anterior_horn"]: (0.2, 2),
+        CLS["cor_thalamus"]: (0.15, 2),
+    },
+    COR2: {
+        CLS["cor_corpus_callosum"]: (0.2, 1),
+        CLS["cor_anterior_horn"]: (0.1, 2),
+        CLS["cor_thalamus"]: (0.1, 2),
+        CLS["cor_third_ventricle"]: (0.4, 1),
+    },
     COR3: {CLS["cor_lateral_ventricle"]: (0.5, 2)},
-    SAG1: {CLS["sag_corpus_callosum"]: (0.33, 1), CLS["sag_trigone"]: (0.33, 1), CLS["sag_cerebellum"]: (0.33, 1)},
+    SAG1: {
+        CLS["sag_corpus_callosum"]: (0.33, 1),
+        CLS["sag_trigone"]: (0.33, 1),
+        CLS["sag_cerebellum"]: (0.33, 1),
+    },
     SAG2: {CLS["sag_lateral_ventricle"]: (0.3, 1), CLS["sag_thalamus"]: (0.7, 1)},
 }
 #: Penalty per detection that does not belong to the view, times its confidence.
@@ -148,7 +160,9 @@ class Cluster:
         return int(f[i]), float(s[i])
 
 
-def cluster_group(frames: Sequence[FrameView], group: str, eps: float, min_samples: int) -> list[Cluster]:
+def cluster_group(
+    frames: Sequence[FrameView], group: str, eps: float, min_samples: int
+) -> list[Cluster]:
     """DBSCAN over (frame index, score) of the frames assigned to ``group``; noise dropped."""
     pts = [(fv.frame_index, fv.score) for fv in frames if fv.group == group]
     if len(pts) < min_samples:
@@ -158,7 +172,9 @@ def cluster_group(frames: Sequence[FrameView], group: str, eps: float, min_sampl
     clusters = []
     for lab in sorted(set(labels.tolist()) - {-1}):
         sel = arr[labels == lab]
-        clusters.append(Cluster(group, tuple(int(v) for v in sel[:, 0]), tuple(float(v) for v in sel[:, 1])))
+        clusters.append(
+            Cluster(group, tuple(int(v) for v in sel[:, 0]), tuple(float(v) for v in sel[:, 1]))
+        )
     return clusters
 
 
@@ -196,16 +212,24 @@ def _missing(view: View, reason: str) -> ViewResult:
 
 def _from_cluster(view: View, cluster: Cluster) -> ViewResult:
     frame, score = cluster.best()
-    return ViewResult(view=view, frame_index=frame, score=round(score, 4),
-                      cluster=(min(cluster.frames), max(cluster.frames)))
+    return ViewResult(
+        view=view,
+        frame_index=frame,
+        score=round(score, 4),
+        cluster=(min(cluster.frames), max(cluster.frames)),
+    )
 
 
 def _main(clusters: list[Cluster]) -> Cluster | None:
     return max(clusters, key=lambda c: (c.weight, len(c.frames))) if clusters else None
 
 
-def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_right: bool = True,
-                  orientation: str | None = None) -> SweepAnalysis:
+def analyse_sweep(
+    detections: Sequence[FrameDetections],
+    *,
+    sagittal_starts_right: bool = True,
+    orientation: str | None = None,
+) -> SweepAnalysis:
     """Orientation, sweep direction and best frame per view of one video.
 
     ``sagittal_starts_right``: a sagittal sweep's anatomy is mirror-symmetric, so which side
@@ -224,7 +248,8 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
     """
     if orientation not in (None, *DECLARED_ORIENTATIONS):
         raise ValueError(
-            f"orientation must be one of {DECLARED_ORIENTATIONS} or None, got {orientation!r}")
+            f"orientation must be one of {DECLARED_ORIENTATIONS} or None, got {orientation!r}"
+        )
     side = SIDE_VIEWS.get(orientation or "")
     if orientation is not None:
         orientation = base_orientation(orientation)
@@ -233,34 +258,46 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
     n_cor = sum(fv.group in CORONAL_GROUPS for fv in frames)
     n_sag = sum(fv.group in SAGITTAL_GROUPS for fv in frames)
     if n == 0 or n_cor + n_sag == 0:
-        reason = ("the video has no frames" if n == 0 else
-                  "no frame shows any view's structures above the score threshold (orientation unknown)")
-        return SweepAnalysis(n, None, 0.0, reason, None, {v: _missing(v, reason) for v in View}, frames)
+        reason = (
+            "the video has no frames"
+            if n == 0
+            else "no frame shows any view's structures above the score threshold (orientation unknown)"
+        )
+        return SweepAnalysis(
+            n, None, 0.0, reason, None, {v: _missing(v, reason) for v in View}, frames
+        )
     declared = orientation if side is None else f"sagittal ({side.value} side only)"
     if orientation is not None:
         # a frame may be a candidate of both orientations: score it only as the declared one
-        frames = [classify_frame(d, CORONAL_GROUPS if orientation == "coronal" else SAGITTAL_GROUPS)
-                  for d in detections]
+        frames = [
+            classify_frame(d, CORONAL_GROUPS if orientation == "coronal" else SAGITTAL_GROUPS)
+            for d in detections
+        ]
         fraction = sum(fv.group is not None for fv in frames) / n
     else:
         if n_cor == n_sag:
-            sums = {o: sum(fv.score for fv in frames if fv.group in g) for o, g in
-                    (("coronal", CORONAL_GROUPS), ("sagittal", SAGITTAL_GROUPS))}
+            sums = {
+                o: sum(fv.score for fv in frames if fv.group in g)
+                for o, g in (("coronal", CORONAL_GROUPS), ("sagittal", SAGITTAL_GROUPS))
+            }
             orientation = max(sums, key=lambda o: sums[o])
         else:
             orientation = "coronal" if n_cor > n_sag else "sagittal"
         fraction = max(n_cor, n_sag) / n
     views = CORONAL_VIEWS if orientation == "coronal" else SAGITTAL_VIEWS
     if fraction < MIN_CANDIDATE_FRACTION:
-        reason = (f"video dropped: only {fraction:.0%} of its frames are {orientation} candidates "
-                  f"(< {MIN_CANDIDATE_FRACTION:.0%})")
+        reason = (
+            f"video dropped: only {fraction:.0%} of its frames are {orientation} candidates "
+            f"(< {MIN_CANDIDATE_FRACTION:.0%})"
+        )
         if declared is not None:
             other, n_other = ("sagittal", n_sag) if declared == "coronal" else ("coronal", n_cor)
             reason += f"; the sweep was declared {declared}"
             if n_other:
                 reason += f", yet {n_other / n:.0%} of its frames look {other}"
-        return SweepAnalysis(n, orientation, fraction, reason, None,
-                             {v: _missing(v, reason) for v in views}, frames)
+        return SweepAnalysis(
+            n, orientation, fraction, reason, None, {v: _missing(v, reason) for v in views}, frames
+        )
     eps, min_samples = DBSCAN_PARAMS[orientation]
     groups = CORONAL_GROUPS if orientation == "coronal" else SAGITTAL_GROUPS
     clusters = {g: cluster_group(frames, g, eps, min_samples) for g in groups}
@@ -304,9 +341,12 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
     first_side = View.RPSV if sagittal_starts_right else View.LPSV
     second_side = View.LPSV if sagittal_starts_right else View.RPSV
     if midline is None:
-        reason = ("no midline: without a midsagittal cluster a single parasagittal cluster "
-                  "cannot be assigned to a side" if para else
-                  _no_cluster_reason(sum(fv.group == SAG2 for fv in frames), min_samples))
+        reason = (
+            "no midline: without a midsagittal cluster a single parasagittal cluster "
+            "cannot be assigned to a side"
+            if para
+            else _no_cluster_reason(sum(fv.group == SAG2 for fv in frames), min_samples)
+        )
         result.views[View.RPSV] = _missing(View.RPSV, reason)
         result.views[View.LPSV] = _missing(View.LPSV, reason)
         return result
@@ -316,20 +356,27 @@ def analyse_sweep(detections: Sequence[FrameDetections], *, sagittal_starts_righ
         if cl is not None:
             result.views[view] = _from_cluster(view, cl)
         else:
-            result.views[view] = _missing(view, f"no parasagittal cluster {where} the midline (frame {midline:.0f})")
+            result.views[view] = _missing(
+                view, f"no parasagittal cluster {where} the midline (frame {midline:.0f})"
+            )
     result.sweep_direction = "right_to_left" if sagittal_starts_right else "left_to_right"
     return result
 
 
-def _one_side(result: SweepAnalysis, side: View, para: list[Cluster], assigned: int,
-              min_samples: int) -> None:
+def _one_side(
+    result: SweepAnalysis, side: View, para: list[Cluster], assigned: int, min_samples: int
+) -> None:
     """Views of a sweep declared one-sided: its main parasagittal cluster is ``side``'s view."""
     other = View.LPSV if side == View.RPSV else View.RPSV
     main = _main(para)
-    result.views[side] = (_from_cluster(side, main) if main is not None
-                          else _missing(side, _no_cluster_reason(assigned, min_samples)))
+    result.views[side] = (
+        _from_cluster(side, main)
+        if main is not None
+        else _missing(side, _no_cluster_reason(assigned, min_samples))
+    )
     result.views[other] = _missing(
-        other, f"the sweep was declared one-sided ({side.value} side only)")
+        other, f"the sweep was declared one-sided ({side.value} side only)"
+    )
 
 
 def _ordered_mains(clusters: dict[str, list[Cluster]]) -> dict[str, Cluster | None]:
@@ -356,5 +403,7 @@ def _ordered_mains(clusters: dict[str, list[Cluster]]) -> dict[str, Cluster | No
 def _no_cluster_reason(assigned: int, min_samples: int) -> str:
     if assigned == 0:
         return "no frame shows this view's structures above the score threshold"
-    return (f"{assigned} frame(s) matched the view but formed no cluster "
-            f"(DBSCAN needs {min_samples} close frames): treated as stray frames")
+    return (
+        f"{assigned} frame(s) matched the view but formed no cluster "
+        f"(DBSCAN needs {min_samples} close frames): treated as stray frames"
+    )

@@ -75,7 +75,9 @@ def load_fold(json_path: Path, device: str | torch.device = "cpu") -> FoldModel:
     json_path = Path(json_path)
     metadata = json.loads(json_path.read_text(encoding="utf-8"))
     if metadata.get("format") != FORMAT:
-        raise ValueError(f"{json_path}: not a diagnosis checkpoint (format {metadata.get('format')!r})")
+        raise ValueError(
+            f"{json_path}: not a diagnosis checkpoint (format {metadata.get('format')!r})"
+        )
     weights = json_path.parent / metadata["weights"]
     actual = file_sha256(weights)
     if actual != metadata["sha256"]:

@@ -59,9 +59,13 @@ def read_manifest(path: Path) -> list[CaseRecord]:
     root = path.parent
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in ("code", "conditions", "ivh_grade") if c not in (reader.fieldnames or [])]
+        missing = [
+            c for c in ("code", "conditions", "ivh_grade") if c not in (reader.fieldnames or [])
+        ]
         if missing:
-            raise ValueError(f"{path}: missing manifest column(s) {missing}; expected {list(MANIFEST_COLUMNS)}")
+            raise ValueError(
+                f"{path}: missing manifest column(s) {missing}; expected {list(MANIFEST_COLUMNS)}"
+            )
         records = []
         for line, row in enumerate(reader, start=2):
             try:
@@ -95,7 +99,9 @@ def read_image_labels(path: Path) -> dict[tuple[str, View], frozenset[Condition]
     labels = {}
     with Path(path).open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            labels[(row["code"].strip(), View(row["view"].strip()))] = _conditions_of(row["conditions"])
+            labels[(row["code"].strip(), View(row["view"].strip()))] = _conditions_of(
+                row["conditions"]
+            )
     return labels
 
 
@@ -174,7 +180,10 @@ def load_cases(
             continue
         stacked, mask = stack_views(prepared, size)
         target = np.stack(
-            [multi_hot((image_labels or {}).get((record.code, view), record.conditions)) for view in VIEW_SLOTS]
+            [
+                multi_hot((image_labels or {}).get((record.code, view), record.conditions))
+                for view in VIEW_SLOTS
+            ]
         )
         codes.append(record.code)
         images.append(stacked)
@@ -202,5 +211,3 @@ def data_hash(manifest: Path, records: Iterable[CaseRecord]) -> str:
                 digest.update(f"{record.code}/{view.value}".encode())
                 digest.update(record.views[view].read_bytes())
     return digest.hexdigest()
-
-

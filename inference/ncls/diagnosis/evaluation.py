@@ -28,7 +28,9 @@ VIDEO_COLUMNS: dict[str, str | None] = {
 }
 
 
-def case_metrics(truth: Sequence[int] | np.ndarray, diagnoses: Sequence[CaseDiagnosis]) -> dict[str, Any]:
+def case_metrics(
+    truth: Sequence[int] | np.ndarray, diagnoses: Sequence[CaseDiagnosis]
+) -> dict[str, Any]:
     """AUC (ties count ½), sensitivity and specificity of the rule's decisions, and counts."""
     y = np.asarray(truth, dtype=int)
     if len(y) != len(diagnoses):
@@ -87,13 +89,19 @@ def evaluate_manifest(
         diagnoses = [ensemble.diagnose(views) for _, views in cases]
         report[name] = case_metrics([int(r.severe) for r, _ in cases], diagnoses)
         report[name]["rules"] = {
-            rule: sum(d.rule == rule for d in diagnoses) for rule in sorted({str(d.rule) for d in diagnoses})
+            rule: sum(d.rule == rule for d in diagnoses)
+            for rule in sorted({str(d.rule) for d in diagnoses})
         }
     return report
 
 
 def evaluate_videos(
-    models: Path, manifest: Path, *, device: str = "cpu", max_cases: int | None = None, progress: bool = True,
+    models: Path,
+    manifest: Path,
+    *,
+    device: str = "cpu",
+    max_cases: int | None = None,
+    progress: bool = True,
     tta: int | None = None,
 ) -> dict[str, Any]:
     """The whole pipeline on each case's sweep videos (stage 1 picks the views, stage 2
@@ -111,8 +119,11 @@ def evaluate_videos(
     with manifest.open(newline="", encoding="utf-8") as handle:
         rows = {row["code"]: row for row in csv.DictReader(handle)}
     records = [r for r in read_manifest(manifest) if not r.excluded][: max_cases or None]
-    report: dict[str, Any] = {"models": list(pipeline.ensemble.model_versions) + pipeline.detection_versions,
-                              "manifest": str(manifest), "failed": {}}
+    report: dict[str, Any] = {
+        "models": list(pipeline.ensemble.model_versions) + pipeline.detection_versions,
+        "manifest": str(manifest),
+        "failed": {},
+    }
     results: dict[str, tuple[CaseDiagnosis, int, float]] = {}
     for k, record in enumerate(records, 1):
         row = rows[record.code]
@@ -128,10 +139,17 @@ def evaluate_videos(
         seconds = time.perf_counter() - started
         results[record.code] = (result.diagnosis, len(result.view_frames), seconds)
         if progress:
-            print(f"[{k}/{len(records)}] {record.code}: {len(result.view_frames)} views, "
-                  f"p(severe)={result.diagnosis.severe_probability:.3f}, {seconds:.1f} s", file=sys.stderr)
-    groups = {"standard": [r for r in records if r.dataset_kind != "blind_sweep" and r.code in results],
-              "blind_sweep": [r for r in records if r.dataset_kind == "blind_sweep" and r.code in results]}
+            print(
+                f"[{k}/{len(records)}] {record.code}: {len(result.view_frames)} views, "
+                f"p(severe)={result.diagnosis.severe_probability:.3f}, {seconds:.1f} s",
+                file=sys.stderr,
+            )
+    groups = {
+        "standard": [r for r in records if r.dataset_kind != "blind_sweep" and r.code in results],
+        "blind_sweep": [
+            r for r in records if r.dataset_kind == "blind_sweep" and r.code in results
+        ],
+    }
     for name, group in groups.items():
         if not group:
             continue

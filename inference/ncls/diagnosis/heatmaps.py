@@ -158,8 +158,11 @@ def finer_cam(
     for row, target in zip(logits, chosen, strict=True):
         order = torch.argsort((row - row[target]).abs()).tolist()
         comparisons = [c for c in order if c != target][: settings.comparisons]
-        cam_targets.append(FinerWeightedTarget(target, comparisons, 1.0) if comparisons
-                           else ClassifierOutputTarget(target))
+        cam_targets.append(
+            FinerWeightedTarget(target, comparisons, 1.0)
+            if comparisons
+            else ClassifierOutputTarget(target)
+        )
     maps = []
     for net in nets:
         layers = [net.encoder.stages[stage] for stage in settings.stages]
@@ -191,8 +194,14 @@ def frame_heatmaps(
     prepared = [prepare_sector(frame, size) for frame in frames]
     images = np.stack([image for image, _ in prepared])
     sectors = np.stack([sector for _, sector in prepared])
-    return finer_cam(ensemble.nets, images, device=ensemble.device, settings=settings,
-                     sectors=sectors, targets=targets)
+    return finer_cam(
+        ensemble.nets,
+        images,
+        device=ensemble.device,
+        settings=settings,
+        sectors=sectors,
+        targets=targets,
+    )
 
 
 def overlay(frame: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
@@ -201,7 +210,9 @@ def overlay(frame: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
     if frame.ndim == 2:
         frame = np.repeat(frame[..., None], 3, axis=2)
     cropped, _ = crop_sector(np.ascontiguousarray(frame[..., :3].astype(np.uint8)))
-    resized = cv2.resize(heatmap, (cropped.shape[1], cropped.shape[0]), interpolation=cv2.INTER_LINEAR)
+    resized = cv2.resize(
+        heatmap, (cropped.shape[1], cropped.shape[0]), interpolation=cv2.INTER_LINEAR
+    )
     return show_cam_on_image(cropped.astype(np.float32) / 255.0, resized, use_rgb=True)
 
 

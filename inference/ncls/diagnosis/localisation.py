@@ -118,7 +118,8 @@ def phantom_samples(
                 continue
             masks_seen = True
             present = tuple(
-                _image_label_index(name) for name, count in sorted(entry.get("lesion_pixels", {}).items())
+                _image_label_index(name)
+                for name, count in sorted(entry.get("lesion_pixels", {}).items())
                 if count >= min_pixels
             )
             if not present or View(view) not in record.views:
@@ -126,8 +127,15 @@ def phantom_samples(
             labels = cv2.imread(str(root / entry["lesion_mask"]), cv2.IMREAD_UNCHANGED)
             if labels is None:
                 raise ValueError(f"cannot read lesion mask {root / entry['lesion_mask']}")
-            samples.append(Sample(record.code, view, load_rgb(record.views[View(view)]), labels,
-                                  tuple(sorted(present))))
+            samples.append(
+                Sample(
+                    record.code,
+                    view,
+                    load_rgb(record.views[View(view)]),
+                    labels,
+                    tuple(sorted(present)),
+                )
+            )
     if not masks_seen:
         raise ValueError(
             f"{root}: no lesion masks in the truth files; generate the phantom data with --lesion-masks"
@@ -145,9 +153,15 @@ def score_view(
     roi = find_sector(frame)
     box = (slice(roi.y0, roi.y1), slice(roi.x0, roi.x1))
     sector, lesion_crop = roi.mask[box], lesion[box] & roi.mask[box]
-    resized = cv2.resize(heatmap.astype(np.float32), (roi.width, roi.height), interpolation=cv2.INTER_LINEAR)
-    return (pointing_hit(resized, lesion_crop), mass_share(resized, lesion_crop),
-            lesion_share(lesion_crop, sector), int(lesion_crop.sum()))
+    resized = cv2.resize(
+        heatmap.astype(np.float32), (roi.width, roi.height), interpolation=cv2.INTER_LINEAR
+    )
+    return (
+        pointing_hit(resized, lesion_crop),
+        mass_share(resized, lesion_crop),
+        lesion_share(lesion_crop, sector),
+        int(lesion_crop.sum()),
+    )
 
 
 def score_samples(
@@ -170,8 +184,18 @@ def score_samples(
         maps, targets = frame_heatmaps(ensemble, frames, settings=settings, targets=wanted)
         for (sample, lesion), heatmap, target in zip(chunk, maps, targets, strict=True):
             hit, share, chance, pixels = score_view(heatmap, sample.frame, sample.labels == lesion)
-            scores.append(ViewScore(sample.code, sample.view, str(IMAGE_LABELS[lesion]),
-                                    str(IMAGE_LABELS[target]), hit, share, chance, pixels))
+            scores.append(
+                ViewScore(
+                    sample.code,
+                    sample.view,
+                    str(IMAGE_LABELS[lesion]),
+                    str(IMAGE_LABELS[target]),
+                    hit,
+                    share,
+                    chance,
+                    pixels,
+                )
+            )
     return scores
 
 
@@ -221,7 +245,9 @@ def evaluate_heatmaps(
     scores = score_samples(ensemble, samples, settings=settings, known_target=known_target)
     return {
         "settings": settings.to_json(),
-        "target": "the lesion's own label" if known_target else f"picked by the model ({settings.target})",
+        "target": "the lesion's own label"
+        if known_target
+        else f"picked by the model ({settings.target})",
         "min_lesion_pixels": min_pixels,
         "views": len(samples),
         **summarise(scores),

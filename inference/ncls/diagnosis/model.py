@@ -48,7 +48,9 @@ class Architecture:
     attention_heads: int = 8
     layer_scale: float = 1e-6
     backbone: str = "convnext"
-    image_labels: tuple[str, ...] = field(default_factory=lambda: tuple(str(c) for c in IMAGE_LABELS))
+    image_labels: tuple[str, ...] = field(
+        default_factory=lambda: tuple(str(c) for c in IMAGE_LABELS)
+    )
     views: tuple[str, ...] = field(default_factory=lambda: tuple(str(v) for v in VIEW_SLOTS))
 
     @property
@@ -82,7 +84,11 @@ class Architecture:
 PROFILES: dict[str, Architecture] = {
     "full": Architecture(profile="full", image_size=256),
     "lite": Architecture(
-        profile="lite", image_size=64, widths=(16, 32, 64, 128), depths=(1, 1, 1, 1), backbone="resnet_lite"
+        profile="lite",
+        image_size=64,
+        widths=(16, 32, 64, 128),
+        depths=(1, 1, 1, 1),
+        backbone="resnet_lite",
     ),
 }
 
@@ -113,11 +119,15 @@ class BasicBlock(nn.Module):
     def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-            nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout),
+            nn.Conv2d(cin, cout, 3, stride, 1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
+            nn.BatchNorm2d(cout),
         )
         self.shortcut = (
-            nn.Identity() if stride == 1 and cin == cout
+            nn.Identity()
+            if stride == 1 and cin == cout
             else nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
         )
         self.relu = nn.ReLU(inplace=True)
@@ -130,11 +140,17 @@ class BasicBlock(nn.Module):
 def resnet_lite(widths: tuple[int, ...], depths: tuple[int, ...]) -> nn.Sequential:
     """A small ResNet: 3×3 stride-2 stem, then one stride-2 stage per width."""
     layers: list[nn.Module] = [
-        nn.Sequential(nn.Conv2d(3, widths[0], 3, 2, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True))
+        nn.Sequential(
+            nn.Conv2d(3, widths[0], 3, 2, 1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(inplace=True),
+        )
     ]
     cin = widths[0]
     for width, depth in zip(widths, depths, strict=True):
-        blocks = [BasicBlock(cin if i == 0 else width, width, 2 if i == 0 else 1) for i in range(depth)]
+        blocks = [
+            BasicBlock(cin if i == 0 else width, width, 2 if i == 0 else 1) for i in range(depth)
+        ]
         layers.append(nn.Sequential(*blocks))
         cin = width
     return nn.Sequential(*layers)
@@ -158,7 +174,9 @@ class ViewEncoder(nn.Module):
                 CNBlockConfig(width, widths[i + 1] if i + 1 < len(widths) else None, depth)
                 for i, (width, depth) in enumerate(zip(widths, depths, strict=True))
             ]
-            network = ConvNeXt(settings, stochastic_depth_prob=0.0, layer_scale=architecture.layer_scale)
+            network = ConvNeXt(
+                settings, stochastic_depth_prob=0.0, layer_scale=architecture.layer_scale
+            )
         self.features = network.features
         self.pool = network.avgpool
         # torchvision's classifier starts with LayerNorm2d then Flatten; keep those two.
@@ -210,7 +228,9 @@ class DiagnosisNet(nn.Module):
         """Image-head logits of single view images (N×3×S×S → N×L); used by Finer-CAM."""
         return self.image_head(self.encoder(images))
 
-    def forward(self, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, images: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (image logits B×6×L, case logits B×2)."""
         batch, slots = images.shape[:2]
         if self.training:
@@ -225,11 +245,14 @@ class DiagnosisNet(nn.Module):
         features = features * present
         image_logits = self.image_head(features)
         tokens = torch.cat(
-            [self.class_token.expand(batch, -1, -1), features + self.view_embedding * present], dim=1
+            [self.class_token.expand(batch, -1, -1), features + self.view_embedding * present],
+            dim=1,
         )
         # The class token is always a valid key, so no query ever attends to nothing.
         ignore = torch.cat([torch.zeros_like(mask[:, :1]), ~mask], dim=1)
-        attended, _ = self.attention(tokens, tokens, tokens, key_padding_mask=ignore, need_weights=False)
+        attended, _ = self.attention(
+            tokens, tokens, tokens, key_padding_mask=ignore, need_weights=False
+        )
         case_token = self.attention_norm(tokens[:, 0] + attended[:, 0])
         return image_logits, self.case_head(case_token)
 
@@ -241,7 +264,9 @@ class ProbabilityNet(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, images: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, images: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (image-label probabilities B×6×L, severe probability B)."""
         image_logits, case_logits = self.net(images, mask)
         return torch.sigmoid(image_logits), torch.softmax(case_logits, dim=-1)[:, 1]

@@ -27,6 +27,8 @@ from .model import NUM_SLOTS, DiagnosisNet, ProbabilityNet
 
 #: Largest absolute difference allowed between onnxruntime and PyTorch probabilities.
 PARITY_TOLERANCE = 1e-4
+
+
 def export_diagnosis(net: DiagnosisNet, path: Path) -> Path:
     """Export one diagnosis network (probability outputs) to ``path``."""
     size = net.architecture.image_size
@@ -51,9 +53,18 @@ def export_directory(models: Path, out_dir: Path) -> list[Path]:
         fold = load_fold(json_path)
         onnx_path = export_diagnosis(fold.net, out_dir / f"{json_path.stem}.onnx")
         written.append(onnx_path)
-        index.append({"source": fold.version, "onnx": onnx_path.name, "sha256": file_sha256(onnx_path),
-                      "image_size": fold.net.architecture.image_size, "demo": bool(fold.metadata.get("demo"))})
-    (out_dir / "onnx.json").write_text(json.dumps({"models": index, "tolerance": PARITY_TOLERANCE}, indent=2) + "\n")
+        index.append(
+            {
+                "source": fold.version,
+                "onnx": onnx_path.name,
+                "sha256": file_sha256(onnx_path),
+                "image_size": fold.net.architecture.image_size,
+                "demo": bool(fold.metadata.get("demo")),
+            }
+        )
+    (out_dir / "onnx.json").write_text(
+        json.dumps({"models": index, "tolerance": PARITY_TOLERANCE}, indent=2) + "\n"
+    )
     return written
 
 
@@ -65,9 +76,13 @@ class OnnxDiagnosis:
 
         if not paths:
             raise ValueError("no ONNX model given")
-        self.sessions = [onnxruntime.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in paths]
+        self.sessions = [
+            onnxruntime.InferenceSession(str(p), providers=["CPUExecutionProvider"]) for p in paths
+        ]
 
-    def probabilities(self, images: torch.Tensor, masks: torch.Tensor, *, tta: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def probabilities(
+        self, images: torch.Tensor, masks: torch.Tensor, *, tta: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Like :func:`~inference.ncls.diagnosis.predict.infer_probabilities` (uint8 views in)."""
         batch = normalise(images).numpy()
         feeds: list[dict[str, Any]] = [{"images": batch, "mask": masks.numpy()}]

@@ -57,7 +57,10 @@ class CaseResult:
             "diagnosis": self.diagnosis.to_json(),
             "views": {view: str(path) for view, path in self.view_paths.items()},
             "heatmaps": {
-                view: {"target_label": h.target_label, "overlay": str(h.overlay_path) if h.overlay_path else None}
+                view: {
+                    "target_label": h.target_label,
+                    "overlay": str(h.overlay_path) if h.overlay_path else None,
+                }
                 for view, h in self.heatmaps.items()
             },
             "timings_s": self.timings_s,
@@ -100,15 +103,25 @@ class NoStandardViewError(ValueError):
 
 
 def extract_views(
-    videos: Sequence[Path], detector: FrameDetector, record: dict[str, Any], out_dir: Path,
-    orientations: Sequence[str | None] | None = None, detections_out: Path | None = None,
+    videos: Sequence[Path],
+    detector: FrameDetector,
+    record: dict[str, Any],
+    out_dir: Path,
+    orientations: Sequence[str | None] | None = None,
+    detections_out: Path | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Stage 1: the chosen frame (RGB; a sector crop or the whole frame, as the detector's
     processing wants) per found view, and stage 1's ``views.json``."""
     from inference.ncls.detection.extract import extract
 
-    summary = extract([Path(v) for v in videos], detector, out_dir, checkpoint=record,
-                      orientations=orientations, detections_out=detections_out)
+    summary = extract(
+        [Path(v) for v in videos],
+        detector,
+        out_dir,
+        checkpoint=record,
+        orientations=orientations,
+        detections_out=detections_out,
+    )
     frames = {}
     for view, entry in summary["views"].items():
         if entry.get("status") == "found":
@@ -122,7 +135,9 @@ class NclsPipeline:
     """Loaded NCLS models, reused for many cases."""
 
     def __init__(
-        self, ensemble: backends.CaseDiagnoser, detector: FrameDetector | None = None,
+        self,
+        ensemble: backends.CaseDiagnoser,
+        detector: FrameDetector | None = None,
         detector_record: dict[str, Any] | None = None,
     ) -> None:
         self.ensemble = ensemble
@@ -130,8 +145,14 @@ class NclsPipeline:
         self.detector_record = detector_record or {}
 
     @classmethod
-    def load(cls, models: Path | str, device: str = "cpu", *, detection: bool = True,
-             tta: int | None = None) -> NclsPipeline:
+    def load(
+        cls,
+        models: Path | str,
+        device: str = "cpu",
+        *,
+        detection: bool = True,
+        tta: int | None = None,
+    ) -> NclsPipeline:
         """Load the models under ``models`` (ours, see :func:`resolve_models`, or a published
         model directory; :mod:`inference.ncls.backends` decides), verifying checksums.
 
@@ -178,7 +199,9 @@ class NclsPipeline:
             for view, frame in frames.items():
                 path = out_dir / f"view_{view}.png"
                 rgb = frame if frame.ndim == 3 else np.repeat(frame[..., None], 3, axis=2)
-                cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2BGR))
+                cv2.imwrite(
+                    str(path), cv2.cvtColor(np.ascontiguousarray(rgb[..., :3]), cv2.COLOR_RGB2BGR)
+                )
                 paths[view] = path
         if heatmaps:
             started = time.perf_counter()
@@ -191,16 +214,27 @@ class NclsPipeline:
             view_paths=paths,
             heatmaps=maps,
             timings_s={k: round(v, 4) for k, v in timings.items()},
-            model_versions={"detection": list(detection_versions), "diagnosis": list(self.ensemble.model_versions)},
+            model_versions={
+                "detection": list(detection_versions),
+                "diagnosis": list(self.ensemble.model_versions),
+            },
             extraction=extraction or {},
         )
         if out_dir is not None:
-            (out_dir / RESULT_FILE).write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+            (out_dir / RESULT_FILE).write_text(
+                json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8"
+            )
         return result
 
-    def run_videos(self, videos: Sequence[Path | str], *, out_dir: Path | None = None, heatmaps: bool = True,
-                   orientations: Sequence[str | None] | None = None,
-                   detections_out: Path | None = None) -> CaseResult:
+    def run_videos(
+        self,
+        videos: Sequence[Path | str],
+        *,
+        out_dir: Path | None = None,
+        heatmaps: bool = True,
+        orientations: Sequence[str | None] | None = None,
+        detections_out: Path | None = None,
+    ) -> CaseResult:
         """The whole pipeline for one case's sweep videos (coronal and sagittal, any order).
 
         ``orientations``: per video, its declared orientation where known (see
@@ -215,8 +249,13 @@ class NclsPipeline:
         with tempfile.TemporaryDirectory() as scratch:
             views_dir = Path(out_dir) / "stage1" if out_dir is not None else Path(scratch)
             frames, summary = extract_views(
-                [Path(v) for v in videos], self.detector, self.detector_record, views_dir,
-                orientations=orientations, detections_out=detections_out)
+                [Path(v) for v in videos],
+                self.detector,
+                self.detector_record,
+                views_dir,
+                orientations=orientations,
+                detections_out=detections_out,
+            )
         if not frames:
             reasons = {v: e.get("reason") for v, e in summary.get("views", {}).items()}
             raise NoStandardViewError(reasons, summary)

@@ -117,7 +117,9 @@ def case_diagnosis(
         label_sets.append(labels)
         predictions[view.value] = ImagePrediction(
             view=view.value,
-            probabilities={str(label): float(p) for label, p in zip(IMAGE_LABELS, row, strict=True)},
+            probabilities={
+                str(label): float(p) for label, p in zip(IMAGE_LABELS, row, strict=True)
+            },
             labels=tuple(str(label) for label in IMAGE_LABELS if label in labels),
             abnormal=is_abnormal(labels),
             severe_flag=flags_severe(labels),
@@ -139,7 +141,9 @@ def _as_view(name: View | str) -> View:
     try:
         return View(str(name).upper())
     except ValueError:
-        raise ValueError(f"unknown view {name!r} (allowed: {', '.join(v.value for v in View)})") from None
+        raise ValueError(
+            f"unknown view {name!r} (allowed: {', '.join(v.value for v in View)})"
+        ) from None
 
 
 class DiagnosisEnsemble:
@@ -179,7 +183,9 @@ class DiagnosisEnsemble:
 
     def prepare(self, views: Mapping[View | str, np.ndarray]) -> dict[View, np.ndarray]:
         """Crop and resize each view frame (H×W or H×W×3 RGB) to the model's input."""
-        prepared = {_as_view(name): prepare_view(frame, self.image_size) for name, frame in views.items()}
+        prepared = {
+            _as_view(name): prepare_view(frame, self.image_size) for name, frame in views.items()
+        }
         if not prepared:
             raise ValueError("a case needs at least one view image")
         return prepared
@@ -196,11 +202,17 @@ class DiagnosisEnsemble:
     ) -> list[CaseDiagnosis]:
         """Diagnose prepared cases (N×6×3×S×S uint8 and N×6 masks); ``tta`` None: :attr:`tta`."""
         tta = self.tta if tta is None else tta
-        image_p, severe_p = infer_probabilities(self.nets, images, masks, tta=tta, device=self.device)
+        image_p, severe_p = infer_probabilities(
+            self.nets, images, masks, tta=tta, device=self.device
+        )
         masks_np = masks.cpu().numpy()
         return [
             case_diagnosis(
-                float(severe_p[i]), image_p[i], masks_np[i], model_versions=self.model_versions, demo=self.demo
+                float(severe_p[i]),
+                image_p[i],
+                masks_np[i],
+                model_versions=self.model_versions,
+                demo=self.demo,
             )
             for i in range(images.shape[0])
         ]

@@ -55,7 +55,9 @@ def image_label_set(
         scores = {Condition(str(name)): float(p) for name, p in probabilities.items()}
     else:
         if len(probabilities) != len(IMAGE_LABELS):
-            raise ValueError(f"expected {len(IMAGE_LABELS)} image-label probabilities, got {len(probabilities)}")
+            raise ValueError(
+                f"expected {len(IMAGE_LABELS)} image-label probabilities, got {len(probabilities)}"
+            )
         scores = {label: float(p) for label, p in zip(IMAGE_LABELS, probabilities, strict=True)}
     for label, p in scores.items():
         if not 0.0 <= p <= 1.0:

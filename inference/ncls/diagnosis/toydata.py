@@ -26,7 +26,9 @@ TOY_CASES: tuple[tuple[str, str], ...] = (
 )
 
 
-def draw_view(rng: np.random.Generator, severe: bool, height: int = 160, width: int = 200) -> np.ndarray:
+def draw_view(
+    rng: np.random.Generator, severe: bool, height: int = 160, width: int = 200
+) -> np.ndarray:
     """One toy view image (H×W×3 uint8)."""
     image = np.zeros((height, width, 3), np.uint8)
     fan = np.zeros((height, width), np.uint8)
@@ -36,10 +38,15 @@ def draw_view(rng: np.random.Generator, severe: bool, height: int = 160, width: 
     gray = np.where(fan > 0, speckle, 0).astype(np.uint8)
     ventricle = 16 if severe else 4
     for dx in (-25, 25):
-        cv2.ellipse(gray, (width // 2 + dx, height // 2), (ventricle, ventricle * 2), 0, 0, 360, 10, -1)
+        cv2.ellipse(
+            gray, (width // 2 + dx, height // 2), (ventricle, ventricle * 2), 0, 0, 360, 10, -1
+        )
     if severe:
         for _ in range(3):
-            x, y = int(rng.integers(width // 3, 2 * width // 3)), int(rng.integers(height // 3, 3 * height // 4))
+            x, y = (
+                int(rng.integers(width // 3, 2 * width // 3)),
+                int(rng.integers(height // 3, 3 * height // 4)),
+            )
             cv2.circle(gray, (x, y), int(rng.integers(12, 18)), 240, -1)
     gray = np.where(fan > 0, gray, 0).astype(np.uint8)
     cv2.putText(gray, "TOY 12:00", (2, 10), cv2.FONT_HERSHEY_SIMPLEX, 0.3, 200, 1)
@@ -57,8 +64,14 @@ def write_toy_manifest(directory: Path, cases: int = 12, *, seed: int = 0) -> Pa
         conditions, grade = TOY_CASES[index % len(TOY_CASES)]
         severe = "pvl" in conditions or "hydrocephalus" in conditions or grade in {"3", "4"}
         row = dict.fromkeys(MANIFEST_COLUMNS, "")
-        row.update(code=f"TOY{index:03d}", dataset="toy", dataset_kind="internal", conditions=conditions,
-                   ivh_grade=grade, excluded="0")
+        row.update(
+            code=f"TOY{index:03d}",
+            dataset="toy",
+            dataset_kind="internal",
+            conditions=conditions,
+            ivh_grade=grade,
+            excluded="0",
+        )
         views = list(View)[: 4 + index % 3]
         for view in views:
             name = f"views/TOY{index:03d}_{view.value}.png"

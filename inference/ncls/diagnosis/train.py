@@ -32,7 +32,10 @@ from .model import DiagnosisNet, architecture_for
 from .predict import case_diagnosis, infer_probabilities
 
 #: Per-profile defaults: (epochs, batch size, learning rate).
-PROFILE_DEFAULTS: dict[str, tuple[int, int, float]] = {"full": (45, 16, 2e-4), "lite": (20, 8, 2e-3)}
+PROFILE_DEFAULTS: dict[str, tuple[int, int, float]] = {
+    "full": (45, 16, 2e-4),
+    "lite": (20, 8, 2e-3),
+}
 #: β of the effective-number class weights.
 CLASS_BALANCE_BETA = 0.999
 
@@ -136,7 +139,9 @@ def train_fold(
     torch.manual_seed(config.seed * 1000 + fold)
     device = torch.device(config.device)
     net = DiagnosisNet(architecture_for(config.profile, config.image_size)).to(device)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimiser = torch.optim.AdamW(
+        net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     steps_per_epoch = math.ceil(len(train_index) / config.batch_size)
     total = steps_per_epoch * config.epochs
     warmup = max(1, round(config.warmup_epochs * steps_per_epoch))
@@ -144,7 +149,9 @@ def train_fold(
     weights = class_weights(data.severe[train_index]).to(device)
     transform = _augmenter()
     beta = torch.distributions.Beta(config.regmixup_alpha, config.regmixup_alpha)
-    bar = tqdm(total=total, desc=f"fold {fold}", unit="step", disable=not config.progress, leave=False)
+    bar = tqdm(
+        total=total, desc=f"fold {fold}", unit="step", disable=not config.progress, leave=False
+    )
     epoch_loss = float("nan")
     net.train()
     for _ in range(config.epochs):
@@ -183,11 +190,17 @@ def train_fold(
     return net, epoch_loss
 
 
-def validate(net: DiagnosisNet, data: CaseTensors, index: np.ndarray, device: str) -> tuple[dict[str, Any], np.ndarray]:
+def validate(
+    net: DiagnosisNet, data: CaseTensors, index: np.ndarray, device: str
+) -> tuple[dict[str, Any], np.ndarray]:
     """Metrics of one fold network on the cases ``index`` (with TTA); also their severe probabilities."""
-    image_p, severe_p = infer_probabilities([net], data.images[index], data.masks[index], device=device)
+    image_p, severe_p = infer_probabilities(
+        [net], data.images[index], data.masks[index], device=device
+    )
     masks = data.masks[index].numpy()
-    diagnoses = [case_diagnosis(float(severe_p[i]), image_p[i], masks[i]) for i in range(len(index))]
+    diagnoses = [
+        case_diagnosis(float(severe_p[i]), image_p[i], masks[i]) for i in range(len(index))
+    ]
     return case_metrics(data.severe[index].numpy(), diagnoses), severe_p
 
 
@@ -196,7 +209,9 @@ def _splits(data: CaseTensors, config: TrainingConfig) -> list[tuple[np.ndarray,
     if config.folds < 2:
         raise ValueError(f"cross-validation needs at least 2 folds, got {config.folds}")
     if min(np.bincount(labels, minlength=2)) < config.folds:
-        raise ValueError(f"each class needs at least {config.folds} cases for {config.folds}-fold stratification")
+        raise ValueError(
+            f"each class needs at least {config.folds} cases for {config.folds}-fold stratification"
+        )
     splitter = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
     return list(splitter.split(np.zeros(len(labels)), labels))
 
@@ -244,7 +259,11 @@ def train_diagnosis(
         metadata = {
             "folds": config.folds,
             "validation": metrics,
-            "training": {**asdict(config), "final_train_loss": loss, "train_cases": len(train_index)},
+            "training": {
+                **asdict(config),
+                "final_train_loss": loss,
+                "train_cases": len(train_index),
+            },
             "wall_time_s": round(time.perf_counter() - fold_started, 1),
             "data": str(manifest),
             "data_hash": digest,
@@ -255,7 +274,9 @@ def train_diagnosis(
         }
         save_fold(net, out_dir, fold, metadata)
         fold_reports.append({"fold": fold, **metrics})
-        tqdm.write(f"fold {fold}: AUC {metrics['auc']}, Se {metrics['sensitivity']}, Sp {metrics['specificity']}")
+        tqdm.write(
+            f"fold {fold}: AUC {metrics['auc']}, Se {metrics['sensitivity']}, Sp {metrics['specificity']}"
+        )
     summary: dict[str, Any] = {
         "name": "ncls-diagnosis",
         "profile": config.profile,
@@ -269,7 +290,9 @@ def train_diagnosis(
         "folds": fold_reports,
         "wall_time_s": round(time.perf_counter() - started, 1),
         "demo": config.demo,
-        "per_image_labels": str(image_labels) if image_labels else "case conditions (no per-image label file)",
+        "per_image_labels": str(image_labels)
+        if image_labels
+        else "case conditions (no per-image label file)",
         **(extra or {}),
     }
     if config.demo:
@@ -278,7 +301,9 @@ def train_diagnosis(
     labels = data.severe.numpy()[done]
     if done.any() and 0 < labels.sum() < len(labels):
         summary["out_of_fold_auc"] = float(roc_auc_score(labels, oof[done]))
-    (out_dir / "diagnosis.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (out_dir / "diagnosis.json").write_text(
+        json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     return summary
 
 
@@ -295,8 +320,14 @@ def reproducibility_run(
     torch.use_deterministic_algorithms(True)
     try:
         config = TrainingConfig(
-            profile=profile, folds=3, epochs=1, batch_size=8, image_size=image_size,
-            seed=seed, max_cases=cases, progress=False,
+            profile=profile,
+            folds=3,
+            epochs=1,
+            batch_size=8,
+            image_size=image_size,
+            seed=seed,
+            max_cases=cases,
+            progress=False,
         ).resolved()
         data, digest, _ = load_training_data(data_dir, config)
         train_index, val_index = _splits(data, config)[0]
@@ -306,8 +337,17 @@ def reproducibility_run(
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
     return {
-        "config": {"profile": profile, "seed": seed, "cases": cases, "image_size": image_size,
-                   "folds": 3, "fold": 0, "epochs": 1, "batch_size": 8, "threads": 1},
+        "config": {
+            "profile": profile,
+            "seed": seed,
+            "cases": cases,
+            "image_size": image_size,
+            "folds": 3,
+            "fold": 0,
+            "epochs": 1,
+            "batch_size": 8,
+            "threads": 1,
+        },
         "data_hash": digest,
         "final_train_loss": loss,
         "validation_auc": metrics["auc"],
@@ -320,4 +360,3 @@ def set_threads(threads: int | None) -> None:
     """Limit torch's intra-op threads (``None`` leaves the default)."""
     if threads:
         torch.set_num_threads(threads)
-

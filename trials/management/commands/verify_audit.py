@@ -21,6 +21,10 @@ class Command(BaseCommand):
                 f"audit chain broken at row {result.first_broken}: {result.problem} "
                 f"({result.rows} rows read)"
             )
-        self.stdout.write(self.style.SUCCESS(f"audit chains intact: {result.rows} rows in {result.chains} chain(s)"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"audit chains intact: {result.rows} rows in {result.chains} chain(s)"
+            )
+        )
         for chain, head in sorted((result.heads or {}).items()):
             self.stdout.write(f"  {'study ' + chain if chain else 'no study'}: newest hash {head}")
