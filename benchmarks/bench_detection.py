@@ -72,7 +72,7 @@ def bench(profile: str, args: argparse.Namespace, video: Path) -> dict[str, obje
     detector = build(
         profile, args.checkpoint if profile == "lite" else None, args.device, args.dtype
     )
-    from inference.ncls.video import open_video
+    from core.video import open_video
 
     with open_video(video) as stream:
         frames = [f for _, f in zip(range(args.batch_size), stream, strict=False)]

@@ -126,12 +126,12 @@ def synthetic_sweep(path: Path, frames: int, size_wh: tuple[int, int], seed: int
 
 def bench_case(args: argparse.Namespace) -> dict[str, object]:
     """Seconds per three-sweep case: stage 1 (decode, detect, views) + stage 2 (6 views, TTA)."""
+    from core.video import read_frames
     from inference.ncls.detection.extract import extract
     from inference.ncls.published.diagnosis import build_diagnosis
     from inference.ncls.published.ensemble import PublishedEnsemble
     from inference.ncls.published.frames import PublishedFrameDetector
     from inference.ncls.published.model_dir import PublishedModels
-    from inference.ncls.video import read_frames
 
     model, weights = golden_model(Path(args.keys))
     detector = PublishedFrameDetector(model)

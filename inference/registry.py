@@ -32,8 +32,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.files import file_sha256
 from inference.models import ModelVersion, Provenance
-from inference.ncls.files import file_sha256
 from inference.services import DEMO_NOTICE, ChecksumMismatch
 from trials.audit import audit_record
 from trials.models import AuditAction, Membership, Role

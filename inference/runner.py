@@ -27,9 +27,9 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 from django.conf import settings
 
+from core.files import file_sha256
+from core.video import read_frames
 from inference.ncls.diagnosis.pipeline import NclsPipeline
-from inference.ncls.files import file_sha256
-from inference.ncls.video import read_frames
 from inference.services import CaseAIOutput
 
 #: Default bound of the result cache, per worker process (the setting overrides it).

@@ -18,8 +18,8 @@ from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from core.files import file_sha256
 from inference.models import AICaseResult, AIRun, Heatmap, ModelVersion, ResultStatus
-from inference.ncls.files import file_sha256
 from trials.audit import audit_record
 from trials.models import (
     AuditAction,

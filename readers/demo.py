@@ -28,8 +28,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from core.video import read_frames
 from inference.models import ModelVersion
-from inference.ncls.video import read_frames
 from inference.services import CaseAIOutput, ai_case_build, set_pipeline_runner
 from readers import services
 from readers.blinding import BlindingAuditOutcome, blinding_audit_for_study

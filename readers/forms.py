@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from inference.ncls.labels import Condition
+from core.labels import Condition
 from readers.models import ReaderTier
 from readers.services import ReadAnswer
 from readers.tool_use import tool_use_clean

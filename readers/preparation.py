@@ -24,8 +24,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from inference.ncls.labels import View
-from inference.ncls.video import VideoError, open_video, read_frames
+from core.labels import View
+from core.video import VideoError, open_video, read_frames
 from readers.models import Assignment, Read, SessionPhase
 from readers.services import AlreadyAnswered, ReadAnswer, ReadingRefused, read_submit
 from trials import media

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
-from inference.ncls.labels import View
+from core.labels import View
 from readers.models import Assignment, Read, ReadingSession
 from readers.phases import Opening, phase_rules
 from readers.services import session_availability, session_next_assignment

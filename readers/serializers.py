@@ -12,7 +12,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from inference.ncls.labels import Condition
+from core.labels import Condition
 from readers.models import Assignment, Read, ReaderTier, SessionPhase, SourceGuess
 from readers.phases import phase_rules
 from readers.selectors import SessionSummary, assignment_material, assignment_slots

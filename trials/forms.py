@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from inference.ncls.labels import Condition
+from core.labels import Condition
 from trials.models import DatasetKind, Role, Study, StudyDesign, StudyStatus, VolpeGrade
 from trials.selectors import active_user_by_username, membership_conflict
 from trials.signatures import SignatureMeaning

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from inference.ncls.labels import Condition, View
+from core.labels import Condition, View
 
 
 class UUIDModel(models.Model):

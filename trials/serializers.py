@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from inference.ncls.labels import Condition
+from core.labels import Condition
 from trials.audit import audit_event_redacted
 from trials.models import (
     Asset,

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from core.labels import View
     from inference.ncls.detection.predict import FrameDetector
     from inference.ncls.diagnosis.heatmaps import ViewHeatmap
     from inference.ncls.diagnosis.predict import CaseDiagnosis
-    from inference.ncls.labels import View
 
 PUBLISHED = "published"
 #: The marker file of a published model directory (``published.model_dir.RECORD_NAME``).

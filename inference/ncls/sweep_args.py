@@ -22,7 +22,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from inference.ncls.labels import DECLARED_ORIENTATIONS
+from core.labels import DECLARED_ORIENTATIONS
 
 AUTO = "auto"
 
@@ -97,7 +97,7 @@ def videos_of(args: argparse.Namespace) -> tuple[list[Path], list[str | None]]:
 def _dicom_videos(directory: Path) -> list[tuple[Path, str | None]]:
     """The cines of a DICOM folder with the orientations they name; files left out are listed
     on stderr, and a folder without a cine is an error naming why."""
-    from inference.ncls.video import VideoError, dicom_cines
+    from core.video import VideoError, dicom_cines
 
     try:
         folder = dicom_cines(directory)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inference.ncls.labels import View
+from core.labels import View
 from inference.phantom.anatomy import BrainParams, BrainVolume, build_brain
 from inference.phantom.geometry import make_sector
 from inference.phantom.imaging import draw_overlays

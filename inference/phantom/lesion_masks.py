@@ -2,7 +2,7 @@
 
 ``python -m inference.phantom generate --lesion-masks`` writes, beside every standard-view
 image ``views/<code>_<VIEW>.png``, a label image ``views/<code>_<VIEW>_lesion.png`` of the
-same size: each pixel holds the index in :data:`inference.ncls.labels.IMAGE_LABELS` of the
+same size: each pixel holds the index in :data:`core.labels.IMAGE_LABELS` of the
 lesion it shows (0: none; ``normal`` is index 0, so it can never be a lesion). The case's
 truth JSON names it (``views.<VIEW>.lesion_mask``) with the pixel count of each lesion
 label. The tissues of each label:
@@ -25,7 +25,7 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from inference.ncls.labels import IMAGE_LABELS, Condition
+from core.labels import IMAGE_LABELS, Condition
 from inference.phantom.anatomy import Tissue
 from inference.phantom.geometry import SectorGeometry
 

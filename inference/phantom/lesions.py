@@ -3,7 +3,7 @@
 A case draws its gold standard first (conditions, Papile grade), then a :class:`LesionPlan`
 that says how the brain must be altered: ventricle size per side, germinal-matrix and
 intraventricular blood, periventricular haemorrhagic infarction, PVL cysts, ependymal
-cysts. The severe label always comes from :func:`inference.ncls.labels.is_severe`.
+cysts. The severe label always comes from :func:`core.labels.is_severe`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from inference.ncls.labels import Condition, is_severe
+from core.labels import Condition, is_severe
 
 #: Relative frequencies of the severe and non-severe case types.
 SEVERE_TYPES: dict[str, float] = {"ivh3": 0.3, "ivh4": 0.2, "pvl": 0.25, "hydrocephalus": 0.25}

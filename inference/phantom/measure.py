@@ -13,7 +13,7 @@ from itertools import pairwise
 import cv2
 import numpy as np
 
-#: Grey level at or below which a pixel counts as black background (as inference.ncls.roi).
+#: Grey level at or below which a pixel counts as black background (as core.roi).
 BLACK_LEVEL = 8
 #: Below this grey level a sector pixel counts as fluid (DESIGN.md's "darker than 30").
 DARK_LEVEL = 30

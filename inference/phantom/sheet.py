@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.ncls.labels import ANATOMY_CLASSES
+from core.labels import ANATOMY_CLASSES
 from inference.phantom.geometry import box_corners
 
 #: One colour (BGR) per anatomy class.

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from inference.ncls.labels import ANATOMY_CLASSES, ORIENTATIONS, View
+from core.labels import ANATOMY_CLASSES, ORIENTATIONS, View
 from inference.phantom.anatomy import VENTRICLE_LUMEN, BrainVolume, Tissue
 from inference.phantom.geometry import RotatedBox, SectorGeometry, box_from_points
 from inference.phantom.imaging import ImageFormer

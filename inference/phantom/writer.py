@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.ncls.labels import (
+from core.labels import (
     IMAGE_LABELS,
     MANIFEST_COLUMNS,
     PLANE_QUALITY_HEADER,

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from inference.ncls.labels import Condition, parse_conditions
+from core.labels import Condition, parse_conditions
 from readers.models import Assignment, Read, ReadingSession, SessionPhase
 from readers.phases import phase_rules
 from readers.services.refusals import AlreadyAnswered, ReadingRefused

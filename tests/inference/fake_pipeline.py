@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from inference.ncls.video import read_frames
+from core.video import read_frames
 from inference.services import CaseAIOutput
 
 SECONDS_PER_CASE = 0.6

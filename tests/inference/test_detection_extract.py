@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from core.labels import CORONAL_VIEWS, View
 from inference.ncls.__main__ import main
 from inference.ncls.detection.checkpoint import CheckpointError, load_detector
 from inference.ncls.detection.synthetic import write_dota
-from inference.ncls.labels import CORONAL_VIEWS, View
 
 torch.set_num_threads(1)
 
@@ -271,8 +271,8 @@ def test_plane_quality_header_scales_every_box_of_the_frame(tmp_path: Path) -> N
     assert floored[0][1]["quality"].tolist() == pytest.approx([0.7, 0.7])
     assert floored[1][1]["quality"].tolist() == pytest.approx([1.0, 1.0])
     # per-class floors: a's callosum (0.4) with floor 0 keeps 0.4, its third ventricle with floor 1 gets 1
+    from core.labels import ANATOMY_CLASSES
     from inference.ncls.detection.train import TrainOptions, quality_floors
-    from inference.ncls.labels import ANATOMY_CLASSES
 
     floors = quality_floors(
         TrainOptions(data="", out="", class_quality_floors=(("cor_corpus_callosum", 0.0),))

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from core.files import file_sha256
+from core.labels import ANATOMY_CLASSES, View
 from inference.ncls.__main__ import main
 from inference.ncls.detection.checkpoint import load_detector
 from inference.ncls.detection.data import to_input
@@ -17,8 +19,6 @@ from inference.ncls.detection.model import RotatedRTDETR, postprocess, profile_c
 from inference.ncls.detection.onnx import PARITY_TOLERANCE, export_onnx
 from inference.ncls.detection.predict import SCORE_THRESHOLD, checkpoint_threshold
 from inference.ncls.detection.preprocess import prepare_image
-from inference.ncls.files import file_sha256
-from inference.ncls.labels import ANATOMY_CLASSES, View
 
 torch.set_num_threads(1)
 

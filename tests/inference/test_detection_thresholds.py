@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from core.labels import ANATOMY_CLASSES
 from inference.ncls.detection.evaluate import calibrate_class_thresholds, detection_f1
 from inference.ncls.detection.model import RotatedRTDETR, profile_config
 from inference.ncls.detection.predict import Detector, checkpoint_threshold, class_thresholds
-from inference.ncls.labels import ANATOMY_CLASSES
 
 C = {name: i for i, name in enumerate(ANATOMY_CLASSES)}
 BOX = np.array([[50.0, 50.0, 40.0, 10.0, 30.0]])

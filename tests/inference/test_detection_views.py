@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.labels import ANATOMY_CLASSES, View
 from inference.ncls.detection.predict import FrameDetections
 from inference.ncls.detection.views import (
     COR1,
@@ -18,7 +19,6 @@ from inference.ncls.detection.views import (
     classify_frame,
     group_score,
 )
-from inference.ncls.labels import ANATOMY_CLASSES, View
 
 C = {name: i for i, name in enumerate(ANATOMY_CLASSES)}
 
@@ -181,8 +181,8 @@ def test_coronal_clusters_are_taken_in_anatomical_order() -> None:
 
 
 def test_view_rules_count_the_structures_the_views_are_annotated_with() -> None:
+    from core.labels import VIEW_STRUCTURES
     from inference.ncls.detection.views import VIEW_WEIGHTS
-    from inference.ncls.labels import VIEW_STRUCTURES
 
     groups = {
         View.AHV: COR1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.labels import Condition as C
 from inference.ncls.diagnosis.rules import (
     CASE_THRESHOLD,
     DecidingRule,
@@ -12,7 +13,6 @@ from inference.ncls.diagnosis.rules import (
     image_label_set,
     is_abnormal,
 )
-from inference.ncls.labels import Condition as C
 
 NORMAL = frozenset({C.NORMAL})
 CYST = frozenset({C.EPENDYMAL_CYST})

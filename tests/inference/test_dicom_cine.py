@@ -19,7 +19,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from inference.ncls.video import (
+from core.video import (
     VideoError,
     dicom_cines,
     dicom_orientation,

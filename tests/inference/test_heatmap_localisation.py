@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
+from core.labels import IMAGE_LABELS, Condition
 from inference.ncls.diagnosis.heatmaps import CamSettings, scale_within
 from inference.ncls.diagnosis.localisation import (
     ViewScore,
@@ -18,7 +19,6 @@ from inference.ncls.diagnosis.localisation import (
     pointing_hit,
     summarise,
 )
-from inference.ncls.labels import IMAGE_LABELS, Condition
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "inference/ncls/demo_models/diagnosis-lite"

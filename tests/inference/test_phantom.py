@@ -11,14 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from inference.ncls.labels import (
+from core.labels import (
     ANATOMY_CLASSES,
     MANIFEST_COLUMNS,
     VIEW_STRUCTURES,
     View,
     is_severe,
 )
-from inference.ncls.roi import find_sector
+from core.roi import find_sector
 from inference.phantom import PhantomCase, render_case
 from inference.phantom.cli import main as cli_main
 from inference.phantom.geometry import box_corners, box_from_points, normalize_box

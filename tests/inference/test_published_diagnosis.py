@@ -19,8 +19,8 @@ import pytest
 import torch
 from PIL import Image
 
+from core.files import file_sha256
 from inference.ncls.__main__ import main
-from inference.ncls.files import file_sha256
 from inference.ncls.published.checkpoints import (
     CheckpointError,
     detector_state,

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import torch
 
+from core.labels import ANATOMY_CLASSES, IMAGE_LABELS, Condition, View
 from inference.ncls.__main__ import main
 from inference.ncls.backends import Options, load_detector, load_diagnoser, profile_of
 from inference.ncls.detection.extract import extract
@@ -27,7 +28,6 @@ from inference.ncls.detection.predict import FrameDetections
 from inference.ncls.detection.views import analyse_sweep
 from inference.ncls.diagnosis.pipeline import NclsPipeline
 from inference.ncls.diagnosis.rules import DecidingRule
-from inference.ncls.labels import ANATOMY_CLASSES, IMAGE_LABELS, Condition, View
 from inference.ncls.published.detector import build_detector, detector_input, postprocess
 from inference.ncls.published.diagnosis import build_diagnosis, diagnosis_input, diagnosis_pixels
 from inference.ncls.published.ensemble import IMAGE_HEAD_ORDER, PublishedEnsemble, rgb_to_bgr

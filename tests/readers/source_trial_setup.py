@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 
-from inference.ncls.video import read_frames
+from core.video import read_frames
 from readers import services
 from readers.models import ReaderTier
 from tests.media_factories import make_mp4, make_sweep_frames

@@ -21,9 +21,9 @@ from django.test import Client
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from core.video import read_frames
 from inference import runner as ncls_runner
 from inference import services as inference_services
-from inference.ncls.video import read_frames
 from inference.runner import run_ncls_pipeline
 from inference.services import model_version_register
 from readers import selectors, services

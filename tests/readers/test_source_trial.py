@@ -15,7 +15,7 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.urls import reverse
 
-from inference.ncls.video import read_frames
+from core.video import read_frames
 from readers import services
 from readers.models import Read, ReadingSession, SessionPhase, SourceGuess
 from readers.preparation import material_prepare

@@ -8,7 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
-from inference.ncls.labels import is_severe
+from core.labels import is_severe
 from trials.models import (
     Case,
     Dataset,

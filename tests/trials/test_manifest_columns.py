@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from inference.ncls.diagnosis.evaluation import VIDEO_COLUMNS as EVALUATION_VIDEO_COLUMNS
-from inference.ncls.labels import (
+from core.labels import (
     DECLARED_ORIENTATIONS,
     MANIFEST_COLUMNS,
     SPLIT_SAGITTAL_VIDEO_COLUMNS,
     VIDEO_COLUMNS,
 )
+from inference.ncls.diagnosis.evaluation import VIDEO_COLUMNS as EVALUATION_VIDEO_COLUMNS
 from inference.phantom.writer import PHANTOM_MANIFEST_COLUMNS, UNMODELLED_COLUMNS
 from trials.models import Orientation
 from trials.services.cases import IMPORT_COLUMNS

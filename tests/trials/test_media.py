@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from pydicom.datadict import tag_for_keyword
 
-from inference.ncls.video import open_video
+from core.video import open_video
 from tests.media_factories import (
     PHI,
     PRIVATE_PHI,
@@ -447,7 +447,7 @@ def test_text_one_pixel_from_the_fan_is_removed():
     """
     import cv2 as _cv2
 
-    from inference.ncls.roi import find_sector
+    from core.roi import find_sector
     from tests.media_factories import FanGeometry, make_fan_frame
 
     frame = make_fan_frame(850, 648, overlays=False, seed=3)

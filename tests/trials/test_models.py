@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inference.ncls.labels import Condition, is_severe
+from core.labels import Condition, is_severe
 from tests.trials.factories import (
     CaseFactory,
     DatasetFactory,

@@ -338,7 +338,7 @@ def dicom_pixel_spacing_of(path: str | Path) -> tuple[float, float] | None:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    from inference.ncls.video import dicom_pixel_spacing
+    from core.video import dicom_pixel_spacing
 
     try:
         with warnings.catch_warnings():

@@ -36,7 +36,7 @@ def load_frame(
         if index != 0:
             raise MediaError(f"a still image has no frame {index}", code="invalid")
         return _load_still(path, kind)
-    from inference.ncls.video import VideoError, read_frames
+    from core.video import VideoError, read_frames
 
     try:
         return read_frames(path, [index])[index]

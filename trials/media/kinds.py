@@ -154,7 +154,7 @@ def _probe_still(path: Path, kind: MediaKind) -> MediaInfo:
 
 
 def _probe_video(path: Path, kind: MediaKind) -> MediaInfo:
-    from inference.ncls.video import VideoError, open_video
+    from core.video import VideoError, open_video
 
     try:
         with open_video(path) as video:

@@ -5,7 +5,7 @@ material came from. Every image therefore goes through :func:`render_view` and e
 through :func:`render_video`, whatever its origin (a PNG or JPEG upload, a DICOM frame, a
 video frame picked by a person or by the AI):
 
-1. the ultrasound sector is found with :func:`inference.ncls.roi.find_sector` and every
+1. the ultrasound sector is found with :func:`core.roi.find_sector` and every
    pixel outside it (burned-in date, machine name, side label, grey bar, depth scale) is
    set to 0;
 2. the frame becomes grey (8 bit) and the sector's bounding box is scaled to fit a fixed
@@ -35,7 +35,7 @@ from typing import Any, cast
 import cv2
 import numpy as np
 
-from inference.ncls.roi import SectorROI, find_sector, to_gray
+from core.roi import SectorROI, find_sector, to_gray
 from trials.media.errors import MediaError
 
 #: The fixed size of every rendition, images and videos alike (even, for yuv420p).
@@ -187,7 +187,7 @@ def render_video(path: str | Path, out_path: str | Path, fps: float) -> VideoRen
     MediaError
         If the source does not decode, holds no sector, or the written file does not play.
     """
-    from inference.ncls.video import VideoError, open_video
+    from core.video import VideoError, open_video
 
     if not fps or fps <= 0 or fps > 120:
         raise MediaError(f"the rendition frame rate must be in (0, 120], got {fps}", code="invalid")
@@ -373,7 +373,7 @@ def _encode_video(frames: Any, placement: _Placement, out_path: Path, fps: float
 
 def _check_playable(path: Path, expected_frames: int) -> None:
     """Decode the written rendition back: it must hold every frame at the canvas size."""
-    from inference.ncls.video import VideoError, open_video
+    from core.video import VideoError, open_video
 
     try:
         with open_video(path) as video:

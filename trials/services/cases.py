@@ -15,8 +15,8 @@ from django.core.files import File
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from inference.ncls.files import file_sha256
-from inference.ncls.labels import MANIFEST_COLUMNS, View, is_severe, parse_conditions
+from core.files import file_sha256
+from core.labels import MANIFEST_COLUMNS, View, is_severe, parse_conditions
 from trials import media
 from trials.audit import audit_record
 from trials.models import (

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from inference.ncls.labels import Condition, is_severe, parse_conditions
+from core.labels import Condition, is_severe, parse_conditions
 from trials.audit import audit_record
 from trials.models import (
     AuditAction,

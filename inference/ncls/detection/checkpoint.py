@@ -15,10 +15,10 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from core.files import file_sha256
+from core.labels import ANATOMY_CLASSES
 from inference.ncls.detection.boxes import ANGLE_CONVENTION
 from inference.ncls.detection.model import DetectorConfig, RotatedRTDETR
-from inference.ncls.files import file_sha256
-from inference.ncls.labels import ANATOMY_CLASSES
 
 WEIGHTS_NAME = "detector.safetensors"
 META_NAME = "detector.json"

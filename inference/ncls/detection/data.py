@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import torch
 
+from core.labels import ANATOMY_CLASSES, PLANE_QUALITY_HEADER
 from inference.ncls.detection.boxes import canonical_np, from_corners
 from inference.ncls.detection.preprocess import prepare_image
-from inference.ncls.labels import ANATOMY_CLASSES, PLANE_QUALITY_HEADER
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import torch
 
+from core.labels import ANATOMY_CLASSES
 from inference.ncls.detection.boxes import rotated_iou
-from inference.ncls.labels import ANATOMY_CLASSES
 
 if TYPE_CHECKING:
     from inference.ncls.detection.predict import FrameDetector

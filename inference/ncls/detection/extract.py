@@ -17,13 +17,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from inference.ncls import video as video_io
+from core import video as video_io
+from core.labels import ANATOMY_CLASSES, View
+from core.roi import SectorROI, crop_sector
 from inference.ncls.detection.boxes import ANGLE_CONVENTION
 from inference.ncls.detection.predict import FrameDetections, FrameDetector
 from inference.ncls.detection.preprocess import sector_of
 from inference.ncls.detection.views import SweepAnalysis, ViewResult, analyse_sweep
-from inference.ncls.labels import ANATOMY_CLASSES, View
-from inference.ncls.roi import SectorROI, crop_sector
 
 #: Frames whose pixel-wise maximum defines a video's sector.
 ROI_FRAMES = 8

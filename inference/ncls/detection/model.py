@@ -19,7 +19,7 @@ from torch import nn
 from torchvision.models import resnet
 from torchvision.models._utils import IntermediateLayerGetter
 
-from inference.ncls.labels import ANATOMY_CLASSES
+from core.labels import ANATOMY_CLASSES
 
 
 @dataclass(frozen=True)

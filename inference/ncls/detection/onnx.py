@@ -14,7 +14,7 @@ Outputs, those of the final decoder layer (what :class:`~inference.ncls.detectio
 post-processes):
 
 - ``logits``: ``(batch, Q, C)`` raw class logits, one per query and class (sigmoid gives
-  the score; classes in :data:`~inference.ncls.labels.ANATOMY_CLASSES` order);
+  the score; classes in :data:`~core.labels.ANATOMY_CLASSES` order);
 - ``boxes``: ``(batch, Q, 5)`` as ``(cx, cy, w, h, a)``: centre and size divided by ``S``
   (letterboxed model coordinates), ``a = theta / 180°`` in half-turns in ``[-0.5, 0.5)``,
   ``theta`` clockwise on screen (:data:`~inference.ncls.detection.boxes.ANGLE_CONVENTION`).
@@ -33,8 +33,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from inference.ncls.files import file_sha256
-from inference.ncls.labels import ANATOMY_CLASSES
+from core.files import file_sha256
+from core.labels import ANATOMY_CLASSES
 from inference.ncls.onnx_export import OPSET, export_module
 
 from .boxes import ANGLE_CONVENTION

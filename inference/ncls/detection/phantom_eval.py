@@ -20,12 +20,12 @@ from typing import Any
 
 import torch
 
+from core.labels import View
 from inference.ncls.detection.data import list_pairs, load_samples
 from inference.ncls.detection.evaluate import frame_detector_map
 from inference.ncls.detection.extract import extract
 from inference.ncls.detection.predict import Detector, FrameDetector
 from inference.ncls.detection.train import evaluate_samples
-from inference.ncls.labels import View
 
 
 def evaluate_phantom(

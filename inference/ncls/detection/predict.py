@@ -10,11 +10,11 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from core.labels import ANATOMY_CLASSES
+from core.roi import SectorROI
 from inference.ncls.detection.data import to_input
 from inference.ncls.detection.model import RotatedRTDETR, postprocess
 from inference.ncls.detection.preprocess import prepare_image
-from inference.ncls.labels import ANATOMY_CLASSES
-from inference.ncls.roi import SectorROI
 
 #: DESIGN.md's score threshold for a detection to count.
 SCORE_THRESHOLD = 0.6

@@ -1,6 +1,6 @@
 """One path from a video frame or training image to the detector's input, and back.
 
-Sector crop (:mod:`inference.ncls.roi`), grey level, then letterbox into the square input
+Sector crop (:mod:`core.roi`), grey level, then letterbox into the square input
 (scale the longer side to ``size``, pad right and bottom with black). Training and
 inference both go through :func:`prepare_image`, so the detector never sees anything the
 pipeline would not give it.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from inference.ncls.roi import SectorROI, crop_sector, find_sector, to_gray
+from core.roi import SectorROI, crop_sector, find_sector, to_gray
 
 
 @dataclass(frozen=True)

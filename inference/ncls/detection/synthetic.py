@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.labels import ANATOMY_CLASSES, View
 from inference.ncls.detection.boxes import canonical_np, to_dota_line
-from inference.ncls.labels import ANATOMY_CLASSES, View
 
 # Per view: (class name, cx, cy, w, h, angle, grey level), in a 1×1 sector frame.
 _LAYOUT: dict[View, list[tuple[str, float, float, float, float, float, int]]] = {

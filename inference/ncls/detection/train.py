@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from core.labels import ANATOMY_CLASSES
 from inference.ncls.detection.checkpoint import CheckpointError, load_detector, save_detector
 from inference.ncls.detection.data import (
     Sample,
@@ -33,7 +34,6 @@ from inference.ncls.detection.data import (
 from inference.ncls.detection.evaluate import MapResult, calibrate_threshold, rotated_map
 from inference.ncls.detection.loss import DetectionLoss
 from inference.ncls.detection.model import RotatedRTDETR, postprocess, profile_config
-from inference.ncls.labels import ANATOMY_CLASSES
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.cluster import DBSCAN
 
-from inference.ncls.detection.predict import FrameDetections
-from inference.ncls.labels import (
+from core.labels import (
     ANATOMY_CLASSES,
     CORONAL_VIEWS,
     DECLARED_ORIENTATIONS,
@@ -31,6 +30,7 @@ from inference.ncls.labels import (
     View,
     base_orientation,
 )
+from inference.ncls.detection.predict import FrameDetections
 
 CLS = {name: i for i, name in enumerate(ANATOMY_CLASSES)}
 

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from inference.ncls.files import file_sha256
+from core.files import file_sha256
 
 from .model import Architecture, DiagnosisNet
 

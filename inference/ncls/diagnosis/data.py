@@ -1,8 +1,8 @@
 """Training data for the diagnosis model: the case manifest, view images and their labels.
 
-The manifest is the platform's case CSV (columns :data:`~inference.ncls.labels.MANIFEST_COLUMNS`);
+The manifest is the platform's case CSV (columns :data:`~core.labels.MANIFEST_COLUMNS`);
 view images are the ``view_<VIEW>`` paths, relative to the manifest. The case label is
-``severe`` as computed by :func:`~inference.ncls.labels.is_severe`.
+``severe`` as computed by :func:`~core.labels.is_severe`.
 
 Per-image labels: when no per-image label file is given, **every view image of a case is
 labelled with the case's conditions** (a case with IVH labels all its views IVH). A label
@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from inference.ncls.labels import (
+from core.labels import (
     IMAGE_LABELS,
     MANIFEST_COLUMNS,
     Condition,
@@ -30,7 +30,7 @@ from inference.ncls.labels import (
     is_severe,
     parse_conditions,
 )
-from inference.ncls.roi import crop_sector
+from core.roi import crop_sector
 
 from .model import NUM_SLOTS, PIXEL_MEAN, PIXEL_STD, VIEW_SLOTS
 

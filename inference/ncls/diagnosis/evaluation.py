@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from core.labels import SIDE_VIEWS
+from core.labels import VIDEO_COLUMNS as MANIFEST_VIDEO_COLUMNS
 from inference.ncls import backends
-from inference.ncls.labels import SIDE_VIEWS
-from inference.ncls.labels import VIDEO_COLUMNS as MANIFEST_VIDEO_COLUMNS
 
 from .data import CaseRecord, load_rgb, read_manifest
 from .predict import CaseDiagnosis

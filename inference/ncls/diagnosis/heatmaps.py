@@ -36,8 +36,8 @@ from pytorch_grad_cam import FinerCAM
 from pytorch_grad_cam.utils.image import show_cam_on_image
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget, FinerWeightedTarget
 
-from inference.ncls.labels import IMAGE_LABELS, Condition, View
-from inference.ncls.roi import crop_sector
+from core.labels import IMAGE_LABELS, Condition, View
+from core.roi import crop_sector
 
 from .data import normalise, prepare_view
 from .model import DiagnosisNet, ImageLabelNet

@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 from statsmodels.stats.proportion import proportion_confint
 
-from inference.ncls.labels import IMAGE_LABELS, Condition, View
-from inference.ncls.roi import find_sector
+from core.labels import IMAGE_LABELS, Condition, View
+from core.roi import find_sector
 
 from .data import load_rgb, read_manifest
 from .heatmaps import DEFAULT_SETTINGS, CamSettings, frame_heatmaps

@@ -26,7 +26,7 @@ from torch import nn
 from torchvision.models import convnext_tiny
 from torchvision.models.convnext import CNBlockConfig, ConvNeXt
 
-from inference.ncls.labels import IMAGE_LABELS, View
+from core.labels import IMAGE_LABELS, View
 
 #: View slots, in the order the model sees them (a case has up to six views).
 VIEW_SLOTS: tuple[View, ...] = tuple(View)

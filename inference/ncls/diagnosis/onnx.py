@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from inference.ncls.files import file_sha256
+from core.files import file_sha256
 from inference.ncls.onnx_export import export_module
 
 from .checkpoint import fold_jsons, load_fold

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from core.labels import View
 from inference.ncls import backends
-from inference.ncls.labels import View
 
 from .checkpoint import DEMO_NOTICE
 from .heatmaps import ViewHeatmap

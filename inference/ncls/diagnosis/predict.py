@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from inference.ncls.labels import IMAGE_LABELS, View
+from core.labels import IMAGE_LABELS, View
 
 from .checkpoint import DEMO_NOTICE, FoldModel, fold_jsons, load_fold
 from .data import normalise, prepare_view, stack_views

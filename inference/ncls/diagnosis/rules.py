@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from inference.ncls.labels import IMAGE_LABELS, Condition
+from core.labels import IMAGE_LABELS, Condition
 
 #: The case head's severe probability at or above which a case is severe.
 CASE_THRESHOLD = 0.2

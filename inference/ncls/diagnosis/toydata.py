@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.ncls.labels import MANIFEST_COLUMNS, View
+from core.labels import MANIFEST_COLUMNS, View
 
 #: (conditions, IVH grade) of the toy cases, cycled through.
 TOY_CASES: tuple[tuple[str, str], ...] = (

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.labels import IMAGE_LABELS, Condition, View
 from inference.ncls.diagnosis.heatmaps import ViewHeatmap
 from inference.ncls.diagnosis.model import VIEW_SLOTS
 from inference.ncls.diagnosis.predict import CaseDiagnosis, _as_view, case_diagnosis
-from inference.ncls.labels import IMAGE_LABELS, Condition, View
 
 from .diagnosis import PublishedDiagnosisNet, diagnosis_pixels
 from .model_dir import PublishedModels

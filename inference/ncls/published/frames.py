@@ -10,7 +10,7 @@ and the score rule — lives here, so ``extract`` and the views logic stay as th
 The authors' processing, followed exactly:
 
 - classes 0–9 of their head are the ten anatomy classes in the order of
-  :data:`inference.ncls.labels.ANATOMY_CLASSES`; 10–14 were never trained and are dropped;
+  :data:`core.labels.ANATOMY_CLASSES`; 10–14 were never trained and are dropped;
 - the top 300 (query, class) pairs by sigmoid score are kept (their post-processor), then
   those scoring strictly above 0.6 (their ``scores > thrh``);
 - boxes come back in the original frame's pixels, whatever its size.
@@ -31,10 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.labels import ANATOMY_CLASSES
+from core.roi import SectorROI
 from inference.ncls.detection.boxes import canonical_np
 from inference.ncls.detection.predict import FrameDetections
-from inference.ncls.labels import ANATOMY_CLASSES
-from inference.ncls.roi import SectorROI
 
 from .detector import SCORE_THRESHOLD, detector_input, postprocess
 

@@ -30,7 +30,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from inference.ncls.files import file_sha256
+from core.files import file_sha256
 
 from .checkpoints import (
     build_published_detector,

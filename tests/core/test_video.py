@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from inference.ncls.video import VideoError, open_video, read_frames
+from core.video import VideoError, open_video, read_frames
 from tests.media_factories import (
     make_avi,
     make_dicom_cine,
