@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trials import services
+from trials.audit import answers_hidden
 from trials.models import (
     AuditEvent,
     Case,
@@ -29,7 +30,6 @@ from trials.models import (
     Role,
     Site,
     Study,
-    StudyStatus,
 )
 from trials.permissions import access_case, access_study, can_create_studies, gold_standard_refusal
 from trials.selectors import ENROLMENT_ANSWER, active_user_by_username, studies_for_user
@@ -410,7 +410,11 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
 
 
 class MaterialSetViewSet(StudyChildViewSet, mixins.ListModelMixin):
-    """Material sets of the study's cases (coordinators only: they name their source)."""
+    """Material sets of the study's cases (coordinators only: they name their source).
+
+    A junior's initial diagnosis and views are redacted until the study is locked, as in
+    the audit trail (:func:`trials.audit.material_set_redacted`).
+    """
 
     serializer_class = MaterialSetSerializer
     read_roles = (Role.COORDINATOR,)
@@ -421,6 +425,12 @@ class MaterialSetViewSet(StudyChildViewSet, mixins.ListModelMixin):
         return MaterialSet.objects.filter(case__study=self.get_study()).prefetch_related(
             "renditions"
         )
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False):
+            context["study"] = self.get_study()  # a junior's answer is hidden until the lock
+        return context
 
 
 class AuditViewSet(StudyChildViewSet, mixins.ListModelMixin):
@@ -442,8 +452,5 @@ class AuditViewSet(StudyChildViewSet, mixins.ListModelMixin):
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
         if not getattr(self, "swagger_fake_view", False):
-            context["redact_answers"] = self.get_study().status not in (
-                StudyStatus.LOCKED,
-                StudyStatus.UNBLINDED,
-            )
+            context["redact_answers"] = answers_hidden(self.get_study())
         return context

@@ -34,7 +34,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from trials.models import AuditAction, AuditEvent, Study
+from trials.models import AuditAction, AuditEvent, MaterialSet, MaterialSource, Study, StudyStatus
 
 GENESIS_HASH = "0" * 64
 #: The action of the row that closed the old global chain (see the module docstring).
@@ -398,3 +398,17 @@ def audit_event_redacted(event: AuditEvent) -> RedactedContent:
         return {key: value for key, value in (content or {}).items() if key in _ANSWER_NEUTRAL_KEYS}
 
     return RedactedContent(neutral(event.before), neutral(event.after), "", redacted=True)
+
+
+def answers_hidden(study: Study) -> bool:
+    """Whether readers' answers in the study are hidden from everyone: until it is locked."""
+    return study.status not in (StudyStatus.LOCKED, StudyStatus.UNBLINDED)
+
+
+def material_set_redacted(material_set: MaterialSet, *, study: Study) -> bool:
+    """Whether a material set's diagnosis and views are hidden, by the audit trail's rule.
+
+    A junior's (or sonographer's) prepared material is his answer, as its ``material.created``
+    row is (:func:`audit_event_redacted`): hidden until the lock. The AI's stays whole.
+    """
+    return material_set.source != MaterialSource.AI and answers_hidden(study)

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.labels import Condition
-from trials.audit import audit_event_redacted
+from trials.audit import audit_event_redacted, material_set_redacted
 from trials.models import (
     Asset,
     AssetKind,
@@ -357,7 +357,15 @@ class CaseDetailSerializer(CaseSerializer):
 
 
 class MaterialSetSerializer(serializers.ModelSerializer):
+    """A material set; with ``study`` in the context, a human's answer is hidden until the lock.
+
+    The rule is the audit trail's (:func:`trials.audit.material_set_redacted`): a junior's
+    initial diagnosis and his choice of views (the renditions and their frame indices) are
+    ``null`` / ``[]`` and ``redacted`` is true while the study is not locked.
+    """
+
     renditions = RenditionSerializer(many=True, read_only=True)
+    redacted = serializers.SerializerMethodField()
 
     class Meta:
         model = MaterialSet
@@ -371,8 +379,22 @@ class MaterialSetSerializer(serializers.ModelSerializer):
             "initial_severe",
             "initial_probability",
             "renditions",
+            "redacted",
             "created",
         ]
+
+    def _redacted(self, material_set: MaterialSet) -> bool:
+        study = self.context.get("study")
+        return study is not None and material_set_redacted(material_set, study=study)
+
+    def get_redacted(self, material_set: MaterialSet) -> bool:
+        return self._redacted(material_set)
+
+    def to_representation(self, material_set: MaterialSet) -> dict:
+        data = super().to_representation(material_set)
+        if self._redacted(material_set):
+            data |= {"initial_severe": None, "initial_probability": None, "renditions": []}
+        return data
 
 
 class ImportSerializer(serializers.Serializer):

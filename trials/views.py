@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from trials import services
+from trials.audit import material_set_redacted
 from trials.forms import (
     DatasetForm,
     GoldStandardAmendForm,
@@ -270,16 +271,21 @@ def _case_page(
                 "volpe_grade": gold.volpe_grade,
             }
         )
+    material_sets = (
+        case.material_sets.prefetch_related(
+            Prefetch("renditions", Rendition.objects.filter(purpose=RenditionPurpose.MATERIAL_VIEW))
+        )
+        if is_coordinator
+        else []
+    )
+    for material_set in material_sets:  # a junior's answer is hidden until the lock
+        material_set.redacted = material_set_redacted(material_set, study=case.study)
     context = {
         "case": case,
         "study": case.study,
         "assets": case.assets.prefetch_related("renditions"),
         "renditions": case.renditions.filter(material_set__isnull=True),
-        "material_sets": case.material_sets.prefetch_related(
-            Prefetch("renditions", Rendition.objects.filter(purpose=RenditionPurpose.MATERIAL_VIEW))
-        )
-        if is_coordinator
-        else [],
+        "material_sets": material_sets,
         "is_coordinator": is_coordinator,
         "amend_form": amend_form,
         "sign_off_form": sign_off_form or GoldStandardSignOffForm(),
