@@ -31,9 +31,10 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from analysis.blinding import blinding_audit_for_study
 from analysis.demo import fill_demo_reads
 from analysis.models import DemoBuild, DemoBuildState
-from inference.demo import demo_model_version, run_ai_on_study
+from inference.demo import demo_ai_material, demo_model_version, run_ai_on_study
 from inference.models import AICaseResult
 from readers.demo import PRACTICE_TITLE, build_practice_study, build_source_trial_demo
 from readers.demo import TITLE as SOURCE_TRIAL_TITLE
@@ -127,15 +128,15 @@ def records_stop_unfinished(reason: str) -> None:
 
 
 def _build_practice(log: Log) -> Study:
-    study = build_practice_study()
+    study = build_practice_study(ai_material=demo_ai_material)
     log(f"Reading practice study: {study.cases.count()} cases, open, no washout.")
     return study
 
 
 def _build_source_trial(log: Log) -> Study:
-    trial = build_source_trial_demo()
+    trial = build_source_trial_demo(ai_material=demo_ai_material)
     log(f"Blinded source trial: {trial.cases} cases, open for senior1's review.")
-    audit = trial.audit
+    audit = blinding_audit_for_study(study=trial.study)
     if audit.result is not None:
         r = audit.result
         log(

@@ -95,7 +95,7 @@ def _export_zip(
 def _blinding_audit(
     job: AnalysisJob, progress: Progress
 ) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
-    from readers.blinding import blinding_audit_for_study
+    from analysis.blinding import blinding_audit_for_study
 
     outcome = blinding_audit_for_study(
         study=job.study, progress=progress, seed=int(job.params.get("seed", 0))

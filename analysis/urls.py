@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from analysis import views
+from analysis import blinding_views, views
 
 app_name = "analysis"
 urlpatterns = [
@@ -28,6 +28,17 @@ urlpatterns = [
         "studies/<uuid:study_id>/analysis/<slug:key>/figures/<slug:name>.html",
         views.export_figure,
         name="export-figure",
+    ),
+    # The blinding audit keeps the path coordinators used when it lived in readers.
+    path(
+        "studies/<uuid:study_id>/reading/blinding-audit/",
+        blinding_views.blinding_audit_page,
+        name="blinding-audit",
+    ),
+    path(
+        "api/reading/studies/<uuid:study_id>/blinding-audit/",
+        blinding_views.BlindingAuditApi.as_view(),
+        name="api-blinding-audit",
     ),
     path("analysis-jobs/<uuid:job_id>/", views.job_progress, name="job"),
     path("analysis-jobs/<uuid:job_id>/file", views.job_file, name="job-file"),

@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import translation
@@ -160,7 +160,7 @@ def _job_done_url(job: AnalysisJob) -> str:
     if job.kind in REPORTS:
         return reverse("analysis:report", args=[job.study_id, job.kind])
     if job.kind == jobs.BLINDING_AUDIT:
-        return reverse("readers:blinding-audit", args=[job.study_id])
+        return reverse("analysis:blinding-audit", args=[job.study_id])
     return ""
 
 
@@ -187,7 +187,8 @@ def job_progress(request: HttpRequest, job_id: str) -> HttpResponse:
 
 
 @login_required
-def job_file(request: HttpRequest, job_id: str) -> HttpResponse:
+def job_file(request: HttpRequest, job_id: str) -> HttpResponseBase:
+
     """The file a finished job made (the analysis ZIP), for whoever may see the job."""
     job = _job_access(request, job_id)
     if job.kind == jobs.EXPORT_ZIP:

@@ -7,7 +7,7 @@ a sector, as tests/analysis/test_blinding_audit.py draws it) with a per-case bri
 the same process for both sources, put through the platform's canonical rendition code
 (``trials.media.render_view``), so both sources are indistinguishable by construction and
 the AUC should include 0.5. Then runs the whole audit as the job runs it
-(``readers.blinding.blinding_audit_for_study``): the readers' media route timed over HTTP
+(``analysis.blinding.blinding_audit_for_study``): the readers' media route timed over HTTP
 as probe readers (``--repeats`` shuffled rounds), image features, the classifier averaged
 over ``--seeds`` cross-validation seeds. Target: ≤ 600 s on 2 cores.
 
@@ -143,7 +143,7 @@ def main() -> None:
         f"built {args.cases} cases × 2 sources × 6 views in {time.perf_counter() - started:.1f} s"
     )
 
-    from readers.blinding import blinding_audit_for_study
+    from analysis.blinding import blinding_audit_for_study
 
     steps: dict[str, float] = {}
     last = [time.perf_counter(), ""]

@@ -1,38 +1,33 @@
-"""A small blinded source trial on the demo's phantom cases, and its blinding audit.
+"""A small blinded source trial on the demo's phantom cases.
 
 - Cases: the demo's internal and external phantom datasets (their original sweeps).
-- AI material: the shipped demo NCLS models (``inference/ncls/demo_models``, demo models
-  trained on phantom data, not for clinical use) run on every case through the inference
-  app's own ``ai_case_build`` (frames read from the original sweeps,
-  ``rendition_make_for_view``). Only where no model ships does a stand-in pick each view's
-  frame near the phantom's ideal frame and draw a severe probability from the label.
+- AI material: made by the ``ai_material`` the caller passes (the demo builder passes
+  :func:`inference.demo.demo_ai_material`: the shipped demo NCLS models, or where none
+  ship a stand-in that reads the phantom's truth). Readers and inference are independent
+  siblings: only the demo builder above both knows them together.
 - Junior material: the phantom's junior-picked view PNGs (manifest ``view_<VIEW>``
   columns) imported through :func:`readers.preparation.material_import`, one set per case
   (the allocated junior where the allocation says junior, a random junior otherwise, so
   the material list does not mirror the allocation).
-- One senior reviews; the study is left open for him; the audit runs on the allocated
-  material. Idempotent: an existing demo trial is returned with a fresh audit.
+- One senior reviews; the study is left open for him. Idempotent: an existing demo
+  trial is returned as it is. Its blinding audit is an analysis
+  (:func:`analysis.blinding.blinding_audit_for_study`), run by whoever builds the demo.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import random
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
 
-from core.video import read_frames
-from inference.models import ModelVersion
-from inference.services import CaseAIOutput, ai_case_build, set_pipeline_runner
 from readers import services
-from readers.blinding import BlindingAuditOutcome, blinding_audit_for_study
 from readers.preparation import VIEWS, material_import
 from readers.source_trial import study_juniors_seniors
 from trials import services as trial_services
@@ -50,7 +45,6 @@ from trials.models import (
 from trials.services.allocation import allocation_generate
 
 TITLE = "NCLS demo blinded source trial (phantom data)"
-STANDIN_NAME = "ncls-standin-demo"
 SEED = 2026
 #: How often the simulated junior's initial diagnosis disagrees with the label.
 JUNIOR_ERROR = 0.2
@@ -58,73 +52,17 @@ JUNIOR_ERROR = 0.2
 
 @dataclass(frozen=True)
 class SourceTrialDemo:
-    """The demo trial and its blinding audit."""
+    """The demo trial and its number of cases."""
 
     study: Study
     cases: int
-    audit: BlindingAuditOutcome
 
 
-def _standin_runner(truth: dict[str, Any], rng: random.Random):
-    """An NCLS stand-in for one phantom case: a frame near each ideal frame, a probability."""
+class AIMaterial(Protocol):
+    """Makes the AI's material of a demo study's included cases."""
 
-    def run(model_dir: Path, videos: dict[str, Path]) -> CaseAIOutput:
-        picked: dict[str, tuple[Any, int] | None] = {}
-        for orientation, path in videos.items():
-            sweep = truth["videos"][orientation]
-            wanted: dict[str, int] = {}
-            for view, ideal in sweep["ideal_frames"].items():
-                low, high = sweep["expected_ranges"].get(view, [ideal, ideal])
-                wanted[view] = min(
-                    max(ideal + rng.randint(-2, 2), low), high, sweep["n_frames"] - 1
-                )
-            frames = read_frames(path, set(wanted.values()))
-            picked.update({view: (frames[index], index) for view, index in wanted.items()})
-        views = {view: picked.get(view) for view in VIEWS}
-        probability = min(max(rng.gauss(0.75 if truth["severe"] else 0.2, 0.15), 0.01), 0.99)
-        return CaseAIOutput(
-            views=views,
-            missing_reasons={v: "not found" for v, p in views.items() if p is None},
-            severe_probability=probability,
-            severe=probability >= 0.5,
-            rule="stand-in",
-            image_labels={},
-        )
-
-    return run
-
-
-def _ai_material(study: Study, truth_dirs: dict[str, Path]) -> None:
-    """The AI's material: the shipped demo models where they exist, else the stand-in."""
-    from inference.demo import demo_model_version, run_ai_on_study
-
-    shipped = demo_model_version()
-    if shipped is not None:
-        run_ai_on_study(study=study, model_version=shipped)
-        return
-    model, _created = ModelVersion.objects.get_or_create(
-        name=STANDIN_NAME,
-        version="1",
-        defaults={
-            "profile": "simulated",
-            "directory": "",
-            "files": [],
-            "is_demo": True,
-            "metrics": {
-                "note": "phantom-truth stand-in for NCLS stage 1; demo, not for clinical use"
-            },
-        },
-    )
-    rng = random.Random(SEED)
-    try:
-        for case in study.cases.filter(excluded=False).select_related("dataset").order_by("code"):
-            truth = json.loads(
-                (truth_dirs[case.dataset.kind] / "truth" / f"{case.code}.json").read_text()
-            )
-            set_pipeline_runner(_standin_runner(truth, rng))
-            ai_case_build(case_id=case.pk, model_version_id=model.pk)
-    finally:
-        set_pipeline_runner(None)
+    def __call__(self, *, study: Study, phantom_dirs: dict[str, Path]) -> None:
+        """``phantom_dirs``: the phantom directory each dataset kind was imported from."""
 
 
 def _junior_manifest(study: Study, manifests: list[Path], juniors: list[Any], out: Path) -> Path:
@@ -173,17 +111,17 @@ def _junior_manifest(study: Study, manifests: list[Path], juniors: list[Any], ou
     return target
 
 
-def build_source_trial_demo(*, data_dir: Path | None = None) -> SourceTrialDemo:
-    """Build (once) the demo source trial and run its blinding audit.
+def build_source_trial_demo(
+    *, ai_material: AIMaterial, data_dir: Path | None = None
+) -> SourceTrialDemo:
+    """Build (once) the demo source trial.
 
     Resumable: a trial left in draft by an interrupted build continues where it stopped
     (every step below is skipped once done, or idempotent)."""
     users = demo_users()
     existing = Study.objects.filter(title=TITLE, is_demo=True).first()
     if existing is not None and existing.status != StudyStatus.DRAFT:
-        return SourceTrialDemo(
-            existing, existing.cases.count(), blinding_audit_for_study(study=existing)
-        )
+        return SourceTrialDemo(existing, existing.cases.count())
     coordinator = users["coordinator"]
     data_dir = data_dir or Path(settings.BASE_DIR) / "var" / "demo-data"
     manifests = [
@@ -223,7 +161,7 @@ def build_source_trial_demo(*, data_dir: Path | None = None) -> SourceTrialDemo:
         )
         if not report.ok:
             raise RuntimeError(f"demo import of {manifest} failed: {report.problems[:3]}")
-    _ai_material(study, {m.parent.name: m.parent for m in manifests})
+    ai_material(study=study, phantom_dirs={m.parent.name: m.parent for m in manifests})
     juniors, seniors = study_juniors_seniors(study)
     if not Allocation.objects.filter(allocation_list__study=study).exists():
         allocation_generate(
@@ -244,18 +182,18 @@ def build_source_trial_demo(*, data_dir: Path | None = None) -> SourceTrialDemo:
     services.session_create_for_design(actor=coordinator, study=study, seed=SEED)
     if study.status == StudyStatus.DRAFT:
         study = trial_services.study_transition(actor=coordinator, study=study, to=StudyStatus.OPEN)
-    return SourceTrialDemo(study, study.cases.count(), blinding_audit_for_study(study=study))
+    return SourceTrialDemo(study, study.cases.count())
 
 
 PRACTICE_TITLE = "NCLS demo — reading practice (phantom data)"
 
 
-def build_practice_study(*, data_dir: Path | None = None) -> Study:
+def build_practice_study(*, ai_material: AIMaterial, data_dir: Path | None = None) -> Study:
     """An open crossover study with no washout, where every demo reader can read for real.
 
-    The internal phantom dataset only; the AI's material comes from the shipped demo
-    models (or the stand-in), so the aided session shows it. Idempotent; one left in draft
-    by an interrupted build is resumed.
+    The internal phantom dataset only; the AI's material comes from ``ai_material`` (in
+    the demo: the shipped demo models, or the stand-in), so the aided session shows it.
+    Idempotent; one left in draft by an interrupted build is resumed.
     """
     users = demo_users()
     existing = Study.objects.filter(title=PRACTICE_TITLE, is_demo=True).first()
@@ -275,7 +213,7 @@ def build_practice_study(*, data_dir: Path | None = None) -> Study:
         )
         if not report.ok:
             raise RuntimeError(f"practice import of {manifest} failed: {report.problems[:3]}")
-    _ai_material(study, {m.parent.name: m.parent for m in manifests})
+    ai_material(study=study, phantom_dirs={m.parent.name: m.parent for m in manifests})
     services.session_create_for_design(actor=coordinator, study=study, seed=SEED)
     return trial_services.study_transition(actor=coordinator, study=study, to=StudyStatus.OPEN)
 

@@ -1,4 +1,6 @@
-"""Pages of the source trial: preparation, source guess, allocation, material import, audit.
+"""Pages of the source trial: preparation, source guess, allocation, material import.
+
+The blinding audit is an analysis: its page is :mod:`analysis.blinding_views`.
 
 Reader pages never name a material's source, author or probability; coordinator pages
 show the allocation's commitment while the study runs and disclose the allocation only
@@ -16,7 +18,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -235,45 +236,3 @@ def materials_import(request: HttpRequest, study_id: Any) -> HttpResponse:
                     status = 200 if report.ok else 400
     context = {"study": study, "demo_banner": study.is_demo, "form": form, "report": report}
     return render(request, "readers/materials_import.html", context, status=status)
-
-
-def blinding_audit_job(study: Any, actor: Any, *, again: bool = False) -> Any:
-    """The blinding audit's job for the study's current material (started if there is none).
-
-    The audit runs as an analysis job (:mod:`analysis.jobs`, the one job mechanism) on the
-    ``default`` queue; a request only starts or shows it. ``again`` reruns a finished one.
-    """
-    from analysis.jobs import BLINDING_AUDIT, fingerprint, job_get_or_start
-    from readers.blinding import audit_snapshot_parts
-
-    return job_get_or_start(
-        study=study,
-        kind=BLINDING_AUDIT,
-        actor=actor,
-        snapshot=fingerprint(audit_snapshot_parts(study)),
-        again=again,
-    )
-
-
-@login_required
-@never_cache
-@require_http_methods(["GET", "POST"])
-def blinding_audit_page(request: HttpRequest, study_id: Any) -> HttpResponse:
-    """Can a machine tell AI from junior material? The aggregate AUC only, never per case.
-
-    Shows the audit of the current material (starting it if there is none) with its
-    progress while it runs; POST runs it again.
-    """
-    study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
-    job = blinding_audit_job(study, request.user, again=request.method == "POST")
-    if request.method == "POST":
-        return redirect("readers:blinding-audit", study_id=study.pk)
-    job.refresh_from_db()
-    context = {
-        "study": study,
-        "demo_banner": study.is_demo,
-        "job": job,
-        "outcome": job.result if job.status == "complete" else None,
-        "retry_url": reverse("readers:blinding-audit", args=[study.pk]),
-    }
-    return render(request, "readers/blinding_audit.html", context)

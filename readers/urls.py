@@ -28,11 +28,6 @@ urlpatterns = [
         trial_views.materials_import,
         name="materials-import",
     ),
-    path(
-        "studies/<uuid:study_id>/reading/blinding-audit/",
-        trial_views.blinding_audit_page,
-        name="blinding-audit",
-    ),
     # API
     path("api/reading/sessions/", api.SessionListApi.as_view(), name="api-sessions"),
     path(
@@ -91,10 +86,5 @@ urlpatterns = [
         "api/reading/studies/<uuid:study_id>/materials/import/",
         api.MaterialImportApi.as_view(),
         name="api-materials-import",
-    ),
-    path(
-        "api/reading/studies/<uuid:study_id>/blinding-audit/",
-        api.BlindingAuditApi.as_view(),
-        name="api-blinding-audit",
     ),
 ]

@@ -120,9 +120,9 @@ def test_senior_and_statistician_learn_no_source_before_unblinding():
     auditor.guess_forms = set()
     for name in (
         "readers:source-trial",
-        "readers:blinding-audit",
+        "analysis:blinding-audit",
         "readers:api-allocation",
-        "readers:api-blinding-audit",
+        "analysis:api-blinding-audit",
         "readers:materials-import",
     ):
         assert auditor.get(reverse(name, kwargs={"study_id": setup.study.pk})).status_code in (
@@ -207,7 +207,7 @@ def test_senior_and_statistician_learn_no_source_before_unblinding():
         study_id = setup.study.pk
         for name in (
             "readers:source-trial",
-            "readers:blinding-audit",
+            "analysis:blinding-audit",
             "readers:api-allocation",
             "readers:progress",
             "readers:api-study-progress",

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 
-from readers.blinding import PROBE_PREFIX, blinding_audit_for_study
+from analysis.blinding import PROBE_PREFIX, blinding_audit_for_study
 
 pytestmark = pytest.mark.django_db
 

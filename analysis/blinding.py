@@ -7,6 +7,10 @@ cross-validated classifier of :mod:`analysis.blinding_audit` (a pure module: no 
 no app state), averaged over several cross-validation seeds. Only the aggregate result
 leaves here; no per-case source is ever returned.
 
+The audit is an analysis: it reads trials and readers and is imported by neither (the
+layering of DESIGN.md). It runs as an analysis job (:mod:`analysis.jobs`); its page and
+API are :mod:`analysis.blinding_views`.
+
 Serving time is measured where a reviewer measures it: the readers' own media route
 (:func:`readers.views.case_media`, an opaque per-assignment slot), over HTTP through the
 whole Django stack, as a reader. Not every material has a reviewer's assignment (each
@@ -40,11 +44,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from analysis.blinding_audit import (
+    DEFAULT_SEEDS,
     BlindingAuditResult,
     MaterialObservation,
     audit_features,
     blinding_audit,
 )
+from analysis.jobs import BLINDING_AUDIT, fingerprint, job_get_or_start
+from analysis.models import AnalysisJob
 from readers.models import Assignment, ReadingSession, SessionPhase
 from readers.preparation import VIEWS, view_sweeps
 from readers.selectors import assignment_slots
@@ -320,7 +327,6 @@ def blinding_audit_for_study(
     *,
     study: Study,
     seed: int = 0,
-    coordinator: Any = None,
     repeats: int = DEFAULT_REPEATS,
     n_seeds: int | None = None,
     progress: ProgressFn | None = None,
@@ -328,10 +334,7 @@ def blinding_audit_for_study(
     """Run the blinding audit over the study's AI and junior material (aggregate only).
 
     ``progress(done, total, step)`` as it goes: timing, then features, then the seeds.
-    ``coordinator`` is no longer used (the audit times the readers' route as a reader).
     """
-    from analysis.blinding_audit import DEFAULT_SEEDS
-
     n_seeds = n_seeds or DEFAULT_SEEDS
     materials, scope = _materials(study)
     frame_counts = {
@@ -381,3 +384,18 @@ def blinding_audit_for_study(
     except ValueError as exc:
         return BlindingAuditOutcome(None, scope, len(observations), str(exc), repeats)
     return BlindingAuditOutcome(result, scope, len(observations), repeats=repeats)
+
+
+def blinding_audit_job(study: Study, actor: Any, *, again: bool = False) -> AnalysisJob:
+    """The blinding audit's job for the study's current material (started if there is none).
+
+    The audit runs as an analysis job (:mod:`analysis.jobs`, the one job mechanism) on the
+    ``default`` queue; a request only starts or shows it. ``again`` reruns a finished one.
+    """
+    return job_get_or_start(
+        study=study,
+        kind=BLINDING_AUDIT,
+        actor=actor,
+        snapshot=fingerprint(audit_snapshot_parts(study)),
+        again=again,
+    )

@@ -4,6 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from analysis.blinding import blinding_audit_for_study
+from inference.demo import demo_ai_material
 from readers.demo import build_source_trial_demo
 
 
@@ -14,11 +16,11 @@ class Command(BaseCommand):
         self.stdout.write(
             "Building the demo source trial (phantom cases; demo AI stand-in, not for clinical use) ..."
         )
-        demo = build_source_trial_demo()
+        demo = build_source_trial_demo(ai_material=demo_ai_material)
         self.stdout.write(
             self.style.SUCCESS(f"Demo source trial '{demo.study.title}': {demo.cases} cases.")
         )
-        audit = demo.audit
+        audit = blinding_audit_for_study(study=demo.study)
         if audit.result is None:
             self.stdout.write(f"Blinding audit ({audit.materials} materials): {audit.problem}")
             return
