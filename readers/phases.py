@@ -20,6 +20,9 @@ from django.utils.translation import gettext as _
 from readers.models import Assignment, ReadingSession, SessionPhase
 from trials.models import (
     Case,
+    CrossoverCaseAllocation,
+    CrossoverReaderAllocation,
+    CrossoverSequence,
     MaterialSet,
     MaterialSource,
     MaterialStatus,
@@ -137,61 +140,116 @@ def session_ai_material(session: ReadingSession, case: Case) -> MaterialSet | No
     return ai_material_for_case(case, made_before=session.created)
 
 
-def _unaided_session(session: ReadingSession) -> ReadingSession | None:
-    return ReadingSession.objects.filter(
-        study_id=session.study_id, reader_id=session.reader_id, phase=SessionPhase.UNAIDED
+def _crossover_allocation(session: ReadingSession) -> CrossoverReaderAllocation | None:
+    """The reader's block and sequence in a counterbalanced crossover study (else None)."""
+    if session.study.design != StudyDesign.COUNTERBALANCED_CROSSOVER:
+        return None
+    return CrossoverReaderAllocation.objects.filter(
+        allocation_list__study_id=session.study_id, reader_id=session.reader_id
     ).first()
 
 
-def _aided_opening(session: ReadingSession) -> Opening:
-    # Recomputed from the unaided session every time, so no stored or client-sent date
-    # can open the aided session early.
-    unaided = _unaided_session(session)
-    if unaided is None or unaided.completed_at is None:
+def _first_phase(session: ReadingSession) -> str:
+    """The phase a reader reads first: unaided, unless his crossover sequence puts the AI first."""
+    allocation = _crossover_allocation(session)
+    if allocation is not None and allocation.sequence == CrossoverSequence.AI_FIRST:
+        return SessionPhase.AIDED
+    return SessionPhase.UNAIDED
+
+
+def _other_session(session: ReadingSession, phase: str) -> ReadingSession | None:
+    return ReadingSession.objects.filter(
+        study_id=session.study_id, reader_id=session.reader_id, phase=phase
+    ).first()
+
+
+def _crossover_opening(session: ReadingSession) -> Opening:
+    # The second session opens a washout after the first is completed. Recomputed from the
+    # first session every time, so no stored or client-sent date can open it early.
+    first = _first_phase(session)
+    if session.phase == first:
+        return Opening()
+    first_session = _other_session(session, first)
+    if first_session is None or first_session.completed_at is None:
         return Opening(
             None, _("This session opens after the washout that follows your first session.")
         )
-    return Opening(unaided.completed_at + timedelta(days=session.study.washout_days))
+    return Opening(first_session.completed_at + timedelta(days=session.study.washout_days))
 
 
-def _unaided_completed(session: ReadingSession) -> None:
-    # Tell the worklist when the aided session opens (display only; see _aided_opening).
-    if session.study.design != StudyDesign.ASSISTED_CROSSOVER:
+def _crossover_completed(session: ReadingSession) -> None:
+    # Tell the worklist when the second session opens (display only; see _crossover_opening).
+    if session.study.design not in (
+        StudyDesign.ASSISTED_CROSSOVER,
+        StudyDesign.COUNTERBALANCED_CROSSOVER,
+    ) or session.phase != _first_phase(session):
         return
-    opens = session.completed_at + timedelta(days=session.study.washout_days)
-    aided = ReadingSession.objects.filter(
-        study_id=session.study_id, reader_id=session.reader_id, phase=SessionPhase.AIDED
+    second_phase = (
+        SessionPhase.AIDED if session.phase == SessionPhase.UNAIDED else (SessionPhase.UNAIDED)
     )
-    aided.update(available_from=opens)
+    opens = session.completed_at + timedelta(days=session.study.washout_days)
+    second = ReadingSession.objects.filter(
+        study_id=session.study_id, reader_id=session.reader_id, phase=second_phase
+    )
+    second.update(available_from=opens)
     # The e-mail when the washout ends (readers.notifications; a daily sweep backs it up).
     from readers.notifications import washout_notice_schedule
 
-    for aided_session in aided:
-        washout_notice_schedule(aided_session, opens)
+    for second_session in second:
+        washout_notice_schedule(second_session, opens)
 
 
-def _unaided_revision_gate(assignment: Assignment) -> str:
-    # Once the reader has seen the AI (his aided session has started), an unaided answer
-    # changed afterwards would no longer be unaided.
+def _crossover_revision_gate(assignment: Assignment) -> str:
+    # An answer of the first session changed once the second has started would no longer
+    # be what it was (an unaided answer after the AI was seen, or the reverse).
+    session = assignment.session
+    if session.phase != _first_phase(session):
+        return ""
+    second_phase = (
+        SessionPhase.AIDED if session.phase == SessionPhase.UNAIDED else (SessionPhase.UNAIDED)
+    )
     started = ReadingSession.objects.filter(
-        study_id=assignment.session.study_id,
-        reader_id=assignment.session.reader_id,
-        phase=SessionPhase.AIDED,
+        study_id=session.study_id,
+        reader_id=session.reader_id,
+        phase=second_phase,
         started_at__isnull=False,
     ).exists()
-    if started:
+    if not started:
+        return ""
+    if session.phase == SessionPhase.UNAIDED:
         return _("Your aided session has started: your unaided answers can no longer change.")
-    return ""
+    return _("Your unaided session has started: your aided answers can no longer change.")
+
+
+def _crossover_block_cases(session: ReadingSession, cases: dict[str, Case]) -> dict[str, Case]:
+    # A counterbalanced crossover reader reads only his block's cases, in both sessions.
+    if session.study.design != StudyDesign.COUNTERBALANCED_CROSSOVER:
+        return cases
+    allocation = _crossover_allocation(session)
+    if allocation is None:
+        return {}
+    block_cases = set(
+        CrossoverCaseAllocation.objects.filter(
+            allocation_list_id=allocation.allocation_list_id, block=allocation.block
+        ).values_list("case_id", flat=True)
+    )
+    return {case_id: case for case_id, case in cases.items() if case.pk in block_cases}
 
 
 PHASE_RULES: dict[str, PhaseRules] = {
     SessionPhase.UNAIDED: PhaseRules(
-        on_completed=_unaided_completed, revision_gate=_unaided_revision_gate
+        opening=_crossover_opening,
+        on_completed=_crossover_completed,
+        revision_gate=_crossover_revision_gate,
+        cases_for=_crossover_block_cases,
     ),
     SessionPhase.AIDED: PhaseRules(
-        opening=_aided_opening,
+        opening=_crossover_opening,
         material_for=session_ai_material,
         shows_ai=True,
+        on_completed=_crossover_completed,
+        revision_gate=_crossover_revision_gate,
+        cases_for=_crossover_block_cases,
     ),
 }
 
@@ -199,6 +257,9 @@ PHASE_RULES: dict[str, PhaseRules] = {
 DESIGN_PHASES: dict[str, tuple[str, ...]] = {
     StudyDesign.STANDALONE: (SessionPhase.UNAIDED,),
     StudyDesign.ASSISTED_CROSSOVER: (SessionPhase.UNAIDED, SessionPhase.AIDED),
+    # Both sessions of every reader, each with his block's cases; the order is his
+    # allocated sequence (the opening rules enforce it, whatever the list says).
+    StudyDesign.COUNTERBALANCED_CROSSOVER: (SessionPhase.UNAIDED, SessionPhase.AIDED),
 }
 
 

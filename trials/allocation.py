@@ -179,3 +179,137 @@ def commitment(
 def verify_commitment(document: str, expected: str) -> bool:
     """Whether a disclosed allocation document hashes to the commitment shown at opening."""
     return hashlib.sha256(document.encode()).hexdigest() == expected
+
+
+# ------------------------------------------------------- counterbalanced crossover
+
+CROSSOVER_ALGORITHM = "counterbalanced-blocks-v1"
+AI_FIRST = "ai_first"
+UNAIDED_FIRST = "unaided_first"
+
+
+@dataclass(frozen=True)
+class CrossoverParameters:
+    """What a counterbalanced crossover allocation depends on besides readers and cases."""
+
+    seed: int
+    blocks: int
+    stratified: bool  # cases stratified by severe / non-severe (gold standard known)
+
+    def __post_init__(self) -> None:
+        if self.blocks < 1:
+            raise ValueError(f"the number of blocks must be at least 1, got {self.blocks}")
+
+
+@dataclass(frozen=True)
+class CrossoverReaderEntry:
+    """A reader's block and the order of his two sessions."""
+
+    reader: str
+    block: int
+    sequence: str  # "ai_first" or "unaided_first"
+
+
+@dataclass(frozen=True)
+class CrossoverCaseEntry:
+    """A case's block (and the stratum it was dealt in: "severe", "non-severe" or "")."""
+
+    case_id: str
+    block: int
+    stratum: str
+
+
+def allocate_crossover(
+    readers: Sequence[str],
+    cases: Sequence[tuple[str, str]],
+    parameters: CrossoverParameters,
+) -> tuple[list[CrossoverReaderEntry], list[CrossoverCaseEntry]]:
+    """Split readers and cases into blocks and give each reader a sequence.
+
+    - Readers are shuffled and dealt in turn into the blocks (sizes differ by at most
+      one). Within a block, shuffled again: the first half read with the AI first, the
+      second half unaided first. With an odd number of readers in a block the two
+      sequences differ by one reader; which sequence gets him is drawn at random.
+    - Cases (``(case_id, stratum)``) are shuffled within each stratum and dealt in turn
+      into the blocks, the turn running on from one stratum to the next, so every
+      block's count differs by at most one overall and per stratum.
+
+    Every block needs two readers (one per sequence) and one case at least. Deterministic
+    in the seed.
+    """
+    blocks = parameters.blocks
+    if len(set(readers)) != len(readers):
+        raise ValueError("readers must be distinct")
+    if len({c for c, _ in cases}) != len(cases):
+        raise ValueError("case ids must be unique")
+    if len(readers) < 2 * blocks:
+        raise ValueError(
+            f"{len(readers)} readers cannot fill {blocks} blocks with both sequences "
+            f"(at least {2 * blocks} are needed)"
+        )
+    if len(cases) < blocks:
+        raise ValueError(f"{len(cases)} cases cannot fill {blocks} blocks")
+    rng = np.random.default_rng([parameters.seed, 3])
+    ordered = sorted(readers)
+    shuffled = [ordered[i] for i in rng.permutation(len(ordered))]
+    members: list[list[str]] = [[] for _ in range(blocks)]
+    for index, reader in enumerate(shuffled):
+        members[index % blocks].append(reader)
+    reader_entries: list[CrossoverReaderEntry] = []
+    for block, group in enumerate(members):
+        order = [group[i] for i in rng.permutation(len(group))]
+        first_half = len(order) // 2 + (int(rng.integers(2)) if len(order) % 2 else 0)
+        for position, reader in enumerate(order):
+            sequence = AI_FIRST if position < first_half else UNAIDED_FIRST
+            reader_entries.append(CrossoverReaderEntry(reader, block, sequence))
+    strata: dict[str, list[str]] = defaultdict(list)
+    for case_id, stratum in sorted(cases):
+        strata[stratum].append(case_id)
+    case_entries: list[CrossoverCaseEntry] = []
+    turn = int(rng.integers(blocks))
+    for stratum in sorted(strata):
+        ids = strata[stratum]
+        for i in rng.permutation(len(ids)):
+            case_entries.append(CrossoverCaseEntry(ids[i], turn % blocks, stratum))
+            turn += 1
+    return (
+        sorted(reader_entries, key=lambda e: e.reader),
+        sorted(case_entries, key=lambda e: e.case_id),
+    )
+
+
+def crossover_document(
+    readers: Sequence[CrossoverReaderEntry],
+    cases: Sequence[CrossoverCaseEntry],
+    parameters: CrossoverParameters,
+    *,
+    nonce: str,
+) -> str:
+    """The exact text committed to: algorithm, parameters, readers, cases and the nonce."""
+    if not _NONCE.fullmatch(nonce):
+        raise ValueError(
+            f"the nonce must be {2 * NONCE_BYTES} lowercase hex digits, got {len(nonce)} characters"
+        )
+    document = {
+        "algorithm": CROSSOVER_ALGORITHM,
+        "nonce": nonce,
+        "parameters": asdict(parameters),
+        "readers": [asdict(e) for e in sorted(readers, key=lambda e: e.reader)],
+        "cases": [asdict(e) for e in sorted(cases, key=lambda e: e.case_id)],
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def crossover_recompute(document: str) -> str | None:
+    """The document the committed inputs give when allocated again (None if they cannot be)."""
+    try:
+        content = json.loads(document)
+        parameters = CrossoverParameters(**content["parameters"])
+        readers = [e["reader"] for e in content["readers"]]
+        cases = [(e["case_id"], e["stratum"]) for e in content["cases"]]
+        reader_entries, case_entries = allocate_crossover(readers, cases, parameters)
+        return crossover_document(
+            reader_entries, case_entries, parameters, nonce=str(content["nonce"])
+        )
+    except (ValueError, KeyError, TypeError):
+        return None

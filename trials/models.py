@@ -28,6 +28,10 @@ class StudyDesign(models.TextChoices):
     ASSISTED_CROSSOVER = "assisted_crossover", _("AI-assisted crossover")
     SOURCE_BLINDED = "source_blinded", _("Blinded randomized source trial")
     QUALITATIVE = "qualitative", _("Qualitative assessment")
+    COUNTERBALANCED_CROSSOVER = (
+        "counterbalanced_crossover",
+        _("Counterbalanced crossover (split-plot)"),
+    )
 
 
 class StudyStatus(models.TextChoices):
@@ -64,6 +68,10 @@ class Study(UUIDModel):
         _("readers give a probability-of-severe rating (0–100)"), default=False
     )
     is_demo = models.BooleanField(_("demo study"), default=False)
+    #: Blocks of readers and cases of a counterbalanced crossover (split-plot) study.
+    crossover_blocks = models.PositiveSmallIntegerField(
+        _("blocks of readers and cases (counterbalanced crossover)"), default=2
+    )
     allocation_commitment = models.CharField(max_length=64, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     locked_at = models.DateTimeField(null=True, blank=True)
@@ -75,6 +83,10 @@ class Study(UUIDModel):
         constraints = [
             models.CheckConstraint(
                 condition=Q(cine_fps__gte=1) & Q(cine_fps__lte=120), name="study_cine_fps_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(crossover_blocks__gte=1) & Q(crossover_blocks__lte=50),
+                name="study_crossover_blocks_range",
             ),
         ]
 
@@ -677,3 +689,52 @@ class Allocation(UUIDModel):
 
     def __str__(self) -> str:
         return f"allocation {self.pk}"
+
+
+class CrossoverSequence(models.TextChoices):
+    """The order of a counterbalanced crossover reader's two sessions."""
+
+    AI_FIRST = "ai_first", _("With AI first, then unaided")
+    UNAIDED_FIRST = "unaided_first", _("Unaided first, then with AI")
+
+
+class CrossoverReaderAllocation(UUIDModel):
+    """A counterbalanced crossover reader's block and sequence (from the committed allocation)."""
+
+    allocation_list = models.ForeignKey(
+        AllocationList, on_delete=models.PROTECT, related_name="crossover_readers"
+    )
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    block = models.PositiveSmallIntegerField()
+    sequence = models.CharField(max_length=16, choices=CrossoverSequence.choices)
+
+    class Meta:
+        ordering = ["allocation_list", "block", "reader"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["allocation_list", "reader"], name="crossover_reader_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"crossover reader {self.pk}"
+
+
+class CrossoverCaseAllocation(UUIDModel):
+    """Which block of a counterbalanced crossover study a case belongs to."""
+
+    allocation_list = models.ForeignKey(
+        AllocationList, on_delete=models.PROTECT, related_name="crossover_cases"
+    )
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    block = models.PositiveSmallIntegerField()
+    stratum = models.CharField(max_length=32, blank=True)
+
+    class Meta:
+        ordering = ["allocation_list", "block", "case"]
+        constraints = [
+            models.UniqueConstraint(fields=["allocation_list", "case"], name="crossover_case_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"crossover case {self.pk}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,9 +19,20 @@ from trials.models import (
     AllocationList,
     AuditAction,
     Case,
+    CrossoverCaseAllocation,
+    CrossoverReaderAllocation,
+    GoldStandard,
+    Membership,
+    Role,
     Study,
     StudyDesign,
     StudyStatus,
+)
+
+#: Designs whose allocation is committed when the study opens.
+ALLOCATED_DESIGNS: tuple[str, ...] = (
+    StudyDesign.SOURCE_BLINDED,
+    StudyDesign.COUNTERBALANCED_CROSSOVER,
 )
 
 #: Case variables a coordinator may stratify by (besides the dataset, always used).
@@ -123,7 +135,7 @@ def allocation_commit_on_open(*, actor: Any, study: Study) -> None:
     """Called when a source-blinded study opens: show the commitment (audited)."""
     allocation_list = AllocationList.objects.filter(study=study).first()
     if allocation_list is None:
-        raise ValidationError(_("Generate the allocation before opening a source-blinded study."))
+        raise ValidationError(_("Generate the allocation before opening the study."))
     study.allocation_commitment = allocation_list.commitment
     study.save(update_fields=["allocation_commitment", "modified"])
     audit_record(
@@ -156,6 +168,16 @@ def allocation_disclose(*, study: Study) -> AllocationDisclosure:
         raise PermissionDenied(_("The allocation stays concealed until the study is unblinded."))
     allocation_list = AllocationList.objects.get(study=study)
     document = allocation_list.document
+    if study.design == StudyDesign.COUNTERBALANCED_CROSSOVER:
+        content = json.loads(document)
+        return AllocationDisclosure(
+            document=document,
+            commitment=study.allocation_commitment,
+            seed=int(content["parameters"]["seed"]),
+            nonce=str(content.get("nonce", "")),
+            hash_matches=algorithm.verify_commitment(document, study.allocation_commitment),
+            reproducible=algorithm.crossover_recompute(document) == document,
+        )
     content = json.loads(document)
     parameters = algorithm.AllocationParameters(
         seed=content["parameters"]["seed"],
@@ -188,3 +210,93 @@ def allocation_disclose(*, study: Study) -> AllocationDisclosure:
         hash_matches=algorithm.verify_commitment(document, study.allocation_commitment),
         reproducible=recomputed == document,
     )
+
+
+@transaction.atomic
+def crossover_allocation_generate(
+    *, actor: Any, study: Study, readers: Sequence[Any] | None = None
+) -> AllocationList:
+    """Split a counterbalanced crossover study's readers and cases into blocks, with sequences.
+
+    ``study.crossover_blocks`` blocks; the cases are stratified by severe / non-severe when
+    every one has a gold standard, else dealt plainly; within each block half the readers
+    read with the AI first, half unaided first (:func:`trials.allocation.allocate_crossover`).
+    ``readers``: the study's enrolled readers when None. Draft only, once; the seed and
+    nonce are drawn here, the document is committed by SHA-256 like the source trial's and
+    the audit trail records only the commitment.
+    """
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    if study.design != StudyDesign.COUNTERBALANCED_CROSSOVER:
+        raise ValidationError(_("Only a counterbalanced crossover study has this allocation."))
+    if study.status != StudyStatus.DRAFT:
+        raise ValidationError(_("The allocation is made before the study opens."))
+    if AllocationList.objects.filter(study=study).exists():
+        raise ValidationError(_("The allocation has been made and cannot change."))
+    if study.crossover_blocks < 2:
+        raise ValidationError(_("A counterbalanced crossover needs at least two blocks."))
+    if readers is None:
+        members = Membership.objects.active().filter(study=study, role=Role.READER)
+        readers = [m.user for m in members.select_related("user")]
+    cases = list(study.cases.filter(excluded=False))
+    if not cases:
+        raise ValidationError(_("The study has no cases to allocate."))
+    severe = dict(
+        GoldStandard.objects.filter(case__in=cases).values_list("case_id", "severe")
+    )
+    stratified = len(severe) == len(cases)
+    strata = [
+        (str(c.pk), ("severe" if severe[c.pk] else "non-severe") if stratified else "")
+        for c in cases
+    ]
+    users = {str(u.pk): u for u in readers}
+    seed, nonce = algorithm.new_seed(), algorithm.new_nonce()
+    parameters = algorithm.CrossoverParameters(
+        seed=seed, blocks=study.crossover_blocks, stratified=stratified
+    )
+    try:
+        reader_entries, case_entries = algorithm.allocate_crossover(
+            list(users), strata, parameters
+        )
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+    document = algorithm.crossover_document(
+        reader_entries, case_entries, parameters, nonce=nonce
+    )
+    blocks: dict[str, list[str]] = {}
+    for entry in reader_entries:
+        blocks.setdefault(str(entry.block), []).append(entry.reader)
+    allocation_list = AllocationList.objects.create(
+        study=study,
+        seed=seed,
+        parameters={"blocks": parameters.blocks, "stratified": stratified},
+        groups=blocks,
+        document=document,
+        commitment=hashlib.sha256(document.encode()).hexdigest(),
+    )
+    CrossoverReaderAllocation.objects.bulk_create(
+        CrossoverReaderAllocation(
+            allocation_list=allocation_list,
+            reader=users[e.reader],
+            block=e.block,
+            sequence=e.sequence,
+        )
+        for e in reader_entries
+    )
+    CrossoverCaseAllocation.objects.bulk_create(
+        CrossoverCaseAllocation(
+            allocation_list=allocation_list, case_id=e.case_id, block=e.block, stratum=e.stratum
+        )
+        for e in case_entries
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.ALLOCATION_COMMITTED,
+        target=study,
+        after={
+            "commitment": allocation_list.commitment,
+            "blocks": parameters.blocks,
+            "readers": len(reader_entries),
+            "cases": len(case_entries),
+        },
+    )
+    return allocation_list

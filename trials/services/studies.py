@@ -152,7 +152,10 @@ def study_transition(
                 "meaning": event.after["meaning"],
             }
         }
-    if to == StudyStatus.OPEN and study.design == StudyDesign.SOURCE_BLINDED:
+    if to == StudyStatus.OPEN and study.design in (
+        StudyDesign.SOURCE_BLINDED,
+        StudyDesign.COUNTERBALANCED_CROSSOVER,
+    ):
         from trials.services.allocation import allocation_commit_on_open
 
         allocation_commit_on_open(actor=actor, study=study)
