@@ -1,7 +1,14 @@
-"""Inter-rater agreement: Fleiss' kappa for many raters, Cohen's kappa for two."""
+"""Inter-rater agreement: Fleiss' kappa for many raters, Cohen's kappa for two.
+
+The estimates are statsmodels' (``inter_rater.fleiss_kappa``, ``cohens_kappa``), the
+bootstrap is ``scipy.stats.bootstrap``. Hand-written is what neither library returns:
+Fleiss' SE under H0 (Fleiss, Nee & Landis 1979, as in R irr; statsmodels gives no SE for
+Fleiss' kappa) and the vectorised kappa the bootstrap scores its resamples with.
+"""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,7 +37,12 @@ def _label_array(values: Any, name: str) -> NDArray[Any]:
 
 
 def _fleiss_from_counts(counts: NDArray[np.float64], raters: int) -> NDArray[np.float64]:
-    """Fleiss' kappa of count tables along the last two axes (..., subjects, categories)."""
+    """Fleiss' kappa of count tables along the last two axes (..., subjects, categories).
+
+    Hand-written beside statsmodels' ``fleiss_kappa`` (which gives the reported estimate)
+    because that one takes a single table: this form scores thousands of bootstrap
+    resamples in one array operation. The tests hold the two to the same value.
+    """
     subjects = counts.shape[-2]
     p_j = counts.sum(axis=-2) / (subjects * raters)
     p_i = (np.sum(counts**2, axis=-1) - raters) / (raters * (raters - 1))
@@ -38,6 +50,52 @@ def _fleiss_from_counts(counts: NDArray[np.float64], raters: int) -> NDArray[np.
     p_e = np.sum(p_j**2, axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray((p_bar - p_e) / (1.0 - p_e), dtype=np.float64)
+
+
+def _subject_bootstrap(
+    counts: NDArray[np.float64], raters: int, level: float, n_resamples: int, seed: int
+) -> tuple[float, ConfidenceInterval]:
+    """SE and percentile CI of Fleiss' kappa by ``scipy.stats.bootstrap`` over subjects.
+
+    A subject is a row of category counts; its columns go to scipy as paired samples
+    (``paired=True``), so a resample takes whole subjects. A resample whose ratings all
+    fall in one category has no kappa (0/0): scipy would make the whole interval NaN, so
+    then the interval is the same percentile interval over the resamples that have one,
+    and the method says how many were left out.
+    """
+
+    def kappa_of(*columns: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
+        table = np.stack([np.moveaxis(column, axis, -1) for column in columns], axis=-1)
+        return _fleiss_from_counts(table, raters)
+
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        # Resamples without a kappa are handled below; scipy's warning says no more.
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        result = stats.bootstrap(
+            tuple(counts.T),
+            kappa_of,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            confidence_level=level,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
+    boot = result.bootstrap_distribution
+    finite = boot[np.isfinite(boot)]
+    method = "percentile bootstrap over subjects (scipy.stats.bootstrap)"
+    if finite.size == boot.size:
+        interval = result.confidence_interval
+        low, high = float(interval.low), float(interval.high)
+        return float(result.standard_error), ConfidenceInterval(low, high, level, method)
+    if finite.size < 2:
+        return float("nan"), ConfidenceInterval(float("nan"), float("nan"), level, method)
+    alpha = 1.0 - level
+    low, high = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    left_out = f"{boot.size - finite.size} of {boot.size} resamples without a kappa left out"
+    return float(np.std(finite, ddof=1)), ConfidenceInterval(
+        float(low), float(high), level, f"{method}; {left_out}"
+    )
 
 
 def fleiss_kappa(
@@ -92,16 +150,10 @@ def fleiss_kappa(
     statistic = kappa / se_h0
     pvalue = float(2 * stats.norm.sf(abs(statistic)))
 
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, subjects, size=(n_resamples, subjects))
-    boot = _fleiss_from_counts(counts[draws], raters)
-    boot = boot[np.isfinite(boot)]
-    alpha = 1.0 - level
-    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-    ci = ConfidenceInterval(float(low), float(high), level, "percentile bootstrap over subjects")
+    se, ci = _subject_bootstrap(counts, raters, level, n_resamples, seed)
     return KappaResult(
         kappa,
-        float(np.std(boot, ddof=1)),
+        se,
         ci,
         float(statistic),
         pvalue,

@@ -1,7 +1,9 @@
 """Blinding indices: Bang's per-arm index and James' overall index.
 
-Hand-written because no maintained Python library has them (the reference is R's BI
-package); the tests hold them to Bang et al. 2004 and to Monte Carlo resampling.
+The indices and their analytic SEs are hand-written because no maintained Python library
+has them (the reference is R's BI package); Bang's bootstrap CI is ``scipy.stats.bootstrap``
+of each arm's answers. The tests hold them to Bang et al. 2004 and to Monte Carlo
+resampling written independently in the test.
 """
 
 from __future__ import annotations
@@ -37,6 +39,39 @@ def _guess_table(table: Any) -> NDArray[np.float64]:
     return counts
 
 
+def _arm_bootstrap(
+    row: NDArray[np.float64], arm: int, level: float, n_resamples: int, rng: np.random.Generator
+) -> tuple[float, float]:
+    """Percentile CI of one arm's Bang index by ``scipy.stats.bootstrap`` of its answers.
+
+    The sample is the arm's answers, one per participant (the column each guessed, "don't
+    know" included), so a resample of n answers with replacement is the multinomial
+    resample of the row. Percentile, not BCa: the index takes few values, and an arm that
+    answered alike (all "don't know", say) has a degenerate jackknife, which makes BCa NaN.
+    """
+    k = row.size - 1
+    answers = np.repeat(np.arange(k + 1), np.rint(row).astype(np.intp))
+
+    def index_of(sample: NDArray[np.intp], axis: int = -1) -> NDArray[np.float64]:
+        correct = np.mean(sample == arm, axis=axis)
+        wrong = np.mean((sample != arm) & (sample < k), axis=axis)
+        return np.asarray(correct - wrong / (k - 1), dtype=np.float64)
+
+    if np.unique(answers).size == 1:  # every resample is the sample itself
+        value = float(index_of(answers))
+        return value, value
+    interval = stats.bootstrap(
+        (answers,),
+        index_of,
+        vectorized=True,
+        n_resamples=n_resamples,
+        confidence_level=level,
+        method="percentile",
+        rng=rng,
+    ).confidence_interval
+    return float(interval.low), float(interval.high)
+
+
 def bang_blinding_index(
     table: Any, level: float = 0.95, n_resamples: int = 2000, seed: int = 0
 ) -> tuple[BlindingIndexResult, ...]:
@@ -55,7 +90,8 @@ def bang_blinding_index(
     level : float
         Confidence level.
     n_resamples, seed : int
-        Multinomial bootstrap within each arm for ``bootstrap_ci`` (percentile).
+        Bootstrap of each arm's answers for ``bootstrap_ci`` (percentile; see
+        :func:`_arm_bootstrap`).
 
     Returns
     -------
@@ -75,7 +111,6 @@ def bang_blinding_index(
     z2 = stats.norm.ppf(0.5 + level / 2)
     z1 = stats.norm.ppf(level)
     rng = np.random.default_rng(seed)
-    alpha = 1.0 - level
     results = []
     for arm in range(k):
         row = counts[arm]
@@ -89,11 +124,7 @@ def bang_blinding_index(
             + 2 * wrong_weight * correct * wrong
         ) / n
         se = float(np.sqrt(variance))
-        draws = rng.multinomial(round(n), row / n, size=n_resamples)
-        boot_correct = draws[:, arm] / n
-        boot_wrong = (draws[:, :k].sum(axis=1) - draws[:, arm]) / n
-        boot = boot_correct - wrong_weight * boot_wrong
-        low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+        low, high = _arm_bootstrap(row, arm, level, n_resamples, rng)
         results.append(
             BlindingIndexResult(
                 estimate=float(estimate),
@@ -104,7 +135,7 @@ def bang_blinding_index(
                 lower_one_sided=float(estimate - z1 * se),
                 upper_one_sided=float(estimate + z1 * se),
                 bootstrap_ci=ConfidenceInterval(
-                    float(low), float(high), level, "percentile multinomial bootstrap"
+                    low, high, level, "percentile bootstrap of the arm's answers (scipy)"
                 ),
                 arm=str(arm + 1),
                 method="Bang's blinding index",

@@ -109,3 +109,40 @@ def test_invalid_inputs() -> None:
         cohen_kappa([1, 2], [1, 2], weights="cubic")
     with pytest.raises(ValueError, match="differ in length"):
         cohen_kappa([1, 2], [1])
+
+
+def test_fleiss_bootstrap_agrees_with_jackknife_and_a_plain_resampling_loop() -> None:
+    # Two checks written here, independent of the scipy.stats.bootstrap call behind the CI:
+    # the jackknife SE (leave one subject out, statsmodels' kappa each time) and a plain
+    # numpy loop that resamples subjects and takes percentiles.
+    from statsmodels.stats import inter_rater
+
+    ratings = pd.read_csv(validation_file("kappa_fleiss_diagnoses", "diagnoses.csv"))
+    labels = ratings.drop(columns="subject").to_numpy()
+    result = fleiss_kappa(labels, n_resamples=4000, seed=3)
+    subjects = labels.shape[0]
+
+    def kappa(rows: np.ndarray) -> float:
+        counts, _ = inter_rater.aggregate_raters(rows, n_cat=6)
+        return float(inter_rater.fleiss_kappa(counts))
+
+    leave_one_out = np.array([kappa(np.delete(labels, i, axis=0)) for i in range(subjects)])
+    jackknife_se = np.sqrt(
+        (subjects - 1) / subjects * np.sum((leave_one_out - leave_one_out.mean()) ** 2)
+    )
+    assert result.se == pytest.approx(jackknife_se, rel=0.15)
+    rng = np.random.default_rng(2024)
+    loop = [kappa(labels[rng.integers(0, subjects, subjects)]) for _ in range(1500)]
+    low, high = np.quantile(loop, [0.025, 0.975])
+    assert result.ci.low == pytest.approx(low, abs=0.02)
+    assert result.ci.high == pytest.approx(high, abs=0.02)
+    assert "scipy.stats.bootstrap" in result.ci.method
+
+
+def test_fleiss_bootstrap_leaves_out_resamples_without_a_kappa() -> None:
+    # Three subjects, two categories: many resamples hold one category only (kappa 0/0).
+    ratings = np.array([["a", "a", "a"], ["a", "a", "a"], ["b", "b", "b"]])
+    result = fleiss_kappa(ratings, n_resamples=200)
+    assert result.kappa == pytest.approx(1.0)
+    assert (result.ci.low, result.ci.high) == (pytest.approx(1.0), pytest.approx(1.0))
+    assert "left out" in result.ci.method

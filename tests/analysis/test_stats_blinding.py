@@ -93,3 +93,29 @@ def test_bad_tables_raise(table: object, message: str) -> None:
         bang_blinding_index(table)
     with pytest.raises(ValueError, match=message):
         james_blinding_index(table)
+
+
+@pytest.mark.parametrize("example", list(_tables()))
+def test_bang_bootstrap_ci_agrees_with_a_plain_multinomial_loop(example: str) -> None:
+    # The CI comes from scipy.stats.bootstrap of each arm's answers; here the same
+    # percentile interval is made independently from multinomial draws of the arm's row.
+    table = _tables()[example]
+    rng = np.random.default_rng(99)
+    for arm, result in enumerate(bang_blinding_index(table, n_resamples=4000, seed=1)):
+        row = table[arm].astype(float)
+        n = int(row.sum())
+        draws = rng.multinomial(n, row / n, size=4000)
+        values = (draws[:, arm] - draws[:, 1 - arm]) / n
+        low, high = np.quantile(values, [0.025, 0.975])
+        assert result.bootstrap_ci is not None
+        assert result.bootstrap_ci.low == pytest.approx(low, abs=0.01)
+        assert result.bootstrap_ci.high == pytest.approx(high, abs=0.01)
+        assert "scipy" in result.bootstrap_ci.method
+
+
+def test_bang_bootstrap_of_an_arm_that_answered_alike() -> None:
+    # All "don't know" in arm 1: the index is 0 in every resample; arm 2 all correct: 1.
+    first, second = bang_blinding_index([[0, 0, 12], [0, 9, 0]], n_resamples=200)
+    assert first.bootstrap_ci is not None and second.bootstrap_ci is not None
+    assert (first.bootstrap_ci.low, first.bootstrap_ci.high) == (0.0, 0.0)
+    assert (second.bootstrap_ci.low, second.bootstrap_ci.high) == (1.0, 1.0)
