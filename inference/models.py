@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from trials.models import Case, Dataset, MaterialSet, Rendition, Study, UUIDModel, ViewChoices
+
+#: What a demo model's output is labelled with wherever the AI is shown openly (DESIGN.md).
+DEMO_NOTICE = "demo model — not for clinical use"
+
+
+class ChecksumMismatch(ValidationError):
+    """A checkpoint file no longer matches the sha256 recorded when it was registered."""
 
 
 class Provenance(models.TextChoices):

@@ -33,8 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.files import file_sha256
-from inference.models import ModelVersion, Provenance
-from inference.services import DEMO_NOTICE, ChecksumMismatch
+from inference.models import DEMO_NOTICE, ChecksumMismatch, ModelVersion, Provenance
 from trials.audit import audit_record
 from trials.models import AuditAction, Membership, Role
 
@@ -354,7 +353,9 @@ def model_register(
     name, version = (name or "").strip(), (version or "").strip()
     name_field = ModelVersion._meta.get_field("name")
     version_field = ModelVersion._meta.get_field("version")
+    assert name_field.max_length is not None and version_field.max_length is not None  # CharFields
     if not name or not version:
+
         raise ValidationError(_("a model needs a name and a version"))
     if len(name) > name_field.max_length or len(version) > version_field.max_length:
         raise ValidationError(
@@ -491,7 +492,7 @@ def model_require_intact(*, model_version: ModelVersion, actor: Any = None) -> P
     """The model's directory if every file still matches its SHA-256; else refuse.
 
     A refusal is stored on the model (and audited) and raised as
-    :class:`~inference.services.ChecksumMismatch` with a message that says what to do.
+    :class:`~inference.models.ChecksumMismatch` with a message that says what to do.
     A pass is not stored: the worker checks before every case (a file whose identity is
     unchanged since this process hashed it is not hashed again; :func:`model_verify` always
     hashes every file).

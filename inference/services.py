@@ -1,4 +1,10 @@
-"""Writes of the inference app: model registry, AI runs, AI material."""
+"""Writes of the inference app: model registration, one case's AI material, the pipeline.
+
+The NCLS pipeline is swapped in one way only: ``settings.FONTANELLE_PIPELINE_RUNNER``,
+resolved at each call by :func:`pipeline_runner` (tests override the setting). Queuing a
+run over a dataset is :func:`inference.runs.ai_run_start` (it imports the tasks, which
+import this module).
+"""
 
 from __future__ import annotations
 
@@ -6,43 +12,36 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from core.files import file_sha256
-from inference.models import AICaseResult, AIRun, Heatmap, ModelVersion, ResultStatus
-from trials.audit import audit_record
-from trials.models import (
-    AuditAction,
-    Case,
-    Dataset,
-    MaterialSet,
-    MaterialSource,
-    MaterialStatus,
-    Study,
-    StudyStatus,
+from inference.models import (
+    AICaseResult,
+    ChecksumMismatch,
+    Heatmap,
+    ModelVersion,
+    ResultStatus,
 )
+from inference.registry import model_require_intact
+from trials.audit import audit_record
+from trials.models import AuditAction, Case, MaterialSet, MaterialSource, MaterialStatus
 from trials.selectors import case_sweeps
 from trials.services.renditions import (
     local_path,
     rendition_make_explanation,
     rendition_make_for_view,
 )
-
-DEMO_NOTICE = "demo model — not for clinical use"
-
-
-class ChecksumMismatch(ValidationError):
-    """A checkpoint file no longer matches the sha256 recorded when it was registered."""
 
 
 def _resolve(directory: str) -> Path:
@@ -131,80 +130,63 @@ class CaseAIOutput:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-#: The pipeline runner; tests replace it with a fake through ``set_pipeline_runner``.
+#: What runs the NCLS pipeline on one case: (model directory, videos by orientation) → output.
 PipelineRunner = Callable[[Path, dict[str, Path]], CaseAIOutput]
 
 
-def _default_runner(model_dir: Path, videos: dict[str, Path]) -> CaseAIOutput:
-    runner: PipelineRunner = import_string(settings.FONTANELLE_PIPELINE_RUNNER)
-    return runner(model_dir, videos)
+def is_demo_module(module: str) -> bool:
+    """Whether a dotted module path is demo code (``trials.demo``, ``inference.demo`` ...)."""
+    return any(
+        part == "demo" or part.startswith("demo_") or part.endswith("_demo")
+        for part in module.split(".")
+    )
 
 
-_runner: PipelineRunner = _default_runner
+def pipeline_runner() -> PipelineRunner:
+    """The runner ``settings.FONTANELLE_PIPELINE_RUNNER`` names, resolved now.
 
-
-def set_pipeline_runner(runner: PipelineRunner | None) -> None:
-    """Swap the pipeline (tests); ``None`` restores the real one."""
-    global _runner
-    _runner = runner or _default_runner
-
-
-def ai_run_start(
-    *, actor: Any, study: Study, dataset: Dataset, model_version: ModelVersion, reason: str = ""
-) -> AIRun:
-    """Queue the AI on every included case of a dataset (cases already done are skipped by the task).
-
-    A model whose files no longer match their SHA-256 is refused (:class:`ChecksumMismatch`;
-    the failed verification is stored on the model, outside this request's run). While the
-    study is open, a run is an amendment of its material: it needs a reason, is audited,
-    and applies only to reading sessions created after it (sessions fix their material).
+    The setting holds a dotted path (tests may set the callable itself). A runner from demo
+    code is refused: the demo's stand-in reads the phantom's truth, so it must never make
+    AI material outside the demo builder, which stores the stand-in's output itself.
     """
-    from inference.registry import model_require_intact
-
-    if dataset.study_id != study.pk:
-        raise ValidationError(_("The dataset belongs to another study."))
-    # The stored status, not the caller's copy: it may have opened since that was read.
-    amendment = Study.objects.filter(pk=study.pk, status=StudyStatus.OPEN).exists()
-    if amendment and not reason.strip():
-        raise ValidationError(
-            _(
-                "The study is open: an AI run now amends its material. Give the reason for the amendment."
-            )
+    configured = settings.FONTANELLE_PIPELINE_RUNNER
+    if isinstance(configured, str):
+        try:
+            runner = import_string(configured)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"FONTANELLE_PIPELINE_RUNNER {configured!r} cannot be imported: {exc}"
+            ) from exc
+    else:
+        runner = configured
+    if not callable(runner):
+        raise ImproperlyConfigured(f"FONTANELLE_PIPELINE_RUNNER {configured!r} is not callable")
+    module = str(getattr(runner, "__module__", "") or "")
+    if is_demo_module(module):
+        raise ImproperlyConfigured(
+            f"FONTANELLE_PIPELINE_RUNNER {configured!r} is demo code ({module}): "
+            "the NCLS pipeline never runs a demo stand-in"
         )
-    model_require_intact(model_version=model_version, actor=actor)
-    with transaction.atomic():
-        case_ids = list(dataset.cases.filter(excluded=False).values_list("pk", flat=True))
-        run = AIRun.objects.create(
-            study=study,
-            dataset=dataset,
-            model_version=model_version,
-            requested_by=actor,
-            total=len(case_ids),
-        )
-        if amendment:
-            audit_record(
-                actor=actor,
-                action=AuditAction.MATERIAL_AMENDED,
-                target=run,
-                study=study,
-                after={
-                    "ai_run": str(run.pk),
-                    "model_version": str(model_version.pk),
-                    "dataset": str(dataset.pk),
-                    "cases": len(case_ids),
-                },
-                reason=reason.strip(),
-            )
-        from inference.tasks import build_ai_material
+    return runner
 
-        def enqueue() -> None:
-            for case_id in case_ids:
-                build_ai_material.delay(
-                    case_id=str(case_id), model_version_id=str(model_version.pk), run_id=str(run.pk)
-                )
 
-        transaction.on_commit(enqueue)
-    return run
+@contextmanager
+def case_videos(case: Case) -> Iterator[dict[str, Path]]:
+    """The case's sweep of each orientation as a scratch copy, by orientation.
+
+    The same sweep of each orientation as a junior picks from (one selector for both).
+    """
+    videos = case_sweeps(case=case)
+    if not videos:
+        raise ValueError(_("the case has no sweep video"))
+    with tempfile.TemporaryDirectory() as scratch:
+        paths: dict[str, Path] = {}
+        for orientation, asset in videos.items():
+            with local_path(asset.file) as source:
+                target = Path(scratch) / f"{orientation}.video"
+                target.write_bytes(source.read_bytes())
+                paths[orientation] = target
+        yield paths
 
 
 def ai_case_build(
@@ -221,38 +203,48 @@ def ai_case_build(
     done = AICaseResult.objects.filter(case=case, model_version=model_version).first()
     if done is not None and done.status == ResultStatus.COMPLETE:
         return done
-    from inference.registry import model_require_intact
-
+    # A misconfigured runner is the deployment's error, not the case's: raised, not recorded.
+    runner = pipeline_runner()
     try:
         # Refused (and the failure recorded below) if a file no longer matches its SHA-256.
         model_dir = model_require_intact(model_version=model_version)
-        # The same sweep of each orientation as a junior picks from (one selector for both).
-        videos = case_sweeps(case=case)
-        if not videos:
-            raise ValueError(_("the case has no sweep video"))
-        with tempfile.TemporaryDirectory() as scratch:
-            paths: dict[str, Path] = {}
-            for orientation, asset in videos.items():
-                with local_path(asset.file) as source:
-                    target = Path(scratch) / f"{orientation}.video"
-                    target.write_bytes(source.read_bytes())
-                    paths[orientation] = target
+        with case_videos(case) as paths:
             started = time.perf_counter()
-            output = _runner(model_dir, paths)
+            output = runner(model_dir, paths)
             wall_s = time.perf_counter() - started
     except (ValueError, ValidationError, OSError) as exc:
         error = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
         return _record_failure(case=case, model_version=model_version, run_id=run_id, error=error)
+    return ai_output_store(
+        case=case,
+        model_version=model_version,
+        run_id=run_id,
+        output=output,
+        read_time_s=ai_read_time_s(output.timings, wall_s),
+    )
+
+
+def ai_output_store(
+    *,
+    case: Case,
+    model_version: ModelVersion,
+    output: CaseAIOutput,
+    run_id: Any | None = None,
+    read_time_s: float | None = None,
+) -> AICaseResult:
+    """Store one case's pipeline output as its AI MaterialSet and result, all or nothing.
+
+    If a concurrent store of the same (case, model version) won the race, its result stands.
+    """
     try:
         return _store_output(
             case=case,
             model_version=model_version,
             run_id=run_id,
             output=output,
-            read_time_s=ai_read_time_s(output.timings, wall_s),
+            read_time_s=read_time_s,
         )
     except IntegrityError:
-        # Another worker stored this (case, model) first; its result stands.
         return AICaseResult.objects.get(case=case, model_version=model_version)
 
 

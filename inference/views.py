@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
@@ -17,9 +17,9 @@ from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from inference import services
 from inference.models import AIRun, Heatmap, ModelVersion
 from inference.registry import model_body
+from inference.runs import ai_run_start
 from inference.selectors import latest_model_versions, run_progress, run_results
 from trials.models import Membership, Role
 from trials.permissions import access_study
@@ -40,13 +40,15 @@ def ai_page(request: HttpRequest, study_id: str) -> HttpResponse:
     """Run the AI on a dataset and list earlier runs with their progress."""
     study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
     if request.method == "POST":
-        dataset = study.datasets.filter(pk=request.POST.get("dataset")).first()
-        model_version = ModelVersion.objects.filter(pk=request.POST.get("model_version")).first()
+        dataset_id = request.POST.get("dataset")
+        version_id = request.POST.get("model_version")
+        dataset = study.datasets.filter(pk=dataset_id).first() if dataset_id else None
+        model_version = ModelVersion.objects.filter(pk=version_id).first() if version_id else None
         if dataset is None or model_version is None:
             messages.error(request, _("Choose a dataset and a model version."))
         else:
             try:
-                run = services.ai_run_start(
+                run = ai_run_start(
                     actor=request.user,
                     study=study,
                     dataset=dataset,
@@ -92,7 +94,8 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
 
 
 @login_required
-def heatmap_file(request: HttpRequest, heatmap_id: str) -> HttpResponse:
+def heatmap_file(request: HttpRequest, heatmap_id: str) -> HttpResponseBase:
+
     """A heatmap overlay, for coordinators (readers get theirs through their workstation)."""
     heatmap = get_object_or_404(
         Heatmap.objects.select_related("result__case", "rendition"), pk=heatmap_id
@@ -198,7 +201,7 @@ def api_runs(request: Request, study_id: str) -> Response:
             ModelVersion, pk=serializer.validated_data["model_version"]
         )
         try:
-            run = services.ai_run_start(
+            run = ai_run_start(
                 actor=request.user,
                 study=study,
                 dataset=dataset,

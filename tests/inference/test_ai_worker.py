@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from inference.models import AICaseResult, ResultStatus
-from inference.services import ai_run_start, model_version_register
+from inference.runs import ai_run_start
+from inference.services import model_version_register
 from tests.inference.worker_kill import kill_midway
 from tests.media_factories import make_mp4, make_sweep_frames
 from trials import services as trial_services

@@ -15,7 +15,8 @@ import pytest
 
 from inference.demo import DEMO_MODEL_DIR
 from inference.models import AICaseResult, ResultStatus
-from inference.services import ai_run_start, model_version_register
+from inference.runs import ai_run_start
+from inference.services import model_version_register
 from tests.inference.worker_kill import kill_midway
 from trials import services as trial_services
 from trials.models import AssetKind, MaterialSet, MaterialStatus

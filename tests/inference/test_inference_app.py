@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from inference import services
+from inference import runs, services
 from inference.models import AICaseResult, ResultStatus
 from inference.selectors import ai_predictions, run_progress
 from inference.services import CaseAIOutput, model_version_register, model_version_verify
@@ -32,7 +32,7 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def fake_runner():
+def fake_runner(settings):
     """A pipeline that 'finds' four views and is severe for cases whose code ends in 1."""
     calls: list[dict[str, Path]] = []
 
@@ -60,9 +60,8 @@ def fake_runner():
             timings={"detection": 0.1, "diagnosis": 0.05},
         )
 
-    services.set_pipeline_runner(run)
-    yield calls
-    services.set_pipeline_runner(None)
+    settings.FONTANELLE_PIPELINE_RUNNER = run
+    return calls
 
 
 @pytest.fixture
@@ -131,7 +130,7 @@ def test_run_builds_one_complete_ai_material_set_per_case(
         actor=None, name="ncls", version="1", profile="lite", directory=model_dir, is_demo=True
     )
     with django_capture_on_commit_callbacks(execute=True):
-        run = services.ai_run_start(
+        run = runs.ai_run_start(
             actor=coordinator, study=study, dataset=dataset, model_version=model
         )
     progress = run_progress(run=run)
@@ -159,7 +158,9 @@ def test_task_is_idempotent(study_with_cases, model_dir, fake_runner):
     assert len(fake_runner) == 1  # the second run found the complete result and did nothing
 
 
-def test_failure_is_recorded_with_its_reason_and_retried(study_with_cases, model_dir, fake_runner):
+def test_failure_is_recorded_with_its_reason_and_retried(
+    study_with_cases, model_dir, fake_runner, settings
+):
     _, _study, _, cases = study_with_cases
     model = model_version_register(
         actor=None, name="ncls", version="1", profile="lite", directory=model_dir, is_demo=False
@@ -168,20 +169,18 @@ def test_failure_is_recorded_with_its_reason_and_retried(study_with_cases, model
     def broken(model_dir, videos):
         raise ValueError("video could not be decoded")
 
-    services.set_pipeline_runner(broken)
+    settings.FONTANELLE_PIPELINE_RUNNER = broken
     result = services.ai_case_build(case_id=cases[1].pk, model_version_id=model.pk)
     assert result.status == ResultStatus.FAILED and "decoded" in result.error
     assert not MaterialSet.objects.filter(case=cases[1]).exists()
     # The retry (with a working pipeline) completes the case.
-    services.set_pipeline_runner(
-        lambda d, v: CaseAIOutput(
-            views={"AHV": (np.full((200, 300, 3), 90, np.uint8), 1)},
-            missing_reasons={},
-            severe_probability=0.1,
-            severe=False,
-            rule="case_head",
-            image_labels={},
-        )
+    settings.FONTANELLE_PIPELINE_RUNNER = lambda d, v: CaseAIOutput(
+        views={"AHV": (np.full((200, 300, 3), 90, np.uint8), 1)},
+        missing_reasons={},
+        severe_probability=0.1,
+        severe=False,
+        rule="case_head",
+        image_labels={},
     )
     result = services.ai_case_build(case_id=cases[1].pk, model_version_id=model.pk)
     assert result.status == ResultStatus.COMPLETE
@@ -213,7 +212,7 @@ def test_run_page_and_api_show_progress_only_to_coordinators(
         actor=None, name="ncls", version="1", profile="lite", directory=model_dir, is_demo=True
     )
     with django_capture_on_commit_callbacks(execute=True):
-        run = services.ai_run_start(
+        run = runs.ai_run_start(
             actor=coordinator, study=study, dataset=dataset, model_version=model
         )
     client.force_login(coordinator)

@@ -20,9 +20,16 @@ from django.db.models import ProtectedError
 from django.test import Client
 from django.urls import reverse
 
-from inference import registry, services
+from inference import registry, runs
 from inference.demo import DEMO_MODEL_DIR
-from inference.models import AICaseResult, AIRun, ModelVersion, Provenance, ResultStatus
+from inference.models import (
+    AICaseResult,
+    AIRun,
+    ChecksumMismatch,
+    ModelVersion,
+    Provenance,
+    ResultStatus,
+)
 from inference.registry import (
     DETECTOR_FORMAT,
     DIAGNOSIS_FORMAT,
@@ -37,7 +44,7 @@ from inference.registry import (
     model_require_intact,
     model_verify,
 )
-from inference.services import CaseAIOutput, ChecksumMismatch
+from inference.services import CaseAIOutput
 from inference.tasks import build_ai_material
 from tests.media_factories import make_fan_frame, make_mp4, make_sweep_frames
 from tests.trials.factories import MembershipFactory, StudyFactory, UserFactory
@@ -580,7 +587,7 @@ def study_with_cases(tmp_path):
 
 
 @pytest.fixture
-def fake_runner():
+def fake_runner(settings):
     calls: list[Path] = []
 
     def run(model_dir: Path, videos: dict[str, Path]) -> CaseAIOutput:
@@ -595,9 +602,8 @@ def fake_runner():
             image_labels={},
         )
 
-    services.set_pipeline_runner(run)
-    yield calls
-    services.set_pipeline_runner(None)
+    settings.FONTANELLE_PIPELINE_RUNNER = run
+    return calls
 
 
 def test_the_model_version_is_frozen_into_every_ai_material_set(
@@ -606,7 +612,7 @@ def test_the_model_version_is_frozen_into_every_ai_material_set(
     coordinator, study, dataset, _cases = study_with_cases
     model = model_register(actor=None, directory=trained_dir, name="hospital", version="v1")
     with django_capture_on_commit_callbacks(execute=True):
-        run = services.ai_run_start(
+        run = runs.ai_run_start(
             actor=coordinator, study=study, dataset=dataset, model_version=model
         )
     assert run.model_version == model and fake_runner == [trained_dir.resolve()] * 2
@@ -632,7 +638,7 @@ def test_a_tampered_model_cannot_run(
     assert not model_verify(actor=None, model_version=model).ok
 
     with pytest.raises(ChecksumMismatch) as refused:
-        services.ai_run_start(actor=coordinator, study=study, dataset=dataset, model_version=model)
+        runs.ai_run_start(actor=coordinator, study=study, dataset=dataset, model_version=model)
     message = "; ".join(refused.value.messages)
     assert message.startswith("Model hospital v1 cannot run: its files no longer match the SHA-256")
     assert "diagnosis-full/fold_1.safetensors: changed since registration" in message
@@ -684,7 +690,7 @@ def test_register_tamper_verify_and_refusal_commit_for_real(study_with_cases, tr
     flip_byte(trained_dir / "detector-full/detector.safetensors")
     client.post(reverse("inference:model-verify", args=[model.pk]))
     with pytest.raises(ValidationError, match="cannot run"):
-        services.ai_run_start(actor=coordinator, study=study, dataset=dataset, model_version=model)
+        runs.ai_run_start(actor=coordinator, study=study, dataset=dataset, model_version=model)
     model.refresh_from_db()
     assert model.verification_ok is False and not AIRun.objects.exists()
     assert [e.after["ok"] for e in AuditEvent.objects.filter(action=MODEL_VERIFIED)] == [

@@ -19,7 +19,7 @@ from trials.selectors import case_sweeps
 pytestmark = pytest.mark.django_db
 
 
-def test_ai_and_junior_material_come_from_the_same_sweep(tmp_path: Path):
+def test_ai_and_junior_material_come_from_the_same_sweep(tmp_path: Path, settings) -> None:
     study = StudyFactory(status=StudyStatus.DRAFT)
     case = CaseFactory(dataset=DatasetFactory(study=study), study=study, code="SWEEPS-1")
     first_coronal = sweep_asset_make(case, "coronal", seed=1)
@@ -68,10 +68,7 @@ def test_ai_and_junior_material_come_from_the_same_sweep(tmp_path: Path):
             image_labels={},
         )
 
-    inference_services.set_pipeline_runner(run)
-    try:
-        result = inference_services.ai_case_build(case_id=case.pk, model_version_id=model.pk)
-    finally:
-        inference_services.set_pipeline_runner(None)
+    settings.FONTANELLE_PIPELINE_RUNNER = run
+    result = inference_services.ai_case_build(case_id=case.pk, model_version_id=model.pk)
     assert result.status == "complete", result.error
     assert seen == {"coronal": digests[first_coronal.pk], "sagittal": digests[sagittal.pk]}

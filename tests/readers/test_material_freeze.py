@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 
+from inference import runs
 from inference import services as inference_services
 from inference.services import CaseAIOutput, model_version_register
 from readers import services
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def pipeline(tmp_path: Path):
+def pipeline(tmp_path: Path, settings):
     def model(version: str):
         directory = tmp_path / version
         directory.mkdir()
@@ -62,9 +63,8 @@ def pipeline(tmp_path: Path):
             image_labels={},
         )
 
-    inference_services.set_pipeline_runner(run)
-    yield model
-    inference_services.set_pipeline_runner(None)
+    settings.FONTANELLE_PIPELINE_RUNNER = run
+    return model
 
 
 def _study(design: str, prefix: str, n_readers: int = 2):
@@ -85,7 +85,7 @@ def _study(design: str, prefix: str, n_readers: int = 2):
 
 def _ai(study, dataset, coordinator, model, reason: str = ""):
     """An AI run on the dataset (tasks run eagerly once the run is committed)."""
-    run = inference_services.ai_run_start(
+    run = runs.ai_run_start(
         actor=coordinator, study=study, dataset=dataset, model_version=model, reason=reason
     )
     for case in dataset.cases.all():
@@ -142,9 +142,7 @@ def test_an_ai_run_while_open_needs_a_reason_and_is_audited(pipeline):
     services.session_create_for_design(actor=coordinator, study=study, seed=1)
     study_transition(actor=coordinator, study=study, to="open")
     with pytest.raises(ValidationError, match="reason"):
-        inference_services.ai_run_start(
-            actor=coordinator, study=study, dataset=dataset, model_version=model
-        )
+        runs.ai_run_start(actor=coordinator, study=study, dataset=dataset, model_version=model)
     run = _ai(
         study, dataset, coordinator, model, reason="late AI read for the standalone comparison"
     )

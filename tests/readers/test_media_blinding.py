@@ -71,7 +71,7 @@ def _colour_overlay(seed: int) -> np.ndarray:
 
 
 @pytest.fixture
-def ai_model(tmp_path: Path):
+def ai_model(tmp_path: Path, settings):
     """A registered model and a pipeline that picks frames and makes colour heatmaps."""
     directory = tmp_path / "model"
     directory.mkdir()
@@ -97,9 +97,8 @@ def ai_model(tmp_path: Path):
             },
         )
 
-    inference_services.set_pipeline_runner(run)
-    yield model
-    inference_services.set_pipeline_runner(None)
+    settings.FONTANELLE_PIPELINE_RUNNER = run
+    return model
 
 
 def _view_asset(case, view: str, seed: int) -> Asset:

@@ -24,7 +24,6 @@ from rest_framework.test import APIClient
 from core.video import read_frames
 from inference import runner as ncls_runner
 from inference import services as inference_services
-from inference.runner import run_ncls_pipeline
 from inference.services import model_version_register
 from readers import selectors, services
 from readers.models import Read, ReadingSession, SessionPhase
@@ -107,7 +106,7 @@ class _RecordingPipeline:
 
 
 def test_three_sweeps_through_the_api_reach_the_ai_the_junior_and_the_readers(
-    tmp_path: Path, sweep_files: dict[str, Path], monkeypatch: Any
+    tmp_path: Path, sweep_files: dict[str, Path], monkeypatch: Any, settings: Any
 ) -> None:
     setup = source_trial_study(prefix="lr", n_cases=0, ai=False)
     dataset = setup.study.datasets.get()
@@ -139,11 +138,8 @@ def test_three_sweeps_through_the_api_reach_the_ai_the_junior_and_the_readers(
     )
     pipeline = _RecordingPipeline()
     monkeypatch.setattr(ncls_runner, "_pipeline", lambda model_dir: pipeline)
-    inference_services.set_pipeline_runner(run_ncls_pipeline)
-    try:
-        result = inference_services.ai_case_build(case_id=case.pk, model_version_id=model.pk)
-    finally:
-        inference_services.set_pipeline_runner(None)
+    settings.FONTANELLE_PIPELINE_RUNNER = "inference.runner.run_ncls_pipeline"
+    result = inference_services.ai_case_build(case_id=case.pk, model_version_id=model.pk)
     assert result.status == "complete", result.error
     assert pipeline.calls == [{o: f"{o}.video" for o in SWEEPS}]
     ai = result.material_set

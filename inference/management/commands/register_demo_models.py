@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from inference.demo import DEMO_MODEL_DIR, DEMO_MODEL_NAME, DEMO_MODEL_VERSION
+from inference.models import DEMO_NOTICE
 from inference.registry import model_register
-from inference.services import DEMO_NOTICE
 
 
 class Command(BaseCommand):
