@@ -315,17 +315,19 @@ def imrmc_comparisons(data: StudyData) -> tuple[list[ImrmcComparison], list[str]
         )
         if both:
             rows, dropped = _crossed(part, both, ["unaided", "aided"])
-            wanted.append(
-                (
-                    f"{tier}_unaided_vs_aided",
-                    [
-                        f"Comparison: {tier} readers unaided vs aided (modalities unaided, aided).",
-                        f"Readers: {len(both)} ({tier} readers who read in both sessions).",
-                    ],
-                    rows,
-                    dropped,
-                )
-            )
+            description = [
+                f"Comparison: {tier} readers unaided vs aided (modalities unaided, aided).",
+                f"Readers: {len(both)} ({tier} readers who read in both sessions).",
+            ]
+            layout = _split_plot(part, both)
+            if layout is not None:
+                # A counterbalanced crossover: each reader read only his block's cases, so
+                # no case is read by all; iMRMC's U-statistic variance (Gallas 2006) takes
+                # such a split-plot layout as it is, with no missing-data imputation.
+                rows, layout_text = layout
+                dropped = int(part["case"].nunique() - rows["case"].nunique())
+                description.append(f"Design: {layout_text}.")
+            wanted.append((f"{tier}_unaided_vs_aided", description, rows, dropped))
     ai = reads[reads["tier"] == "ai"].drop_duplicates("case", keep="last")
     panels = [(tier, [tier]) for tier in tiers]
     if len(tiers) > 1:
@@ -376,15 +378,46 @@ def imrmc_comparisons(data: StudyData) -> tuple[list[ImrmcComparison], list[str]
                 name,
                 (
                     *description,
-                    f"Cases: {n0 + n1} read by every reader in every modality of this file "
-                    f"({n0} non-severe, {n1} severe); {dropped} left out for not being read by all.",
-                    "Design: fully crossed (every reader rated every case in every modality).",
+                    *_cases_lines(description, n0, n1, dropped),
                     IMRMC_SCORE_LINES.get(data.score_source, IMRMC_SCORE_INCOMPLETE),
                 ),
                 frame,
             )
         )
     return comparisons, left_out
+
+
+def _split_plot(reads: pd.DataFrame, readers: list[str]) -> tuple[pd.DataFrame, str] | None:
+    """The reads of ``readers`` in both sessions and their layout, if it is split-plot."""
+    from analysis.stats.splitplot import split_plot_layout
+
+    rows = reads[reads["reader"].isin(readers) & reads["modality"].isin(["unaided", "aided"])]
+    rows = rows.drop_duplicates(["reader", "modality", "case"], keep="last")
+    per = rows.groupby(["reader", "case"])["modality"].nunique()
+    paired = per[per == 2].reset_index()[["reader", "case"]]
+    rows = rows.merge(paired, on=["reader", "case"])
+    if rows.empty:
+        return None
+    try:
+        layout = split_plot_layout(rows)
+    except ValueError:
+        return None
+    if layout.blocks < 2:
+        return None
+    return rows, layout.describe()
+
+
+def _cases_lines(description: list[str], n0: int, n1: int, dropped: int) -> tuple[str, ...]:
+    if any(line.startswith("Design: split-plot") for line in description):
+        return (
+            f"Cases: {n0 + n1}, each read by the readers of its block in both modalities "
+            f"({n0} non-severe, {n1} severe); {dropped} left out for not being read in both.",
+        )
+    return (
+        f"Cases: {n0 + n1} read by every reader in every modality of this file "
+        f"({n0} non-severe, {n1} severe); {dropped} left out for not being read by all.",
+        "Design: fully crossed (every reader rated every case in every modality).",
+    )
 
 
 def imrmc_zip(data: StudyData) -> bytes:

@@ -58,6 +58,7 @@ COLUMNS = (
     pgettext_lazy("report column", "cov3"),
     pgettext_lazy("report column", "criterion"),
     pgettext_lazy("report column", "dataset"),
+    pgettext_lazy("report column", "design"),
     pgettext_lazy("report column", "delta_ci_high"),
     pgettext_lazy("report column", "delta_ci_low"),
     pgettext_lazy("report column", "df"),

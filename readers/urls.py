@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from readers import api, trial_views, views
+from readers import api, crossover, trial_views, views
 
 app_name = "readers"
 urlpatterns = [
@@ -18,6 +18,11 @@ urlpatterns = [
     # coordinator pages
     path("studies/<uuid:study_id>/reading/", views.coordinate, name="coordinate"),
     path("studies/<uuid:study_id>/reading/progress/", views.progress, name="progress"),
+    path(
+        "studies/<uuid:study_id>/reading/crossover/",
+        crossover.crossover_allocation,
+        name="crossover",
+    ),
     path(
         "studies/<uuid:study_id>/reading/source-trial/",
         trial_views.source_trial,
@@ -81,6 +86,11 @@ urlpatterns = [
         "api/reading/studies/<uuid:study_id>/allocation/",
         api.AllocationApi.as_view(),
         name="api-allocation",
+    ),
+    path(
+        "api/reading/studies/<uuid:study_id>/crossover/",
+        crossover.CrossoverAllocationApi.as_view(),
+        name="api-crossover",
     ),
     path(
         "api/reading/studies/<uuid:study_id>/materials/import/",

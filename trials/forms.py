@@ -27,6 +27,12 @@ class StudyForm(forms.Form):
     collects_rating = forms.BooleanField(
         label=_("Readers also give a probability-of-severe rating (0–100)"), required=False
     )
+    crossover_blocks = forms.IntegerField(
+        label=_("Blocks of readers and cases (counterbalanced crossover)"),
+        min_value=2,
+        max_value=50,
+        initial=2,
+    )
 
 
 class StudySettingsForm(forms.Form):
@@ -37,6 +43,11 @@ class StudySettingsForm(forms.Form):
     cine_fps = forms.IntegerField(label=_("Cine frame rate"), min_value=1, max_value=120)
     collects_rating = forms.BooleanField(
         label=_("Readers also give a probability-of-severe rating (0–100)"), required=False
+    )
+    crossover_blocks = forms.IntegerField(
+        label=_("Blocks of readers and cases (counterbalanced crossover)"),
+        min_value=2,
+        max_value=50,
     )
 
     @classmethod

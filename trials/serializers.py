@@ -45,6 +45,7 @@ class StudySerializer(serializers.ModelSerializer):
             "allow_revisits",
             "cine_fps",
             "collects_rating",
+            "crossover_blocks",
             "is_demo",
             "allocation_commitment",
             "opened_at",
@@ -76,6 +77,7 @@ class StudyCreateSerializer(serializers.Serializer):
     collects_rating = serializers.BooleanField(
         default=False, help_text=_("readers also give a probability-of-severe rating 0–100")
     )
+    crossover_blocks = serializers.IntegerField(min_value=2, max_value=50, default=2)
 
 
 class StudySettingsSerializer(serializers.Serializer):
@@ -87,6 +89,7 @@ class StudySettingsSerializer(serializers.Serializer):
     collects_rating = serializers.BooleanField(
         required=False, help_text=_("readers also give a probability-of-severe rating 0–100")
     )
+    crossover_blocks = serializers.IntegerField(min_value=2, max_value=50, required=False)
 
 
 class SignatureInputSerializer(serializers.Serializer):

@@ -15,6 +15,7 @@ from analysis.reports._common import gettext_noop as _
 from analysis.reports.base import Report, ReportFigure, ReportTable
 from analysis.reports.scores import score_notes, score_text
 from analysis.stats import MRMCResult, mrmc_dbm, mrmc_model_vs_readers, mrmc_or, mrmc_sample_size
+from analysis.stats.splitplot import SplitPlotLayout, mrmc_or_split_plot, split_plot_layout
 
 OR_METHODS = _(
     "Obuchowski–Rockette analysis of junior readers alone vs with AI, random readers and "
@@ -33,6 +34,15 @@ SIZE_METHODS = _(
     "between two modalities in a fully crossed RRRC study, from this study's OR variance "
     "components (Hillis, Obuchowski & Berbaum 2011)."
 )
+SPLIT_PLOT_METHODS = _(
+    "Split-plot-c layout (a counterbalanced crossover: readers and cases split into blocks, "
+    "each reader reads his block's cases alone and with AI): Obuchowski–Rockette for the "
+    "split-plot design (Obuchowski, Gallas & Hillis 2012), covariances estimated within "
+    "each block and averaged over all reader pairs (readers of different blocks share no "
+    "case: covariance 0), random readers and cases, Hillis df. With one block it is the "
+    "fully crossed analysis. DBM and the sample-size table assume a fully crossed design "
+    "and are not computed for it."
+)
 MODALITY_ORDER = ("aided", "unaided")
 INFINITE_DF_NOTE = _(
     "A denominator df of ∞ means MS(T×R) (for the AI against a panel: the variance of the "
@@ -42,19 +52,32 @@ INFINITE_DF_NOTE = _(
 )
 
 
-def _long(data: StudyData) -> pd.DataFrame:
-    """Juniors' unaided and aided reads, fully crossed (readers and cases in both)."""
+def _long(data: StudyData) -> tuple[pd.DataFrame, SplitPlotLayout | None]:
+    """Juniors' unaided and aided reads and the layout they form.
+
+    A split-plot layout (readers with disjoint case sets, each read in both modalities) is
+    kept whole; otherwise the fully crossed part (readers and cases in both), layout None.
+    """
     reads = data.reads
     juniors = reads[(reads["tier"] == "junior") & reads["modality"].isin(MODALITY_ORDER)]
     if juniors.empty:
-        return juniors
+        return juniors, None
     per = juniors.groupby(["reader", "case"])["modality"].nunique()
     complete = per[per == 2].reset_index()[["reader", "case"]]
+    columns = ["reader", "modality", "case", "truth", "rating", "decision"]
+    paired = juniors.merge(complete, on=["reader", "case"]).loc[:, columns]
+    if not paired.empty:
+        try:
+            layout = split_plot_layout(paired)
+        except ValueError:
+            layout = None
+        if layout is not None and layout.blocks > 1:
+            return paired, layout
     cases_by_reader = complete.groupby("case")["reader"].nunique()
     readers = complete["reader"].unique()
     full_cases = cases_by_reader[cases_by_reader == len(readers)].index
     keep = juniors[juniors["reader"].isin(readers) & juniors["case"].isin(full_cases)]
-    return keep.loc[:, ["reader", "modality", "case", "truth", "rating", "decision"]]
+    return keep.loc[:, columns], None
 
 
 def _or_row(label: str, result: MRMCResult) -> dict[str, Any]:
@@ -78,13 +101,15 @@ def _or_row(label: str, result: MRMCResult) -> dict[str, Any]:
         "cov2": result.cov2,
         "cov3": result.cov3,
         "method": result.method,
+        "design": "split-plot-c" if "split-plot-c" in result.method else "fully crossed",
     }
 
 
 def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
     """OR/DBM junior vs junior with AI (AUC, sensitivity, specificity), AI vs panels, sample size."""
     notes: list[str] = []
-    long = _long(data)
+    long, layout = _long(data)
+    analyse = mrmc_or if layout is None else mrmc_or_split_plot
     or_rows: list[dict[str, Any]] = []
     reader_auc = pd.DataFrame(columns=["reader", "unaided", "aided"])
     pilot: MRMCResult | None = None
@@ -92,15 +117,16 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
         notes.append(_("MRMC needs at least two junior readers with reads alone and with AI."))
     else:
         # Modality codes sort so that "aided" comes first: difference = aided − unaided.
-        pilot = mrmc_or(long, endpoint="auc")
+        pilot = analyse(long, endpoint="auc")
         or_rows.append(_or_row("auc", pilot))
         reader_auc = pilot.reader_auc.reset_index().rename_axis(None, axis=1)
         calls = long.assign(rating=long["decision"].astype(float))
         for endpoint in ("sensitivity", "specificity"):
             try:
-                or_rows.append(_or_row(endpoint, mrmc_or(calls, endpoint=endpoint, threshold=0.5)))
+                or_rows.append(_or_row(endpoint, analyse(calls, endpoint=endpoint, threshold=0.5)))
             except ValueError as exc:
                 notes.append(f"OR {endpoint}: {exc}")
+    if pilot is not None and layout is None:
         dbm = mrmc_dbm(long)
         or_rows.append(
             {
@@ -123,6 +149,7 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
                 "cov2": np.nan,
                 "cov3": np.nan,
                 "method": dbm.method,
+                "design": "fully crossed",
             }
         )
     or_frame = pd.DataFrame(or_rows)
@@ -171,7 +198,7 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
     panel_frame = pd.DataFrame(panel_rows)
 
     size_frame = pd.DataFrame(columns=["readers", "cases", "power", "df_den", "effect"])
-    if pilot is not None:
+    if pilot is not None and layout is None:
         delta = effect if effect is not None else max(abs(pilot.difference), 0.02)
         try:
             size = mrmc_sample_size(pilot, effect=delta, readers=(3, 5, 8, 10, 15, 20))
@@ -190,6 +217,13 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
         if not long.empty
         else "0 cases"
     )
+    or_methods = OR_METHODS
+    if layout is not None:
+        or_methods = SPLIT_PLOT_METHODS
+        n_text += f"; design analysed: {layout.describe()}"
+        notes.append(f"Design analysed: {layout.describe()}.")
+    elif not long.empty:
+        n_text += "; design analysed: fully crossed"
     return Report(
         key="mrmc",
         title=_("MRMC analysis"),
@@ -198,7 +232,7 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
                 "or",
                 _("Obuchowski–Rockette: junior alone vs with AI"),
                 or_frame,
-                OR_METHODS,
+                or_methods,
                 n_text,
             ),
             ReportTable(
@@ -226,7 +260,7 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
         figures=(
             ReportFigure("reader_auc", _("Reader AUC alone vs with AI"), _figure(reader_auc)),
         ),
-        methods=f"{OR_METHODS} {score_text(data)} {PANEL_METHODS} {SIZE_METHODS}",
+        methods=f"{or_methods} {score_text(data)} {PANEL_METHODS} {SIZE_METHODS}",
         n=n,
         snapshot=data.snapshot,
         notes=(*score_notes(data), *notes),

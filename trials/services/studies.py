@@ -34,6 +34,7 @@ _SETTINGS_FIELDS = (
     "allow_revisits",
     "cine_fps",
     "collects_rating",
+    "crossover_blocks",
 )
 
 
@@ -49,6 +50,7 @@ def study_create(
     cine_fps: int = 25,
     collects_rating: bool = False,
     is_demo: bool = False,
+    crossover_blocks: int = 2,
 ) -> Study:
     """Create a draft study; its creator becomes its first coordinator."""
     study = Study(
@@ -60,6 +62,7 @@ def study_create(
         cine_fps=cine_fps,
         collects_rating=collects_rating,
         is_demo=is_demo,
+        crossover_blocks=crossover_blocks,
     )
     study.full_clean()
     study.save()
