@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from analysis.stats.power import (
     DBMComponents,
@@ -161,7 +162,7 @@ def power_check_runner(job: Any, progress: Any) -> tuple[dict[str, Any], None]:
     points = len(params["cases"]) + 1
 
     def report(percent: int) -> None:
-        progress(round(percent * points / 100), points, "Simulating studies")
+        progress(round(percent * points / 100), points, gettext_noop("Simulating studies"))
 
     check = power_check(
         config,

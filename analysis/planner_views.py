@@ -7,7 +7,8 @@ from typing import Any
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
@@ -17,7 +18,9 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from analysis.models import AnalysisJob, JobStatus
 from analysis.planner import (
+    POWER_CHECK,
     ROLES,
     PlanRefused,
     make_plan,
@@ -26,7 +29,7 @@ from analysis.planner import (
     start_check,
     typed_components,
 )
-from analysis.stats.power import ANALYSES, METHODS
+from analysis.stats.power import ANALYSES, METHODS, DBMComponents, ORComponents
 from trials.permissions import access_study
 
 COMPONENTS = ("var_r", "var_tr", "var_error", "cov1", "cov2", "cov3", "n_cases", "var_tc")
@@ -87,6 +90,8 @@ class PlanForm(forms.Form):
 def _plan(user: Any, data: dict[str, Any]) -> dict[str, Any]:
     """The plan as a JSON-ready dict (raises :class:`PlanRefused`)."""
     source: dict[str, Any]
+    components: ORComponents | DBMComponents
+    effect: Any  # validated form input (a number or empty), or the pilot's observed effect
     if data.get("pilot_study"):
         components, observed, pilot = pilot_components(user=user, study_id=data["pilot_study"])
         source = {
@@ -97,7 +102,7 @@ def _plan(user: Any, data: dict[str, Any]) -> dict[str, Any]:
         }
         effect = data.get("effect") if data.get("effect") not in (None, "") else observed
         if data["method"] == "DBM":
-            components = components.to_dbm()  # type: ignore[assignment]
+            components = components.to_dbm()
     else:
         typed = {k: v for k, v in (data.get("components") or {}).items() if v is not None}
         components = typed_components(data["method"], typed)
@@ -128,7 +133,7 @@ def api_plan(request: Request, study_id: str) -> Response:
     """Power for J readers and K cases, or the K that reaches a target power (Hillis df).
 
     ``simulate`` also starts (or reuses) the Roe–Metz simulation check as an analysis job:
-    poll ``/api/analysis-jobs/<id>/``; its ``result`` holds the points when complete.
+    ``check_job.url`` (:func:`api_check`) shows its progress, then its points and figure.
     """
     study = access_study(request.user, study_id, roles=ROLES)
     serializer = PlanSerializer(data=request.data)
@@ -141,13 +146,38 @@ def api_plan(request: Request, study_id: str) -> Response:
     if serializer.validated_data.get("simulate"):
         job = start_check(study=study, actor=request.user, plan=outcome["plan"])
         job.refresh_from_db()
-        body["check_job"] = {
-            "id": str(job.pk),
-            "status": job.status,
-            "progress": job.progress,
-            "result": job.result if job.status == "complete" else None,
-        }
+        body["check_job"] = _check_body(job)
     return Response(body)
+
+
+@extend_schema(responses=OpenApiTypes.OBJECT)
+@api_view(["GET"])
+def api_check(request: Request, study_id: str, job_id: str) -> Response:
+    """The simulation check's job: progress while it runs; its points and figure when done."""
+    study = access_study(request.user, study_id, roles=ROLES)
+    return Response(_check_body(_check_job(study, job_id)))
+
+
+def _check_job(study: Any, job_id: str) -> AnalysisJob:
+    """The study's simulation-check job ``job_id`` (404 for another study's or kind's)."""
+    return get_object_or_404(AnalysisJob, pk=job_id, study=study, kind=POWER_CHECK)
+
+
+def _check_body(job: AnalysisJob) -> dict[str, Any]:
+    """The check's job as the API shows it: status, progress, and the points when done."""
+    complete = job.status == JobStatus.COMPLETE
+    return {
+        "id": str(job.pk),
+        "status": job.status,
+        "progress": job.progress,
+        "done": job.done,
+        "total": job.total,
+        "step": job.step,
+        "error": job.error,
+        "url": reverse("planner:api-check", args=[job.study_id, job.pk]),
+        "result": job.result if complete else None,
+        "figure": _figure(job),
+    }
 
 
 def _figure(job: Any) -> dict[str, Any] | None:
@@ -185,5 +215,21 @@ def planner_page(request: HttpRequest, study_id: str) -> HttpResponse:
             if data.get("simulate"):
                 job = start_check(study=study, actor=request.user, plan=outcome["plan"])
                 job.refresh_from_db()
-                context |= {"job": job, "figure": _figure(job)}
+                context |= _check_context(study, job)
     return render(request, "analysis/planner.html", context)
+
+
+def _check_context(study: Any, job: AnalysisJob) -> dict[str, Any]:
+    return {
+        "job": job,
+        "figure": _figure(job),
+        "poll_url": reverse("planner:check", args=[study.pk, job.pk]),
+    }
+
+
+@login_required
+def planner_check(request: HttpRequest, study_id: str, job_id: str) -> HttpResponse:
+    """The check's part of the planner page, polled by htmx: progress, then the plot."""
+    study = access_study(request.user, study_id, roles=ROLES)
+    context = {"study": study, **_check_context(study, _check_job(study, job_id))}
+    return render(request, "analysis/_planner_check.html", context)

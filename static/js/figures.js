@@ -11,6 +11,8 @@
       target.setAttribute("data-drawn", "1");
     });
   }
+  // A figure that arrives later (the planner's simulation check, swapped in by htmx).
+  document.addEventListener("htmx:afterSettle", draw);
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", draw);
   } else {
