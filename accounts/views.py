@@ -290,7 +290,7 @@ def account(request: HttpRequest) -> HttpResponse:
         {
             "two_factor_on": services.totp_confirmed_device(request.user) is not None,
             "token_count": ApiToken.objects.filter(
-                user=request.user, revoked_at__isnull=True
+                user_id=request.user.pk, revoked_at__isnull=True
             ).count(),
             "is_coordinator": Membership.objects.active()
             .filter(user=request.user, role=Role.COORDINATOR)
@@ -359,7 +359,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "issued": issued,
-        "tokens": ApiToken.objects.filter(user=request.user),
+        "tokens": ApiToken.objects.filter(user_id=request.user.pk),
     }
     response = render(request, "accounts/tokens.html", context, status=status)
     response["Cache-Control"] = "no-store"

@@ -29,6 +29,7 @@ import random
 import secrets
 import statistics
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -126,7 +127,7 @@ def _materials(study: Study) -> tuple[list[MaterialSet], str]:
         source__in=[MaterialSource.AI, MaterialSource.JUNIOR],
         status=MaterialStatus.COMPLETE,
     )
-    sources_per_case: dict[object, set[str]] = {}
+    sources_per_case: dict[uuid.UUID, set[str]] = {}
     for case_id, source in base.values_list("case_id", "source"):
         sources_per_case.setdefault(case_id, set()).add(source)
     paired = [case_id for case_id, sources in sources_per_case.items() if len(sources) == 2]
@@ -211,7 +212,20 @@ def serving_latencies(
     repeats: int = DEFAULT_REPEATS,
     progress: ProgressFn | None = None,
 ) -> dict[object, float]:
-    """Median time (ms) to fetch each material's images through the readers' media route.
+    """Median time (ms) to fetch each material's images through the readers' media route."""
+    timings = serving_times(materials, seed=seed, study=study, repeats=repeats, progress=progress)
+    return _at_repeatability(timings, repeats)
+
+
+def serving_times(
+    materials: list[MaterialSet],
+    *,
+    seed: int,
+    study: Study,
+    repeats: int = DEFAULT_REPEATS,
+    progress: ProgressFn | None = None,
+) -> dict[object, list[float]]:
+    """Each round's time (ms) to fetch each material's images through the readers' media route.
 
     As a reader, over HTTP through the whole Django stack, each image by its opaque slot of
     a probe's assignment (the module doc); ``repeats`` rounds, each in a new shuffled order.
@@ -250,7 +264,7 @@ def serving_latencies(
                 done += 1
                 if progress:
                     progress(done, total, gettext_noop("Timing the readers' media route"))
-    return _at_repeatability(timings, repeats)
+    return timings
 
 
 def _at_repeatability(timings: dict[object, list[float]], repeats: int) -> dict[object, float]:
@@ -273,6 +287,31 @@ def _at_repeatability(timings: dict[object, list[float]], repeats: int) -> dict[
     if resolution <= 0:
         return medians
     return {pk: round(value / resolution) * resolution for pk, value in medians.items()}
+
+
+def _at_reader_resolution(timings: dict[object, list[float]]) -> dict[object, float]:
+    """Each material's median time, in steps of what one reader's load of it can tell apart.
+
+    A reader loads a material's views once; the spread of one such load (MAD × 1.4826 of
+    the rounds, the median over materials) is the smallest serving-time difference one
+    look at one material could show. The median over the rounds is placed on that grid,
+    centred on the median over all materials: where the sources are served alike, every
+    material lands on 0 in every run (the medians scatter by a fraction of a step), so the
+    forest sees the same feature twice; a difference a reader could notice is a step or
+    more, and survives.
+    """
+    medians = {pk: statistics.median(values) for pk, values in timings.items()}
+    if not medians:
+        return medians
+    spreads = []
+    for values in timings.values():
+        centre = statistics.median(values)
+        spreads.append(1.4826 * statistics.median(abs(v - centre) for v in values))
+    step = statistics.median(spreads)
+    if step <= 0:
+        return medians
+    middle = statistics.median(medians.values())
+    return {pk: float(round((value - middle) / step)) for pk, value in medians.items()}
 
 
 def _serving_host() -> str:

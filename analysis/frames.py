@@ -241,7 +241,7 @@ def reader_case_matrices(
     shape = (len(readers), len(cases))
     seen = np.zeros(shape, dtype=bool)
     seen[reader_codes, case_codes] = True
-    keep = seen.all(axis=0)
+    keep = np.asarray(seen.all(axis=0))
     matrices = {}
     for column in columns:
         matrix = np.full(shape, np.nan)

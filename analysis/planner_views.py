@@ -18,6 +18,7 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from analysis.jobs import job_state
 from analysis.models import AnalysisJob, JobStatus
 from analysis.planner import (
     POWER_CHECK,
@@ -166,14 +167,7 @@ def _check_job(study: Any, job_id: str) -> AnalysisJob:
 def _check_body(job: AnalysisJob) -> dict[str, Any]:
     """The check's job as the API shows it: status, progress, and the points when done."""
     complete = job.status == JobStatus.COMPLETE
-    return {
-        "id": str(job.pk),
-        "status": job.status,
-        "progress": job.progress,
-        "done": job.done,
-        "total": job.total,
-        "step": job.step,
-        "error": job.error,
+    return job_state(job) | {
         "url": reverse("planner:api-check", args=[job.study_id, job.pk]),
         "result": job.result if complete else None,
         "figure": _figure(job),

@@ -114,6 +114,7 @@ def _point(
         for study in ratings:
             result = mrmc_or_arrays(study, truth)
             rejected += result.pvalue < alpha
+            assert result.df_den is not None  # random readers: Hillis ddf, never None
             ddf.append(result.df_den)
             unbiased = mrmc_or_arrays(study, truth, covariance="unbiased")
             sums += (unbiased.var_error, unbiased.cov1, unbiased.cov2, unbiased.cov3)

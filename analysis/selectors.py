@@ -66,7 +66,7 @@ def study_cases_frame(*, study: Study) -> pd.DataFrame:
                 "apgar_1min": _number(case.apgar_1min),
                 "apgar_5min": _number(case.apgar_5min),
                 "manufacturer": case.manufacturer or "unknown",
-                "site": case.dataset.site.name if case.dataset.site_id else "unknown",
+                "site": case.dataset.site.name if case.dataset.site is not None else "unknown",
             }
         )
     return pd.DataFrame(rows, columns=list(CASE_COLUMNS + CASE_METADATA_COLUMNS))

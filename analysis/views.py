@@ -188,7 +188,6 @@ def job_progress(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @login_required
 def job_file(request: HttpRequest, job_id: str) -> HttpResponseBase:
-
     """The file a finished job made (the analysis ZIP), for whoever may see the job."""
     job = _job_access(request, job_id)
     if job.kind == jobs.EXPORT_ZIP:

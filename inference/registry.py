@@ -355,7 +355,6 @@ def model_register(
     version_field = ModelVersion._meta.get_field("version")
     assert name_field.max_length is not None and version_field.max_length is not None  # CharFields
     if not name or not version:
-
         raise ValidationError(_("a model needs a name and a version"))
     if len(name) > name_field.max_length or len(version) > version_field.max_length:
         raise ValidationError(

@@ -95,7 +95,6 @@ def run_page(request: HttpRequest, run_id: str) -> HttpResponse:
 
 @login_required
 def heatmap_file(request: HttpRequest, heatmap_id: str) -> HttpResponseBase:
-
     """A heatmap overlay, for coordinators (readers get theirs through their workstation)."""
     heatmap = get_object_or_404(
         Heatmap.objects.select_related("result__case", "rendition"), pk=heatmap_id

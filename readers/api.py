@@ -124,7 +124,9 @@ class ReadSubmitApi(APIView):
             return _invalid(exc)
         return Response(
             ReadSerializer(read).data,
-            status=status.HTTP_200_OK if read.replayed else status.HTTP_201_CREATED,
+            status=status.HTTP_200_OK
+            if getattr(read, "replayed", False)  # set by read_submit
+            else status.HTTP_201_CREATED,
         )
 
 
@@ -476,7 +478,10 @@ class MaterialImportSerializer(serializers.Serializer):
     """A ZIP of manifest.csv and images, prepared outside the platform."""
 
     archive = serializers.FileField()
-    source = serializers.ChoiceField(choices=["junior", "sonographer"], default="junior")
+    # A declared field (the serializer metaclass takes it off the class), not Field.source.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=["junior", "sonographer"], default="junior"
+    )
     dry_run = serializers.BooleanField(default=True)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 

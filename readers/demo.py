@@ -72,6 +72,7 @@ def _junior_manifest(study: Study, manifests: list[Path], juniors: list[Any], ou
         for e in Allocation.objects.filter(
             allocation_list__study=study, source="junior"
         ).select_related("case", "junior")
+        if e.junior is not None
     }
     rng = random.Random(SEED + 1)
     names = [j.get_username() for j in juniors]

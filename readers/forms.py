@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -91,7 +91,10 @@ class AnswerForm(ToolUseForm):
         )
 
 
-def rating_field_apply(form: forms.Form, *, collects_rating: bool) -> forms.Form:
+FormT = TypeVar("FormT", bound=forms.Form)
+
+
+def rating_field_apply(form: FormT, *, collects_rating: bool) -> FormT:
     """Require the rating field where the study collects ratings; drop it where it does not.
 
     The study's setting alone decides (never the case or its material's source), so a
@@ -156,7 +159,10 @@ class SessionCreateForm(forms.Form):
 
     def __init__(self, *args: Any, study: Study, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["datasets"].queryset = study.datasets.all()
+        # The field declared above; ``fields`` is typed as a mapping of plain Fields.
+        cast(
+            forms.ModelMultipleChoiceField, self.fields["datasets"]
+        ).queryset = study.datasets.all()
 
 
 # ----------------------------------------------------------------- source trial forms

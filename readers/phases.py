@@ -187,6 +187,7 @@ def _crossover_completed(session: ReadingSession) -> None:
     second_phase = (
         SessionPhase.AIDED if session.phase == SessionPhase.UNAIDED else (SessionPhase.UNAIDED)
     )
+    assert session.completed_at is not None  # runs once the session is completed
     opens = session.completed_at + timedelta(days=session.study.washout_days)
     second = ReadingSession.objects.filter(
         study_id=session.study_id, reader_id=session.reader_id, phase=second_phase

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Field
 from django.urls import reverse
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -41,7 +42,9 @@ def summary_data(summary: SessionSummary) -> dict[str, Any]:
 
 
 def _model_label(field: str) -> Any:
-    return capfirst(Read._meta.get_field(field).verbose_name)  # as a ModelSerializer labels it
+    model_field = Read._meta.get_field(field)
+    assert isinstance(model_field, Field)  # a concrete field of Read, not a reverse relation
+    return capfirst(model_field.verbose_name)  # as a ModelSerializer labels it
 
 
 # Fields declared one by one rather than a ModelSerializer: this answers every submission,
@@ -81,6 +84,12 @@ def _own_guess(assignment: Assignment) -> str | None:
     return guess.guess if guess is not None else None
 
 
+def _session_total(assignment: Assignment) -> int:
+    # Serving the next case counts the session's cases in the statement that locks it.
+    total = getattr(assignment, "session_total", None)
+    return total if total is not None else assignment.session.assignments.count()
+
+
 def assignment_data(assignment: Assignment) -> dict[str, Any]:
     """A case as a reader's API client sees it (no ids but the token and slot names)."""
     session = assignment.session
@@ -105,7 +114,7 @@ def assignment_data(assignment: Assignment) -> dict[str, Any]:
         "session": str(session.pk),
         "phase": session.phase,
         "position": assignment.position,
-        "total": session.assignments.count(),
+        "total": _session_total(assignment),
         "cine_fps": session.study.cine_fps,
         "allow_revisits": session.study.allow_revisits,
         "collects_rating": session.study.collects_rating,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.relations import RelatedField
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -220,7 +221,8 @@ class DatasetViewSet(StudyChildViewSet, mixins.ListModelMixin):
         study = self.get_study(write=True)
         serializer = DatasetSerializer(data=request.data)
         # Only this study's sites resolve: another study's ids read as unknown, not foreign.
-        serializer.fields["site"].queryset = study.sites.all()
+        # A declared PrimaryKeyRelatedField (DatasetSerializer); ``fields`` is typed as Field.
+        cast(RelatedField, serializer.fields["site"]).queryset = study.sites.all()
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
@@ -303,7 +305,7 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
     def create(self, request: Request, study_pk: str) -> Response:
         study = self.get_study(write=True)
         serializer = CaseCreateSerializer(data=request.data)
-        serializer.fields["dataset"].queryset = study.datasets.all()
+        cast(RelatedField, serializer.fields["dataset"]).queryset = study.datasets.all()
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         dataset = data.pop("dataset")
@@ -427,7 +429,7 @@ class MaterialSetViewSet(StudyChildViewSet, mixins.ListModelMixin):
         )
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         if not getattr(self, "swagger_fake_view", False):
             context["study"] = self.get_study()  # a junior's answer is hidden until the lock
         return context
@@ -450,7 +452,7 @@ class AuditViewSet(StudyChildViewSet, mixins.ListModelMixin):
         return AuditEvent.objects.filter(study_id=self.get_study().pk).order_by("-id")
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         if not getattr(self, "swagger_fake_view", False):
             context["redact_answers"] = answers_hidden(self.get_study())
         return context

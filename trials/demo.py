@@ -10,7 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -112,7 +112,9 @@ def generate_phantom_cases(out: Path) -> list[Path]:
     try:
         for process in running:
             if process.wait() != 0:
-                raise RuntimeError(f"phantom generation failed: {' '.join(map(str, process.args))}")
+                # Every process here was started from a list of arguments (above).
+                command_line = " ".join(map(str, cast(list[str], process.args)))
+                raise RuntimeError(f"phantom generation failed: {command_line}")
     finally:
         for process in running:
             if process.poll() is None:

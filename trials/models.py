@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from core.labels import Condition, View
+from core.labels import Condition
 
 
 class UUIDModel(models.Model):
@@ -283,7 +283,15 @@ class Orientation(models.TextChoices):
 SAGITTAL_SIDES: tuple[str, ...] = (Orientation.SAGITTAL_LEFT, Orientation.SAGITTAL_RIGHT)
 
 
-ViewChoices = models.TextChoices("ViewChoices", [(v.value, v.value) for v in View])
+class ViewChoices(models.TextChoices):
+    """The six standard views (``core.labels.View``) as model choices."""
+
+    AHV = "AHV"
+    TVV = "TVV"
+    BV = "BV"
+    MSV = "MSV"
+    RPSV = "RPSV"
+    LPSV = "LPSV"
 
 
 def asset_upload_to(instance: Asset, filename: str) -> str:

@@ -356,7 +356,7 @@ class CaseDetailSerializer(CaseSerializer):
             .select_related("amended_by")
             .order_by("created")
         )
-        return GoldStandardAmendmentSerializer(amendments, many=True).data
+        return list(GoldStandardAmendmentSerializer(amendments, many=True).data)
 
 
 class MaterialSetSerializer(serializers.ModelSerializer):

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -156,7 +156,9 @@ def study_settings(request: HttpRequest, study_id: str) -> HttpResponse:
     study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
     form = StudySettingsForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(
+            request, "; ".join(str(e) for errors in form.errors.values() for e in errors)
+        )
         return redirect("trials:study", study_id=study.pk)
     changes = {k: v for k, v in form.cleaned_data.items() if getattr(study, k) != v}
     try:
@@ -174,6 +176,7 @@ def study_settings(request: HttpRequest, study_id: str) -> HttpResponse:
 def study_add(request: HttpRequest, study_id: str, what: str) -> HttpResponse:
     """Add a site, a dataset or a member from the study page."""
     study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
+    form: SiteForm | DatasetForm | MemberForm
     try:
         if what == "site":
             form = SiteForm(request.POST)
@@ -279,7 +282,10 @@ def _case_page(
         else []
     )
     for material_set in material_sets:  # a junior's answer is hidden until the lock
-        material_set.redacted = material_set_redacted(material_set, study=case.study)
+        # An attribute for the template only, like a queryset annotation.
+        material_set.redacted = material_set_redacted(  # type: ignore[attr-defined]
+            material_set, study=case.study
+        )
     context = {
         "case": case,
         "study": case.study,
@@ -350,7 +356,7 @@ def gold_standard_amend(request: HttpRequest, case_id: str) -> HttpResponse:
 
 
 @login_required
-def rendition_file(request: HttpRequest, rendition_id: str) -> HttpResponse:
+def rendition_file(request: HttpRequest, rendition_id: str) -> HttpResponseBase:
     """Serve a rendition to the study's coordinators (readers use their own opaque routes)."""
     from django.http import FileResponse, Http404
 

@@ -6,6 +6,7 @@ binary answers (:mod:`analysis.reports.scores` says which, in the methods and th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -133,7 +134,7 @@ def _figure(
     curves: pd.DataFrame,
     points: pd.DataFrame,
     datasets: list[str],
-    reader_curves: list[tuple[str, str, str, np.ndarray, np.ndarray]] = (),
+    reader_curves: Sequence[tuple[str, str, str, np.ndarray, np.ndarray]] = (),
 ) -> go.Figure:
     columns = max(len(datasets), 1)
     figure = make_subplots(rows=1, cols=columns, subplot_titles=datasets or [""])

@@ -219,7 +219,8 @@ def asset_ingest(
         )
     except Exception:
         # Nothing of a refused file is kept (the caller's rollback removes the row).
-        asset.file.storage.delete(asset.file.name)
+        if asset.file.name:
+            asset.file.storage.delete(asset.file.name)
         raise
     from trials.tasks import make_asset_rendition  # tasks import services
 
@@ -520,7 +521,8 @@ def _import_planned(
             )
     except Exception:
         for asset in stored:
-            asset.file.storage.delete(asset.file.name)
+            if asset.file.name:
+                asset.file.storage.delete(asset.file.name)
         report.created_cases = report.created_assets = 0
         raise
     report.dry_run = False
