@@ -344,8 +344,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
-# The NCLS pipeline the inference task calls (a dotted path: swap it for a test double or
-# a remote inference client without touching the task).
+# The NCLS pipeline the inference task calls: the one way to swap it (a dotted path,
+# resolved at each call by inference.services.pipeline_runner; tests override the setting).
+# A test double or a remote inference client fits; demo code is refused (fontanelle.E011).
 FONTANELLE_PIPELINE_RUNNER = env.str(
     "FONTANELLE_PIPELINE_RUNNER", default="inference.runner.run_ncls_pipeline"
 )

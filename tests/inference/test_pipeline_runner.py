@@ -128,7 +128,7 @@ def test_the_demo_stand_in_stores_material_without_being_a_pipeline(phantom_case
             assert low <= index <= high, (orientation, view, index)
     assert result.views["LPSV"] == {"missing": "not found"}
     material = result.material_set
-    assert material.source == MaterialSource.AI
+    assert material is not None and material.source == MaterialSource.AI
     assert set(material.renditions.values_list("view", flat=True)) >= {"AHV", "TVV", "MSV"}
     # Idempotent: a second build stores nothing more.
     assert demo.standin_ai_material(study=study, phantom_dirs={"internal": phantom_dir}) == 0
