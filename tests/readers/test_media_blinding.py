@@ -151,6 +151,18 @@ def _open(study, coordinator, readers, tiers) -> None:
         juniors = [r for r, tier in zip(readers, tiers, strict=True) if tier == ReaderTier.JUNIOR]
         seniors = [r for r, tier in zip(readers, tiers, strict=True) if tier == ReaderTier.SENIOR]
         allocation_generate(actor=coordinator, study=study, juniors=juniors, seniors=seniors)
+    if study.design == StudyDesign.COUNTERBALANCED_CROSSOVER:
+        from trials.models import CrossoverReaderAllocation, CrossoverSequence
+        from trials.services.allocation import crossover_allocation_generate
+
+        crossover_allocation_generate(actor=coordinator, study=study)
+        # Readers whose first session is the unaided one first (the test reads readers[0]).
+        unaided_first = set(
+            CrossoverReaderAllocation.objects.filter(
+                allocation_list__study=study, sequence=CrossoverSequence.UNAIDED_FIRST
+            ).values_list("reader_id", flat=True)
+        )
+        readers.sort(key=lambda reader: reader.pk not in unaided_first)
     services.session_create_for_design(actor=coordinator, study=study, seed=5)
     study_transition(actor=coordinator, study=study, to="open")
 
@@ -223,6 +235,7 @@ def _assert_canonical_grey_of_case(client: Client, url: str, case) -> None:
     [
         (StudyDesign.STANDALONE, [ReaderTier.MID_LEVEL], SessionPhase.UNAIDED),
         (StudyDesign.ASSISTED_CROSSOVER, [ReaderTier.JUNIOR], SessionPhase.UNAIDED),
+        (StudyDesign.COUNTERBALANCED_CROSSOVER, [ReaderTier.JUNIOR] * 4, SessionPhase.UNAIDED),
         (
             StudyDesign.SOURCE_BLINDED,
             [ReaderTier.JUNIOR, ReaderTier.SENIOR],
