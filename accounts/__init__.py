@@ -1,1 +1,1 @@
-"""People and their ways in: invitations to a study, password reset, two-factor login, API tokens."""
+"""People and their ways in: study invitations, password reset, two-factor login, API tokens."""

@@ -164,8 +164,9 @@ class ApiTokensApi(APIView):
 
     @extend_schema(operation_id="api_tokens_list", responses=ApiTokenSerializer(many=True))
     def get(self, request: Request) -> Response:
+        assert request.user.is_authenticated  # IsAuthenticated, the default permission
         return Response(
-            ApiTokenSerializer(ApiToken.objects.filter(user_id=request.user.pk), many=True).data
+            ApiTokenSerializer(ApiToken.objects.filter(user=request.user), many=True).data
         )
 
     @extend_schema(

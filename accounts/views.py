@@ -284,13 +284,14 @@ def admin_login(request: HttpRequest) -> HttpResponseBase:
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
     """The person's account: two-factor login and API tokens."""
+    assert request.user.is_authenticated  # login_required
     return render(
         request,
         "accounts/account.html",
         {
             "two_factor_on": services.totp_confirmed_device(request.user) is not None,
             "token_count": ApiToken.objects.filter(
-                user_id=request.user.pk, revoked_at__isnull=True
+                user=request.user, revoked_at__isnull=True
             ).count(),
             "is_coordinator": Membership.objects.active()
             .filter(user=request.user, role=Role.COORDINATOR)
@@ -347,6 +348,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
 @never_cache
 def tokens(request: HttpRequest) -> HttpResponse:
     """The person's API tokens; a new token is shown on this answer only."""
+    assert request.user.is_authenticated  # login_required
     form = ApiTokenForm(request.POST or None)
     issued = None
     status = 200
@@ -359,7 +361,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "issued": issued,
-        "tokens": ApiToken.objects.filter(user_id=request.user.pk),
+        "tokens": ApiToken.objects.filter(user=request.user),
     }
     response = render(request, "accounts/tokens.html", context, status=status)
     response["Cache-Control"] = "no-store"

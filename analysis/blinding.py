@@ -159,7 +159,7 @@ def probe_cleanup(study: Study) -> int:
 def probe_assignments(
     study: Study, materials: list[MaterialSet]
 ) -> Iterator[dict[object, tuple[Any, Assignment]]]:
-    """Per material: a probe reader and his blinded-review assignment showing it (see the module doc).
+    """Per material: a probe reader and his blinded-review assignment showing it (module doc).
 
     A case's materials go to different probes (an assignment holds one case once).
     """

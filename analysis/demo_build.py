@@ -140,7 +140,8 @@ def _build_source_trial(log: Log) -> Study:
     if audit.result is not None:
         r = audit.result
         log(
-            f"Blinding audit ({audit.scope}): AUC {r.auc:.3f} (95% CI {r.ci.low:.3f}–{r.ci.high:.3f}) — "
+            f"Blinding audit ({audit.scope}): AUC {r.auc:.3f} "
+            f"(95% CI {r.ci.low:.3f}–{r.ci.high:.3f}) — "
             + (
                 "sources DISTINGUISHABLE: " + r.warning
                 if r.distinguishable

@@ -95,7 +95,7 @@ def _cell(value: Any) -> Any:
 
 
 def report_xlsx(reports: Report | Iterable[Report]) -> bytes:
-    """Every table of ``reports`` as a sheet, with an "about" sheet of titles, methods, n, snapshot."""
+    """Every table of ``reports`` as a sheet, and an "about" sheet: titles, methods, n, snapshot."""
     chosen = [reports] if isinstance(reports, Report) else list(reports)
     book = openpyxl.Workbook()
     about = book.active
@@ -274,9 +274,11 @@ def _crossed(
 
 #: The header line of an iMRMC file saying what its scores are (by ``StudyData.score_source``).
 IMRMC_SCORE_LINES = {
-    SCORE_RATINGS: "Scores: reader ratings 0-100 (each reader's probability that the case is severe); "
+    SCORE_RATINGS: "Scores: reader ratings 0-100 "
+    "(each reader's probability that the case is severe); "
     "the AI's severe probability x 100.",
-    SCORE_BINARY: "Scores: binary answers (0 = not severe, 100 = severe); the study collects no ratings. "
+    SCORE_BINARY: "Scores: binary answers (0 = not severe, 100 = severe); "
+    "the study collects no ratings. "
     "The AI's severe probability x 100.",
 }
 IMRMC_SCORE_INCOMPLETE = (
@@ -349,9 +351,12 @@ def imrmc_comparisons(data: StudyData) -> tuple[list[ImrmcComparison], list[str]
                 (
                     f"ai_vs_{label}_unaided",
                     [
-                        f"Comparison: the AI vs {' and '.join(members)} readers unaided (modalities ai, unaided).",
-                        f"Readers: {len(readers)}. The AI is one fixed reader: its rating of each case is repeated "
-                        f"under every reader ID in modality ai (reader {AI_READER}), so the file is fully crossed "
+                        f"Comparison: the AI vs {' and '.join(members)} readers unaided "
+                        "(modalities ai, unaided).",
+                        f"Readers: {len(readers)}. The AI is one fixed reader: "
+                        "its rating of each case is repeated "
+                        f"under every reader ID in modality ai (reader {AI_READER}), "
+                        "so the file is fully crossed "
                         "and the AI modality has no reader variability.",
                     ],
                     pd.concat([rows, *copies], ignore_index=True),
@@ -444,7 +449,8 @@ def _imrmc_readme(comparisons: list[ImrmcComparison], left_out: list[str], data:
         f"iMRMC input files of {data.title}, one per analysable comparison",
         f"Data snapshot (SHA-256): {data.snapshot}",
         "",
-        "Run each with iMRMC 4 (DIDSR/iMRMC): MRMC FILE.imrmc OUTDIR (a display is needed: xvfb-run).",
+        "Run each with iMRMC 4 (DIDSR/iMRMC): MRMC FILE.imrmc OUTDIR "
+        "(a display is needed: xvfb-run).",
         "",
     ]
     for comparison in comparisons:

@@ -368,7 +368,7 @@ def export_imrmc(request: HttpRequest, study_id: str, name: str) -> HttpResponse
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def export_zip(request: HttpRequest, study_id: str) -> HttpResponse:
+def export_zip(request: HttpRequest, study_id: str) -> HttpResponseBase:
     """The whole analysis the user may see now: tables, figures, reads, methods, manifest.
 
     Made by a job (:data:`analysis.jobs.EXPORT_ZIP`) for the data snapshot, the language

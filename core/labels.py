@@ -126,7 +126,8 @@ def is_severe(conditions: Iterable[str], ivh_grade: int | None) -> bool:
 #: manifest file): one coronal sweep and either ``video_sagittal`` (a sweep across both sides)
 #: or ``video_sagittal_left`` and ``video_sagittal_right``, never both forms.
 VIDEO_COLUMNS: dict[str, str] = {f"video_{o}": o for o in DECLARED_ORIENTATIONS}
-#: The columns of one-sided sagittal sweeps (the phantom writes them with ``--sagittal-sweeps split``).
+#: The columns of one-sided sagittal sweeps
+#: (the phantom writes them with ``--sagittal-sweeps split``).
 SPLIT_SAGITTAL_VIDEO_COLUMNS: tuple[str, ...] = tuple(f"video_{o}" for o in SIDE_VIEWS)
 
 #: Columns of the case manifest CSV: what the trials case import accepts, what training and

@@ -405,7 +405,8 @@ class AllocationCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {
                     "seed": _(
-                        "The seed is drawn by the server from a secure random source; it cannot be chosen."
+                        "The seed is drawn by the server from a secure random source; "
+                        "it cannot be chosen."
                     )
                 }
             )

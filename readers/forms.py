@@ -343,7 +343,7 @@ def revise_initial(read: Any) -> dict[str, Any]:
 
 
 class AllocationForm(forms.Form):
-    """Randomize juniors into groups and allocate each senior's cases (the seed is drawn by the server)."""
+    """Randomize juniors into groups, allocate each senior's cases (the server draws the seed)."""
 
     stratify_by = forms.ChoiceField(
         label=_("Stratify by (besides the dataset)"),

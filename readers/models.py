@@ -121,7 +121,8 @@ class Read(UUIDModel):
     """A reader's answer to one assignment and its server-measured timing.
 
     ``answer`` holds phase-specific fields (e.g. a blinded review's locked source guess);
-    ``tool_use`` the workstation's tool counts sent with the answer; ``read_ms`` (= active time) is what analyses use, ``wall_ms`` is kept beside it.
+    ``tool_use`` the workstation's tool counts sent with the answer; ``read_ms`` (= active time)
+    is what analyses use, ``wall_ms`` is kept beside it.
     """
 
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="read")

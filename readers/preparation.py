@@ -441,7 +441,8 @@ def material_import(
                 0,
                 "",
                 _(
-                    "The study is open: an import now amends its material. Give the reason for the amendment."
+                    "The study is open: an import now amends its material. "
+                    "Give the reason for the amendment."
                 ),
             )
         )

@@ -222,7 +222,9 @@ class DatasetViewSet(StudyChildViewSet, mixins.ListModelMixin):
         serializer = DatasetSerializer(data=request.data)
         # Only this study's sites resolve: another study's ids read as unknown, not foreign.
         # A declared PrimaryKeyRelatedField (DatasetSerializer); ``fields`` is typed as Field.
-        cast(RelatedField, serializer.fields["site"]).queryset = study.sites.all()
+        # (drf-stubs type ``queryset`` with Manager, whose descriptor mypy then applies.)
+        site_field = cast(RelatedField, serializer.fields["site"])
+        site_field.queryset = study.sites.all()  # type: ignore[arg-type]
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         try:
@@ -305,7 +307,8 @@ class CaseViewSet(StudyChildViewSet, mixins.ListModelMixin):
     def create(self, request: Request, study_pk: str) -> Response:
         study = self.get_study(write=True)
         serializer = CaseCreateSerializer(data=request.data)
-        cast(RelatedField, serializer.fields["dataset"]).queryset = study.datasets.all()
+        dataset_field = cast(RelatedField, serializer.fields["dataset"])
+        dataset_field.queryset = study.datasets.all()  # type: ignore[arg-type]
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         dataset = data.pop("dataset")

@@ -25,7 +25,8 @@ from trials.models import (
 #: The one answer to an enrolment by username, whether or not the account exists, so that
 #: enrolling tells nobody which usernames exist.
 ENROLMENT_ANSWER = gettext_lazy(
-    "Done for “%(username)s” if an account has that username; the study's members are listed on its page."
+    "Done for “%(username)s” if an account has that username; "
+    "the study's members are listed on its page."
 )
 
 
@@ -88,11 +89,13 @@ def membership_conflict(*, study: Study, user: Any, role: str) -> str:
     held = set(Membership.objects.filter(study=study, user=user).values_list("role", flat=True))
     if role == Role.READER and held.intersection(STAFF_ROLES):
         return _(
-            "%(user)s is a %(role)s of this study: a reader may not also be its coordinator or statistician."
+            "%(user)s is a %(role)s of this study: "
+            "a reader may not also be its coordinator or statistician."
         ) % {"user": user.get_username(), "role": sorted(held.intersection(STAFF_ROLES))[0]}
     if role in STAFF_ROLES and Role.READER in held:
         return _(
-            "%(user)s reads in this study: a reader may not also be its coordinator or statistician."
+            "%(user)s reads in this study: "
+            "a reader may not also be its coordinator or statistician."
         ) % {"user": user.get_username()}
     return ""
 

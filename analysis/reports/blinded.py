@@ -37,7 +37,8 @@ BANG_METHODS = _(
 GUESS_METHODS = _("Counts of the seniors' source guesses by true source, with row percentages.")
 CHANGE_METHODS = _(
     "Share of initial diagnoses changed by the senior per arm, Clopper–Pearson 95 % CIs; "
-    "difference (junior − AI) with an unpooled Wald 95 % CI (statsmodels); Pearson χ² test of the 2 × 2 "
+    "difference (junior − AI) with an unpooled Wald 95 % CI (statsmodels); "
+    "Pearson χ² test of the 2 × 2 "
     "table without continuity correction."
 )
 AGREEMENT_METHODS = _(
@@ -296,28 +297,36 @@ def _times(trial: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _figure(table: pd.DataFrame, trial: pd.DataFrame) -> go.Figure:
-    figure = make_subplots(
-        rows=1, cols=2, subplot_titles=["Source guesses", "Secondary read time (s)"]
-    )
-    colors = {"ai": "#d62728", "junior": "#1f77b4", "dont_know": "#7f7f7f"}
+#: One colour per source and per "don't know", the same in every figure of the report.
+COLORS = {"ai": "#d62728", "junior": "#1f77b4", "dont_know": "#7f7f7f"}
+
+
+def _guess_bars(figure: go.Figure, table: pd.DataFrame) -> None:
+    """The source guesses per arm as stacked bars, in the figure's first panel."""
     for guess in GUESSES:
         figure.add_trace(
             go.Bar(
                 name=f"guessed {guess}",
                 x=list(ARMS),
                 y=table[guess].tolist(),
-                marker_color=colors[guess],
+                marker_color=COLORS[guess],
             ),
             row=1,
             col=1,
         )
+
+
+def _figure(table: pd.DataFrame, trial: pd.DataFrame) -> go.Figure:
+    figure = make_subplots(
+        rows=1, cols=2, subplot_titles=["Source guesses", "Secondary read time (s)"]
+    )
+    _guess_bars(figure, table)
     for arm in ARMS:
         figure.add_trace(
             go.Box(
                 y=trial.loc[trial["arm"] == arm, "read_time_s"],
                 name=arm,
-                marker_color=colors[arm],
+                marker_color=COLORS[arm],
                 showlegend=False,
             ),
             row=1,
@@ -337,18 +346,7 @@ def _blinding_figure(table: pd.DataFrame, rows: list[dict[str, Any]]) -> go.Figu
     figure = make_subplots(
         rows=1, cols=2, subplot_titles=["Source guesses", "Bang's blinding index (95 % CI)"]
     )
-    colors = {"ai": "#d62728", "junior": "#1f77b4", "dont_know": "#7f7f7f"}
-    for guess in GUESSES:
-        figure.add_trace(
-            go.Bar(
-                name=f"guessed {guess}",
-                x=list(ARMS),
-                y=table[guess].tolist(),
-                marker_color=colors[guess],
-            ),
-            row=1,
-            col=1,
-        )
+    _guess_bars(figure, table)
     arms = [row["arm"] for row in rows]
     estimates = np.array([row["estimate"] for row in rows], dtype=float)
     for name, low, high, offset, symbol in (

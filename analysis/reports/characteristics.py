@@ -45,7 +45,8 @@ METHODS = _(
     "Analysed cases (included, with a gold standard) per dataset. Continuous characteristics: "
     "median (IQR), quartiles by linear interpolation (R type 7), missing values left out and "
     "counted; datasets compared by the Kruskal-Wallis rank sum test (tie-corrected, chi-squared "
-    "with k - 1 df). Categorical characteristics: n (percentage of the dataset's cases); unknown values "
+    "with k - 1 df). Categorical characteristics: n (percentage of the dataset's cases); "
+    "unknown values "
     "are shown but left out of the test; datasets compared by Pearson's chi-squared test without "
     "continuity correction when every expected count is at least 5, else by Fisher's exact test "
     "(2 x 2 tables) or the Fisher-Freeman-Halton exact test with a Monte Carlo p-value from 9999 "
@@ -61,7 +62,7 @@ VALUES_METHODS = _(
 def characteristics_report(
     data: StudyData, *, n_resamples: int = N_RESAMPLES, seed: int = 0
 ) -> Report:
-    """Table 1 of the cases of ``data``: one row per characteristic (level), one column per dataset."""
+    """Table 1 of the cases of ``data``: a row per characteristic (level), a column per dataset."""
     cases = data.cases.copy()
     notes: list[str] = []
     tables: list[ReportTable] = []

@@ -106,7 +106,7 @@ def _or_row(label: str, result: MRMCResult) -> dict[str, Any]:
 
 
 def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
-    """OR/DBM junior vs junior with AI (AUC, sensitivity, specificity), AI vs panels, sample size."""
+    """OR/DBM junior vs junior with AI (AUC, Se, Sp), AI vs panels, and the sample size."""
     notes: list[str] = []
     long, layout = _long(data)
     analyse = mrmc_or if layout is None else mrmc_or_split_plot

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery, UUIDField
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.labels import Condition, parse_conditions
 from readers.models import Assignment, Read, ReadingSession, SessionPhase
-from readers.phases import phase_rules
+from readers.phases import PhaseRules, phase_rules
 from readers.services.refusals import AlreadyAnswered, ReadingRefused
-from readers.services.serving import assignment_lock, ms, stretch_close
+from readers.services.serving import ms, stretch_close
 from readers.services.sessions import session_require_open
 from readers.tool_use import tool_use_clean
 from trials.audit import audit_record
@@ -100,52 +102,71 @@ def _answer_record(answer: ReadAnswer) -> dict[str, Any]:
     return asdict(answer) | {"conditions": list(answer.conditions)}
 
 
-def _read_of_event(*, client_event_id: UUID) -> Read | None:
-    # get(), not first(): the id is unique, and first() would add an ORDER BY to compile.
-    try:
-        return Read.objects.get(client_event_id=client_event_id)
-    except Read.DoesNotExist:
-        return None
+def _locked_for_answer(assignment: Assignment, reader: Any, client_event_id: UUID) -> Assignment:
+    """The assignment under its row lock, with everything answering it needs, in one query.
 
-
-def _replayed(read: Read, assignment: Assignment) -> Read:
-    read.replayed = True  # type: ignore[attr-defined]
-    read.assignment = assignment  # the caller's instance: answering needs no second fetch of it
-    return read
-
-
-@transaction.atomic
-def read_submit(
-    *,
-    reader: Any,
-    assignment: Assignment,
-    answer: ReadAnswer,
-    client_event_id: UUID,
-    tool_use: Any = None,
-) -> Read:
-    """Record a reader's answer once; a repeated submission returns the first read.
-
-    The same ``client_event_id`` always gives back the read it first made (retries,
-    double clicks, lost responses), with ``read.replayed`` True. Another answer to an
-    answered case is refused. ``tool_use`` (the workstation's tool counts,
-    :func:`readers.tool_use.tool_use_clean`) is kept with the read; None records none.
+    Besides the fresh row (its session and study taken from ``assignment`` when the
+    caller fetched them, as :func:`~readers.services.serving.assignment_lock` does), the
+    same statement brings its read if it has one (``read``, joined), the assignment that
+    ``client_event_id`` already answered if any (``event_assignment_id``), and whether
+    any other case of the session is still unanswered (``others_unanswered``): a first
+    submission, a replay and a refusal each cost this one statement before their writes.
     """
-    existing = _read_of_event(client_event_id=client_event_id)
-    if existing is not None:
-        if existing.assignment_id != assignment.pk or existing.reader_id != reader.pk:
-            raise AlreadyAnswered(_("This submission id was used for another case."))
-        return _replayed(existing, assignment)
-    answer = answer.cleaned()
-    tools = tool_use_clean(tool_use)
-    now = timezone.now()
-    assignment = assignment_lock(assignment, reader)
+    others = Assignment.objects.filter(
+        session_id=OuterRef("session_id"), answered_at__isnull=True
+    ).exclude(pk=OuterRef("pk"))
+    rows = (
+        Assignment.objects.select_for_update(of=("self",))
+        .annotate(
+            event_assignment_id=Subquery(
+                Read.objects.filter(client_event_id=client_event_id).values("assignment_id")[:1],
+                output_field=UUIDField(),  # a UUID on every database (SQLite gives hex text)
+            ),
+            others_unanswered=Exists(others),
+        )
+        .select_related("read")
+    )
+    cached = Assignment.session.is_cached(assignment) and ReadingSession.study.is_cached(
+        assignment.session
+    )
+    if cached:
+        locked = rows.get(pk=assignment.pk)
+        locked.session = assignment.session
+    else:
+        locked = rows.select_related("session__study").get(pk=assignment.pk)
+    if locked.session.reader_id != reader.pk:
+        raise ReadingRefused(_("This case is not assigned to you."))
+    return locked
+
+
+def _repeat_settled(assignment: Assignment, client_event_id: UUID) -> Read | None:
+    """What a submission that is not the case's first answer gets, from the locked row.
+
+    The read made with the same ``client_event_id`` (a retry: marked ``replayed``), a
+    refusal (an id already used for another case; another answer to an answered case),
+    or None when this submission is the case's first answer.
+    """
+    event_assignment_id = assignment.event_assignment_id  # type: ignore[attr-defined]
+    if event_assignment_id is not None and event_assignment_id != assignment.pk:
+        raise AlreadyAnswered(_("This submission id was used for another case."))
+    if assignment.answered_at is None:
+        return None
+    try:
+        first = assignment.read  # joined by _locked_for_answer
+    except Read.DoesNotExist:
+        first = None
+    if first is not None and first.client_event_id == client_event_id:
+        first.replayed = True  # type: ignore[attr-defined]
+        first.assignment = assignment  # answering it needs no second fetch of the assignment
+        return first
+    raise AlreadyAnswered(_("You have answered this case already."))
+
+
+def _answer_checked(
+    assignment: Assignment, answer: ReadAnswer, now: datetime
+) -> tuple[PhaseRules, dict[str, Any]]:
+    """Refuse an answer the session or its phase does not take now; the phase's extras."""
     session = assignment.session
-    if assignment.answered_at is not None:
-        # Re-read under the lock: a concurrent retry may have just committed.
-        first = Read.objects.filter(assignment=assignment).first()
-        if first is not None and first.client_event_id == client_event_id:
-            return _replayed(first, assignment)
-        raise AlreadyAnswered(_("You have answered this case already."))
     session_require_open(session=session, now=now)
     if assignment.served_at is None:
         raise ReadingRefused(_("Open the case before answering it."))
@@ -154,7 +175,21 @@ def read_submit(
     if gate:
         raise ReadingRefused(gate)
     _rating_check(answer, session)
-    extra = rules.answer_clean(assignment, answer.extra)
+    return rules, rules.answer_clean(assignment, answer.extra)
+
+
+def _read_record(
+    *,
+    assignment: Assignment,
+    reader: Any,
+    answer: ReadAnswer,
+    extra: dict[str, Any],
+    tools: dict[str, int],
+    client_event_id: UUID,
+    now: datetime,
+) -> Read:
+    """Close the case's timing and store its read (the case is then answered)."""
+    assert assignment.served_at is not None  # _answer_checked refuses a case never opened
     stretch_close(assignment, now)
     wall_ms = ms(now - assignment.served_at)
     read = Read(
@@ -194,7 +229,47 @@ def read_submit(
             "modified",
         ]
     )
-    completed = not session.assignments.filter(answered_at__isnull=True).exists()
+    return read
+
+
+@transaction.atomic
+def read_submit(
+    *,
+    reader: Any,
+    assignment: Assignment,
+    answer: ReadAnswer,
+    client_event_id: UUID,
+    tool_use: Any = None,
+) -> Read:
+    """Record a reader's answer once; a repeated submission returns the first read.
+
+    The same ``client_event_id`` always gives back the read it first made (retries,
+    double clicks, lost responses), with ``read.replayed`` True. Another answer to an
+    answered case is refused. ``tool_use`` (the workstation's tool counts,
+    :func:`readers.tool_use.tool_use_clean`) is kept with the read; None records none.
+
+    Every outcome is settled under the assignment's row lock (:func:`_locked_for_answer`),
+    so a retry racing its first submission waits for it and gets its read back.
+    """
+    assignment = _locked_for_answer(assignment, reader, client_event_id)
+    repeated = _repeat_settled(assignment, client_event_id)
+    if repeated is not None:
+        return repeated  # before the answer's checks: a retry gets its first read back
+    answer = answer.cleaned()
+    tools = tool_use_clean(tool_use)
+    now = timezone.now()
+    rules, extra = _answer_checked(assignment, answer, now)
+    read = _read_record(
+        assignment=assignment,
+        reader=reader,
+        answer=answer,
+        extra=extra,
+        tools=tools,
+        client_event_id=client_event_id,
+        now=now,
+    )
+    session = assignment.session
+    completed = not assignment.others_unanswered  # type: ignore[attr-defined]
     if completed:
         session.completed_at = now
         session.save(update_fields=["completed_at", "modified"])
@@ -209,7 +284,7 @@ def read_submit(
         | {
             "assignment": assignment.token,
             "served_at": read.served_at.isoformat(),
-            "wall_ms": wall_ms,
+            "wall_ms": read.wall_ms,
             "active_ms": read.active_ms,
             "tool_use": tools,
         },

@@ -163,7 +163,7 @@ class AllocationDisclosure:
 
 
 def allocation_disclose(*, study: Study) -> AllocationDisclosure:
-    """After unblinding only: the document with its seed and nonce, its hash check, its recomputation."""
+    """After unblinding only: the document (seed, nonce), its hash check and its recomputation."""
     if study.status != StudyStatus.UNBLINDED:
         raise PermissionDenied(_("The allocation stays concealed until the study is unblinded."))
     allocation_list = AllocationList.objects.get(study=study)
@@ -240,9 +240,7 @@ def crossover_allocation_generate(
     cases = list(study.cases.filter(excluded=False))
     if not cases:
         raise ValidationError(_("The study has no cases to allocate."))
-    severe = dict(
-        GoldStandard.objects.filter(case__in=cases).values_list("case_id", "severe")
-    )
+    severe = dict(GoldStandard.objects.filter(case__in=cases).values_list("case_id", "severe"))
     stratified = len(severe) == len(cases)
     strata = [
         (str(c.pk), ("severe" if severe[c.pk] else "non-severe") if stratified else "")
@@ -254,14 +252,10 @@ def crossover_allocation_generate(
         seed=seed, blocks=study.crossover_blocks, stratified=stratified
     )
     try:
-        reader_entries, case_entries = algorithm.allocate_crossover(
-            list(users), strata, parameters
-        )
+        reader_entries, case_entries = algorithm.allocate_crossover(list(users), strata, parameters)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
-    document = algorithm.crossover_document(
-        reader_entries, case_entries, parameters, nonce=nonce
-    )
+    document = algorithm.crossover_document(reader_entries, case_entries, parameters, nonce=nonce)
     blocks: dict[str, list[str]] = {}
     for entry in reader_entries:
         blocks.setdefault(str(entry.block), []).append(entry.reader)

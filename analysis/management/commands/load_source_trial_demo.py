@@ -14,7 +14,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(
-            "Building the demo source trial (phantom cases; demo AI stand-in, not for clinical use) ..."
+            "Building the demo source trial "
+            "(phantom cases; demo AI stand-in, not for clinical use) ..."
         )
         demo = build_source_trial_demo(ai_material=demo_ai_material)
         self.stdout.write(
@@ -27,7 +28,8 @@ class Command(BaseCommand):
         result = audit.result
         line = (
             f"Blinding audit over {audit.materials} materials ({audit.scope}; AI {result.n_ai}, "
-            f"junior {result.n_junior}): AUC {result.auc:.3f}, 95 % CI {result.ci.low:.3f}–{result.ci.high:.3f}"
+            f"junior {result.n_junior}): AUC {result.auc:.3f}, "
+            f"95 % CI {result.ci.low:.3f}–{result.ci.high:.3f}"
         )
         self.stdout.write(
             self.style.WARNING(line + f"\n{result.warning}")

@@ -35,7 +35,8 @@ class Command(BaseCommand):
         records_prepare(pid=os.getpid())
         print_logins(self.stdout, url=f"http://{addrport}")
         self.stdout.write(
-            "The demo studies are built in the background (about 15–25 minutes on 2 cores); the home "
+            "The demo studies are built in the background "
+            "(about 15–25 minutes on 2 cores); the home "
             "page shows their progress, and each can be used as soon as it is ready.\n"
         )
         self.stdout.flush()
