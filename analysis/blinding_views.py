@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analysis.blinding import blinding_audit_job
+from analysis.jobs import job_state
 from trials.models import Role
 from trials.permissions import access_study
 
@@ -71,17 +72,7 @@ class BlindingAuditApi(APIView):
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
         job = blinding_audit_job(study, request.user, again=again)
         job.refresh_from_db()
-        body = {
-            "job": {
-                "id": str(job.pk),
-                "status": job.status,
-                "progress": job.progress,
-                "done": job.done,
-                "total": job.total,
-                "step": job.step,
-                "error": job.error,
-            }
-        }
+        body = {"job": job_state(job)}
         if job.status != "complete":
             return Response(body, status=status.HTTP_202_ACCEPTED)
         return Response({**job.result, **body})

@@ -106,6 +106,19 @@ def _blinding_audit(
 RUNNERS: dict[str, Runner] = {EXPORT_ZIP: _export_zip, BLINDING_AUDIT: _blinding_audit}
 
 
+def job_state(job: AnalysisJob) -> dict[str, Any]:
+    """A job's state as the APIs show it: status, progress (``done`` of ``total``, step), error."""
+    return {
+        "id": str(job.pk),
+        "status": job.status,
+        "progress": job.progress,
+        "done": job.done,
+        "total": job.total,
+        "step": job.step,
+        "error": job.error,
+    }
+
+
 def job_roles(kind: str) -> tuple[str, ...]:
     """The study roles that may see a job of ``kind``."""
     return KIND_ROLES.get(kind, (Role.STATISTICIAN, Role.COORDINATOR))
