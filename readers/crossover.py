@@ -22,6 +22,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -104,6 +106,7 @@ class CrossoverAllocationApi(APIView):
     The document, seed and nonce are returned only after unblinding, with the verification.
     """
 
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, study_id: Any) -> Response:
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
         if study.design != StudyDesign.COUNTERBALANCED_CROSSOVER:
@@ -113,6 +116,7 @@ class CrossoverAllocationApi(APIView):
             )
         return Response(crossover_state(study))
 
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request, study_id: Any) -> Response:
         study = access_study(request.user, study_id, roles=(Role.COORDINATOR,))
         if "seed" in request.data:
