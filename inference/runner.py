@@ -147,7 +147,8 @@ def _infer(model_dir: Path, videos: dict[str, Path]) -> tuple[CachedCase, bool]:
     ordered = [videos[o] for o in declared]
     orientation_of = {str(path): o for o, path in videos.items()}
     with tempfile.TemporaryDirectory() as scratch:
-        # each sweep is analysed as the orientation declared at upload (blank: decided from its frames)
+        # each sweep is analysed as the orientation declared at upload
+        # (blank: decided from its frames)
         result = pipeline.run_videos(
             ordered,
             out_dir=Path(scratch),

@@ -22,7 +22,7 @@ from trials.models import AuditAction, Dataset, Study, StudyStatus
 def ai_run_start(
     *, actor: Any, study: Study, dataset: Dataset, model_version: ModelVersion, reason: str = ""
 ) -> AIRun:
-    """Queue the AI on every included case of a dataset (cases already done are skipped by the task).
+    """Queue the AI on every included case of a dataset (the task skips cases already done).
 
     A model whose files no longer match their SHA-256 is refused (:class:`ChecksumMismatch`;
     the failed verification is stored on the model, outside this request's run). While the
@@ -36,7 +36,8 @@ def ai_run_start(
     if amendment and not reason.strip():
         raise ValidationError(
             _(
-                "The study is open: an AI run now amends its material. Give the reason for the amendment."
+                "The study is open: an AI run now amends its material. "
+                "Give the reason for the amendment."
             )
         )
     model_require_intact(model_version=model_version, actor=actor)

@@ -131,7 +131,8 @@ class SweepOptions:
     speckle_correlation: float | None = None
     #: ``left`` / ``right``: a one-sided sagittal sweep (see :func:`one_sided_range`).
     side: str | None = None
-    #: Keep each frame's lesion tissue labels (:attr:`Sweep.lesion_tissues`); draws no random number.
+    #: Keep each frame's lesion tissue labels (:attr:`Sweep.lesion_tissues`);
+    #: draws no random number.
     lesion_masks: bool = False
 
     def __post_init__(self) -> None:

@@ -84,7 +84,8 @@ class GenerateOptions:
     def __post_init__(self) -> None:
         if self.sagittal_sweeps not in SAGITTAL_SWEEP_MODES:
             raise ValueError(
-                f"--sagittal-sweeps must be one of {SAGITTAL_SWEEP_MODES}, got {self.sagittal_sweeps!r}"
+                f"--sagittal-sweeps must be one of {SAGITTAL_SWEEP_MODES}, "
+                f"got {self.sagittal_sweeps!r}"
             )
         if self.machine_layout not in LAYOUTS:
             raise ValueError(

@@ -25,7 +25,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, directory: Path, version: str, **options: Any) -> None:
         if not directory.is_dir():
             raise CommandError(
-                f"no demo models at {directory}; train them with `python -m inference.ncls train-demo`"
+                f"no demo models at {directory}; "
+                "train them with `python -m inference.ncls train-demo`"
             )
         try:
             # The only command that sets the demo flag (register_model never does).

@@ -32,7 +32,7 @@ class CheckpointError(ValueError):
 def save_detector(
     model: RotatedRTDETR, out_dir: str | Path, meta: dict[str, Any], *, half: bool = True
 ) -> Path:
-    """Write weights (fp16 by default, to keep demo checkpoints small) and JSON; return the JSON path."""
+    """Write weights (fp16 by default, for small demo checkpoints) and JSON; return its path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     state = {}

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from inference.ncls.backends import PUBLISHED, profile_of
+from inference.ncls.backends import ENGINE_HELP, ENGINES, PUBLISHED, profile_of
 from inference.ncls.sweep_args import add_video_arguments, videos_of
 
 
@@ -34,7 +34,8 @@ def add_commands(commands: Any) -> None:
     train.add_argument(
         "--init",
         default=None,
-        help="start from this detector checkpoint (folder or detector.json) instead of from scratch",
+        help="start from this detector checkpoint (folder or detector.json) "
+        "instead of from scratch",
     )
     train.add_argument(
         "--quality-floor",
@@ -81,7 +82,10 @@ def add_commands(commands: Any) -> None:
     ext.add_argument("--device", default="cpu")
     ext.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default="fp32")
     ext.add_argument("--batch-size", type=int, default=16)
-    ext.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ext.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (torch and onnxruntime)"
+    )
+    ext.add_argument("--engine", choices=ENGINES, default="auto", help=ENGINE_HELP)
     ext.add_argument(
         "--threshold",
         type=float,
@@ -210,8 +214,9 @@ def _extract(args: argparse.Namespace) -> int:
     videos, orientations = videos_of(args)
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
     try:
-        detector, record = load_detector(args.detector, Options(args.device, dtype, args.threshold))
-    except (CheckpointError, PublishedCheckpointError, ModelDirError, OSError) as exc:
+        options = Options(args.device, dtype, args.threshold, engine=args.engine)
+        detector, record = load_detector(args.detector, options)
+    except (CheckpointError, PublishedCheckpointError, ModelDirError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     result = extract(

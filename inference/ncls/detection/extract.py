@@ -49,7 +49,7 @@ def detect_video(
     sagittal_starts_right: bool = True,
     orientation: str | None = None,
 ) -> VideoRun:
-    """Decode, detect per frame (batched), and analyse one sweep (as ``orientation`` if declared)."""
+    """Decode, detect per frame (batched) and analyse one sweep (as ``orientation`` if declared)."""
     timings = {"decode_s": 0.0, "roi_s": 0.0, "detect_s": 0.0}
     detections: list[FrameDetections] = []
     roi: SectorROI | None = None

@@ -67,7 +67,7 @@ class DetectorGraph(nn.Module):
 
 
 def export_detector(model: RotatedRTDETR, path: Path) -> Path:
-    """Export ``model`` (a float32 CPU copy in eval mode; the argument is left as it was) to ``path``."""
+    """Export ``model`` to ``path`` (a float32 CPU copy in eval mode; the argument is unchanged)."""
     graph = DetectorGraph(model)
     size = model.cfg.input_size
     # Batch 2 when tracing so that no size-1 axis can be folded into a constant.
@@ -78,7 +78,7 @@ def export_detector(model: RotatedRTDETR, path: Path) -> Path:
 
 
 def export_onnx(source: str | Path | RotatedRTDETR | Detector, out_dir: str | Path) -> Path:
-    """Export a detector to ``out_dir/detector.onnx`` with an ``onnx.json`` sidecar; return the ONNX path.
+    """Export a detector to ``out_dir/detector.onnx`` and ``onnx.json``; return the ONNX path.
 
     ``source`` is a checkpoint (folder, JSON or weights file: hash, classes and angle
     convention are checked on loading), a loaded :class:`Detector` or a bare model.
@@ -94,7 +94,8 @@ def export_onnx(source: str | Path | RotatedRTDETR | Detector, out_dir: str | Pa
         threshold = checkpoint_threshold(record)
     else:
         raise TypeError(
-            f"cannot export {type(source).__name__}: expected a checkpoint path, Detector or RotatedRTDETR"
+            f"cannot export {type(source).__name__}: "
+            "expected a checkpoint path, Detector or RotatedRTDETR"
         )
     out_dir = Path(out_dir)
     onnx_path = export_detector(model, out_dir / ONNX_NAME)
@@ -114,7 +115,8 @@ def export_onnx(source: str | Path | RotatedRTDETR | Detector, out_dir: str | Pa
                 "shape": ["batch", 3, size, size],
                 "dtype": "float32",
                 "range": [0.0, 1.0],
-                "meaning": "grey letterboxed frame / 255 on 3 channels; normalisation is in the graph",
+                "meaning": "grey letterboxed frame / 255 on 3 channels; "
+                "normalisation is in the graph",
             },
         },
         "outputs": {

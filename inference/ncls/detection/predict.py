@@ -46,7 +46,7 @@ def checkpoint_threshold(record: Mapping[str, Any], override: float | None = Non
 
 @dataclass(frozen=True)
 class FrameDetections:
-    """Detections of one frame: boxes ``(N, 5)`` in frame pixels (our convention), classes, scores."""
+    """A frame's detections: boxes ``(N, 5)`` in frame pixels (our convention), classes, scores."""
 
     frame_index: int
     boxes: np.ndarray

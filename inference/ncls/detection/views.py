@@ -261,7 +261,10 @@ def analyse_sweep(
         reason = (
             "the video has no frames"
             if n == 0
-            else "no frame shows any view's structures above the score threshold (orientation unknown)"
+            else (
+                "no frame shows any view's structures above the score threshold "
+                "(orientation unknown)"
+            )
         )
         return SweepAnalysis(
             n, None, 0.0, reason, None, {v: _missing(v, reason) for v in View}, frames
@@ -275,26 +278,11 @@ def analyse_sweep(
         ]
         fraction = sum(fv.group is not None for fv in frames) / n
     else:
-        if n_cor == n_sag:
-            sums = {
-                o: sum(fv.score for fv in frames if fv.group in g)
-                for o, g in (("coronal", CORONAL_GROUPS), ("sagittal", SAGITTAL_GROUPS))
-            }
-            orientation = max(sums, key=lambda o: sums[o])
-        else:
-            orientation = "coronal" if n_cor > n_sag else "sagittal"
+        orientation = _majority_orientation(frames, n_cor, n_sag)
         fraction = max(n_cor, n_sag) / n
     views = CORONAL_VIEWS if orientation == "coronal" else SAGITTAL_VIEWS
     if fraction < MIN_CANDIDATE_FRACTION:
-        reason = (
-            f"video dropped: only {fraction:.0%} of its frames are {orientation} candidates "
-            f"(< {MIN_CANDIDATE_FRACTION:.0%})"
-        )
-        if declared is not None:
-            other, n_other = ("sagittal", n_sag) if declared == "coronal" else ("coronal", n_cor)
-            reason += f"; the sweep was declared {declared}"
-            if n_other:
-                reason += f", yet {n_other / n:.0%} of its frames look {other}"
+        reason = _dropped_reason(orientation, fraction, declared, n, n_cor, n_sag)
         return SweepAnalysis(
             n, orientation, fraction, reason, None, {v: _missing(v, reason) for v in views}, frames
         )
@@ -303,41 +291,86 @@ def analyse_sweep(
     clusters = {g: cluster_group(frames, g, eps, min_samples) for g in groups}
     result = SweepAnalysis(n, orientation, fraction, None, None, frames=frames)
     if orientation == "coronal":
-        mains = _ordered_mains(clusters)
-        for g in groups:
-            view = GROUP_VIEW[g]
-            main = mains[g]
-            if main is not None:
-                result.views[view] = _from_cluster(view, main)
-            else:
-                assigned = sum(fv.group == g for fv in frames)
-                result.views[view] = _missing(view, _no_cluster_reason(assigned, min_samples))
-        order = [mains[g] for g in (COR1, COR2, COR3)]
-        present = [(i, c.center) for i, c in enumerate(order) if c is not None]
-        if len(present) >= 2:
-            (_i0, c0), (_i1, c1) = present[0], present[-1]
-            result.sweep_direction = "anterior_to_posterior" if c0 < c1 else "posterior_to_anterior"
-        return result
+        _coronal_views(result, clusters, min_samples)
+    else:
+        _sagittal_views(result, clusters, min_samples, side, sagittal_starts_right)
+    return result
+
+
+def _majority_orientation(frames: list[FrameView], n_cor: int, n_sag: int) -> str:
+    """DESIGN.md's rule: the orientation with more candidate frames (ties: higher scores)."""
+    if n_cor != n_sag:
+        return "coronal" if n_cor > n_sag else "sagittal"
+    sums = {
+        o: sum(fv.score for fv in frames if fv.group in g)
+        for o, g in (("coronal", CORONAL_GROUPS), ("sagittal", SAGITTAL_GROUPS))
+    }
+    return max(sums, key=lambda o: sums[o])
+
+
+def _dropped_reason(
+    orientation: str, fraction: float, declared: str | None, n: int, n_cor: int, n_sag: int
+) -> str:
+    """Why a video with too few candidate frames is dropped (and how it contradicts a
+    declared orientation)."""
+    reason = (
+        f"video dropped: only {fraction:.0%} of its frames are {orientation} candidates "
+        f"(< {MIN_CANDIDATE_FRACTION:.0%})"
+    )
+    if declared is not None:
+        other, n_other = ("sagittal", n_sag) if declared == "coronal" else ("coronal", n_cor)
+        reason += f"; the sweep was declared {declared}"
+        if n_other:
+            reason += f", yet {n_other / n:.0%} of its frames look {other}"
+    return reason
+
+
+def _assigned(result: SweepAnalysis, group: str) -> int:
+    """How many frames were classified into ``group``."""
+    return sum(fv.group == group for fv in result.frames)
+
+
+def _coronal_views(
+    result: SweepAnalysis, clusters: dict[str, list[Cluster]], min_samples: int
+) -> None:
+    """AHV, TVV and BV from the ordered main clusters, and the sweep's direction."""
+    mains = _ordered_mains(clusters)
+    for g in CORONAL_GROUPS:
+        view = GROUP_VIEW[g]
+        main = mains[g]
+        if main is not None:
+            result.views[view] = _from_cluster(view, main)
+        else:
+            result.views[view] = _missing(
+                view, _no_cluster_reason(_assigned(result, g), min_samples)
+            )
+    order = [mains[g] for g in (COR1, COR2, COR3)]
+    present = [(i, c.center) for i, c in enumerate(order) if c is not None]
+    if len(present) >= 2:
+        (_i0, c0), (_i1, c1) = present[0], present[-1]
+        result.sweep_direction = "anterior_to_posterior" if c0 < c1 else "posterior_to_anterior"
+
+
+def _sagittal_views(
+    result: SweepAnalysis,
+    clusters: dict[str, list[Cluster]],
+    min_samples: int,
+    side: View | None,
+    sagittal_starts_right: bool,
+) -> None:
+    """MSV, then the parasagittal views on either side of the midline (or the declared one)."""
     mid = _main(clusters[SAG1])
     if mid is not None:
         result.views[View.MSV] = _from_cluster(View.MSV, mid)
     else:
-        assigned = sum(fv.group == SAG1 for fv in frames)
-        result.views[View.MSV] = _missing(View.MSV, _no_cluster_reason(assigned, min_samples))
+        result.views[View.MSV] = _missing(
+            View.MSV, _no_cluster_reason(_assigned(result, SAG1), min_samples)
+        )
     para = clusters[SAG2]
     if side is not None:
-        _one_side(result, side, para, sum(fv.group == SAG2 for fv in frames), min_samples)
-        return result
-    if mid is not None:
-        midline = mid.center
-    elif len(para) >= 2:
-        # No midline found: split at the largest gap between parasagittal clusters.
-        centers = sorted(c.center for c in para)
-        gaps = np.diff(centers)
-        k = int(np.argmax(gaps))
-        midline = (centers[k] + centers[k + 1]) / 2
-    else:
-        midline = None
+        _one_side(result, side, para, _assigned(result, SAG2), min_samples)
+        return
+    midline = _midline_frame(mid, para)
     first_side = View.RPSV if sagittal_starts_right else View.LPSV
     second_side = View.LPSV if sagittal_starts_right else View.RPSV
     if midline is None:
@@ -345,11 +378,11 @@ def analyse_sweep(
             "no midline: without a midsagittal cluster a single parasagittal cluster "
             "cannot be assigned to a side"
             if para
-            else _no_cluster_reason(sum(fv.group == SAG2 for fv in frames), min_samples)
+            else _no_cluster_reason(_assigned(result, SAG2), min_samples)
         )
         result.views[View.RPSV] = _missing(View.RPSV, reason)
         result.views[View.LPSV] = _missing(View.LPSV, reason)
-        return result
+        return
     before = _main([c for c in para if c.center < midline])
     after = _main([c for c in para if c.center > midline])
     for view, cl, where in ((first_side, before, "before"), (second_side, after, "after")):
@@ -360,7 +393,19 @@ def analyse_sweep(
                 view, f"no parasagittal cluster {where} the midline (frame {midline:.0f})"
             )
     result.sweep_direction = "right_to_left" if sagittal_starts_right else "left_to_right"
-    return result
+
+
+def _midline_frame(mid: Cluster | None, para: list[Cluster]) -> float | None:
+    """Frame of the midline: the MSV cluster's centre, else the largest gap between
+    parasagittal clusters; None when neither exists."""
+    if mid is not None:
+        return mid.center
+    if len(para) >= 2:
+        centers = sorted(c.center for c in para)
+        gaps = np.diff(centers)
+        k = int(np.argmax(gaps))
+        return (centers[k] + centers[k + 1]) / 2
+    return None
 
 
 def _one_side(
@@ -401,6 +446,7 @@ def _ordered_mains(clusters: dict[str, list[Cluster]]) -> dict[str, Cluster | No
 
 
 def _no_cluster_reason(assigned: int, min_samples: int) -> str:
+    """Why a view was not found although ``assigned`` frames were classified as it."""
     if assigned == 0:
         return "no frame shows this view's structures above the score threshold"
     return (

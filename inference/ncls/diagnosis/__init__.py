@@ -14,5 +14,6 @@ Public API (import from the submodules; this package imports nothing heavy itsel
 - :mod:`inference.ncls.diagnosis.onnx` — ONNX export and onnxruntime inference.
 - :mod:`inference.ncls.diagnosis.heatmaps` — Finer-CAM overlays.
 
-Command line: ``python -m inference.ncls train-diagnosis|evaluate-diagnosis|run|export-onnx|train-demo``.
+Command line:
+``python -m inference.ncls train-diagnosis|evaluate-diagnosis|run|export-onnx|train-demo``.
 """

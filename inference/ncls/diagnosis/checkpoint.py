@@ -82,7 +82,8 @@ def load_fold(json_path: Path, device: str | torch.device = "cpu") -> FoldModel:
     actual = file_sha256(weights)
     if actual != metadata["sha256"]:
         raise ChecksumError(
-            f"{weights}: SHA-256 {actual} differs from {metadata['sha256']} recorded in {json_path.name}"
+            f"{weights}: SHA-256 {actual} differs from {metadata['sha256']} "
+            f"recorded in {json_path.name}"
         )
     net = DiagnosisNet(Architecture.from_json(metadata["architecture"]))
     net.load_state_dict(load_file(str(weights)))

@@ -1,7 +1,7 @@
 """Sub-commands of NCLS diagnosis (registered by inference/ncls/__main__.py).
 
-``train-diagnosis``, ``evaluate-diagnosis``, ``evaluate-heatmaps``, ``run`` (the whole pipeline for one case),
-``export-onnx`` and ``train-demo``.
+``train-diagnosis``, ``evaluate-diagnosis``, ``evaluate-heatmaps``, ``run`` (the whole pipeline
+for one case), ``export-onnx`` and ``train-demo``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from inference.ncls.backends import ENGINE_HELP, ENGINES
 from inference.ncls.sweep_args import add_video_arguments, videos_of
 
 from .model import PROFILES
@@ -158,6 +159,7 @@ def add_commands(commands: Any) -> None:
     run.add_argument("--device", default="cpu")
     run.add_argument("--no-heatmaps", action="store_true")
     run.add_argument("--tta", type=int, default=None, help=TTA_HELP)
+    run.add_argument("--engine", choices=ENGINES, default="auto", help=ENGINE_HELP)
     run.add_argument(
         "--detections-out",
         type=Path,
@@ -168,10 +170,20 @@ def add_commands(commands: Any) -> None:
     run.set_defaults(handler=_run)
 
     export = commands.add_parser(
-        "export-onnx", help="export the diagnosis models (and the detector, if present) to ONNX"
+        "export-onnx",
+        help="export the diagnosis models (and the detector, if present) to ONNX",
+        description="Our models: graphs into --out. A published model directory: the detector "
+        "and the five folds into --out (default MODEL_DIR/onnx, where --engine auto finds "
+        "them), with the SHA-256 of every graph and of the weights it came from.",
     )
     export.add_argument("--models", type=Path, required=True)
-    export.add_argument("--out", type=Path, required=True)
+    export.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (required for our models; published: default MODEL_DIR/onnx)",
+    )
+    export.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     export.set_defaults(handler=_export)
 
     demo = commands.add_parser(
@@ -299,7 +311,11 @@ def _run(args: argparse.Namespace) -> int:
     from .pipeline import RESULT_FILE, NclsPipeline, NoStandardViewError
 
     videos, orientations = videos_of(args)
-    pipeline = NclsPipeline.load(args.models, args.device, tta=args.tta)
+    try:
+        pipeline = NclsPipeline.load(args.models, args.device, tta=args.tta, engine=args.engine)
+    except ValueError as exc:  # an engine this model or device cannot use
+        print(f"run: {exc}", file=sys.stderr)
+        return 2
     try:
         result = pipeline.run_videos(
             videos,
@@ -346,14 +362,26 @@ def _export(args: argparse.Namespace) -> int:
     from .onnx import export_directory
     from .pipeline import resolve_models
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     if profile_of(args.models) == PUBLISHED:
-        print(
-            "export-onnx: refused: a published model directory is not exported yet. Its detector's "
-            "RT-DETRv2 decoder (multi-scale deformable sampling, top-k query selection) and the "
-            "diagnosis network's variable-length case bags have no ONNX graph proven against the "
-            "PyTorch outputs; run it with PyTorch (run, extract).",
-            file=sys.stderr,
-        )
+        from inference.ncls.published.model_dir import ModelDirError
+        from inference.ncls.published.onnx import export_published
+
+        try:
+            sidecar = export_published(args.models, args.out)
+        except (ModelDirError, OSError) as exc:
+            print(f"export-onnx: refused: {exc}", file=sys.stderr)
+            return 2
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        graphs = [record["detector"]] if record["detector"] else []
+        graphs += record["diagnosis"]["folds"]
+        print("\n".join(str(sidecar.parent / g["onnx"]) for g in graphs))
+        return 0
+    if args.out is None:
+        print("export-onnx: --out is required for this model", file=sys.stderr)
         return 2
     diagnosis, detector = resolve_models(args.models)
     written = [str(p) for p in export_directory(diagnosis, args.out / "diagnosis")]

@@ -72,7 +72,7 @@ def phantom_command(
 def generate_phantom(
     cases: int, out: Path, seed: int, prevalence: float, *, dota_every: int = 0
 ) -> Path:
-    """Generate phantom cases (skipped when ``out`` already holds a manifest); return the manifest."""
+    """Generate phantom cases (not when ``out`` already holds a manifest); return the manifest."""
     from inference.phantom.cli import main as phantom_main
 
     manifest = out / "manifest.csv"
@@ -139,9 +139,12 @@ def train_demo(
             data,
             out / "diagnosis-lite",
             DEMO_DIAGNOSIS,
-            command="python -m inference.ncls train-diagnosis --data DIR --out DIR --profile lite --folds 5 "
-            f"--epochs {DEMO_DIAGNOSIS.epochs} --image-size {DEMO_DIAGNOSIS.image_size} --lr {DEMO_DIAGNOSIS.learning_rate} "
-            f"--batch-size {DEMO_DIAGNOSIS.batch_size} --seed {DEMO_DIAGNOSIS.seed} --threads {threads} --demo",
+            command="python -m inference.ncls train-diagnosis "
+            "--data DIR --out DIR --profile lite --folds 5 "
+            f"--epochs {DEMO_DIAGNOSIS.epochs} --image-size {DEMO_DIAGNOSIS.image_size} "
+            f"--lr {DEMO_DIAGNOSIS.learning_rate} "
+            f"--batch-size {DEMO_DIAGNOSIS.batch_size} --seed {DEMO_DIAGNOSIS.seed} "
+            f"--threads {threads} --demo",
             extra={
                 "reproducibility": repro,
                 "phantom_command": "python -m inference.phantom "

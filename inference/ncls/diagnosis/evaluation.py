@@ -1,4 +1,4 @@
-"""Case-level metrics of the diagnosis model: AUC of the severe probability, Se and Sp at the rule."""
+"""Case-level metrics of the diagnosis model: the severe probability's AUC; Se, Sp at the rule."""
 
 from __future__ import annotations
 

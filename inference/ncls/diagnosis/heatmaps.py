@@ -87,7 +87,7 @@ DEFAULT_SETTINGS = CamSettings()
 
 @dataclass(frozen=True)
 class ViewHeatmap:
-    """A view's heatmap: the map at model resolution (values in [0, 1]), its target label, the PNG."""
+    """A view's heatmap: the map at model resolution (in [0, 1]), its target label, the PNG."""
 
     view: str
     target_label: str
@@ -108,7 +108,7 @@ def prepare_sector(frame: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray
 
 
 def pick_targets(logits: torch.Tensor, mode: str) -> list[int]:
-    """Target label per row of (fold-averaged) image-head logits, for a :data:`TARGET_MODES` mode."""
+    """Target label per row of (fold-averaged) image-head logits for a :data:`TARGET_MODES` mode."""
     if mode not in TARGET_MODES:
         raise ValueError(f"target must be one of {TARGET_MODES}, got {mode!r}")
     scores = logits.clone()
@@ -223,7 +223,7 @@ def view_heatmaps(
     *,
     settings: CamSettings = DEFAULT_SETTINGS,
 ) -> dict[str, ViewHeatmap]:
-    """Finer-CAM for every view; when ``out_dir`` is given, write ``heatmap_<VIEW>.png`` overlays."""
+    """Finer-CAM for every view; with ``out_dir``, also write ``heatmap_<VIEW>.png`` overlays."""
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     named = {_as_view(name): frame for name, frame in views.items()}

@@ -138,7 +138,8 @@ def phantom_samples(
             )
     if not masks_seen:
         raise ValueError(
-            f"{root}: no lesion masks in the truth files; generate the phantom data with --lesion-masks"
+            f"{root}: no lesion masks in the truth files; "
+            "generate the phantom data with --lesion-masks"
         )
     return samples
 

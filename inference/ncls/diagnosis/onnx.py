@@ -45,7 +45,7 @@ def export_diagnosis(net: DiagnosisNet, path: Path) -> Path:
 
 
 def export_directory(models: Path, out_dir: Path) -> list[Path]:
-    """Export every fold of a diagnosis model directory; write ``fold_<k>.onnx`` and an index JSON."""
+    """Export every fold of a diagnosis model directory to ``fold_<k>.onnx``, plus an index JSON."""
     out_dir = Path(out_dir)
     written = []
     index = []

@@ -77,7 +77,8 @@ def resolve_models(models: Path) -> tuple[Path, Path | None]:
     """Find the diagnosis model directory (and the detector's, if any) under ``models``.
 
     ``models`` is either a diagnosis directory itself (holding ``fold_*.json``) or a root
-    holding ``diagnosis*/`` and ``detector*/`` (or ``detection*/``) sub-directories (as ``demo_models`` does).
+    holding ``diagnosis*/`` and ``detector*/`` (or ``detection*/``) sub-directories
+    (as ``demo_models`` does).
     """
     models = Path(models)
     if any(models.glob("fold_*.json")):
@@ -152,6 +153,7 @@ class NclsPipeline:
         *,
         detection: bool = True,
         tta: int | None = None,
+        engine: str = "auto",
     ) -> NclsPipeline:
         """Load the models under ``models`` (ours, see :func:`resolve_models`, or a published
         model directory; :mod:`inference.ncls.backends` decides), verifying checksums.
@@ -160,7 +162,7 @@ class NclsPipeline:
         ``detection=False`` (or no detector under ``models``) only :meth:`diagnose_views`
         can be used.
         """
-        options = backends.Options(device=device, tta=tta)
+        options = backends.Options(device=device, tta=tta, engine=engine)
         ensemble = backends.load_diagnoser(models, options)
         if detection and backends.has_detector(models):
             detector, record = backends.load_detector(models, options)

@@ -193,7 +193,7 @@ def train_fold(
 def validate(
     net: DiagnosisNet, data: CaseTensors, index: np.ndarray, device: str
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """Metrics of one fold network on the cases ``index`` (with TTA); also their severe probabilities."""
+    """One fold network's metrics on the cases ``index`` (with TTA); their severe probabilities."""
     image_p, severe_p = infer_probabilities(
         [net], data.images[index], data.masks[index], device=device
     )
@@ -219,7 +219,10 @@ def _splits(data: CaseTensors, config: TrainingConfig) -> list[tuple[np.ndarray,
 def load_training_data(
     data_dir: Path, config: TrainingConfig, image_labels: Path | None = None
 ) -> tuple[CaseTensors, str, Path]:
-    """Read the manifest of ``data_dir`` (or the CSV itself) into memory; return data, hash, manifest path."""
+    """Read the manifest of ``data_dir`` (or the CSV itself) into memory.
+
+    Returns the data, its hash and the manifest path.
+    """
     manifest = Path(data_dir)
     if manifest.is_dir():
         manifest = manifest / "manifest.csv"
@@ -275,7 +278,8 @@ def train_diagnosis(
         save_fold(net, out_dir, fold, metadata)
         fold_reports.append({"fold": fold, **metrics})
         tqdm.write(
-            f"fold {fold}: AUC {metrics['auc']}, Se {metrics['sensitivity']}, Sp {metrics['specificity']}"
+            f"fold {fold}: AUC {metrics['auc']}, "
+            f"Se {metrics['sensitivity']}, Sp {metrics['specificity']}"
         )
     summary: dict[str, Any] = {
         "name": "ncls-diagnosis",

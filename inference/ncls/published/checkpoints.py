@@ -124,7 +124,7 @@ def _tensor_dict(content: Any, path: Path, where: str) -> dict[str, torch.Tensor
 
 
 def detector_state(path: str | Path) -> dict[str, torch.Tensor]:
-    """The detector weights of an authors' file: ``['ema']['module']`` if present, else ``['model']``."""
+    """An authors' file's detector weights: ``['ema']['module']`` if present, else ``['model']``."""
     path = Path(path)
     content = read_checkpoint(path)
     if isinstance(content, Mapping) and "ema" in content:
@@ -135,7 +135,7 @@ def detector_state(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def diagnosis_state(path: str | Path) -> dict[str, torch.Tensor]:
-    """The weights of one authors' fold file (``['model']``), with any ``module.`` prefix stripped."""
+    """The weights of one authors' fold file (``['model']``), any ``module.`` prefix stripped."""
     path = Path(path)
     state = _tensor_dict(
         _entry(read_checkpoint(path), "model", path, "the top level"), path, "['model']"
@@ -185,11 +185,13 @@ def check_state(
         )
     if unexpected:
         problems.append(
-            f"{_count(len(unexpected), 'unexpected key', 'unexpected keys')}: {_listing(unexpected)}"
+            f"{_count(len(unexpected), 'unexpected key', 'unexpected keys')}: "
+            f"{_listing(unexpected)}"
         )
     if misshapen:
         problems.append(
-            f"{_count(len(misshapen), 'key with the wrong shape', 'keys with the wrong shape')}: {_listing(misshapen)}"
+            f"{_count(len(misshapen), 'key with the wrong shape', 'keys with the wrong shape')}: "
+            f"{_listing(misshapen)}"
         )
     if problems:
         raise CheckpointError(f"{source}: not the weights of the {what} — " + "; ".join(problems))
