@@ -60,8 +60,9 @@ def pilot_components(*, user: Any, study_id: Any) -> tuple[ORComponents, float, 
     study = next((s for s in pilot_studies(user) if str(s.pk) == str(study_id)), None)
     if study is None:
         raise PlanRefused(_("No such pilot study among the locked studies you may analyse."), 403)
-    long = _long(study_data(study=study))
-    if long.empty or long["reader"].nunique() < 2:
+    long, layout = _long(study_data(study=study))
+    # A split-plot pilot (layout not None) has no fully crossed reads: refused like one too few.
+    if layout is not None or long.empty or long["reader"].nunique() < 2:
         raise PlanRefused(
             _(
                 "The pilot study has no fully crossed reads alone and with AI of two or "
