@@ -29,6 +29,14 @@ if TYPE_CHECKING:
     from inference.ncls.diagnosis.predict import CaseDiagnosis
 
 PUBLISHED = "published"
+#: ``--engine`` of ``run`` and ``extract`` (published model directories:
+#: :mod:`inference.ncls.published.onnx`).
+ENGINES = ("torch", "onnxruntime", "auto")
+ENGINE_HELP = (
+    "what runs a published model's networks: torch, onnxruntime (the graphs export-onnx "
+    "wrote into MODEL_DIR/onnx; CPU, fp32) or auto (default: onnxruntime when those graphs "
+    "are present and the run is fp32 on the CPU, else torch); our own models run in torch"
+)
 #: The marker file of a published model directory (``published.model_dir.RECORD_NAME``).
 PUBLISHED_RECORD = "published.json"
 
@@ -59,13 +67,26 @@ class Options:
 
     ``threshold`` None: the model's own (calibrated per class for ours, 0.6 for published).
     ``tta`` None: the model's default (published: the authors' 10 passes; ours: image and
-    mirror); 1: no augmentation.
+    mirror); 1: no augmentation. ``engine`` (published models; :mod:`.published.onnx`):
+    ``torch``, ``onnxruntime`` (the directory's exported graphs) or ``auto`` (onnxruntime when
+    the graphs are present and the run is float32 on the CPU). Our own models always run in
+    PyTorch, so for them ``onnxruntime`` is refused and ``auto`` is PyTorch.
     """
 
     device: str = "cpu"
     dtype: torch.dtype = torch.float32
     threshold: float | None = None
     tta: int | None = None
+    engine: str = "auto"
+
+
+def _own_engine(options: Options) -> None:
+    """Refuse ``--engine onnxruntime`` for our own models (they have no onnxruntime engine)."""
+    if options.engine == "onnxruntime":
+        raise ValueError(
+            "--engine onnxruntime runs published model directories only; "
+            "this model runs in PyTorch (--engine torch or auto)"
+        )
 
 
 def profile_of(models: Path | str) -> str:
@@ -73,15 +94,16 @@ def profile_of(models: Path | str) -> str:
     return PUBLISHED if (Path(models) / PUBLISHED_RECORD).is_file() else "own"
 
 
-def _published_record(models: Any) -> dict[str, Any]:
+def _published_record(record: dict[str, Any], engine: str) -> dict[str, Any]:
     """The detector record that stage 1 reports (as ours: profile, weights' SHA-256, version)."""
-    entry = models.record.get("detector") or {}
+    entry = record.get("detector") or {}
     return {
         "profile": PUBLISHED,
         "weights_sha256": entry.get("sha256"),
-        "version": models.record.get("version"),
+        "version": record.get("version"),
         "note": "the NCLS authors' published weights (import-published)",
         "demo": False,
+        "engine": engine,
     }
 
 
@@ -95,17 +117,28 @@ def load_detector(
     """
     path = Path(models)
     if profile_of(path) == PUBLISHED:
+        from inference.ncls.published import onnx as published_onnx
         from inference.ncls.published.detector import SCORE_THRESHOLD
         from inference.ncls.published.frames import PublishedFrameDetector
-        from inference.ncls.published.model_dir import load_published_model_dir
+        from inference.ncls.published.model_dir import load_published_model_dir, read_record
 
+        engine = published_onnx.resolve_engine(options.engine, path, options.device, options.dtype)
+        threshold = SCORE_THRESHOLD if options.threshold is None else options.threshold
+        if engine == published_onnx.ONNXRUNTIME:
+            record = read_record(path)
+            if not record.get("detector"):
+                load_published_model_dir(path, detector=True, diagnosis=False)  # says why
+            graph = published_onnx.load_engine(path, diagnosis=False).detector
+            assert graph is not None
+            detector = PublishedFrameDetector(graph, threshold=threshold, engine=engine)
+            return detector, _published_record(record, engine)
         published = load_published_model_dir(path, detector=True, diagnosis=False)
         assert published.detector is not None
-        threshold = SCORE_THRESHOLD if options.threshold is None else options.threshold
         detector = PublishedFrameDetector(
             published.detector, device=options.device, dtype=options.dtype, threshold=threshold
         )
-        return detector, _published_record(published)
+        return detector, _published_record(published.record, engine)
+    _own_engine(options)
     from inference.ncls.detection.checkpoint import load_detector as load_checkpoint
     from inference.ncls.detection.predict import Detector, checkpoint_threshold
 
@@ -122,13 +155,20 @@ def load_diagnoser(models: Path | str, options: Options = Options()) -> CaseDiag
     """Stage 2 of ``models`` (a published directory, a diagnosis directory or a model root)."""
     path = Path(models)
     if profile_of(path) == PUBLISHED:
+        from inference.ncls.published import onnx as published_onnx
         from inference.ncls.published.ensemble import PublishedEnsemble
         from inference.ncls.published.model_dir import load_published_model_dir
         from inference.ncls.published.tta import DEFAULT_PASSES
 
-        published = load_published_model_dir(path, detector=False)
         tta = DEFAULT_PASSES if options.tta is None else options.tta
-        return PublishedEnsemble(published, tta=tta, device=options.device)
+        engine = published_onnx.resolve_engine(options.engine, path, options.device, options.dtype)
+        if engine == published_onnx.ONNXRUNTIME:
+            record_only = load_published_model_dir(path, detector=False, diagnosis=False)
+            graphs = published_onnx.load_engine(path, detector=False)
+            return PublishedEnsemble(record_only, tta=tta, networks=graphs.folds, engine=engine)
+        published = load_published_model_dir(path, detector=False)
+        return PublishedEnsemble(published, tta=tta, device=options.device, engine=engine)
+    _own_engine(options)
     from inference.ncls.diagnosis.pipeline import resolve_models
     from inference.ncls.diagnosis.predict import DiagnosisEnsemble
 

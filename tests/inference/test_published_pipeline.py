@@ -22,7 +22,7 @@ import torch
 
 from core.labels import ANATOMY_CLASSES, IMAGE_LABELS, Condition, View
 from inference.ncls.__main__ import main
-from inference.ncls.backends import Options, load_detector, load_diagnoser, profile_of
+from inference.ncls.backends import Options, load_detector, load_diagnoser
 from inference.ncls.detection.extract import extract
 from inference.ncls.detection.predict import FrameDetections
 from inference.ncls.detection.views import analyse_sweep
@@ -445,17 +445,6 @@ def test_three_sweep_cli_run_ends_with_no_standard_view(
         "sagittal_right",
     ]
     assert len((tmp_path / "d.jsonl").read_text().splitlines()) == 6
-
-
-def test_export_onnx_refuses_a_published_directory(
-    published_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert profile_of(published_dir) == "published"
-    assert (
-        main(["export-onnx", "--models", str(published_dir), "--out", str(tmp_path / "onnx")]) == 2
-    )
-    assert "not exported yet" in capsys.readouterr().err
-    assert not (tmp_path / "onnx").exists()
 
 
 def test_image_head_order_reproduces_the_authors_per_image_severe_flag() -> None:

@@ -49,6 +49,12 @@ def add_commands(commands: Any) -> None:
         metavar="MODEL_DIR",
         help="new model directory (must not exist or be empty)",
     )
+    parser.add_argument(
+        "--onnx",
+        action="store_true",
+        help="also export the networks to ONNX into MODEL_DIR/onnx (as export-onnx does), "
+        "so that --engine auto runs them with onnxruntime",
+    )
     parser.set_defaults(handler=_import_published)
 
 
@@ -59,6 +65,8 @@ def _import_published(args: argparse.Namespace) -> int:
     words = ["python", "-m", "inference.ncls", "import-published"]
     for option in ("detection", "diagnosis", "out"):
         words += [f"--{option}", str(getattr(args, option))]
+    if getattr(args, "onnx", False):
+        words.append("--onnx")
     try:
         record_path = import_published(
             args.detection, args.diagnosis, args.out, command=shlex.join(words)
@@ -71,5 +79,13 @@ def _import_published(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     record = json.loads(record_path.read_text(encoding="utf-8"))
     summary = {"model_dir": str(args.out), "version": record["version"], "profile": "published"}
+    if getattr(args, "onnx", False):
+        from .onnx import export_published
+
+        try:
+            summary["onnx"] = str(export_published(args.out))
+        except OSError as error:
+            print(f"import-published: ONNX export failed: {error}", file=sys.stderr)
+            return EXIT_REFUSED
     print(json.dumps(summary, indent=2))
     return 0

@@ -17,7 +17,7 @@ probability is only the authors' operating point for their order, so it is kept 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from inference.ncls.diagnosis.heatmaps import ViewHeatmap
 from inference.ncls.diagnosis.model import VIEW_SLOTS
 from inference.ncls.diagnosis.predict import CaseDiagnosis, _as_view, case_diagnosis
 
-from .diagnosis import PublishedDiagnosisNet, diagnosis_pixels
+from .diagnosis import diagnosis_pixels
 from .model_dir import PublishedModels
 from .tta import DEFAULT_PASSES, DEFAULT_SEED, tta_inputs
 
@@ -49,6 +49,8 @@ IMAGE_HEAD_ORDER: tuple[Condition, ...] = (
     Condition.EPENDYMAL_CYST,
     Condition.VENTRICULAR_DILATION,
 )
+#: A fold: (images N×3×S×S, bag lengths) → (case logits, image logits, plane logits).
+FoldNet = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 #: At most this many images go through a network in one forward call.
 MAX_BATCH_IMAGES = 30
 
@@ -63,7 +65,7 @@ def rgb_to_bgr(frame: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def average_logits(
-    folds: Sequence[PublishedDiagnosisNet], inputs: torch.Tensor, device: torch.device | str = "cpu"
+    folds: Sequence[FoldNet], inputs: torch.Tensor, device: torch.device | str = "cpu"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean case logits (2,) and image logits (N×6) over folds × passes.
 
@@ -94,12 +96,21 @@ class PublishedEnsemble:
         tta: int = DEFAULT_PASSES,
         seed: int = DEFAULT_SEED,
         device: str | torch.device = "cpu",
+        networks: Sequence[FoldNet] | None = None,
+        engine: str = "torch",
     ) -> None:
         if tta < 1:
             raise ValueError(f"--tta must be at least 1, got {tta}")
         self.models = models
         self.device = torch.device(device)
-        self.folds = [net.to(self.device).eval() for net in models.folds]
+        # ``networks``: the folds run by another engine (``published.onnx``), called as the
+        # PyTorch folds are; by default the PyTorch folds of ``models``.
+        self.folds: list[FoldNet] = (
+            [net.to(self.device).eval() for net in models.folds]
+            if networks is None
+            else list(networks)
+        )
+        self.engine = engine
         self.tta = int(tta)
         self.seed = int(seed)
 
@@ -148,4 +159,5 @@ class PublishedEnsemble:
             "tta": self.tta,
             "seed": self.seed,
             "averaging": "case logits over folds x passes, then softmax",
+            "engine": self.engine,
         }

@@ -25,7 +25,7 @@ angle plays no part in view selection; it is reported for the user.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -73,13 +73,17 @@ class PublishedFrameDetector:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: nn.Module | Callable[[torch.Tensor], dict[str, torch.Tensor]],
         *,
         device: str = "cpu",
         dtype: torch.dtype = torch.float32,
         threshold: float = SCORE_THRESHOLD,
+        engine: str = "torch",
     ) -> None:
-        self.model = model.to(device).eval()
+        # ``model``: the PyTorch detector, or anything called the same way (images → raw
+        # outputs), such as the onnxruntime graph of ``published.onnx`` (``engine``).
+        self.model = model.to(device).eval() if isinstance(model, nn.Module) else model
+        self.engine = engine
         self.device = torch.device(device)
         self.dtype = dtype
         self.threshold: float = float(threshold)
