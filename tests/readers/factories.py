@@ -17,11 +17,13 @@ from typing import Any
 import factory
 import numpy as np
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from PIL import Image
 
 from readers import services
 from readers.models import ReaderTier, ReadingSession
+from tests.model_factory import ModelFactory
 from trials.models import (
     Asset,
     AssetKind,
@@ -68,7 +70,7 @@ def tiny_mp4() -> bytes:
 PASSWORD = "a-long-test-password"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(ModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -78,7 +80,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password(PASSWORD)
 
 
-class StudyFactory(factory.django.DjangoModelFactory):
+class StudyFactory(ModelFactory[Study]):
     class Meta:
         model = Study
 
@@ -87,7 +89,7 @@ class StudyFactory(factory.django.DjangoModelFactory):
     status = StudyStatus.OPEN
 
 
-class DatasetFactory(factory.django.DjangoModelFactory):
+class DatasetFactory(ModelFactory[Dataset]):
     class Meta:
         model = Dataset
 
@@ -96,7 +98,7 @@ class DatasetFactory(factory.django.DjangoModelFactory):
     kind = DatasetKind.INTERNAL
 
 
-class CaseFactory(factory.django.DjangoModelFactory):
+class CaseFactory(ModelFactory[Case]):
     class Meta:
         model = Case
 
@@ -105,7 +107,7 @@ class CaseFactory(factory.django.DjangoModelFactory):
     code = factory.Sequence(lambda n: f"CASE-{n:04d}")
 
 
-class GoldStandardFactory(factory.django.DjangoModelFactory):
+class GoldStandardFactory(ModelFactory[GoldStandard]):
     class Meta:
         model = GoldStandard
 
@@ -115,7 +117,7 @@ class GoldStandardFactory(factory.django.DjangoModelFactory):
     severe = True
 
 
-class MaterialSetFactory(factory.django.DjangoModelFactory):
+class MaterialSetFactory(ModelFactory[MaterialSet]):
     class Meta:
         model = MaterialSet
 
@@ -128,7 +130,7 @@ class MaterialSetFactory(factory.django.DjangoModelFactory):
     initial_probability = 0.87
 
 
-class AssetFactory(factory.django.DjangoModelFactory):
+class AssetFactory(ModelFactory[Asset]):
     """An uploaded file of a case (its bytes do not matter: readers get its rendition)."""
 
     class Meta:
@@ -160,7 +162,7 @@ def _asset_of(rendition: Any) -> Asset | None:
     return AssetFactory(case=rendition.case, view=rendition.view or "AHV")
 
 
-class RenditionFactory(factory.django.DjangoModelFactory):
+class RenditionFactory(ModelFactory[Rendition]):
     class Meta:
         model = Rendition
 

@@ -6,9 +6,10 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 
 from core.labels import is_severe
+from tests.model_factory import ModelFactory
 from trials.models import (
     Case,
     Dataset,
@@ -24,7 +25,7 @@ from trials.models import (
 PASSWORD = "a-long-test-password-1234"
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(ModelFactory[User]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
@@ -34,7 +35,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password(PASSWORD)
 
 
-class StudyFactory(factory.django.DjangoModelFactory):
+class StudyFactory(ModelFactory[Study]):
     class Meta:
         model = Study
 
@@ -43,7 +44,7 @@ class StudyFactory(factory.django.DjangoModelFactory):
     design = StudyDesign.STANDALONE
 
 
-class SiteFactory(factory.django.DjangoModelFactory):
+class SiteFactory(ModelFactory[Site]):
     class Meta:
         model = Site
 
@@ -51,7 +52,7 @@ class SiteFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Hospital {n}")
 
 
-class DatasetFactory(factory.django.DjangoModelFactory):
+class DatasetFactory(ModelFactory[Dataset]):
     class Meta:
         model = Dataset
 
@@ -61,7 +62,7 @@ class DatasetFactory(factory.django.DjangoModelFactory):
     kind = DatasetKind.INTERNAL
 
 
-class CaseFactory(factory.django.DjangoModelFactory):
+class CaseFactory(ModelFactory[Case]):
     class Meta:
         model = Case
 
@@ -73,7 +74,7 @@ class CaseFactory(factory.django.DjangoModelFactory):
     birth_weight_g = 1400
 
 
-class GoldStandardFactory(factory.django.DjangoModelFactory):
+class GoldStandardFactory(ModelFactory[GoldStandard]):
     """A gold standard whose ``severe`` follows the rule (as the service derives it)."""
 
     class Meta:
@@ -85,7 +86,7 @@ class GoldStandardFactory(factory.django.DjangoModelFactory):
     severe = factory.LazyAttribute(lambda g: is_severe(g.conditions, g.ivh_grade))
 
 
-class MembershipFactory(factory.django.DjangoModelFactory):
+class MembershipFactory(ModelFactory[Membership]):
     class Meta:
         model = Membership
 
