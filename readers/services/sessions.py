@@ -19,7 +19,16 @@ from readers.models import Assignment, ReadingSession
 from readers.phases import DESIGN_PHASES, Opening, phase_rules
 from readers.services.refusals import ReadingRefused
 from trials.audit import audit_record
-from trials.models import AuditAction, Dataset, Membership, Role, Study, StudyStatus
+from trials.models import (
+    AllocationList,
+    AuditAction,
+    Dataset,
+    Membership,
+    Role,
+    Study,
+    StudyDesign,
+    StudyStatus,
+)
 from trials.services.studies import membership_add
 
 
@@ -71,6 +80,12 @@ def session_create_for_design(
     phases = DESIGN_PHASES.get(study.design)
     if not phases:
         raise ValidationError(_("This study's design has no reading sessions here."))
+    if (
+        study.design == StudyDesign.COUNTERBALANCED_CROSSOVER
+        and not AllocationList.objects.filter(study=study).exists()
+    ):
+        # Each reader's cases and the order of his sessions come from the allocation.
+        raise ValidationError(_("Make the allocation (blocks and sequences) before the sessions."))
     chosen = list(datasets) if datasets is not None else list(study.datasets.all())
     if any(dataset.study_id != study.pk for dataset in chosen):
         raise ValidationError(_("A dataset belongs to another study."))

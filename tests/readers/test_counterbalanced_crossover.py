@@ -117,6 +117,10 @@ def test_counterbalanced_crossover_end_to_end(django_capture_on_commit_callbacks
     statistician = UserFactory(username="cb-statistician")
     MembershipFactory(study=study, user=statistician, role=Role.STATISTICIAN)
 
+    # No sessions before the allocation: each reader's cases and order come from it.
+    sessions_api = reverse("readers:api-study-sessions", args=[study.pk])
+    early = coordinator.post(sessions_api, {}, content_type="application/json")
+    assert early.status_code == 400 and "allocation" in early.json()["detail"]
     # Allocation: through the API (a chosen seed is refused), once; the page shows blocks.
     api = reverse("readers:api-crossover", args=[study.pk])
     chosen = coordinator.post(api, {"seed": 1}, content_type="application/json")
@@ -156,7 +160,6 @@ def test_counterbalanced_crossover_end_to_end(django_capture_on_commit_callbacks
     ).exists()
 
     # Sessions through the coordinator's API: two per reader, his block's cases only.
-    sessions_api = reverse("readers:api-study-sessions", args=[study.pk])
     created = coordinator.post(sessions_api, {}, content_type="application/json")
     assert created.status_code in (200, 201), created.content
     block_of_case = dict(cases.values_list("case_id", "block"))
