@@ -51,9 +51,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "fontanelle_bench"
+#: Overridable so that several people can benchmark on one machine at once.
+DB_NAME = os.environ.get("FONTANELLE_BENCH_DB", "fontanelle_bench")
 HOST = "127.0.0.1"
-PORT = 8765
+PORT = int(os.environ.get("FONTANELLE_BENCH_PORT", "8765"))
 RETRY_PROBABILITY = 0.15
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -375,12 +376,12 @@ def verify(acked: dict[str, str], usernames: list[str]) -> tuple[int, int, int]:
     """(reads in the database, acked reads missing, reads not acked) for these readers."""
     from readers.models import Read
 
-    stored = dict(
-        Read.objects.filter(reader__username__in=usernames).values_list(
+    stored = {
+        str(event_id): token
+        for event_id, token in Read.objects.filter(reader__username__in=usernames).values_list(
             "client_event_id", "assignment__token"
         )
-    )
-    stored = {str(k): v for k, v in stored.items()}
+    }
     lost = [e for e, token in acked.items() if stored.get(e) != token]
     extra = [e for e in stored if e not in acked]
     return len(stored), len(lost), len(extra)

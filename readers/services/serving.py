@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -68,9 +69,14 @@ def stretch_close(assignment: Assignment, now: datetime) -> None:
     assignment.active_since = None
 
 
-def _serve(*, reader: Any, assignment: Assignment, known_next: bool) -> Assignment:
+def _serve(
+    *, reader: Any, assignment: Assignment, known_next: bool, locked: bool = False
+) -> Assignment:
     now = timezone.now()
-    assignment = assignment_lock(assignment, reader)
+    if not locked:
+        assignment = assignment_lock(assignment, reader)
+    elif assignment.session.reader_id != reader.pk:
+        raise ReadingRefused(_("This case is not assigned to you."))
     session = assignment.session
     if assignment.answered_at is not None:
         if not session.study.allow_revisits:
@@ -125,10 +131,22 @@ def session_serve_next(*, reader: Any, session: ReadingSession) -> Assignment | 
     one, so it needs no second order check under the lock: answers are never undone, and
     the lock's fresh ``answered_at`` tells whether it was answered meanwhile.
     """
-    following = session_next_assignment(session=session)
+    # Found and locked by one statement (with the session's case count, which the answer
+    # shows); the lock's recheck skips a case answered meanwhile for the one after it.
+    total = Assignment.objects.filter(session_id=OuterRef("session_id")).order_by()
+    following = (
+        session.assignments.select_for_update()
+        .filter(answered_at__isnull=True)
+        .annotate(
+            session_total=Subquery(total.values("session_id").annotate(n=Count("pk")).values("n"))
+        )
+        .order_by("position")
+        .first()
+    )
     if following is None:
         return None
-    return _serve(reader=reader, assignment=following, known_next=True)
+    following.session = session
+    return _serve(reader=reader, assignment=following, known_next=True, locked=True)
 
 
 @transaction.atomic
