@@ -113,6 +113,12 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
     or_rows: list[dict[str, Any]] = []
     reader_auc = pd.DataFrame(columns=["reader", "unaided", "aided"])
     pilot: MRMCResult | None = None
+    if layout is not None:
+        try:  # e.g. a block whose cases are all of one truth (a study still being read)
+            analyse(long, endpoint="auc")
+        except ValueError as exc:
+            notes.append(f"OR split-plot: {exc}")
+            long, layout, analyse = long.iloc[0:0], None, mrmc_or
     if long.empty or long["reader"].nunique() < 2:
         notes.append(_("MRMC needs at least two junior readers with reads alone and with AI."))
     else:
