@@ -106,6 +106,7 @@ def test_counterbalanced_crossover_end_to_end(django_capture_on_commit_callbacks
     assert study.design == StudyDesign.COUNTERBALANCED_CROSSOVER and study.crossover_blocks == 2
     page = coordinator.get(reverse("trials:study", args=[study.pk])).content.decode()
     assert 'name="crossover_blocks"' in page  # the draft's settings form edits it
+    assert '<span id="study-crossover-blocks">2</span>' in page
 
     dataset = DatasetFactory(study=study, name="internal")
     for index in range(N_CASES):
