@@ -139,9 +139,10 @@ def test_a_failure_during_the_write_rolls_back_everything(
     manifest = write_manifest(
         folder, [manifest_row(f"R-{i}", view_AHV="ahv.png") for i in range(3)]
     )
-    from trials.services import cases
+    # the import calls asset_ingest from its own module
+    from trials.services.cases import importer
 
-    real = cases.asset_ingest
+    real = importer.asset_ingest
     calls = {"n": 0}
 
     def failing(**kwargs: Any) -> Any:
@@ -150,7 +151,7 @@ def test_a_failure_during_the_write_rolls_back_everything(
             raise RuntimeError("disk full")
         return real(**kwargs)
 
-    monkeypatch.setattr(cases, "asset_ingest", failing)
+    monkeypatch.setattr(importer, "asset_ingest", failing)
     with pytest.raises(RuntimeError):
         services.case_import(actor=coordinator, study=study, manifest=manifest, dry_run=False)
     assert Case.objects.count() == Asset.objects.count() == 0
