@@ -8,10 +8,11 @@ reader-pair-weighted average of the fully crossed OR components of each block al
 of a Roe–Metz model read in a split-plot layout, the test rejects at α within
 Monte-Carlo error.
 
-No published split-plot reference output was found to test against: MRMCaov (CRAN 0.3.0
-and its GitHub source) implements factorial and nested designs only, and RJafroc removed
-its split-plot code in 2025 (its SPLIT-PLOT-C set Cov2 = Cov3 = 0, i.e. one reader per
-case block).
+(d) With one reader per block the layout is MRMCaov's "cases nested within readers", whose
+output the MRMCaov user guide publishes for Van Dyke: the test must match it. No
+published output of a split-plot with several readers per block was found: MRMCaov (CRAN
+0.3.0 and its GitHub source) implements factorial and nested designs only, and RJafroc
+removed its split-plot code in 2025 (its SPLIT-PLOT-C set Cov2 = Cov3 = 0).
 """
 
 from __future__ import annotations
@@ -155,3 +156,47 @@ def test_null_rejection_rate_is_alpha_on_a_split_plot_layout():
     se = np.sqrt(0.05 * 0.95 / studies)
     # OR with Hillis df is known to be slightly conservative (Obuchowski et al. 2012).
     assert abs(rate - 0.05) < 3 * se, rate
+
+
+def test_one_reader_per_block_gives_mrmcaovs_published_cases_nested_within_readers():
+    """MRMCaov user guide (0.3.0, "Cases nested within readers": VanDyke with ``case2``).
+
+    Published: MS(T) 0.004796171, MS(T:R) 0.0005510306, Cov2 = Cov3 = 0, F = 8.704,
+    df = (1, 4), p = 0.04195875, difference 1 − 2 = −0.04380032 with 95 % CI
+    (−0.08502022, −0.00258042); Error 8.079682e-04 and Cov1 3.490676e-04. MRMCaov
+    jackknifes over all 570 cases (a reader's figure unchanged when another reader's case
+    is left out); this module jackknifes within each block (114 cases), which gives
+    Error and Cov1 0.7 % lower and leaves the test, whose denominator is MS(T:R) here,
+    unchanged.
+    """
+    frame = vandyke_frame()
+    frame["case"] = frame["reader"].astype(str) + "." + frame["case"].astype(str)
+    result = mrmc_or_split_plot(frame)
+    assert split_plot_layout(frame).blocks == 5
+    assert result.ms_t == pytest.approx(0.004796171, rel=1e-7)
+    assert result.ms_tr == pytest.approx(0.0005510306, rel=1e-7)
+    assert result.cov2 == 0 and result.cov3 == 0
+    assert round(result.statistic, 3) == 8.704
+    assert result.df_den == pytest.approx(4)
+    assert result.pvalue == pytest.approx(0.04195875, rel=1e-6)
+    assert result.difference == pytest.approx(-0.04380032, rel=1e-7)
+    assert result.ci.low == pytest.approx(-0.08502022, rel=1e-6)
+    assert result.ci.high == pytest.approx(-0.00258042, rel=1e-5)
+    assert result.var_error == pytest.approx(8.079682e-04, rel=0.01)
+    assert result.cov1 == pytest.approx(3.490676e-04, rel=0.01)
+    # MRMCaov's convention, recomputed: the jackknife over all 570 cases.
+    from analysis.stats.mrmc import _figures
+
+    ordered = vandyke_frame().sort_values(["modality", "reader", "case"])
+    ratings = ordered["rating"].to_numpy(float).reshape(2, 5, 114)
+    truth = _truth(vandyke_frame())
+    variances, covariances = [], []
+    for reader in range(5):
+        figures = _figures(ratings[:, reader, :], truth, "auc", None)
+        leave_out = np.hstack([figures.leave_out, np.repeat(figures.theta[:, None], 456, axis=1)])
+        centred = leave_out - leave_out.mean(axis=1, keepdims=True)
+        cov = 569 / 570 * centred @ centred.T
+        variances += [cov[0, 0], cov[1, 1]]
+        covariances.append(cov[0, 1])
+    assert np.mean(variances) == pytest.approx(8.079682e-04, rel=1e-6)
+    assert np.mean(covariances) == pytest.approx(3.490676e-04, rel=1e-6)
