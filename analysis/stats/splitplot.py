@@ -15,6 +15,12 @@ so the F statistic, Hillis' denominator df and the CI are those of the fully cro
 analysis with the split-plot averages; with one block the analysis *is* the fully
 crossed one (:func:`analysis.stats.mrmc.mrmc_or`).
 
+With one reader per block the layout is MRMCaov's "cases nested within readers"; the
+test statistic, df, p value and CI then equal MRMCaov's. MRMCaov jackknifes over all
+cases of the study (a reader's figure unchanged when another block's case is left out),
+this module over the block's own cases: Var and Cov1 differ slightly (0.7 % on Van Dyke),
+the F test does not (its denominator is MS(T×R) there).
+
 References
 ----------
 Obuchowski NA, Gallas BD, Hillis SL. Multi-reader ROC studies with split-plot designs:
