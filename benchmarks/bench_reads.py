@@ -27,9 +27,26 @@ submission more than the throughput.
     .venv/bin/python benchmarks/bench_reads.py --session-engine cache \
         --cache-url redis://127.0.0.1:6379/7                # sessions in Redis
 
+Issue 19's report (run on an idle machine; every figure with the command that made it):
+
+    # submissions/s and p50/p95/p99 at 50 and 200 readers, both arrival models, and the CPU
+    # ms per submission (application, database), at 1, 2 and 4 gunicorn worker processes:
+    .venv/bin/python benchmarks/bench_reads.py --readers 50 200 --models closed open \
+        --workers 1 2 4 --seconds 20 --rate 300 --json var/bench_reads.json
+    # the same with sessions in Redis (what production runs with a shared cache):
+    .venv/bin/python benchmarks/bench_reads.py --readers 50 200 --workers 1 2 4 --rate 300 \
+        --cache-url redis://127.0.0.1:6379/5 --session-engine cached_db
+    # one process, no concurrency: CPU ms, Python function calls and statements per submission
+    .venv/bin/python benchmarks/profile_submit.py --readers 30 --per-reader 4
+
+Throughput stops growing with workers where the machine's cores are busy (application +
+database + load generator ~ cores x elapsed in the CPU line), or earlier where latency is
+held by a lock (the study's audit chain: every submission of a study appends to it).
+
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust); creates database
-``fontanelle_bench`` (dropped first), migrates, seeds, starts gunicorn (config.wsgi,
-gthread workers, persistent database connections).
+``fontanelle_bench`` (``$FONTANELLE_BENCH_DB``; dropped first), migrates, seeds, starts
+gunicorn on port 8765 (``$FONTANELLE_BENCH_PORT``; config.wsgi, gthread workers,
+persistent database connections).
 """
 
 from __future__ import annotations
