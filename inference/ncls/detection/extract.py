@@ -159,27 +159,49 @@ def extract(
             video_records.append({"video": str(path), "error": exc.reason})
             continue
         runs.append(run)
-        a = run.analysis
         run.timings["total_s"] = time.perf_counter() - t_start
-        video_records.append(
-            {
-                "video": str(path),
-                "frames": a.frame_count,
-                "fps": run.fps,
-                "orientation": a.orientation,
-                "declared_orientation": orientation,
-                "candidate_fraction": round(a.candidate_fraction, 4),
-                "dropped_reason": a.dropped_reason,
-                "sweep_direction": a.sweep_direction,
-                "sector": None
-                if run.roi is None
-                else [run.roi.x0, run.roi.y0, run.roi.x1, run.roi.y1],
-                "frame_views": [fv.group for fv in a.frames],
-                "frame_scores": [round(fv.score, 4) for fv in a.frames],
-                "timings": {k: round(v, 3) for k, v in run.timings.items()},
-            }
-        )
+        video_records.append(_video_record(str(path), run, orientation))
     views: dict[str, Any] = {}
+    chosen, reasons = _best_per_view(runs)
+    t0 = time.perf_counter()
+    for view in View:
+        if view in chosen:
+            run, res = chosen[view]
+            views[view.value] = _write_view(out, view, run, res, detector)
+        else:
+            why = reasons[view] or ["no video of this view's orientation was given or usable"]
+            views[view.value] = {"status": "missing", "reason": "; ".join(why)}
+    write_s = time.perf_counter() - t0
+    if detections_out is not None:
+        write_detections(runs, detections_out)
+    result = _stage1_record(detector, checkpoint, video_records, views, write_s)
+    (out / "views.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def _video_record(video: str, run: VideoRun, declared: str | None) -> dict[str, Any]:
+    """``views.json``'s entry for one analysed video (``video``: the path as given)."""
+    a = run.analysis
+    return {
+        "video": video,
+        "frames": a.frame_count,
+        "fps": run.fps,
+        "orientation": a.orientation,
+        "declared_orientation": declared,
+        "candidate_fraction": round(a.candidate_fraction, 4),
+        "dropped_reason": a.dropped_reason,
+        "sweep_direction": a.sweep_direction,
+        "sector": None if run.roi is None else [run.roi.x0, run.roi.y0, run.roi.x1, run.roi.y1],
+        "frame_views": [fv.group for fv in a.frames],
+        "frame_scores": [round(fv.score, 4) for fv in a.frames],
+        "timings": {k: round(v, 3) for k, v in run.timings.items()},
+    }
+
+
+def _best_per_view(
+    runs: list[VideoRun],
+) -> tuple[dict[View, tuple[VideoRun, ViewResult]], dict[View, list[str]]]:
+    """Per view, the highest-scoring video's pick; and every video's reason where it has none."""
     chosen: dict[View, tuple[VideoRun, ViewResult]] = {}
     reasons: dict[View, list[str]] = {v: [] for v in View}
     for run in runs:
@@ -190,26 +212,34 @@ def extract(
                     chosen[view] = (run, res)
             elif res.missing_reason:
                 reasons[view].append(f"{run.path.name}: {res.missing_reason}")
-    t0 = time.perf_counter()
-    for view in View:
-        if view in chosen:
-            run, res = chosen[view]
-            record = _view_record(run, res)
-            index = int(res.frame_index or 0)
-            frame = video_io.read_frames(run.path, [index])[index]
-            sector = run.roi if detector.crop_views_to_sector else None
-            image = crop_sector(frame, sector)[0] if sector is not None else frame
-            name = f"{view.value}.png"
-            cv2.imwrite(str(out / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-            record["image"] = name
-            views[view.value] = record
-        else:
-            why = reasons[view] or ["no video of this view's orientation was given or usable"]
-            views[view.value] = {"status": "missing", "reason": "; ".join(why)}
-    write_s = time.perf_counter() - t0
-    if detections_out is not None:
-        write_detections(runs, detections_out)
-    result = {
+    return chosen, reasons
+
+
+def _write_view(
+    out: Path, view: View, run: VideoRun, res: ViewResult, detector: FrameDetector
+) -> dict[str, Any]:
+    """Decode the chosen frame again, write ``<VIEW>.png`` (sector crop if the detector
+    asks for it) and return the view's record."""
+    record = _view_record(run, res)
+    index = int(res.frame_index or 0)
+    frame = video_io.read_frames(run.path, [index])[index]
+    sector = run.roi if detector.crop_views_to_sector else None
+    image = crop_sector(frame, sector)[0] if sector is not None else frame
+    name = f"{view.value}.png"
+    cv2.imwrite(str(out / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    record["image"] = name
+    return record
+
+
+def _stage1_record(
+    detector: FrameDetector,
+    checkpoint: dict[str, Any] | None,
+    video_records: list[dict[str, Any]],
+    views: dict[str, Any],
+    write_s: float,
+) -> dict[str, Any]:
+    """The whole ``views.json``: units, threshold, the detector's provenance, videos, views."""
+    return {
         "stage": "ncls-stage1",
         "angle_convention": ANGLE_CONVENTION,
         "box_units": (
@@ -228,5 +258,3 @@ def extract(
         "views": views,
         "timings": {"write_s": round(write_s, 3)},
     }
-    (out / "views.json").write_text(json.dumps(result, indent=2) + "\n")
-    return result

@@ -33,7 +33,12 @@ from inference.ncls.detection.data import (
 )
 from inference.ncls.detection.evaluate import MapResult, calibrate_threshold, rotated_map
 from inference.ncls.detection.loss import DetectionLoss
-from inference.ncls.detection.model import RotatedRTDETR, postprocess, profile_config
+from inference.ncls.detection.model import (
+    DetectorConfig,
+    RotatedRTDETR,
+    postprocess,
+    profile_config,
+)
 
 
 @dataclass(frozen=True)
@@ -165,14 +170,7 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
     cfg = profile_config(opts.profile)
     pairs = list_pairs(opts.data)
     digest = data_hash(pairs)
-    rng = random.Random(opts.seed)
-    order = list(range(len(pairs)))
-    rng.shuffle(order)
-    if opts.max_images:
-        order = order[: opts.max_images]
-    n_val = max(1, round(len(order) * opts.val_fraction)) if len(order) > 1 else 0
-    val_pairs = [pairs[i] for i in sorted(order[:n_val])]
-    train_pairs = [pairs[i] for i in sorted(order[n_val:])] or val_pairs
+    train_pairs, val_pairs = _split_pairs(pairs, opts)
     print(
         f"loading {len(train_pairs)} training and {len(val_pairs)} validation images "
         f"at {cfg.input_size}px",
@@ -187,15 +185,68 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
         seed=opts.seed,
         quality_floor=quality_floors(opts),
     )
+    loader = _train_loader(dataset, train_samples, opts, device)
+    model, init_record = _initial_model(opts, cfg, device)
+    fit = _fit(model, dataset, loader, opts, device)
+    train_seconds = time.time() - start
+    metrics, threshold = _validate(model, val_samples, device)
+    print(f"held-out mAP@0.5 = {metrics.get('map')}", file=sys.stderr)
+    meta = {
+        "command": command,
+        "seed": opts.seed,
+        "data_hash": digest,
+        "data_images": len(pairs),
+        # images whose labels gave a plane quality below 1 (score targets scaled by it)
+        "plane_quality_images": sum(
+            bool(s.quality is not None and (s.quality < 1).any())
+            for s in train_samples + val_samples
+        ),
+        "train_images": len(train_samples),
+        "val_images": len(val_samples),
+        "options": {k: v for k, v in opts.__dict__.items() if k not in ("data", "out")},
+        "init_from": init_record,
+        "epoch_losses": fit.epoch_losses,
+        "steps": fit.steps,
+        "stopped_by_time_budget": fit.out_of_time,
+        "train_seconds": round(train_seconds, 1),
+        "device": str(device),
+        "torch": torch.__version__,
+        "metrics": {"validation": metrics},
+        **({"score_threshold": threshold} if threshold is not None else {}),
+        "note": "demo model trained on synthetic phantom data - not for clinical use",
+    }
+    model.cpu()
+    return save_detector(model, opts.out, meta)
+
+
+def _split_pairs(
+    pairs: list[tuple[Path, Path]], opts: TrainOptions
+) -> tuple[list[tuple[Path, Path]], list[tuple[Path, Path]]]:
+    """Seeded training and held-out slices of the (image, label) pairs, each in name order."""
+    rng = random.Random(opts.seed)
+    order = list(range(len(pairs)))
+    rng.shuffle(order)
+    if opts.max_images:
+        order = order[: opts.max_images]
+    n_val = max(1, round(len(order) * opts.val_fraction)) if len(order) > 1 else 0
+    val_pairs = [pairs[i] for i in sorted(order[:n_val])]
+    train_pairs = [pairs[i] for i in sorted(order[n_val:])] or val_pairs
+    return train_pairs, val_pairs
+
+
+def _train_loader(
+    dataset: TrainSet, samples: list[Sample], opts: TrainOptions, device: torch.device
+) -> torch.utils.data.DataLoader:
+    """Seeded loader over the training set, drawing rare structures more often if balanced."""
     gen = torch.Generator().manual_seed(opts.seed)
     sampler = (
         torch.utils.data.WeightedRandomSampler(
-            rare_class_weights(train_samples), len(train_samples), replacement=True, generator=gen
+            rare_class_weights(samples), len(samples), replacement=True, generator=gen
         )
         if opts.balance
         else None
     )
-    loader = torch.utils.data.DataLoader(
+    return torch.utils.data.DataLoader(
         dataset,
         batch_size=opts.batch_size,
         shuffle=sampler is None,
@@ -207,41 +258,76 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
         worker_init_fn=_seed_worker if opts.workers else None,
         pin_memory=device.type == "cuda",
     )
-    init_record: dict[str, object] | None = None
-    if opts.init:
-        model, record = load_detector(opts.init)
-        if model.cfg != cfg:
-            raise CheckpointError(
-                f"{opts.init}: its architecture is not the {opts.profile!r} profile's"
-            )
-        init_record = {
-            "path": str(opts.init),
-            "weights_sha256": record.get("weights_sha256"),
-            "steps": record.get("steps"),
-            "data_hash": record.get("data_hash"),
-        }
-        model = model.to(device)
-    else:
-        model = RotatedRTDETR(cfg).to(device)
-    criterion = DetectionLoss(cfg.num_classes)
+
+
+def _initial_model(
+    opts: TrainOptions, cfg: DetectorConfig, device: torch.device
+) -> tuple[RotatedRTDETR, dict[str, object] | None]:
+    """A fresh model, or the ``--init`` checkpoint's (same architecture) with where it came from."""
+    if not opts.init:
+        return RotatedRTDETR(cfg).to(device), None
+    model, record = load_detector(opts.init)
+    if model.cfg != cfg:
+        raise CheckpointError(
+            f"{opts.init}: its architecture is not the {opts.profile!r} profile's"
+        )
+    init_record: dict[str, object] = {
+        "path": str(opts.init),
+        "weights_sha256": record.get("weights_sha256"),
+        "steps": record.get("steps"),
+        "data_hash": record.get("data_hash"),
+    }
+    return model.to(device), init_record
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """What the training loop did: mean loss per epoch, optimiser steps, time budget hit."""
+
+    epoch_losses: list[float]
+    steps: int
+    out_of_time: bool
+
+
+def _time_budget_schedule(
+    optim: torch.optim.Optimizer,
+    total: int,
+    warmup: int,
+    budget_s: float | None,
+    t_train: float,
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Warm-up then cosine; under a time budget (counted from ``t_train``) it follows
+    whichever is further along: steps or time (the cosine is at its floor when it is spent)."""
+
+    def schedule(step: int) -> float:
+        """Learning-rate factor at an optimiser step."""
+        if budget_s is None or step < warmup:
+            return lr_factor(step, total, warmup)
+        by_time = warmup + (total - warmup) * min(1.0, (time.time() - t_train) / budget_s)
+        return lr_factor(max(step, int(by_time)), total, warmup)
+
+    return torch.optim.lr_scheduler.LambdaLR(optim, schedule)
+
+
+def _fit(
+    model: RotatedRTDETR,
+    dataset: TrainSet,
+    loader: torch.utils.data.DataLoader,
+    opts: TrainOptions,
+    device: torch.device,
+) -> _Fit:
+    """The training loop: AdamW, mosaic and mixup closed for the last fifth, time budget."""
+    criterion = DetectionLoss(model.cfg.num_classes)
     # foreach: one fused update over all parameters (the per-tensor loop costs ~10 % of a CPU step)
     optim = torch.optim.AdamW(
         model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay, foreach=True
     )
     total = opts.epochs * len(loader)
     warmup = min(opts.warmup_iters, max(1, total // 10))
-    # With a time budget, the schedule follows whichever is further along: steps or time;
-    # training stops when the budget is spent (the cosine has then reached its floor).
+    # Training stops when the time budget is spent.
     budget_s = opts.max_minutes * 60.0 if opts.max_minutes else None
     t_train = time.time()
-
-    def schedule(step: int) -> float:
-        if budget_s is None or step < warmup:
-            return lr_factor(step, total, warmup)
-        by_time = warmup + (total - warmup) * min(1.0, (time.time() - t_train) / budget_s)
-        return lr_factor(max(step, int(by_time)), total, warmup)
-
-    sched = torch.optim.lr_scheduler.LambdaLR(optim, schedule)
+    sched = _time_budget_schedule(optim, total, warmup, budget_s, t_train)
     amp = (
         torch.autocast(device_type="cuda", dtype=torch.bfloat16)
         if device.type == "cuda"
@@ -270,25 +356,12 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
         for step, (images, targets) in enumerate(loader):
             images = images.to(device, non_blocking=True)
             targets = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for t in targets]
-            with amp:
-                out = model(images, targets)
-            loss, _ = criterion(out, targets)
-            optim.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
-            optim.step()
-            sched.step()
-            running += float(loss.detach())
-            left = (
-                {}
-                if budget_s is None
-                else {"left": f"{max(0.0, budget_s - (time.time() - t_train)) / 60:.1f}min"}
-            )
+            running += _train_step(model, criterion, optim, sched, amp, images, targets)
             bar.set_postfix(
                 epoch=epoch + 1,
                 loss=f"{running / (step + 1):.3f}",
                 lr=f"{sched.get_last_lr()[0]:.1e}",
-                **left,
+                **_time_left(budget_s, t_train),
             )
             bar.update(1)
             if budget_s is not None and time.time() - t_train > budget_s:
@@ -296,39 +369,46 @@ def train_detector(opts: TrainOptions, command: str | None = None) -> Path:
                 break
         history.append(round(running / max(1, len(loader)), 4))
     bar.close()
-    train_seconds = time.time() - start
-    metrics: dict[str, object] = {}
-    threshold = None
-    if val_samples:
-        preds = predict_samples(model, val_samples, device)
-        truths = [(s.boxes, s.labels) for s in val_samples]
-        metrics = rotated_map(preds, truths).to_json()
-        threshold, f1 = calibrate_threshold(preds, truths)
-        metrics["f1_by_threshold"] = {str(k): v for k, v in f1.items()}
-    print(f"held-out mAP@0.5 = {metrics.get('map')}", file=sys.stderr)
-    meta = {
-        "command": command,
-        "seed": opts.seed,
-        "data_hash": digest,
-        "data_images": len(pairs),
-        # images whose labels gave a plane quality below 1 (score targets scaled by it)
-        "plane_quality_images": sum(
-            bool(s.quality is not None and (s.quality < 1).any())
-            for s in train_samples + val_samples
-        ),
-        "train_images": len(train_samples),
-        "val_images": len(val_samples),
-        "options": {k: v for k, v in opts.__dict__.items() if k not in ("data", "out")},
-        "init_from": init_record,
-        "epoch_losses": history,
-        "steps": bar.n,
-        "stopped_by_time_budget": out_of_time,
-        "train_seconds": round(train_seconds, 1),
-        "device": str(device),
-        "torch": torch.__version__,
-        "metrics": {"validation": metrics},
-        **({"score_threshold": threshold} if threshold is not None else {}),
-        "note": "demo model trained on synthetic phantom data - not for clinical use",
-    }
-    model.cpu()
-    return save_detector(model, opts.out, meta)
+    return _Fit(epoch_losses=history, steps=bar.n, out_of_time=out_of_time)
+
+
+def _time_left(budget_s: float | None, t_train: float) -> dict[str, str]:
+    """The progress bar's "left" field under a time budget (nothing without one)."""
+    if budget_s is None:
+        return {}
+    return {"left": f"{max(0.0, budget_s - (time.time() - t_train)) / 60:.1f}min"}
+
+
+def _train_step(
+    model: RotatedRTDETR,
+    criterion: DetectionLoss,
+    optim: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LambdaLR,
+    amp: contextlib.AbstractContextManager[object],
+    images: torch.Tensor,
+    targets: list[dict[str, torch.Tensor]],
+) -> float:
+    """One optimiser step on a batch (gradients clipped at 0.1); the batch's loss."""
+    with amp:
+        out = model(images, targets)
+    loss, _ = criterion(out, targets)
+    optim.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
+    optim.step()
+    sched.step()
+    return float(loss.detach())
+
+
+def _validate(
+    model: RotatedRTDETR, samples: list[Sample], device: torch.device
+) -> tuple[dict[str, object], float | None]:
+    """Held-out rotated mAP and F1 by score threshold, and the calibrated threshold."""
+    if not samples:
+        return {}, None
+    preds = predict_samples(model, samples, device)
+    truths = [(s.boxes, s.labels) for s in samples]
+    metrics: dict[str, object] = rotated_map(preds, truths).to_json()
+    threshold, f1 = calibrate_threshold(preds, truths)
+    metrics["f1_by_threshold"] = {str(k): v for k, v in f1.items()}
+    return metrics, threshold

@@ -1,16 +1,4 @@
-"""Standard views from per-frame detections of one sweep (DESIGN.md, stage 1).
-
-Per frame: candidate views by rule, a score per view (weighted confidences of the view's
-structures, each counted up to a limit, minus 0.2 × the confidence of every detection
-that does not belong to the view). Per video: orientation as declared at upload where
-known, else by the larger number of candidate frames; dropped below 10 % candidates;
-DBSCAN over (frame index, score) per view removes stray frames; coronal clusters are
-taken in anatomical order (AHV, TVV, BV or its reverse); the order of clusters gives the
-sweep direction and splits parasagittal frames into the two sides of the midline; the
-best frame of a view is the highest (Gaussian-weighted, for clusters of ≥ 6 frames) score
-of its main cluster.
-Anything not found is reported missing with its reason; nothing is invented.
-"""
+"""Per video: orientation, dropping, main clusters, sweep direction and each view's frame."""
 
 from __future__ import annotations
 
@@ -19,10 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.cluster import DBSCAN
 
 from core.labels import (
-    ANATOMY_CLASSES,
     CORONAL_VIEWS,
     DECLARED_ORIENTATIONS,
     SAGITTAL_VIEWS,
@@ -31,39 +17,20 @@ from core.labels import (
     base_orientation,
 )
 from inference.ncls.detection.predict import FrameDetections
+from inference.ncls.detection.views.clusters import Cluster, cluster_group
+from inference.ncls.detection.views.frames import (
+    COR1,
+    COR2,
+    COR3,
+    CORONAL_GROUPS,
+    GROUP_VIEW,
+    SAG1,
+    SAG2,
+    SAGITTAL_GROUPS,
+    FrameView,
+    classify_frame,
+)
 
-CLS = {name: i for i, name in enumerate(ANATOMY_CLASSES)}
-
-#: Frame-level view groups (the paper's COR1–3, SAG1–2); SAG2 becomes RPSV or LPSV later.
-COR1, COR2, COR3, SAG1, SAG2 = "COR1", "COR2", "COR3", "SAG1", "SAG2"
-CORONAL_GROUPS = (COR1, COR2, COR3)
-SAGITTAL_GROUPS = (SAG1, SAG2)
-GROUP_VIEW = {COR1: View.AHV, COR2: View.TVV, COR3: View.BV, SAG1: View.MSV}
-
-#: Per view group: class index → (weight, how many detections of it count). Paired
-#: structures (anterior horns, thalami, lateral ventricles in coronal planes) count twice.
-VIEW_WEIGHTS: dict[str, dict[int, tuple[float, int]]] = {
-    COR1: {
-        CLS["cor_corpus_callosum"]: (0.3, 1),
-        CLS["cor_anterior_horn"]: (0.2, 2),
-        CLS["cor_thalamus"]: (0.15, 2),
-    },
-    COR2: {
-        CLS["cor_corpus_callosum"]: (0.2, 1),
-        CLS["cor_anterior_horn"]: (0.1, 2),
-        CLS["cor_thalamus"]: (0.1, 2),
-        CLS["cor_third_ventricle"]: (0.4, 1),
-    },
-    COR3: {CLS["cor_lateral_ventricle"]: (0.5, 2)},
-    SAG1: {
-        CLS["sag_corpus_callosum"]: (0.33, 1),
-        CLS["sag_trigone"]: (0.33, 1),
-        CLS["sag_cerebellum"]: (0.33, 1),
-    },
-    SAG2: {CLS["sag_lateral_ventricle"]: (0.3, 1), CLS["sag_thalamus"]: (0.7, 1)},
-}
-#: Penalty per detection that does not belong to the view, times its confidence.
-FOREIGN_PENALTY = 0.2
 #: A video is dropped when fewer than this fraction of its frames are candidates. DESIGN.md
 #: says 20 %, for a detector that fires on most frames of a sweep; one trained on standard
 #: planes (as the demo detector is) fires near the views only, about a third of a full
@@ -72,110 +39,6 @@ FOREIGN_PENALTY = 0.2
 MIN_CANDIDATE_FRACTION = 0.1
 #: DBSCAN parameters over (frame index, score) per orientation.
 DBSCAN_PARAMS = {"coronal": (4.0, 3), "sagittal": (5.0, 3)}
-#: Clusters of at least this many frames weight scores by a Gaussian of their frames.
-GAUSSIAN_MIN_FRAMES = 6
-
-
-def candidate_groups(det: FrameDetections) -> list[str]:
-    """View groups whose rule fires on this frame's detections."""
-    present = {int(c) for c in det.classes}
-    groups = []
-    if CLS["cor_third_ventricle"] in present:
-        groups.append(COR2)
-    elif CLS["cor_corpus_callosum"] in present:
-        groups.append(COR1)
-    if CLS["cor_lateral_ventricle"] in present:
-        groups.append(COR3)
-    midline = {CLS["sag_corpus_callosum"], CLS["sag_trigone"], CLS["sag_cerebellum"]}
-    if len(present & midline) >= 2:
-        groups.append(SAG1)
-    if present & {CLS["sag_lateral_ventricle"], CLS["sag_thalamus"]}:
-        groups.append(SAG2)
-    return groups
-
-
-def group_score(det: FrameDetections, group: str) -> float:
-    """Weighted confidences of the group's structures (each up to its limit) minus penalties."""
-    weights = VIEW_WEIGHTS[group]
-    score = 0.0
-    order = np.argsort(-np.asarray(det.scores, dtype=float))
-    used: dict[int, int] = {}
-    for i in order:
-        c, s = int(det.classes[i]), float(det.scores[i])
-        if c in weights:
-            w, limit = weights[c]
-            if used.get(c, 0) < limit:
-                score += w * s
-                used[c] = used.get(c, 0) + 1
-        else:
-            score -= FOREIGN_PENALTY * s
-    return score
-
-
-@dataclass(frozen=True)
-class FrameView:
-    """A frame's chosen view group and its score (group None: not a candidate)."""
-
-    frame_index: int
-    group: str | None
-    score: float
-
-
-def classify_frame(det: FrameDetections, allowed: Sequence[str] | None = None) -> FrameView:
-    """The best-scoring candidate group of a frame (among ``allowed`` groups, if given)."""
-    groups = [g for g in candidate_groups(det) if allowed is None or g in allowed]
-    if not groups:
-        return FrameView(det.frame_index, None, 0.0)
-    scored = [(group_score(det, g), g) for g in groups]
-    score, group = max(scored)
-    return FrameView(det.frame_index, group, score)
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """Frames of one DBSCAN cluster of a view group."""
-
-    group: str
-    frames: tuple[int, ...]
-    scores: tuple[float, ...]
-
-    @property
-    def center(self) -> float:
-        return float(np.mean(self.frames))
-
-    @property
-    def weight(self) -> float:
-        return float(np.sum(self.scores))
-
-    def best(self) -> tuple[int, float]:
-        """(frame index, raw score) of the best frame, Gaussian-weighted for ≥ 6 frames."""
-        f = np.asarray(self.frames, dtype=float)
-        s = np.asarray(self.scores, dtype=float)
-        if len(f) >= GAUSSIAN_MIN_FRAMES:
-            sigma = max(float(f.std()), 1.0)
-            weighted = s * np.exp(-0.5 * ((f - f.mean()) / sigma) ** 2)
-        else:
-            weighted = s
-        i = int(np.argmax(weighted))
-        return int(f[i]), float(s[i])
-
-
-def cluster_group(
-    frames: Sequence[FrameView], group: str, eps: float, min_samples: int
-) -> list[Cluster]:
-    """DBSCAN over (frame index, score) of the frames assigned to ``group``; noise dropped."""
-    pts = [(fv.frame_index, fv.score) for fv in frames if fv.group == group]
-    if len(pts) < min_samples:
-        return []
-    arr = np.asarray(pts, dtype=float)
-    labels = DBSCAN(eps=eps, min_samples=min_samples).fit(arr).labels_
-    clusters = []
-    for lab in sorted(set(labels.tolist()) - {-1}):
-        sel = arr[labels == lab]
-        clusters.append(
-            Cluster(group, tuple(int(v) for v in sel[:, 0]), tuple(float(v) for v in sel[:, 1]))
-        )
-    return clusters
 
 
 @dataclass(frozen=True)
@@ -190,6 +53,7 @@ class ViewResult:
 
     @property
     def found(self) -> bool:
+        """A frame was chosen."""
         return self.frame_index is not None
 
 
@@ -207,10 +71,12 @@ class SweepAnalysis:
 
 
 def _missing(view: View, reason: str) -> ViewResult:
+    """A view not found, with the reason."""
     return ViewResult(view=view, missing_reason=reason)
 
 
 def _from_cluster(view: View, cluster: Cluster) -> ViewResult:
+    """A view found: the cluster's best frame."""
     frame, score = cluster.best()
     return ViewResult(
         view=view,
@@ -221,6 +87,7 @@ def _from_cluster(view: View, cluster: Cluster) -> ViewResult:
 
 
 def _main(clusters: list[Cluster]) -> Cluster | None:
+    """The cluster of the largest total score, then of most frames; None if there is none."""
     return max(clusters, key=lambda c: (c.weight, len(c.frames))) if clusters else None
 
 
