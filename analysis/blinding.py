@@ -72,6 +72,12 @@ from trials.models import (
 
 #: How often each material's images are fetched through the readers' media route.
 DEFAULT_REPEATS = 5
+#: The latency grid's step in standard errors of a material's median time (see
+#: :func:`_at_repeatability`): half a step is 3 standard errors.
+NOISE_STEPS = 6.0
+#: Threads for the image features and the forests: every core of the worker (the audit is
+#: the worker's one job while it runs; the result does not depend on it).
+AUDIT_N_JOBS = -1
 PROBE_PREFIX = "blinding-probe-"
 
 #: progress(done, total, step): see :class:`analysis.jobs.Progress`.
@@ -268,13 +274,19 @@ def serving_times(
 
 
 def _at_repeatability(timings: dict[object, list[float]], repeats: int) -> dict[object, float]:
-    """Each material's median time, rounded to what the measurement can tell apart.
+    """Each material's median time, in steps that measurement noise does not cross.
 
     Two runs time the route afresh, so their medians differ by measurement noise; a
-    classifier fed those digits would change its trees from run to run for no observable
-    reason. The resolution is twice the pooled standard error of a median of ``repeats``
-    rounds (MAD × 1.4826 / √repeats, the median over materials): a serving-time difference
-    a reader could exploit is far larger and survives the rounding.
+    classifier fed those digits grows other trees from run to run for no observable
+    reason, and the AUC moved by 0.01–0.02 between runs (issue 17). So the median is
+    placed on a grid centred on the median over all materials, with a step of
+    ``NOISE_STEPS`` standard errors of a median of ``repeats`` rounds (1.2533 × MAD ×
+    1.4826 / √repeats, the median over materials): where the sources are served alike,
+    a material leaves the centre step in fewer than 3 runs in 1,000 and the forest sees
+    the same feature in every run. The price is resolution: a serving-time difference
+    between the sources is found when it is about a step or more (at the default 5
+    repeats, 3.4 times the spread of one load of a material's views; more repeats make
+    the step finer as 1/√repeats), since it moves one source's materials off the centre.
     """
     medians = {pk: statistics.median(values) for pk, values in timings.items()}
     if repeats < 2 or not medians:
@@ -282,32 +294,9 @@ def _at_repeatability(timings: dict[object, list[float]], repeats: int) -> dict[
     errors = []
     for values in timings.values():
         centre = statistics.median(values)
-        errors.append(1.4826 * statistics.median(abs(v - centre) for v in values) / repeats**0.5)
-    resolution = 2.0 * statistics.median(errors)
-    if resolution <= 0:
-        return medians
-    return {pk: round(value / resolution) * resolution for pk, value in medians.items()}
-
-
-def _at_reader_resolution(timings: dict[object, list[float]]) -> dict[object, float]:
-    """Each material's median time, in steps of what one reader's load of it can tell apart.
-
-    A reader loads a material's views once; the spread of one such load (MAD × 1.4826 of
-    the rounds, the median over materials) is the smallest serving-time difference one
-    look at one material could show. The median over the rounds is placed on that grid,
-    centred on the median over all materials: where the sources are served alike, every
-    material lands on 0 in every run (the medians scatter by a fraction of a step), so the
-    forest sees the same feature twice; a difference a reader could notice is a step or
-    more, and survives.
-    """
-    medians = {pk: statistics.median(values) for pk, values in timings.items()}
-    if not medians:
-        return medians
-    spreads = []
-    for values in timings.values():
-        centre = statistics.median(values)
-        spreads.append(1.4826 * statistics.median(abs(v - centre) for v in values))
-    step = statistics.median(spreads)
+        spread = 1.4826 * statistics.median(abs(v - centre) for v in values)
+        errors.append(1.2533 * spread / repeats**0.5)
+    step = NOISE_STEPS * statistics.median(errors)
     if step <= 0:
         return medians
     middle = statistics.median(medians.values())
@@ -411,7 +400,9 @@ def blinding_audit_for_study(
             progress(done, total, gettext_noop("Cross-validating the source classifier"))
 
     try:
-        features = audit_features(observations, VIEWS, progress=feature_progress)
+        features = audit_features(
+            observations, VIEWS, progress=feature_progress, n_jobs=AUDIT_N_JOBS
+        )
         result = blinding_audit(
             observations,
             VIEWS,
@@ -419,6 +410,7 @@ def blinding_audit_for_study(
             n_seeds=n_seeds,
             features=features,
             progress=seed_progress,
+            n_jobs=AUDIT_N_JOBS,
         )
     except ValueError as exc:
         return BlindingAuditOutcome(None, scope, len(observations), str(exc), repeats)

@@ -11,8 +11,12 @@ distinguishable and the audit warns.
 One cross-validation is one draw of folds and of forests: its AUC moves by a few
 hundredths from one seed to the next. The audit therefore averages each material's
 out-of-fold probability over ``n_seeds`` cross-validations (each with its own folds and
-forest seed) and takes the AUC of the average, so two runs on the same material agree
-within ±0.01 (tests/analysis/test_blinding_audit.py).
+forest seed) and takes the AUC of the average. Given the seeds the result is a
+deterministic function of the features (whatever ``n_jobs``): two runs on the same
+material differ only where a feature does, i.e. in the measured serving latency, which
+the caller therefore puts on a grid that measurement noise does not cross
+(:func:`analysis.blinding._at_repeatability`; tests/analysis/
+test_blinding_audit_reproducible.py holds two runs within ±0.01).
 
 Cases differ from one another far more than sources do, so the audit should see both
 sources of the same cases and keep each case's materials in one fold (``group``):
@@ -23,9 +27,11 @@ blinded review's allocation does (each senior sees one source per case).
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -240,11 +246,18 @@ def audit_features(
     observations: Sequence[MaterialObservation],
     views: Sequence[str],
     progress: Callable[[int, int], None] | None = None,
+    n_jobs: int | None = None,
 ) -> np.ndarray:
-    """The feature matrix of the observations (one row each); ``progress(i, n)`` as it goes."""
+    """The feature matrix of the observations (one row each); ``progress(i, n)`` as it goes.
+
+    ``n_jobs`` threads decode the images (Pillow and numpy release the GIL while they
+    decode and sort); ``None`` or 1: one, -1: one per core.
+    """
+    workers = (os.cpu_count() or 1) if n_jobs == -1 else max(n_jobs or 1, 1)
     rows = []
-    for index, observation in enumerate(observations):
-        rows.append(material_features(observation, views))
-        if progress:
-            progress(index + 1, len(observations))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for index, row in enumerate(pool.map(lambda o: material_features(o, views), observations)):
+            rows.append(row)
+            if progress:
+                progress(index + 1, len(observations))
     return np.array(rows)

@@ -94,3 +94,35 @@ def test_grouping_by_case_keeps_case_looks_from_passing_for_source_cues():
             )
     grouped = blinding_audit(observations, VIEWS, seed=2)
     assert grouped.ci.low <= 0.5 <= grouped.ci.high
+
+
+def test_given_the_seeds_the_audit_is_a_function_of_the_features():
+    """Runs on the same features agree exactly, whatever the threads: run-to-run differences
+    can only come from features that differ (the measured latency)."""
+    observations = [_observation("ai" if i % 2 else "junior", i) for i in range(30)]
+    one = blinding_audit(observations, VIEWS, seed=4, n_seeds=2, n_jobs=1)
+    two = blinding_audit(observations, VIEWS, seed=4, n_seeds=2, n_jobs=2)
+    other_seeds = blinding_audit(observations, VIEWS, seed=40, n_seeds=2, n_jobs=1)
+    assert one.auc == two.auc and one.seed_auc_range == two.seed_auc_range
+    assert other_seeds.seed_auc_range != one.seed_auc_range  # the seeds do matter
+
+
+def test_latency_grid_hides_measurement_noise_and_keeps_a_real_difference():
+    from analysis.blinding import _at_repeatability
+
+    rng = np.random.default_rng(5)
+
+    def timings(shift_ms: float) -> dict[object, list[float]]:
+        # one load's spread 2 ms; five rounds; odd materials are the AI's
+        return {
+            i: list(50.0 + (shift_ms if i % 2 else 0.0) + rng.normal(0, 2, 5)) for i in range(60)
+        }
+
+    first, second = _at_repeatability(timings(0.0), 5), _at_repeatability(timings(0.0), 5)
+    assert set(first.values()) == {0.0} and first == second
+    # The step is 6 standard errors of a median of 5: 6 × 1.2533 × 2 / √5 ≈ 6.7 ms; the
+    # sources 10 ms apart sit ±5 ms (±0.75 step) from the middle: one step apart.
+    shifted = _at_repeatability(timings(10.0), 5)
+    ai = [v for i, v in shifted.items() if i % 2]
+    junior = [v for i, v in shifted.items() if not i % 2]
+    assert np.mean(ai) - np.mean(junior) >= 1.5
