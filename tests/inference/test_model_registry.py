@@ -341,12 +341,14 @@ def test_verify_recomputes_every_sha256_and_stores_the_result(trained_dir, manag
 def test_the_run_guard_hashes_a_file_again_whenever_it_changed(trained_dir, monkeypatch):
     """The guard before each case reuses a hash only while the file's identity (inode, size,
     mtime, ctime) is unchanged: a byte changed with the mtime set back is still found."""
-    monkeypatch.setattr(registry, "_SETTLED_NS", 0)
+    monkeypatch.setattr(registry.verification, "_SETTLED_NS", 0)
     model = model_register(actor=None, directory=trained_dir, name="ncls", version="1")
     weights = trained_dir / "diagnosis-full/fold_0.safetensors"
     assert model_require_intact(model_version=model) == trained_dir
     hashed = []
-    monkeypatch.setattr(registry, "file_sha256", lambda p: hashed.append(p) or _sha(Path(p)))
+    monkeypatch.setattr(
+        registry.verification, "file_sha256", lambda p: hashed.append(p) or _sha(Path(p))
+    )
     model_require_intact(model_version=model)
     assert hashed == []  # nothing changed: nothing hashed again
     time.sleep(0.05)
