@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from analysis.stats.mrmc import hillis_ddf
+from analysis.stats.hillis import hillis_ddf
 from analysis.stats.results import MRMCResult
 
 __all__ = [

@@ -41,7 +41,10 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from analysis.stats._checks import both_classes, check_level
-from analysis.stats.mrmc import _covariance, _f_test, _figures, _validate_options, hillis_ddf
+from analysis.stats.hillis import f_test_pvalue as _f_test
+from analysis.stats.hillis import hillis_ddf
+from analysis.stats.mrmc.design import _validate_options
+from analysis.stats.mrmc.figures import _covariance, _figures
 from analysis.stats.results import ConfidenceInterval, MRMCResult
 
 __all__ = [
