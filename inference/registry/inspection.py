@@ -141,12 +141,55 @@ def _platform_dirs(directory: Path) -> tuple[Path, Path | None]:
     return diagnosis[0], (detection[0] if detection else None)
 
 
+@dataclass
+class _PlatformRecords:
+    """What the JSON records of a platform directory say, gathered part by part."""
+
+    profiles: dict[str, str] = field(default_factory=dict)
+    commands: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    demo_data: bool = False
+
+    def add_metrics(self, rel: str, content: dict[str, Any]) -> None:
+        """Keep the evaluation figures of the record at ``rel``, if it holds any."""
+        if found := _metrics_of(rel, content):
+            self.metrics[rel] = found
+
+
 def _inspect_platform(directory: Path, files: dict[str, dict[str, Any]]) -> ModelDirectory:
+    """A ``lite``/``full`` directory: diagnosis folds (and summary), optional detector."""
     diagnosis_dir, detector_dir = _platform_dirs(directory)
-    profiles: dict[str, str] = {}
-    commands: dict[str, str] = {}
-    metrics: dict[str, Any] = {}
-    demo_data = False
+    records = _PlatformRecords()
+    _read_diagnosis_records(directory, diagnosis_dir, files, records)
+    if detector_dir is not None:
+        _read_detector_records(directory, detector_dir, files, records)
+    profiles, commands = records.profiles, records.commands
+    distinct = sorted({p for p in profiles.values() if p})
+    profile = distinct[0] if len(distinct) == 1 else ("mixed" if distinct else "unknown")
+    detail: dict[str, Any] = {
+        "format": "platform",
+        "profiles": profiles,
+        "detector": detector_dir is not None,
+        "commands": commands,
+        "trained_on_demo_data": records.demo_data,
+    }
+    return ModelDirectory(
+        path=directory,
+        profile=profile,
+        provenance=Provenance.TRAINED if commands else Provenance.UPLOADED,
+        provenance_detail=detail,
+        files=list(files.values()),
+        metrics=records.metrics,
+    )
+
+
+def _read_diagnosis_records(
+    directory: Path,
+    diagnosis_dir: Path,
+    files: dict[str, dict[str, Any]],
+    records: _PlatformRecords,
+) -> None:
+    """Check every fold record against its weights; read profile, command, demo flag, metrics."""
     fold_records = sorted(diagnosis_dir.glob("fold_*.json"))
     if not fold_records:
         raise ModelDirectoryError(f"{diagnosis_dir.name}: no fold_*.json (train-diagnosis output)")
@@ -158,57 +201,46 @@ def _inspect_platform(directory: Path, files: dict[str, dict[str, Any]]) -> Mode
                 f"{rel}: unknown format {content.get('format')!r} (expected {DIAGNOSIS_FORMAT})"
             )
         _check_recorded(files, rel, content.get("weights"), content.get("sha256"))
-        profiles.setdefault("diagnosis", str(content.get("profile") or ""))
+        records.profiles.setdefault("diagnosis", str(content.get("profile") or ""))
         if content.get("command"):
-            commands.setdefault("diagnosis", str(content["command"]))
-        demo_data = demo_data or bool(content.get("demo"))
-        if found := _metrics_of(rel, content):
-            metrics[rel] = found
+            records.commands.setdefault("diagnosis", str(content["command"]))
+        records.demo_data = records.demo_data or bool(content.get("demo"))
+        records.add_metrics(rel, content)
     summary = diagnosis_dir / "diagnosis.json"
     if summary.is_file():
         rel = summary.relative_to(directory).as_posix()
         content = _read_json(summary)
         if content.get("command"):
-            commands["diagnosis"] = str(content["command"])  # the run that trained all folds
-        demo_data = demo_data or bool(content.get("demo"))
-        if found := _metrics_of(rel, content):
-            metrics[rel] = found
-    if detector_dir is not None:
-        records = []
-        for path in sorted(detector_dir.glob("*.json")):
-            content = _read_json(path)
-            if content.get("format") == DETECTOR_FORMAT:
-                records.append((path, content))
-        if not records:
-            raise ModelDirectoryError(
-                f"{detector_dir.name}: no detector record (a JSON of format {DETECTOR_FORMAT})"
-            )
-        for path, content in records:
-            rel = path.relative_to(directory).as_posix()
-            _check_recorded(files, rel, content.get("weights_file"), content.get("weights_sha256"))
-            profiles.setdefault("detector", str(content.get("profile") or ""))
-            if content.get("command"):
-                commands.setdefault("detector", str(content["command"]))
-            demo_data = demo_data or "phantom" in str(content.get("note", "")).lower()
-            if found := _metrics_of(rel, content):
-                metrics[rel] = found
-    distinct = sorted({p for p in profiles.values() if p})
-    profile = distinct[0] if len(distinct) == 1 else ("mixed" if distinct else "unknown")
-    detail: dict[str, Any] = {
-        "format": "platform",
-        "profiles": profiles,
-        "detector": detector_dir is not None,
-        "commands": commands,
-        "trained_on_demo_data": demo_data,
-    }
-    return ModelDirectory(
-        path=directory,
-        profile=profile,
-        provenance=Provenance.TRAINED if commands else Provenance.UPLOADED,
-        provenance_detail=detail,
-        files=list(files.values()),
-        metrics=metrics,
-    )
+            # the run that trained all folds
+            records.commands["diagnosis"] = str(content["command"])
+        records.demo_data = records.demo_data or bool(content.get("demo"))
+        records.add_metrics(rel, content)
+
+
+def _read_detector_records(
+    directory: Path,
+    detector_dir: Path,
+    files: dict[str, dict[str, Any]],
+    records: _PlatformRecords,
+) -> None:
+    """Check the detector records against their weights; read profile, command, metrics."""
+    detector_records = []
+    for path in sorted(detector_dir.glob("*.json")):
+        content = _read_json(path)
+        if content.get("format") == DETECTOR_FORMAT:
+            detector_records.append((path, content))
+    if not detector_records:
+        raise ModelDirectoryError(
+            f"{detector_dir.name}: no detector record (a JSON of format {DETECTOR_FORMAT})"
+        )
+    for path, content in detector_records:
+        rel = path.relative_to(directory).as_posix()
+        _check_recorded(files, rel, content.get("weights_file"), content.get("weights_sha256"))
+        records.profiles.setdefault("detector", str(content.get("profile") or ""))
+        if content.get("command"):
+            records.commands.setdefault("detector", str(content["command"]))
+        records.demo_data = records.demo_data or "phantom" in str(content.get("note", "")).lower()
+        records.add_metrics(rel, content)
 
 
 def inspect_model_dir(directory: Path | str) -> ModelDirectory:

@@ -22,6 +22,7 @@ class DuplicateModel(ValidationError):
 
 
 def _stored_directory(directory: Path) -> str:
+    """Where the model's directory is recorded: relative to BASE_DIR when inside it."""
     resolved = directory.resolve()
     try:
         return str(resolved.relative_to(Path(settings.BASE_DIR).resolve()))
@@ -33,6 +34,22 @@ def model_directory(model_version: ModelVersion) -> Path:
     """The absolute directory of a registered model (stored relative to BASE_DIR when inside)."""
     path = Path(model_version.directory)
     return path if path.is_absolute() else Path(settings.BASE_DIR) / path
+
+
+def _checked_name_and_version(name: str, version: str) -> tuple[str, str]:
+    """A model's name and version, stripped; both required and within their fields' lengths."""
+    name, version = (name or "").strip(), (version or "").strip()
+    name_field = ModelVersion._meta.get_field("name")
+    version_field = ModelVersion._meta.get_field("version")
+    assert name_field.max_length is not None and version_field.max_length is not None  # CharFields
+    if not name or not version:
+        raise ValidationError(_("a model needs a name and a version"))
+    if len(name) > name_field.max_length or len(version) > version_field.max_length:
+        raise ValidationError(
+            _("name at most %(name)d and version at most %(version)d characters")
+            % {"name": name_field.max_length, "version": version_field.max_length}
+        )
+    return name, version
 
 
 def model_register(
@@ -49,17 +66,7 @@ def model_register(
     Raises :class:`ModelDirectoryError` (missing, unknown format, checksum mismatch) or
     :class:`DuplicateModel`. ``exist_ok`` returns an existing registration instead (the demo).
     """
-    name, version = (name or "").strip(), (version or "").strip()
-    name_field = ModelVersion._meta.get_field("name")
-    version_field = ModelVersion._meta.get_field("version")
-    assert name_field.max_length is not None and version_field.max_length is not None  # CharFields
-    if not name or not version:
-        raise ValidationError(_("a model needs a name and a version"))
-    if len(name) > name_field.max_length or len(version) > version_field.max_length:
-        raise ValidationError(
-            _("name at most %(name)d and version at most %(version)d characters")
-            % {"name": name_field.max_length, "version": version_field.max_length}
-        )
+    name, version = _checked_name_and_version(name, version)
     existing = ModelVersion.objects.filter(name=name, version=version).first()
     if existing is not None:
         if exist_ok:
