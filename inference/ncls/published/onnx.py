@@ -151,7 +151,10 @@ def export_published(model_dir: str | Path, out: str | Path | None = None) -> Pa
         for entry, net in zip(record["diagnosis"]["folds"], models.folds, strict=True):
             name = f"fold_{entry['fold']}.onnx"
             if entry["sha256"] in exported:
-                shutil.copyfile(exported[entry["sha256"]], work / name)
+                try:  # a hard link: the same bytes, no second copy on disk
+                    os.link(exported[entry["sha256"]], work / name)
+                except OSError:
+                    shutil.copyfile(exported[entry["sha256"]], work / name)
             else:
                 exported[entry["sha256"]] = export_diagnosis_graph(net, work / name)
             folds.append(
