@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from core.labels import View
 from trials.audit import audit_record
-from trials.models import Asset, AuditAction, Orientation, Study, StudyStatus
+from trials.models import Asset, AuditAction, Dataset, Orientation, Site, Study, StudyStatus
 from trials.services.cases.assets import asset_ingest
 from trials.services.cases.case import case_create
 from trials.services.cases.manifest import IMPORT_COLUMNS, ImportProblem, PlannedCase, parse_row
@@ -100,8 +100,6 @@ def _import_planned(
     *, actor: Any, study: Study, planned: list[PlannedCase], report: ImportReport
 ) -> None:
     """Write the planned cases and their files in one transaction; stored files go on failure."""
-    from trials.services.studies import dataset_create, site_create
-
     stored: list[Asset] = []
     try:
         with transaction.atomic():
@@ -110,17 +108,8 @@ def _import_planned(
             for plan in planned:
                 dataset = datasets.get(plan.dataset_name)
                 if dataset is None:
-                    site = sites.get(plan.site_name) if plan.site_name else None
-                    if plan.site_name and site is None:
-                        site = sites[plan.site_name] = site_create(
-                            actor=actor, study=study, name=plan.site_name
-                        )
-                    dataset = datasets[plan.dataset_name] = dataset_create(
-                        actor=actor,
-                        study=study,
-                        name=plan.dataset_name,
-                        kind=plan.dataset_kind,
-                        site=site,
+                    dataset = datasets[plan.dataset_name] = _new_dataset(
+                        actor=actor, study=study, plan=plan, sites=sites
                     )
                 case = case_create(
                     actor=actor,
@@ -159,3 +148,20 @@ def _import_planned(
         report.created_cases = report.created_assets = 0
         raise
     report.dry_run = False
+
+
+def _new_dataset(*, actor: Any, study: Study, plan: PlannedCase, sites: dict[str, Site]) -> Dataset:
+    """Create the dataset a planned case names, and its site if the study has none of that name
+    (added to ``sites``)."""
+    from trials.services.studies import dataset_create, site_create
+
+    site = sites.get(plan.site_name) if plan.site_name else None
+    if plan.site_name and site is None:
+        site = sites[plan.site_name] = site_create(actor=actor, study=study, name=plan.site_name)
+    return dataset_create(
+        actor=actor,
+        study=study,
+        name=plan.dataset_name,
+        kind=plan.dataset_kind,
+        site=site,
+    )
