@@ -32,7 +32,13 @@ class StudyForm(forms.Form):
         min_value=2,
         max_value=50,
         initial=2,
+        required=False,
+        help_text=_("Used by the counterbalanced crossover only."),
     )
+
+    def clean_crossover_blocks(self) -> int:
+        """Blank (any other design) keeps the default of two blocks."""
+        return self.cleaned_data.get("crossover_blocks") or 2
 
 
 class StudySettingsForm(forms.Form):
@@ -48,6 +54,7 @@ class StudySettingsForm(forms.Form):
         label=_("Blocks of readers and cases (counterbalanced crossover)"),
         min_value=2,
         max_value=50,
+        required=False,
     )
 
     @classmethod

@@ -160,7 +160,11 @@ def study_settings(request: HttpRequest, study_id: str) -> HttpResponse:
             request, "; ".join(str(e) for errors in form.errors.values() for e in errors)
         )
         return redirect("trials:study", study_id=study.pk)
-    changes = {k: v for k, v in form.cleaned_data.items() if getattr(study, k) != v}
+    changes = {
+        k: v
+        for k, v in form.cleaned_data.items()
+        if v is not None and getattr(study, k) != v  # a blank field leaves the setting as it is
+    }
     try:
         if changes:
             services.study_update_settings(actor=request.user, study=study, **changes)
