@@ -43,6 +43,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+from scipy.stats import chi2
 
 from analysis.blinding_audit import (
     DEFAULT_SEEDS,
@@ -280,23 +281,23 @@ def _at_repeatability(timings: dict[object, list[float]], repeats: int) -> dict[
     classifier fed those digits grows other trees from run to run for no observable
     reason, and the AUC moved by 0.01–0.02 between runs (issue 17). So the median is
     placed on a grid centred on the median over all materials, with a step of
-    ``NOISE_STEPS`` standard errors of a median of ``repeats`` rounds (1.2533 × MAD ×
-    1.4826 / √repeats, the median over materials): where the sources are served alike,
-    a material leaves the centre step in fewer than 3 runs in 1,000 and the forest sees
-    the same feature in every run. The price is resolution: a serving-time difference
-    between the sources is found when it is about a step or more (at the default 5
-    repeats, 3.4 times the spread of one load of a material's views; more repeats make
-    the step finer as 1/√repeats), since it moves one source's materials off the centre.
+    ``NOISE_STEPS`` standard errors of a median of ``repeats`` rounds (1.2533 σ / √repeats;
+    σ, one load's spread, from the median over materials of the rounds' standard
+    deviation, divided by that median's expectation for normal noise, √(χ²₀.₅(r−1)/(r−1)),
+    since a few rounds understate it): where the sources are served alike, a material
+    leaves the centre step in about 2 runs in 1,000 (4 with heavy-tailed noise, t₃;
+    simulated) and the forest sees the same feature in every run. The price is
+    resolution: a serving-time difference between the sources is found when it is about
+    a step or more (at the default 5 repeats, 3.4 times the spread of one load of a
+    material's views; more repeats make the step finer as 1/√repeats), since it moves
+    one source's materials off the centre.
     """
     medians = {pk: statistics.median(values) for pk, values in timings.items()}
     if repeats < 2 or not medians:
         return medians
-    errors = []
-    for values in timings.values():
-        centre = statistics.median(values)
-        spread = 1.4826 * statistics.median(abs(v - centre) for v in values)
-        errors.append(1.2533 * spread / repeats**0.5)
-    step = NOISE_STEPS * statistics.median(errors)
+    spreads = [statistics.stdev(values) for values in timings.values()]
+    sigma = statistics.median(spreads) / (chi2.ppf(0.5, repeats - 1) / (repeats - 1)) ** 0.5
+    step = NOISE_STEPS * 1.2533 * sigma / repeats**0.5
     if step <= 0:
         return medians
     middle = statistics.median(medians.values())
