@@ -133,7 +133,7 @@ def make_fan_frame(
     geometry = FanGeometry(width, height)
     mask = geometry.mask()
     # Speckle: smooth the noise along depth and across, then stretch into 20..220.
-    noise = rng.random((height, width + 64)).astype(np.float32)
+    noise: np.ndarray = rng.random((height, width + 64)).astype(np.float32)
     noise = cv2.GaussianBlur(noise, (0, 0), sigmaX=3.0, sigmaY=1.5)
     noise = noise[:, shift % 64 : shift % 64 + width]
     noise = (noise - noise.min()) / max(float(noise.max() - noise.min()), 1e-6)
@@ -232,7 +232,7 @@ def make_avi(path: Path, frames: Sequence[np.ndarray], fps: float = 25.0) -> Pat
     height, width = frames[0].shape[:2]
     # OpenCV picks the container by extension; write under .avi, then take the caller's name.
     staging = path.with_name(path.name + ".staging.avi")
-    writer = cv2.VideoWriter(str(staging), cv2.VideoWriter_fourcc(*"MJPG"), fps, (width, height))
+    writer = cv2.VideoWriter(str(staging), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
     try:
         for frame in frames:
             writer.write(cv2.cvtColor(_rgb(frame), cv2.COLOR_RGB2BGR))

@@ -22,7 +22,9 @@ def test_a_token_made_on_the_page_authenticates_until_revoked() -> None:
     client = Client()
     client.force_login(user)
     page = client.post("/accounts/tokens/", {"name": "nightly export"}).content.decode()
-    token = re.search(r'id="token-value">([^<]+)<', page).group(1)
+    found = re.search(r'id="token-value">([^<]+)<', page)
+    assert found is not None
+    token = found.group(1)
     assert token.startswith("fnt_") and len(token) > 40
     row = ApiToken.objects.get()
     assert row.token_sha256 == sha256_hex(token) and row.prefix == token[:12]

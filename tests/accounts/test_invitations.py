@@ -155,8 +155,8 @@ def test_invitation_through_the_pages(
     link = link_in(mail.outbox[-1])
 
     invitee = Client()
-    page = invitee.get(link)
-    assert page.status_code == 200 and b"Invitations study" in page.content
+    landing = invitee.get(link)
+    assert landing.status_code == 200 and b"Invitations study" in landing.content
     bad = invitee.post(
         link, {"username": "webreader", "password1": NEW_PASSWORD, "password2": "other"}
     )

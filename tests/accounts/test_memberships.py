@@ -30,6 +30,7 @@ def read_once() -> Any:
     reader = setup.readers[0]
     session = setup.session_of(reader)
     first = reading.session_next_assignment(session=session)
+    assert first is not None
     reading.assignment_serve(reader=reader, assignment=first)
     read = reading.read_submit(
         reader=reader, assignment=first, answer=ANSWER, client_event_id=uuid.uuid4()

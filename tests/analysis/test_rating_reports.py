@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,9 @@ def _study(*, collects_rating: bool, unrated: int = 0, seed: int = 5):
         GoldStandardFactory(case=case, conditions=["pvl"] if severe else ["normal"])
         cases.append(case)
     now = timezone.now() - timedelta(days=1)
-    assignments, reads, expected = [], [], []
+    assignments: list[Any] = []
+    reads: list[Any] = []
+    expected: list[Any] = []
     for name in READERS:
         user = UserFactory(username=name)
         MembershipFactory(study=study, user=user, role=Role.READER, tier="junior")

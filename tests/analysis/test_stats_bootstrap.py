@@ -108,10 +108,10 @@ def test_two_way_binary_metrics_equal_brute_force() -> None:
                 if den:
                     values.append(num / den)
             boot.append(np.mean(values) if values else np.nan)
-        boot = np.array(boot)
-        boot = boot[np.isfinite(boot)]
-        assert result[metric].ci.low == pytest.approx(np.quantile(boot, 0.025))
-        assert result[metric].ci.high == pytest.approx(np.quantile(boot, 0.975))
+        finite = np.array(boot)
+        finite = finite[np.isfinite(finite)]
+        assert result[metric].ci.low == pytest.approx(np.quantile(finite, 0.025))
+        assert result[metric].ci.high == pytest.approx(np.quantile(finite, 0.975))
 
 
 def test_two_way_bootstrap_difference_and_binary_metrics() -> None:

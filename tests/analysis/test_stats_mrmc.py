@@ -180,6 +180,7 @@ def test_dbm_mean_squares_match_jafroc(vandyke: pd.DataFrame) -> None:
     for name, value in JAFROC_DBM_MS.items():
         assert getattr(dbm, name) == pytest.approx(value, rel=5e-6), name
     # Analysis 1 (RRRC): F(1, 15.26) = 4.46, p = 0.0517, CI (-0.08796, 0.00036).
+    assert dbm.df_den is not None
     assert round(dbm.statistic, 2) == 4.46 and round(dbm.df_den, 2) == 15.26
     assert round(dbm.pvalue, 4) == 0.0517
     assert (round(dbm.ci.low, 5), round(dbm.ci.high, 5)) == (-0.08796, 0.00036)
@@ -232,6 +233,7 @@ def test_franken_matches_iowa_or_dbm_mrmc(franken: pd.DataFrame) -> None:
     }
     for name, value in printed.items():
         assert getattr(result, name) == pytest.approx(value, abs=5e-9), name
+    assert result.df_den is not None
     assert round(result.statistic, 2) == 4.69 and round(result.df_den, 2) == 3.00
     assert round(result.pvalue, 4) == 0.1188
     assert (round(result.ci.low, 5), round(result.ci.high, 5)) == (-0.00509, 0.02680)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 LOGIN = "/accounts/login/"
 
 
-def _login(username: str, password: str, *, ip: str, **meta: str) -> tuple[Client, Any]:
+def _login(username: str, password: str, *, ip: str, **meta: Any) -> tuple[Client, Any]:
     client = Client(REMOTE_ADDR=ip, **meta)
     response = client.post(LOGIN, {"username": username, "password": password})
     return client, response
@@ -150,7 +151,7 @@ def test_lockout_counts_the_proxied_client_not_the_proxy(
 
 
 @pytest.fixture
-def low_api_rates(monkeypatch: Any) -> None:
+def low_api_rates(monkeypatch: Any) -> Iterator[None]:
     # DRF binds THROTTLE_RATES at import; the dict is the settings' own, so patch its entries.
     monkeypatch.setitem(AnonRateThrottle.THROTTLE_RATES, "anon", "3/minute")
     monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", "5/minute")

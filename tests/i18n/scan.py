@@ -93,7 +93,7 @@ def unmarked_python_strings() -> list[str]:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         rel = path.relative_to(ROOT).as_posix()
 
-        def flag(node: ast.AST, rel: str = rel) -> None:
+        def flag(node: ast.expr, rel: str = rel) -> None:
             found.append(f"{rel}:{node.lineno}: {ast.unparse(node)[:90]}")
 
         for node in ast.walk(tree):

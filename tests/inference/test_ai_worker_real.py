@@ -114,4 +114,5 @@ def test_twenty_phantom_cases_with_the_real_pipeline_survive_a_killed_worker(
         # the views stage 1 found (a found view is a ready rendition; nothing invented)
         assert material.renditions.filter(status="ready").count() >= 2
     for result in results:
+        assert result.severe_probability is not None
         assert 0.0 <= result.severe_probability <= 1.0

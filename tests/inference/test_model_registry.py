@@ -71,10 +71,11 @@ def _write(path: Path, content: dict) -> None:
     path.write_text(json.dumps(content, indent=2))
 
 
-def flip_byte(path: Path) -> None:
+def flip_byte(path: Path) -> Path:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
     path.write_bytes(bytes(data))
+    return path
 
 
 def make_trained_dir(root: Path, *, profile: str = "full", commands: bool = True) -> Path:

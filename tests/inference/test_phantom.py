@@ -6,6 +6,7 @@ import csv
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -27,7 +28,7 @@ from inference.phantom.measure import sector_statistics, temporal_change
 from inference.phantom.sweep import Sweep
 from inference.phantom.writer import PHANTOM_MANIFEST_COLUMNS, SPLIT_VIDEO_COLUMNS
 
-SMALL = {"width": 320, "height": 240}
+SMALL: dict[str, Any] = {"width": 320, "height": 240}
 
 
 def _classes(sweep: Sweep, index: int) -> set[str]:

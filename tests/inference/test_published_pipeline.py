@@ -306,7 +306,8 @@ def test_detections_out_has_every_frame(tmp_path: Path) -> None:
     )
     assert summary["views"]["TVV"]["status"] == "found"
     # a whole-frame detector's view images are whole frames
-    assert cv2.imread(str(tmp_path / "out" / "TVV.png")).shape == (648, 850, 3)
+    view_image = cv2.imread(str(tmp_path / "out" / "TVV.png"))
+    assert view_image is not None and view_image.shape == (648, 850, 3)
 
 
 def test_extract_cli_writes_detections_with_the_published_detector(

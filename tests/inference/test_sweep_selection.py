@@ -40,8 +40,9 @@ def test_ai_and_junior_material_come_from_the_same_sweep(tmp_path: Path, setting
         "sagittal": sagittal.pk,
     }
     # The junior's preparation picks frames from the chosen sweeps...
-    assert sweep_asset(case, "coronal").pk == first_coronal.pk
-    assert sweep_asset(case, "sagittal").pk == sagittal.pk
+    coronal_asset, sagittal_asset = sweep_asset(case, "coronal"), sweep_asset(case, "sagittal")
+    assert coronal_asset is not None and coronal_asset.pk == first_coronal.pk
+    assert sagittal_asset is not None and sagittal_asset.pk == sagittal.pk
 
     # ...and so does the AI.
     directory = tmp_path / "model"

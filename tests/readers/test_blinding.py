@@ -135,7 +135,6 @@ class LeakAuditor:
                 assert needle.encode() not in body, f"{needle!r} in the bytes of {url}"
             return
         self.check_text(f"body of {url}", body.decode("utf-8", errors="replace"))
-        return body
 
     def get(self, url: str, **kwargs):
         response = self.client.get(url, **kwargs)
@@ -149,7 +148,7 @@ class LeakAuditor:
         return response
 
     def crawl(self, *starts: str, limit: int = 400) -> None:
-        queue, seen = list(starts), set()
+        queue, seen = list(starts), set[str]()
         while queue and len(seen) < limit:
             url = queue.pop(0)
             path = urlparse(url).path
@@ -183,7 +182,7 @@ def _forbidden_for(setup, other_reads) -> tuple[list[str], list[str]]:
         "LOGIQ-CANARY",
         "CASE-GA-CANARY",
     ]
-    ai_forbidden = []
+    ai_forbidden: list[str] = []
     for case in setup.cases:
         forbidden += [
             case.code,
@@ -199,7 +198,7 @@ def _forbidden_for(setup, other_reads) -> tuple[list[str], list[str]]:
             forbidden += [
                 str(rendition.pk),
                 rendition.pk.hex,
-                rendition.file.name if rendition.file else str(rendition.pk),
+                rendition.file.name or str(rendition.pk),
             ]
         for asset in case.assets.all():
             forbidden += [str(asset.pk), asset.pk.hex]

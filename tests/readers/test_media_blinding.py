@@ -197,7 +197,7 @@ def _fetchable(client: Client, token: str) -> set[str]:
 def _assert_canonical_grey_of_case(client: Client, url: str, case) -> None:
     response = client.get(url)
     assert response.status_code == 200, url
-    data = b"".join(response.streaming_content)
+    data = response.getvalue()  # the streamed file, joined
     own = set(
         Rendition.objects.filter(
             case=case, asset__case=case, material_set__isnull=True
@@ -216,6 +216,7 @@ def _assert_canonical_grey_of_case(client: Client, url: str, case) -> None:
     else:
         assert response["Content-Type"] == "video/mp4"
         with av.open(io.BytesIO(data)) as container:
+            assert isinstance(container, av.container.InputContainer)
             stream = container.streams.video[0]
             assert stream.codec_context.name == "h264"
             frames = 0

@@ -8,6 +8,7 @@ import csv
 import io
 import re
 import uuid
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -29,16 +30,18 @@ from trials.services import study_transition
 pytestmark = pytest.mark.django_db
 
 
-def _served(prefix: str, **study: object):
+def _served(prefix: str, **study: Any):
     setup = reading_study(n_cases=3, prefix=prefix, **study)
     reader = setup.readers[0]
     assignment = services.session_next_assignment(session=setup.session_of(reader))
+    assert assignment is not None
     services.assignment_serve(reader=reader, assignment=assignment)
     return setup, reader, assignment
 
 
 def _next(setup, reader) -> Assignment:
     assignment = services.session_next_assignment(session=setup.session_of(reader))
+    assert assignment is not None
     return services.assignment_serve(reader=reader, assignment=assignment)
 
 

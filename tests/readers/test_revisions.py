@@ -26,6 +26,7 @@ ANSWER = ReadAnswer(severe=True, confidence=80, conditions=("hydrocephalus",))
 
 def _unaided_read(setup, reader) -> Read:
     assignment = services.session_next_assignment(session=setup.session_of(reader))
+    assert assignment is not None
     services.assignment_serve(reader=reader, assignment=assignment)
     return services.read_submit(
         reader=reader, assignment=assignment, answer=ANSWER, client_event_id=uuid.uuid4()

@@ -143,6 +143,7 @@ def test_three_sweeps_through_the_api_reach_the_ai_the_junior_and_the_readers(
     assert result.status == "complete", result.error
     assert pipeline.calls == [{o: f"{o}.video" for o in SWEEPS}]
     ai = result.material_set
+    assert ai is not None
     assert (
         media.render_view(_frame(assets["sagittal_left"], 4)).sha256
         == ai.renditions.get(view="LPSV").sha256
@@ -163,6 +164,7 @@ def test_three_sweeps_through_the_api_reach_the_ai_the_junior_and_the_readers(
     client = Client()
     client.force_login(junior)
     assignment = services.session_next_assignment(session=session)
+    assert assignment is not None
     page_url = client.get(reverse("readers:session", kwargs={"session_id": session.pk}))["Location"]
     page = client.get(page_url)
     assert page.status_code == 200
@@ -202,7 +204,8 @@ def test_three_sweeps_through_the_api_reach_the_ai_the_junior_and_the_readers(
     # Readers see the three sweeps as canonical renditions, labelled by orientation only.
     slots = [s for s in selectors.assignment_slots(assignment=assignment) if s.group == "case"]
     assert [s.label for s in slots] == list(SWEEPS)
-    renditions = [s.rendition for s in slots]
+    renditions = [s.rendition for s in slots if s.rendition is not None]
+    assert len(renditions) == len(slots)
     assert all(
         r.kind == "video" and r.status == "ready" and r.content_type == "video/mp4"
         for r in renditions

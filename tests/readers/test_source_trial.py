@@ -74,6 +74,7 @@ def review_all(setup, senior) -> list[Read]:
     reads = []
     while (assignment := services.session_next_assignment(session=session)) is not None:
         assignment = services.assignment_serve(reader=senior, assignment=assignment)
+        assert assignment.material_set is not None  # a source trial's case shows a material
         source_guess_lock(
             reader=senior, assignment=assignment, guess="dont_know", client_event_id=uuid.uuid4()
         )

@@ -84,7 +84,10 @@ def test_each_study_has_its_own_chain(coordinator: Any) -> None:
     assert result.heads is not None
     assert (
         result.heads[str(first.pk)]
-        == AuditEvent.objects.filter(study=first).order_by("id").last().hash
+        == AuditEvent.objects.filter(study=first)
+        .order_by("id")
+        .values_list("hash", flat=True)
+        .last()
     )
 
 
@@ -188,7 +191,7 @@ def test_verify_audit_names_the_row_after_one_removed_from_its_study_chain(
 def _global_chain_row(prev_hash: str, study: Study | None, action: str) -> AuditEvent:
     """A row as the old writer made it: linked to the row before it, whatever its study."""
     created = timezone.now()
-    fields = {
+    fields: dict[str, Any] = {
         "action": action,
         "target_type": "",
         "target_id": "",

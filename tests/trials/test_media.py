@@ -289,7 +289,7 @@ def _fan_on_canvas(width: int, height: int, crop: media.RenditionCrop, grow: int
     """The factory's fan mask mapped onto the canvas, grown by ``grow`` pixels."""
     fan = FanGeometry(width, height).mask().astype(np.uint8)[crop.y0 : crop.y1, crop.x0 : crop.x1]
     size = (round(fan.shape[1] * crop.scale), round(fan.shape[0] * crop.scale))
-    placed = np.zeros((crop.canvas_height, crop.canvas_width), np.uint8)
+    placed: np.ndarray = np.zeros((crop.canvas_height, crop.canvas_width), np.uint8)
     resized = cv2.resize(fan, size, interpolation=cv2.INTER_NEAREST)
     h, w = (
         min(resized.shape[0], crop.canvas_height - crop.offset_y),
@@ -401,7 +401,7 @@ def test_render_video_writes_a_streamable_canonical_sweep(kind: str, tmp_path: P
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
-        assert float(stream.average_rate) == 15.0
+        assert stream.average_rate is not None and float(stream.average_rate) == 15.0
         assert set(container.metadata) <= {"major_brand", "minor_version", "compatible_brands"}
         assert "encoder" not in stream.metadata and "creation_time" not in stream.metadata
     with open_video(out) as video:

@@ -91,12 +91,12 @@ def test_adding_a_member_answers_alike_for_unknown_usernames(study: Any, coordin
     assert study.memberships.filter(user__username="real-user", role=Role.STATISTICIAN).exists()
     client = _client(coordinator)
     page = f"/studies/{study.pk}/add/member/"
-    known = client.post(page, {"username": "real-user", "role": "coordinator"}, follow=True)
-    unknown = client.post(page, {"username": "ghost-user", "role": "coordinator"}, follow=True)
-    assert known.status_code == unknown.status_code == 200
+    known_page = client.post(page, {"username": "real-user", "role": "coordinator"}, follow=True)
+    unknown_page = client.post(page, {"username": "ghost-user", "role": "coordinator"}, follow=True)
+    assert known_page.status_code == unknown_page.status_code == 200
     messages = [
         [str(m).replace(name, "X") for m in r.context["messages"]]
-        for r, name in ((known, "real-user"), (unknown, "ghost-user"))
+        for r, name in ((known_page, "real-user"), (unknown_page, "ghost-user"))
     ]
     assert messages[0] == messages[1] and messages[0]
 
@@ -185,6 +185,7 @@ def test_audit_api_redacts_answers_and_guesses_until_lock() -> None:
     Study.objects.filter(pk=setup.study.pk).update(status=StudyStatus.OPEN)
     reader = setup.readers[0]
     assignment = reader_services.session_next_assignment(session=setup.session_of(reader))
+    assert assignment is not None
     reader_services.assignment_serve(reader=reader, assignment=assignment)
     read = reader_services.read_submit(
         reader=reader,
