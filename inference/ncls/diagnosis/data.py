@@ -119,6 +119,16 @@ def load_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def parse_view(name: View | str) -> View:
+    """The standard view named ``name`` (any case), or ``ValueError`` naming the allowed ones."""
+    try:
+        return View(str(name).upper())
+    except ValueError:
+        raise ValueError(
+            f"unknown view {name!r} (allowed: {', '.join(v.value for v in View)})"
+        ) from None
+
+
 def prepare_view(frame: np.ndarray, size: int) -> np.ndarray:
     """Crop the largest non-black region (the sector) and resize to ``size``×``size``.
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -39,14 +39,30 @@ from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget, FinerWe
 from core.labels import IMAGE_LABELS, Condition, View
 from core.roi import crop_sector
 
-from .data import normalise, prepare_view
+from .data import normalise, parse_view, prepare_view
 from .model import DiagnosisNet, ImageLabelNet
-from .predict import DiagnosisEnsemble, _as_view
 
 #: Target modes: ``lesion``, the most likely label other than normal; ``predicted``, the most
 #: likely label (normal included; the first version's choice).
 TARGET_MODES = ("lesion", "predicted")
 _NORMAL = IMAGE_LABELS.index(Condition.NORMAL)
+
+
+class FoldEnsemble(Protocol):
+    """What a heatmap needs of a fold ensemble (:class:`~.predict.DiagnosisEnsemble` has it).
+
+    Typed by shape rather than by class so that this module does not import ``predict``,
+    which imports it to offer :meth:`~.predict.DiagnosisEnsemble.heatmaps`.
+    """
+
+    @property
+    def nets(self) -> list[DiagnosisNet]: ...
+
+    @property
+    def device(self) -> torch.device: ...
+
+    @property
+    def image_size(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -181,7 +197,7 @@ def finer_cam(
 
 
 def frame_heatmaps(
-    ensemble: DiagnosisEnsemble,
+    ensemble: FoldEnsemble,
     frames: Sequence[np.ndarray],
     *,
     settings: CamSettings = DEFAULT_SETTINGS,
@@ -217,7 +233,7 @@ def overlay(frame: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
 
 
 def view_heatmaps(
-    ensemble: DiagnosisEnsemble,
+    ensemble: FoldEnsemble,
     views: Mapping[View | str, np.ndarray],
     out_dir: Path | None = None,
     *,
@@ -226,7 +242,7 @@ def view_heatmaps(
     """Finer-CAM for every view; with ``out_dir``, also write ``heatmap_<VIEW>.png`` overlays."""
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-    named = {_as_view(name): frame for name, frame in views.items()}
+    named = {parse_view(name): frame for name, frame in views.items()}
     if not named:
         return {}
     heatmaps, targets = frame_heatmaps(ensemble, list(named.values()), settings=settings)

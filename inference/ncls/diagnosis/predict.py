@@ -18,7 +18,7 @@ import torch
 from core.labels import IMAGE_LABELS, View
 
 from .checkpoint import DEMO_NOTICE, FoldModel, fold_jsons, load_fold
-from .data import normalise, prepare_view, stack_views
+from .data import normalise, parse_view, prepare_view, stack_views
 from .model import VIEW_SLOTS, DiagnosisNet, ProbabilityNet
 from .rules import DecidingRule, decide, flags_severe, image_label_set, is_abnormal
 
@@ -137,13 +137,8 @@ def case_diagnosis(
     )
 
 
-def _as_view(name: View | str) -> View:
-    try:
-        return View(str(name).upper())
-    except ValueError:
-        raise ValueError(
-            f"unknown view {name!r} (allowed: {', '.join(v.value for v in View)})"
-        ) from None
+#: The view-name parser under the name the pipeline and the published ensemble import.
+_as_view = parse_view
 
 
 class DiagnosisEnsemble:
