@@ -1,15 +1,15 @@
-"""The e-mail (and worklist note) that a reader's washout has ended and his aided session is open.
+"""The e-mail (and worklist note) that a reader's washout is over and his second session open.
 
 Sent once per reader and study: a :class:`~readers.models.WashoutNotice` row is written in
 the transaction that sends it, and a second attempt finds the row and sends nothing. Two
 paths reach it, both idempotent:
 
-- when the unaided session completes, a task is scheduled for the moment the washout ends
-  (``apply_async(eta=...)``; :func:`readers.phases._unaided_completed`);
+- when the first session completes, a task is scheduled for the moment the washout ends
+  (``apply_async(eta=...)``; :func:`readers.phases._crossover_completed`);
 - a daily sweep (Celery beat, ``config.celery``) sends whatever is due and unsent: a task
   lost with a broker, a worker down at that moment, an eager run that came too early.
 
-The opening is recomputed from the unaided session (:func:`readers.phases.phase_rules`),
+The opening is recomputed from the first session (:func:`readers.phases.phase_rules`),
 never read from a stored date, so nothing is sent before the session really opens. The
 e-mail is written in the reader's language (:func:`preferences.services.language_for`).
 """
@@ -35,6 +35,14 @@ from trials.permissions import active_memberships
 logger = logging.getLogger(__name__)
 
 
+#: The designs with a washout between two sessions, and the phases a second session has:
+#: aided (the assisted crossover; unaided-first readers of the counterbalanced one) or
+#: unaided (the counterbalanced crossover's AI-first readers). A first session opens at
+#: once (:func:`washout_opens_at` is None for it), so it is never notified.
+CROSSOVER_DESIGNS = (StudyDesign.ASSISTED_CROSSOVER, StudyDesign.COUNTERBALANCED_CROSSOVER)
+SECOND_PHASES = (SessionPhase.AIDED, SessionPhase.UNAIDED)
+
+
 def washout_opens_at(session: ReadingSession) -> datetime | None:
     """When an aided session opens (None while the unaided one is not complete)."""
     opening = phase_rules(session.phase).opening(session)
@@ -52,7 +60,7 @@ def washout_notice_send(*, session: ReadingSession, now: datetime | None = None)
     transaction: a failed send leaves no row, so the next attempt sends it.
     """
     now = now or timezone.now()
-    if session.phase != SessionPhase.AIDED or session.completed_at is not None:
+    if session.phase not in SECOND_PHASES or session.completed_at is not None:
         return False
     opens = washout_opens_at(session)
     if opens is None or opens > now:
@@ -76,6 +84,7 @@ def washout_notice_send(*, session: ReadingSession, now: datetime | None = None)
             "study": session.study,
             "opens": opens,
             "link": _site_url().rstrip("/") + reverse("readers:worklist"),
+            "aided": session.phase == SessionPhase.AIDED,
         }
         with translation.override(language):
             subject = " ".join(render_to_string("readers/washout_subject.txt", context).split())
@@ -85,13 +94,13 @@ def washout_notice_send(*, session: ReadingSession, now: datetime | None = None)
 
 
 def washout_notices_due(*, now: datetime | None = None) -> list[ReadingSession]:
-    """Aided sessions of crossover studies, not complete, no notice yet, whose washout is over."""
+    """Second sessions of crossover studies, not complete, no notice yet, washout over."""
     now = now or timezone.now()
     candidates = ReadingSession.objects.filter(
-        phase=SessionPhase.AIDED,
+        phase__in=SECOND_PHASES,
         completed_at__isnull=True,
         washout_notice__isnull=True,
-        study__design=StudyDesign.ASSISTED_CROSSOVER,
+        study__design__in=CROSSOVER_DESIGNS,
         available_from__lte=now,  # set when the unaided session completes; rechecked below
     ).select_related("study", "reader")
     return [s for s in candidates if (opens := washout_opens_at(s)) is not None and opens <= now]

@@ -287,9 +287,10 @@ def case_media(request: HttpRequest, token: str, slot: str) -> HttpResponseBase:
         elif last:
             start = max(0, size - int(last))
         if start > end or start >= size:
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
+            unsatisfiable = HttpResponse(status=416)
+            unsatisfiable["Content-Range"] = f"bytes */{size}"
+            return unsatisfiable
+
         status = 206
     handle = rendition.file.open("rb")
     response = StreamingHttpResponse(

@@ -19,6 +19,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.core import mail
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +27,7 @@ from django.utils import timezone
 from analysis.exports import read_imrmc, read_long_csv
 from analysis.stats.splitplot import mrmc_or_split_plot, split_plot_layout
 from readers.models import Assignment, Read, ReadingSession, SessionPhase
+from readers.notifications import washout_notice_send
 from readers.services import session_availability
 from tests.trials.factories import (
     PASSWORD,
@@ -195,6 +197,29 @@ def test_counterbalanced_crossover_end_to_end(django_capture_on_commit_callbacks
         first_session.completed_at = timezone.now() - timedelta(days=15)
         first_session.save(update_fields=["completed_at"])
         assert not session_availability(session=mine.get(phase=second)).reason
+
+    # The washout e-mail names the second session for what it is: aided for unaided-first
+    # readers, unaided for AI-first ones (sent once, when the washout is over).
+    for user in readers:
+        user.email = f"{user.username}@example.org"
+        user.save(update_fields=["email"])
+        allocation = allocated.get(reader=user)
+        second_phase = (
+            SessionPhase.UNAIDED
+            if allocation.sequence == CrossoverSequence.AI_FIRST
+            else SessionPhase.AIDED
+        )
+        second_session = ReadingSession.objects.get(study=study, reader=user, phase=second_phase)
+        assert washout_notice_send(session=second_session) is True
+        assert washout_notice_send(session=second_session) is False
+    subjects = {message.to[0]: message.subject for message in mail.outbox}
+    for user in readers:
+        expected = (
+            "Your unaided session"
+            if allocated.get(reader=user).sequence == CrossoverSequence.AI_FIRST
+            else "Your aided session"
+        )
+        assert subjects[user.email].startswith(expected), subjects[user.email]
 
     _reads(study, np.random.default_rng(18))
     coordinator.post(transition, {"to": "locked", "confirm": "on", **SIGN})
