@@ -364,10 +364,18 @@ def rendition_file(request: HttpRequest, rendition_id: str) -> HttpResponseBase:
     """Serve a rendition to the study's coordinators (readers use their own opaque routes)."""
     from django.http import FileResponse, Http404
 
-    rendition = Rendition.objects.select_related("case").filter(pk=rendition_id).first()
+    rendition = (
+        Rendition.objects.select_related("case__study", "material_set")
+        .filter(pk=rendition_id)
+        .first()
+    )
     if rendition is None or not rendition.file:
         raise Http404
     access_study(request.user, rendition.case.study_id, roles=(Role.COORDINATOR,))
+    if rendition.material_set is not None and material_set_redacted(
+        rendition.material_set, study=rendition.case.study
+    ):
+        raise Http404  # a junior's views are his answer: hidden until the lock, as on the pages
     response = FileResponse(rendition.file.open("rb"), content_type=rendition.content_type)
     response["Cache-Control"] = "private, no-store"
     return response

@@ -120,3 +120,22 @@ def test_case_page_hides_a_juniors_diagnosis_and_views_until_lock() -> None:
     junior_block = html.split(f'id="material-{human.pk}"')[1].split("</section>")[0]
     assert "hidden until the study is locked" not in junior_block
     assert "<img" in junior_block and "C1" in junior_block
+
+
+def test_rendition_route_serves_a_juniors_view_only_after_the_lock(tmp_path, settings) -> None:
+    from django.core.files.base import ContentFile
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    study, coordinator, _case, human = _world()
+    view = Rendition.objects.get(material_set=human)
+    view.file.save("junior-view.png", ContentFile(b"\x89PNG\r\n\x1a\njunior"), save=True)
+    client = Client()
+    client.force_login(coordinator)
+    url = f"/renditions/{view.pk}/"
+    for status in (StudyStatus.DRAFT, StudyStatus.OPEN):
+        Study.objects.filter(pk=study.pk).update(status=status)
+        assert client.get(url).status_code == 404, status
+    Study.objects.filter(pk=study.pk).update(status=StudyStatus.LOCKED)
+    served = client.get(url)
+    assert served.status_code == 200
+    assert b"".join(served.streaming_content).endswith(b"junior")
