@@ -138,4 +138,4 @@ def test_rendition_route_serves_a_juniors_view_only_after_the_lock(tmp_path, set
     Study.objects.filter(pk=study.pk).update(status=StudyStatus.LOCKED)
     served = client.get(url)
     assert served.status_code == 200
-    assert b"".join(served.streaming_content).endswith(b"junior")
+    assert served.getvalue().endswith(b"junior")
