@@ -140,6 +140,14 @@ def allocate(
     return entries
 
 
+def _check_nonce(nonce: str) -> None:
+    """Refuse a malformed nonce; the value is secret, so name its length, never the value."""
+    if not _NONCE.fullmatch(nonce):
+        raise ValueError(
+            f"the nonce must be {2 * NONCE_BYTES} lowercase hex digits, got {len(nonce)} characters"
+        )
+
+
 def canonical_document(
     entries: Sequence[AllocationEntry],
     groups: dict[str, list[str]],
@@ -148,11 +156,7 @@ def canonical_document(
     nonce: str,
 ) -> str:
     """The exact text committed to: parameters, groups, the sorted allocation list and the nonce."""
-    if not _NONCE.fullmatch(nonce):
-        # The value is secret: name its length, never the value.
-        raise ValueError(
-            f"the nonce must be {2 * NONCE_BYTES} lowercase hex digits, got {len(nonce)} characters"
-        )
+    _check_nonce(nonce)
     document = {
         "algorithm": ALGORITHM,
         "nonce": nonce,
@@ -286,10 +290,7 @@ def crossover_document(
     nonce: str,
 ) -> str:
     """The exact text committed to: algorithm, parameters, readers, cases and the nonce."""
-    if not _NONCE.fullmatch(nonce):
-        raise ValueError(
-            f"the nonce must be {2 * NONCE_BYTES} lowercase hex digits, got {len(nonce)} characters"
-        )
+    _check_nonce(nonce)
     document = {
         "algorithm": CROSSOVER_ALGORITHM,
         "nonce": nonce,
