@@ -25,6 +25,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from accounts import services
+from accounts.backends import USER_BACKEND
 from accounts.forms import (
     AcceptInvitationForm,
     ApiTokenForm,
@@ -185,7 +186,7 @@ def invitation_page(request: HttpRequest, token: str) -> HttpResponse:
                     auth_login(
                         request,
                         membership.user,
-                        backend="django.contrib.auth.backends.ModelBackend",
+                        backend=USER_BACKEND,
                     )
                 messages.success(
                     request,
@@ -219,7 +220,7 @@ class LoginView(auth_views.LoginView):
             return super().form_valid(form)
         self.request.session[PENDING_LOGIN] = {
             "user": str(user.pk),
-            "backend": getattr(user, "backend", "django.contrib.auth.backends.ModelBackend"),
+            "backend": getattr(user, "backend", USER_BACKEND),
             "next": self.get_success_url(),
             "at": time.time(),
         }

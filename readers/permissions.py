@@ -12,35 +12,27 @@ from uuid import UUID
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from readers import statements
 from readers.models import Assignment, ReadingSession
-from trials.models import Role
-from trials.permissions import active_memberships
-
-
-def _reading_studies(user: Any):
-    """The studies in which ``user`` is a reader now (an ended membership reads nothing)."""
-    return active_memberships(user).filter(role=Role.READER).values("study")
 
 
 def access_session(user: Any, session_id: UUID | str) -> ReadingSession:
-    """The reading session if it is ``user``'s own (404 otherwise, revealing nothing)."""
+    """The reading session if it is ``user``'s own and he reads in its study now (404
+    otherwise, revealing nothing); one statement (:func:`readers.statements.reader_session`)."""
     if not getattr(user, "is_authenticated", False):
         raise Http404(_("No such session."))
-    try:
-        return ReadingSession.objects.select_related("study").get(
-            pk=session_id, reader=user, study__in=_reading_studies(user)
-        )
-    except (ReadingSession.DoesNotExist, ValueError) as exc:
-        raise Http404(_("No such session.")) from exc
+    session = statements.reader_session(user.pk, session_id)
+    if session is None:
+        raise Http404(_("No such session."))
+    return session
 
 
 def access_assignment(user: Any, token: str) -> Assignment:
-    """The assignment behind ``token`` if it belongs to ``user``'s session (404 otherwise)."""
+    """The assignment behind ``token`` if it belongs to ``user``'s session and he reads in
+    its study now (404 otherwise); one statement (:func:`readers.statements.reader_assignment`)."""
     if not getattr(user, "is_authenticated", False):
         raise Http404(_("No such case."))
-    try:
-        return Assignment.objects.select_related("session__study").get(
-            token=token, session__reader=user, session__study__in=_reading_studies(user)
-        )
-    except Assignment.DoesNotExist as exc:
-        raise Http404(_("No such case.")) from exc
+    assignment = statements.reader_assignment(user.pk, token)
+    if assignment is None:
+        raise Http404(_("No such case."))
+    return assignment

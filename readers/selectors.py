@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
 from core.labels import View
+from readers import statements
 from readers.models import Assignment, Read, ReadingSession
 from readers.phases import Opening, phase_rules
 from readers.services import session_availability, session_next_assignment
@@ -159,14 +160,8 @@ def assignment_slots(*, assignment: Assignment) -> list[Slot]:
         _slots(
             assignment,
             # Only what was uploaded before the session was made: its media never change.
-            list(
-                ready.filter(
-                    case_id=assignment.case_id,
-                    purpose=RenditionPurpose.CASE_MEDIA,
-                    asset__case_id=assignment.case_id,
-                    asset__created__lte=assignment.session.created,
-                )
-            ),
+            # Ready, purpose CASE_MEDIA, of an asset of this case (readers.statements).
+            statements.case_media(assignment.case_id, assignment.session.created),
             "case",
         )
         if rules.shows_case_media

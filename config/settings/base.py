@@ -137,9 +137,12 @@ _shared_cache = (
 _session_engine = env.str(
     "FONTANELLE_SESSION_ENGINE", default="cached_db" if _shared_cache else "db"
 )
+#: "db" is Django's database engine with its per-request load written once (config/sessions.py).
 SESSION_ENGINE = (
     _session_engine
     if "." in _session_engine
+    else "config.sessions"
+    if _session_engine == "db"
     else f"django.contrib.sessions.backends.{_session_engine}"
 )
 
@@ -154,7 +157,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend with the per-request user load written once (accounts/backends.py).
+    "accounts.backends.SessionUserBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -9,11 +9,12 @@ from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery, UUIDField
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config import statements as sql
 from core.labels import Condition, parse_conditions
+from readers import statements
 from readers.models import Assignment, Read, ReadingSession, SessionPhase
 from readers.phases import PhaseRules, phase_rules
 from readers.services.refusals import AlreadyAnswered, ReadingRefused
@@ -112,28 +113,14 @@ def _locked_for_answer(assignment: Assignment, reader: Any, client_event_id: UUI
     any other case of the session is still unanswered (``others_unanswered``): a first
     submission, a replay and a refusal each cost this one statement before their writes.
     """
-    others = Assignment.objects.filter(
-        session_id=OuterRef("session_id"), answered_at__isnull=True
-    ).exclude(pk=OuterRef("pk"))
-    rows = (
-        Assignment.objects.select_for_update(of=("self",))
-        .annotate(
-            event_assignment_id=Subquery(
-                Read.objects.filter(client_event_id=client_event_id).values("assignment_id")[:1],
-                output_field=UUIDField(),  # a UUID on every database (SQLite gives hex text)
-            ),
-            others_unanswered=Exists(others),
-        )
-        .select_related("read")
-    )
     cached = Assignment.session.is_cached(assignment) and ReadingSession.study.is_cached(
         assignment.session
     )
+    locked = statements.assignment_locked_for_answer(assignment.pk, client_event_id)
     if cached:
-        locked = rows.get(pk=assignment.pk)
         locked.session = assignment.session
     else:
-        locked = rows.select_related("session__study").get(pk=assignment.pk)
+        locked.session = ReadingSession.objects.select_related("study").get(pk=locked.session_id)
     if locked.session.reader_id != reader.pk:
         raise ReadingRefused(_("This case is not assigned to you."))
     return locked
@@ -214,20 +201,15 @@ def _read_record(
     read.full_clean(
         exclude=["assignment", "reader"], validate_unique=False, validate_constraints=False
     )
-    read.save(force_insert=True)
+    # Every submission writes these two rows: statements written once (config.statements).
+    sql.insert(read)
     read.replayed = False  # type: ignore[attr-defined]
     assignment.answered_at = now
     assignment.last_seen_at = now
     assignment.draft = {}
-    assignment.save(
-        update_fields=[
-            "answered_at",
-            "active_ms",
-            "active_since",
-            "last_seen_at",
-            "draft",
-            "modified",
-        ]
+    sql.update(
+        assignment,
+        ["answered_at", "active_ms", "active_since", "last_seen_at", "draft", "modified"],
     )
     return read
 

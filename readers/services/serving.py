@@ -12,10 +12,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config import statements as sql
+from readers import statements
 from readers.models import ActivityEvent, ActivityKind, Assignment, ReadingSession
 from readers.phases import phase_rules
 from readers.services.refusals import AlreadyAnswered, ReadingRefused
@@ -107,8 +108,9 @@ def _serve(
     if assignment.active_since is None:
         assignment.active_since = now
     assignment.last_seen_at = now
-    assignment.save(update_fields=changed)
-    ActivityEvent.objects.create(assignment=assignment, kind=ActivityKind.VISIBLE, received_at=now)
+    # Every serve writes these two rows: statements written once (config.statements).
+    sql.update(assignment, changed)
+    sql.insert(ActivityEvent(assignment=assignment, kind=ActivityKind.VISIBLE, received_at=now))
     return assignment
 
 
@@ -133,16 +135,7 @@ def session_serve_next(*, reader: Any, session: ReadingSession) -> Assignment | 
     """
     # Found and locked by one statement (with the session's case count, which the answer
     # shows); the lock's recheck skips a case answered meanwhile for the one after it.
-    total = Assignment.objects.filter(session_id=OuterRef("session_id")).order_by()
-    following = (
-        session.assignments.select_for_update()
-        .filter(answered_at__isnull=True)
-        .annotate(
-            session_total=Subquery(total.values("session_id").annotate(n=Count("pk")).values("n"))
-        )
-        .order_by("position")
-        .first()
-    )
+    following = statements.next_unanswered_locked(session)
     if following is None:
         return None
     following.session = session
