@@ -52,7 +52,7 @@ from analysis.blinding_audit import (
     audit_features,
     blinding_audit,
 )
-from analysis.jobs import BLINDING_AUDIT, fingerprint, job_get_or_start
+from analysis.jobs import BLINDING_AUDIT, RUNNERS, Progress, fingerprint, job_get_or_start
 from analysis.models import AnalysisJob
 from readers.models import Assignment, ReadingSession, SessionPhase
 from readers.preparation import VIEWS, view_sweeps
@@ -431,3 +431,18 @@ def blinding_audit_job(study: Study, actor: Any, *, again: bool = False) -> Anal
         snapshot=fingerprint(audit_snapshot_parts(study)),
         again=again,
     )
+
+
+def _blinding_audit_runner(
+    job: AnalysisJob, progress: Progress
+) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
+    """The ``blinding_audit`` job: :func:`blinding_audit_for_study` with the job's seed."""
+    outcome = blinding_audit_for_study(
+        study=job.study, progress=progress, seed=int(job.params.get("seed", 0))
+    )
+    return outcome.as_dict(), None
+
+
+def register_runner() -> None:
+    """Add the ``blinding_audit`` runner to the analysis job mechanism (idempotent)."""
+    RUNNERS.setdefault(BLINDING_AUDIT, _blinding_audit_runner)

@@ -21,13 +21,17 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.utils import timezone, translation
-from django.utils.translation import gettext_noop
+from django.utils import timezone
 
 from analysis.models import AnalysisJob, JobStatus
-from trials.models import Role, Study
+from config.celery import task_queue_on_commit
+from trials.audit import audit_record
+from trials.models import AuditAction, Role, Study
 
 logger = logging.getLogger(__name__)
+
+#: Bootstrap resamples of a report's job.
+N_RESAMPLES = 2000
 
 EXPORT_ZIP = "export_zip"
 BLINDING_AUDIT = "blinding_audit"
@@ -73,37 +77,11 @@ class Progress:
 Runner = Callable[[AnalysisJob, Progress], tuple[dict[str, Any], tuple[str, bytes] | None]]
 
 
-def _export_zip(
-    job: AnalysisJob, progress: Progress
-) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
-    from analysis import exports
-    from analysis.report_i18n import localize_report
-    from analysis.services import analysis_bundle
-
-    reports, data = analysis_bundle(study=job.study, actor=job.created_by, progress=progress)
-    progress(len(reports), len(reports) + 1, gettext_noop("Writing the ZIP file"))
-    with translation.override(job.params.get("language") or "en"):
-        localized = [localize_report(report) for report in reports]
-        content = exports.analysis_zip(localized, data)
-    name = f"analysis_{data.snapshot[:12]}.zip"
-    return {"filename": name, "reports": [r.key for r in reports], "snapshot": data.snapshot}, (
-        name,
-        content,
-    )
-
-
-def _blinding_audit(
-    job: AnalysisJob, progress: Progress
-) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
-    from analysis.blinding import blinding_audit_for_study
-
-    outcome = blinding_audit_for_study(
-        study=job.study, progress=progress, seed=int(job.params.get("seed", 0))
-    )
-    return outcome.as_dict(), None
-
-
-RUNNERS: dict[str, Runner] = {EXPORT_ZIP: _export_zip, BLINDING_AUDIT: _blinding_audit}
+#: The runner of each non-report kind. The analyses register their own
+#: (:meth:`analysis.apps.AnalysisConfig.ready`: the ZIP export in :mod:`analysis.services`,
+#: the blinding audit in :mod:`analysis.blinding`, the power check in :mod:`analysis.planner`),
+#: so this mechanism imports none of the work it runs.
+RUNNERS: dict[str, Runner] = {}
 
 
 def job_state(job: AnalysisJob) -> dict[str, Any]:
@@ -124,6 +102,37 @@ def job_roles(kind: str) -> tuple[str, ...]:
     return KIND_ROLES.get(kind, (Role.STATISTICIAN, Role.COORDINATOR))
 
 
+@transaction.atomic
+def analysis_job_create(
+    *,
+    study: Study,
+    kind: str,
+    actor: Any,
+    snapshot: str,
+    n_resamples: int = N_RESAMPLES,
+    params: dict[str, Any] | None = None,
+) -> AnalysisJob:
+    """Record a queued job (audited); the caller queues or runs it."""
+    job = AnalysisJob(
+        study=study,
+        kind=kind,
+        snapshot=snapshot,
+        n_resamples=n_resamples,
+        params=params or {},
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    job.full_clean()
+    job.save()
+    audit_record(
+        actor=actor,
+        action=AuditAction.ANALYSIS_RUN,
+        target=job,
+        study=study,
+        after={"kind": kind, "snapshot": snapshot, "n_resamples": n_resamples, **(params or {})},
+    )
+    return job
+
+
 def job_create(
     *,
     study: Study,
@@ -134,8 +143,6 @@ def job_create(
     start: bool = True,
 ) -> AnalysisJob:
     """Record a queued job (audited) and, with ``start``, queue its task once committed."""
-    from analysis.services import analysis_job_create
-
     with transaction.atomic():
         job = analysis_job_create(
             study=study, kind=kind, actor=actor, snapshot=snapshot, params=params or {}
@@ -147,10 +154,7 @@ def job_create(
 
 def job_queue(job: AnalysisJob) -> None:
     """Queue the job's task when the current transaction commits (at once outside one)."""
-    from analysis.tasks import run_analysis_job
-
-    job_id = str(job.pk)
-    transaction.on_commit(lambda: run_analysis_job.delay(job_id=job_id))
+    task_queue_on_commit("analysis.tasks.run_analysis_job", kwargs={"job_id": str(job.pk)})
 
 
 def job_latest(

@@ -189,7 +189,6 @@ def start_check(*, study: Study, actor: Any, plan: PowerResult) -> Any:
     """The check's job for this plan (reused when the same check ran before)."""
     from analysis.jobs import fingerprint, job_get_or_start
 
-    register_runner()
     params = check_params(plan)
     snapshot = fingerprint([POWER_CHECK, *sorted(params.items())])
     return job_get_or_start(

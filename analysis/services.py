@@ -25,20 +25,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from analysis.frames import StudyData
+from analysis.jobs import (
+    EXPORT_ZIP,
+    RUNNERS,
+    Progress,
+    analysis_job_create,
+    job_create,
+    job_execute,
+)
 from analysis.models import AnalysisJob, JobStatus
 from analysis.reports import REPORTS, Report, ReportSpec, run_report
 from analysis.selectors import latest_job, study_data
-from trials.audit import audit_record
-from trials.models import AuditAction, Study, StudyStatus
+from trials.models import Study, StudyStatus
 
 logger = logging.getLogger(__name__)
-
-N_RESAMPLES = 2000
 
 
 class ReportRefused(Exception):
@@ -111,37 +116,6 @@ def _compute(
     return run_report(job.kind, data, n_resamples=job.n_resamples)
 
 
-@transaction.atomic
-def analysis_job_create(
-    *,
-    study: Study,
-    kind: str,
-    actor: Any,
-    snapshot: str,
-    n_resamples: int = N_RESAMPLES,
-    params: dict[str, Any] | None = None,
-) -> AnalysisJob:
-    """Record a queued job (audited); the caller queues or runs it."""
-    job = AnalysisJob(
-        study=study,
-        kind=kind,
-        snapshot=snapshot,
-        n_resamples=n_resamples,
-        params=params or {},
-        created_by=actor if getattr(actor, "pk", None) else None,
-    )
-    job.full_clean()
-    job.save()
-    audit_record(
-        actor=actor,
-        action=AuditAction.ANALYSIS_RUN,
-        target=job,
-        study=study,
-        after={"kind": kind, "snapshot": snapshot, "n_resamples": n_resamples, **(params or {})},
-    )
-    return job
-
-
 def report_get_or_run(
     *, study: Study, key: str, actor: Any, data: StudyData | None = None
 ) -> ReportOutcome:
@@ -160,8 +134,6 @@ def report_get_or_run(
         if job.status == JobStatus.COMPLETE:
             return ReportOutcome(job, Report.from_dict(job.result))
         return ReportOutcome(job, None)
-    from analysis.jobs import job_create
-
     job = job_create(study=study, kind=key, actor=actor, snapshot=snapshot)
     job.refresh_from_db()  # eager outside a transaction: it has run already
     if job.status == JobStatus.COMPLETE:
@@ -203,8 +175,6 @@ def analysis_job_run(*, job_id: str) -> AnalysisJob:
     if job.status in (JobStatus.COMPLETE, JobStatus.FAILED):
         return job
     if job.kind not in REPORTS:
-        from analysis.jobs import job_execute
-
         return job_execute(job)
     data = study_data(study=job.study)
     _run(job, data)
@@ -237,3 +207,27 @@ def analysis_bundle(
         if report is not None:
             reports.append(report)
     return reports, data
+
+
+def _export_zip(
+    job: AnalysisJob, progress: Progress
+) -> tuple[dict[str, Any], tuple[str, bytes] | None]:
+    """The ``export_zip`` job: every report the user may see, localized, in one ZIP."""
+    from analysis import exports
+    from analysis.report_i18n import localize_report
+
+    reports, data = analysis_bundle(study=job.study, actor=job.created_by, progress=progress)
+    progress(len(reports), len(reports) + 1, gettext_noop("Writing the ZIP file"))
+    with translation.override(job.params.get("language") or "en"):
+        localized = [localize_report(report) for report in reports]
+        content = exports.analysis_zip(localized, data)
+    name = f"analysis_{data.snapshot[:12]}.zip"
+    return {"filename": name, "reports": [r.key for r in reports], "snapshot": data.snapshot}, (
+        name,
+        content,
+    )
+
+
+def register_runner() -> None:
+    """Add the ``export_zip`` runner to the analysis job mechanism (idempotent)."""
+    RUNNERS.setdefault(EXPORT_ZIP, _export_zip)

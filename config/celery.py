@@ -1,4 +1,4 @@
-"""The Celery application and the project's one task decorator."""
+"""The Celery application, the project's one task decorator, and queueing a task by name."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 from celery.schedules import crontab
+from django.db import transaction
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
@@ -55,3 +56,28 @@ def project_task(
         )(func)
 
     return decorate
+
+
+def registered_task(name: str) -> Task:
+    """The task registered as ``name`` (``module.function`` unless the task names itself).
+
+    A process that has not imported an app's tasks module yet (the web process; a worker
+    imports them all at start) discovers every installed app's ``tasks`` module first.
+    ``celery.exceptions.NotRegistered`` for a name no app declares.
+    """
+    if name not in app.tasks:
+        app.autodiscover_tasks(force=True)
+    return app.tasks[name]
+
+
+def task_queue_on_commit(name: str, *, kwargs: dict[str, Any], **options: Any) -> None:
+    """Queue the task registered as ``name`` when the current transaction commits.
+
+    How a service queues a task whose body calls the services, without importing the
+    task's module (that would be an import cycle). ``options`` go to ``apply_async``
+    (``eta``, ``countdown``, ...); an eager app (``CELERY_TASK_ALWAYS_EAGER``) runs the task
+    on commit, as ``delay`` would. An unknown name raises at once, in the caller's
+    transaction, rather than after the commit.
+    """
+    task = registered_task(name)
+    transaction.on_commit(lambda: task.apply_async(kwargs=kwargs, **options))

@@ -11,3 +11,9 @@ class ReadersConfig(AppConfig):
         from readers import source_trial
 
         source_trial.register()
+        # The washout e-mail is scheduled when a crossover reader's washout begins.
+        from readers import notifications, phases
+
+        phases.washout_began.connect(
+            notifications.washout_notice_schedule, dispatch_uid="readers.washout_notice"
+        )

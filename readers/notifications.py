@@ -5,7 +5,8 @@ the transaction that sends it, and a second attempt finds the row and sends noth
 paths reach it, both idempotent:
 
 - when the first session completes, a task is scheduled for the moment the washout ends
-  (``apply_async(eta=...)``; :func:`readers.phases._crossover_completed`);
+  (``apply_async(eta=...)``; :func:`washout_notice_schedule`, a receiver of the phase
+  rules' :data:`readers.phases.washout_began`);
 - a daily sweep (Celery beat, ``config.celery``) sends whatever is due and unsent: a task
   lost with a broker, a worker down at that moment, an eager run that came too early.
 
@@ -27,6 +28,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from config.celery import task_queue_on_commit
 from readers.models import ReadingSession, SessionPhase, WashoutNotice
 from readers.phases import phase_rules
 from trials.models import Role, StudyDesign
@@ -117,11 +119,13 @@ def washout_notices_sweep(*, now: datetime | None = None) -> int:
     return sent
 
 
-def washout_notice_schedule(session: Any, opens: datetime) -> None:
-    """Queue the notice task for the moment the washout ends (once the caller commits)."""
-    from readers.tasks import notify_washout_ended
+def washout_notice_schedule(
+    sender: Any, *, session: ReadingSession, opens: datetime, **kwargs: Any
+) -> None:
+    """Queue the notice task for the moment the washout ends (once the caller commits).
 
-    session_id = str(session.pk)
-    transaction.on_commit(
-        lambda: notify_washout_ended.apply_async(kwargs={"session_id": session_id}, eta=opens)
+    The receiver of :data:`readers.phases.washout_began`.
+    """
+    task_queue_on_commit(
+        "readers.tasks.notify_washout_ended", kwargs={"session_id": str(session.pk)}, eta=opens
     )

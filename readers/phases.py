@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.dispatch import Signal
 from django.utils.translation import gettext as _
 
 from readers.models import Assignment, ReadingSession, SessionPhase
@@ -177,6 +178,14 @@ def _crossover_opening(session: ReadingSession) -> Opening:
     return Opening(first_session.completed_at + timedelta(days=session.study.washout_days))
 
 
+#: Sent when a crossover reader's first session completes (in its transaction): the washout
+#: before his second session has begun. ``session`` is the second session, ``opens`` when it
+#: opens. What must happen when the washout ends listens here, so the phase rules import
+#: none of it: the washout e-mail (:func:`readers.notifications.washout_notice_schedule`,
+#: connected in :meth:`readers.apps.ReadersConfig.ready`), whose module reads these rules.
+washout_began = Signal()
+
+
 def _crossover_completed(session: ReadingSession) -> None:
     # Tell the worklist when the second session opens (display only; see _crossover_opening).
     if session.study.design not in (
@@ -193,11 +202,8 @@ def _crossover_completed(session: ReadingSession) -> None:
         study_id=session.study_id, reader_id=session.reader_id, phase=second_phase
     )
     second.update(available_from=opens)
-    # The e-mail when the washout ends (readers.notifications; a daily sweep backs it up).
-    from readers.notifications import washout_notice_schedule
-
     for second_session in second:
-        washout_notice_schedule(second_session, opens)
+        washout_began.send(sender=ReadingSession, session=second_session, opens=opens)
 
 
 def _crossover_revision_gate(assignment: Assignment) -> str:

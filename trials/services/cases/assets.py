@@ -11,6 +11,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from config.celery import task_queue_on_commit
 from core.files import file_sha256
 from trials import media
 from trials.audit import audit_record
@@ -71,10 +72,7 @@ def asset_ingest(
         if asset.file.name:
             asset.file.storage.delete(asset.file.name)
         raise
-    from trials.tasks import make_asset_rendition  # tasks import services
-
-    asset_id = asset.pk
-    transaction.on_commit(lambda: make_asset_rendition.delay(asset_id=str(asset_id)))
+    task_queue_on_commit("trials.tasks.make_asset_rendition", kwargs={"asset_id": str(asset.pk)})
     return asset
 
 
