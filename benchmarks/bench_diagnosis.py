@@ -22,9 +22,9 @@ import torch
 from inference.ncls.diagnosis.checkpoint import FoldModel
 from inference.ncls.diagnosis.data import load_rgb, read_manifest
 from inference.ncls.diagnosis.model import DiagnosisNet, architecture_for
-from inference.ncls.diagnosis.pipeline import NclsPipeline
 from inference.ncls.diagnosis.predict import DiagnosisEnsemble
 from inference.ncls.diagnosis.toydata import draw_view
+from inference.ncls.pipeline import NclsPipeline
 
 PAPER_SECONDS_PER_CASE = 28.97
 

@@ -29,7 +29,7 @@ from django.conf import settings
 
 from core.files import file_sha256
 from core.video import read_frames
-from inference.ncls.diagnosis.pipeline import NclsPipeline
+from inference.ncls.pipeline import NclsPipeline
 from inference.services import CaseAIOutput
 
 #: Default bound of the result cache, per worker process (the setting overrides it).

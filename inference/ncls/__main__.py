@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from inference.ncls.detection import cli as detection_cli
-from inference.ncls.diagnosis import cli as diagnosis_cli
-from inference.ncls.published import cli as published_cli
+from inference.ncls.cli import detection as detection_cli
+from inference.ncls.cli import diagnosis as diagnosis_cli
+from inference.ncls.cli import published as published_cli
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -94,6 +94,23 @@ def profile_of(models: Path | str) -> str:
     return PUBLISHED if (Path(models) / PUBLISHED_RECORD).is_file() else "own"
 
 
+def resolve_models(models: Path) -> tuple[Path, Path | None]:
+    """Find the diagnosis model directory (and the detector's, if any) under ``models``.
+
+    ``models`` is either a diagnosis directory itself (holding ``fold_*.json``) or a root
+    holding ``diagnosis*/`` and ``detector*/`` (or ``detection*/``) sub-directories
+    (as ``demo_models`` does).
+    """
+    models = Path(models)
+    if any(models.glob("fold_*.json")):
+        return models, None
+    diagnosis = sorted(p for p in models.glob("diagnosis*") if p.is_dir())
+    detection = sorted(p for p in models.glob("detect*") if p.is_dir())
+    if not diagnosis:
+        raise ValueError(f"no diagnosis model under {models} (expected fold_*.json or diagnosis*/)")
+    return diagnosis[0], (detection[0] if detection else None)
+
+
 def _published_record(record: dict[str, Any], engine: str) -> dict[str, Any]:
     """The detector record that stage 1 reports (as ours: profile, weights' SHA-256, version)."""
     entry = record.get("detector") or {}
@@ -169,7 +186,6 @@ def load_diagnoser(models: Path | str, options: Options = Options()) -> CaseDiag
         published = load_published_model_dir(path, detector=False)
         return PublishedEnsemble(published, tta=tta, device=options.device, engine=engine)
     _own_engine(options)
-    from inference.ncls.diagnosis.pipeline import resolve_models
     from inference.ncls.diagnosis.predict import DiagnosisEnsemble
 
     diagnosis, _ = resolve_models(path)
@@ -190,6 +206,4 @@ def has_detector(models: Path | str) -> bool:
         return bool(
             json.loads((path / PUBLISHED_RECORD).read_text(encoding="utf-8")).get("detector")
         )
-    from inference.ncls.diagnosis.pipeline import resolve_models
-
     return (path / "detector.json").is_file() or resolve_models(path)[1] is not None

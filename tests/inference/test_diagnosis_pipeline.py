@@ -11,10 +11,10 @@ import torch
 
 from inference.ncls.__main__ import main
 from inference.ncls.diagnosis.data import load_rgb, read_manifest
-from inference.ncls.diagnosis.pipeline import RESULT_FILE, NclsPipeline
 from inference.ncls.diagnosis.predict import DiagnosisEnsemble
 from inference.ncls.diagnosis.rules import DecidingRule
 from inference.ncls.diagnosis.toydata import write_toy_manifest
+from inference.ncls.pipeline import RESULT_FILE, NclsPipeline
 
 torch.set_num_threads(2)
 NOTICE = "demo model — not for clinical use"

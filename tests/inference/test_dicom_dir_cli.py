@@ -126,7 +126,7 @@ def test_extract_reads_a_dicom_folder_end_to_end(export: Path, tmp_path: Path) -
 def test_run_hands_the_dicom_folder_to_the_pipeline(
     export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from inference.ncls.diagnosis import pipeline as pipeline_module
+    from inference.ncls import pipeline as pipeline_module
 
     calls: list[tuple[list[str], list[str | None]]] = []
 

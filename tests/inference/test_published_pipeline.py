@@ -26,8 +26,8 @@ from inference.ncls.backends import Options, load_detector, load_diagnoser
 from inference.ncls.detection.extract import extract
 from inference.ncls.detection.predict import FrameDetections
 from inference.ncls.detection.views import analyse_sweep
-from inference.ncls.diagnosis.pipeline import NclsPipeline
 from inference.ncls.diagnosis.rules import DecidingRule
+from inference.ncls.pipeline import NclsPipeline
 from inference.ncls.published.detector import build_detector, detector_input, postprocess
 from inference.ncls.published.diagnosis import build_diagnosis, diagnosis_input, diagnosis_pixels
 from inference.ncls.published.ensemble import IMAGE_HEAD_ORDER, PublishedEnsemble, rgb_to_bgr

@@ -8,7 +8,7 @@ from core.labels import (
     SPLIT_SAGITTAL_VIDEO_COLUMNS,
     VIDEO_COLUMNS,
 )
-from inference.ncls.diagnosis.evaluation import VIDEO_COLUMNS as EVALUATION_VIDEO_COLUMNS
+from inference.ncls.evaluation import VIDEO_COLUMNS as EVALUATION_VIDEO_COLUMNS
 from inference.phantom.writer import PHANTOM_MANIFEST_COLUMNS, UNMODELLED_COLUMNS
 from trials.models import Orientation
 from trials.services.cases import IMPORT_COLUMNS

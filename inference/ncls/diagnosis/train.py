@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from .checkpoint import DEMO_NOTICE, save_fold
 from .data import CaseTensors, data_hash, load_cases, normalise, read_image_labels, read_manifest
-from .evaluation import case_metrics
+from .metrics import case_metrics
 from .model import DiagnosisNet, architecture_for
 from .predict import case_diagnosis, infer_probabilities
 

@@ -59,8 +59,8 @@ def add_commands(commands: Any) -> None:
 
 
 def _import_published(args: argparse.Namespace) -> int:
-    from .checkpoints import CheckpointError
-    from .model_dir import ModelDirError, import_published
+    from inference.ncls.published.checkpoints import CheckpointError
+    from inference.ncls.published.model_dir import ModelDirError, import_published
 
     words = ["python", "-m", "inference.ncls", "import-published"]
     for option in ("detection", "diagnosis", "out"):
@@ -80,7 +80,7 @@ def _import_published(args: argparse.Namespace) -> int:
     record = json.loads(record_path.read_text(encoding="utf-8"))
     summary = {"model_dir": str(args.out), "version": record["version"], "profile": "published"}
     if getattr(args, "onnx", False):
-        from .onnx import export_published
+        from inference.ncls.published.onnx import export_published
 
         try:
             summary["onnx"] = str(export_published(args.out))

@@ -1,6 +1,8 @@
 """The whole NCLS pipeline for one case: view extraction (stage 1), diagnosis, heatmaps.
 
-The platform calls :class:`NclsPipeline` (load once per worker, then one call per case):
+It sits above both stages and above :mod:`inference.ncls.backends`, which decides the networks
+that run a model directory. The platform calls :class:`NclsPipeline` (load once per worker, then
+one call per case):
 
 >>> pipeline = NclsPipeline.load("inference/ncls/demo_models")
 >>> result = pipeline.run_videos([coronal_mp4, sagittal_mp4], out_dir=work_dir)
@@ -23,10 +25,9 @@ import numpy as np
 
 from core.labels import View
 from inference.ncls import backends
-
-from .checkpoint import DEMO_NOTICE
-from .heatmaps import ViewHeatmap
-from .predict import CaseDiagnosis, _as_view
+from inference.ncls.diagnosis.checkpoint import DEMO_NOTICE
+from inference.ncls.diagnosis.heatmaps import ViewHeatmap
+from inference.ncls.diagnosis.predict import CaseDiagnosis, _as_view
 
 if TYPE_CHECKING:
     from inference.ncls.detection.predict import FrameDetector
@@ -71,23 +72,6 @@ class CaseResult:
         if self.demo:
             data["notice"] = DEMO_NOTICE
         return data
-
-
-def resolve_models(models: Path) -> tuple[Path, Path | None]:
-    """Find the diagnosis model directory (and the detector's, if any) under ``models``.
-
-    ``models`` is either a diagnosis directory itself (holding ``fold_*.json``) or a root
-    holding ``diagnosis*/`` and ``detector*/`` (or ``detection*/``) sub-directories
-    (as ``demo_models`` does).
-    """
-    models = Path(models)
-    if any(models.glob("fold_*.json")):
-        return models, None
-    diagnosis = sorted(p for p in models.glob("diagnosis*") if p.is_dir())
-    detection = sorted(p for p in models.glob("detect*") if p.is_dir())
-    if not diagnosis:
-        raise ValueError(f"no diagnosis model under {models} (expected fold_*.json or diagnosis*/)")
-    return diagnosis[0], (detection[0] if detection else None)
 
 
 class NoStandardViewError(ValueError):
@@ -155,8 +139,8 @@ class NclsPipeline:
         tta: int | None = None,
         engine: str = "auto",
     ) -> NclsPipeline:
-        """Load the models under ``models`` (ours, see :func:`resolve_models`, or a published
-        model directory; :mod:`inference.ncls.backends` decides), verifying checksums.
+        """Load the models under ``models`` (ours, see :func:`.backends.resolve_models`, or a
+        published model directory; :mod:`inference.ncls.backends` decides), verifying checksums.
 
         ``tta``: test-time passes (None: the model's default; 1: none). With
         ``detection=False`` (or no detector under ``models``) only :meth:`diagnose_views`

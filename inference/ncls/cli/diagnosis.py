@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from inference.ncls.backends import ENGINE_HELP, ENGINES
+from inference.ncls.diagnosis.model import PROFILES
 from inference.ncls.sweep_args import add_video_arguments, videos_of
-
-from .model import PROFILES
 
 TTA_HELP = (
     "test-time passes: 1 = none; default: the model's own (published: the authors' 10 "
@@ -202,7 +201,12 @@ def add_commands(commands: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .train import TrainingConfig, reproducibility_run, set_threads, train_diagnosis
+    from inference.ncls.diagnosis.train import (
+        TrainingConfig,
+        reproducibility_run,
+        set_threads,
+        train_diagnosis,
+    )
 
     set_threads(args.threads)
     config = TrainingConfig(
@@ -243,7 +247,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluation import evaluate_manifest, evaluate_videos
+    from inference.ncls.evaluation import evaluate_manifest, evaluate_videos
 
     manifest = args.data / "manifest.csv" if args.data.is_dir() else args.data
     if args.from_videos:
@@ -263,8 +267,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _evaluate_heatmaps(args: argparse.Namespace) -> int:
     import torch
 
-    from .heatmaps import DEFAULT_SETTINGS, LEGACY_SETTINGS, CamSettings
-    from .localisation import evaluate_heatmaps
+    from inference.ncls.diagnosis.heatmaps import DEFAULT_SETTINGS, LEGACY_SETTINGS, CamSettings
+    from inference.ncls.diagnosis.localisation import evaluate_heatmaps
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -308,7 +312,7 @@ EXIT_NO_VIEW = 3
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .pipeline import RESULT_FILE, NclsPipeline, NoStandardViewError
+    from inference.ncls.pipeline import RESULT_FILE, NclsPipeline, NoStandardViewError
 
     videos, orientations = videos_of(args)
     try:
@@ -357,10 +361,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from inference.ncls.backends import PUBLISHED, profile_of
-
-    from .onnx import export_directory
-    from .pipeline import resolve_models
+    from inference.ncls.backends import PUBLISHED, profile_of, resolve_models
+    from inference.ncls.diagnosis.onnx import export_directory
 
     if args.threads:
         import torch
@@ -394,7 +396,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _train_demo(args: argparse.Namespace) -> int:
-    from .demo import train_demo
+    from inference.ncls.diagnosis.demo import train_demo
 
     report = train_demo(
         args.out, work=args.work, threads=args.threads, detection=not args.skip_detection

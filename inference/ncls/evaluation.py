@@ -1,24 +1,28 @@
-"""Case-level metrics of the diagnosis model: the severe probability's AUC; Se, Sp at the rule."""
+"""Evaluation of a model directory on a case manifest: from the manifest's view images (stage 2)
+or from each case's sweep videos (the whole pipeline), scored by
+:func:`inference.ncls.diagnosis.metrics.case_metrics`.
+
+It sits above :mod:`inference.ncls.backends` (which picks the networks of a model directory,
+ours or published) and the pipeline, so it lives beside them rather than in ``diagnosis/``.
+"""
 
 from __future__ import annotations
 
 import csv
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from core.labels import SIDE_VIEWS
 from core.labels import VIDEO_COLUMNS as MANIFEST_VIDEO_COLUMNS
 from inference.ncls import backends
-
-from .data import CaseRecord, load_rgb, read_manifest
-from .predict import CaseDiagnosis
-from .rules import CASE_THRESHOLD
+from inference.ncls.diagnosis.data import CaseRecord, load_rgb, read_manifest
+from inference.ncls.diagnosis.metrics import case_metrics
+from inference.ncls.diagnosis.predict import CaseDiagnosis
+from inference.ncls.pipeline import NclsPipeline
 
 #: Manifest video columns and the orientation each declares (None: decided from the frames,
 #: as before one-sided sagittal sweeps existed; a one-sided sweep must say its side).
@@ -26,34 +30,6 @@ VIDEO_COLUMNS: dict[str, str | None] = {
     column: orientation if orientation in SIDE_VIEWS else None
     for column, orientation in MANIFEST_VIDEO_COLUMNS.items()
 }
-
-
-def case_metrics(
-    truth: Sequence[int] | np.ndarray, diagnoses: Sequence[CaseDiagnosis]
-) -> dict[str, Any]:
-    """AUC (ties count ½), sensitivity and specificity of the rule's decisions, and counts."""
-    y = np.asarray(truth, dtype=int)
-    if len(y) != len(diagnoses):
-        raise ValueError(f"{len(y)} labels for {len(diagnoses)} diagnoses")
-    probability = np.array([d.severe_probability for d in diagnoses])
-    decided = np.array([d.severe for d in diagnoses], dtype=bool)
-    positives, negatives = int(y.sum()), int((1 - y).sum())
-    auc = float(roc_auc_score(y, probability)) if positives and negatives else None
-    tp = int(np.sum(decided & (y == 1)))
-    tn = int(np.sum(~decided & (y == 0)))
-    return {
-        "n": len(y),
-        "n_severe": positives,
-        "auc": auc,
-        "sensitivity": tp / positives if positives else None,
-        "specificity": tn / negatives if negatives else None,
-        "true_positives": tp,
-        "true_negatives": tn,
-        "false_positives": negatives - tn,
-        "false_negatives": positives - tp,
-        "threshold": CASE_THRESHOLD,
-        "decision": "ensemble rule (case head >= threshold, image-head override)",
-    }
 
 
 def _case_views(record: CaseRecord) -> dict[str, np.ndarray]:
@@ -110,8 +86,6 @@ def evaluate_videos(
     A case whose videos give no standard view cannot be diagnosed: it is listed under
     ``failed`` with the reason and left out of the metrics, never guessed.
     """
-    from .pipeline import NclsPipeline
-
     pipeline = NclsPipeline.load(models, device, tta=tta)
     if pipeline.detector is None:
         raise ValueError(f"{models}: no detector*/ checkpoint, so the videos cannot be read")
