@@ -118,11 +118,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 60}
     )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
-    "FONTANELLE_DB_SERVER_SIDE_BINDING", default=False
+    "FONTANELLE_DB_SERVER_SIDE_BINDING", default=True
 ):
-    # Parameters bound by the server: psycopg prepares a statement run five times on a
-    # connection, so PostgreSQL stops parsing and planning the hot path's queries each time.
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    # Parameters bound by the server, and a statement run five times on a connection
+    # prepared (Django turns psycopg's preparing off unless prepare_threshold is given), so
+    # PostgreSQL stops parsing and planning the hot path's queries each time (half a read
+    # submission's database CPU). Turn it off behind a connection pooler in transaction mode
+    # that loses prepared statements (PgBouncer before 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": 5}
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The API throttles count here: in production a cache every process shares (e.g. redis://).
 CACHES = {"default": env.cache("DJANGO_CACHE_URL", default="locmemcache://")}
