@@ -86,6 +86,7 @@ def test_reader_assignment_is_the_querysets_row_and_refuses_others() -> None:
     setup = reading_study(n_cases=2, n_readers=2)
     reader, other = setup.readers
     assignment = setup.session_of(reader).assignments.order_by("position").last()
+    assert assignment is not None
 
     found = statements.reader_assignment(reader.pk, assignment.token)
     expected = Assignment.objects.select_related("session__study").get(pk=assignment.pk)
