@@ -14,6 +14,12 @@ less (it still does: caches and hyperthreads are shared).
     .venv/bin/python benchmarks/profile_submit.py --profile 40     # and the top 40 by cumtime
     .venv/bin/python benchmarks/profile_submit.py --queries        # print one submit's SQL
 
+Before and after (issue 19): the same script run from a worktree of the commit the issue
+was filed against measures "before" with the same seed and workload:
+
+    git worktree add /tmp/before afa6fbc && cp benchmarks/profile_submit.py /tmp/before/benchmarks/
+    (cd /tmp/before && /work/main/.venv/bin/python benchmarks/profile_submit.py --readers 40)
+
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust); creates database
 ``$FONTANELLE_BENCH_DB`` (default ``fontanelle_profile``; dropped first) and seeds it with
 ``bench_reads.seed``. Settings as the benchmark's (config.settings.base, persistent
