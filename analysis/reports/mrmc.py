@@ -81,6 +81,7 @@ def _long(data: StudyData) -> tuple[pd.DataFrame, SplitPlotLayout | None]:
 
 
 def _or_row(label: str, result: MRMCResult) -> dict[str, Any]:
+    """One row of the OR table: the endpoint's estimates, test and variance components."""
     return {
         "endpoint": label,
         "readers": result.n_readers,
@@ -108,128 +109,21 @@ def _or_row(label: str, result: MRMCResult) -> dict[str, Any]:
 def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
     """OR/DBM junior vs junior with AI (AUC, Se, Sp), AI vs panels, and the sample size."""
     notes: list[str] = []
-    long, layout = _long(data)
-    analyse = mrmc_or if layout is None else mrmc_or_split_plot
-    or_rows: list[dict[str, Any]] = []
-    reader_auc = pd.DataFrame(columns=["reader", "unaided", "aided"])
-    pilot: MRMCResult | None = None
-    if layout is not None:
-        try:  # e.g. a block whose cases are all of one truth (a study still being read)
-            analyse(long, endpoint="auc")
-        except ValueError as exc:
-            notes.append(f"OR split-plot: {exc}")
-            long, layout, analyse = long.iloc[0:0], None, mrmc_or
-    if long.empty or long["reader"].nunique() < 2:
-        notes.append(_("MRMC needs at least two junior readers with reads alone and with AI."))
-    else:
-        # Modality codes sort so that "aided" comes first: difference = aided − unaided.
-        pilot = analyse(long, endpoint="auc")
-        or_rows.append(_or_row("auc", pilot))
-        reader_auc = pilot.reader_auc.reset_index().rename_axis(None, axis=1)
-        calls = long.assign(rating=long["decision"].astype(float))
-        for endpoint in ("sensitivity", "specificity"):
-            try:
-                or_rows.append(_or_row(endpoint, analyse(calls, endpoint=endpoint, threshold=0.5)))
-            except ValueError as exc:
-                notes.append(f"OR {endpoint}: {exc}")
-    if pilot is not None and layout is None:
-        dbm = mrmc_dbm(long)
-        or_rows.append(
-            {
-                "endpoint": "auc (DBM)",
-                "readers": pilot.n_readers,
-                "cases": pilot.n_cases,
-                "alone": dbm.auc.get("unaided", np.nan),
-                "with_ai": dbm.auc.get("aided", np.nan),
-                "difference": dbm.difference,
-                "ci_low": dbm.ci.low,
-                "ci_high": dbm.ci.high,
-                "F": dbm.statistic,
-                "df_num": dbm.df_num,
-                "df_den": dbm.df_den,
-                "pvalue": dbm.pvalue,
-                "var_r": np.nan,
-                "var_tr": np.nan,
-                "var_error": np.nan,
-                "cov1": np.nan,
-                "cov2": np.nan,
-                "cov3": np.nan,
-                "method": dbm.method,
-                "design": "fully crossed",
-            }
-        )
+    long, layout = _analysable(*_long(data), notes)
+    pilot, or_rows, reader_auc = _junior_or(long, layout, notes)
+    crossed_pilot = pilot if layout is None else None
+    if crossed_pilot is not None:
+        or_rows.append(_dbm_row(long, crossed_pilot))
     or_frame = pd.DataFrame(or_rows)
-
-    panel_rows: list[dict[str, Any]] = []
-    reads = data.reads
-    ai = reads[reads["reader"] == AI_READER].set_index("case")["rating"]
-    panels = {
-        "junior": ("junior",),
-        "mid_level": ("mid_level",),
-        "junior + mid_level": ("junior", "mid_level"),
-    }
-    if not ai.empty:
-        for label, tiers in panels.items():
-            panel = reads[reads["tier"].isin(tiers) & (reads["modality"] == "unaided")]
-            panel = panel[panel["case"].isin(ai.index)]
-            if panel["reader"].nunique() < 2:
-                continue
-            complete = panel.groupby("case")["reader"].nunique()
-            panel = panel[panel["case"].isin(complete[complete == panel["reader"].nunique()].index)]
-            try:
-                result = mrmc_model_vs_readers(
-                    panel.loc[:, ["reader", "modality", "case", "truth", "rating"]],
-                    ai,
-                    modality="unaided",
-                )
-            except ValueError as exc:
-                notes.append(f"AI vs {label}: {exc}")
-                continue
-            panel_rows.append(
-                {
-                    "panel": label,
-                    "readers": int(panel["reader"].nunique()),
-                    "cases": int(panel["case"].nunique()),
-                    "ai_auc": result.model_auc,
-                    "panel_mean_auc": result.reader_mean_auc,
-                    "difference": result.difference,
-                    "ci_low": result.ci.low,
-                    "ci_high": result.ci.high,
-                    "t": result.statistic,
-                    "df": result.df,
-                    "pvalue": result.pvalue,
-                    "method": result.method,
-                }
-            )
-    panel_frame = pd.DataFrame(panel_rows)
-
-    size_frame = pd.DataFrame(columns=["readers", "cases", "power", "df_den", "effect"])
-    if pilot is not None and layout is None:
-        delta = effect if effect is not None else max(abs(pilot.difference), 0.02)
-        try:
-            size = mrmc_sample_size(pilot, effect=delta, readers=(3, 5, 8, 10, 15, 20))
-            size_frame = size.table.assign(effect=delta)
-        except ValueError as exc:
-            notes.append(f"sample size: {exc}")
-    dfs = pd.to_numeric(
-        pd.Series([*or_frame.get("df_den", []), *panel_frame.get("df", [])], dtype=object),
-        errors="coerce",
-    )
-    if np.isinf(dfs.astype(float)).any():
+    panel_frame = _ai_vs_panels(data.reads, notes)
+    size_frame = _sample_size(crossed_pilot, effect, notes)
+    if _has_infinite_df(or_frame, panel_frame):
         notes.append(INFINITE_DF_NOTE)
     n = counts(data)
-    n_text = (
-        f"{long['case'].nunique()} cases, {long['reader'].nunique()} junior readers × 2 modalities"
-        if not long.empty
-        else "0 cases"
-    )
-    or_methods = OR_METHODS
+    n_text = _n_text(long, layout)
+    or_methods = OR_METHODS if layout is None else SPLIT_PLOT_METHODS
     if layout is not None:
-        or_methods = SPLIT_PLOT_METHODS
-        n_text += f"; design analysed: {layout.describe()}"
         notes.append(f"Design analysed: {layout.describe()}.")
-    elif not long.empty:
-        n_text += "; design analysed: fully crossed"
     return Report(
         key="mrmc",
         title=_("MRMC analysis"),
@@ -273,7 +167,157 @@ def mrmc_report(data: StudyData, *, effect: float | None = None) -> Report:
     )
 
 
+def _analysable(
+    long: pd.DataFrame, layout: SplitPlotLayout | None, notes: list[str]
+) -> tuple[pd.DataFrame, SplitPlotLayout | None]:
+    """The reads and layout to analyse: none, with a note, if the split-plot OR cannot run."""
+    if layout is None:
+        return long, None
+    try:  # e.g. a block whose cases are all of one truth (a study still being read)
+        mrmc_or_split_plot(long, endpoint="auc")
+    except ValueError as exc:
+        notes.append(f"OR split-plot: {exc}")
+        return long.iloc[0:0], None
+    return long, layout
+
+
+def _junior_or(
+    long: pd.DataFrame, layout: SplitPlotLayout | None, notes: list[str]
+) -> tuple[MRMCResult | None, list[dict[str, Any]], pd.DataFrame]:
+    """The AUC analysis (the pilot), the OR rows for AUC, Se and Sp, and the reader AUCs."""
+    if long.empty or long["reader"].nunique() < 2:
+        notes.append(_("MRMC needs at least two junior readers with reads alone and with AI."))
+        return None, [], pd.DataFrame(columns=["reader", "unaided", "aided"])
+    analyse = mrmc_or if layout is None else mrmc_or_split_plot
+    # Modality codes sort so that "aided" comes first: difference = aided − unaided.
+    pilot = analyse(long, endpoint="auc")
+    rows = [_or_row("auc", pilot)]
+    calls = long.assign(rating=long["decision"].astype(float))
+    for endpoint in ("sensitivity", "specificity"):
+        try:
+            rows.append(_or_row(endpoint, analyse(calls, endpoint=endpoint, threshold=0.5)))
+        except ValueError as exc:
+            notes.append(f"OR {endpoint}: {exc}")
+    return pilot, rows, pilot.reader_auc.reset_index().rename_axis(None, axis=1)
+
+
+def _dbm_row(long: pd.DataFrame, pilot: MRMCResult) -> dict[str, Any]:
+    """The DBM AUC row of a fully crossed design, a cross-check of the OR AUC row."""
+    dbm = mrmc_dbm(long)
+    return {
+        "endpoint": "auc (DBM)",
+        "readers": pilot.n_readers,
+        "cases": pilot.n_cases,
+        "alone": dbm.auc.get("unaided", np.nan),
+        "with_ai": dbm.auc.get("aided", np.nan),
+        "difference": dbm.difference,
+        "ci_low": dbm.ci.low,
+        "ci_high": dbm.ci.high,
+        "F": dbm.statistic,
+        "df_num": dbm.df_num,
+        "df_den": dbm.df_den,
+        "pvalue": dbm.pvalue,
+        "var_r": np.nan,
+        "var_tr": np.nan,
+        "var_error": np.nan,
+        "cov1": np.nan,
+        "cov2": np.nan,
+        "cov3": np.nan,
+        "method": dbm.method,
+        "design": "fully crossed",
+    }
+
+
+def _ai_vs_panels(reads: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """The AI as a fixed reader against each panel of unaided readers that can be analysed."""
+    rows: list[dict[str, Any]] = []
+    ai = reads[reads["reader"] == AI_READER].set_index("case")["rating"]
+    panels = {
+        "junior": ("junior",),
+        "mid_level": ("mid_level",),
+        "junior + mid_level": ("junior", "mid_level"),
+    }
+    if ai.empty:
+        return pd.DataFrame(rows)
+    for label, tiers in panels.items():
+        panel = _panel(reads, tiers, ai.index)
+        if panel is None:
+            continue
+        try:
+            result = mrmc_model_vs_readers(
+                panel.loc[:, ["reader", "modality", "case", "truth", "rating"]],
+                ai,
+                modality="unaided",
+            )
+        except ValueError as exc:
+            notes.append(f"AI vs {label}: {exc}")
+            continue
+        rows.append(
+            {
+                "panel": label,
+                "readers": int(panel["reader"].nunique()),
+                "cases": int(panel["case"].nunique()),
+                "ai_auc": result.model_auc,
+                "panel_mean_auc": result.reader_mean_auc,
+                "difference": result.difference,
+                "ci_low": result.ci.low,
+                "ci_high": result.ci.high,
+                "t": result.statistic,
+                "df": result.df,
+                "pvalue": result.pvalue,
+                "method": result.method,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _panel(reads: pd.DataFrame, tiers: tuple[str, ...], cases: pd.Index) -> pd.DataFrame | None:
+    """The tiers' unaided reads of the AI's cases that every panel reader read; None under two."""
+    panel = reads[reads["tier"].isin(tiers) & (reads["modality"] == "unaided")]
+    panel = panel[panel["case"].isin(cases)]
+    if panel["reader"].nunique() < 2:
+        return None
+    complete = panel.groupby("case")["reader"].nunique()
+    return panel[panel["case"].isin(complete[complete == panel["reader"].nunique()].index)]
+
+
+def _sample_size(pilot: MRMCResult | None, effect: float | None, notes: list[str]) -> pd.DataFrame:
+    """Follow-up cases per reader count for the effect given, else the pilot's (at least 0.02)."""
+    if pilot is not None:
+        delta = effect if effect is not None else max(abs(pilot.difference), 0.02)
+        try:
+            size = mrmc_sample_size(pilot, effect=delta, readers=(3, 5, 8, 10, 15, 20))
+            return size.table.assign(effect=delta)
+        except ValueError as exc:
+            notes.append(f"sample size: {exc}")
+    return pd.DataFrame(columns=["readers", "cases", "power", "df_den", "effect"])
+
+
+def _has_infinite_df(or_frame: pd.DataFrame, panel_frame: pd.DataFrame) -> bool:
+    """Whether an OR or panel analysis has an infinite Hillis df, which a note then explains."""
+    dfs = pd.to_numeric(
+        pd.Series([*or_frame.get("df_den", []), *panel_frame.get("df", [])], dtype=object),
+        errors="coerce",
+    )
+    return bool(np.isinf(dfs.astype(float)).any())
+
+
+def _n_text(long: pd.DataFrame, layout: SplitPlotLayout | None) -> str:
+    """The n of the junior tables: cases, readers and modalities, and the design analysed."""
+    text = (
+        f"{long['case'].nunique()} cases, {long['reader'].nunique()} junior readers × 2 modalities"
+        if not long.empty
+        else "0 cases"
+    )
+    if layout is not None:
+        return f"{text}; design analysed: {layout.describe()}"
+    if not long.empty:
+        return f"{text}; design analysed: fully crossed"
+    return text
+
+
 def _figure(reader_auc: pd.DataFrame) -> go.Figure:
+    """Each junior's AUC alone against with AI, over the line of no change."""
     figure = go.Figure()
     if not reader_auc.empty and {"unaided", "aided"} <= set(reader_auc.columns):
         figure.add_trace(
