@@ -17,6 +17,33 @@ import pytest
 #: Set by .ci/run: tests that need real services fail instead of skipping when absent.
 REQUIRE_SERVICES = os.environ.get("FONTANELLE_REQUIRE_SERVICES") == "1"
 
+def _xdist_group(item: pytest.Item) -> str | None:
+    """The ``xdist_group`` names of ``item`` joined as pytest-xdist joins them, or None."""
+    names = {
+        str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+        for mark in item.iter_markers("xdist_group")
+    }
+    return "_".join(sorted(names)) or None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give ``--dist loadgroup`` the group of every ``xdist_group`` test.
+
+    The scheduler reads a test's group from a ``@group`` suffix of its node id, which
+    pytest-xdist 3.8 adds by assigning ``item._nodeid``; pytest 9.2 keeps the id in
+    ``item._id`` and ignores that, so no test had a group and the tests of one group were
+    spread over both workers (pytest-dev/pytest-xdist#1386). Here the suffix is set on the id
+    pytest reads, unless xdist already did. The ids are the same on every worker.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        group = _xdist_group(item)
+        if group is None or item.nodeid.endswith(f"@{group}"):
+            continue
+        item._id = type(item._id).parse(f"{item.nodeid}@{group}")
+
 
 def skip_or_fail(reason: str) -> None:
     """Skip on a developer machine without the service; fail in CI where it must exist."""

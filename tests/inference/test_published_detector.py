@@ -41,6 +41,9 @@ RAW_TOL = 1e-4
 SCORE_TIE = 1e-6  # README: post-processed order may differ only where scores are this close
 SELECTION_TIE = 1e-5  # encoder query-selection logits (values near 3) closer than this are ties
 
+# One xdist worker runs the whole module: the forward pass of ``run`` is made once.
+pytestmark = pytest.mark.xdist_group("published-detector")
+
 
 @pytest.fixture(scope="module")
 def keys() -> list[list[Any]]:

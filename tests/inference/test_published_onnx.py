@@ -36,7 +36,9 @@ from inference.ncls.published.onnx import (
 )
 from inference.ncls.published.weight_rule import golden_weights
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs the whole module, so the export (the ``exported`` fixture, about a
+# minute on 2 cores) is made once per run rather than once on every worker that gets a test.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("published-onnx")]
 
 SELECTION_TIE = 1e-5  # encoder query-selection logits (values near 3) closer than this are ties
 

@@ -39,6 +39,9 @@ from inference.ncls.sweep_args import split_spec
 
 torch.set_num_threads(2)
 
+# One xdist worker runs the whole module: ``published_dir`` and ``two_folds`` are made once.
+pytestmark = pytest.mark.xdist_group("published-pipeline")
+
 
 def rule_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     entries = [
