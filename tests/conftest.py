@@ -17,6 +17,17 @@ import pytest
 #: Set by .ci/run: tests that need real services fail instead of skipping when absent.
 REQUIRE_SERVICES = os.environ.get("FONTANELLE_REQUIRE_SERVICES") == "1"
 
+# Several xdist workers share the cores, each running PyTorch with as many OpenMP threads as
+# there are cores. OpenMP's idle threads spin at every barrier, and a spinning thread holds a
+# core another process needs: on 2 cores two workers' torch work ran 3.4x slower than with
+# passive waits (a worker beside a busy single-threaded test: 2.3x). libgomp reads this
+# when torch is first imported, which is after this conftest; the Celery worker processes the
+# worker tests start inherit it. A run without xdist keeps the default (spinning is ~15 %
+# faster when torch has the cores to itself).
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def _xdist_group(item: pytest.Item) -> str | None:
     """The ``xdist_group`` names of ``item`` joined as pytest-xdist joins them, or None."""
     names = {
