@@ -62,11 +62,11 @@ demo: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py serve_demo $(HOST)
 
-## Install everything and run the whole test suite (the tests that start real Celery
-## workers run on their own, after the rest).
+## Install everything and run the whole test suite in one run on two xdist workers. Tests of
+## one xdist_group go to one worker: the tests that start real Celery workers run one after
+## another there, beside the rest, and each expensive model fixture is built once.
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not celery_worker"
-	$(BIN)/python -m pytest -m celery_worker
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 lint: install lock-check
 	$(BIN)/ruff check .

@@ -25,6 +25,7 @@ def worker_with_fake_pipeline(request, monkeypatch):
 
 
 @pytest.mark.celery_worker
+@pytest.mark.xdist_group("celery-worker")  # one real worker at a time
 @pytest.mark.django_db(transaction=True)
 def test_twenty_cases_end_with_twenty_complete_ai_material_sets(
     worker_with_fake_pipeline, django_user_model, tmp_path: Path

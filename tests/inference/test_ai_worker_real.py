@@ -32,6 +32,7 @@ def worker_with_real_pipeline(request, monkeypatch):
 
 
 @pytest.mark.celery_worker
+@pytest.mark.xdist_group("celery-worker")  # one real worker at a time
 @pytest.mark.django_db(transaction=True)
 def test_twenty_phantom_cases_with_the_real_pipeline_survive_a_killed_worker(
     worker_with_real_pipeline, django_user_model, tmp_path: Path

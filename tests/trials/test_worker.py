@@ -13,7 +13,11 @@ from tests.trials.factories import UserFactory
 from trials import services
 from trials.models import DatasetKind, Rendition, RenditionStatus, StudyDesign
 
-pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.celery_worker,
+    pytest.mark.xdist_group("celery-worker"),  # one real worker at a time
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def _wait_ready(expected: int, worker: Any, timeout: float = 90.0) -> list[Rendition]:
