@@ -169,15 +169,7 @@ class AllocationApi(APIView):
             "disclosure": None,
         }
         if allocation is not None and study.status == StudyStatus.UNBLINDED:
-            disclosure = allocation_disclose(study=study)
-            body["disclosure"] = {
-                "document": disclosure.document,
-                "seed": disclosure.seed,
-                "nonce": disclosure.nonce,
-                "hash_matches": disclosure.hash_matches,
-                "reproducible": disclosure.reproducible,
-                "verified": disclosure.verified,
-            }
+            body["disclosure"] = allocation_disclose(study=study).as_dict()
         return Response(body)
 
     def post(self, request: Request, study_id: Any) -> Response:

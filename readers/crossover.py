@@ -55,15 +55,7 @@ def crossover_state(study: Study) -> dict[str, Any]:
     state["block_readers"] = [readers[b] for b in range(study.crossover_blocks)]
     state["block_cases"] = [cases[b] for b in range(study.crossover_blocks)]
     if study.status == StudyStatus.UNBLINDED:
-        disclosure = allocation_disclose(study=study)
-        state["disclosure"] = {
-            "document": disclosure.document,
-            "seed": disclosure.seed,
-            "nonce": disclosure.nonce,
-            "hash_matches": disclosure.hash_matches,
-            "reproducible": disclosure.reproducible,
-            "verified": disclosure.verified,
-        }
+        state["disclosure"] = allocation_disclose(study=study).as_dict()
     return state
 
 

@@ -161,6 +161,17 @@ class AllocationDisclosure:
     def verified(self) -> bool:
         return self.hash_matches and self.reproducible
 
+    def as_dict(self) -> dict[str, Any]:
+        """What the coordinator's API and pages show of it (the commitment stands apart)."""
+        return {
+            "document": self.document,
+            "seed": self.seed,
+            "nonce": self.nonce,
+            "hash_matches": self.hash_matches,
+            "reproducible": self.reproducible,
+            "verified": self.verified,
+        }
+
 
 def allocation_disclose(*, study: Study) -> AllocationDisclosure:
     """After unblinding only: the document (seed, nonce), its hash check and its recomputation."""
