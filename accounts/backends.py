@@ -8,24 +8,29 @@ for it each time; this backend runs the same statement from :mod:`config.stateme
 
 from __future__ import annotations
 
+import functools
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import User
-from django.db import router
+from django.db import connections, router
 from django.db.models import Model
 
 from config import statements
 
-_rows: dict[type[Model], statements.Row] = {}
 
-
-def _user_row(model: type[Model]) -> statements.Row:
-    row = _rows.get(model)
-    if row is None:
-        row = _rows[model] = statements.Row(model, model._meta.db_table)
-    return row
+@functools.cache
+def _user_statement(using: str, model: type[Model]) -> tuple[str, statements.Row]:
+    """The user's ``SELECT`` by primary key on database ``using``, and its row reader."""
+    connection = connections[using]
+    row = statements.Row(model, model._meta.db_table)
+    pk = model._meta.pk.name  # type: ignore[union-attr]
+    sql = (
+        f"SELECT {row.select(connection)} FROM {statements.table(connection, model)}"
+        f" WHERE {statements.column(connection, model, pk, row.alias)} = %s"
+    )
+    return sql, row
 
 
 class SessionUserBackend(ModelBackend):
@@ -34,21 +39,12 @@ class SessionUserBackend(ModelBackend):
     def get_user(self, user_id: Any) -> Any:
         model = get_user_model()
         using = router.db_for_read(model)
-        from django.db import connections
-
-        connection = connections[using]
-        row = _user_row(model)
+        sql, row = _user_statement(using, model)
         try:
-            key = statements.prep(model, model._meta.pk.name, user_id, connection)
+            key = statements.prep(model, model._meta.pk.name, user_id, connections[using])  # type: ignore[union-attr]
         except (TypeError, ValueError):
             return None
-        found = statements.fetch(
-            f"SELECT {row.select(connection)} FROM {statements.table(connection, model)}"
-            f" WHERE {statements.column(connection, model, model._meta.pk.name, row.alias)} = %s",
-            [key],
-            [row],
-            using=using,
-        )
+        found = statements.fetch(sql, [key], [row], using=using)
         if found is None:
             return None
         user = cast(User, found[0][0])

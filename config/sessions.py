@@ -19,8 +19,8 @@ from config import statements
 
 
 @functools.cache
-def _load_sql(vendor: str, model: type[Session]) -> str:
-    connection = next(c for c in connections.all() if c.vendor == vendor)
+def _load_sql(using: str, model: type[Session]) -> str:
+    connection = connections[using]
     return (
         f"SELECT {statements.column(connection, model, 'session_data')}"
         f" FROM {statements.table(connection, model)}"
@@ -36,8 +36,9 @@ class SessionStore(DatabaseSessionStore):
         if self.session_key is None:
             return None
         model = self.model
-        connection = connections[router.db_for_read(model)]
-        sql = _load_sql(connection.vendor, model)
+        using = router.db_for_read(model)
+        connection = connections[using]
+        sql = _load_sql(using, model)
         params = [
             self.session_key,
             statements.prep(model, "expire_date", timezone.now(), connection),

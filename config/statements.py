@@ -147,6 +147,15 @@ def fetch(
     return built, tuple(found[start:])
 
 
+def fetch_all(sql: str, params: Sequence[Any], row: Row, *, using: str = "default") -> list[Model]:
+    """Run ``sql`` and build one instance of ``row``'s model from each row it returns."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    return [row.build(values, connection) for values in found]
+
+
 def _listened(model: type[Model]) -> bool:
     """Whether anything listens to ``model``'s save signals (then the ORM's save runs)."""
     return signals.pre_save.has_listeners(model) or signals.post_save.has_listeners(model)

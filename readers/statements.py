@@ -16,7 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from config.statements import Row, column, fetch, for_update, prep, table
+from config.statements import Row, column, fetch, fetch_all, for_update, prep, table
 from readers.models import Assignment, Read, ReadingSession
 from trials.models import (
     Asset,
@@ -227,7 +227,4 @@ def case_media(case_id: Any, uploaded_by: Any) -> list[Rendition]:
     (a time), in ``Rendition``'s order: what ``readers.selectors`` shows as the case."""
     key = prep(Rendition, "case", case_id, connection)
     params = [key, key, prep(Asset, "created", uploaded_by, connection)]
-    with connection.cursor() as cursor:
-        cursor.execute(_case_media_sql(connection.vendor), params)
-        rows = cursor.fetchall()
-    return [_RENDITION.build(row, connection) for row in rows]  # type: ignore[misc]
+    return fetch_all(_case_media_sql(connection.vendor), params, _RENDITION)  # type: ignore[return-value]
