@@ -185,7 +185,7 @@ def test_one_reader_per_block_gives_mrmcaovs_published_cases_nested_within_reade
     assert result.var_error == pytest.approx(8.079682e-04, rel=0.01)
     assert result.cov1 == pytest.approx(3.490676e-04, rel=0.01)
     # MRMCaov's convention, recomputed: the jackknife over all 570 cases.
-    from analysis.stats.mrmc import _figures
+    from analysis.stats.mrmc.figures import _figures
 
     ordered = vandyke_frame().sort_values(["modality", "reader", "case"])
     ratings = ordered["rating"].to_numpy(float).reshape(2, 5, 114)

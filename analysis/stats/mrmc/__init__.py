@@ -13,15 +13,8 @@ and :mod:`~analysis.stats.mrmc.sample_size`. Hillis' denominator df (∞ where M
 and its F test are in :mod:`analysis.stats.hillis`, shared with the power planner.
 """
 
-# Besides the public names, the building blocks that the split-plot analysis and its tests
-# imported from here before the package (private ones; new code imports them from their
-# modules) are re-exported so that those imports keep working.
-from analysis.stats.hillis import f_test_pvalue as _f_test  # noqa: F401
 from analysis.stats.hillis import hillis_ddf
-from analysis.stats.mrmc.design import _validate_options as _validate_options
 from analysis.stats.mrmc.dorfman_berbaum_metz import mrmc_dbm
-from analysis.stats.mrmc.figures import _covariance as _covariance
-from analysis.stats.mrmc.figures import _figures as _figures
 from analysis.stats.mrmc.model_vs_readers import mrmc_model_vs_readers
 from analysis.stats.mrmc.obuchowski_rockette import mrmc_or, mrmc_or_arrays
 from analysis.stats.mrmc.sample_size import mrmc_sample_size
