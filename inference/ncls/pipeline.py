@@ -26,8 +26,9 @@ import numpy as np
 from core.labels import View
 from inference.ncls import backends
 from inference.ncls.diagnosis.checkpoint import DEMO_NOTICE
+from inference.ncls.diagnosis.data import parse_view
 from inference.ncls.diagnosis.heatmaps import ViewHeatmap
-from inference.ncls.diagnosis.predict import CaseDiagnosis, _as_view
+from inference.ncls.diagnosis.predict import CaseDiagnosis
 
 if TYPE_CHECKING:
     from inference.ncls.detection.predict import FrameDetector
@@ -172,7 +173,7 @@ class NclsPipeline:
         detection_versions: Sequence[str] = (),
     ) -> CaseResult:
         """Stage 2 on already-extracted view frames (RGB or grey arrays keyed by view name)."""
-        frames = {_as_view(name).value: np.asarray(frame) for name, frame in views.items()}
+        frames = {parse_view(name).value: np.asarray(frame) for name, frame in views.items()}
         timings = dict(timings or {})
         started = time.perf_counter()
         diagnosis = self.ensemble.diagnose(frames)

@@ -137,10 +137,6 @@ def case_diagnosis(
     )
 
 
-#: The view-name parser under the name the pipeline and the published ensemble import.
-_as_view = parse_view
-
-
 class DiagnosisEnsemble:
     """The fold models of one training run, used together."""
 
@@ -179,7 +175,7 @@ class DiagnosisEnsemble:
     def prepare(self, views: Mapping[View | str, np.ndarray]) -> dict[View, np.ndarray]:
         """Crop and resize each view frame (H×W or H×W×3 RGB) to the model's input."""
         prepared = {
-            _as_view(name): prepare_view(frame, self.image_size) for name, frame in views.items()
+            parse_view(name): prepare_view(frame, self.image_size) for name, frame in views.items()
         }
         if not prepared:
             raise ValueError("a case needs at least one view image")

@@ -25,9 +25,10 @@ import numpy as np
 import torch
 
 from core.labels import IMAGE_LABELS, Condition, View
+from inference.ncls.diagnosis.data import parse_view
 from inference.ncls.diagnosis.heatmaps import ViewHeatmap
 from inference.ncls.diagnosis.model import VIEW_SLOTS
-from inference.ncls.diagnosis.predict import CaseDiagnosis, _as_view, case_diagnosis
+from inference.ncls.diagnosis.predict import CaseDiagnosis, case_diagnosis
 
 from .diagnosis import diagnosis_pixels
 from .model_dir import PublishedModels
@@ -131,7 +132,7 @@ class PublishedEnsemble:
 
     def diagnose(self, views: Mapping[View | str, np.ndarray]) -> CaseDiagnosis:
         """Diagnose one case from its view frames (RGB, whole frames or crops; keys: view names)."""
-        named = {_as_view(name): np.asarray(frame) for name, frame in views.items()}
+        named = {parse_view(name): np.asarray(frame) for name, frame in views.items()}
         if not named:
             raise ValueError("a case needs at least one view image")
         ordered = {view: named[view] for view in VIEW_SLOTS if view in named}
